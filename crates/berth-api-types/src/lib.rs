@@ -1,0 +1,88 @@
+//! The wire format of `/api/v1`. Field names are part of the contract: they
+//! are what `berth … --json` prints, so they stay stable and snake_case.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+/// The body of every error response, e.g. `{"id": "not_found", "message": "…"}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorBody {
+    pub id: String,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Account {
+    pub email: String,
+    pub admin: bool,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct LoginRequest {
+    pub email: String,
+    pub password: String,
+    /// Where the token will live, e.g. `berth CLI on laptop`; shown in token lists.
+    #[serde(default)]
+    pub description: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CreateTokenRequest {
+    #[serde(default)]
+    pub description: Option<String>,
+    /// `read`, `deploy` or `full` (the default).
+    #[serde(default)]
+    pub scope: Option<String>,
+    /// Lifetime in seconds; none means the token does not expire.
+    #[serde(default)]
+    pub expires_in_secs: Option<u64>,
+}
+
+/// A freshly created token: the only time its secret is shown.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CreatedToken {
+    pub id: String,
+    pub token: String,
+    pub email: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Token {
+    pub id: String,
+    pub description: String,
+    pub scope: String,
+    pub created_at: DateTime<Utc>,
+    pub last_used_at: Option<DateTime<Utc>>,
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct CreateAppRequest {
+    /// A name by Heroku's rule; none picks a random friendly one.
+    #[serde(default)]
+    pub name: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct App {
+    pub name: String,
+    pub owner: String,
+    pub web_url: String,
+    pub git_url: String,
+    pub created_at: DateTime<Utc>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_body_has_the_documented_shape() {
+        let body = ErrorBody { id: "not_found".into(), message: "no app".into() };
+        assert_eq!(
+            serde_json::to_string(&body).unwrap(),
+            r#"{"id":"not_found","message":"no app"}"#
+        );
+    }
+}

@@ -1,0 +1,226 @@
+//! The client of Berth's JSON API (`<api url>/api/v1/…`), and the mapping of
+//! everything that can go wrong on the way into [`Error`].
+
+use std::time::Duration;
+
+use berth_api_types::{Account, App, CreateAppRequest, CreatedToken, ErrorBody, LoginRequest};
+use reqwest::blocking::{RequestBuilder, Response};
+use reqwest::{Method, StatusCode};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use url::Url;
+
+use crate::error::{Error, Result};
+
+/// The API token a request carries, and whether it came from `BERTH_API_KEY`
+/// (so that a refused token points at the right fix).
+#[derive(Debug, Clone)]
+pub struct Auth {
+    pub token: String,
+    pub from_env: bool,
+}
+
+pub struct Client {
+    http: reqwest::blocking::Client,
+    /// The API URL as configured, for messages.
+    api_url: String,
+    base: Url,
+    auth: Option<Auth>,
+}
+
+impl Client {
+    pub fn new(api_url: &str, auth: Option<Auth>) -> Result<Self> {
+        let base = parse_api_url(api_url)?;
+        let http = reqwest::blocking::Client::builder()
+            .user_agent(concat!("berth-cli/", env!("CARGO_PKG_VERSION")))
+            .connect_timeout(Duration::from_secs(10))
+            .timeout(Duration::from_secs(300))
+            .build()
+            .map_err(|error| Error::Input(format!("cannot set up an HTTP client: {error}")))?;
+        Ok(Self { http, api_url: api_url.to_string(), base, auth })
+    }
+
+    pub fn login(&self, request: &LoginRequest) -> Result<CreatedToken> {
+        self.json(Method::POST, &["login"], Some(request))
+    }
+
+    /// Revokes the token this client carries.
+    pub fn logout(&self) -> Result<()> {
+        self.send(Method::POST, &["logout"], None::<&()>).map(drop)
+    }
+
+    pub fn account(&self) -> Result<Account> {
+        self.json(Method::GET, &["account"], None::<&()>)
+    }
+
+    pub fn apps(&self) -> Result<Vec<App>> {
+        self.json(Method::GET, &["apps"], None::<&()>)
+    }
+
+    pub fn create_app(&self, name: Option<String>) -> Result<App> {
+        self.json(Method::POST, &["apps"], Some(&CreateAppRequest { name }))
+    }
+
+    pub fn app(&self, name: &str) -> Result<App> {
+        self.json(Method::GET, &["apps", name], None::<&()>)
+    }
+
+    pub fn destroy_app(&self, name: &str) -> Result<App> {
+        self.json(Method::DELETE, &["apps", name], None::<&()>)
+    }
+
+    /// `<api url>/api/v1/<segments…>`, each segment percent-encoded.
+    fn url(&self, segments: &[&str]) -> Url {
+        let mut url = self.base.clone();
+        {
+            let mut path = url.path_segments_mut().expect("http(s) URLs have a path");
+            path.pop_if_empty().extend(["api", "v1"]);
+            for segment in segments {
+                path.push(&encode_segment(segment));
+            }
+        }
+        url
+    }
+
+    fn json<T: DeserializeOwned>(
+        &self,
+        method: Method,
+        segments: &[&str],
+        body: Option<&impl Serialize>,
+    ) -> Result<T> {
+        let response = self.send(method, segments, body)?;
+        let url = response.url().to_string();
+        let bytes = response.bytes().map_err(|error| self.transport_error(error))?;
+        serde_json::from_slice(&bytes)
+            .map_err(|error| Error::BadResponse { url, reason: error.to_string() })
+    }
+
+    fn send(
+        &self,
+        method: Method,
+        segments: &[&str],
+        body: Option<&impl Serialize>,
+    ) -> Result<Response> {
+        let mut request: RequestBuilder = self.http.request(method, self.url(segments));
+        if let Some(auth) = &self.auth {
+            request = request.bearer_auth(&auth.token);
+        }
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        let response = request.send().map_err(|error| self.transport_error(error))?;
+        if response.status().is_success() {
+            Ok(response)
+        } else {
+            Err(self.status_error(response))
+        }
+    }
+
+    fn status_error(&self, response: Response) -> Error {
+        let status = response.status();
+        let url = response.url().to_string();
+        let body: Option<ErrorBody> =
+            response.bytes().ok().and_then(|bytes| serde_json::from_slice(&bytes).ok());
+        match (body, &self.auth) {
+            (body, Some(auth)) if status == StatusCode::UNAUTHORIZED => Error::Unauthorized {
+                message: body.map_or_else(
+                    || "the server refused the API token".to_string(),
+                    |body| body.message,
+                ),
+                from_env: auth.from_env,
+            },
+            (Some(body), _) => {
+                Error::Api { status: status.as_u16(), id: body.id, message: body.message }
+            }
+            (None, _) => Error::HttpStatus { status, url },
+        }
+    }
+
+    fn transport_error(&self, error: reqwest::Error) -> Error {
+        let reason = if error.is_timeout() { "timed out".to_string() } else { root_cause(&error) };
+        Error::Unreachable { url: self.api_url.clone(), reason }
+    }
+}
+
+/// Checks an API URL (`BERTH_API_URL` or a stored one) is an http(s) URL.
+pub fn parse_api_url(api_url: &str) -> Result<Url> {
+    let bad = |reason: &str| Error::BadApiUrl { url: api_url.to_string(), reason: reason.into() };
+    let url = Url::parse(api_url).map_err(|error| bad(&error.to_string()))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(bad("use an http:// or https:// URL"));
+    }
+    if url.host_str().is_none_or(str::is_empty) {
+        return Err(bad("it has no host"));
+    }
+    Ok(url)
+}
+
+/// The host name of an API URL without its port, as `~/.netrc` names machines.
+pub fn api_host(api_url: &str) -> Result<String> {
+    let url = parse_api_url(api_url)?;
+    let host = url.host_str().unwrap_or_default();
+    Ok(host.trim_start_matches('[').trim_end_matches(']').to_string())
+}
+
+/// `.` and `..` would be resolved away by URL normalisation; spell them out.
+fn encode_segment(segment: &str) -> String {
+    match segment {
+        "." => "%2E".to_string(),
+        ".." => "%2E%2E".to_string(),
+        other => other.to_string(),
+    }
+}
+
+/// The innermost cause of a transport error, e.g. `Connection refused (os error 111)`.
+fn root_cause(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut cause = error;
+    while let Some(source) = cause.source() {
+        cause = source;
+    }
+    cause.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn client(api_url: &str) -> Client {
+        Client::new(api_url, None).unwrap()
+    }
+
+    #[test]
+    fn urls_live_under_api_v1_and_encode_app_names() {
+        assert_eq!(
+            client("http://127.0.0.1:7000").url(&["apps", "demo"]).as_str(),
+            "http://127.0.0.1:7000/api/v1/apps/demo"
+        );
+        assert_eq!(
+            client("https://h.example/berth/").url(&["apps"]).as_str(),
+            "https://h.example/berth/api/v1/apps"
+        );
+        assert_eq!(
+            client("http://h").url(&["apps", "a/b?c"]).as_str(),
+            "http://h/api/v1/apps/a%2Fb%3Fc"
+        );
+        assert_eq!(client("http://h").url(&["apps", ".."]).path(), "/api/v1/apps/%2E%2E");
+    }
+
+    #[test]
+    fn api_urls_must_be_http_with_a_host() {
+        assert!(parse_api_url("ftp://h").is_err());
+        assert!(parse_api_url("127.0.0.1:7000").is_err());
+        assert_eq!(api_host("http://127.0.0.1:41234").unwrap(), "127.0.0.1");
+        assert_eq!(api_host("https://Berth.Example.com/").unwrap(), "berth.example.com");
+        assert_eq!(api_host("http://[::1]:7000").unwrap(), "::1");
+    }
+
+    #[test]
+    fn an_unreachable_server_is_named_with_a_hint() {
+        // A port that was just free: nothing listens there.
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let api_url = format!("http://127.0.0.1:{port}");
+        let message = client(&api_url).apps().unwrap_err().to_string();
+        assert!(message.starts_with(&format!("cannot reach the Berth API at {api_url}: ")), "{message}");
+        assert!(message.ends_with("(is berthd running? set BERTH_API_URL)"), "{message}");
+    }
+}

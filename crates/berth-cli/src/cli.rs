@@ -1,0 +1,155 @@
+//! The command line, in Heroku's grammar (`berth apps:create demo`).
+
+use clap::{Args, Parser, Subcommand};
+
+/// berth: the command-line companion of a Berth server.
+///
+/// Log in with `berth login`, create an app with `berth apps:create`, then
+/// deploy with `git push platform main`.
+#[derive(Debug, Parser)]
+#[command(
+    name = "berth",
+    version,
+    after_help = "Environment:\n  \
+        BERTH_API_URL  the server's API (default http://127.0.0.1:7000, or the one you logged in to)\n  \
+        BERTH_API_KEY  an API token to use instead of the stored login"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Log in to a Berth server and store an API token
+    ///
+    /// Logs in to BERTH_API_URL (default http://127.0.0.1:7000), stores the
+    /// token in the berth configuration directory and adds an entry for the
+    /// API host to ~/.netrc so that `git push` authenticates.
+    Login(LoginArgs),
+
+    /// Revoke the stored API token and forget it
+    ///
+    /// Also removes the API host's entry from ~/.netrc.
+    Logout,
+
+    /// Show the email address you are logged in as
+    Whoami(JsonArgs),
+
+    /// List your apps, oldest first
+    Apps(JsonArgs),
+
+    /// Create an app
+    ///
+    /// Without NAME the server picks a random one. Inside a git repository
+    /// without a `platform` remote, adds one pointing at the new app.
+    #[command(name = "apps:create")]
+    AppsCreate(AppsCreateArgs),
+
+    /// Show an app's details
+    #[command(name = "apps:info")]
+    AppsInfo(AppsInfoArgs),
+
+    /// Permanently destroy an app and everything in it
+    ///
+    /// Needs --confirm with the app's name (or typing it, in a terminal).
+    /// Removes the `platform` git remote when it points at the app.
+    #[command(name = "apps:destroy")]
+    AppsDestroy(AppsDestroyArgs),
+
+    /// Point a git remote (default `platform`) at an app
+    ///
+    /// Adds the remote, or updates its URL, so that `git push platform main` deploys the app.
+    #[command(name = "git:remote")]
+    GitRemote(GitRemoteArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct LoginArgs {
+    /// The account's email address (prompted for when omitted, in a terminal)
+    #[arg(long, value_name = "EMAIL")]
+    pub email: Option<String>,
+
+    /// Read the password from the first line of stdin, for scripts
+    #[arg(long, requires = "email")]
+    pub password_stdin: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct JsonArgs {
+    /// Print JSON instead of text
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct AppArg {
+    /// The app (default: the one the `platform` git remote points at)
+    #[arg(short, long, value_name = "APP")]
+    pub app: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct AppsCreateArgs {
+    /// The app's name: 3 to 30 lowercase letters, digits and dashes (default: a random name)
+    pub name: Option<String>,
+
+    /// Do not add a `platform` git remote
+    #[arg(long)]
+    pub no_remote: bool,
+
+    /// Print the created app as JSON
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct AppsInfoArgs {
+    #[command(flatten)]
+    pub app: AppArg,
+
+    /// Print JSON instead of text
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct AppsDestroyArgs {
+    #[command(flatten)]
+    pub app: AppArg,
+
+    /// The app's name again, to confirm
+    #[arg(long, value_name = "APP")]
+    pub confirm: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct GitRemoteArgs {
+    #[command(flatten)]
+    pub app: AppArg,
+
+    /// The git remote to set
+    #[arg(short, long, value_name = "REMOTE", default_value = crate::git::DEFAULT_REMOTE)]
+    pub remote: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::*;
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn subcommands_have_colons() {
+        let cli = Cli::try_parse_from(["berth", "apps:destroy", "-a", "demo", "--confirm", "demo"])
+            .unwrap();
+        assert!(matches!(cli.command, Command::AppsDestroy(ref args)
+            if args.app.app.as_deref() == Some("demo") && args.confirm.as_deref() == Some("demo")));
+        assert!(Cli::try_parse_from(["berth", "login", "--password-stdin"]).is_err());
+    }
+}

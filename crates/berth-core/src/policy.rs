@@ -1,0 +1,248 @@
+//! The one authorization rule. Every API route, git request and dashboard page
+//! asks `authorize` before touching data; the platform feeds it the actor and
+//! the actor's role on the app (looked up in the store), and nothing else
+//! decides access.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+/// What an API token may do, whatever its user's roles: a token never
+/// grants more than its user has.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TokenScope {
+    /// Read apps, releases, processes and logs.
+    Read,
+    /// Read, plus push, restart and scale.
+    Deploy,
+    /// Everything the user may do.
+    Full,
+}
+
+/// A user's role on one app. The creator of an app is its owner.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AppRole {
+    Owner,
+    Admin,
+    Deployer,
+    Viewer,
+}
+
+/// Something an actor wants to do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    /// List the apps the actor holds a role on (every app for a platform admin).
+    ListApps,
+    CreateApp,
+    ReadApp,
+    DestroyApp,
+    /// Create, list or revoke the actor's own API tokens.
+    ManageOwnTokens,
+    /// Create or remove users on the platform.
+    ManageUsers,
+}
+
+/// Who is asking: a signed-in user, through a token of some scope.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Actor {
+    pub user_id: i64,
+    pub email: String,
+    pub is_platform_admin: bool,
+    pub scope: TokenScope,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Denied {
+    /// The actor has no access to the app: answered exactly like an app that
+    /// does not exist, so that names of other teams' apps do not leak.
+    #[error("not found")]
+    NotFound,
+    #[error("{0}")]
+    Forbidden(String),
+}
+
+impl Action {
+    fn required_scope(self) -> TokenScope {
+        match self {
+            Action::ListApps | Action::ReadApp => TokenScope::Read,
+            Action::CreateApp | Action::DestroyApp | Action::ManageOwnTokens | Action::ManageUsers => {
+                TokenScope::Full
+            }
+        }
+    }
+
+    fn concerns_an_app(self) -> bool {
+        matches!(self, Action::ReadApp | Action::DestroyApp)
+    }
+
+    fn describe(self) -> &'static str {
+        match self {
+            Action::ListApps => "list apps",
+            Action::CreateApp => "create apps",
+            Action::ReadApp => "read this app",
+            Action::DestroyApp => "destroy this app",
+            Action::ManageOwnTokens => "manage API tokens",
+            Action::ManageUsers => "manage users",
+        }
+    }
+}
+
+impl AppRole {
+    fn permits(self, action: Action) -> bool {
+        match self {
+            AppRole::Owner => true,
+            AppRole::Admin | AppRole::Deployer | AppRole::Viewer => action == Action::ReadApp,
+        }
+    }
+}
+
+/// Decides whether `actor`, holding `role` on the app in question (if any),
+/// may perform `action`. For actions that do not concern an app, `role` is
+/// ignored.
+pub fn authorize(actor: &Actor, role: Option<AppRole>, action: Action) -> Result<(), Denied> {
+    if action.concerns_an_app() && role.is_none() && !actor.is_platform_admin {
+        return Err(Denied::NotFound);
+    }
+    if actor.scope < action.required_scope() {
+        return Err(Denied::Forbidden(format!(
+            "this API token has {} scope and cannot {}: use a token with {} scope",
+            actor.scope,
+            action.describe(),
+            action.required_scope()
+        )));
+    }
+    let allowed = match action {
+        Action::ListApps | Action::CreateApp | Action::ManageOwnTokens => true,
+        Action::ManageUsers => actor.is_platform_admin,
+        Action::ReadApp | Action::DestroyApp => {
+            actor.is_platform_admin || role.is_some_and(|role| role.permits(action))
+        }
+    };
+    if allowed {
+        Ok(())
+    } else {
+        let role = role.map_or_else(|| "member".to_string(), |role| role.to_string());
+        Err(Denied::Forbidden(format!("as {role} you cannot {}", action.describe())))
+    }
+}
+
+impl fmt::Display for TokenScope {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            TokenScope::Read => "read",
+            TokenScope::Deploy => "deploy",
+            TokenScope::Full => "full",
+        })
+    }
+}
+
+impl FromStr for TokenScope {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "read" => Ok(TokenScope::Read),
+            "deploy" => Ok(TokenScope::Deploy),
+            "full" => Ok(TokenScope::Full),
+            other => Err(format!("unknown token scope {other:?}: use read, deploy or full")),
+        }
+    }
+}
+
+impl fmt::Display for AppRole {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            AppRole::Owner => "owner",
+            AppRole::Admin => "admin",
+            AppRole::Deployer => "deployer",
+            AppRole::Viewer => "viewer",
+        })
+    }
+}
+
+impl FromStr for AppRole {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "owner" => Ok(AppRole::Owner),
+            "admin" => Ok(AppRole::Admin),
+            "deployer" => Ok(AppRole::Deployer),
+            "viewer" => Ok(AppRole::Viewer),
+            other => Err(format!("unknown role {other:?}: use owner, admin, deployer or viewer")),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn actor(is_platform_admin: bool, scope: TokenScope) -> Actor {
+        Actor { user_id: 1, email: "a@example.com".into(), is_platform_admin, scope }
+    }
+
+    #[test]
+    fn without_a_role_an_app_does_not_exist() {
+        let member = actor(false, TokenScope::Full);
+        assert_eq!(authorize(&member, None, Action::ReadApp), Err(Denied::NotFound));
+        assert_eq!(authorize(&member, None, Action::DestroyApp), Err(Denied::NotFound));
+    }
+
+    #[test]
+    fn owners_may_do_everything_to_their_app() {
+        let member = actor(false, TokenScope::Full);
+        for action in [Action::ReadApp, Action::DestroyApp] {
+            assert_eq!(authorize(&member, Some(AppRole::Owner), action), Ok(()));
+        }
+    }
+
+    #[test]
+    fn viewers_read_but_do_not_destroy() {
+        let member = actor(false, TokenScope::Full);
+        assert_eq!(authorize(&member, Some(AppRole::Viewer), Action::ReadApp), Ok(()));
+        assert!(matches!(
+            authorize(&member, Some(AppRole::Viewer), Action::DestroyApp),
+            Err(Denied::Forbidden(_))
+        ));
+    }
+
+    #[test]
+    fn platform_admins_reach_every_app() {
+        let admin = actor(true, TokenScope::Full);
+        assert_eq!(authorize(&admin, None, Action::DestroyApp), Ok(()));
+        assert_eq!(authorize(&admin, None, Action::ManageUsers), Ok(()));
+    }
+
+    #[test]
+    fn members_do_not_manage_users() {
+        let member = actor(false, TokenScope::Full);
+        assert!(matches!(authorize(&member, None, Action::ManageUsers), Err(Denied::Forbidden(_))));
+    }
+
+    #[test]
+    fn a_token_never_exceeds_its_scope() {
+        let read_only = actor(true, TokenScope::Read);
+        assert_eq!(authorize(&read_only, Some(AppRole::Owner), Action::ReadApp), Ok(()));
+        let denied = authorize(&read_only, Some(AppRole::Owner), Action::DestroyApp);
+        assert_eq!(
+            denied,
+            Err(Denied::Forbidden(
+                "this API token has read scope and cannot destroy this app: use a token with full scope"
+                    .into()
+            ))
+        );
+        assert!(authorize(&read_only, None, Action::CreateApp).is_err());
+    }
+
+    #[test]
+    fn scope_and_role_names_round_trip() {
+        for scope in [TokenScope::Read, TokenScope::Deploy, TokenScope::Full] {
+            assert_eq!(scope.to_string().parse::<TokenScope>(), Ok(scope));
+        }
+        for role in [AppRole::Owner, AppRole::Admin, AppRole::Deployer, AppRole::Viewer] {
+            assert_eq!(role.to_string().parse::<AppRole>(), Ok(role));
+        }
+    }
+}

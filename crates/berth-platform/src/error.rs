@@ -1,0 +1,51 @@
+use berth_core::Denied;
+
+/// Everything a use case can answer besides success. The server maps each
+/// variant to one wire error; the message is written for the person at the CLI.
+#[derive(Debug, thiserror::Error)]
+pub enum PlatformError {
+    #[error("{0}")]
+    Unauthorized(String),
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("{0}")]
+    Invalid(String),
+    #[error(transparent)]
+    Store(berth_store::StoreError),
+    #[error(transparent)]
+    Git(#[from] berth_git::GitError),
+    #[error(transparent)]
+    Secrets(#[from] crate::secrets::SecretsError),
+    #[error("{context}: {source}")]
+    Io { context: String, source: std::io::Error },
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+pub type Result<T, E = PlatformError> = std::result::Result<T, E>;
+
+impl From<berth_store::StoreError> for PlatformError {
+    fn from(error: berth_store::StoreError) -> Self {
+        match error {
+            berth_store::StoreError::Conflict(what) => PlatformError::Conflict(format!("{what} already exists")),
+            other => PlatformError::Store(other),
+        }
+    }
+}
+
+impl PlatformError {
+    pub(crate) fn from_denied(denied: Denied, app_name: &str) -> Self {
+        match denied {
+            Denied::NotFound => PlatformError::app_not_found(app_name),
+            Denied::Forbidden(message) => PlatformError::Forbidden(message),
+        }
+    }
+
+    pub(crate) fn app_not_found(app_name: &str) -> Self {
+        PlatformError::NotFound(format!("app {app_name} not found"))
+    }
+}

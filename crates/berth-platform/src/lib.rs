@@ -1,0 +1,94 @@
+//! Berth's use cases. Every request — API, git, dashboard — becomes a call
+//! here, which asks the one authorization policy (`berth_core::authorize`,
+//! through `Platform::authorize_app` for anything about an app) before it
+//! touches data, and records an audit entry for every change.
+
+mod accounts;
+mod apps;
+mod credentials;
+mod error;
+pub mod secrets;
+#[cfg(test)]
+mod tests;
+
+use std::path::PathBuf;
+
+use berth_git::Repos;
+use berth_store::Store;
+
+pub use accounts::{IssuedToken, Session};
+pub use berth_core::{Action, Actor, AppName, TokenScope};
+pub use berth_store::{AppRecord, AuditEntry, TokenRecord, UserRecord};
+pub use error::{PlatformError, Result};
+use secrets::SecretKey;
+
+/// Where the platform keeps its state.
+#[derive(Debug, Clone)]
+pub struct PlatformConfig {
+    pub data_dir: PathBuf,
+    /// `sqlite://…`; none means `berth.db` in the data directory.
+    pub database_url: Option<String>,
+    /// The secret key as 64 hex digits; none means the key file in the data directory.
+    pub secret_key: Option<String>,
+}
+
+pub struct Platform {
+    store: Store,
+    repos: Repos,
+    secrets: SecretKey,
+}
+
+impl Platform {
+    /// Opens the platform's state, initialising an empty data directory
+    /// (mode 0700): store and schema, secret key, repository folder.
+    pub async fn open(config: &PlatformConfig) -> Result<Self> {
+        create_private_dir(&config.data_dir)?;
+        let repos_dir = config.data_dir.join("repos");
+        create_private_dir(&repos_dir)?;
+        let secrets = SecretKey::load_or_create(&config.data_dir, config.secret_key.as_deref())?;
+        let url = config
+            .database_url
+            .clone()
+            .unwrap_or_else(|| Store::sqlite_url(&config.data_dir));
+        let store = Store::open(&url).await?;
+        Ok(Self { store, repos: Repos::new(repos_dir), secrets })
+    }
+
+    /// The key that seals secrets at rest.
+    pub fn secrets(&self) -> &SecretKey {
+        &self.secrets
+    }
+
+    /// True until the first user exists: the server then says how to create one.
+    pub async fn needs_first_user(&self) -> Result<bool> {
+        Ok(self.store.count_users().await? == 0)
+    }
+
+    /// The audit trail, oldest first; of one app when `app_name` is given.
+    pub async fn audit_trail(&self, actor: &Actor, app_name: Option<&str>) -> Result<Vec<AuditEntry>> {
+        match app_name {
+            Some(name) => {
+                self.authorize_app(actor, name, Action::ReadApp).await?;
+            }
+            None => authorize_platform(actor, Action::ManageUsers)?,
+        }
+        Ok(self.store.audit_trail(app_name).await?)
+    }
+
+    pub async fn close(&self) {
+        self.store.close().await;
+    }
+}
+
+/// The policy for actions that concern no app.
+fn authorize_platform(actor: &Actor, action: Action) -> Result<()> {
+    berth_core::authorize(actor, None, action).map_err(|denied| PlatformError::from_denied(denied, ""))
+}
+
+fn create_private_dir(path: &std::path::Path) -> Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    match std::fs::DirBuilder::new().recursive(true).mode(0o700).create(path) {
+        Ok(()) => Ok(()),
+        Err(source) => Err(PlatformError::Io { context: format!("cannot create {}", path.display()), source }),
+    }
+}

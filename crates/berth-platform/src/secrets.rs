@@ -1,0 +1,163 @@
+//! Encryption of secrets at rest (config vars, add-on credentials, keys):
+//! XChaCha20-Poly1305 with a random nonce, under a key kept outside the
+//! database — a 0600 file in the data directory, or `BERTH_SECRET_KEY`.
+//! Every sealed value names the key it was sealed with, so keys can be
+//! rotated, and is bound to where it is stored (`context`) so a value cannot
+//! be moved to another row and still open.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use chacha20poly1305::aead::{Aead, KeyInit, Payload};
+use chacha20poly1305::{XChaCha20Poly1305, XNonce};
+use rand::RngCore;
+use sha2::{Digest, Sha256};
+
+#[derive(Debug, thiserror::Error)]
+pub enum SecretsError {
+    #[error("cannot read the secret key {path}: {source}")]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("cannot write the secret key {path}: {source}")]
+    Write { path: PathBuf, source: std::io::Error },
+    #[error("the secret key {origin} is malformed: expected 64 hex digits")]
+    Malformed { origin: String },
+    #[error("a secret was sealed with key {found}, but the current key is {current}")]
+    WrongKey { found: String, current: String },
+    #[error("a sealed secret is damaged or was moved from where it was stored")]
+    Damaged,
+}
+
+const PREFIX: &str = "berth1";
+const KEY_FILE: &str = "secret.key";
+
+/// The platform's secret key. Never stored in the database.
+pub struct SecretKey {
+    id: String,
+    cipher: XChaCha20Poly1305,
+}
+
+impl SecretKey {
+    /// The key given as hex in `from_env` if set, else the key file in
+    /// `data_dir`, created (0600) with a fresh random key on first start.
+    pub fn load_or_create(data_dir: &Path, from_env: Option<&str>) -> Result<Self, SecretsError> {
+        if let Some(hex_key) = from_env {
+            return Self::from_hex(hex_key.trim(), "in BERTH_SECRET_KEY");
+        }
+        let path = data_dir.join(KEY_FILE);
+        match std::fs::read_to_string(&path) {
+            Ok(contents) => Self::from_hex(contents.trim(), &path.display().to_string()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                let mut key = [0u8; 32];
+                rand::rngs::OsRng.fill_bytes(&mut key);
+                write_private_file(&path, hex::encode(key).as_bytes())
+                    .map_err(|source| SecretsError::Write { path: path.clone(), source })?;
+                Ok(Self::from_bytes(key))
+            }
+            Err(source) => Err(SecretsError::Read { path, source }),
+        }
+    }
+
+    fn from_hex(hex_key: &str, origin: &str) -> Result<Self, SecretsError> {
+        let malformed = || SecretsError::Malformed { origin: origin.to_string() };
+        let bytes = hex::decode(hex_key).map_err(|_| malformed())?;
+        let key: [u8; 32] = bytes.try_into().map_err(|_| malformed())?;
+        Ok(Self::from_bytes(key))
+    }
+
+    fn from_bytes(key: [u8; 32]) -> Self {
+        let id = hex::encode(&Sha256::digest(key)[..4]);
+        Self { id, cipher: XChaCha20Poly1305::new(&key.into()) }
+    }
+
+    /// A short public fingerprint of the key, stored beside what it sealed.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// Encrypts `plaintext` for storage at `context` (e.g. `config/demo/API_KEY`).
+    pub fn seal(&self, context: &str, plaintext: &[u8]) -> String {
+        let mut nonce = [0u8; 24];
+        rand::rngs::OsRng.fill_bytes(&mut nonce);
+        let ciphertext = self
+            .cipher
+            .encrypt(XNonce::from_slice(&nonce), Payload { msg: plaintext, aad: context.as_bytes() })
+            .expect("XChaCha20-Poly1305 encryption cannot fail for in-memory input");
+        format!("{PREFIX}:{}:{}{}", self.id, hex::encode(nonce), hex::encode(ciphertext))
+    }
+
+    /// Decrypts what `seal` produced for the same `context`.
+    pub fn open(&self, context: &str, sealed: &str) -> Result<Vec<u8>, SecretsError> {
+        let mut parts = sealed.splitn(3, ':');
+        let (Some(PREFIX), Some(key_id), Some(body)) = (parts.next(), parts.next(), parts.next())
+        else {
+            return Err(SecretsError::Damaged);
+        };
+        if key_id != self.id {
+            return Err(SecretsError::WrongKey { found: key_id.to_string(), current: self.id.clone() });
+        }
+        let bytes = hex::decode(body).map_err(|_| SecretsError::Damaged)?;
+        if bytes.len() < 24 {
+            return Err(SecretsError::Damaged);
+        }
+        let (nonce, ciphertext) = bytes.split_at(24);
+        self.cipher
+            .decrypt(XNonce::from_slice(nonce), Payload { msg: ciphertext, aad: context.as_bytes() })
+            .map_err(|_| SecretsError::Damaged)
+    }
+}
+
+/// Writes a file only its owner can read, created with that mode (never
+/// briefly world-readable).
+pub(crate) fn write_private_file(path: &Path, contents: &[u8]) -> std::io::Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut file =
+        std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path)?;
+    file.write_all(contents)?;
+    file.sync_all()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    #[test]
+    fn the_key_file_is_created_private_and_reused() {
+        let dir = tempfile::tempdir().unwrap();
+        let first = SecretKey::load_or_create(dir.path(), None).unwrap();
+        let mode = std::fs::metadata(dir.path().join(KEY_FILE)).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+        let second = SecretKey::load_or_create(dir.path(), None).unwrap();
+        assert_eq!(first.id(), second.id());
+        let sealed = first.seal("config/demo/KEY", b"hunter2");
+        assert_eq!(second.open("config/demo/KEY", &sealed).unwrap(), b"hunter2");
+    }
+
+    #[test]
+    fn sealed_values_hide_the_plaintext_and_resist_tampering_and_moving() {
+        let dir = tempfile::tempdir().unwrap();
+        let key = SecretKey::load_or_create(dir.path(), None).unwrap();
+        let sealed = key.seal("config/demo/KEY", b"hunter2");
+        assert!(!sealed.contains("hunter2"));
+        assert_ne!(sealed, key.seal("config/demo/KEY", b"hunter2"), "nonces are random");
+        assert!(matches!(key.open("config/other/KEY", &sealed), Err(SecretsError::Damaged)));
+        let mut tampered = sealed.clone();
+        let last = tampered.pop().unwrap();
+        tampered.push(if last == '0' { '1' } else { '0' });
+        assert!(matches!(key.open("config/demo/KEY", &tampered), Err(SecretsError::Damaged)));
+    }
+
+    #[test]
+    fn a_key_from_the_environment_wins_and_a_wrong_key_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let file_key = SecretKey::load_or_create(dir.path(), None).unwrap();
+        let env_key = SecretKey::load_or_create(dir.path(), Some(&"ab".repeat(32))).unwrap();
+        assert_ne!(file_key.id(), env_key.id());
+        let sealed = file_key.seal("x", b"v");
+        assert!(matches!(env_key.open("x", &sealed), Err(SecretsError::WrongKey { .. })));
+        assert!(matches!(
+            SecretKey::load_or_create(dir.path(), Some("short")),
+            Err(SecretsError::Malformed { .. })
+        ));
+    }
+}

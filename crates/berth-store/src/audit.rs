@@ -1,0 +1,71 @@
+use chrono::Utc;
+use sqlx::AnyConnection;
+
+use crate::{to_millis, QueryContext, Result, Store};
+
+/// One line of the audit trail: who did what, from where. `detail` names
+/// things (config keys, token ids), never secret values.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditEntry {
+    pub actor_email: Option<String>,
+    /// Where the request came from: a client address, or `cli` for `berthd admin`.
+    pub source: String,
+    pub app_name: Option<String>,
+    pub action: String,
+    pub detail: String,
+}
+
+impl Store {
+    pub async fn record_audit(&self, entry: &AuditEntry) -> Result<()> {
+        let mut conn = self.pool.acquire().await.context("record audit entry")?;
+        insert_audit(&mut conn, entry).await
+    }
+
+    /// The audit trail, oldest first; of one app when `app_name` is given.
+    pub async fn audit_trail(&self, app_name: Option<&str>) -> Result<Vec<AuditEntry>> {
+        use sqlx::Row;
+        let query = match app_name {
+            Some(app_name) => sqlx::query(
+                "SELECT actor_email, source, app_name, action, detail FROM audit_events \
+                 WHERE app_name = $1 ORDER BY at, id",
+            )
+            .bind(app_name),
+            None => sqlx::query(
+                "SELECT actor_email, source, app_name, action, detail FROM audit_events \
+                 ORDER BY at, id",
+            ),
+        };
+        let rows = query.fetch_all(&self.pool).await.context("read audit trail")?;
+        rows.iter()
+            .map(|row| {
+                Ok(AuditEntry {
+                    actor_email: row.try_get("actor_email")?,
+                    source: row.try_get("source")?,
+                    app_name: row.try_get("app_name")?,
+                    action: row.try_get("action")?,
+                    detail: row.try_get("detail")?,
+                })
+            })
+            .collect::<std::result::Result<_, sqlx::Error>>()
+            .context("read audit entry")
+    }
+}
+
+/// Inserts an audit entry on a connection, so that a change and its entry
+/// can commit together in one transaction.
+pub(crate) async fn insert_audit(conn: &mut AnyConnection, entry: &AuditEntry) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO audit_events (at, actor_email, source, app_name, action, detail) \
+         VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(to_millis(Utc::now()))
+    .bind(entry.actor_email.as_deref())
+    .bind(&entry.source)
+    .bind(entry.app_name.as_deref())
+    .bind(&entry.action)
+    .bind(&entry.detail)
+    .execute(conn)
+    .await
+    .context("record audit entry")?;
+    Ok(())
+}

@@ -1,0 +1,99 @@
+//! Starts a real `berthd` in-process, on ephemeral loopback ports, with a
+//! temporary data directory, so tests drive it exactly as users do: with the
+//! `berth` CLI, `git` and HTTP clients.
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::thread::JoinHandle;
+
+use berth_server::{Listeners, Settings};
+
+pub struct TestServer {
+    /// e.g. `http://127.0.0.1:41234`: the API, dashboard and git endpoint.
+    pub api_url: String,
+    /// e.g. `http://127.0.0.1:41235`: the router.
+    pub http_url: String,
+    settings: Settings,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<JoinHandle<()>>,
+    data_dir: tempfile::TempDir,
+}
+
+impl TestServer {
+    /// Starts a server and returns once it accepts requests.
+    pub fn start() -> Self {
+        let data_dir = tempfile::tempdir().expect("temporary data directory");
+        let api = TcpListener::bind("127.0.0.1:0").expect("bind API listener");
+        let http = TcpListener::bind("127.0.0.1:0").expect("bind router listener");
+        let api_url = format!("http://{}", api.local_addr().unwrap());
+        let http_url = format!("http://{}", http.local_addr().unwrap());
+        let settings = Settings::for_data_dir(data_dir.path().to_path_buf());
+        let (shutdown, shutdown_rx) = tokio::sync::oneshot::channel::<()>();
+        let (ready_tx, ready_rx) = std::sync::mpsc::channel::<Result<(), String>>();
+        let server_settings = settings.clone();
+        let thread = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .expect("tokio runtime");
+            runtime.block_on(async move {
+                let listeners = Listeners::from_std(api, http).expect("adopt listeners");
+                let shutdown = async {
+                    let _ = shutdown_rx.await;
+                };
+                let result = berth_server::launch(server_settings, listeners, shutdown, || {
+                    let _ = ready_tx.send(Ok(()));
+                })
+                .await;
+                if let Err(error) = result {
+                    let _ = ready_tx.send(Err(format!("{error:#}")));
+                }
+            });
+        });
+        match ready_rx.recv() {
+            Ok(Ok(())) => {}
+            Ok(Err(error)) => panic!("berthd did not start: {error}"),
+            Err(_) => panic!("berthd stopped before it was ready"),
+        }
+        Self { api_url, http_url, settings, shutdown: Some(shutdown), thread: Some(thread), data_dir }
+    }
+
+    pub fn data_dir(&self) -> &Path {
+        self.data_dir.path()
+    }
+
+    /// The settings the server runs with, e.g. to run `berthd admin` against its store.
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    /// Creates a user as `berthd admin create-user` does and returns a fresh API token.
+    pub fn create_user(&self, email: &str, admin: bool, password: Option<&str>) -> String {
+        let settings = self.settings.clone();
+        let (email, password) = (email.to_string(), password.map(str::to_string));
+        std::thread::spawn(move || {
+            tokio::runtime::Runtime::new().unwrap().block_on(berth_server::admin::create_user(
+                &settings,
+                &email,
+                admin,
+                password.as_deref(),
+            ))
+        })
+        .join()
+        .expect("create_user thread")
+        .expect("create user")
+        .token
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.send(());
+        }
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
