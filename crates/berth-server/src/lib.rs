@@ -1,1 +1,158 @@
+//! `berthd`: the JSON API, dashboard and git endpoint (axum) on one
+//! listener, the router on another, over the platform's use cases.
+//! `launch` is what the binary and the tests both run.
 
+pub mod admin;
+mod api;
+mod dashboard;
+mod settings;
+
+use std::future::{Future, IntoFuture};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use berth_docker::Engine;
+use berth_platform::Platform;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+pub use settings::Settings;
+
+/// How long open requests get to finish once shutdown begins; open log
+/// streams and long pushes would otherwise hold the server forever.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+
+/// The sockets berthd serves on, bound before launch so that tests can use port 0.
+pub struct Listeners {
+    pub api: TcpListener,
+    pub http: TcpListener,
+}
+
+impl Listeners {
+    pub async fn bind(settings: &Settings) -> anyhow::Result<Self> {
+        let bind = |address: SocketAddr, variable: &'static str| async move {
+            TcpListener::bind(address)
+                .await
+                .with_context(|| format!("cannot listen on {address} ({variable})"))
+        };
+        Ok(Self {
+            api: bind(settings.api_listen, "BERTH_API_LISTEN").await?,
+            http: bind(settings.http_listen, "BERTH_HTTP_LISTEN").await?,
+        })
+    }
+
+    pub fn from_std(api: std::net::TcpListener, http: std::net::TcpListener) -> std::io::Result<Self> {
+        api.set_nonblocking(true)?;
+        http.set_nonblocking(true)?;
+        Ok(Self { api: TcpListener::from_std(api)?, http: TcpListener::from_std(http)? })
+    }
+}
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub(crate) struct AppState(Arc<ServerState>);
+
+pub(crate) struct ServerState {
+    pub platform: Platform,
+    pub base_domain: String,
+    /// The router's port, as apps' web URLs need it (omitted when 80).
+    pub router_port: u16,
+}
+
+impl ServerState {
+    /// Where an app answers: `http://<app>.<base domain>[:port]/`.
+    pub(crate) fn web_url(&self, app: &str) -> String {
+        match self.router_port {
+            80 => format!("http://{app}.{}/", self.base_domain),
+            port => format!("http://{app}.{}:{port}/", self.base_domain),
+        }
+    }
+}
+
+impl std::ops::Deref for AppState {
+    type Target = ServerState;
+    fn deref(&self) -> &ServerState {
+        &self.0
+    }
+}
+
+/// Runs berthd until `shutdown` resolves: checks the Docker engine, opens
+/// the platform's state, serves, then shuts down gracefully (bounded).
+/// `on_ready` is called once requests are being accepted.
+pub async fn launch(
+    settings: Settings,
+    listeners: Listeners,
+    shutdown: impl Future<Output = ()>,
+    on_ready: impl FnOnce(),
+) -> anyhow::Result<()> {
+    let engine = Engine::connect(settings.docker_host.as_deref()).await?;
+    let engine_info = engine.info().await?;
+    tracing::info!(
+        host = engine.host(),
+        version = %engine_info.version,
+        api = %engine_info.api_version,
+        "Docker engine {} ({}/{})",
+        engine_info.version,
+        engine_info.os,
+        engine_info.arch
+    );
+
+    let platform = Platform::open(&settings.platform_config())
+        .await
+        .with_context(|| format!("cannot open Berth's data in {}", settings.data_dir.display()))?;
+    if platform.needs_first_user().await? {
+        tracing::info!(
+            "No user exists yet. Create the first one with: berthd admin create-user you@example.com --admin"
+        );
+    }
+
+    let api_address = listeners.api.local_addr().context("API listener address")?;
+    let http_address = listeners.http.local_addr().context("router listener address")?;
+    let state = AppState(Arc::new(ServerState {
+        platform,
+        base_domain: settings.base_domain.clone(),
+        router_port: http_address.port(),
+    }));
+
+    let (stop, stopped) = watch::channel(false);
+    let wait_for_stop = |mut stopped: watch::Receiver<bool>| async move {
+        let _ = stopped.wait_for(|stop| *stop).await;
+    };
+    let app = api::routes().merge(dashboard::routes()).with_state(state.clone());
+    let mut api_server = tokio::spawn(
+        axum::serve(listeners.api, app.into_make_service_with_connect_info::<SocketAddr>())
+            .with_graceful_shutdown(wait_for_stop(stopped.clone()))
+            .into_future(),
+    );
+    let mut router = tokio::spawn(berth_router::serve(listeners.http, wait_for_stop(stopped)));
+    tracing::info!("API, dashboard and git on http://{api_address}");
+    tracing::info!("router on http://{http_address} (apps at http://<app>.{}:{})", settings.base_domain, http_address.port());
+    on_ready();
+
+    tokio::select! {
+        () = shutdown => tracing::info!("shutting down"),
+        result = &mut api_server => {
+            result.context("API server task")?.context("API server")?;
+            anyhow::bail!("the API server stopped unexpectedly");
+        }
+        result = &mut router => {
+            result.context("router task")?;
+            anyhow::bail!("the router stopped unexpectedly");
+        }
+    }
+    let _ = stop.send(true);
+    let drained = tokio::time::timeout(SHUTDOWN_GRACE, async {
+        let _ = (&mut api_server).await;
+        let _ = (&mut router).await;
+    })
+    .await;
+    if drained.is_err() {
+        tracing::warn!("requests still open after {SHUTDOWN_GRACE:?} were cut off");
+        api_server.abort();
+        router.abort();
+    }
+    state.platform.close().await;
+    Ok(())
+}

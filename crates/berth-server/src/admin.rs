@@ -1,0 +1,28 @@
+//! `berthd admin …`: changes made directly in the store, for first setup and
+//! scripts. They work beside a running server (the store takes one writer at
+//! a time), and what they create is valid at once.
+
+use berth_platform::{IssuedToken, Platform};
+
+use crate::Settings;
+
+const ORIGIN: &str = "berthd admin";
+
+pub async fn create_user(
+    settings: &Settings,
+    email: &str,
+    is_admin: bool,
+    password: Option<&str>,
+) -> anyhow::Result<IssuedToken> {
+    let platform = Platform::open(&settings.platform_config()).await?;
+    let issued = platform.create_user(email, is_admin, password, ORIGIN).await;
+    platform.close().await;
+    Ok(issued?)
+}
+
+pub async fn set_password(settings: &Settings, email: &str, password: &str) -> anyhow::Result<()> {
+    let platform = Platform::open(&settings.platform_config()).await?;
+    let result = platform.set_password(email, password, ORIGIN).await;
+    platform.close().await;
+    Ok(result?)
+}

@@ -1,0 +1,98 @@
+//! Sign-in, the signed-in account, and its API tokens.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::Json;
+use berth_api_types::{Account, CreateTokenRequest, CreatedToken, LoginRequest, Token};
+use berth_platform::{IssuedToken, TokenRecord, TokenScope};
+
+use super::extract::{Authenticated, JsonBody, Origin};
+use super::ApiError;
+use crate::AppState;
+
+/// Longest token lifetime accepted (ten years): beyond it, ask for none.
+const MAX_TOKEN_LIFETIME_SECS: u64 = 10 * 365 * 24 * 3600;
+
+pub(super) async fn login(
+    State(state): State<AppState>,
+    Origin(origin): Origin,
+    JsonBody(request): JsonBody<LoginRequest>,
+) -> Result<(StatusCode, Json<CreatedToken>), ApiError> {
+    let description = request.description.as_deref().unwrap_or("signed in through the API");
+    let issued = state.platform.login(&request.email, &request.password, description, &origin).await?;
+    Ok((StatusCode::CREATED, Json(created_token(issued))))
+}
+
+pub(super) async fn logout(
+    State(state): State<AppState>,
+    Origin(origin): Origin,
+    Authenticated(session): Authenticated,
+) -> Result<StatusCode, ApiError> {
+    state.platform.logout(&session, &origin).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+pub(super) async fn show(
+    State(state): State<AppState>,
+    Authenticated(session): Authenticated,
+) -> Result<Json<Account>, ApiError> {
+    let user = state.platform.account(&session.actor).await?;
+    Ok(Json(Account { email: user.email, admin: user.is_admin, created_at: user.created_at }))
+}
+
+pub(super) async fn tokens(
+    State(state): State<AppState>,
+    Authenticated(session): Authenticated,
+) -> Result<Json<Vec<Token>>, ApiError> {
+    let tokens = state.platform.tokens(&session.actor).await?;
+    Ok(Json(tokens.into_iter().map(token).collect()))
+}
+
+pub(super) async fn create_token(
+    State(state): State<AppState>,
+    Origin(origin): Origin,
+    Authenticated(session): Authenticated,
+    JsonBody(request): JsonBody<CreateTokenRequest>,
+) -> Result<(StatusCode, Json<CreatedToken>), ApiError> {
+    let scope = match request.scope.as_deref() {
+        Some(scope) => scope.parse::<TokenScope>().map_err(ApiError::invalid)?,
+        None => TokenScope::Full,
+    };
+    let expires_in = match request.expires_in_secs {
+        Some(0) => return Err(ApiError::invalid("expires_in_secs must be positive")),
+        Some(secs) if secs > MAX_TOKEN_LIFETIME_SECS => {
+            return Err(ApiError::invalid("expires_in_secs is over ten years: omit it for a token that does not expire"))
+        }
+        Some(secs) => Some(chrono::Duration::seconds(secs as i64)),
+        None => None,
+    };
+    let description = request.description.as_deref().unwrap_or("");
+    let issued =
+        state.platform.create_token(&session.actor, description, scope, expires_in, &origin).await?;
+    Ok((StatusCode::CREATED, Json(created_token(issued))))
+}
+
+pub(super) async fn revoke_token(
+    State(state): State<AppState>,
+    Origin(origin): Origin,
+    Authenticated(session): Authenticated,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    state.platform.revoke_token(&session.actor, &id, &origin).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+fn created_token(issued: IssuedToken) -> CreatedToken {
+    CreatedToken { id: issued.id, token: issued.token, email: issued.email }
+}
+
+fn token(record: TokenRecord) -> Token {
+    Token {
+        id: record.id,
+        description: record.description,
+        scope: record.scope,
+        created_at: record.created_at,
+        last_used_at: record.last_used_at,
+        expires_at: record.expires_at,
+    }
+}

@@ -1,0 +1,62 @@
+//! Apps.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::Json;
+use berth_api_types::{App, CreateAppRequest};
+use berth_platform::AppRecord;
+
+use super::extract::{Authenticated, JsonBody, Origin, PublicBase};
+use super::ApiError;
+use crate::AppState;
+
+pub(super) async fn list(
+    State(state): State<AppState>,
+    PublicBase(base): PublicBase,
+    Authenticated(session): Authenticated,
+) -> Result<Json<Vec<App>>, ApiError> {
+    let apps = state.platform.apps(&session.actor).await?;
+    Ok(Json(apps.into_iter().map(|app| view(&state, &base, app)).collect()))
+}
+
+pub(super) async fn create(
+    State(state): State<AppState>,
+    Origin(origin): Origin,
+    PublicBase(base): PublicBase,
+    Authenticated(session): Authenticated,
+    JsonBody(request): JsonBody<CreateAppRequest>,
+) -> Result<(StatusCode, Json<App>), ApiError> {
+    let app = state.platform.create_app(&session.actor, request.name.as_deref(), &origin).await?;
+    Ok((StatusCode::CREATED, Json(view(&state, &base, app))))
+}
+
+pub(super) async fn show(
+    State(state): State<AppState>,
+    PublicBase(base): PublicBase,
+    Authenticated(session): Authenticated,
+    Path(name): Path<String>,
+) -> Result<Json<App>, ApiError> {
+    let app = state.platform.app(&session.actor, &name).await?;
+    Ok(Json(view(&state, &base, app)))
+}
+
+pub(super) async fn destroy(
+    State(state): State<AppState>,
+    Origin(origin): Origin,
+    PublicBase(base): PublicBase,
+    Authenticated(session): Authenticated,
+    Path(name): Path<String>,
+) -> Result<Json<App>, ApiError> {
+    let app = state.platform.destroy_app(&session.actor, &name, &origin).await?;
+    Ok(Json(view(&state, &base, app)))
+}
+
+fn view(state: &AppState, base: &str, app: AppRecord) -> App {
+    App {
+        web_url: state.web_url(&app.name),
+        git_url: format!("{base}/{}.git", app.name),
+        name: app.name,
+        owner: app.owner_email,
+        created_at: app.created_at,
+    }
+}

@@ -1,0 +1,66 @@
+//! The one mapping from the platform's errors to the wire error
+//! `{"id": "...", "message": "..."}` with its status code.
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use berth_api_types::ErrorBody;
+use berth_platform::PlatformError;
+
+#[derive(Debug)]
+pub(crate) struct ApiError {
+    status: StatusCode,
+    id: &'static str,
+    message: String,
+}
+
+impl ApiError {
+    pub(crate) fn new(status: StatusCode, id: &'static str, message: impl Into<String>) -> Self {
+        Self { status, id, message: message.into() }
+    }
+
+    pub(crate) fn not_found(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::NOT_FOUND, "not_found", message)
+    }
+
+    pub(crate) fn invalid(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_params", message)
+    }
+
+    pub(crate) fn unauthorized(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::UNAUTHORIZED, "unauthorized", message)
+    }
+}
+
+impl From<PlatformError> for ApiError {
+    fn from(error: PlatformError) -> Self {
+        let message = error.to_string();
+        match error {
+            PlatformError::Unauthorized(_) => Self::unauthorized(message),
+            PlatformError::Forbidden(_) => Self::new(StatusCode::FORBIDDEN, "forbidden", message),
+            PlatformError::NotFound(_) => Self::not_found(message),
+            PlatformError::Conflict(_) => Self::new(StatusCode::CONFLICT, "conflict", message),
+            PlatformError::Invalid(_) => Self::invalid(message),
+            PlatformError::Store(_)
+            | PlatformError::Git(_)
+            | PlatformError::Secrets(_)
+            | PlatformError::Io { .. }
+            | PlatformError::Internal(_) => {
+                // The details are for the operator's log, not for API clients.
+                tracing::error!(error = %message, "request failed");
+                Self::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal_error",
+                    "the server failed to handle this request; its log has the details",
+                )
+            }
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = ErrorBody { id: self.id.to_string(), message: self.message };
+        (self.status, Json(body)).into_response()
+    }
+}

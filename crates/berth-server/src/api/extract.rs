@@ -1,0 +1,86 @@
+//! What handlers take from a request: the authenticated session, where the
+//! request came from, the public address it was sent to, and JSON bodies
+//! whose rejections read as wire errors.
+
+use std::net::SocketAddr;
+
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
+use axum::http::header::{AUTHORIZATION, HOST};
+use axum::http::request::Parts;
+use berth_platform::Session;
+
+use super::ApiError;
+use crate::AppState;
+
+/// A request authenticated with `Authorization: Bearer <token>`.
+pub(crate) struct Authenticated(pub Session);
+
+impl FromRequestParts<AppState> for Authenticated {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let header = parts.headers.get(AUTHORIZATION).and_then(|value| value.to_str().ok());
+        let token = header
+            .and_then(|value| value.strip_prefix("Bearer "))
+            .ok_or_else(|| ApiError::unauthorized("missing API token: run `berth login`"))?;
+        Ok(Self(state.platform.authenticate(token.trim()).await?))
+    }
+}
+
+/// The client's address, for the audit trail.
+pub(crate) struct Origin(pub String);
+
+impl<S: Send + Sync> FromRequestParts<S> for Origin {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        let address = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|info| info.0.ip());
+        Ok(Self(address.map_or_else(|| "unknown".to_string(), |ip| ip.to_string())))
+    }
+}
+
+/// The scheme and host the client used to reach the API, e.g.
+/// `http://127.0.0.1:7000`: git URLs are built on it, so they work from
+/// wherever the client stands.
+pub(crate) struct PublicBase(pub String);
+
+impl<S: Send + Sync> FromRequestParts<S> for PublicBase {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, ApiError> {
+        let host = parts
+            .headers
+            .get(HOST)
+            .and_then(|value| value.to_str().ok())
+            .filter(|host| !host.is_empty() && host.chars().all(|c| c.is_ascii_graphic()))
+            .ok_or_else(|| ApiError::invalid("the request has no usable Host header"))?;
+        let scheme = match parts.headers.get("x-forwarded-proto").and_then(|v| v.to_str().ok()) {
+            Some("https") => "https",
+            _ => "http",
+        };
+        Ok(Self(format!("{scheme}://{host}")))
+    }
+}
+
+/// A JSON body; a malformed one is a 400 in the wire error format.
+pub(crate) struct JsonBody<T>(pub T);
+
+impl<T, S> FromRequest<S> for JsonBody<T>
+where
+    axum::Json<T>: FromRequest<S, Rejection = JsonRejection>,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, ApiError> {
+        match axum::Json::<T>::from_request(request, state).await {
+            Ok(axum::Json(value)) => Ok(Self(value)),
+            Err(rejection) => Err(ApiError::new(
+                axum::http::StatusCode::BAD_REQUEST,
+                "bad_request",
+                rejection.body_text(),
+            )),
+        }
+    }
+}

@@ -1,0 +1,26 @@
+//! The JSON API under `/api/v1`.
+
+mod account;
+mod apps;
+mod error;
+mod extract;
+
+use axum::routing::{delete, get, post};
+use axum::Router;
+
+use crate::AppState;
+pub(crate) use error::ApiError;
+pub(crate) use extract::PublicBase;
+
+pub(crate) fn routes() -> Router<AppState> {
+    let v1 = Router::new()
+        .route("/login", post(account::login))
+        .route("/logout", post(account::logout))
+        .route("/account", get(account::show))
+        .route("/tokens", get(account::tokens).post(account::create_token))
+        .route("/tokens/{id}", delete(account::revoke_token))
+        .route("/apps", get(apps::list).post(apps::create))
+        .route("/apps/{name}", get(apps::show).delete(apps::destroy))
+        .fallback(|| async { ApiError::not_found("no such API endpoint") });
+    Router::new().nest("/api/v1", v1)
+}

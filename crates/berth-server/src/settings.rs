@@ -1,0 +1,60 @@
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use berth_platform::PlatformConfig;
+
+/// How `berthd` is configured: flags override environment variables, which
+/// override the defaults (DESIGN.md lists them).
+#[derive(Debug, Clone, clap::Args)]
+pub struct Settings {
+    /// Where Berth keeps its database, git repositories, secret key and certificates.
+    #[arg(long, env = "BERTH_DATA_DIR", default_value = "./.berth", global = true)]
+    pub data_dir: PathBuf,
+
+    /// The store: sqlite://PATH (default: berth.db in the data directory).
+    #[arg(long, env = "BERTH_DATABASE_URL", global = true)]
+    pub database_url: Option<String>,
+
+    /// The secret key sealing secrets at rest, as 64 hex digits (default: the
+    /// key file in the data directory, created on first start).
+    #[arg(long, env = "BERTH_SECRET_KEY", hide_env_values = true, global = true)]
+    pub secret_key: Option<String>,
+
+    /// Address of the API, the dashboard and the git endpoint.
+    #[arg(long, env = "BERTH_API_LISTEN", default_value = "127.0.0.1:7000")]
+    pub api_listen: SocketAddr,
+
+    /// Address of the router (plain HTTP).
+    #[arg(long, env = "BERTH_HTTP_LISTEN", default_value = "127.0.0.1:8080")]
+    pub http_listen: SocketAddr,
+
+    /// Every app is reachable at <app>.<base domain>.
+    #[arg(long, env = "BERTH_BASE_DOMAIN", default_value = "localhost")]
+    pub base_domain: String,
+
+    /// The Docker engine to drive (default: DOCKER_HOST, else the local socket).
+    #[arg(long, env = "BERTH_DOCKER_HOST")]
+    pub docker_host: Option<String>,
+}
+
+impl Settings {
+    /// The defaults (and environment) with another data directory: what tests start with.
+    pub fn for_data_dir(data_dir: PathBuf) -> Self {
+        #[derive(clap::Parser)]
+        struct Only {
+            #[command(flatten)]
+            settings: Settings,
+        }
+        let mut settings = <Only as clap::Parser>::parse_from(["berthd"]).settings;
+        settings.data_dir = data_dir;
+        settings
+    }
+
+    pub fn platform_config(&self) -> PlatformConfig {
+        PlatformConfig {
+            data_dir: self.data_dir.clone(),
+            database_url: self.database_url.clone(),
+            secret_key: self.secret_key.clone(),
+        }
+    }
+}
