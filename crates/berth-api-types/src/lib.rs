@@ -79,7 +79,10 @@ mod tests {
 
     #[test]
     fn error_body_has_the_documented_shape() {
-        let body = ErrorBody { id: "not_found".into(), message: "no app".into() };
+        let body = ErrorBody {
+            id: "not_found".into(),
+            message: "no app".into(),
+        };
         assert_eq!(
             serde_json::to_string(&body).unwrap(),
             r#"{"id":"not_found","message":"no app"}"#

@@ -33,7 +33,10 @@ impl AppName {
             .chars()
             .find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '-'))
         {
-            return Err(AppNameError::BadCharacter { name: owned(), found });
+            return Err(AppNameError::BadCharacter {
+                name: owned(),
+                found,
+            });
         }
         if name.len() < Self::MIN_LEN {
             return Err(AppNameError::TooShort(owned()));
@@ -61,8 +64,8 @@ impl AppName {
         const NOUNS: &[&str] = &[
             "anchor", "bay", "beacon", "breeze", "brook", "canyon", "cove", "dawn", "delta",
             "dune", "falls", "fjord", "forest", "garden", "glacier", "harbor", "island", "lagoon",
-            "meadow", "mesa", "ocean", "peak", "pier", "plains", "reef", "ridge", "river",
-            "shore", "sound", "spring", "summit", "tide", "valley", "wave", "wharf", "woods",
+            "meadow", "mesa", "ocean", "peak", "pier", "plains", "reef", "ridge", "river", "shore",
+            "sound", "spring", "summit", "tide", "valley", "wave", "wharf", "woods",
         ];
         let adjective = ADJECTIVES.choose(rng).expect("non-empty list");
         let noun = NOUNS.choose(rng).expect("non-empty list");
@@ -94,27 +97,54 @@ mod tests {
 
     #[test]
     fn accepts_heroku_style_names() {
-        for name in ["abc", "my-app", "app2", "a1-b2-c3", "abcdefghijklmnopqrstuvwxyz1234"] {
+        for name in [
+            "abc",
+            "my-app",
+            "app2",
+            "a1-b2-c3",
+            "abcdefghijklmnopqrstuvwxyz1234",
+        ] {
             assert_eq!(AppName::parse(name).unwrap().as_str(), name);
         }
     }
 
     #[test]
     fn rejects_each_broken_rule_with_its_own_reason() {
-        assert_eq!(AppName::parse("ab"), Err(AppNameError::TooShort("ab".into())));
-        assert!(matches!(AppName::parse(&"a".repeat(31)), Err(AppNameError::TooLong(_))));
-        assert_eq!(AppName::parse("1app"), Err(AppNameError::BadStart("1app".into())));
-        assert_eq!(AppName::parse("-app"), Err(AppNameError::BadStart("-app".into())));
-        assert_eq!(AppName::parse("app-"), Err(AppNameError::BadEnd("app-".into())));
+        assert_eq!(
+            AppName::parse("ab"),
+            Err(AppNameError::TooShort("ab".into()))
+        );
+        assert!(matches!(
+            AppName::parse(&"a".repeat(31)),
+            Err(AppNameError::TooLong(_))
+        ));
+        assert_eq!(
+            AppName::parse("1app"),
+            Err(AppNameError::BadStart("1app".into()))
+        );
+        assert_eq!(
+            AppName::parse("-app"),
+            Err(AppNameError::BadStart("-app".into()))
+        );
+        assert_eq!(
+            AppName::parse("app-"),
+            Err(AppNameError::BadEnd("app-".into()))
+        );
         assert_eq!(
             AppName::parse("My-App"),
-            Err(AppNameError::BadCharacter { name: "My-App".into(), found: 'M' })
+            Err(AppNameError::BadCharacter {
+                name: "My-App".into(),
+                found: 'M'
+            })
         );
         assert!(matches!(
             AppName::parse("my_app"),
             Err(AppNameError::BadCharacter { found: '_', .. })
         ));
-        assert!(matches!(AppName::parse("app.x"), Err(AppNameError::BadCharacter { .. })));
+        assert!(matches!(
+            AppName::parse("app.x"),
+            Err(AppNameError::BadCharacter { .. })
+        ));
     }
 
     #[test]

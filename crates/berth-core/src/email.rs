@@ -49,14 +49,24 @@ mod tests {
 
     #[test]
     fn normalises_case_and_whitespace() {
-        assert_eq!(Email::parse(" Alice@Example.COM ").unwrap().as_str(), "alice@example.com");
+        assert_eq!(
+            Email::parse(" Alice@Example.COM ").unwrap().as_str(),
+            "alice@example.com"
+        );
     }
 
     #[test]
     fn rejects_what_is_not_an_address() {
-        for raw in ["", "alice", "alice@", "@example.com", "alice@example", "a b@example.com",
-            "alice@example.com.", "a@b@example.com"]
-        {
+        for raw in [
+            "",
+            "alice",
+            "alice@",
+            "@example.com",
+            "alice@example",
+            "a b@example.com",
+            "alice@example.com.",
+            "a@b@example.com",
+        ] {
             assert!(Email::parse(raw).is_err(), "{raw:?} should be refused");
         }
     }

@@ -68,9 +68,10 @@ impl Action {
     fn required_scope(self) -> TokenScope {
         match self {
             Action::ListApps | Action::ReadApp => TokenScope::Read,
-            Action::CreateApp | Action::DestroyApp | Action::ManageOwnTokens | Action::ManageUsers => {
-                TokenScope::Full
-            }
+            Action::CreateApp
+            | Action::DestroyApp
+            | Action::ManageOwnTokens
+            | Action::ManageUsers => TokenScope::Full,
         }
     }
 
@@ -125,7 +126,10 @@ pub fn authorize(actor: &Actor, role: Option<AppRole>, action: Action) -> Result
         Ok(())
     } else {
         let role = role.map_or_else(|| "member".to_string(), |role| role.to_string());
-        Err(Denied::Forbidden(format!("as {role} you cannot {}", action.describe())))
+        Err(Denied::Forbidden(format!(
+            "as {role} you cannot {}",
+            action.describe()
+        )))
     }
 }
 
@@ -146,7 +150,9 @@ impl FromStr for TokenScope {
             "read" => Ok(TokenScope::Read),
             "deploy" => Ok(TokenScope::Deploy),
             "full" => Ok(TokenScope::Full),
-            other => Err(format!("unknown token scope {other:?}: use read, deploy or full")),
+            other => Err(format!(
+                "unknown token scope {other:?}: use read, deploy or full"
+            )),
         }
     }
 }
@@ -170,7 +176,9 @@ impl FromStr for AppRole {
             "admin" => Ok(AppRole::Admin),
             "deployer" => Ok(AppRole::Deployer),
             "viewer" => Ok(AppRole::Viewer),
-            other => Err(format!("unknown role {other:?}: use owner, admin, deployer or viewer")),
+            other => Err(format!(
+                "unknown role {other:?}: use owner, admin, deployer or viewer"
+            )),
         }
     }
 }
@@ -180,14 +188,25 @@ mod tests {
     use super::*;
 
     fn actor(is_platform_admin: bool, scope: TokenScope) -> Actor {
-        Actor { user_id: 1, email: "a@example.com".into(), is_platform_admin, scope }
+        Actor {
+            user_id: 1,
+            email: "a@example.com".into(),
+            is_platform_admin,
+            scope,
+        }
     }
 
     #[test]
     fn without_a_role_an_app_does_not_exist() {
         let member = actor(false, TokenScope::Full);
-        assert_eq!(authorize(&member, None, Action::ReadApp), Err(Denied::NotFound));
-        assert_eq!(authorize(&member, None, Action::DestroyApp), Err(Denied::NotFound));
+        assert_eq!(
+            authorize(&member, None, Action::ReadApp),
+            Err(Denied::NotFound)
+        );
+        assert_eq!(
+            authorize(&member, None, Action::DestroyApp),
+            Err(Denied::NotFound)
+        );
     }
 
     #[test]
@@ -201,7 +220,10 @@ mod tests {
     #[test]
     fn viewers_read_but_do_not_destroy() {
         let member = actor(false, TokenScope::Full);
-        assert_eq!(authorize(&member, Some(AppRole::Viewer), Action::ReadApp), Ok(()));
+        assert_eq!(
+            authorize(&member, Some(AppRole::Viewer), Action::ReadApp),
+            Ok(())
+        );
         assert!(matches!(
             authorize(&member, Some(AppRole::Viewer), Action::DestroyApp),
             Err(Denied::Forbidden(_))
@@ -218,13 +240,19 @@ mod tests {
     #[test]
     fn members_do_not_manage_users() {
         let member = actor(false, TokenScope::Full);
-        assert!(matches!(authorize(&member, None, Action::ManageUsers), Err(Denied::Forbidden(_))));
+        assert!(matches!(
+            authorize(&member, None, Action::ManageUsers),
+            Err(Denied::Forbidden(_))
+        ));
     }
 
     #[test]
     fn a_token_never_exceeds_its_scope() {
         let read_only = actor(true, TokenScope::Read);
-        assert_eq!(authorize(&read_only, Some(AppRole::Owner), Action::ReadApp), Ok(()));
+        assert_eq!(
+            authorize(&read_only, Some(AppRole::Owner), Action::ReadApp),
+            Ok(())
+        );
         let denied = authorize(&read_only, Some(AppRole::Owner), Action::DestroyApp);
         assert_eq!(
             denied,
@@ -241,7 +269,12 @@ mod tests {
         for scope in [TokenScope::Read, TokenScope::Deploy, TokenScope::Full] {
             assert_eq!(scope.to_string().parse::<TokenScope>(), Ok(scope));
         }
-        for role in [AppRole::Owner, AppRole::Admin, AppRole::Deployer, AppRole::Viewer] {
+        for role in [
+            AppRole::Owner,
+            AppRole::Admin,
+            AppRole::Deployer,
+            AppRole::Viewer,
+        ] {
             assert_eq!(role.to_string().parse::<AppRole>(), Ok(role));
         }
     }

@@ -44,8 +44,10 @@ impl Engine {
             .map(str::to_string)
             .or_else(|| std::env::var("DOCKER_HOST").ok().filter(|h| !h.is_empty()))
             .unwrap_or_else(|| DEFAULT_SOCKET.to_string());
-        let unreachable =
-            |reason: String| DockerError::Unreachable { host: host.clone(), reason };
+        let unreachable = |reason: String| DockerError::Unreachable {
+            host: host.clone(),
+            reason,
+        };
         let docker = if let Some(path) = host.strip_prefix("unix://") {
             Docker::connect_with_unix(path, REQUEST_TIMEOUT_SECS, bollard::API_DEFAULT_VERSION)
         } else if let Some(address) = host.strip_prefix("tcp://") {
@@ -63,7 +65,10 @@ impl Engine {
             });
         }
         .map_err(|e| unreachable(e.to_string()))?;
-        let docker = docker.negotiate_version().await.map_err(|e| unreachable(e.to_string()))?;
+        let docker = docker
+            .negotiate_version()
+            .await
+            .map_err(|e| unreachable(e.to_string()))?;
         Ok(Self { docker, host })
     }
 
@@ -76,7 +81,10 @@ impl Engine {
             .docker
             .version()
             .await
-            .map_err(|e| DockerError::Unreachable { host: self.host.clone(), reason: e.to_string() })?;
+            .map_err(|e| DockerError::Unreachable {
+                host: self.host.clone(),
+                reason: e.to_string(),
+            })?;
         Ok(EngineInfo {
             version: version.version.unwrap_or_default(),
             api_version: version.api_version.unwrap_or_default(),
@@ -92,7 +100,9 @@ mod tests {
 
     #[tokio::test]
     async fn reports_the_local_engine() {
-        let engine = Engine::connect(None).await.expect("a Docker engine runs on this machine");
+        let engine = Engine::connect(None)
+            .await
+            .expect("a Docker engine runs on this machine");
         let info = engine.info().await.unwrap();
         assert!(!info.version.is_empty());
         assert!(!info.api_version.is_empty());
@@ -100,9 +110,15 @@ mod tests {
 
     #[tokio::test]
     async fn a_missing_engine_is_a_clear_error() {
-        let error = Engine::connect(Some("unix:///nonexistent/docker.sock")).await.err().unwrap();
+        let error = Engine::connect(Some("unix:///nonexistent/docker.sock"))
+            .await
+            .err()
+            .unwrap();
         let message = error.to_string();
-        assert!(message.starts_with("no Docker engine answers at unix:///nonexistent/docker.sock"), "{message}");
+        assert!(
+            message.starts_with("no Docker engine answers at unix:///nonexistent/docker.sock"),
+            "{message}"
+        );
         assert!(message.contains("BERTH_DOCKER_HOST"), "{message}");
     }
 

@@ -8,7 +8,10 @@ pub enum GitError {
     #[error("cannot create git repository {path}: {source}")]
     Init { path: PathBuf, source: git2::Error },
     #[error("cannot remove git repository {path}: {source}")]
-    Remove { path: PathBuf, source: std::io::Error },
+    Remove {
+        path: PathBuf,
+        source: std::io::Error,
+    },
 }
 
 /// The directory holding every app's bare repository.
@@ -32,8 +35,10 @@ impl Repos {
     pub fn create(&self, app: &str) -> Result<PathBuf, GitError> {
         let path = self.path_of(app);
         self.remove(app)?;
-        git2::Repository::init_bare(&path)
-            .map_err(|source| GitError::Init { path: path.clone(), source })?;
+        git2::Repository::init_bare(&path).map_err(|source| GitError::Init {
+            path: path.clone(),
+            source,
+        })?;
         Ok(path)
     }
 

@@ -42,10 +42,26 @@ impl Platform {
             Some(password) => Some(hash_off_thread(password).await?),
             None => None,
         };
-        let user = self.store.create_user(email.as_str(), password_hash.as_deref(), is_admin).await?;
+        let user = self
+            .store
+            .create_user(email.as_str(), password_hash.as_deref(), is_admin)
+            .await?;
         let role = if is_admin { "platform admin" } else { "member" };
-        self.audit(Some(&user.email), origin, "user.create", format!("{} as {role}", user.email)).await?;
-        self.issue_token(&user, "created with the account", TokenScope::Full, None, origin).await
+        self.audit(
+            Some(&user.email),
+            origin,
+            "user.create",
+            format!("{} as {role}", user.email),
+        )
+        .await?;
+        self.issue_token(
+            &user,
+            "created with the account",
+            TokenScope::Full,
+            None,
+            origin,
+        )
+        .await
     }
 
     /// Sets or replaces a user's password (from `berthd admin set-password`).
@@ -56,31 +72,61 @@ impl Platform {
         let email = Email::parse(email).map_err(|e| PlatformError::Invalid(e.to_string()))?;
         let hash = hash_off_thread(password).await?;
         if !self.store.set_password_hash(email.as_str(), &hash).await? {
-            return Err(PlatformError::NotFound(format!("no user with email {email}")));
+            return Err(PlatformError::NotFound(format!(
+                "no user with email {email}"
+            )));
         }
-        self.audit(Some(email.as_str()), origin, "user.set_password", email.to_string()).await
+        self.audit(
+            Some(email.as_str()),
+            origin,
+            "user.set_password",
+            email.to_string(),
+        )
+        .await
     }
 
     /// Signs in with email and password and issues a full-scope token.
     /// Failures all read the same, whether or not the email exists.
-    pub async fn login(&self, email: &str, password: &str, description: &str, origin: &str) -> Result<IssuedToken> {
+    pub async fn login(
+        &self,
+        email: &str,
+        password: &str,
+        description: &str,
+        origin: &str,
+    ) -> Result<IssuedToken> {
         let user = match Email::parse(email) {
             Ok(email) => self.store.user_by_email(email.as_str()).await?,
             Err(_) => None,
         };
         let stored_hash = user.as_ref().and_then(|u| u.password_hash.clone());
         let password = password.to_string();
-        let verified = tokio::task::spawn_blocking(move || verify_password(&password, stored_hash.as_deref()))
-            .await
-            .map_err(|e| PlatformError::Internal(format!("password check failed: {e}")))?;
+        let verified =
+            tokio::task::spawn_blocking(move || verify_password(&password, stored_hash.as_deref()))
+                .await
+                .map_err(|e| PlatformError::Internal(format!("password check failed: {e}")))?;
         match user {
             Some(user) if verified => {
-                self.audit(Some(&user.email), origin, "session.create", description.to_string()).await?;
-                self.issue_token(&user, description, TokenScope::Full, None, origin).await
+                self.audit(
+                    Some(&user.email),
+                    origin,
+                    "session.create",
+                    description.to_string(),
+                )
+                .await?;
+                self.issue_token(&user, description, TokenScope::Full, None, origin)
+                    .await
             }
             _ => {
-                self.audit(None, origin, "session.fail", format!("sign-in as {email:?} refused")).await?;
-                Err(PlatformError::Unauthorized("invalid email or password".into()))
+                self.audit(
+                    None,
+                    origin,
+                    "session.fail",
+                    format!("sign-in as {email:?} refused"),
+                )
+                .await?;
+                Err(PlatformError::Unauthorized(
+                    "invalid email or password".into(),
+                ))
             }
         }
     }
@@ -88,7 +134,9 @@ impl Platform {
     /// Finds who presents `token`. Unknown, malformed, revoked and expired
     /// tokens are all refused with one message.
     pub async fn authenticate(&self, token: &str) -> Result<Session> {
-        let refused = || PlatformError::Unauthorized("invalid or expired API token: run `berth login`".into());
+        let refused = || {
+            PlatformError::Unauthorized("invalid or expired API token: run `berth login`".into())
+        };
         let (id, secret) = split_token(token).ok_or_else(refused)?;
         let (record, user) = self.store.token_with_user(id).await?.ok_or_else(refused)?;
         let now = Utc::now();
@@ -98,12 +146,23 @@ impl Platform {
         }
         // Record use at most once a minute: a write per request would
         // serialise every reader behind SQLite's single writer.
-        if record.last_used_at.is_none_or(|at| now - at > Duration::minutes(1)) {
+        if record
+            .last_used_at
+            .is_none_or(|at| now - at > Duration::minutes(1))
+        {
             self.store.touch_token(&record.id, now).await?;
         }
-        let scope = record.scope.parse::<TokenScope>().map_err(PlatformError::Internal)?;
+        let scope = record
+            .scope
+            .parse::<TokenScope>()
+            .map_err(PlatformError::Internal)?;
         Ok(Session {
-            actor: Actor { user_id: user.id, email: user.email, is_platform_admin: user.is_admin, scope },
+            actor: Actor {
+                user_id: user.id,
+                email: user.email,
+                is_platform_admin: user.is_admin,
+                scope,
+            },
             token_id: record.id,
         })
     }
@@ -117,8 +176,16 @@ impl Platform {
 
     /// Signs out: revokes the token the request came with.
     pub async fn logout(&self, session: &Session, origin: &str) -> Result<()> {
-        self.store.revoke_token(session.actor.user_id, &session.token_id).await?;
-        self.audit(Some(&session.actor.email), origin, "session.destroy", session.token_id.clone()).await
+        self.store
+            .revoke_token(session.actor.user_id, &session.token_id)
+            .await?;
+        self.audit(
+            Some(&session.actor.email),
+            origin,
+            "session.destroy",
+            session.token_id.clone(),
+        )
+        .await
     }
 
     pub async fn create_token(
@@ -138,7 +205,8 @@ impl Platform {
         }
         let user = self.account(actor).await?;
         let expires_at = expires_in.map(|lifetime| Utc::now() + lifetime);
-        self.issue_token(&user, description, scope, expires_at, origin).await
+        self.issue_token(&user, description, scope, expires_at, origin)
+            .await
     }
 
     /// The actor's live tokens, oldest first.
@@ -152,7 +220,8 @@ impl Platform {
         if !self.store.revoke_token(actor.user_id, id).await? {
             return Err(PlatformError::NotFound(format!("no token {id}")));
         }
-        self.audit(Some(&actor.email), origin, "token.revoke", id.to_string()).await
+        self.audit(Some(&actor.email), origin, "token.revoke", id.to_string())
+            .await
     }
 
     async fn issue_token(
@@ -175,11 +244,22 @@ impl Platform {
             })
             .await?;
         let detail = format!("{} ({scope} scope): {description}", minted.id);
-        self.audit(Some(&user.email), origin, "token.create", detail).await?;
-        Ok(IssuedToken { id: minted.id, token: minted.token, email: user.email.clone() })
+        self.audit(Some(&user.email), origin, "token.create", detail)
+            .await?;
+        Ok(IssuedToken {
+            id: minted.id,
+            token: minted.token,
+            email: user.email.clone(),
+        })
     }
 
-    pub(crate) async fn audit(&self, actor_email: Option<&str>, origin: &str, action: &str, detail: String) -> Result<()> {
+    pub(crate) async fn audit(
+        &self,
+        actor_email: Option<&str>,
+        origin: &str,
+        action: &str,
+        detail: String,
+    ) -> Result<()> {
         let entry = AuditEntry {
             actor_email: actor_email.map(str::to_string),
             source: origin.to_string(),

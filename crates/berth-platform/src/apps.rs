@@ -12,29 +12,52 @@ const RANDOM_NAME_ATTEMPTS: usize = 5;
 impl Platform {
     /// The one path to an app: finds it, and checks that `actor` may perform
     /// `action` on it. An app the actor cannot see reads as not found.
-    pub async fn authorize_app(&self, actor: &Actor, name: &str, action: Action) -> Result<AppRecord> {
+    pub async fn authorize_app(
+        &self,
+        actor: &Actor,
+        name: &str,
+        action: Action,
+    ) -> Result<AppRecord> {
         let (app, role) = self
             .store
             .app_with_role(name, actor.user_id)
             .await?
             .ok_or_else(|| PlatformError::app_not_found(name))?;
-        authorize(actor, role, action).map_err(|denied| PlatformError::from_denied(denied, name))?;
+        authorize(actor, role, action)
+            .map_err(|denied| PlatformError::from_denied(denied, name))?;
         Ok(app)
     }
 
     /// Creates an app owned by `actor`, named `name` or else a random friendly
     /// name, with its git repository. Nothing is left behind when it fails.
-    pub async fn create_app(&self, actor: &Actor, name: Option<&str>, origin: &str) -> Result<AppRecord> {
+    pub async fn create_app(
+        &self,
+        actor: &Actor,
+        name: Option<&str>,
+        origin: &str,
+    ) -> Result<AppRecord> {
         authorize_platform(actor, Action::CreateApp)?;
         let app = match name {
             Some(name) => {
-                let name = AppName::parse(name).map_err(|e| PlatformError::Invalid(e.to_string()))?;
+                let name =
+                    AppName::parse(name).map_err(|e| PlatformError::Invalid(e.to_string()))?;
                 self.insert_app(actor, &name, origin).await?
             }
             None => self.insert_randomly_named_app(actor, origin).await?,
         };
         if let Err(error) = self.repos.create(&app.name) {
-            self.store.delete_app(app.id, &audit(actor, origin, &app.name, "app.destroy", "its git repository could not be created")).await?;
+            self.store
+                .delete_app(
+                    app.id,
+                    &audit(
+                        actor,
+                        origin,
+                        &app.name,
+                        "app.destroy",
+                        "its git repository could not be created",
+                    ),
+                )
+                .await?;
             return Err(error.into());
         }
         Ok(app)
@@ -48,15 +71,21 @@ impl Platform {
                 other => return other,
             }
         }
-        Err(PlatformError::Conflict("no free random app name was found: give the app a name".into()))
+        Err(PlatformError::Conflict(
+            "no free random app name was found: give the app a name".into(),
+        ))
     }
 
     async fn insert_app(&self, actor: &Actor, name: &AppName, origin: &str) -> Result<AppRecord> {
         let entry = audit(actor, origin, name.as_str(), "app.create", "");
-        match self.store.create_app(name.as_str(), actor.user_id, &entry).await {
-            Err(StoreError::Conflict(_)) => {
-                Err(PlatformError::Conflict(format!("the name {name} is already taken: choose another")))
-            }
+        match self
+            .store
+            .create_app(name.as_str(), actor.user_id, &entry)
+            .await
+        {
+            Err(StoreError::Conflict(_)) => Err(PlatformError::Conflict(format!(
+                "the name {name} is already taken: choose another"
+            ))),
             other => Ok(other?),
         }
     }
@@ -64,7 +93,10 @@ impl Platform {
     /// The apps `actor` can see (every app for a platform admin), oldest first.
     pub async fn apps(&self, actor: &Actor) -> Result<Vec<AppRecord>> {
         authorize_platform(actor, Action::ListApps)?;
-        Ok(self.store.apps_visible_to(actor.user_id, actor.is_platform_admin).await?)
+        Ok(self
+            .store
+            .apps_visible_to(actor.user_id, actor.is_platform_admin)
+            .await?)
     }
 
     pub async fn app(&self, actor: &Actor, name: &str) -> Result<AppRecord> {
@@ -74,7 +106,9 @@ impl Platform {
     /// Destroys an app: its record, memberships and repository.
     pub async fn destroy_app(&self, actor: &Actor, name: &str, origin: &str) -> Result<AppRecord> {
         let app = self.authorize_app(actor, name, Action::DestroyApp).await?;
-        self.store.delete_app(app.id, &audit(actor, origin, &app.name, "app.destroy", "")).await?;
+        self.store
+            .delete_app(app.id, &audit(actor, origin, &app.name, "app.destroy", ""))
+            .await?;
         // The app is gone once its record is; a repository left behind is
         // wiped when the name is used again.
         if let Err(error) = self.repos.remove(&app.name) {

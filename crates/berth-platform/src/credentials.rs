@@ -23,7 +23,11 @@ pub(crate) fn mint_token() -> MintedToken {
     rand::rngs::OsRng.fill_bytes(&mut id);
     rand::rngs::OsRng.fill_bytes(&mut secret);
     let (id, secret) = (hex::encode(id), hex::encode(secret));
-    MintedToken { token: format!("{TOKEN_PREFIX}{id}_{secret}"), secret_sha256: digest(&secret), id }
+    MintedToken {
+        token: format!("{TOKEN_PREFIX}{id}_{secret}"),
+        secret_sha256: digest(&secret),
+        id,
+    }
 }
 
 /// Splits a presented token into its id and secret; `None` if it cannot be one of ours.
@@ -34,7 +38,10 @@ pub(crate) fn split_token(token: &str) -> Option<(&str, &str)> {
 }
 
 pub(crate) fn secret_matches(secret: &str, stored_sha256: &str) -> bool {
-    digest(secret).as_bytes().ct_eq(stored_sha256.as_bytes()).into()
+    digest(secret)
+        .as_bytes()
+        .ct_eq(stored_sha256.as_bytes())
+        .into()
 }
 
 fn digest(secret: &str) -> String {
@@ -57,7 +64,9 @@ pub(crate) fn verify_password(password: &str, stored: Option<&str>) -> bool {
     let decoy = DECOY.get_or_init(|| hash_password("decoy password"));
     let hash = PasswordHash::new(stored.unwrap_or(decoy)).ok();
     let verified = hash.is_some_and(|hash| {
-        Argon2::default().verify_password(password.as_bytes(), &hash).is_ok()
+        Argon2::default()
+            .verify_password(password.as_bytes(), &hash)
+            .is_ok()
     });
     verified && stored.is_some()
 }
@@ -73,12 +82,21 @@ mod tests {
         assert_eq!(id, minted.id);
         assert!(secret_matches(secret, &minted.secret_sha256));
         assert!(!secret_matches(secret, &mint_token().secret_sha256));
-        assert!(!minted.secret_sha256.contains(secret), "the secret is not stored");
+        assert!(
+            !minted.secret_sha256.contains(secret),
+            "the secret is not stored"
+        );
     }
 
     #[test]
     fn foreign_strings_are_not_tokens() {
-        for bogus in ["", "bogus", "berth_", "berth_abc_def", &format!("berth_{}_{}", "g".repeat(16), "0".repeat(64))] {
+        for bogus in [
+            "",
+            "bogus",
+            "berth_",
+            "berth_abc_def",
+            &format!("berth_{}_{}", "g".repeat(16), "0".repeat(64)),
+        ] {
             assert_eq!(split_token(bogus), None, "{bogus:?}");
         }
     }
@@ -89,6 +107,9 @@ mod tests {
         assert!(hash.starts_with("$argon2id$"));
         assert!(verify_password("correct horse", Some(&hash)));
         assert!(!verify_password("wrong horse", Some(&hash)));
-        assert!(!verify_password("decoy password", None), "no stored hash never verifies");
+        assert!(
+            !verify_password("decoy password", None),
+            "no stored hash never verifies"
+        );
     }
 }

@@ -21,7 +21,10 @@ pub enum PlatformError {
     #[error(transparent)]
     Secrets(#[from] crate::secrets::SecretsError),
     #[error("{context}: {source}")]
-    Io { context: String, source: std::io::Error },
+    Io {
+        context: String,
+        source: std::io::Error,
+    },
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -31,7 +34,9 @@ pub type Result<T, E = PlatformError> = std::result::Result<T, E>;
 impl From<berth_store::StoreError> for PlatformError {
     fn from(error: berth_store::StoreError) -> Self {
         match error {
-            berth_store::StoreError::Conflict(what) => PlatformError::Conflict(format!("{what} already exists")),
+            berth_store::StoreError::Conflict(what) => {
+                PlatformError::Conflict(format!("{what} already exists"))
+            }
             other => PlatformError::Store(other),
         }
     }

@@ -51,7 +51,11 @@ impl Platform {
             .clone()
             .unwrap_or_else(|| Store::sqlite_url(&config.data_dir));
         let store = Store::open(&url).await?;
-        Ok(Self { store, repos: Repos::new(repos_dir), secrets })
+        Ok(Self {
+            store,
+            repos: Repos::new(repos_dir),
+            secrets,
+        })
     }
 
     /// The key that seals secrets at rest.
@@ -65,7 +69,11 @@ impl Platform {
     }
 
     /// The audit trail, oldest first; of one app when `app_name` is given.
-    pub async fn audit_trail(&self, actor: &Actor, app_name: Option<&str>) -> Result<Vec<AuditEntry>> {
+    pub async fn audit_trail(
+        &self,
+        actor: &Actor,
+        app_name: Option<&str>,
+    ) -> Result<Vec<AuditEntry>> {
         match app_name {
             Some(name) => {
                 self.authorize_app(actor, name, Action::ReadApp).await?;
@@ -82,13 +90,21 @@ impl Platform {
 
 /// The policy for actions that concern no app.
 fn authorize_platform(actor: &Actor, action: Action) -> Result<()> {
-    berth_core::authorize(actor, None, action).map_err(|denied| PlatformError::from_denied(denied, ""))
+    berth_core::authorize(actor, None, action)
+        .map_err(|denied| PlatformError::from_denied(denied, ""))
 }
 
 fn create_private_dir(path: &std::path::Path) -> Result<()> {
     use std::os::unix::fs::DirBuilderExt;
-    match std::fs::DirBuilder::new().recursive(true).mode(0o700).create(path) {
+    match std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(path)
+    {
         Ok(()) => Ok(()),
-        Err(source) => Err(PlatformError::Io { context: format!("cannot create {}", path.display()), source }),
+        Err(source) => Err(PlatformError::Io {
+            context: format!("cannot create {}", path.display()),
+            source,
+        }),
     }
 }

@@ -16,9 +16,15 @@ use sha2::{Digest, Sha256};
 #[derive(Debug, thiserror::Error)]
 pub enum SecretsError {
     #[error("cannot read the secret key {path}: {source}")]
-    Read { path: PathBuf, source: std::io::Error },
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("cannot write the secret key {path}: {source}")]
-    Write { path: PathBuf, source: std::io::Error },
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("the secret key {origin} is malformed: expected 64 hex digits")]
     Malformed { origin: String },
     #[error("a secret was sealed with key {found}, but the current key is {current}")]
@@ -49,8 +55,12 @@ impl SecretKey {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 let mut key = [0u8; 32];
                 rand::rngs::OsRng.fill_bytes(&mut key);
-                write_private_file(&path, hex::encode(key).as_bytes())
-                    .map_err(|source| SecretsError::Write { path: path.clone(), source })?;
+                write_private_file(&path, hex::encode(key).as_bytes()).map_err(|source| {
+                    SecretsError::Write {
+                        path: path.clone(),
+                        source,
+                    }
+                })?;
                 Ok(Self::from_bytes(key))
             }
             Err(source) => Err(SecretsError::Read { path, source }),
@@ -58,7 +68,9 @@ impl SecretKey {
     }
 
     fn from_hex(hex_key: &str, origin: &str) -> Result<Self, SecretsError> {
-        let malformed = || SecretsError::Malformed { origin: origin.to_string() };
+        let malformed = || SecretsError::Malformed {
+            origin: origin.to_string(),
+        };
         let bytes = hex::decode(hex_key).map_err(|_| malformed())?;
         let key: [u8; 32] = bytes.try_into().map_err(|_| malformed())?;
         Ok(Self::from_bytes(key))
@@ -66,7 +78,10 @@ impl SecretKey {
 
     fn from_bytes(key: [u8; 32]) -> Self {
         let id = hex::encode(&Sha256::digest(key)[..4]);
-        Self { id, cipher: XChaCha20Poly1305::new(&key.into()) }
+        Self {
+            id,
+            cipher: XChaCha20Poly1305::new(&key.into()),
+        }
     }
 
     /// A short public fingerprint of the key, stored beside what it sealed.
@@ -80,9 +95,20 @@ impl SecretKey {
         rand::rngs::OsRng.fill_bytes(&mut nonce);
         let ciphertext = self
             .cipher
-            .encrypt(XNonce::from_slice(&nonce), Payload { msg: plaintext, aad: context.as_bytes() })
+            .encrypt(
+                XNonce::from_slice(&nonce),
+                Payload {
+                    msg: plaintext,
+                    aad: context.as_bytes(),
+                },
+            )
             .expect("XChaCha20-Poly1305 encryption cannot fail for in-memory input");
-        format!("{PREFIX}:{}:{}{}", self.id, hex::encode(nonce), hex::encode(ciphertext))
+        format!(
+            "{PREFIX}:{}:{}{}",
+            self.id,
+            hex::encode(nonce),
+            hex::encode(ciphertext)
+        )
     }
 
     /// Decrypts what `seal` produced for the same `context`.
@@ -93,7 +119,10 @@ impl SecretKey {
             return Err(SecretsError::Damaged);
         };
         if key_id != self.id {
-            return Err(SecretsError::WrongKey { found: key_id.to_string(), current: self.id.clone() });
+            return Err(SecretsError::WrongKey {
+                found: key_id.to_string(),
+                current: self.id.clone(),
+            });
         }
         let bytes = hex::decode(body).map_err(|_| SecretsError::Damaged)?;
         if bytes.len() < 24 {
@@ -101,7 +130,13 @@ impl SecretKey {
         }
         let (nonce, ciphertext) = bytes.split_at(24);
         self.cipher
-            .decrypt(XNonce::from_slice(nonce), Payload { msg: ciphertext, aad: context.as_bytes() })
+            .decrypt(
+                XNonce::from_slice(nonce),
+                Payload {
+                    msg: ciphertext,
+                    aad: context.as_bytes(),
+                },
+            )
             .map_err(|_| SecretsError::Damaged)
     }
 }
@@ -110,8 +145,11 @@ impl SecretKey {
 /// briefly world-readable).
 pub(crate) fn write_private_file(path: &Path, contents: &[u8]) -> std::io::Result<()> {
     use std::os::unix::fs::OpenOptionsExt;
-    let mut file =
-        std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path)?;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)?;
     file.write_all(contents)?;
     file.sync_all()
 }
@@ -125,7 +163,10 @@ mod tests {
     fn the_key_file_is_created_private_and_reused() {
         let dir = tempfile::tempdir().unwrap();
         let first = SecretKey::load_or_create(dir.path(), None).unwrap();
-        let mode = std::fs::metadata(dir.path().join(KEY_FILE)).unwrap().permissions().mode();
+        let mode = std::fs::metadata(dir.path().join(KEY_FILE))
+            .unwrap()
+            .permissions()
+            .mode();
         assert_eq!(mode & 0o777, 0o600);
         let second = SecretKey::load_or_create(dir.path(), None).unwrap();
         assert_eq!(first.id(), second.id());
@@ -139,12 +180,22 @@ mod tests {
         let key = SecretKey::load_or_create(dir.path(), None).unwrap();
         let sealed = key.seal("config/demo/KEY", b"hunter2");
         assert!(!sealed.contains("hunter2"));
-        assert_ne!(sealed, key.seal("config/demo/KEY", b"hunter2"), "nonces are random");
-        assert!(matches!(key.open("config/other/KEY", &sealed), Err(SecretsError::Damaged)));
+        assert_ne!(
+            sealed,
+            key.seal("config/demo/KEY", b"hunter2"),
+            "nonces are random"
+        );
+        assert!(matches!(
+            key.open("config/other/KEY", &sealed),
+            Err(SecretsError::Damaged)
+        ));
         let mut tampered = sealed.clone();
         let last = tampered.pop().unwrap();
         tampered.push(if last == '0' { '1' } else { '0' });
-        assert!(matches!(key.open("config/demo/KEY", &tampered), Err(SecretsError::Damaged)));
+        assert!(matches!(
+            key.open("config/demo/KEY", &tampered),
+            Err(SecretsError::Damaged)
+        ));
     }
 
     #[test]
@@ -154,7 +205,10 @@ mod tests {
         let env_key = SecretKey::load_or_create(dir.path(), Some(&"ab".repeat(32))).unwrap();
         assert_ne!(file_key.id(), env_key.id());
         let sealed = file_key.seal("x", b"v");
-        assert!(matches!(env_key.open("x", &sealed), Err(SecretsError::WrongKey { .. })));
+        assert!(matches!(
+            env_key.open("x", &sealed),
+            Err(SecretsError::WrongKey { .. })
+        ));
         assert!(matches!(
             SecretKey::load_or_create(dir.path(), Some("short")),
             Err(SecretsError::Malformed { .. })

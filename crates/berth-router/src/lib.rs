@@ -51,7 +51,10 @@ pub async fn serve(listener: TcpListener, shutdown: impl Future<Output = ()>) {
             () = &mut shutdown => break,
         }
     }
-    if tokio::time::timeout(SHUTDOWN_GRACE, graceful.shutdown()).await.is_err() {
+    if tokio::time::timeout(SHUTDOWN_GRACE, graceful.shutdown())
+        .await
+        .is_err()
+    {
         tracing::warn!("router: connections still open after the grace period were closed");
     }
 }
@@ -93,6 +96,9 @@ mod tests {
         assert!(response.text().await.unwrap().contains("No such app"));
 
         stop.send(()).unwrap();
-        tokio::time::timeout(Duration::from_secs(15), server).await.unwrap().unwrap();
+        tokio::time::timeout(Duration::from_secs(15), server)
+            .await
+            .unwrap()
+            .unwrap();
     }
 }

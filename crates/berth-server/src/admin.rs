@@ -15,7 +15,9 @@ pub async fn create_user(
     password: Option<&str>,
 ) -> anyhow::Result<IssuedToken> {
     let platform = Platform::open(&settings.platform_config()).await?;
-    let issued = platform.create_user(email, is_admin, password, ORIGIN).await;
+    let issued = platform
+        .create_user(email, is_admin, password, ORIGIN)
+        .await;
     platform.close().await;
     Ok(issued?)
 }

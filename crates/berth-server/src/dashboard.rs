@@ -16,7 +16,9 @@ use crate::AppState;
 struct StaticFiles;
 
 pub(crate) fn routes() -> Router<AppState> {
-    Router::new().route("/", get(welcome)).route("/static/{*path}", get(static_file))
+    Router::new()
+        .route("/", get(welcome))
+        .route("/static/{*path}", get(static_file))
 }
 
 #[derive(Template)]
@@ -47,7 +49,11 @@ async fn welcome(
 fn render(page: &impl Template) -> Result<Html<String>, ApiError> {
     page.render().map(Html).map_err(|error| {
         tracing::error!(%error, "a page failed to render");
-        ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal_error", "the page failed to render")
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal_error",
+            "the page failed to render",
+        )
     })
 }
 
@@ -64,7 +70,10 @@ async fn static_file(Path(path): Path<String>) -> Response {
         _ => "application/octet-stream",
     };
     (
-        [(header::CONTENT_TYPE, content_type), (header::CACHE_CONTROL, "public, max-age=3600")],
+        [
+            (header::CONTENT_TYPE, content_type),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
         file.data,
     )
         .into_response()

@@ -43,10 +43,16 @@ impl Listeners {
         })
     }
 
-    pub fn from_std(api: std::net::TcpListener, http: std::net::TcpListener) -> std::io::Result<Self> {
+    pub fn from_std(
+        api: std::net::TcpListener,
+        http: std::net::TcpListener,
+    ) -> std::io::Result<Self> {
         api.set_nonblocking(true)?;
         http.set_nonblocking(true)?;
-        Ok(Self { api: TcpListener::from_std(api)?, http: TcpListener::from_std(http)? })
+        Ok(Self {
+            api: TcpListener::from_std(api)?,
+            http: TcpListener::from_std(http)?,
+        })
     }
 }
 
@@ -101,7 +107,12 @@ pub async fn launch(
 
     let platform = Platform::open(&settings.platform_config())
         .await
-        .with_context(|| format!("cannot open Berth's data in {}", settings.data_dir.display()))?;
+        .with_context(|| {
+            format!(
+                "cannot open Berth's data in {}",
+                settings.data_dir.display()
+            )
+        })?;
     if platform.needs_first_user().await? {
         tracing::info!(
             "No user exists yet. Create the first one with: berthd admin create-user you@example.com --admin"
@@ -109,7 +120,10 @@ pub async fn launch(
     }
 
     let api_address = listeners.api.local_addr().context("API listener address")?;
-    let http_address = listeners.http.local_addr().context("router listener address")?;
+    let http_address = listeners
+        .http
+        .local_addr()
+        .context("router listener address")?;
     let state = AppState(Arc::new(ServerState {
         platform,
         base_domain: settings.base_domain.clone(),
@@ -120,15 +134,24 @@ pub async fn launch(
     let wait_for_stop = |mut stopped: watch::Receiver<bool>| async move {
         let _ = stopped.wait_for(|stop| *stop).await;
     };
-    let app = api::routes().merge(dashboard::routes()).with_state(state.clone());
+    let app = api::routes()
+        .merge(dashboard::routes())
+        .with_state(state.clone());
     let mut api_server = tokio::spawn(
-        axum::serve(listeners.api, app.into_make_service_with_connect_info::<SocketAddr>())
-            .with_graceful_shutdown(wait_for_stop(stopped.clone()))
-            .into_future(),
+        axum::serve(
+            listeners.api,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(wait_for_stop(stopped.clone()))
+        .into_future(),
     );
     let mut router = tokio::spawn(berth_router::serve(listeners.http, wait_for_stop(stopped)));
     tracing::info!("API, dashboard and git on http://{api_address}");
-    tracing::info!("router on http://{http_address} (apps at http://<app>.{}:{})", settings.base_domain, http_address.port());
+    tracing::info!(
+        "router on http://{http_address} (apps at http://<app>.{}:{})",
+        settings.base_domain,
+        http_address.port()
+    );
     on_ready();
 
     tokio::select! {

@@ -76,32 +76,35 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
                 .unwrap_or_else(|_| "info,sqlx=warn,hyper=warn,bollard=warn".into()),
         )
         .init();
+    let shutdown = shutdown_signal()?;
     let listeners = Listeners::bind(&settings).await?;
-    launch(settings, listeners, shutdown_signal(), || {}).await
+    launch(settings, listeners, shutdown, || {}).await
 }
 
-/// Resolves on SIGINT or SIGTERM.
-async fn shutdown_signal() {
+/// Watches for SIGINT and SIGTERM from now on (before the listeners open,
+/// so an early signal is not fatal) and resolves on the first of them.
+fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()>> {
     use tokio::signal::unix::{signal, SignalKind};
-    match signal(SignalKind::terminate()) {
-        Ok(mut terminate) => {
-            tokio::select! {
-                _ = tokio::signal::ctrl_c() => {}
-                _ = terminate.recv() => {}
-            }
+    let mut interrupt = signal(SignalKind::interrupt())?;
+    let mut terminate = signal(SignalKind::terminate())?;
+    Ok(async move {
+        tokio::select! {
+            _ = interrupt.recv() => {}
+            _ = terminate.recv() => {}
         }
-        Err(error) => {
-            tracing::warn!(%error, "cannot watch for SIGTERM; stopping on Ctrl-C only");
-            let _ = tokio::signal::ctrl_c().await;
-        }
-    }
+    })
 }
 
 async fn run_admin(settings: &Settings, command: AdminCommand) -> anyhow::Result<()> {
     match command {
-        AdminCommand::CreateUser { email, admin: is_admin, password_stdin } => {
+        AdminCommand::CreateUser {
+            email,
+            admin: is_admin,
+            password_stdin,
+        } => {
             let password = read_password(password_stdin, true)?;
-            let issued = admin::create_user(settings, &email, is_admin, password.as_deref()).await?;
+            let issued =
+                admin::create_user(settings, &email, is_admin, password.as_deref()).await?;
             let role = if is_admin { "platform admin" } else { "member" };
             println!("Created user {} ({role}).", issued.email);
             if password.is_none() {
@@ -110,9 +113,13 @@ async fn run_admin(settings: &Settings, command: AdminCommand) -> anyhow::Result
             println!("API token (shown once):");
             println!("{}", issued.token);
         }
-        AdminCommand::SetPassword { email, password_stdin } => {
-            let password = read_password(password_stdin, false)?
-                .ok_or_else(|| anyhow::anyhow!("no password given: pass it on stdin with --password-stdin"))?;
+        AdminCommand::SetPassword {
+            email,
+            password_stdin,
+        } => {
+            let password = read_password(password_stdin, false)?.ok_or_else(|| {
+                anyhow::anyhow!("no password given: pass it on stdin with --password-stdin")
+            })?;
             admin::set_password(settings, &email, &password).await?;
             println!("Password set for {email}.");
         }
@@ -127,18 +134,28 @@ fn read_password(from_stdin: bool, may_be_empty: bool) -> anyhow::Result<Option<
         let mut line = String::new();
         std::io::stdin().lock().read_line(&mut line)?;
         let password = line.trim_end_matches(['\n', '\r']).to_string();
-        anyhow::ensure!(!password.is_empty(), "the password read from stdin is empty");
+        anyhow::ensure!(
+            !password.is_empty(),
+            "the password read from stdin is empty"
+        );
         return Ok(Some(password));
     }
     if !std::io::stdin().is_terminal() {
         return Ok(None);
     }
-    let prompt = if may_be_empty { "Password (empty for none): " } else { "Password: " };
+    let prompt = if may_be_empty {
+        "Password (empty for none): "
+    } else {
+        "Password: "
+    };
     let password = rpassword::prompt_password(prompt)?;
     if password.is_empty() {
         return Ok(None);
     }
     let again = rpassword::prompt_password("Password again: ")?;
-    anyhow::ensure!(password == again, "the passwords differ; nothing was changed");
+    anyhow::ensure!(
+        password == again,
+        "the passwords differ; nothing was changed"
+    );
     Ok(Some(password))
 }

@@ -8,7 +8,12 @@ use berth_platform::PlatformConfig;
 #[derive(Debug, Clone, clap::Args)]
 pub struct Settings {
     /// Where Berth keeps its database, git repositories, secret key and certificates.
-    #[arg(long, env = "BERTH_DATA_DIR", default_value = "./.berth", global = true)]
+    #[arg(
+        long,
+        env = "BERTH_DATA_DIR",
+        default_value = "./.berth",
+        global = true
+    )]
     pub data_dir: PathBuf,
 
     /// The store: sqlite://PATH (default: berth.db in the data directory).

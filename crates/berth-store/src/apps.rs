@@ -41,7 +41,12 @@ impl AppRecord {
 
 impl Store {
     /// Creates an app owned by `owner_id`, with its audit entry, in one transaction.
-    pub async fn create_app(&self, name: &str, owner_id: i64, audit: &AuditEntry) -> Result<AppRecord> {
+    pub async fn create_app(
+        &self,
+        name: &str,
+        owner_id: i64,
+        audit: &AuditEntry,
+    ) -> Result<AppRecord> {
         let now = to_millis(Utc::now());
         let mut tx = self.pool.begin().await.context("begin create app")?;
         // The first statement writes, so SQLite takes the write lock at once
@@ -53,14 +58,16 @@ impl Store {
                 .fetch_one(&mut *tx)
                 .await
                 .conflict_as("create app", || format!("an app named {name}"))?;
-        sqlx::query("INSERT INTO memberships (app_id, user_id, role, created_at) VALUES ($1, $2, $3, $4)")
-            .bind(app_id)
-            .bind(owner_id)
-            .bind(AppRole::Owner.to_string())
-            .bind(now)
-            .execute(&mut *tx)
-            .await
-            .context("make the creator the app's owner")?;
+        sqlx::query(
+            "INSERT INTO memberships (app_id, user_id, role, created_at) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(app_id)
+        .bind(owner_id)
+        .bind(AppRole::Owner.to_string())
+        .bind(now)
+        .execute(&mut *tx)
+        .await
+        .context("make the creator the app's owner")?;
         insert_audit(&mut tx, audit).await?;
         let row = sqlx::query(&format!("SELECT {APP_COLUMNS} FROM apps a WHERE a.id = $1"))
             .bind(app_id)

@@ -35,7 +35,10 @@ impl Store {
                  ORDER BY at, id",
             ),
         };
-        let rows = query.fetch_all(&self.pool).await.context("read audit trail")?;
+        let rows = query
+            .fetch_all(&self.pool)
+            .await
+            .context("read audit trail")?;
         rows.iter()
             .map(|row| {
                 Ok(AuditEntry {

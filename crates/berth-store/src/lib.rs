@@ -31,7 +31,10 @@ pub enum StoreError {
     #[error("{url}: this kind of store is not supported yet; use sqlite://PATH")]
     UnsupportedUrl { url: String },
     #[error("store query failed ({context}): {source}")]
-    Query { context: &'static str, source: sqlx::Error },
+    Query {
+        context: &'static str,
+        source: sqlx::Error,
+    },
     #[error("the store holds a value it cannot read ({0})")]
     Corrupt(String),
 }
@@ -74,10 +77,15 @@ impl Store {
     /// Opens (creating if needed) the store at `url` and brings its schema up to date.
     pub async fn open(url: &str) -> Result<Self> {
         if !url.starts_with("sqlite:") {
-            return Err(StoreError::UnsupportedUrl { url: url.to_string() });
+            return Err(StoreError::UnsupportedUrl {
+                url: url.to_string(),
+            });
         }
         sqlx::any::install_default_drivers();
-        let open_error = |source| StoreError::Open { url: url.to_string(), source };
+        let open_error = |source| StoreError::Open {
+            url: url.to_string(),
+            source,
+        };
         let options = AnyConnectOptions::from_str(url).map_err(open_error)?;
         let pool = AnyPoolOptions::new()
             .max_connections(8)

@@ -20,46 +20,95 @@ fn audit(action: &str) -> AuditEntry {
 #[tokio::test]
 async fn users_are_unique_by_email() {
     let (_dir, store) = temp_store().await;
-    let alice = store.create_user("alice@example.com", None, true).await.unwrap();
+    let alice = store
+        .create_user("alice@example.com", None, true)
+        .await
+        .unwrap();
     assert!(alice.is_admin);
     assert_eq!(alice.password_hash, None);
-    let again = store.create_user("alice@example.com", None, false).await.unwrap_err();
-    assert_eq!(again.to_string(), "a user with email alice@example.com already exists");
+    let again = store
+        .create_user("alice@example.com", None, false)
+        .await
+        .unwrap_err();
+    assert_eq!(
+        again.to_string(),
+        "a user with email alice@example.com already exists"
+    );
     assert_eq!(store.count_users().await.unwrap(), 1);
 }
 
 #[tokio::test]
 async fn an_app_is_created_with_its_owner_and_audit_entry_or_not_at_all() {
     let (_dir, store) = temp_store().await;
-    let alice = store.create_user("alice@example.com", None, false).await.unwrap();
-    let bob = store.create_user("bob@example.com", None, false).await.unwrap();
+    let alice = store
+        .create_user("alice@example.com", None, false)
+        .await
+        .unwrap();
+    let bob = store
+        .create_user("bob@example.com", None, false)
+        .await
+        .unwrap();
 
-    let app = store.create_app("demo", alice.id, &audit("app.create")).await.unwrap();
+    let app = store
+        .create_app("demo", alice.id, &audit("app.create"))
+        .await
+        .unwrap();
     assert_eq!(app.owner_email, "alice@example.com");
-    let duplicate = store.create_app("demo", bob.id, &audit("app.create")).await.unwrap_err();
+    let duplicate = store
+        .create_app("demo", bob.id, &audit("app.create"))
+        .await
+        .unwrap_err();
     assert!(matches!(duplicate, StoreError::Conflict(_)), "{duplicate}");
 
-    let (_, role) = store.app_with_role("demo", alice.id).await.unwrap().unwrap();
+    let (_, role) = store
+        .app_with_role("demo", alice.id)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(role, Some(AppRole::Owner));
     let (_, role) = store.app_with_role("demo", bob.id).await.unwrap().unwrap();
-    assert_eq!(role, None, "the failed duplicate must not have made bob a member");
+    assert_eq!(
+        role, None,
+        "the failed duplicate must not have made bob a member"
+    );
     assert_eq!(store.audit_trail(Some("demo")).await.unwrap().len(), 1);
 
     assert_eq!(store.apps_visible_to(bob.id, false).await.unwrap(), vec![]);
-    assert_eq!(store.apps_visible_to(bob.id, true).await.unwrap(), vec![app.clone()]);
-    assert_eq!(store.apps_visible_to(alice.id, false).await.unwrap(), vec![app.clone()]);
+    assert_eq!(
+        store.apps_visible_to(bob.id, true).await.unwrap(),
+        vec![app.clone()]
+    );
+    assert_eq!(
+        store.apps_visible_to(alice.id, false).await.unwrap(),
+        vec![app.clone()]
+    );
 
-    store.delete_app(app.id, &audit("app.destroy")).await.unwrap();
+    store
+        .delete_app(app.id, &audit("app.destroy"))
+        .await
+        .unwrap();
     assert_eq!(store.app_with_role("demo", alice.id).await.unwrap(), None);
-    let actions: Vec<_> =
-        store.audit_trail(Some("demo")).await.unwrap().into_iter().map(|e| e.action).collect();
-    assert_eq!(actions, ["app.create", "app.destroy"], "the trail outlives the app");
+    let actions: Vec<_> = store
+        .audit_trail(Some("demo"))
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.action)
+        .collect();
+    assert_eq!(
+        actions,
+        ["app.create", "app.destroy"],
+        "the trail outlives the app"
+    );
 }
 
 #[tokio::test]
 async fn tokens_are_listed_until_revoked() {
     let (_dir, store) = temp_store().await;
-    let alice = store.create_user("alice@example.com", None, false).await.unwrap();
+    let alice = store
+        .create_user("alice@example.com", None, false)
+        .await
+        .unwrap();
     for id in ["t1", "t2"] {
         store
             .insert_token(NewToken {
@@ -74,18 +123,32 @@ async fn tokens_are_listed_until_revoked() {
             .unwrap();
     }
     let (token, user) = store.token_with_user("t1").await.unwrap().unwrap();
-    assert_eq!((token.user_id, user.email.as_str()), (alice.id, "alice@example.com"));
+    assert_eq!(
+        (token.user_id, user.email.as_str()),
+        (alice.id, "alice@example.com")
+    );
     assert_eq!(token.last_used_at, None);
 
     let now = Utc::now();
     store.touch_token("t1", now).await.unwrap();
     let (token, _) = store.token_with_user("t1").await.unwrap().unwrap();
-    assert_eq!(token.last_used_at.map(|t| t.timestamp_millis()), Some(now.timestamp_millis()));
+    assert_eq!(
+        token.last_used_at.map(|t| t.timestamp_millis()),
+        Some(now.timestamp_millis())
+    );
 
     assert!(store.revoke_token(alice.id, "t1").await.unwrap());
-    assert!(!store.revoke_token(alice.id, "t1").await.unwrap(), "already revoked");
-    let live: Vec<_> =
-        store.tokens_of_user(alice.id).await.unwrap().into_iter().map(|t| t.id).collect();
+    assert!(
+        !store.revoke_token(alice.id, "t1").await.unwrap(),
+        "already revoked"
+    );
+    let live: Vec<_> = store
+        .tokens_of_user(alice.id)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|t| t.id)
+        .collect();
     assert_eq!(live, ["t2"]);
 }
 
@@ -94,19 +157,35 @@ async fn two_processes_can_write_the_same_file_at_once() {
     // `berthd admin create-user` opens the store while the server has it open.
     let (dir, server) = temp_store().await;
     let admin = Store::open(&Store::sqlite_url(dir.path())).await.unwrap();
-    let owner = server.create_user("owner@example.com", None, false).await.unwrap();
+    let owner = server
+        .create_user("owner@example.com", None, false)
+        .await
+        .unwrap();
     let writes = (0..20).map(|i| {
-        let store = if i % 2 == 0 { server.clone() } else { admin.clone() };
+        let store = if i % 2 == 0 {
+            server.clone()
+        } else {
+            admin.clone()
+        };
         let name = format!("app-{i}");
-        async move { store.create_app(&name, owner.id, &audit("app.create")).await }
+        async move {
+            store
+                .create_app(&name, owner.id, &audit("app.create"))
+                .await
+        }
     });
     for result in futures_join_all(writes).await {
         result.unwrap();
     }
-    assert_eq!(server.apps_visible_to(owner.id, false).await.unwrap().len(), 20);
+    assert_eq!(
+        server.apps_visible_to(owner.id, false).await.unwrap().len(),
+        20
+    );
 }
 
-async fn futures_join_all<F: std::future::Future>(futures: impl Iterator<Item = F>) -> Vec<F::Output>
+async fn futures_join_all<F: std::future::Future>(
+    futures: impl Iterator<Item = F>,
+) -> Vec<F::Output>
 where
     F: Send + 'static,
     F::Output: Send + 'static,

@@ -2,7 +2,9 @@ use chrono::{DateTime, Utc};
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
-use crate::{from_millis, from_optional_millis, to_millis, QueryContext, Result, Store, UserRecord};
+use crate::{
+    from_millis, from_optional_millis, to_millis, QueryContext, Result, Store, UserRecord,
+};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TokenRecord {
@@ -92,7 +94,10 @@ impl Store {
         .await
         .context("find token")?;
         match row {
-            Some(row) => Ok(Some((TokenRecord::from_row(&row)?, UserRecord::from_row(&row)?))),
+            Some(row) => Ok(Some((
+                TokenRecord::from_row(&row)?,
+                UserRecord::from_row(&row)?,
+            ))),
             None => Ok(None),
         }
     }

@@ -27,7 +27,13 @@ impl UserRecord {
             ))
         };
         let (id, email, password_hash, is_admin, created_at) = read(row).context("read user")?;
-        Ok(Self { id, email, password_hash, is_admin: is_admin != 0, created_at: from_millis(created_at)? })
+        Ok(Self {
+            id,
+            email,
+            password_hash,
+            is_admin: is_admin != 0,
+            created_at: from_millis(created_at)?,
+        })
     }
 }
 
@@ -53,11 +59,13 @@ impl Store {
     }
 
     pub async fn user_by_email(&self, email: &str) -> Result<Option<UserRecord>> {
-        let row = sqlx::query(&format!("SELECT {USER_COLUMNS} FROM users WHERE email = $1"))
-            .bind(email)
-            .fetch_optional(&self.pool)
-            .await
-            .context("find user by email")?;
+        let row = sqlx::query(&format!(
+            "SELECT {USER_COLUMNS} FROM users WHERE email = $1"
+        ))
+        .bind(email)
+        .fetch_optional(&self.pool)
+        .await
+        .context("find user by email")?;
         row.as_ref().map(UserRecord::from_row).transpose()
     }
 

@@ -3,7 +3,7 @@
 //! `berth` CLI, `git` and HTTP clients.
 
 use std::net::TcpListener;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::thread::JoinHandle;
 
 use berth_server::{Listeners, Settings};
@@ -56,7 +56,14 @@ impl TestServer {
             Ok(Err(error)) => panic!("berthd did not start: {error}"),
             Err(_) => panic!("berthd stopped before it was ready"),
         }
-        Self { api_url, http_url, settings, shutdown: Some(shutdown), thread: Some(thread), data_dir }
+        Self {
+            api_url,
+            http_url,
+            settings,
+            shutdown: Some(shutdown),
+            thread: Some(thread),
+            data_dir,
+        }
     }
 
     pub fn data_dir(&self) -> &Path {
@@ -73,12 +80,14 @@ impl TestServer {
         let settings = self.settings.clone();
         let (email, password) = (email.to_string(), password.map(str::to_string));
         std::thread::spawn(move || {
-            tokio::runtime::Runtime::new().unwrap().block_on(berth_server::admin::create_user(
-                &settings,
-                &email,
-                admin,
-                password.as_deref(),
-            ))
+            tokio::runtime::Runtime::new()
+                .unwrap()
+                .block_on(berth_server::admin::create_user(
+                    &settings,
+                    &email,
+                    admin,
+                    password.as_deref(),
+                ))
         })
         .join()
         .expect("create_user thread")

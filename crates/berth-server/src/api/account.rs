@@ -18,8 +18,14 @@ pub(super) async fn login(
     Origin(origin): Origin,
     JsonBody(request): JsonBody<LoginRequest>,
 ) -> Result<(StatusCode, Json<CreatedToken>), ApiError> {
-    let description = request.description.as_deref().unwrap_or("signed in through the API");
-    let issued = state.platform.login(&request.email, &request.password, description, &origin).await?;
+    let description = request
+        .description
+        .as_deref()
+        .unwrap_or("signed in through the API");
+    let issued = state
+        .platform
+        .login(&request.email, &request.password, description, &origin)
+        .await?;
     Ok((StatusCode::CREATED, Json(created_token(issued))))
 }
 
@@ -37,7 +43,11 @@ pub(super) async fn show(
     Authenticated(session): Authenticated,
 ) -> Result<Json<Account>, ApiError> {
     let user = state.platform.account(&session.actor).await?;
-    Ok(Json(Account { email: user.email, admin: user.is_admin, created_at: user.created_at }))
+    Ok(Json(Account {
+        email: user.email,
+        admin: user.is_admin,
+        created_at: user.created_at,
+    }))
 }
 
 pub(super) async fn tokens(
@@ -61,14 +71,18 @@ pub(super) async fn create_token(
     let expires_in = match request.expires_in_secs {
         Some(0) => return Err(ApiError::invalid("expires_in_secs must be positive")),
         Some(secs) if secs > MAX_TOKEN_LIFETIME_SECS => {
-            return Err(ApiError::invalid("expires_in_secs is over ten years: omit it for a token that does not expire"))
+            return Err(ApiError::invalid(
+                "expires_in_secs is over ten years: omit it for a token that does not expire",
+            ))
         }
         Some(secs) => Some(chrono::Duration::seconds(secs as i64)),
         None => None,
     };
     let description = request.description.as_deref().unwrap_or("");
-    let issued =
-        state.platform.create_token(&session.actor, description, scope, expires_in, &origin).await?;
+    let issued = state
+        .platform
+        .create_token(&session.actor, description, scope, expires_in, &origin)
+        .await?;
     Ok((StatusCode::CREATED, Json(created_token(issued))))
 }
 
@@ -78,12 +92,19 @@ pub(super) async fn revoke_token(
     Authenticated(session): Authenticated,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    state.platform.revoke_token(&session.actor, &id, &origin).await?;
+    state
+        .platform
+        .revoke_token(&session.actor, &id, &origin)
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 fn created_token(issued: IssuedToken) -> CreatedToken {
-    CreatedToken { id: issued.id, token: issued.token, email: issued.email }
+    CreatedToken {
+        id: issued.id,
+        token: issued.token,
+        email: issued.email,
+    }
 }
 
 fn token(record: TokenRecord) -> Token {

@@ -16,7 +16,11 @@ pub(super) async fn list(
     Authenticated(session): Authenticated,
 ) -> Result<Json<Vec<App>>, ApiError> {
     let apps = state.platform.apps(&session.actor).await?;
-    Ok(Json(apps.into_iter().map(|app| view(&state, &base, app)).collect()))
+    Ok(Json(
+        apps.into_iter()
+            .map(|app| view(&state, &base, app))
+            .collect(),
+    ))
 }
 
 pub(super) async fn create(
@@ -26,7 +30,10 @@ pub(super) async fn create(
     Authenticated(session): Authenticated,
     JsonBody(request): JsonBody<CreateAppRequest>,
 ) -> Result<(StatusCode, Json<App>), ApiError> {
-    let app = state.platform.create_app(&session.actor, request.name.as_deref(), &origin).await?;
+    let app = state
+        .platform
+        .create_app(&session.actor, request.name.as_deref(), &origin)
+        .await?;
     Ok((StatusCode::CREATED, Json(view(&state, &base, app))))
 }
 
@@ -47,7 +54,10 @@ pub(super) async fn destroy(
     Authenticated(session): Authenticated,
     Path(name): Path<String>,
 ) -> Result<Json<App>, ApiError> {
-    let app = state.platform.destroy_app(&session.actor, &name, &origin).await?;
+    let app = state
+        .platform
+        .destroy_app(&session.actor, &name, &origin)
+        .await?;
     Ok(Json(view(&state, &base, app)))
 }
 

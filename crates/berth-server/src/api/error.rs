@@ -16,7 +16,11 @@ pub(crate) struct ApiError {
 
 impl ApiError {
     pub(crate) fn new(status: StatusCode, id: &'static str, message: impl Into<String>) -> Self {
-        Self { status, id, message: message.into() }
+        Self {
+            status,
+            id,
+            message: message.into(),
+        }
     }
 
     pub(crate) fn not_found(message: impl Into<String>) -> Self {
@@ -60,7 +64,10 @@ impl From<PlatformError> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = ErrorBody { id: self.id.to_string(), message: self.message };
+        let body = ErrorBody {
+            id: self.id.to_string(),
+            message: self.message,
+        };
         (self.status, Json(body)).into_response()
     }
 }

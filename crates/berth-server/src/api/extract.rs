@@ -20,7 +20,10 @@ impl FromRequestParts<AppState> for Authenticated {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let header = parts.headers.get(AUTHORIZATION).and_then(|value| value.to_str().ok());
+        let header = parts
+            .headers
+            .get(AUTHORIZATION)
+            .and_then(|value| value.to_str().ok());
         let token = header
             .and_then(|value| value.strip_prefix("Bearer "))
             .ok_or_else(|| ApiError::unauthorized("missing API token: run `berth login`"))?;
@@ -35,8 +38,14 @@ impl<S: Send + Sync> FromRequestParts<S> for Origin {
     type Rejection = std::convert::Infallible;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        let address = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|info| info.0.ip());
-        Ok(Self(address.map_or_else(|| "unknown".to_string(), |ip| ip.to_string())))
+        let address = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|info| info.0.ip());
+        Ok(Self(address.map_or_else(
+            || "unknown".to_string(),
+            |ip| ip.to_string(),
+        )))
     }
 }
 
@@ -55,7 +64,11 @@ impl<S: Send + Sync> FromRequestParts<S> for PublicBase {
             .and_then(|value| value.to_str().ok())
             .filter(|host| !host.is_empty() && host.chars().all(|c| c.is_ascii_graphic()))
             .ok_or_else(|| ApiError::invalid("the request has no usable Host header"))?;
-        let scheme = match parts.headers.get("x-forwarded-proto").and_then(|v| v.to_str().ok()) {
+        let scheme = match parts
+            .headers
+            .get("x-forwarded-proto")
+            .and_then(|v| v.to_str().ok())
+        {
             Some("https") => "https",
             _ => "http",
         };
