@@ -37,7 +37,12 @@ impl Client {
             .timeout(Duration::from_secs(300))
             .build()
             .map_err(|error| Error::Input(format!("cannot set up an HTTP client: {error}")))?;
-        Ok(Self { http, api_url: api_url.to_string(), base, auth })
+        Ok(Self {
+            http,
+            api_url: api_url.to_string(),
+            base,
+            auth,
+        })
     }
 
     pub fn login(&self, request: &LoginRequest) -> Result<CreatedToken> {
@@ -70,16 +75,21 @@ impl Client {
     }
 
     /// `<api url>/api/v1/<segments…>`, each segment percent-encoded.
-    fn url(&self, segments: &[&str]) -> Url {
-        let mut url = self.base.clone();
+    fn url(&self, segments: &[&str]) -> Result<Url> {
+        if let Some(dots) = segments
+            .iter()
+            .find(|segment| matches!(**segment, "" | "." | ".."))
         {
-            let mut path = url.path_segments_mut().expect("http(s) URLs have a path");
-            path.pop_if_empty().extend(["api", "v1"]);
-            for segment in segments {
-                path.push(&encode_segment(segment));
-            }
+            // URLs resolve these away (even percent-encoded): never a valid name.
+            return Err(Error::Input(format!("invalid name {dots:?}")));
         }
-        url
+        let mut url = self.base.clone();
+        url.path_segments_mut()
+            .expect("http(s) URLs have a path")
+            .pop_if_empty()
+            .extend(["api", "v1"])
+            .extend(segments);
+        Ok(url)
     }
 
     fn json<T: DeserializeOwned>(
@@ -90,9 +100,13 @@ impl Client {
     ) -> Result<T> {
         let response = self.send(method, segments, body)?;
         let url = response.url().to_string();
-        let bytes = response.bytes().map_err(|error| self.transport_error(error))?;
-        serde_json::from_slice(&bytes)
-            .map_err(|error| Error::BadResponse { url, reason: error.to_string() })
+        let bytes = response
+            .bytes()
+            .map_err(|error| self.transport_error(error))?;
+        serde_json::from_slice(&bytes).map_err(|error| Error::BadResponse {
+            url,
+            reason: error.to_string(),
+        })
     }
 
     fn send(
@@ -101,14 +115,16 @@ impl Client {
         segments: &[&str],
         body: Option<&impl Serialize>,
     ) -> Result<Response> {
-        let mut request: RequestBuilder = self.http.request(method, self.url(segments));
+        let mut request: RequestBuilder = self.http.request(method, self.url(segments)?);
         if let Some(auth) = &self.auth {
             request = request.bearer_auth(&auth.token);
         }
         if let Some(body) = body {
             request = request.json(body);
         }
-        let response = request.send().map_err(|error| self.transport_error(error))?;
+        let response = request
+            .send()
+            .map_err(|error| self.transport_error(error))?;
         if response.status().is_success() {
             Ok(response)
         } else {
@@ -119,8 +135,10 @@ impl Client {
     fn status_error(&self, response: Response) -> Error {
         let status = response.status();
         let url = response.url().to_string();
-        let body: Option<ErrorBody> =
-            response.bytes().ok().and_then(|bytes| serde_json::from_slice(&bytes).ok());
+        let body: Option<ErrorBody> = response
+            .bytes()
+            .ok()
+            .and_then(|bytes| serde_json::from_slice(&bytes).ok());
         match (body, &self.auth) {
             (body, Some(auth)) if status == StatusCode::UNAUTHORIZED => Error::Unauthorized {
                 message: body.map_or_else(
@@ -129,22 +147,34 @@ impl Client {
                 ),
                 from_env: auth.from_env,
             },
-            (Some(body), _) => {
-                Error::Api { status: status.as_u16(), id: body.id, message: body.message }
-            }
+            (Some(body), _) => Error::Api {
+                status: status.as_u16(),
+                id: body.id,
+                message: body.message,
+            },
             (None, _) => Error::HttpStatus { status, url },
         }
     }
 
     fn transport_error(&self, error: reqwest::Error) -> Error {
-        let reason = if error.is_timeout() { "timed out".to_string() } else { root_cause(&error) };
-        Error::Unreachable { url: self.api_url.clone(), reason }
+        let reason = if error.is_timeout() {
+            "timed out".to_string()
+        } else {
+            root_cause(&error)
+        };
+        Error::Unreachable {
+            url: self.api_url.clone(),
+            reason,
+        }
     }
 }
 
 /// Checks an API URL (`BERTH_API_URL` or a stored one) is an http(s) URL.
 pub fn parse_api_url(api_url: &str) -> Result<Url> {
-    let bad = |reason: &str| Error::BadApiUrl { url: api_url.to_string(), reason: reason.into() };
+    let bad = |reason: &str| Error::BadApiUrl {
+        url: api_url.to_string(),
+        reason: reason.into(),
+    };
     let url = Url::parse(api_url).map_err(|error| bad(&error.to_string()))?;
     if !matches!(url.scheme(), "http" | "https") {
         return Err(bad("use an http:// or https:// URL"));
@@ -159,16 +189,10 @@ pub fn parse_api_url(api_url: &str) -> Result<Url> {
 pub fn api_host(api_url: &str) -> Result<String> {
     let url = parse_api_url(api_url)?;
     let host = url.host_str().unwrap_or_default();
-    Ok(host.trim_start_matches('[').trim_end_matches(']').to_string())
-}
-
-/// `.` and `..` would be resolved away by URL normalisation; spell them out.
-fn encode_segment(segment: &str) -> String {
-    match segment {
-        "." => "%2E".to_string(),
-        ".." => "%2E%2E".to_string(),
-        other => other.to_string(),
-    }
+    Ok(host
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .to_string())
 }
 
 /// The innermost cause of a transport error, e.g. `Connection refused (os error 111)`.
@@ -191,18 +215,24 @@ mod tests {
     #[test]
     fn urls_live_under_api_v1_and_encode_app_names() {
         assert_eq!(
-            client("http://127.0.0.1:7000").url(&["apps", "demo"]).as_str(),
+            client("http://127.0.0.1:7000")
+                .url(&["apps", "demo"])
+                .unwrap()
+                .as_str(),
             "http://127.0.0.1:7000/api/v1/apps/demo"
         );
         assert_eq!(
-            client("https://h.example/berth/").url(&["apps"]).as_str(),
+            client("https://h.example/berth/")
+                .url(&["apps"])
+                .unwrap()
+                .as_str(),
             "https://h.example/berth/api/v1/apps"
         );
         assert_eq!(
-            client("http://h").url(&["apps", "a/b?c"]).as_str(),
+            client("http://h").url(&["apps", "a/b?c"]).unwrap().as_str(),
             "http://h/api/v1/apps/a%2Fb%3Fc"
         );
-        assert_eq!(client("http://h").url(&["apps", ".."]).path(), "/api/v1/apps/%2E%2E");
+        assert!(client("http://h").url(&["apps", ".."]).is_err());
     }
 
     #[test]
@@ -210,17 +240,30 @@ mod tests {
         assert!(parse_api_url("ftp://h").is_err());
         assert!(parse_api_url("127.0.0.1:7000").is_err());
         assert_eq!(api_host("http://127.0.0.1:41234").unwrap(), "127.0.0.1");
-        assert_eq!(api_host("https://Berth.Example.com/").unwrap(), "berth.example.com");
+        assert_eq!(
+            api_host("https://Berth.Example.com/").unwrap(),
+            "berth.example.com"
+        );
         assert_eq!(api_host("http://[::1]:7000").unwrap(), "::1");
     }
 
     #[test]
     fn an_unreachable_server_is_named_with_a_hint() {
         // A port that was just free: nothing listens there.
-        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
         let api_url = format!("http://127.0.0.1:{port}");
         let message = client(&api_url).apps().unwrap_err().to_string();
-        assert!(message.starts_with(&format!("cannot reach the Berth API at {api_url}: ")), "{message}");
-        assert!(message.ends_with("(is berthd running? set BERTH_API_URL)"), "{message}");
+        assert!(
+            message.starts_with(&format!("cannot reach the Berth API at {api_url}: ")),
+            "{message}"
+        );
+        assert!(
+            message.ends_with("(is berthd running? set BERTH_API_URL)"),
+            "{message}"
+        );
     }
 }

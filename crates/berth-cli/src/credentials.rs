@@ -27,7 +27,9 @@ pub struct Credentials {
 
 /// Where the credentials live, per [`Env::berth_config_dir`].
 pub fn path(env: &Env) -> Result<PathBuf> {
-    env.berth_config_dir().map(|dir| dir.join(FILE_NAME)).ok_or(Error::NoConfigDir)
+    env.berth_config_dir()
+        .map(|dir| dir.join(FILE_NAME))
+        .ok_or(Error::NoConfigDir)
 }
 
 /// The stored login, or `None` when there is none.
@@ -68,13 +70,19 @@ pub fn write_private(path: &Path, contents: &[u8]) -> Result<()> {
         Ok(target) if fs::symlink_metadata(path).is_ok_and(|meta| meta.is_symlink()) => target,
         _ => path.to_path_buf(),
     };
-    let dir = path.parent().filter(|dir| !dir.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let dir = path
+        .parent()
+        .filter(|dir| !dir.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
     fs::DirBuilder::new()
         .recursive(true)
         .mode(0o700)
         .create(dir)
         .map_err(Error::file("cannot create", dir))?;
-    let file_name = path.file_name().map(|name| name.to_string_lossy()).unwrap_or_default();
+    let file_name = path
+        .file_name()
+        .map(|name| name.to_string_lossy())
+        .unwrap_or_default();
     let temporary = dir.join(format!(".{file_name}.{}.tmp", std::process::id()));
     let written = (|| {
         let mut file = fs::OpenOptions::new()
@@ -120,7 +128,14 @@ mod tests {
         assert_eq!(mode(path.parent().unwrap()), 0o700);
         assert_eq!(load(&path).unwrap(), Some(credentials.clone()));
         // Replacing keeps it private and leaves no temporary file behind.
-        save(&path, &Credentials { token: "other".into(), ..credentials }).unwrap();
+        save(
+            &path,
+            &Credentials {
+                token: "other".into(),
+                ..credentials
+            },
+        )
+        .unwrap();
         assert_eq!(mode(&path), 0o600);
         assert_eq!(fs::read_dir(path.parent().unwrap()).unwrap().count(), 1);
         assert!(remove(&path).unwrap());
@@ -132,6 +147,9 @@ mod tests {
         let home = tempfile::tempdir().unwrap();
         let path = home.path().join("credentials.json");
         fs::write(&path, "{").unwrap();
-        assert!(load(&path).unwrap_err().to_string().contains("run berth login"));
+        assert!(load(&path)
+            .unwrap_err()
+            .to_string()
+            .contains("run berth login"));
     }
 }

@@ -42,7 +42,9 @@ impl Env {
         if let Some(dir) = &self.xdg_config_home {
             return Some(dir.join("berth"));
         }
-        self.home.as_ref().map(|home| home.join(".config").join("berth"))
+        self.home
+            .as_ref()
+            .map(|home| home.join(".config").join("berth"))
     }
 
     /// `$HOME/.netrc`, which curl and git read.
@@ -63,7 +65,10 @@ impl Env {
 
 /// An environment variable, with empty meaning unset.
 fn var(name: &str) -> Option<String> {
-    std::env::var(name).ok().map(|value| value.trim().to_string()).filter(|value| !value.is_empty())
+    std::env::var(name)
+        .ok()
+        .map(|value| value.trim().to_string())
+        .filter(|value| !value.is_empty())
 }
 
 #[cfg(test)]
@@ -72,8 +77,14 @@ mod tests {
 
     #[test]
     fn config_dir_prefers_berth_then_xdg_then_home() {
-        let mut env = Env { home: Some("/home/a".into()), ..Env::default() };
-        assert_eq!(env.berth_config_dir(), Some(PathBuf::from("/home/a/.config/berth")));
+        let mut env = Env {
+            home: Some("/home/a".into()),
+            ..Env::default()
+        };
+        assert_eq!(
+            env.berth_config_dir(),
+            Some(PathBuf::from("/home/a/.config/berth"))
+        );
         env.xdg_config_home = Some("/xdg".into());
         assert_eq!(env.berth_config_dir(), Some(PathBuf::from("/xdg/berth")));
         env.config_dir = Some("/berth".into());

@@ -12,22 +12,27 @@ pub enum Error {
     NotLoggedIn,
 
     /// The server refused the token (401 on an authenticated request).
-    #[error("{message}: {}", if *.from_env {
-        "check BERTH_API_KEY, or unset it and run berth login"
-    } else {
-        "run berth login"
-    })]
+    #[error("{message}{}", unauthorized_hint(message, *from_env))]
     Unauthorized { message: String, from_env: bool },
 
     /// The server answered with its JSON error body.
     #[error("{message}")]
-    Api { status: u16, id: String, message: String },
+    Api {
+        status: u16,
+        id: String,
+        message: String,
+    },
 
     /// The server (or something in front of it) answered without a JSON error body.
     #[error("{status} from {url}")]
-    HttpStatus { status: reqwest::StatusCode, url: String },
+    HttpStatus {
+        status: reqwest::StatusCode,
+        url: String,
+    },
 
-    #[error("cannot reach the Berth API at {url}: {reason} (is berthd running? set BERTH_API_URL)")]
+    #[error(
+        "cannot reach the Berth API at {url}: {reason} (is berthd running? set BERTH_API_URL)"
+    )]
     Unreachable { url: String, reason: String },
 
     #[error("unexpected response from {url}: {reason}")]
@@ -82,14 +87,70 @@ pub enum Error {
     },
 }
 
+/// What to do about a refused token, unless the server's message says it already.
+fn unauthorized_hint(message: &str, from_env: bool) -> &'static str {
+    match (message.contains("berth login"), from_env) {
+        (true, true) => " (the token came from BERTH_API_KEY)",
+        (true, false) => "",
+        (false, true) => ": check BERTH_API_KEY, or unset it and run berth login",
+        (false, false) => ": run berth login",
+    }
+}
+
 impl Error {
-    pub fn file(action: &'static str, path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> Self {
+    pub fn file(
+        action: &'static str,
+        path: impl Into<PathBuf>,
+    ) -> impl FnOnce(std::io::Error) -> Self {
         let path = path.into();
-        move |source| Error::File { action, path, source }
+        move |source| Error::File {
+            action,
+            path,
+            source,
+        }
     }
 
     /// The message as one line, whatever the server put in it.
     pub fn one_line(&self) -> String {
         self.to_string().replace(['\r', '\n'], " ")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_refused_token_says_what_to_do_once() {
+        let refused = |message: &str, from_env| {
+            Error::Unauthorized {
+                message: message.into(),
+                from_env,
+            }
+            .to_string()
+        };
+        assert_eq!(refused("bad token", false), "bad token: run berth login");
+        assert_eq!(
+            refused("bad token", true),
+            "bad token: check BERTH_API_KEY, or unset it and run berth login"
+        );
+        assert_eq!(
+            refused("bad token: run `berth login`", false),
+            "bad token: run `berth login`"
+        );
+        assert_eq!(
+            refused("bad token: run `berth login`", true),
+            "bad token: run `berth login` (the token came from BERTH_API_KEY)"
+        );
+    }
+
+    #[test]
+    fn messages_are_one_line() {
+        let error = Error::Api {
+            status: 500,
+            id: "x".into(),
+            message: "a\nb\r\nc".into(),
+        };
+        assert_eq!(error.one_line(), "a b  c");
     }
 }

@@ -26,7 +26,8 @@ impl Git {
 
     /// Whether the directory is inside a git work tree. `false` also when git is missing.
     pub fn is_work_tree(&self) -> bool {
-        self.run(&["rev-parse", "--is-inside-work-tree"]).is_ok_and(|out| out.trim() == "true")
+        self.run(&["rev-parse", "--is-inside-work-tree"])
+            .is_ok_and(|out| out.trim() == "true")
     }
 
     /// The URL of `remote`, if the directory is in a repository that has it.
@@ -47,7 +48,8 @@ impl Git {
 
     pub fn set_remote_url(&self, remote: &str, url: &str) -> Result<()> {
         check_remote_name(remote)?;
-        self.run(&["remote", "set-url", "--", remote, url]).map(drop)
+        self.run(&["remote", "set-url", "--", remote, url])
+            .map(drop)
     }
 
     pub fn remove_remote(&self, remote: &str) -> Result<()> {
@@ -57,7 +59,10 @@ impl Git {
 
     /// Runs git with `args` in the directory; its stdout on success.
     fn run(&self, args: &[&str]) -> Result<String> {
-        let failed = |reason: String| Error::Git { args: args.join(" "), reason };
+        let failed = |reason: String| Error::Git {
+            args: args.join(" "),
+            reason,
+        };
         let output = Command::new("git")
             .args(args)
             .current_dir(&self.dir)
@@ -115,7 +120,10 @@ mod tests {
             ("http://127.0.0.1:7000/demo.git", Some("demo")),
             ("https://berth.example.com/demo.git/", Some("demo")),
             ("https://user:token@berth.example.com/demo", Some("demo")),
-            ("https://berth.example.com/prefix/my-app-2.git", Some("my-app-2")),
+            (
+                "https://berth.example.com/prefix/my-app-2.git",
+                Some("my-app-2"),
+            ),
             ("https://berth.example.com/demo.git?x=1", Some("demo")),
             ("git@berth.example.com:demo.git", Some("demo")),
             ("ssh://git@berth.example.com/demo.git", Some("demo")),

@@ -4,6 +4,32 @@
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
+/// Writes to stdout like `print!`; a reader that went away (`berth apps |
+/// head`) ends the program quietly instead of panicking.
+#[macro_export]
+macro_rules! out {
+    ($($arg:tt)*) => { $crate::output::write_stdout(format_args!($($arg)*)) };
+}
+
+/// `println!` through [`out!`].
+#[macro_export]
+macro_rules! outln {
+    ($($arg:tt)*) => { $crate::output::write_stdout(format_args!("{}\n", format_args!($($arg)*))) };
+}
+
+pub fn write_stdout(text: std::fmt::Arguments<'_>) {
+    use std::io::Write;
+    let mut stdout = std::io::stdout().lock();
+    match stdout.write_fmt(text).and_then(|()| stdout.flush()) {
+        Ok(()) => {}
+        Err(error) if error.kind() == std::io::ErrorKind::BrokenPipe => std::process::exit(0),
+        Err(error) => {
+            eprintln!("error: cannot write to stdout: {error}");
+            std::process::exit(1);
+        }
+    }
+}
+
 /// A table with a header row; columns are left-aligned and separated by two
 /// spaces, and no line ends with blanks.
 pub fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
@@ -36,11 +62,15 @@ pub fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
 
 /// `Key: value` lines with the values aligned, e.g. for `apps:info`.
 pub fn key_values(pairs: &[(&str, String)]) -> String {
-    let key_width = pairs.iter().map(|(key, _)| width(key) + 1).max().unwrap_or(0);
+    let key_width = pairs
+        .iter()
+        .map(|(key, _)| width(key) + 1)
+        .max()
+        .unwrap_or(0);
     let mut out = String::new();
     for (key, value) in pairs {
         let label = format!("{key}:");
-        out.push_str(&format!("{label:<key_width$} {value}").trim_end().to_string());
+        out.push_str(format!("{label:<key_width$} {value}").trim_end());
         out.push('\n');
     }
     out
@@ -53,7 +83,10 @@ pub fn time(at: &DateTime<Utc>) -> String {
 
 /// Prints `value` as pretty JSON on stdout.
 pub fn print_json(value: &impl Serialize) {
-    println!("{}", serde_json::to_string_pretty(value).expect("API types serialize"));
+    crate::outln!(
+        "{}",
+        serde_json::to_string_pretty(value).expect("API types serialize")
+    );
 }
 
 fn width(text: &str) -> usize {
@@ -69,8 +102,16 @@ mod tests {
     #[test]
     fn tables_align_every_column_and_trim_line_ends() {
         let rows = vec![
-            vec!["demo".to_string(), "alice@example.com".to_string(), "x".to_string()],
-            vec!["a-much-longer-name".to_string(), "bo@b.org".to_string(), "yy".to_string()],
+            vec![
+                "demo".to_string(),
+                "alice@example.com".to_string(),
+                "x".to_string(),
+            ],
+            vec![
+                "a-much-longer-name".to_string(),
+                "bo@b.org".to_string(),
+                "yy".to_string(),
+            ],
         ];
         assert_eq!(
             table(&["NAME", "OWNER", "CREATED"], &rows),
@@ -91,7 +132,10 @@ a-much-longer-name  bo@b.org           yy
     #[test]
     fn key_values_align_the_values() {
         assert_eq!(
-            key_values(&[("Owner", "a@b.c".to_string()), ("Web URL", "http://x/".to_string())]),
+            key_values(&[
+                ("Owner", "a@b.c".to_string()),
+                ("Web URL", "http://x/".to_string())
+            ]),
             "Owner:   a@b.c\nWeb URL: http://x/\n"
         );
     }

@@ -161,39 +161,24 @@ async fn two_processes_can_write_the_same_file_at_once() {
         .create_user("owner@example.com", None, false)
         .await
         .unwrap();
-    let writes = (0..20).map(|i| {
+    let mut writes = tokio::task::JoinSet::new();
+    for i in 0..20 {
         let store = if i % 2 == 0 {
             server.clone()
         } else {
             admin.clone()
         };
-        let name = format!("app-{i}");
-        async move {
+        writes.spawn(async move {
             store
-                .create_app(&name, owner.id, &audit("app.create"))
+                .create_app(&format!("app-{i}"), owner.id, &audit("app.create"))
                 .await
-        }
-    });
-    for result in futures_join_all(writes).await {
-        result.unwrap();
+        });
+    }
+    while let Some(result) = writes.join_next().await {
+        result.unwrap().unwrap();
     }
     assert_eq!(
         server.apps_visible_to(owner.id, false).await.unwrap().len(),
         20
     );
-}
-
-async fn futures_join_all<F: std::future::Future>(
-    futures: impl Iterator<Item = F>,
-) -> Vec<F::Output>
-where
-    F: Send + 'static,
-    F::Output: Send + 'static,
-{
-    let handles: Vec<_> = futures.map(tokio::spawn).collect();
-    let mut outputs = Vec::new();
-    for handle in handles {
-        outputs.push(handle.await.unwrap());
-    }
-    outputs
 }

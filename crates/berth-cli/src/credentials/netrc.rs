@@ -16,8 +16,12 @@ use crate::error::{Error, Result};
 /// existing entry for that machine in place, else adding one (before a
 /// `default` entry, which has to stay last, or at the end).
 pub fn set_entry(text: &str, machine: &str, login: &str, password: &str) -> String {
-    let entry =
-        format!("machine {}\n  login {}\n  password {}\n", quote(machine), quote(login), quote(password));
+    let entry = format!(
+        "machine {}\n  login {}\n  password {}\n",
+        quote(machine),
+        quote(login),
+        quote(password)
+    );
     let parsed = parse(text);
     let spans: Vec<(usize, usize)> = parsed
         .entries
@@ -84,7 +88,9 @@ pub fn set_in_file(path: &Path, machine: &str, login: &str, password: &str) -> R
 
 /// Removes the entries of `machine` from the netrc file at `path`; says whether there were any.
 pub fn remove_from_file(path: &Path, machine: &str) -> Result<bool> {
-    let Some(text) = read(path)? else { return Ok(false) };
+    let Some(text) = read(path)? else {
+        return Ok(false);
+    };
     match remove_entry(&text, machine) {
         Some(edited) => super::write_private(path, edited.as_bytes()).map(|()| true),
         None => Ok(false),
@@ -132,15 +138,20 @@ struct Entry {
 
 impl Entry {
     fn is_machine(&self, machine: &str) -> bool {
-        self.name.as_deref().is_some_and(|name| name.eq_ignore_ascii_case(machine))
+        self.name
+            .as_deref()
+            .is_some_and(|name| name.eq_ignore_ascii_case(machine))
     }
 
     /// The bytes to cut to remove this entry: whole lines when it has its
     /// lines to itself, else just its tokens and the blanks after them.
     fn span(&self, text: &str) -> (usize, usize) {
         let line_start = text[..self.start].rfind('\n').map_or(0, |i| i + 1);
-        let start =
-            if text[line_start..self.start].trim().is_empty() { line_start } else { self.start };
+        let start = if text[line_start..self.start].trim().is_empty() {
+            line_start
+        } else {
+            self.start
+        };
         let rest = &text[self.end..];
         let blanks = rest.len() - rest.trim_start_matches([' ', '\t']).len();
         let end = match rest[blanks..].chars().next() {
@@ -175,7 +186,11 @@ fn parse(text: &str) -> Parsed {
                     end,
                 });
             }
-            "default" => entries.push(Entry { name: None, start: token.start, end: token.end }),
+            "default" => entries.push(Entry {
+                name: None,
+                start: token.start,
+                end: token.end,
+            }),
             "macdef" => {
                 let name_end = tokens.next().map_or(token.end, |name| name.end);
                 let (body_end, closed) = tokens.skip_macro_body(name_end);
@@ -193,7 +208,10 @@ fn parse(text: &str) -> Parsed {
         }
         open_macro = false;
     }
-    Parsed { entries, open_macro }
+    Parsed {
+        entries,
+        open_macro,
+    }
 }
 
 struct Tokens<'a> {
@@ -213,7 +231,9 @@ impl Tokens<'_> {
             }
             let line_start = self.text[..self.pos].rfind('\n').map_or(0, |i| i + 1);
             if bytes[self.pos] == b'#' && self.text[line_start..self.pos].trim().is_empty() {
-                self.pos = self.text[self.pos..].find('\n').map_or(bytes.len(), |i| self.pos + i);
+                self.pos = self.text[self.pos..]
+                    .find('\n')
+                    .map_or(bytes.len(), |i| self.pos + i);
                 continue;
             }
             break;
@@ -245,7 +265,11 @@ impl Tokens<'_> {
             value.push_str(&self.text[start..start + len]);
             self.pos = start + len;
         }
-        Some(Token { text: value, start, end: self.pos })
+        Some(Token {
+            text: value,
+            start,
+            end: self.pos,
+        })
     }
 
     /// Skips a macro body: from the line after `macdef NAME` to the next empty
@@ -334,7 +358,9 @@ mod tests {
         let text = "machine a login x password y\ndefault login anonymous password guest\n";
         assert_eq!(
             set_entry(text, "h.example", "me@x.org", "tok"),
-            format!("machine a login x password y\n{ENTRY}default login anonymous password guest\n")
+            format!(
+                "machine a login x password y\n{ENTRY}default login anonymous password guest\n"
+            )
         );
     }
 
@@ -368,7 +394,10 @@ mod tests {
     #[test]
     fn quoted_values_are_read_and_written() {
         let text = "machine \"h.example\" login \"a b\" password \"p\\\"q\"\nmachine k login k\n";
-        assert_eq!(remove_entry(text, "h.example").unwrap(), "machine k login k\n");
+        assert_eq!(
+            remove_entry(text, "h.example").unwrap(),
+            "machine k login k\n"
+        );
         assert_eq!(
             set_entry("", "h.example", "a b", "p\"q"),
             "machine h.example\n  login \"a b\"\n  password \"p\\\"q\"\n"
@@ -383,12 +412,18 @@ mod tests {
         assert!(!remove_from_file(&path, "h.example").unwrap());
         fs::write(&path, "machine a login x password y\n").unwrap();
         set_in_file(&path, "h.example", "me@x.org", "tok").unwrap();
-        assert_eq!(fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
+        assert_eq!(
+            fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
         assert_eq!(
             fs::read_to_string(&path).unwrap(),
             format!("machine a login x password y\n{ENTRY}")
         );
         assert!(remove_from_file(&path, "h.example").unwrap());
-        assert_eq!(fs::read_to_string(&path).unwrap(), "machine a login x password y\n");
+        assert_eq!(
+            fs::read_to_string(&path).unwrap(),
+            "machine a login x password y\n"
+        );
     }
 }

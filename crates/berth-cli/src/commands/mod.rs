@@ -1,0 +1,134 @@
+//! One module per group of verbs; [`Context`] is what they share: the
+//! environment, the stored login, the API client and the app being acted on.
+
+mod apps;
+mod auth;
+mod git_remote;
+
+use std::io::{BufRead, Write};
+use std::path::PathBuf;
+
+use crate::api::{Auth, Client};
+use crate::cli::{AppArg, Command};
+use crate::credentials::{self, Credentials};
+use crate::env::{Env, DEFAULT_API_URL};
+use crate::error::{Error, Result};
+use crate::git::{self, Git};
+
+/// Runs one command.
+pub fn run(command: Command, context: &Context) -> Result<()> {
+    match command {
+        Command::Login(args) => auth::login(context, args),
+        Command::Logout => auth::logout(context),
+        Command::Whoami(args) => auth::whoami(context, args),
+        Command::Apps(args) => apps::list(context, args),
+        Command::AppsCreate(args) => apps::create(context, args),
+        Command::AppsInfo(args) => apps::info(context, args),
+        Command::AppsDestroy(args) => apps::destroy(context, args),
+        Command::GitRemote(args) => git_remote::set(context, args),
+    }
+}
+
+pub struct Context {
+    pub env: Env,
+    /// Git in the current directory.
+    pub git: Git,
+}
+
+impl Context {
+    pub fn from_process() -> Self {
+        let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
+        Self {
+            env: Env::from_process(),
+            git: Git::new(cwd),
+        }
+    }
+
+    pub fn credentials_path(&self) -> Result<PathBuf> {
+        credentials::path(&self.env)
+    }
+
+    /// The stored login, if there is one (and a place to store it).
+    pub fn stored(&self) -> Result<Option<Credentials>> {
+        match self.credentials_path() {
+            Ok(path) => credentials::load(&path),
+            Err(Error::NoConfigDir) => Ok(None),
+            Err(error) => Err(error),
+        }
+    }
+
+    /// A client for `BERTH_API_URL`, else the stored login's server, else the
+    /// default; with `BERTH_API_KEY`, else the stored token.
+    pub fn client(&self) -> Result<Client> {
+        let stored = self.stored()?;
+        let api_url = self
+            .env
+            .api_url
+            .clone()
+            .or_else(|| stored.as_ref().map(|stored| stored.api_url.clone()))
+            .unwrap_or_else(|| DEFAULT_API_URL.to_string());
+        let auth = match (&self.env.api_key, stored) {
+            (Some(token), _) => Auth {
+                token: token.clone(),
+                from_env: true,
+            },
+            (None, Some(stored)) => Auth {
+                token: stored.token,
+                from_env: false,
+            },
+            (None, None) => return Err(Error::NotLoggedIn),
+        };
+        Client::new(&api_url, Some(auth))
+    }
+
+    /// The app named by `-a`, else the one the `platform` remote points at.
+    pub fn app_name(&self, arg: &AppArg) -> Result<String> {
+        if let Some(app) = arg
+            .app
+            .as_deref()
+            .map(str::trim)
+            .filter(|app| !app.is_empty())
+        {
+            return Ok(app.to_string());
+        }
+        self.git
+            .remote_url(git::DEFAULT_REMOTE)
+            .and_then(|url| git::app_name_from_remote_url(&url))
+            .ok_or(Error::NoApp)
+    }
+}
+
+/// Whether stdin is a terminal we may prompt on.
+pub fn interactive() -> bool {
+    use std::io::IsTerminal;
+    std::io::stdin().is_terminal()
+}
+
+/// Shows `prompt` on stderr and reads one line from stdin, without its line ending.
+pub fn prompt_line(prompt: &str) -> Result<String> {
+    eprint!("{prompt}");
+    let _ = std::io::stderr().flush();
+    read_line()
+}
+
+/// Reads one line from stdin, without its line ending.
+pub fn read_line() -> Result<String> {
+    let mut line = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut line)
+        .map_err(|source| Error::Io {
+            context: "cannot read stdin",
+            source,
+        })?;
+    let trimmed = line.strip_suffix('\n').unwrap_or(&line);
+    Ok(trimmed.strip_suffix('\r').unwrap_or(trimmed).to_string())
+}
+
+/// A warning that does not fail the command: one line on stderr.
+pub fn warn(message: impl std::fmt::Display) {
+    eprintln!(
+        "warning: {}",
+        message.to_string().replace(['\r', '\n'], " ")
+    );
+}

@@ -1,0 +1,592 @@
+//! The `berth` binary against a real in-process `berthd`: each test has its
+//! own server, its own temporary HOME and its own temporary working directory.
+
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use berth_testkit::TestServer;
+use serde_json::Value;
+use tempfile::TempDir;
+
+const PASSWORD: &str = "correct horse battery staple";
+
+struct World {
+    server: TestServer,
+    home: TempDir,
+    /// The working directory `berth` runs in; never inside /work/main.
+    cwd: TempDir,
+}
+
+struct Run {
+    code: Option<i32>,
+    stdout: String,
+    stderr: String,
+}
+
+impl Run {
+    fn from(output: Output) -> Self {
+        Self {
+            code: output.status.code(),
+            stdout: String::from_utf8(output.stdout).unwrap(),
+            stderr: String::from_utf8(output.stderr).unwrap(),
+        }
+    }
+
+    /// Asserts success and returns stdout.
+    #[track_caller]
+    fn ok(self) -> String {
+        assert_eq!(
+            self.code,
+            Some(0),
+            "stdout: {}\nstderr: {}",
+            self.stdout,
+            self.stderr
+        );
+        self.stdout
+    }
+
+    /// Asserts the failure contract (exit 1, exactly one `error:` line) and returns that line.
+    #[track_caller]
+    fn fails(self) -> String {
+        assert_eq!(
+            self.code,
+            Some(1),
+            "stdout: {}\nstderr: {}",
+            self.stdout,
+            self.stderr
+        );
+        let lines: Vec<&str> = self.stderr.lines().collect();
+        assert_eq!(lines.len(), 1, "one line on stderr: {:?}", self.stderr);
+        assert!(lines[0].starts_with("error: "), "{:?}", self.stderr);
+        lines[0].to_string()
+    }
+
+    #[track_caller]
+    fn json(self) -> Value {
+        let stdout = self.ok();
+        serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("not JSON ({e}): {stdout}"))
+    }
+}
+
+impl World {
+    fn new() -> Self {
+        Self {
+            server: TestServer::start(),
+            home: tempfile::tempdir().unwrap(),
+            cwd: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    fn home(&self) -> &Path {
+        self.home.path()
+    }
+
+    fn credentials_path(&self) -> PathBuf {
+        self.home().join(".config/berth/credentials.json")
+    }
+
+    fn netrc(&self) -> String {
+        fs::read_to_string(self.home().join(".netrc")).unwrap_or_default()
+    }
+
+    /// A command with a clean environment: this test's HOME and server only.
+    fn command(&self, program: &str, dir: &Path) -> Command {
+        let mut command = Command::new(program);
+        command
+            .current_dir(dir)
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("HOME", self.home())
+            .env("LANG", "C")
+            .env("BERTH_API_URL", &self.server.api_url)
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            // Never let git look above the temporary directory for a repository.
+            .env("GIT_CEILING_DIRECTORIES", dir.parent().unwrap());
+        command
+    }
+
+    fn berth_with(&self, args: &[&str], stdin: Option<&str>, envs: &[(&str, &str)]) -> Run {
+        let mut command = self.command(env!("CARGO_BIN_EXE_berth"), self.cwd.path());
+        command.args(args).envs(envs.iter().copied());
+        command.stdin(if stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        });
+        command.stdout(Stdio::piped()).stderr(Stdio::piped());
+        let mut child = command.spawn().expect("run berth");
+        if let Some(input) = stdin {
+            use std::io::Write;
+            child
+                .stdin
+                .take()
+                .unwrap()
+                .write_all(input.as_bytes())
+                .unwrap();
+        }
+        Run::from(child.wait_with_output().unwrap())
+    }
+
+    fn berth(&self, args: &[&str]) -> Run {
+        self.berth_with(args, None, &[])
+    }
+
+    /// `berth` as the user holding `token`, without a stored login.
+    fn berth_as(&self, token: &str, args: &[&str]) -> Run {
+        self.berth_with(args, None, &[("BERTH_API_KEY", token)])
+    }
+
+    fn login(&self, email: &str, password: &str) -> Run {
+        self.berth_with(
+            &["login", "--email", email, "--password-stdin"],
+            Some(&format!("{password}\n")),
+            &[],
+        )
+    }
+
+    fn git(&self, args: &[&str]) -> Output {
+        let output = self
+            .command("git", self.cwd.path())
+            .args(args)
+            .output()
+            .expect("run git");
+        assert!(
+            output.status.success(),
+            "git {args:?}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        output
+    }
+
+    fn git_init(&self) {
+        self.git(&["init", "-q"]);
+    }
+
+    fn remote_url(&self, remote: &str) -> Option<String> {
+        let output = self
+            .command("git", self.cwd.path())
+            .args(["remote", "get-url", remote])
+            .output()
+            .unwrap();
+        output
+            .status
+            .success()
+            .then(|| String::from_utf8(output.stdout).unwrap().trim().into())
+    }
+
+    fn app_names(&self, token: &str) -> Vec<String> {
+        let apps = self.berth_as(token, &["apps", "--json"]).json();
+        apps.as_array()
+            .unwrap()
+            .iter()
+            .map(|app| app["name"].as_str().unwrap().to_string())
+            .collect()
+    }
+}
+
+fn api_host(api_url: &str) -> &str {
+    let rest = api_url.split_once("://").unwrap().1;
+    rest.split(':').next().unwrap()
+}
+
+#[test]
+fn walk_through_from_login_to_logout() {
+    let world = World::new();
+    world
+        .server
+        .create_user("alice@example.com", false, Some(PASSWORD));
+    let host = api_host(&world.server.api_url).to_string();
+    fs::write(
+        world.home().join(".netrc"),
+        "machine github.com login octo password gh\n",
+    )
+    .unwrap();
+
+    // login
+    let out = world.login("alice@example.com", PASSWORD).ok();
+    assert_eq!(out, "Logged in as alice@example.com\n");
+    let credentials_path = world.credentials_path();
+    let mode = fs::metadata(&credentials_path)
+        .unwrap()
+        .permissions()
+        .mode()
+        & 0o777;
+    assert_eq!(mode, 0o600);
+    let stored: Value =
+        serde_json::from_str(&fs::read_to_string(&credentials_path).unwrap()).unwrap();
+    assert_eq!(stored["api_url"], world.server.api_url.as_str());
+    assert_eq!(stored["email"], "alice@example.com");
+    let token = stored["token"].as_str().unwrap().to_string();
+    let netrc = world.netrc();
+    assert!(
+        netrc.starts_with("machine github.com login octo password gh\n"),
+        "{netrc}"
+    );
+    assert!(
+        netrc.contains(&format!(
+            "machine {host}\n  login alice@example.com\n  password {token}\n"
+        )),
+        "{netrc}"
+    );
+    let netrc_mode = fs::metadata(world.home().join(".netrc"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(netrc_mode & 0o777, 0o600);
+
+    // whoami
+    assert_eq!(world.berth(&["whoami"]).ok(), "alice@example.com\n");
+    let account = world.berth(&["whoami", "--json"]).json();
+    assert_eq!(account["email"], "alice@example.com");
+    assert_eq!(account["admin"], false);
+    assert!(account["created_at"].is_string());
+
+    // apps:create outside a git repository adds no remote
+    assert_eq!(
+        world.berth(&["apps"]).ok(),
+        "You have no apps. Create one with: berth apps:create\n"
+    );
+    let out = world.berth(&["apps:create", "demo"]).ok();
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 2, "{out}");
+    assert_eq!(lines[0], "Creating demo... done");
+    let (web_url, git_url) = lines[1].split_once(" | ").unwrap();
+    assert!(web_url.contains("demo"), "{web_url}");
+    assert!(git_url.ends_with("/demo.git"), "{git_url}");
+
+    // apps, as a table and as JSON
+    let table = world.berth(&["apps"]).ok();
+    let rows: Vec<&str> = table.lines().collect();
+    assert_eq!(rows.len(), 2, "{table}");
+    assert!(rows[0].starts_with("NAME"), "{table}");
+    assert_eq!(
+        rows[0].find("OWNER"),
+        rows[1].find("alice@example.com"),
+        "{table}"
+    );
+    assert_eq!(rows[0].find("WEB URL"), rows[1].find(web_url), "{table}");
+    assert!(rows[1].starts_with("demo "), "{table}");
+    assert!(rows[1].ends_with(" UTC"), "{table}");
+    let apps = world.berth(&["apps", "--json"]).json();
+    let apps = apps.as_array().unwrap();
+    assert_eq!(apps.len(), 1);
+    for key in ["name", "owner", "web_url", "git_url", "created_at"] {
+        assert!(apps[0].get(key).is_some(), "{key} in {}", apps[0]);
+    }
+    assert_eq!(apps[0]["git_url"], git_url);
+
+    // apps:info -a
+    let info = world.berth(&["apps:info", "-a", "demo"]).ok();
+    let expected_start = format!(
+        "=== demo\nOwner:   alice@example.com\nWeb URL: {web_url}\nGit URL: {git_url}\nCreated: "
+    );
+    assert!(info.starts_with(&expected_start), "{info}");
+    assert!(info.ends_with(" UTC\n"), "{info}");
+
+    // git:remote in a fresh repository, then the app comes from the remote
+    assert_eq!(
+        world.berth(&["git:remote", "-a", "demo"]).fails(),
+        "error: not a git repository: run git init first"
+    );
+    world.git_init();
+    assert_eq!(
+        world.berth(&["git:remote", "-a", "demo"]).ok(),
+        format!("set git remote platform to {git_url}\n")
+    );
+    assert_eq!(world.remote_url("platform").as_deref(), Some(git_url));
+    let info = world.berth(&["apps:info", "--json"]).json();
+    assert_eq!(info["name"], "demo");
+    assert_eq!(info["git_url"], git_url);
+
+    // apps:destroy removes the app and the remote pointing at it
+    let out = world.berth(&["apps:destroy", "--confirm", "demo"]).ok();
+    assert!(out.starts_with("Destroying demo... done\n"), "{out}");
+    assert_eq!(world.remote_url("platform"), None);
+    assert_eq!(
+        world.berth(&["apps"]).ok(),
+        "You have no apps. Create one with: berth apps:create\n"
+    );
+
+    // logout revokes the token and forgets it, keeping other netrc entries
+    assert_eq!(world.berth(&["logout"]).ok(), "Logged out\n");
+    assert!(!credentials_path.exists());
+    assert_eq!(world.netrc(), "machine github.com login octo password gh\n");
+    let error = world.berth_as(&token, &["whoami"]).fails();
+    assert!(error.contains("login"), "{error}");
+    assert_eq!(
+        world.berth(&["whoami"]).fails(),
+        "error: not logged in: run berth login (or set BERTH_API_KEY)"
+    );
+    assert_eq!(world.berth(&["logout"]).ok(), "Not logged in\n");
+}
+
+#[test]
+fn bad_app_names_are_refused_and_nothing_is_created() {
+    let world = World::new();
+    let token = world
+        .server
+        .create_user("bad-names@example.com", false, None);
+    let error = world.berth_as(&token, &["apps:create", "My_App"]).fails();
+    assert!(error.contains("My_App"), "{error}");
+    let error = world
+        .berth_as(&token, &["apps:create", "ab", "--json"])
+        .fails();
+    assert!(error.contains("ab"), "{error}");
+    assert!(world.app_names(&token).is_empty());
+}
+
+#[test]
+fn a_taken_name_is_a_conflict() {
+    let world = World::new();
+    let token = world.server.create_user("dup@example.com", false, None);
+    world
+        .berth_as(&token, &["apps:create", "dup-app", "--no-remote"])
+        .ok();
+    let error = world.berth_as(&token, &["apps:create", "dup-app"]).fails();
+    assert!(error.contains("dup-app"), "{error}");
+    assert_eq!(world.app_names(&token), ["dup-app"]);
+}
+
+#[test]
+fn an_unknown_app_is_an_error() {
+    let world = World::new();
+    let token = world.server.create_user("unknown@example.com", false, None);
+    let error = world.berth_as(&token, &["apps:info", "-a", "nope"]).fails();
+    assert!(error.contains("nope"), "{error}");
+    world
+        .berth_as(&token, &["apps:info", "-a", "nope", "--json"])
+        .fails();
+    world
+        .berth_as(&token, &["apps:destroy", "-a", "nope", "--confirm", "nope"])
+        .fails();
+    world.git_init();
+    world
+        .berth_as(&token, &["git:remote", "-a", "nope"])
+        .fails();
+    assert_eq!(world.remote_url("platform"), None);
+    assert_eq!(
+        world.berth_as(&token, &["apps:info"]).fails(),
+        "error: no app specified: use -a APP, or run inside a git repository with a platform \
+         remote (berth git:remote -a APP)"
+    );
+}
+
+#[test]
+fn a_wrong_password_does_not_log_in() {
+    let world = World::new();
+    world
+        .server
+        .create_user("pw@example.com", false, Some(PASSWORD));
+    world.login("pw@example.com", "not the password").fails();
+    world.login("nobody@example.com", PASSWORD).fails();
+    assert!(!world.credentials_path().exists());
+    assert_eq!(world.netrc(), "");
+    // Without a terminal, a password has to come from --password-stdin.
+    let error = world.berth(&["login", "--email", "pw@example.com"]).fails();
+    assert!(error.contains("--password-stdin"), "{error}");
+}
+
+#[test]
+fn a_bogus_api_key_points_at_login() {
+    let world = World::new();
+    let error = world.berth_as("bogus", &["whoami"]).fails();
+    assert!(error.contains("berth login"), "{error}");
+    assert!(error.contains("BERTH_API_KEY"), "{error}");
+    world.berth_as("bogus", &["apps", "--json"]).fails();
+}
+
+#[test]
+fn another_users_app_is_invisible() {
+    let world = World::new();
+    let owner = world.server.create_user("owner@example.com", false, None);
+    let stranger = world
+        .server
+        .create_user("stranger@example.com", false, None);
+    world.berth_as(&owner, &["apps:create", "private-app"]).ok();
+    assert!(world.app_names(&stranger).is_empty());
+    let unknown = world
+        .berth_as(&stranger, &["apps:info", "-a", "does-not-exist"])
+        .fails();
+    let hidden = world
+        .berth_as(&stranger, &["apps:info", "-a", "private-app"])
+        .fails();
+    // The same answer as for an app that does not exist.
+    assert_eq!(
+        hidden.replace("private-app", "X"),
+        unknown.replace("does-not-exist", "X")
+    );
+    world
+        .berth_as(
+            &stranger,
+            &[
+                "apps:destroy",
+                "-a",
+                "private-app",
+                "--confirm",
+                "private-app",
+            ],
+        )
+        .fails();
+    assert_eq!(world.app_names(&owner), ["private-app"]);
+}
+
+#[test]
+fn apps_create_without_a_name_picks_one_and_adds_the_remote() {
+    let world = World::new();
+    let token = world.server.create_user("random@example.com", false, None);
+    world.git_init();
+    let out = world.berth_as(&token, &["apps:create"]).ok();
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 3, "{out}");
+    let name = lines[0]
+        .strip_prefix("Creating ")
+        .unwrap()
+        .strip_suffix("... done")
+        .unwrap();
+    assert!((3..=30).contains(&name.len()), "{name}");
+    assert!(name.starts_with(|c: char| c.is_ascii_lowercase()), "{name}");
+    assert!(name
+        .chars()
+        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-'));
+    assert_eq!(lines[2], "Git remote platform added");
+    let git_url = lines[1].split_once(" | ").unwrap().1;
+    assert_eq!(world.remote_url("platform").as_deref(), Some(git_url));
+    assert_eq!(world.app_names(&token), [name]);
+
+    // An existing remote is left alone; --no-remote adds none anyway.
+    let app = world
+        .berth_as(&token, &["apps:create", "second-app", "--json"])
+        .json();
+    assert_eq!(app["name"], "second-app");
+    assert_eq!(world.remote_url("platform").as_deref(), Some(git_url));
+    let out = world
+        .berth_as(&token, &["apps:create", "third-app", "--no-remote"])
+        .ok();
+    assert_eq!(out.lines().count(), 2, "{out}");
+}
+
+#[test]
+fn json_outputs_use_snake_case_keys() {
+    let world = World::new();
+    let token = world.server.create_user("json@example.com", true, None);
+    let app = world
+        .berth_as(
+            &token,
+            &["apps:create", "json-app", "--json", "--no-remote"],
+        )
+        .json();
+    let info = world
+        .berth_as(&token, &["apps:info", "-a", "json-app", "--json"])
+        .json();
+    assert_eq!(app, info);
+    let keys: Vec<&String> = info.as_object().unwrap().keys().collect();
+    assert_eq!(keys.len(), 5);
+    for key in keys {
+        assert!(
+            key.chars().all(|c| c.is_ascii_lowercase() || c == '_'),
+            "{key}"
+        );
+    }
+    let account = world.berth_as(&token, &["whoami", "--json"]).json();
+    assert_eq!(account["admin"], true);
+    // Errors stay one `error:` line under --json.
+    world
+        .berth_as(&token, &["apps:info", "-a", "missing-app", "--json"])
+        .fails();
+}
+
+#[test]
+fn apps_destroy_with_a_wrong_confirmation_changes_nothing() {
+    let world = World::new();
+    let token = world.server.create_user("confirm@example.com", false, None);
+    world
+        .berth_as(&token, &["apps:create", "keep-me", "--no-remote"])
+        .ok();
+    assert_eq!(
+        world
+            .berth_as(
+                &token,
+                &["apps:destroy", "-a", "keep-me", "--confirm", "keep-you"]
+            )
+            .fails(),
+        "error: confirmation \"keep-you\" does not match the app name \"keep-me\""
+    );
+    assert_eq!(
+        world
+            .berth_as(&token, &["apps:destroy", "-a", "keep-me"])
+            .fails(),
+        "error: this destroys keep-me and everything in it: run again with --confirm keep-me"
+    );
+    assert_eq!(world.app_names(&token), ["keep-me"]);
+}
+
+#[test]
+fn git_remote_updates_an_existing_remote_and_destroy_keeps_other_remotes() {
+    let world = World::new();
+    let token = world.server.create_user("remote@example.com", false, None);
+    world
+        .berth_as(&token, &["apps:create", "first-app", "--no-remote"])
+        .ok();
+    world
+        .berth_as(&token, &["apps:create", "second-app", "--no-remote"])
+        .ok();
+    world.git_init();
+    world.git(&[
+        "remote",
+        "add",
+        "platform",
+        "https://elsewhere.example/x.git",
+    ]);
+    world
+        .berth_as(&token, &["git:remote", "-a", "first-app"])
+        .ok();
+    let url = world.remote_url("platform").unwrap();
+    assert!(url.ends_with("/first-app.git"), "{url}");
+    let out = world
+        .berth_as(&token, &["git:remote", "-a", "second-app", "-r", "staging"])
+        .ok();
+    assert!(out.starts_with("set git remote staging to "), "{out}");
+    // Destroying an app the remote does not point at leaves the remote alone.
+    world
+        .berth_as(
+            &token,
+            &[
+                "apps:destroy",
+                "-a",
+                "second-app",
+                "--confirm",
+                "second-app",
+            ],
+        )
+        .ok();
+    assert_eq!(world.remote_url("platform").as_deref(), Some(url.as_str()));
+}
+
+#[test]
+fn logout_without_a_server_still_logs_out_locally() {
+    let mut world = World::new();
+    world
+        .server
+        .create_user("offline@example.com", false, Some(PASSWORD));
+    world.login("offline@example.com", PASSWORD).ok();
+    // Replace the server by a fresh one and stop it: the stored URL no longer answers.
+    world.server = TestServer::start();
+    let stored: Value =
+        serde_json::from_str(&fs::read_to_string(world.credentials_path()).unwrap()).unwrap();
+    let stored_url = stored["api_url"].as_str().unwrap().to_string();
+    let run = world.berth(&["logout"]);
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    assert_eq!(run.stdout, "Logged out\n");
+    assert_eq!(run.stderr.lines().count(), 1, "{}", run.stderr);
+    assert!(
+        run.stderr
+            .starts_with("warning: cannot reach the Berth API at "),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains(&stored_url), "{}", run.stderr);
+    assert!(!world.credentials_path().exists());
+    assert!(!world.netrc().contains("offline@example.com"));
+}
