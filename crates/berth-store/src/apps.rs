@@ -13,9 +13,11 @@ pub struct AppRecord {
     /// Email of the app's (first) owner.
     pub owner_email: String,
     pub created_at: DateTime<Utc>,
+    /// Version of the release that should be running; none before the first deploy.
+    pub current_release: Option<i64>,
 }
 
-const APP_COLUMNS: &str = "a.id, a.name, a.created_at, \
+const APP_COLUMNS: &str = "a.id, a.name, a.created_at, a.current_release, \
     (SELECT u.email FROM memberships o JOIN users u ON u.id = o.user_id \
      WHERE o.app_id = a.id AND o.role = 'owner' ORDER BY o.created_at LIMIT 1) AS owner_email";
 
@@ -27,14 +29,17 @@ impl AppRecord {
                 row.try_get::<String, _>("name")?,
                 row.try_get::<i64, _>("created_at")?,
                 row.try_get::<Option<String>, _>("owner_email")?,
+                row.try_get::<Option<i64>, _>("current_release")?,
             ))
         };
-        let (id, name, created_at, owner_email) = read(row).context("read app")?;
+        let (id, name, created_at, owner_email, current_release) =
+            read(row).context("read app")?;
         Ok(Self {
             id,
             name,
             owner_email: owner_email.unwrap_or_default(),
             created_at: from_millis(created_at)?,
+            current_release,
         })
     }
 }

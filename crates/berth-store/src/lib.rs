@@ -5,6 +5,7 @@
 
 mod apps;
 mod audit;
+mod releases;
 mod tokens;
 mod users;
 
@@ -17,6 +18,7 @@ use sqlx::{AnyPool, Executor};
 
 pub use apps::AppRecord;
 pub use audit::AuditEntry;
+pub use releases::{NewRelease, ReleaseProcess, ReleaseRecord, ReleaseStatus};
 pub use tokens::{NewToken, TokenRecord};
 pub use users::UserRecord;
 

@@ -1,0 +1,353 @@
+//! Releases, the formation, and the per-app deploy lease.
+
+use std::str::FromStr;
+
+use chrono::{DateTime, Duration, Utc};
+use sqlx::any::AnyRow;
+use sqlx::Row;
+
+use crate::{from_millis, from_optional_millis, to_millis, QueryContext, Result, Store, StoreError};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReleaseStatus {
+    Pending,
+    Succeeded,
+    Failed,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReleaseProcess {
+    pub process_type: String,
+    pub image: String,
+    /// Run under `/bin/sh -c`; none runs the image's CMD.
+    pub command: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReleaseRecord {
+    pub id: i64,
+    pub app_id: i64,
+    pub version: i64,
+    pub description: String,
+    pub commit_sha: Option<String>,
+    pub status: ReleaseStatus,
+    pub phase: String,
+    pub release_image: Option<String>,
+    pub release_command: Option<String>,
+    pub config_sealed: String,
+    pub output: String,
+    pub failure: Option<String>,
+    pub created_by: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub finished_at: Option<DateTime<Utc>>,
+    pub processes: Vec<ReleaseProcess>,
+}
+
+pub struct NewRelease<'a> {
+    pub app_id: i64,
+    pub description: &'a str,
+    pub commit_sha: Option<&'a str>,
+    pub config_sealed: &'a str,
+    pub created_by: &'a str,
+    pub phase: &'a str,
+}
+
+const RELEASE_COLUMNS: &str = "id, app_id, version, description, commit_sha, status, phase, \
+    release_image, release_command, config_sealed, output, failure, created_by, created_at, \
+    finished_at";
+
+impl ReleaseStatus {
+    fn as_str(self) -> &'static str {
+        match self {
+            ReleaseStatus::Pending => "pending",
+            ReleaseStatus::Succeeded => "succeeded",
+            ReleaseStatus::Failed => "failed",
+        }
+    }
+}
+
+impl std::fmt::Display for ReleaseStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for ReleaseStatus {
+    type Err = StoreError;
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "pending" => Ok(ReleaseStatus::Pending),
+            "succeeded" => Ok(ReleaseStatus::Succeeded),
+            "failed" => Ok(ReleaseStatus::Failed),
+            other => Err(StoreError::Corrupt(format!("release status {other:?}"))),
+        }
+    }
+}
+
+impl ReleaseRecord {
+    fn from_row(row: &AnyRow) -> Result<Self> {
+        let get = |row: &AnyRow| -> std::result::Result<_, sqlx::Error> {
+            Ok((
+                (
+                    row.try_get::<i64, _>("id")?,
+                    row.try_get::<i64, _>("app_id")?,
+                    row.try_get::<i64, _>("version")?,
+                    row.try_get::<String, _>("description")?,
+                    row.try_get::<Option<String>, _>("commit_sha")?,
+                    row.try_get::<String, _>("status")?,
+                    row.try_get::<String, _>("phase")?,
+                ),
+                (
+                    row.try_get::<Option<String>, _>("release_image")?,
+                    row.try_get::<Option<String>, _>("release_command")?,
+                    row.try_get::<String, _>("config_sealed")?,
+                    row.try_get::<String, _>("output")?,
+                    row.try_get::<Option<String>, _>("failure")?,
+                    row.try_get::<Option<String>, _>("created_by")?,
+                    row.try_get::<i64, _>("created_at")?,
+                    row.try_get::<Option<i64>, _>("finished_at")?,
+                ),
+            ))
+        };
+        let (
+            (id, app_id, version, description, commit_sha, status, phase),
+            (release_image, release_command, config_sealed, output, failure, created_by, created, finished),
+        ) = get(row).context("read release")?;
+        Ok(Self {
+            id,
+            app_id,
+            version,
+            description,
+            commit_sha,
+            status: status.parse()?,
+            phase,
+            release_image,
+            release_command,
+            config_sealed,
+            output,
+            failure,
+            created_by,
+            created_at: from_millis(created)?,
+            finished_at: from_optional_millis(finished)?,
+            processes: Vec::new(),
+        })
+    }
+}
+
+impl Store {
+    /// Creates the app's next release (numbered after its latest), pending.
+    pub async fn create_release(&self, new: NewRelease<'_>) -> Result<ReleaseRecord> {
+        let row = sqlx::query(&format!(
+            "INSERT INTO releases (app_id, version, description, commit_sha, status, phase, \
+             config_sealed, created_by, created_at) \
+             SELECT $1, COALESCE(MAX(version), 0) + 1, $2, $3, 'pending', $4, $5, $6, $7 \
+             FROM releases WHERE app_id = $1 RETURNING {RELEASE_COLUMNS}"
+        ))
+        .bind(new.app_id)
+        .bind(new.description)
+        .bind(new.commit_sha)
+        .bind(new.phase)
+        .bind(new.config_sealed)
+        .bind(new.created_by)
+        .bind(to_millis(Utc::now()))
+        .fetch_one(&self.pool)
+        .await
+        .context("create release")?;
+        ReleaseRecord::from_row(&row)
+    }
+
+    pub async fn set_release_phase(&self, release_id: i64, phase: &str) -> Result<()> {
+        sqlx::query("UPDATE releases SET phase = $1 WHERE id = $2")
+            .bind(phase)
+            .bind(release_id)
+            .execute(&self.pool)
+            .await
+            .context("record release phase")?;
+        Ok(())
+    }
+
+    /// Records what the release runs: an image (and command) per process
+    /// type, and its release-phase command.
+    pub async fn set_release_contents(
+        &self,
+        release_id: i64,
+        processes: &[ReleaseProcess],
+        release_image: Option<&str>,
+        release_command: Option<&str>,
+    ) -> Result<()> {
+        let mut tx = self.pool.begin().await.context("begin release contents")?;
+        sqlx::query("UPDATE releases SET release_image = $1, release_command = $2 WHERE id = $3")
+            .bind(release_image)
+            .bind(release_command)
+            .bind(release_id)
+            .execute(&mut *tx)
+            .await
+            .context("record release command")?;
+        for process in processes {
+            sqlx::query(
+                "INSERT INTO release_processes (release_id, process_type, image, command) \
+                 VALUES ($1, $2, $3, $4)",
+            )
+            .bind(release_id)
+            .bind(&process.process_type)
+            .bind(&process.image)
+            .bind(process.command.as_deref())
+            .execute(&mut *tx)
+            .await
+            .context("record release process")?;
+        }
+        tx.commit().await.context("commit release contents")
+    }
+
+    /// Marks a release succeeded and makes it the app's current release, at once.
+    pub async fn succeed_release(&self, release: &ReleaseRecord, output: &str) -> Result<()> {
+        let mut tx = self.pool.begin().await.context("begin release success")?;
+        sqlx::query(
+            "UPDATE releases SET status = 'succeeded', phase = 'done', output = $1, \
+             finished_at = $2 WHERE id = $3",
+        )
+        .bind(output)
+        .bind(to_millis(Utc::now()))
+        .bind(release.id)
+        .execute(&mut *tx)
+        .await
+        .context("mark release succeeded")?;
+        sqlx::query("UPDATE apps SET current_release = $1 WHERE id = $2")
+            .bind(release.version)
+            .bind(release.app_id)
+            .execute(&mut *tx)
+            .await
+            .context("make release current")?;
+        tx.commit().await.context("commit release success")
+    }
+
+    pub async fn fail_release(&self, release_id: i64, failure: &str, output: &str) -> Result<()> {
+        sqlx::query(
+            "UPDATE releases SET status = 'failed', failure = $1, output = $2, finished_at = $3 \
+             WHERE id = $4",
+        )
+        .bind(failure)
+        .bind(output)
+        .bind(to_millis(Utc::now()))
+        .bind(release_id)
+        .execute(&self.pool)
+        .await
+        .context("mark release failed")?;
+        Ok(())
+    }
+
+    /// The app's releases, oldest first, with their processes.
+    pub async fn releases(&self, app_id: i64) -> Result<Vec<ReleaseRecord>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {RELEASE_COLUMNS} FROM releases WHERE app_id = $1 ORDER BY version"
+        ))
+        .bind(app_id)
+        .fetch_all(&self.pool)
+        .await
+        .context("list releases")?;
+        let mut releases = rows.iter().map(ReleaseRecord::from_row).collect::<Result<Vec<_>>>()?;
+        for release in &mut releases {
+            release.processes = self.release_processes(release.id).await?;
+        }
+        Ok(releases)
+    }
+
+    pub async fn release(&self, app_id: i64, version: i64) -> Result<Option<ReleaseRecord>> {
+        let row = sqlx::query(&format!(
+            "SELECT {RELEASE_COLUMNS} FROM releases WHERE app_id = $1 AND version = $2"
+        ))
+        .bind(app_id)
+        .bind(version)
+        .fetch_optional(&self.pool)
+        .await
+        .context("find release")?;
+        let Some(row) = row else { return Ok(None) };
+        let mut release = ReleaseRecord::from_row(&row)?;
+        release.processes = self.release_processes(release.id).await?;
+        Ok(Some(release))
+    }
+
+    async fn release_processes(&self, release_id: i64) -> Result<Vec<ReleaseProcess>> {
+        let rows = sqlx::query(
+            "SELECT process_type, image, command FROM release_processes \
+             WHERE release_id = $1 ORDER BY process_type",
+        )
+        .bind(release_id)
+        .fetch_all(&self.pool)
+        .await
+        .context("list release processes")?;
+        rows.iter()
+            .map(|row| {
+                Ok(ReleaseProcess {
+                    process_type: row.try_get("process_type")?,
+                    image: row.try_get("image")?,
+                    command: row.try_get("command")?,
+                })
+            })
+            .collect::<std::result::Result<_, sqlx::Error>>()
+            .context("read release process")
+    }
+
+    /// The app's formation: quantity per process type, by type.
+    pub async fn formation(&self, app_id: i64) -> Result<Vec<(String, i64)>> {
+        let rows = sqlx::query(
+            "SELECT process_type, quantity FROM formations WHERE app_id = $1 ORDER BY process_type",
+        )
+        .bind(app_id)
+        .fetch_all(&self.pool)
+        .await
+        .context("read formation")?;
+        rows.iter()
+            .map(|row| Ok((row.try_get("process_type")?, row.try_get("quantity")?)))
+            .collect::<std::result::Result<_, sqlx::Error>>()
+            .context("read formation entry")
+    }
+
+    /// Adds process types the formation does not have yet, at the given
+    /// quantities; types already there keep theirs.
+    pub async fn add_to_formation(&self, app_id: i64, entries: &[(String, i64)]) -> Result<()> {
+        for (process_type, quantity) in entries {
+            sqlx::query(
+                "INSERT INTO formations (app_id, process_type, quantity) VALUES ($1, $2, $3) \
+                 ON CONFLICT (app_id, process_type) DO NOTHING",
+            )
+            .bind(app_id)
+            .bind(process_type)
+            .bind(quantity)
+            .execute(&self.pool)
+            .await
+            .context("add to formation")?;
+        }
+        Ok(())
+    }
+
+    /// Takes the app's deploy lease for `ttl` if it is free or expired;
+    /// returns whether `holder` has it now.
+    pub async fn acquire_deploy_lease(&self, app_id: i64, holder: &str, ttl: Duration) -> Result<bool> {
+        let now = Utc::now();
+        let result = sqlx::query(
+            "INSERT INTO deploy_leases (app_id, holder, expires_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (app_id) DO UPDATE SET holder = excluded.holder, \
+             expires_at = excluded.expires_at \
+             WHERE deploy_leases.expires_at < $4 OR deploy_leases.holder = excluded.holder",
+        )
+        .bind(app_id)
+        .bind(holder)
+        .bind(to_millis(now + ttl))
+        .bind(to_millis(now))
+        .execute(&self.pool)
+        .await
+        .context("take deploy lease")?;
+        Ok(result.rows_affected() == 1)
+    }
+
+    pub async fn release_deploy_lease(&self, app_id: i64, holder: &str) -> Result<()> {
+        sqlx::query("DELETE FROM deploy_leases WHERE app_id = $1 AND holder = $2")
+            .bind(app_id)
+            .bind(holder)
+            .execute(&self.pool)
+            .await
+            .context("give back deploy lease")?;
+        Ok(())
+    }
+}
