@@ -3,8 +3,15 @@
 
 mod app_name;
 mod email;
+mod manifest;
 mod policy;
+pub mod process_env;
 
 pub use app_name::{AppName, AppNameError};
 pub use email::{Email, EmailError};
+pub use manifest::{
+    parse_heroku_yml, parse_procfile, AddonRequest, BuildSpec, Command, EmptyCommand, Manifest,
+    ManifestError, ManifestSource, ProcessSpec, ProcessType, ProcessTypeError, ReleaseSpec, Setup,
+    DEFAULT_BUILD, HEROKU_YML, PROCFILE, ROOT_DOCKERFILE,
+};
 pub use policy::{authorize, Action, Actor, AppRole, Denied, TokenScope};

@@ -38,6 +38,8 @@ pub enum Action {
     ListApps,
     CreateApp,
     ReadApp,
+    /// Push code, creating a release and rolling it out.
+    Deploy,
     DestroyApp,
     /// Create, list or revoke the actor's own API tokens.
     ManageOwnTokens,
@@ -68,6 +70,7 @@ impl Action {
     fn required_scope(self) -> TokenScope {
         match self {
             Action::ListApps | Action::ReadApp => TokenScope::Read,
+            Action::Deploy => TokenScope::Deploy,
             Action::CreateApp
             | Action::DestroyApp
             | Action::ManageOwnTokens
@@ -76,7 +79,7 @@ impl Action {
     }
 
     fn concerns_an_app(self) -> bool {
-        matches!(self, Action::ReadApp | Action::DestroyApp)
+        matches!(self, Action::ReadApp | Action::Deploy | Action::DestroyApp)
     }
 
     fn describe(self) -> &'static str {
@@ -84,6 +87,7 @@ impl Action {
             Action::ListApps => "list apps",
             Action::CreateApp => "create apps",
             Action::ReadApp => "read this app",
+            Action::Deploy => "deploy this app",
             Action::DestroyApp => "destroy this app",
             Action::ManageOwnTokens => "manage API tokens",
             Action::ManageUsers => "manage users",
@@ -95,7 +99,10 @@ impl AppRole {
     fn permits(self, action: Action) -> bool {
         match self {
             AppRole::Owner => true,
-            AppRole::Admin | AppRole::Deployer | AppRole::Viewer => action == Action::ReadApp,
+            AppRole::Admin | AppRole::Deployer => {
+                matches!(action, Action::ReadApp | Action::Deploy)
+            }
+            AppRole::Viewer => action == Action::ReadApp,
         }
     }
 }
@@ -118,7 +125,7 @@ pub fn authorize(actor: &Actor, role: Option<AppRole>, action: Action) -> Result
     let allowed = match action {
         Action::ListApps | Action::CreateApp | Action::ManageOwnTokens => true,
         Action::ManageUsers => actor.is_platform_admin,
-        Action::ReadApp | Action::DestroyApp => {
+        Action::ReadApp | Action::Deploy | Action::DestroyApp => {
             actor.is_platform_admin || role.is_some_and(|role| role.permits(action))
         }
     };
@@ -228,6 +235,20 @@ mod tests {
             authorize(&member, Some(AppRole::Viewer), Action::DestroyApp),
             Err(Denied::Forbidden(_))
         ));
+    }
+
+    #[test]
+    fn deployers_deploy_and_deploy_tokens_suffice() {
+        let deploy_token = actor(false, TokenScope::Deploy);
+        assert_eq!(
+            authorize(&deploy_token, Some(AppRole::Deployer), Action::Deploy),
+            Ok(())
+        );
+        assert!(authorize(&deploy_token, Some(AppRole::Owner), Action::DestroyApp).is_err());
+        let viewer = actor(false, TokenScope::Full);
+        assert!(authorize(&viewer, Some(AppRole::Viewer), Action::Deploy).is_err());
+        let read_token = actor(false, TokenScope::Read);
+        assert!(authorize(&read_token, Some(AppRole::Owner), Action::Deploy).is_err());
     }
 
     #[test]
