@@ -1,0 +1,489 @@
+//! Creating, starting, listing, stopping and removing containers; running
+//! one-off containers to completion.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use bollard::errors::Error as BollardError;
+use bollard::models::{
+    ContainerCreateBody, EndpointSettings, HostConfig, HostConfigLogConfig, NetworkingConfig,
+    PortBinding, RestartPolicy, RestartPolicyNameEnum,
+};
+use bollard::query_parameters::{
+    CreateContainerOptions, KillContainerOptions, ListContainersOptions, RemoveContainerOptions,
+    StopContainerOptions,
+};
+use bollard::Docker;
+use chrono::{DateTime, Utc};
+use futures_util::StreamExt;
+
+use crate::error::{api, status_of};
+use crate::images::label_filter;
+use crate::logs::follow_lines;
+use crate::{DockerError, Engine, LogLine};
+
+/// Where published ports listen on the host: only the router reaches apps.
+const PUBLISH_IP: &str = "127.0.0.1";
+/// How long the output of a finished one-off container may take to drain.
+const DRAIN_AFTER_EXIT: Duration = Duration::from_secs(5);
+
+/// What to run. Every container runs with an init process (tini) as PID 1,
+/// so that SIGTERM reaches the app even when a shell or httpd is its PID 1.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ContainerSpec {
+    pub name: String,
+    pub image: String,
+    /// `None`: the image's `CMD`.
+    pub cmd: Option<Vec<String>>,
+    pub env: Vec<(String, String)>,
+    pub labels: HashMap<String, String>,
+    /// A network to join, reachable there as `network_alias` if set.
+    pub network: Option<String>,
+    pub network_alias: Option<String>,
+    /// A container port (TCP) to publish on 127.0.0.1 at an ephemeral port.
+    pub publish_port: Option<u16>,
+    /// Restart the container when it exits (policy `unless-stopped`: the
+    /// engine restarts it with backoff until it is stopped on purpose).
+    pub restart_on_failure: bool,
+    /// Seconds between SIGTERM and SIGKILL when the engine stops it.
+    pub stop_timeout_secs: Option<i64>,
+}
+
+/// A long-running container that was just started.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StartedContainer {
+    pub id: String,
+    pub name: String,
+    /// The 127.0.0.1 port `publish_port` was published at, read after start.
+    pub host_port: Option<u16>,
+}
+
+/// A container as the engine lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContainerSummary {
+    pub id: String,
+    pub name: String,
+    pub labels: HashMap<String, String>,
+    /// `created`, `running`, `restarting`, `exited`, `paused`, `dead`, …
+    pub state: String,
+    /// The engine's human text: "Up 5 minutes", "Exited (3) 2 seconds ago".
+    pub status: String,
+    pub created: DateTime<Utc>,
+    /// The port published on 127.0.0.1, if any (and if running).
+    pub host_port: Option<u16>,
+}
+
+impl Engine {
+    /// Creates and starts a long-running container. When `publish_port` is
+    /// set, the host port is read back by inspecting the container after it
+    /// started (it changes on every start).
+    pub async fn start_container(
+        &self,
+        spec: &ContainerSpec,
+    ) -> Result<StartedContainer, DockerError> {
+        let id = self.create(spec, spec.restart_on_failure).await?;
+        if let Err(error) = self.start(&id, &spec.name).await {
+            self.force_remove(&id, &spec.name).await.ok();
+            return Err(error);
+        }
+        let host_port = match spec.publish_port {
+            Some(port) => self.inspect_host_port(&id, port).await?,
+            None => None,
+        };
+        Ok(StartedContainer {
+            id,
+            name: spec.name.clone(),
+            host_port,
+        })
+    }
+
+    /// Runs a one-off container (a release command) to completion: streams
+    /// its stdout and stderr lines to `on_output` as they come, waits for it
+    /// to exit, and returns its exit code, non-zero codes included. Past
+    /// `timeout` it is killed and the result is [`DockerError::Timeout`]. The
+    /// container is removed in every case, also when this future is dropped.
+    /// `spec.restart_on_failure` is ignored: a one-off never restarts.
+    pub async fn run_to_completion(
+        &self,
+        spec: &ContainerSpec,
+        timeout: Duration,
+        mut on_output: impl FnMut(LogLine) + Send,
+    ) -> Result<i64, DockerError> {
+        let id = match self.create(spec, false).await {
+            Err(error) if error.is_conflict() => {
+                // A one-off of the same name left behind by a crash.
+                tracing::debug!(name = %spec.name, "removing a leftover one-off container");
+                self.force_remove(&spec.name, &spec.name).await?;
+                self.create(spec, false).await?
+            }
+            result => result?,
+        };
+        let mut guard = RemoveOnDrop {
+            docker: Some(self.docker.clone()),
+            id: id.clone(),
+        };
+        let result = self.run(&id, spec, timeout, &mut on_output).await;
+        guard.docker = None;
+        if let Err(error) = self.force_remove(&id, &spec.name).await {
+            tracing::warn!(name = %spec.name, %error, "cannot remove a finished one-off container");
+        }
+        result
+    }
+
+    async fn run(
+        &self,
+        id: &str,
+        spec: &ContainerSpec,
+        timeout: Duration,
+        on_output: &mut (impl FnMut(LogLine) + Send),
+    ) -> Result<i64, DockerError> {
+        self.start(id, &spec.name).await?;
+        // Following after the start still returns every line since creation;
+        // if the container has already exited, it returns all its output and
+        // ends.
+        let lines = follow_lines(self.docker.clone(), id.to_string());
+        let completion = async {
+            let mut lines = std::pin::pin!(lines);
+            let mut exit = std::pin::pin!(self.exit_code(id, &spec.name));
+            loop {
+                tokio::select! {
+                    biased;
+                    line = lines.next() => match line {
+                        Some(line) => on_output(line?),
+                        // Output ends when the container stops.
+                        None => return exit.as_mut().await,
+                    },
+                    code = exit.as_mut() => {
+                        let code = code?;
+                        let drain = async {
+                            while let Some(line) = lines.next().await {
+                                on_output(line?);
+                            }
+                            Ok::<_, DockerError>(())
+                        };
+                        match tokio::time::timeout(DRAIN_AFTER_EXIT, drain).await {
+                            Ok(drained) => drained?,
+                            Err(_) => tracing::warn!(
+                                name = %spec.name,
+                                "output still open {DRAIN_AFTER_EXIT:?} after exit"
+                            ),
+                        }
+                        return Ok(code);
+                    }
+                }
+            }
+        };
+        match tokio::time::timeout(timeout, completion).await {
+            Ok(result) => result,
+            Err(_) => {
+                let options = KillContainerOptions {
+                    signal: "SIGKILL".into(),
+                };
+                match self.docker.kill_container(id, Some(options)).await {
+                    // 409: it stopped meanwhile.
+                    Err(error) if !matches!(status_of(&error), Some(404 | 409)) => {
+                        tracing::warn!(name = %spec.name, %error, "cannot kill a timed-out container");
+                    }
+                    _ => {}
+                }
+                Err(DockerError::Timeout {
+                    what: format!("container {}", spec.name),
+                    after: timeout,
+                })
+            }
+        }
+    }
+
+    /// Waits for the container to stop and returns its exit code. bollard
+    /// reports a non-zero exit as an error carrying the code: that is the
+    /// app's result, not the engine's failure.
+    async fn exit_code(&self, id: &str, name: &str) -> Result<i64, DockerError> {
+        let mut wait = self.docker.wait_container(id, None);
+        match wait.next().await {
+            Some(Ok(response)) => Ok(response.status_code),
+            Some(Err(BollardError::DockerContainerWaitError { code, .. })) => Ok(code),
+            Some(Err(error)) => Err(api(format!("wait for container {name}"))(error)),
+            None => Err(api(format!("wait for container {name}"))(
+                BollardError::DockerStreamError {
+                    error: "the engine closed the wait without an exit code".into(),
+                },
+            )),
+        }
+    }
+
+    /// Containers, running or not, that carry every given label.
+    pub async fn containers(
+        &self,
+        labels: &[(&str, &str)],
+    ) -> Result<Vec<ContainerSummary>, DockerError> {
+        let filter = label_filter(labels);
+        let options = ListContainersOptions {
+            all: true,
+            filters: Some(HashMap::from([("label".to_string(), filter.clone())])),
+            ..Default::default()
+        };
+        let listed = self
+            .docker
+            .list_containers(Some(options))
+            .await
+            .map_err(api(format!(
+                "list containers labelled {}",
+                filter.join(",")
+            )))?;
+        Ok(listed
+            .into_iter()
+            .map(|container| ContainerSummary {
+                id: container.id.unwrap_or_default(),
+                name: container
+                    .names
+                    .unwrap_or_default()
+                    .first()
+                    .map(|name| name.trim_start_matches('/').to_string())
+                    .unwrap_or_default(),
+                labels: container.labels.unwrap_or_default(),
+                state: container
+                    .state
+                    .map(|state| state.as_ref().to_string())
+                    .unwrap_or_default(),
+                status: container.status.unwrap_or_default(),
+                created: container
+                    .created
+                    .and_then(|secs| DateTime::from_timestamp(secs, 0))
+                    .unwrap_or_default(),
+                host_port: container
+                    .ports
+                    .unwrap_or_default()
+                    .iter()
+                    .filter(|port| port.ip.as_deref() == Some(PUBLISH_IP))
+                    .find_map(|port| port.public_port),
+            })
+            .collect())
+    }
+
+    /// The 127.0.0.1 port that `container_port` (TCP) is published at, if
+    /// the container runs and publishes it.
+    pub async fn inspect_host_port(
+        &self,
+        id: &str,
+        container_port: u16,
+    ) -> Result<Option<u16>, DockerError> {
+        let container = self
+            .docker
+            .inspect_container(id, None)
+            .await
+            .map_err(api(format!("inspect container {id}")))?;
+        let bindings = container
+            .network_settings
+            .and_then(|settings| settings.ports)
+            .and_then(|mut ports| ports.remove(&format!("{container_port}/tcp")))
+            .flatten()
+            .unwrap_or_default();
+        Ok(bindings
+            .iter()
+            .filter(|binding| binding.host_ip.as_deref() == Some(PUBLISH_IP))
+            .find_map(|binding| binding.host_port.as_deref()?.parse().ok()))
+    }
+
+    /// Stops a container (SIGTERM, then SIGKILL after `grace`) and removes
+    /// it. A container that is missing or already stopped is fine.
+    pub async fn stop_and_remove(&self, id: &str, grace: Duration) -> Result<(), DockerError> {
+        let seconds = grace.as_secs() + u64::from(grace.subsec_nanos() > 0);
+        let options = StopContainerOptions {
+            t: Some(i32::try_from(seconds).unwrap_or(i32::MAX)),
+            signal: None,
+        };
+        // The engine answers a stop only once the container is down.
+        let docker = self.docker.clone().with_timeout(Duration::from_secs(
+            crate::engine::REQUEST_TIMEOUT_SECS + seconds,
+        ));
+        match docker.stop_container(id, Some(options)).await {
+            Ok(()) => {}
+            Err(error) if status_of(&error) == Some(404) => return Ok(()),
+            Err(error) => return Err(api(format!("stop container {id}"))(error)),
+        }
+        self.force_remove(id, id).await
+    }
+
+    async fn create(&self, spec: &ContainerSpec, restart: bool) -> Result<String, DockerError> {
+        let options = CreateContainerOptions {
+            name: Some(spec.name.clone()),
+            ..Default::default()
+        };
+        let created = self
+            .docker
+            .create_container(Some(options), container_body(spec, restart))
+            .await
+            .map_err(api(format!("create container {}", spec.name)))?;
+        for warning in &created.warnings {
+            tracing::warn!(name = %spec.name, %warning, "engine warning");
+        }
+        Ok(created.id)
+    }
+
+    async fn start(&self, id: &str, name: &str) -> Result<(), DockerError> {
+        self.docker
+            .start_container(id, None)
+            .await
+            .map_err(api(format!("start container {name}")))
+    }
+
+    /// Removes a container, killing it if it runs. Missing is fine, and so is
+    /// a removal the engine is already doing.
+    async fn force_remove(&self, id: &str, name: &str) -> Result<(), DockerError> {
+        match self
+            .docker
+            .remove_container(id, Some(force_remove_options()))
+            .await
+        {
+            Ok(()) => Ok(()),
+            Err(error) if matches!(status_of(&error), Some(404 | 409)) => Ok(()),
+            Err(error) => Err(api(format!("remove container {name}"))(error)),
+        }
+    }
+}
+
+fn force_remove_options() -> RemoveContainerOptions {
+    RemoveContainerOptions {
+        force: true,
+        v: true,
+        link: false,
+    }
+}
+
+/// The engine's form of a spec.
+fn container_body(spec: &ContainerSpec, restart: bool) -> ContainerCreateBody {
+    let port_key = spec.publish_port.map(|port| format!("{port}/tcp"));
+    let host_config = HostConfig {
+        init: Some(true),
+        restart_policy: Some(RestartPolicy {
+            name: Some(if restart {
+                RestartPolicyNameEnum::UNLESS_STOPPED
+            } else {
+                RestartPolicyNameEnum::NO
+            }),
+            maximum_retry_count: None,
+        }),
+        port_bindings: port_key.clone().map(|key| {
+            HashMap::from([(
+                key,
+                Some(vec![PortBinding {
+                    host_ip: Some(PUBLISH_IP.into()),
+                    host_port: Some(String::new()),
+                }]),
+            )])
+        }),
+        network_mode: spec.network.clone(),
+        // The engine keeps output for `logs`; rotate it so that a chatty app
+        // cannot fill the disk.
+        log_config: Some(HostConfigLogConfig {
+            typ: Some("json-file".into()),
+            config: Some(HashMap::from([
+                ("max-size".to_string(), "10m".to_string()),
+                ("max-file".to_string(), "3".to_string()),
+            ])),
+        }),
+        ..Default::default()
+    };
+    let networking_config = spec.network.as_ref().map(|network| NetworkingConfig {
+        endpoints_config: Some(HashMap::from([(
+            network.clone(),
+            EndpointSettings {
+                aliases: spec.network_alias.clone().map(|alias| vec![alias]),
+                ..Default::default()
+            },
+        )])),
+    });
+    ContainerCreateBody {
+        image: Some(spec.image.clone()),
+        cmd: spec.cmd.clone(),
+        env: Some(spec.env.iter().map(|(k, v)| format!("{k}={v}")).collect()),
+        labels: Some(spec.labels.clone()),
+        exposed_ports: port_key.map(|key| vec![key]),
+        stop_timeout: spec.stop_timeout_secs,
+        host_config: Some(host_config),
+        networking_config,
+        ..Default::default()
+    }
+}
+
+/// Removes a one-off container if the future running it is dropped before
+/// it could clean up itself.
+struct RemoveOnDrop {
+    docker: Option<Docker>,
+    id: String,
+}
+
+impl Drop for RemoveOnDrop {
+    fn drop(&mut self) {
+        let Some(docker) = self.docker.take() else {
+            return;
+        };
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            tracing::warn!(id = %self.id, "one-off container left behind: no runtime to remove it");
+            return;
+        };
+        let id = std::mem::take(&mut self.id);
+        runtime.spawn(async move {
+            if let Err(error) = docker
+                .remove_container(&id, Some(force_remove_options()))
+                .await
+            {
+                tracing::warn!(%id, %error, "cannot remove an abandoned one-off container");
+            }
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_web_spec_publishes_on_loopback_with_init() {
+        let spec = ContainerSpec {
+            name: "demo.web.1".into(),
+            image: "berth/demo:v1".into(),
+            env: vec![("PORT".into(), "5000".into())],
+            network: Some("berth-demo".into()),
+            network_alias: Some("web".into()),
+            publish_port: Some(5000),
+            restart_on_failure: true,
+            stop_timeout_secs: Some(30),
+            ..Default::default()
+        };
+        let body = container_body(&spec, true);
+        assert_eq!(body.exposed_ports, Some(vec!["5000/tcp".to_string()]));
+        assert_eq!(body.env, Some(vec!["PORT=5000".to_string()]));
+        assert_eq!(body.cmd, None);
+        assert_eq!(body.stop_timeout, Some(30));
+        let host = body.host_config.unwrap();
+        assert_eq!(host.init, Some(true));
+        assert_eq!(
+            host.restart_policy.unwrap().name,
+            Some(RestartPolicyNameEnum::UNLESS_STOPPED)
+        );
+        let binding = &host.port_bindings.unwrap()["5000/tcp"].clone().unwrap()[0];
+        assert_eq!(binding.host_ip.as_deref(), Some("127.0.0.1"));
+        assert_eq!(binding.host_port.as_deref(), Some(""));
+        assert_eq!(host.network_mode.as_deref(), Some("berth-demo"));
+        let endpoints = body.networking_config.unwrap().endpoints_config.unwrap();
+        assert_eq!(
+            endpoints["berth-demo"].aliases,
+            Some(vec!["web".to_string()])
+        );
+    }
+
+    #[test]
+    fn a_one_off_never_restarts() {
+        let spec = ContainerSpec {
+            restart_on_failure: true,
+            ..Default::default()
+        };
+        let host = container_body(&spec, false).host_config.unwrap();
+        assert_eq!(
+            host.restart_policy.unwrap().name,
+            Some(RestartPolicyNameEnum::NO)
+        );
+        assert_eq!(host.port_bindings, None);
+    }
+}

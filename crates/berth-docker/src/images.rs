@@ -1,0 +1,233 @@
+//! Building images from a tar context, and finding and removing them.
+
+use std::collections::HashMap;
+
+use bollard::errors::Error as BollardError;
+use bollard::query_parameters::{BuildImageOptions, ListImagesOptions, RemoveImageOptions};
+use futures_util::StreamExt;
+
+use crate::error::{api, status_of};
+use crate::{DockerError, Engine};
+
+/// One image build: a tar of the build context, the Dockerfile's path inside
+/// it, and what to call and label the result.
+#[derive(Debug, Clone, Default)]
+pub struct BuildRequest {
+    pub context_tar: Vec<u8>,
+    /// Path of the Dockerfile inside the tar.
+    pub dockerfile: String,
+    /// The stage to build, for a multi-stage Dockerfile.
+    pub target: Option<String>,
+    pub tag: String,
+    pub labels: HashMap<String, String>,
+    pub build_args: HashMap<String, String>,
+}
+
+impl Engine {
+    /// Builds and tags an image, calling `on_output` with each line of build
+    /// output as it arrives ("Step 1/4 : FROM scratch", " ---> 3f2a…", the
+    /// `RUN` steps' own output…), and returns the image id.
+    ///
+    /// A failed build is [`DockerError::Build`] with Docker's text. The layer
+    /// cache is used, and intermediate containers are removed even when a
+    /// step fails.
+    pub async fn build_image(
+        &self,
+        request: BuildRequest,
+        mut on_output: impl FnMut(&str) + Send,
+    ) -> Result<String, DockerError> {
+        let BuildRequest {
+            context_tar,
+            dockerfile,
+            target,
+            tag,
+            labels,
+            build_args,
+        } = request;
+        let context = format!("build image {tag}");
+        let options = BuildImageOptions {
+            dockerfile,
+            t: Some(tag.clone()),
+            target: target.unwrap_or_default(),
+            labels: Some(labels),
+            buildargs: Some(build_args),
+            rm: true,
+            forcerm: true,
+            ..Default::default()
+        };
+        let mut output = LineBuffer::default();
+        let mut image_id = None;
+        let mut messages =
+            self.docker
+                .build_image(options, None, Some(bollard::body_full(context_tar.into())));
+        while let Some(message) = messages.next().await {
+            let info = match message {
+                Ok(info) => info,
+                Err(error) => {
+                    output.finish(&mut on_output);
+                    return Err(build_error(error, context));
+                }
+            };
+            if let Some(detail) = info.error_detail {
+                // bollard turns these into errors itself; be sure anyway.
+                output.finish(&mut on_output);
+                let message = detail.message.unwrap_or_else(|| "the build failed".into());
+                return Err(DockerError::Build { message });
+            }
+            if let Some(text) = &info.stream {
+                output.push(text, &mut on_output);
+            }
+            if let Some(status) = &info.status {
+                // Pull progress of base images: one line per status, not
+                // every progress tick.
+                if info.progress_detail.is_none() {
+                    match &info.id {
+                        Some(id) => on_output(&format!("{id}: {status}")),
+                        None => on_output(status),
+                    }
+                }
+            }
+            if let Some(id) = info.aux.and_then(|aux| aux.id) {
+                image_id = Some(id);
+            }
+        }
+        output.finish(&mut on_output);
+        match image_id {
+            Some(id) => Ok(id),
+            // Older engines do not always send the id as `aux`.
+            None => {
+                let image = self
+                    .docker
+                    .inspect_image(&tag)
+                    .await
+                    .map_err(api(format!("inspect built image {tag}")))?;
+                image.id.ok_or_else(|| DockerError::Build {
+                    message: format!("the engine reported no image for {tag}"),
+                })
+            }
+        }
+    }
+
+    /// Whether an image with this tag (or id) exists on the engine.
+    pub async fn image_exists(&self, tag: &str) -> Result<bool, DockerError> {
+        match self.docker.inspect_image(tag).await {
+            Ok(_) => Ok(true),
+            Err(error) if status_of(&error) == Some(404) => Ok(false),
+            Err(error) => Err(api(format!("inspect image {tag}"))(error)),
+        }
+    }
+
+    /// Removes the images carrying every given label (`berth.app=demo`),
+    /// tag by tag, with the untagged layers under them. Images that a
+    /// container still uses are left in place, not an error.
+    pub async fn remove_images(&self, labels: &[(&str, &str)]) -> Result<(), DockerError> {
+        let filter = label_filter(labels);
+        let options = ListImagesOptions {
+            filters: Some(HashMap::from([("label".to_string(), filter.clone())])),
+            ..Default::default()
+        };
+        let images = self
+            .docker
+            .list_images(Some(options))
+            .await
+            .map_err(api(format!("list images labelled {}", filter.join(","))))?;
+        for image in images {
+            let mut names: Vec<String> = image
+                .repo_tags
+                .into_iter()
+                .filter(|tag| tag != "<none>:<none>")
+                .collect();
+            if names.is_empty() {
+                names.push(image.id);
+            }
+            for name in names {
+                let options = RemoveImageOptions {
+                    force: false,
+                    noprune: false,
+                    platforms: None,
+                };
+                match self.docker.remove_image(&name, Some(options), None).await {
+                    Ok(_) => {}
+                    Err(error) if matches!(status_of(&error), Some(404 | 409)) => {
+                        tracing::debug!(image = %name, %error, "image left in place");
+                    }
+                    Err(error) => return Err(api(format!("remove image {name}"))(error)),
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// `[("berth.app", "demo")]` → `["berth.app=demo"]`, the engine's filter form.
+pub(crate) fn label_filter(labels: &[(&str, &str)]) -> Vec<String> {
+    labels.iter().map(|(k, v)| format!("{k}={v}")).collect()
+}
+
+/// Errors the engine reports about the build itself (in the stream, or as
+/// the answer to the request: "Cannot locate specified Dockerfile") are the
+/// app's; the rest are the engine's.
+fn build_error(error: BollardError, context: String) -> DockerError {
+    match error {
+        BollardError::DockerStreamError { error } => DockerError::Build { message: error },
+        BollardError::DockerResponseServerError {
+            status_code,
+            message,
+        } if (400..600).contains(&status_code) && status_code != 404 => {
+            DockerError::Build { message }
+        }
+        error => api(context)(error),
+    }
+}
+
+/// Cuts streamed text into lines: the engine sends build output in chunks
+/// that may hold several lines or part of one.
+#[derive(Default)]
+struct LineBuffer {
+    partial: String,
+}
+
+impl LineBuffer {
+    fn push(&mut self, text: &str, on_line: &mut impl FnMut(&str)) {
+        self.partial.push_str(text);
+        while let Some(end) = self.partial.find('\n') {
+            let line = self.partial[..end].trim_end_matches('\r');
+            on_line(line);
+            self.partial.drain(..=end);
+        }
+    }
+
+    fn finish(&mut self, on_line: &mut impl FnMut(&str)) {
+        if !self.partial.is_empty() {
+            on_line(self.partial.trim_end_matches('\r'));
+            self.partial.clear();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn build_output_is_cut_into_lines() {
+        let mut lines = Vec::new();
+        let mut buffer = LineBuffer::default();
+        let mut collect = |line: &str| lines.push(line.to_string());
+        buffer.push("Step 1/2 : FROM scratch\n ---", &mut collect);
+        buffer.push("> abc\r\n\nStep 2/2", &mut collect);
+        buffer.finish(&mut collect);
+        assert_eq!(
+            lines,
+            ["Step 1/2 : FROM scratch", " ---> abc", "", "Step 2/2"]
+        );
+    }
+
+    #[test]
+    fn labels_become_engine_filters() {
+        assert_eq!(
+            label_filter(&[("berth.app", "demo"), ("berth.process", "web")]),
+            ["berth.app=demo", "berth.process=web"]
+        );
+    }
+}

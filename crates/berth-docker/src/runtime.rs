@@ -1,0 +1,152 @@
+//! The runtime trait: what the platform asks of wherever containers run.
+//! [`Engine`] drives one Docker engine; a Swarm implementation that places
+//! processes on many hosts will implement the same trait, so every
+//! scheduling decision stays behind it.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::time::Duration;
+
+use futures_util::Stream;
+
+use crate::{
+    BuildRequest, ContainerSpec, ContainerSummary, DockerError, Engine, LogLine, StartedContainer,
+};
+
+/// The operations the platform needs from a container runtime. See the
+/// methods of [`Engine`] for what each one promises.
+pub trait Runtime: Send + Sync {
+    fn build_image(
+        &self,
+        request: BuildRequest,
+        on_output: impl FnMut(&str) + Send,
+    ) -> impl Future<Output = Result<String, DockerError>> + Send;
+
+    fn image_exists(&self, tag: &str) -> impl Future<Output = Result<bool, DockerError>> + Send;
+
+    fn remove_images(
+        &self,
+        labels: &[(&str, &str)],
+    ) -> impl Future<Output = Result<(), DockerError>> + Send;
+
+    fn ensure_network(
+        &self,
+        name: &str,
+        labels: HashMap<String, String>,
+    ) -> impl Future<Output = Result<(), DockerError>> + Send;
+
+    fn remove_network(&self, name: &str) -> impl Future<Output = Result<(), DockerError>> + Send;
+
+    fn start_container(
+        &self,
+        spec: &ContainerSpec,
+    ) -> impl Future<Output = Result<StartedContainer, DockerError>> + Send;
+
+    fn run_to_completion(
+        &self,
+        spec: &ContainerSpec,
+        timeout: Duration,
+        on_output: impl FnMut(LogLine) + Send,
+    ) -> impl Future<Output = Result<i64, DockerError>> + Send;
+
+    fn containers(
+        &self,
+        labels: &[(&str, &str)],
+    ) -> impl Future<Output = Result<Vec<ContainerSummary>, DockerError>> + Send;
+
+    fn inspect_host_port(
+        &self,
+        id: &str,
+        container_port: u16,
+    ) -> impl Future<Output = Result<Option<u16>, DockerError>> + Send;
+
+    fn stop_and_remove(
+        &self,
+        id: &str,
+        grace: Duration,
+    ) -> impl Future<Output = Result<(), DockerError>> + Send;
+
+    fn follow_logs(
+        &self,
+        id: &str,
+    ) -> impl Stream<Item = Result<LogLine, DockerError>> + Send + 'static;
+}
+
+impl Runtime for Engine {
+    fn build_image(
+        &self,
+        request: BuildRequest,
+        on_output: impl FnMut(&str) + Send,
+    ) -> impl Future<Output = Result<String, DockerError>> + Send {
+        Engine::build_image(self, request, on_output)
+    }
+
+    fn image_exists(&self, tag: &str) -> impl Future<Output = Result<bool, DockerError>> + Send {
+        Engine::image_exists(self, tag)
+    }
+
+    fn remove_images(
+        &self,
+        labels: &[(&str, &str)],
+    ) -> impl Future<Output = Result<(), DockerError>> + Send {
+        Engine::remove_images(self, labels)
+    }
+
+    fn ensure_network(
+        &self,
+        name: &str,
+        labels: HashMap<String, String>,
+    ) -> impl Future<Output = Result<(), DockerError>> + Send {
+        Engine::ensure_network(self, name, labels)
+    }
+
+    fn remove_network(&self, name: &str) -> impl Future<Output = Result<(), DockerError>> + Send {
+        Engine::remove_network(self, name)
+    }
+
+    fn start_container(
+        &self,
+        spec: &ContainerSpec,
+    ) -> impl Future<Output = Result<StartedContainer, DockerError>> + Send {
+        Engine::start_container(self, spec)
+    }
+
+    fn run_to_completion(
+        &self,
+        spec: &ContainerSpec,
+        timeout: Duration,
+        on_output: impl FnMut(LogLine) + Send,
+    ) -> impl Future<Output = Result<i64, DockerError>> + Send {
+        Engine::run_to_completion(self, spec, timeout, on_output)
+    }
+
+    fn containers(
+        &self,
+        labels: &[(&str, &str)],
+    ) -> impl Future<Output = Result<Vec<ContainerSummary>, DockerError>> + Send {
+        Engine::containers(self, labels)
+    }
+
+    fn inspect_host_port(
+        &self,
+        id: &str,
+        container_port: u16,
+    ) -> impl Future<Output = Result<Option<u16>, DockerError>> + Send {
+        Engine::inspect_host_port(self, id, container_port)
+    }
+
+    fn stop_and_remove(
+        &self,
+        id: &str,
+        grace: Duration,
+    ) -> impl Future<Output = Result<(), DockerError>> + Send {
+        Engine::stop_and_remove(self, id, grace)
+    }
+
+    fn follow_logs(
+        &self,
+        id: &str,
+    ) -> impl Stream<Item = Result<LogLine, DockerError>> + Send + 'static {
+        Engine::follow_logs(self, id)
+    }
+}
