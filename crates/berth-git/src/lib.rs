@@ -1,7 +1,17 @@
 //! Berth's git repositories: one bare repository per app under the data
 //! directory. Pushes arrive here (smart HTTP comes with the deploy pipeline).
+//!
+//! A deploy reads the pushed commit through a [`Snapshot`] (objects still in git's
+//! quarantine included) and turns it into a Docker build context with
+//! [`Snapshot::build_context`], honouring `.dockerignore` ([`DockerIgnore`]).
+
+pub mod dockerignore;
+mod snapshot;
 
 use std::path::PathBuf;
+
+pub use dockerignore::{DockerIgnore, IgnoreError};
+pub use snapshot::{BuildContext, Snapshot, OUTSIDE_DOCKERFILE};
 
 #[derive(Debug, thiserror::Error)]
 pub enum GitError {
@@ -12,6 +22,26 @@ pub enum GitError {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error("cannot open git repository {path}: {source}")]
+    Open { path: PathBuf, source: git2::Error },
+    #[error("cannot use the quarantine directory {path}: {source}")]
+    Quarantine { path: PathBuf, source: git2::Error },
+    #[error("not a full commit id: {0:?}")]
+    InvalidCommit(String),
+    #[error("commit {0} not found")]
+    CommitNotFound(String),
+    #[error("invalid path {0:?}")]
+    InvalidPath(String),
+    #[error("build context directory {0:?} not found in the commit")]
+    ContextNotFound(String),
+    #[error("Dockerfile {0:?} not found in the commit")]
+    DockerfileNotFound(String),
+    #[error(transparent)]
+    DockerIgnore(#[from] IgnoreError),
+    #[error("cannot read the repository: {0}")]
+    Read(#[from] git2::Error),
+    #[error("cannot write the build context: {0}")]
+    Tar(#[source] std::io::Error),
 }
 
 /// The directory holding every app's bare repository.
@@ -50,6 +80,29 @@ impl Repos {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
             Err(source) => Err(GitError::Remove { path, source }),
         }
+    }
+
+    /// The commit `reference` (e.g. `refs/heads/main`) points at, if it exists.
+    pub fn branch_head(&self, app: &str, reference: &str) -> Result<Option<String>, GitError> {
+        let path = self.path_of(app);
+        let repo =
+            git2::Repository::open_bare(&path).map_err(|source| GitError::Open { path, source })?;
+        let head = match repo.find_reference(reference) {
+            Ok(found) => found.target().map(|id| id.to_string()),
+            Err(e) if e.code() == git2::ErrorCode::NotFound => None,
+            Err(e) => return Err(GitError::Read(e)),
+        };
+        Ok(head)
+    }
+
+    /// Points the repository's HEAD at `reference`, so that a clone checks
+    /// out the branch that was deployed.
+    pub fn point_head(&self, app: &str, reference: &str) -> Result<(), GitError> {
+        let path = self.path_of(app);
+        let repo =
+            git2::Repository::open_bare(&path).map_err(|source| GitError::Open { path, source })?;
+        repo.set_head(reference)?;
+        Ok(())
     }
 
     pub fn exists(&self, app: &str) -> bool {
