@@ -73,6 +73,36 @@ pub struct App {
     pub created_at: DateTime<Utc>,
 }
 
+/// A release: `v7`, what made it, and how it went.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Release {
+    pub version: i64,
+    pub description: String,
+    /// `pending`, `succeeded` or `failed`.
+    pub status: String,
+    /// The pushed commit's sha, for deploys.
+    pub commit: Option<String>,
+    pub created_by: Option<String>,
+    pub created_at: DateTime<Utc>,
+    /// Whether this is the release that should be running.
+    pub current: bool,
+    /// Why it failed, for failed releases.
+    pub failure: Option<String>,
+}
+
+/// One process of an app, e.g. `web.1`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Dyno {
+    pub name: String,
+    #[serde(rename = "type")]
+    pub process_type: String,
+    /// `up`, `starting`, `crashed` or `down`.
+    pub state: String,
+    /// The release it runs, e.g. `v7`.
+    pub release: String,
+    pub created_at: DateTime<Utc>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -3,7 +3,9 @@
 
 use std::time::Duration;
 
-use berth_api_types::{Account, App, CreateAppRequest, CreatedToken, ErrorBody, LoginRequest};
+use berth_api_types::{
+    Account, App, CreateAppRequest, CreatedToken, Dyno, ErrorBody, LoginRequest, Release,
+};
 use reqwest::blocking::{RequestBuilder, Response};
 use reqwest::{Method, StatusCode};
 use serde::de::DeserializeOwned;
@@ -72,6 +74,14 @@ impl Client {
 
     pub fn destroy_app(&self, name: &str) -> Result<App> {
         self.json(Method::DELETE, &["apps", name], None::<&()>)
+    }
+
+    pub fn releases(&self, app: &str) -> Result<Vec<Release>> {
+        self.json(Method::GET, &["apps", app, "releases"], None::<&()>)
+    }
+
+    pub fn dynos(&self, app: &str) -> Result<Vec<Dyno>> {
+        self.json(Method::GET, &["apps", app, "dynos"], None::<&()>)
     }
 
     /// `<api url>/api/v1/<segments…>`, each segment percent-encoded.

@@ -57,6 +57,12 @@ pub enum Command {
     #[command(name = "apps:destroy")]
     AppsDestroy(AppsDestroyArgs),
 
+    /// List an app's releases, oldest first
+    Releases(AppJsonArgs),
+
+    /// List an app's processes (dynos) with their state and release
+    Ps(AppJsonArgs),
+
     /// Point a git remote (default `platform`) at an app
     ///
     /// Adds the remote, or updates its URL, so that `git push platform main` deploys the app.
@@ -105,6 +111,16 @@ pub struct AppsCreateArgs {
 
 #[derive(Debug, Args)]
 pub struct AppsInfoArgs {
+    #[command(flatten)]
+    pub app: AppArg,
+
+    /// Print JSON instead of text
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct AppJsonArgs {
     #[command(flatten)]
     pub app: AppArg,
 

@@ -81,6 +81,17 @@ pub fn time(at: &DateTime<Utc>) -> String {
     at.format("%Y-%m-%d %H:%M UTC").to_string()
 }
 
+/// A duration as `45s`, `12m`, `3h`, `2d`.
+pub fn age(elapsed: chrono::Duration) -> String {
+    let seconds = elapsed.num_seconds().max(0);
+    match seconds {
+        0..60 => format!("{seconds}s"),
+        60..3600 => format!("{}m", seconds / 60),
+        3600..86400 => format!("{}h", seconds / 3600),
+        _ => format!("{}d", seconds / 86400),
+    }
+}
+
 /// Prints `value` as pretty JSON on stdout.
 pub fn print_json(value: &impl Serialize) {
     crate::outln!(

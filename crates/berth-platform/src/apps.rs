@@ -99,6 +99,15 @@ impl Platform {
             .await?)
     }
 
+    /// The app's bare git repository, created if it went missing. Callers
+    /// authorize first (`authorize_app`).
+    pub fn repository(&self, app: &str) -> Result<std::path::PathBuf> {
+        if !self.repos.exists(app) {
+            self.repos.create(app)?;
+        }
+        Ok(self.repos.path_of(app))
+    }
+
     pub async fn app(&self, actor: &Actor, name: &str) -> Result<AppRecord> {
         self.authorize_app(actor, name, Action::ReadApp).await
     }
@@ -109,12 +118,32 @@ impl Platform {
         self.store
             .delete_app(app.id, &audit(actor, origin, &app.name, "app.destroy", ""))
             .await?;
-        // The app is gone once its record is; a repository left behind is
-        // wiped when the name is used again.
+        // The app is gone once its record is; what is left behind of it is
+        // cleaned up best effort (a repository is wiped when the name is used again).
         if let Err(error) = self.repos.remove(&app.name) {
             tracing::warn!(app = %app.name, %error, "the destroyed app's repository was not removed");
         }
+        if let Err(error) = self.remove_runtime(&app).await {
+            tracing::warn!(app = %app.name, %error, "the destroyed app's containers were not all removed");
+        }
+        if let Err(error) = self.logs.remove(&app.name).await {
+            tracing::warn!(app = %app.name, %error, "the destroyed app's log was not removed");
+        }
         Ok(app)
+    }
+
+    /// Containers, network and images of an app.
+    async fn remove_runtime(&self, app: &AppRecord) -> Result<()> {
+        if self.engine.is_none() {
+            return Ok(());
+        }
+        self.stop_containers(app, |_| true).await?;
+        let engine = self.engine()?;
+        engine
+            .remove_network(&crate::release::network_name(&app.name))
+            .await?;
+        engine.remove_images(&[("berth.app", &app.name)]).await?;
+        Ok(())
     }
 }
 

@@ -14,6 +14,11 @@ pub enum PlatformError {
     Conflict(String),
     #[error("{0}")]
     Invalid(String),
+    /// A build, release command or start failed: the user's to fix.
+    #[error("{0}")]
+    DeployFailed(String),
+    #[error(transparent)]
+    Docker(#[from] berth_docker::DockerError),
     #[error(transparent)]
     Store(berth_store::StoreError),
     #[error(transparent)]

@@ -6,20 +6,33 @@
 mod accounts;
 mod apps;
 mod credentials;
+mod deploy;
 mod error;
+pub mod logs;
+mod progress;
+mod release;
 pub mod secrets;
 #[cfg(test)]
 mod tests;
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
+use std::time::Duration;
 
+use berth_docker::Engine;
 use berth_git::Repos;
 use berth_store::Store;
 
 pub use accounts::{IssuedToken, Session};
 pub use berth_core::{Action, Actor, AppName, TokenScope};
-pub use berth_store::{AppRecord, AuditEntry, TokenRecord, UserRecord};
+pub use berth_store::{
+    AppRecord, AuditEntry, ReleaseRecord, ReleaseStatus, TokenRecord, UserRecord,
+};
+pub use deploy::{deploy_target, RefUpdate};
 pub use error::{PlatformError, Result};
+pub use logs::{LogLine, LogSink, LogSource};
+pub use progress::Progress;
+pub use release::Dyno;
 use secrets::SecretKey;
 
 /// Where the platform keeps its state.
@@ -30,12 +43,17 @@ pub struct PlatformConfig {
     pub database_url: Option<String>,
     /// The secret key as 64 hex digits; none means the key file in the data directory.
     pub secret_key: Option<String>,
+    /// How long a release command may run before the deploy fails.
+    pub release_timeout: Duration,
 }
 
 pub struct Platform {
     store: Store,
     repos: Repos,
     secrets: SecretKey,
+    logs: LogSink,
+    engine: Option<Engine>,
+    release_timeout: Duration,
 }
 
 impl Platform {
@@ -51,11 +69,42 @@ impl Platform {
             .clone()
             .unwrap_or_else(|| Store::sqlite_url(&config.data_dir));
         let store = Store::open(&url).await?;
+        let logs_dir = config.data_dir.join("logs");
+        create_private_dir(&logs_dir)?;
         Ok(Self {
             store,
             repos: Repos::new(repos_dir),
             secrets,
+            logs: LogSink::start(logs_dir),
+            engine: None,
+            release_timeout: config.release_timeout,
         })
+    }
+
+    /// Gives the platform the container engine that deploys run on.
+    pub fn with_engine(mut self, engine: Engine) -> Self {
+        self.engine = Some(engine);
+        self
+    }
+
+    fn engine(&self) -> Result<&Engine> {
+        self.engine
+            .as_ref()
+            .ok_or_else(|| PlatformError::Internal("no container engine is attached".into()))
+    }
+
+    /// The per-app log.
+    pub fn logs(&self) -> &LogSink {
+        &self.logs
+    }
+
+    /// Seals a release's config vars for storage.
+    fn seal_config(&self, app: &AppRecord, config: &BTreeMap<String, String>) -> Result<String> {
+        let json = serde_json::to_vec(config)
+            .map_err(|e| PlatformError::Internal(format!("cannot encode config: {e}")))?;
+        Ok(self
+            .secrets
+            .seal(&format!("release-config/{}", app.id), &json))
     }
 
     /// The key that seals secrets at rest.

@@ -9,6 +9,7 @@ async fn platform() -> (tempfile::TempDir, Platform) {
         data_dir: dir.path().join("data"),
         database_url: None,
         secret_key: None,
+        release_timeout: std::time::Duration::from_secs(60),
     };
     let platform = Platform::open(&config).await.unwrap();
     (dir, platform)

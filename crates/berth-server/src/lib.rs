@@ -5,6 +5,7 @@
 pub mod admin;
 mod api;
 mod dashboard;
+mod git_http;
 mod settings;
 
 use std::future::{Future, IntoFuture};
@@ -112,7 +113,8 @@ pub async fn launch(
                 "cannot open Berth's data in {}",
                 settings.data_dir.display()
             )
-        })?;
+        })?
+        .with_engine(engine);
     if platform.needs_first_user().await? {
         tracing::info!(
             "No user exists yet. Create the first one with: berthd admin create-user you@example.com --admin"
@@ -136,6 +138,7 @@ pub async fn launch(
     };
     let app = api::routes()
         .merge(dashboard::routes())
+        .merge(git_http::routes())
         .with_state(state.clone());
     let mut api_server = tokio::spawn(
         axum::serve(

@@ -40,6 +40,10 @@ pub struct Settings {
     /// The Docker engine to drive (default: DOCKER_HOST, else the local socket).
     #[arg(long, env = "BERTH_DOCKER_HOST")]
     pub docker_host: Option<String>,
+
+    /// How long a release command may run before the deploy fails, in seconds.
+    #[arg(long, env = "BERTH_RELEASE_TIMEOUT", default_value_t = 3600)]
+    pub release_timeout: u64,
 }
 
 impl Settings {
@@ -60,6 +64,7 @@ impl Settings {
             data_dir: self.data_dir.clone(),
             database_url: self.database_url.clone(),
             secret_key: self.secret_key.clone(),
+            release_timeout: std::time::Duration::from_secs(self.release_timeout),
         }
     }
 }

@@ -32,8 +32,7 @@ impl AppRecord {
                 row.try_get::<Option<i64>, _>("current_release")?,
             ))
         };
-        let (id, name, created_at, owner_email, current_release) =
-            read(row).context("read app")?;
+        let (id, name, created_at, owner_email, current_release) = read(row).context("read app")?;
         Ok(Self {
             id,
             name,

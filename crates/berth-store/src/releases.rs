@@ -6,7 +6,9 @@ use chrono::{DateTime, Duration, Utc};
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
-use crate::{from_millis, from_optional_millis, to_millis, QueryContext, Result, Store, StoreError};
+use crate::{
+    from_millis, from_optional_millis, to_millis, QueryContext, Result, Store, StoreError,
+};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ReleaseStatus {
@@ -111,7 +113,16 @@ impl ReleaseRecord {
         };
         let (
             (id, app_id, version, description, commit_sha, status, phase),
-            (release_image, release_command, config_sealed, output, failure, created_by, created, finished),
+            (
+                release_image,
+                release_command,
+                config_sealed,
+                output,
+                failure,
+                created_by,
+                created,
+                finished,
+            ),
         ) = get(row).context("read release")?;
         Ok(Self {
             id,
@@ -245,7 +256,10 @@ impl Store {
         .fetch_all(&self.pool)
         .await
         .context("list releases")?;
-        let mut releases = rows.iter().map(ReleaseRecord::from_row).collect::<Result<Vec<_>>>()?;
+        let mut releases = rows
+            .iter()
+            .map(ReleaseRecord::from_row)
+            .collect::<Result<Vec<_>>>()?;
         for release in &mut releases {
             release.processes = self.release_processes(release.id).await?;
         }
@@ -323,7 +337,12 @@ impl Store {
 
     /// Takes the app's deploy lease for `ttl` if it is free or expired;
     /// returns whether `holder` has it now.
-    pub async fn acquire_deploy_lease(&self, app_id: i64, holder: &str, ttl: Duration) -> Result<bool> {
+    pub async fn acquire_deploy_lease(
+        &self,
+        app_id: i64,
+        holder: &str,
+        ttl: Duration,
+    ) -> Result<bool> {
         let now = Utc::now();
         let result = sqlx::query(
             "INSERT INTO deploy_leases (app_id, holder, expires_at) VALUES ($1, $2, $3) \

@@ -186,9 +186,18 @@ async fn two_processes_can_write_the_same_file_at_once() {
 #[tokio::test]
 async fn releases_are_numbered_per_app_and_only_successes_become_current() {
     let (_dir, store) = temp_store().await;
-    let owner = store.create_user("o@example.com", None, false).await.unwrap();
-    let app = store.create_app("demo", owner.id, &audit("app.create")).await.unwrap();
-    let other = store.create_app("other", owner.id, &audit("app.create")).await.unwrap();
+    let owner = store
+        .create_user("o@example.com", None, false)
+        .await
+        .unwrap();
+    let app = store
+        .create_app("demo", owner.id, &audit("app.create"))
+        .await
+        .unwrap();
+    let other = store
+        .create_app("other", owner.id, &audit("app.create"))
+        .await
+        .unwrap();
     let new = |app_id| NewRelease {
         app_id,
         description: "Deploy 1a2b3c4",
@@ -208,40 +217,96 @@ async fn releases_are_numbered_per_app_and_only_successes_become_current() {
         image: "berth/demo:v1-web".into(),
         command: None,
     };
-    store.set_release_contents(v1.id, &[web.clone()], None, None).await.unwrap();
+    store
+        .set_release_contents(v1.id, std::slice::from_ref(&web), None, None)
+        .await
+        .unwrap();
     store.succeed_release(&v1, "built").await.unwrap();
-    store.fail_release(v2.id, "release command exited with 1", "boom").await.unwrap();
+    store
+        .fail_release(v2.id, "release command exited with 1", "boom")
+        .await
+        .unwrap();
 
-    let current = store.app_with_role("demo", owner.id).await.unwrap().unwrap().0;
+    let current = store
+        .app_with_role("demo", owner.id)
+        .await
+        .unwrap()
+        .unwrap()
+        .0;
     assert_eq!(current.current_release, Some(1));
     let releases = store.releases(app.id).await.unwrap();
     assert_eq!(releases[0].processes, vec![web]);
     assert_eq!(releases[0].output, "built");
     assert_eq!(releases[1].status, ReleaseStatus::Failed);
-    assert_eq!(releases[1].failure.as_deref(), Some("release command exited with 1"));
+    assert_eq!(
+        releases[1].failure.as_deref(),
+        Some("release command exited with 1")
+    );
 }
 
 #[tokio::test]
 async fn the_formation_keeps_quantities_it_has() {
     let (_dir, store) = temp_store().await;
-    let owner = store.create_user("o@example.com", None, false).await.unwrap();
-    let app = store.create_app("demo", owner.id, &audit("app.create")).await.unwrap();
-    store.add_to_formation(app.id, &[("web".into(), 1), ("worker".into(), 0)]).await.unwrap();
-    store.add_to_formation(app.id, &[("web".into(), 5), ("clock".into(), 0)]).await.unwrap();
+    let owner = store
+        .create_user("o@example.com", None, false)
+        .await
+        .unwrap();
+    let app = store
+        .create_app("demo", owner.id, &audit("app.create"))
+        .await
+        .unwrap();
+    store
+        .add_to_formation(app.id, &[("web".into(), 1), ("worker".into(), 0)])
+        .await
+        .unwrap();
+    store
+        .add_to_formation(app.id, &[("web".into(), 5), ("clock".into(), 0)])
+        .await
+        .unwrap();
     let formation = store.formation(app.id).await.unwrap();
-    assert_eq!(formation, [("clock".into(), 0), ("web".into(), 1), ("worker".into(), 0)]);
+    assert_eq!(
+        formation,
+        [("clock".into(), 0), ("web".into(), 1), ("worker".into(), 0)]
+    );
 }
 
 #[tokio::test]
 async fn one_deploy_lease_per_app_until_given_back_or_expired() {
     let (_dir, store) = temp_store().await;
-    let owner = store.create_user("o@example.com", None, false).await.unwrap();
-    let app = store.create_app("demo", owner.id, &audit("app.create")).await.unwrap();
+    let owner = store
+        .create_user("o@example.com", None, false)
+        .await
+        .unwrap();
+    let app = store
+        .create_app("demo", owner.id, &audit("app.create"))
+        .await
+        .unwrap();
     let minute = chrono::Duration::minutes(1);
-    assert!(store.acquire_deploy_lease(app.id, "push-a", minute).await.unwrap());
-    assert!(!store.acquire_deploy_lease(app.id, "push-b", minute).await.unwrap());
-    assert!(store.acquire_deploy_lease(app.id, "push-a", minute).await.unwrap(), "renewal");
+    assert!(store
+        .acquire_deploy_lease(app.id, "push-a", minute)
+        .await
+        .unwrap());
+    assert!(!store
+        .acquire_deploy_lease(app.id, "push-b", minute)
+        .await
+        .unwrap());
+    assert!(
+        store
+            .acquire_deploy_lease(app.id, "push-a", minute)
+            .await
+            .unwrap(),
+        "renewal"
+    );
     store.release_deploy_lease(app.id, "push-a").await.unwrap();
-    assert!(store.acquire_deploy_lease(app.id, "push-b", -minute).await.unwrap());
-    assert!(store.acquire_deploy_lease(app.id, "push-c", minute).await.unwrap(), "b's expired");
+    assert!(store
+        .acquire_deploy_lease(app.id, "push-b", -minute)
+        .await
+        .unwrap());
+    assert!(
+        store
+            .acquire_deploy_lease(app.id, "push-c", minute)
+            .await
+            .unwrap(),
+        "b's expired"
+    );
 }

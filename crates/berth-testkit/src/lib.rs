@@ -2,11 +2,15 @@
 //! temporary data directory, so tests drive it exactly as users do: with the
 //! `berth` CLI, `git` and HTTP clients.
 
+mod apps;
+
 use std::net::TcpListener;
 use std::path::Path;
 use std::thread::JoinHandle;
 
 use berth_server::{Listeners, Settings};
+
+pub use apps::{git_command, unique_app_name, with_credentials, AppRepo, EngineCleanup};
 
 pub struct TestServer {
     /// e.g. `http://127.0.0.1:41234`: the API, dashboard and git endpoint.

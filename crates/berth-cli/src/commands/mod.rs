@@ -4,6 +4,7 @@
 mod apps;
 mod auth;
 mod git_remote;
+mod releases;
 
 use std::io::{BufRead, Write};
 use std::path::PathBuf;
@@ -26,6 +27,8 @@ pub fn run(command: Command, context: &Context) -> Result<()> {
         Command::AppsInfo(args) => apps::info(context, args),
         Command::AppsDestroy(args) => apps::destroy(context, args),
         Command::GitRemote(args) => git_remote::set(context, args),
+        Command::Releases(args) => releases::list(context, args),
+        Command::Ps(args) => releases::ps(context, args),
     }
 }
 

@@ -44,10 +44,11 @@ impl From<PlatformError> for ApiError {
             PlatformError::Forbidden(_) => Self::new(StatusCode::FORBIDDEN, "forbidden", message),
             PlatformError::NotFound(_) => Self::not_found(message),
             PlatformError::Conflict(_) => Self::new(StatusCode::CONFLICT, "conflict", message),
-            PlatformError::Invalid(_) => Self::invalid(message),
+            PlatformError::Invalid(_) | PlatformError::DeployFailed(_) => Self::invalid(message),
             PlatformError::Store(_)
             | PlatformError::Git(_)
             | PlatformError::Secrets(_)
+            | PlatformError::Docker(_)
             | PlatformError::Io { .. }
             | PlatformError::Internal(_) => {
                 // The details are for the operator's log, not for API clients.

@@ -4,6 +4,7 @@ mod account;
 mod apps;
 mod error;
 mod extract;
+mod releases;
 
 use axum::routing::{delete, get, post};
 use axum::Router;
@@ -21,6 +22,8 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/tokens/{id}", delete(account::revoke_token))
         .route("/apps", get(apps::list).post(apps::create))
         .route("/apps/{name}", get(apps::show).delete(apps::destroy))
+        .route("/apps/{name}/releases", get(releases::list))
+        .route("/apps/{name}/dynos", get(releases::dynos))
         .fallback(|| async { ApiError::not_found("no such API endpoint") });
     Router::new().nest("/api/v1", v1)
 }

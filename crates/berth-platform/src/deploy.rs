@@ -1,0 +1,417 @@
+//! `git push` → a release: check the push, read the manifest, build the
+//! images, then hand the release to the roll-out (`release.rs`), which any
+//! other release (config change, rollback) goes through as well.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::path::Path;
+use std::time::Duration;
+
+use berth_core::{parse_heroku_yml, parse_procfile, Manifest, ManifestError};
+use berth_core::{Action, Actor};
+use berth_docker::BuildRequest;
+use berth_git::{BuildContext, Repos, Snapshot};
+use berth_store::{AppRecord, NewRelease, ReleaseProcess, ReleaseRecord};
+use rand::RngCore;
+
+use crate::logs::{LogLine, LogSource};
+use crate::progress::Progress;
+use crate::{Platform, PlatformError, Result};
+
+/// Branches whose push deploys, as on Heroku.
+const DEPLOY_BRANCHES: [&str; 2] = ["refs/heads/main", "refs/heads/master"];
+const NULL_SHA: &str = "0000000000000000000000000000000000000000";
+/// How long a deploy holds its lease between renewals; a crashed deployer
+/// blocks the app for at most this long.
+const LEASE_TTL: chrono::Duration = chrono::Duration::seconds(120);
+const LEASE_RENEW_EVERY: Duration = Duration::from_secs(30);
+/// How long a push waits for another deploy of the same app to finish.
+const LEASE_WAIT: Duration = Duration::from_secs(15 * 60);
+
+/// One ref update of a push, as git's pre-receive hook reads it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefUpdate {
+    pub old: String,
+    pub new: String,
+    pub name: String,
+}
+
+impl RefUpdate {
+    /// Parses a hook input line: `<old sha> <new sha> <ref name>`.
+    pub fn parse(line: &str) -> Option<Self> {
+        let mut parts = line.split_whitespace();
+        let (old, new, name) = (parts.next()?, parts.next()?, parts.next()?);
+        Some(Self {
+            old: old.into(),
+            new: new.into(),
+            name: name.into(),
+        })
+    }
+}
+
+/// The commit a push deploys, if the push may deploy at all.
+pub fn deploy_target(refs: &[RefUpdate]) -> Result<&str> {
+    let refused = |message: String| Err(PlatformError::Invalid(message));
+    let [update] = refs else {
+        return refused(format!(
+            "push one branch at a time: Berth deploys main or master (this push updates {})",
+            refs.iter()
+                .map(|r| r.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    };
+    if !DEPLOY_BRANCHES.contains(&update.name.as_str()) {
+        let what = update.name.strip_prefix("refs/").unwrap_or(&update.name);
+        return refused(format!(
+            "{what} is not deployed: push to main or master (git push platform HEAD:main)"
+        ));
+    }
+    if update.new == NULL_SHA {
+        return refused("the deploy branch cannot be deleted".to_string());
+    }
+    Ok(&update.new)
+}
+
+impl Platform {
+    /// Deploys a push: the ref moves only if this succeeds. Progress goes to
+    /// the pusher line by line as it happens.
+    pub async fn deploy_push(
+        &self,
+        actor: &Actor,
+        app_name: &str,
+        refs: &[RefUpdate],
+        quarantine: Option<&Path>,
+        progress: &Progress,
+    ) -> Result<ReleaseRecord> {
+        let app = self.authorize_app(actor, app_name, Action::Deploy).await?;
+        let commit = deploy_target(refs)?;
+        let holder = self.take_deploy_lease(&app, progress).await?;
+        let renewal = self.keep_lease(&app, &holder);
+        let result = match self.check_branch_unmoved(&app, &refs[0]) {
+            Ok(()) => {
+                self.deploy_commit(actor, &app, commit, quarantine, progress)
+                    .await
+            }
+            Err(error) => Err(error),
+        };
+        renewal.abort();
+        self.store.release_deploy_lease(app.id, &holder).await?;
+        if result.is_ok() {
+            self.repos.point_head(&app.name, &refs[0].name)?;
+        }
+        result
+    }
+
+    async fn take_deploy_lease(&self, app: &AppRecord, progress: &Progress) -> Result<String> {
+        let mut id = [0u8; 8];
+        rand::rngs::OsRng.fill_bytes(&mut id);
+        let holder = hex::encode(id);
+        let deadline = tokio::time::Instant::now() + LEASE_WAIT;
+        let mut said = false;
+        while !self
+            .store
+            .acquire_deploy_lease(app.id, &holder, LEASE_TTL)
+            .await?
+        {
+            if !said {
+                progress.say(&format!(
+                    "Another deploy of {} is in progress: waiting for it to finish...",
+                    app.name
+                ));
+                said = true;
+            }
+            if tokio::time::Instant::now() > deadline {
+                return Err(PlatformError::Conflict(format!(
+                    "another deploy of {} has been running for over {} minutes: try again later",
+                    app.name,
+                    LEASE_WAIT.as_secs() / 60
+                )));
+            }
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+        Ok(holder)
+    }
+
+    /// A push that waited for another deploy may find its branch moved:
+    /// deploying it would run code the branch does not hold.
+    fn check_branch_unmoved(&self, app: &AppRecord, update: &RefUpdate) -> Result<()> {
+        let current = self.repos.branch_head(&app.name, &update.name)?;
+        if current.as_deref().unwrap_or(NULL_SHA) == update.old {
+            return Ok(());
+        }
+        let branch = update
+            .name
+            .strip_prefix("refs/heads/")
+            .unwrap_or(&update.name);
+        Err(PlatformError::Conflict(format!(
+            "{branch} moved while this push waited for another deploy: fetch, then push again"
+        )))
+    }
+
+    fn keep_lease(&self, app: &AppRecord, holder: &str) -> tokio::task::JoinHandle<()> {
+        let (store, app_id, holder) = (self.store.clone(), app.id, holder.to_string());
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(LEASE_RENEW_EVERY).await;
+                if let Err(error) = store.acquire_deploy_lease(app_id, &holder, LEASE_TTL).await {
+                    tracing::warn!(%error, "cannot renew the deploy lease");
+                }
+            }
+        })
+    }
+
+    async fn deploy_commit(
+        &self,
+        actor: &Actor,
+        app: &AppRecord,
+        commit: &str,
+        quarantine: Option<&Path>,
+        progress: &Progress,
+    ) -> Result<ReleaseRecord> {
+        let (repos, name, commit_id) = (self.repos.clone(), app.name.clone(), commit.to_string());
+        let quarantine = quarantine.map(Path::to_path_buf);
+        let push = tokio::task::spawn_blocking(move || {
+            PreparedPush::read(&repos, &name, &commit_id, quarantine.as_deref())
+        })
+        .await
+        .map_err(|e| PlatformError::Internal(format!("reading the push failed: {e}")))??;
+        let config = BTreeMap::<String, String>::new();
+        let release = self
+            .store
+            .create_release(NewRelease {
+                app_id: app.id,
+                description: &format!("Deploy {}", push.short_sha),
+                commit_sha: Some(&push.commit_sha),
+                config_sealed: &self.seal_config(app, &config)?,
+                created_by: &actor.email,
+                phase: "building",
+            })
+            .await?;
+        progress.say(&format!(
+            "-----> Building {} v{} from {} ({})",
+            app.name, release.version, push.short_sha, push.summary
+        ));
+        let mut output = String::new();
+        let images = match self
+            .build_images(
+                app,
+                &release,
+                push.builds,
+                &push.manifest,
+                progress,
+                &mut output,
+            )
+            .await
+        {
+            Ok(images) => images,
+            Err(error) => {
+                self.store
+                    .fail_release(release.id, &error.to_string(), &output)
+                    .await?;
+                return Err(error);
+            }
+        };
+        let manifest = push.manifest;
+        let processes: Vec<ReleaseProcess> = manifest
+            .processes
+            .iter()
+            .map(|(process_type, spec)| ReleaseProcess {
+                process_type: process_type.to_string(),
+                image: images[&spec.build].clone(),
+                command: spec
+                    .command
+                    .as_ref()
+                    .map(|command| command.line().to_string()),
+            })
+            .collect();
+        let release_phase = manifest
+            .release
+            .as_ref()
+            .map(|spec| (images[&spec.build].clone(), spec.command.line().to_string()));
+        self.store
+            .set_release_contents(
+                release.id,
+                &processes,
+                release_phase.as_ref().map(|(image, _)| image.as_str()),
+                release_phase.as_ref().map(|(_, command)| command.as_str()),
+            )
+            .await?;
+        let release = self
+            .store
+            .release(app.id, release.version)
+            .await?
+            .ok_or_else(|| {
+                PlatformError::Internal(format!("release v{} vanished", release.version))
+            })?;
+        self.roll_out(actor, app, release, &config, progress, output)
+            .await
+    }
+
+    /// Builds each image the manifest needs once, tagged `berth/<app>:v<N>-<key>`.
+    async fn build_images(
+        &self,
+        app: &AppRecord,
+        release: &ReleaseRecord,
+        contexts: BTreeMap<String, BuildContext>,
+        manifest: &Manifest,
+        progress: &Progress,
+        output: &mut String,
+    ) -> Result<HashMap<String, String>> {
+        let engine = self.engine()?;
+        let mut images = HashMap::new();
+        for (key, context) in contexts {
+            let spec = &manifest.builds[&key];
+            let tag = format!("berth/{}:v{}-{key}", app.name, release.version);
+            progress.say(&format!(
+                "-----> Building {key} ({}) as {tag}",
+                spec.dockerfile
+            ));
+            let request = BuildRequest {
+                context_tar: context.tar,
+                dockerfile: context.dockerfile,
+                target: spec.target.clone(),
+                tag: tag.clone(),
+                labels: HashMap::from([
+                    ("berth.app".to_string(), app.name.clone()),
+                    ("berth.release".to_string(), format!("v{}", release.version)),
+                ]),
+                build_args: manifest.build_args.clone().into_iter().collect(),
+            };
+            let sink = self.logs.clone();
+            let app_name = app.name.clone();
+            let result = engine
+                .build_image(request, |line| {
+                    progress.say(line);
+                    output.push_str(line);
+                    output.push('\n');
+                    sink.write(&app_name, LogLine::now(LogSource::App, "build", line));
+                })
+                .await;
+            if let Err(error) = result {
+                let message = match error {
+                    berth_docker::DockerError::Build { message } => {
+                        format!("the build of {key} failed: {message}")
+                    }
+                    other => other.to_string(),
+                };
+                return Err(PlatformError::DeployFailed(message));
+            }
+            images.insert(key.clone(), tag);
+        }
+        Ok(images)
+    }
+}
+
+/// What a push holds, read out of git: its manifest and the build context
+/// of each image the manifest needs (built once each, however many process
+/// types use it).
+struct PreparedPush {
+    commit_sha: String,
+    short_sha: String,
+    summary: String,
+    manifest: Manifest,
+    builds: BTreeMap<String, BuildContext>,
+}
+
+impl PreparedPush {
+    fn read(repos: &Repos, app: &str, commit: &str, quarantine: Option<&Path>) -> Result<Self> {
+        let snapshot = repos.snapshot(app, commit, quarantine)?;
+        let manifest = read_manifest(&snapshot)?;
+        let needed: BTreeSet<&String> = manifest
+            .processes
+            .values()
+            .map(|spec| &spec.build)
+            .chain(manifest.release.as_ref().map(|spec| &spec.build))
+            .collect();
+        let mut builds = BTreeMap::new();
+        for key in needed {
+            let spec = &manifest.builds[key];
+            builds.insert(
+                key.clone(),
+                snapshot.build_context(&spec.context, &spec.dockerfile)?,
+            );
+        }
+        Ok(Self {
+            commit_sha: snapshot.commit_sha().to_string(),
+            short_sha: snapshot.short_sha().to_string(),
+            summary: snapshot.message_summary(),
+            manifest,
+            builds,
+        })
+    }
+}
+
+/// `heroku.yml` if the commit has one, else a root `Dockerfile` (with a
+/// `Procfile` if present).
+fn read_manifest(snapshot: &Snapshot) -> Result<Manifest> {
+    let text = |path: &str| -> Result<Option<String>> {
+        match snapshot.read_file(path)? {
+            Some(bytes) => String::from_utf8(bytes)
+                .map(Some)
+                .map_err(|_| PlatformError::Invalid(format!("{path} is not UTF-8 text"))),
+            None => Ok(None),
+        }
+    };
+    let invalid = |error: ManifestError| PlatformError::Invalid(error.to_string());
+    if let Some(yml) = text("heroku.yml")? {
+        return parse_heroku_yml(&yml, |path| snapshot.file_exists(path)).map_err(invalid);
+    }
+    if snapshot.file_exists("Dockerfile") {
+        return parse_procfile(text("Procfile")?.as_deref()).map_err(invalid);
+    }
+    Err(PlatformError::Invalid(
+        "this commit has neither heroku.yml nor a Dockerfile at its root: add one to say how to build the app".into(),
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn update(name: &str, new: &str) -> RefUpdate {
+        RefUpdate {
+            old: NULL_SHA.into(),
+            new: new.into(),
+            name: name.into(),
+        }
+    }
+
+    #[test]
+    fn only_main_or_master_deploys() {
+        let sha = "a".repeat(40);
+        assert_eq!(
+            deploy_target(&[update("refs/heads/main", &sha)]).unwrap(),
+            sha
+        );
+        assert_eq!(
+            deploy_target(&[update("refs/heads/master", &sha)]).unwrap(),
+            sha
+        );
+        let feature = deploy_target(&[update("refs/heads/feature", &sha)]).unwrap_err();
+        assert_eq!(
+            feature.to_string(),
+            "heads/feature is not deployed: push to main or master (git push platform HEAD:main)"
+        );
+        assert!(deploy_target(&[update("refs/tags/v1", &sha)]).is_err());
+        let deletion = deploy_target(&[update("refs/heads/main", NULL_SHA)]).unwrap_err();
+        assert_eq!(deletion.to_string(), "the deploy branch cannot be deleted");
+        let two = [
+            update("refs/heads/main", &sha),
+            update("refs/tags/v1", &sha),
+        ];
+        assert!(deploy_target(&two)
+            .unwrap_err()
+            .to_string()
+            .contains("one branch at a time"));
+    }
+
+    #[test]
+    fn hook_lines_parse() {
+        let line = format!("{} {} refs/heads/main", NULL_SHA, "b".repeat(40));
+        assert_eq!(
+            RefUpdate::parse(&line),
+            Some(update("refs/heads/main", &"b".repeat(40)))
+        );
+        assert_eq!(RefUpdate::parse("garbage"), None);
+    }
+}

@@ -1,0 +1,309 @@
+//! Rolling out a release — the one use case every release goes through,
+//! whether it came from a push, a config change or a rollback: the release
+//! phase, then the processes of the formation, then the old release's
+//! containers stop. Progress is persisted as it goes.
+
+use std::collections::{BTreeMap, HashMap};
+use std::time::Duration;
+
+use berth_core::process_env::{process_env, ProcessContext, WEB_PORT};
+use berth_core::{Action, Actor};
+use berth_docker::{ContainerSpec, DockerError};
+use berth_store::{AppRecord, ReleaseRecord};
+use chrono::{DateTime, Utc};
+use futures_util::StreamExt;
+
+use crate::logs::{LogLine, LogSource};
+use crate::progress::Progress;
+use crate::{Platform, PlatformError, Result};
+
+/// SIGTERM, then SIGKILL after this long, as on Heroku.
+pub const STOP_GRACE: Duration = Duration::from_secs(30);
+
+/// A running (or crashed) process of an app, as the engine reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Dyno {
+    /// `web.1`
+    pub name: String,
+    pub process_type: String,
+    /// `v7`
+    pub release: String,
+    /// up, starting, crashed or down.
+    pub state: String,
+    pub created_at: DateTime<Utc>,
+    pub host_port: Option<u16>,
+}
+
+fn labels(app: &str, release: i64, process: &str) -> HashMap<String, String> {
+    HashMap::from([
+        ("berth.app".to_string(), app.to_string()),
+        ("berth.release".to_string(), format!("v{release}")),
+        ("berth.process".to_string(), process.to_string()),
+    ])
+}
+
+/// Each app's containers share a network of their own (add-ons join it).
+pub(crate) fn network_name(app: &str) -> String {
+    format!("berth-{app}")
+}
+
+fn shell(command: &str) -> Vec<String> {
+    vec!["/bin/sh".into(), "-c".into(), command.into()]
+}
+
+impl Platform {
+    /// Runs `release` (its processes already recorded) and makes it current,
+    /// or marks it failed and leaves the running release untouched.
+    pub(crate) async fn roll_out(
+        &self,
+        actor: &Actor,
+        app: &AppRecord,
+        release: ReleaseRecord,
+        config: &BTreeMap<String, String>,
+        progress: &Progress,
+        mut output: String,
+    ) -> Result<ReleaseRecord> {
+        match self
+            .start_release(app, &release, config, progress, &mut output)
+            .await
+        {
+            Ok(()) => {
+                self.store.succeed_release(&release, &output).await?;
+                let message = format!("Release v{} created by {}", release.version, actor.email);
+                self.logs
+                    .write(&app.name, LogLine::now(LogSource::Berth, "api", &message));
+                // The new release runs: an old container that will not stop is
+                // the operator's to see in the log, not a failed deploy.
+                if let Err(error) = self.stop_other_releases(app, release.version).await {
+                    tracing::warn!(app = %app.name, %error, "cannot stop the previous release");
+                }
+                Ok(release)
+            }
+            Err(error) => {
+                self.store
+                    .fail_release(release.id, &error.to_string(), &output)
+                    .await?;
+                self.remove_release_containers(app, release.version).await;
+                Err(error)
+            }
+        }
+    }
+
+    async fn start_release(
+        &self,
+        app: &AppRecord,
+        release: &ReleaseRecord,
+        config: &BTreeMap<String, String>,
+        progress: &Progress,
+        output: &mut String,
+    ) -> Result<()> {
+        let engine = self.engine()?;
+        let network = network_name(&app.name);
+        engine
+            .ensure_network(
+                &network,
+                HashMap::from([("berth.app".to_string(), app.name.clone())]),
+            )
+            .await?;
+        let context = |dyno: &'static str| ProcessContext {
+            app: &app.name,
+            release_version: release.version,
+            commit_sha: release.commit_sha.as_deref(),
+            dyno,
+            port: None,
+            config,
+        };
+
+        if let (Some(image), Some(command)) = (&release.release_image, &release.release_command) {
+            self.store
+                .set_release_phase(release.id, "releasing")
+                .await?;
+            progress.say(&format!("-----> Running release command: {command}"));
+            let spec = ContainerSpec {
+                name: format!("berth-{}.v{}.release", app.name, release.version),
+                image: image.clone(),
+                cmd: Some(shell(command)),
+                env: process_env(&context("release")),
+                labels: labels(&app.name, release.version, "release"),
+                network: Some(network.clone()),
+                network_alias: None,
+                publish_port: None,
+                restart_on_failure: false,
+                stop_timeout_secs: Some(STOP_GRACE.as_secs() as i64),
+            };
+            let sink = self.logs.clone();
+            let code = engine
+                .run_to_completion(&spec, self.release_timeout, |line| {
+                    progress.say(&line.text);
+                    output.push_str(&line.text);
+                    output.push('\n');
+                    sink.write(
+                        &app.name,
+                        LogLine::at(line.at, LogSource::App, "release", &line.text),
+                    );
+                })
+                .await
+                .map_err(|error| match error {
+                    DockerError::Timeout { .. } => PlatformError::DeployFailed(format!(
+                        "the release command did not finish within {} s",
+                        self.release_timeout.as_secs()
+                    )),
+                    other => other.into(),
+                })?;
+            if code != 0 {
+                return Err(PlatformError::DeployFailed(format!(
+                    "the release command failed with exit status {code}"
+                )));
+            }
+        }
+
+        self.store.set_release_phase(release.id, "starting").await?;
+        let defaults: Vec<(String, i64)> = release
+            .processes
+            .iter()
+            .map(|p| (p.process_type.clone(), i64::from(p.process_type == "web")))
+            .collect();
+        self.store.add_to_formation(app.id, &defaults).await?;
+        let formation = self.store.formation(app.id).await?;
+        progress.say("-----> Starting processes");
+        for process in &release.processes {
+            let quantity = formation
+                .iter()
+                .find(|(process_type, _)| *process_type == process.process_type)
+                .map_or(0, |(_, quantity)| *quantity);
+            let is_web = process.process_type == "web";
+            for index in 1..=quantity {
+                let dyno = format!("{}.{index}", process.process_type);
+                let mut env_context = context("");
+                env_context.dyno = &dyno;
+                env_context.port = is_web.then_some(WEB_PORT);
+                let mut container_labels =
+                    labels(&app.name, release.version, &process.process_type);
+                container_labels.insert("berth.dyno".into(), dyno.clone());
+                let spec = ContainerSpec {
+                    name: format!("berth-{}.v{}.{dyno}", app.name, release.version),
+                    image: process.image.clone(),
+                    cmd: process.command.as_deref().map(shell),
+                    env: process_env(&env_context),
+                    labels: container_labels,
+                    network: Some(network.clone()),
+                    network_alias: Some(process.process_type.clone()),
+                    publish_port: is_web.then_some(WEB_PORT),
+                    restart_on_failure: true,
+                    stop_timeout_secs: Some(STOP_GRACE.as_secs() as i64),
+                };
+                let started = engine.start_container(&spec).await?;
+                self.follow_output(&app.name, &dyno, &started.id);
+                let command = process.command.as_deref().unwrap_or("the image's CMD");
+                let message = format!("Starting process with command `{command}`");
+                self.logs
+                    .write(&app.name, LogLine::now(LogSource::Berth, &dyno, &message));
+                progress.say(&format!("       {dyno} started"));
+            }
+        }
+        Ok(())
+    }
+
+    /// Copies a container's output into the app's log until it stops.
+    fn follow_output(&self, app: &str, dyno: &str, container_id: &str) {
+        let Ok(engine) = self.engine() else { return };
+        let mut lines = Box::pin(engine.follow_logs(container_id));
+        let (sink, app, dyno) = (self.logs.clone(), app.to_string(), dyno.to_string());
+        tokio::spawn(async move {
+            while let Some(line) = lines.next().await {
+                match line {
+                    Ok(line) => sink.write(
+                        &app,
+                        LogLine::at(line.at, LogSource::App, &dyno, &line.text),
+                    ),
+                    Err(error) => {
+                        tracing::debug!(%app, %dyno, %error, "stopped following output");
+                        break;
+                    }
+                }
+            }
+        });
+    }
+
+    async fn stop_other_releases(&self, app: &AppRecord, keep: i64) -> Result<()> {
+        let keep = format!("v{keep}");
+        self.stop_containers(app, |labels| labels.get("berth.release") != Some(&keep))
+            .await
+    }
+
+    /// Best effort: a failed release leaves nothing running behind it.
+    async fn remove_release_containers(&self, app: &AppRecord, version: i64) {
+        let version = format!("v{version}");
+        if let Err(error) = self
+            .stop_containers(app, |labels| labels.get("berth.release") == Some(&version))
+            .await
+        {
+            tracing::warn!(app = %app.name, %error, "cannot remove a failed release's containers");
+        }
+    }
+
+    pub(crate) async fn stop_containers(
+        &self,
+        app: &AppRecord,
+        select: impl Fn(&HashMap<String, String>) -> bool,
+    ) -> Result<()> {
+        let engine = self.engine()?;
+        let containers = engine.containers(&[("berth.app", &app.name)]).await?;
+        let stops = containers
+            .iter()
+            .filter(|container| select(&container.labels))
+            .map(|container| engine.stop_and_remove(&container.id, STOP_GRACE));
+        for result in futures_util::future::join_all(stops).await {
+            result?;
+        }
+        Ok(())
+    }
+
+    /// The app's releases, oldest first.
+    pub async fn releases(&self, actor: &Actor, app_name: &str) -> Result<Vec<ReleaseRecord>> {
+        let app = self.authorize_app(actor, app_name, Action::ReadApp).await?;
+        Ok(self.store.releases(app.id).await?)
+    }
+
+    /// The app's processes, by type and number.
+    pub async fn dynos(&self, actor: &Actor, app_name: &str) -> Result<Vec<Dyno>> {
+        let app = self.authorize_app(actor, app_name, Action::ReadApp).await?;
+        let containers = self
+            .engine()?
+            .containers(&[("berth.app", &app.name)])
+            .await?;
+        let mut dynos: Vec<Dyno> = containers
+            .into_iter()
+            .filter_map(|container| {
+                let name = container.labels.get("berth.dyno")?.clone();
+                let state = match container.state.as_str() {
+                    "running" => "up",
+                    "created" => "starting",
+                    "restarting" | "exited" | "dead" => "crashed",
+                    _ => "down",
+                };
+                Some(Dyno {
+                    process_type: container
+                        .labels
+                        .get("berth.process")
+                        .cloned()
+                        .unwrap_or_default(),
+                    release: container
+                        .labels
+                        .get("berth.release")
+                        .cloned()
+                        .unwrap_or_default(),
+                    state: state.to_string(),
+                    created_at: container.created,
+                    host_port: container.host_port,
+                    name,
+                })
+            })
+            .collect();
+        dynos.sort_by_key(|dyno| {
+            let (process_type, index) = dyno.name.rsplit_once('.').unwrap_or((&dyno.name, "0"));
+            (process_type.to_string(), index.parse::<u32>().unwrap_or(0))
+        });
+        Ok(dynos)
+    }
+}

@@ -1,0 +1,53 @@
+//! Releases and processes of an app.
+
+use axum::extract::{Path, State};
+use axum::Json;
+use berth_api_types::{Dyno, Release};
+
+use super::extract::Authenticated;
+use super::ApiError;
+use crate::AppState;
+
+pub(super) async fn list(
+    State(state): State<AppState>,
+    Authenticated(session): Authenticated,
+    Path(name): Path<String>,
+) -> Result<Json<Vec<Release>>, ApiError> {
+    let app = state.platform.app(&session.actor, &name).await?;
+    let releases = state.platform.releases(&session.actor, &name).await?;
+    Ok(Json(
+        releases
+            .into_iter()
+            .map(|release| Release {
+                current: app.current_release == Some(release.version),
+                version: release.version,
+                description: release.description,
+                status: release.status.to_string(),
+                commit: release.commit_sha,
+                created_by: release.created_by,
+                created_at: release.created_at,
+                failure: release.failure,
+            })
+            .collect(),
+    ))
+}
+
+pub(super) async fn dynos(
+    State(state): State<AppState>,
+    Authenticated(session): Authenticated,
+    Path(name): Path<String>,
+) -> Result<Json<Vec<Dyno>>, ApiError> {
+    let dynos = state.platform.dynos(&session.actor, &name).await?;
+    Ok(Json(
+        dynos
+            .into_iter()
+            .map(|dyno| Dyno {
+                name: dyno.name,
+                process_type: dyno.process_type,
+                state: dyno.state,
+                release: dyno.release,
+                created_at: dyno.created_at,
+            })
+            .collect(),
+    ))
+}

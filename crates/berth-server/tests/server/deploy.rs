@@ -1,0 +1,508 @@
+//! `git push` deploys, with the real git client against a real engine.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use berth_api_types::{App, Dyno, Release};
+use berth_testkit::{unique_app_name, with_credentials, AppRepo, EngineCleanup, TestServer};
+use reqwest::StatusCode;
+
+/// A server, a user and an app, and the cleanup of what the app leaves in the engine.
+struct Deployment {
+    server: TestServer,
+    token: String,
+    app: App,
+    _cleanup: EngineCleanup,
+}
+
+impl Deployment {
+    async fn new(prefix: &str) -> Self {
+        let server = TestServer::start();
+        let token = server.create_user("dev@example.com", false, None);
+        let name = unique_app_name(prefix);
+        let cleanup = EngineCleanup::new(&name);
+        let app: App = reqwest::Client::new()
+            .post(format!("{}/api/v1/apps", server.api_url))
+            .bearer_auth(&token)
+            .json(&serde_json::json!({ "name": name }))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        Self {
+            server,
+            token,
+            app,
+            _cleanup: cleanup,
+        }
+    }
+
+    fn push(&self, repo: &AppRepo, refspec: &str) -> Pushed {
+        Pushed::from(repo.push(&self.app.git_url, &self.token, refspec, &[]))
+    }
+
+    async fn get<T: serde::de::DeserializeOwned>(&self, path: &str) -> T {
+        reqwest::Client::new()
+            .get(format!(
+                "{}/api/v1/apps/{}/{path}",
+                self.server.api_url, self.app.name
+            ))
+            .bearer_auth(&self.token)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
+    async fn releases(&self) -> Vec<Release> {
+        self.get("releases").await
+    }
+
+    async fn dynos(&self) -> Vec<Dyno> {
+        self.get("dynos").await
+    }
+
+    /// GETs `path` from a dyno through the port it publishes on 127.0.0.1.
+    async fn fetch(&self, release: i64, dyno: &str, path: &str) -> String {
+        let container = format!("berth-{}.v{release}.{dyno}", self.app.name);
+        let output = Command::new("docker")
+            .args(["port", &container, "5000/tcp"])
+            .output()
+            .unwrap();
+        let address = String::from_utf8(output.stdout).unwrap();
+        let address = address
+            .lines()
+            .find(|line| line.starts_with("127.0.0.1:"))
+            .unwrap_or_else(|| {
+                panic!(
+                    "{container} publishes no loopback port: {}",
+                    String::from_utf8_lossy(&output.stderr)
+                )
+            });
+        // docker-proxy accepts before the app listens: retry a bounded number of times.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let response = reqwest::get(format!("http://{address}{path}")).await;
+            match response.and_then(|r| r.error_for_status()) {
+                Ok(response) => return response.text().await.unwrap(),
+                Err(error) if Instant::now() > deadline => {
+                    panic!("{container} did not answer: {error}")
+                }
+                Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+            }
+        }
+    }
+
+    fn running_containers(&self) -> Vec<String> {
+        let output = Command::new("docker")
+            .args(["ps", "--format", "{{.Names}}", "--filter"])
+            .arg(format!("label=berth.app={}", self.app.name))
+            .output()
+            .unwrap();
+        let mut names: Vec<String> = String::from_utf8(output.stdout)
+            .unwrap()
+            .lines()
+            .map(String::from)
+            .collect();
+        names.sort();
+        names
+    }
+
+    fn remote_main(&self) -> Option<String> {
+        let repo = self
+            .server
+            .data_dir()
+            .join(format!("repos/{}.git", self.app.name));
+        let output = Command::new("git")
+            .arg("--git-dir")
+            .arg(repo)
+            .args(["rev-parse", "--verify", "-q", "refs/heads/main"])
+            .output()
+            .unwrap();
+        output
+            .status
+            .success()
+            .then(|| String::from_utf8(output.stdout).unwrap().trim().to_string())
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(
+            self.server
+                .data_dir()
+                .join(format!("logs/{}.log", self.app.name)),
+        )
+        .unwrap_or_default()
+    }
+}
+
+struct Pushed {
+    ok: bool,
+    /// Everything git printed (stdout and stderr).
+    output: String,
+}
+
+impl From<Output> for Pushed {
+    fn from(output: Output) -> Self {
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+        Self {
+            ok: output.status.success(),
+            output: text,
+        }
+    }
+}
+
+impl Pushed {
+    #[track_caller]
+    fn succeeded(self) -> String {
+        assert!(self.ok, "the push failed:\n{}", self.output);
+        self.output
+    }
+
+    #[track_caller]
+    fn rejected(self) -> String {
+        assert!(
+            !self.ok,
+            "the push should have been rejected:\n{}",
+            self.output
+        );
+        self.output
+    }
+}
+
+#[tokio::test]
+async fn a_heroku_yml_app_deploys_releases_and_serves() {
+    let deployment = Deployment::new("yml").await;
+    let repo = AppRepo::from_fixture("heroku-yml");
+    let output = deployment.push(&repo, "main").succeeded();
+
+    for expected in [
+        "remote: -----> Building",
+        "remote: Step 1/",
+        &format!("remote: release phase of {} v1", deployment.app.name),
+        "remote: -----> Released v1",
+        &format!(
+            "remote:        {} deployed to Berth",
+            deployment.app.web_url
+        ),
+    ] {
+        assert!(
+            output.contains(expected),
+            "missing {expected:?} in:\n{output}"
+        );
+    }
+    assert_eq!(
+        deployment.remote_main(),
+        Some(repo.head()),
+        "the ref moved after the deploy"
+    );
+
+    let releases = deployment.releases().await;
+    assert_eq!(releases.len(), 1);
+    assert_eq!(
+        (releases[0].status.as_str(), releases[0].current),
+        ("succeeded", true)
+    );
+    assert_eq!(releases[0].commit.as_deref(), Some(repo.head().as_str()));
+    assert_eq!(
+        releases[0].description,
+        format!("Deploy {}", &repo.head()[..7])
+    );
+
+    let dynos = deployment.dynos().await;
+    let names: Vec<_> = dynos
+        .iter()
+        .map(|d| (d.name.as_str(), d.release.as_str()))
+        .collect();
+    assert_eq!(
+        names,
+        [("web.1", "v1")],
+        "web=1 and worker=0 on the first deploy"
+    );
+    assert_eq!(
+        deployment.fetch(1, "web.1", "/version.txt").await,
+        "web.1 v1\n"
+    );
+
+    let log = deployment.log();
+    assert!(log.contains(" app[build]: Step 1/"), "{log}");
+    assert!(log.contains(" app[release]: release phase of"), "{log}");
+    assert!(
+        log.contains(" berth[api]: Release v1 created by dev@example.com"),
+        "{log}"
+    );
+
+    // The app's code can be cloned back.
+    let clone_dir = tempfile::tempdir().unwrap();
+    let clone = berth_testkit::git_command(clone_dir.path())
+        .args([
+            "clone",
+            "-q",
+            &with_credentials(&deployment.app.git_url, &deployment.token),
+            "copy",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        clone.status.success(),
+        "{}",
+        String::from_utf8_lossy(&clone.stderr)
+    );
+    assert!(clone_dir.path().join("copy/heroku.yml").exists());
+
+    // An empty commit is a new release, built from the layer cache; the old containers go.
+    repo.commit("Nothing changed");
+    let output = deployment.push(&repo, "main").succeeded();
+    assert!(output.contains("Using cache"), "{output}");
+    assert!(output.contains("-----> Released v2"), "{output}");
+    assert_eq!(
+        deployment.fetch(2, "web.1", "/version.txt").await,
+        "web.1 v2\n"
+    );
+    let running = deployment.running_containers();
+    assert_eq!(running, [format!("berth-{}.v2.web.1", deployment.app.name)]);
+}
+
+#[tokio::test]
+async fn a_failing_release_command_rejects_the_push_and_keeps_the_running_release() {
+    let deployment = Deployment::new("relfail").await;
+    let repo = AppRepo::from_fixture("heroku-yml");
+    deployment.push(&repo, "main").succeeded();
+    let deployed = repo.head();
+
+    let yml = std::fs::read_to_string(repo.path().join("heroku.yml")).unwrap();
+    repo.write(
+        "heroku.yml",
+        &yml.replace(
+            "&& test -n \"$BERTH_SLUG_COMMIT\"",
+            "&& echo failing && exit 3",
+        ),
+    );
+    repo.commit("Break the release phase");
+    let output = deployment.push(&repo, "main").rejected();
+    assert!(output.contains("remote: failing"), "{output}");
+    assert!(
+        output.contains("Push rejected: the release command failed with exit status 3"),
+        "{output}"
+    );
+    assert!(
+        output.contains("[remote rejected]") || output.contains("!\trefs/heads/main"),
+        "{output}"
+    );
+
+    assert_eq!(
+        deployment.remote_main(),
+        Some(deployed),
+        "the ref did not move"
+    );
+    let releases = deployment.releases().await;
+    let summary: Vec<_> = releases
+        .iter()
+        .map(|r| (r.version, r.status.as_str(), r.current))
+        .collect();
+    assert_eq!(summary, [(1, "succeeded", true), (2, "failed", false)]);
+    assert_eq!(
+        deployment.running_containers(),
+        [format!("berth-{}.v1.web.1", deployment.app.name)]
+    );
+    assert_eq!(
+        deployment.fetch(1, "web.1", "/version.txt").await,
+        "web.1 v1\n"
+    );
+}
+
+#[tokio::test]
+async fn a_broken_manifest_or_build_is_refused_with_where_and_why() {
+    let deployment = Deployment::new("badyml").await;
+    let repo = AppRepo::from_fixture("heroku-yml");
+    repo.write(
+        "heroku.yml",
+        "build:\n  docker:\n    web: Dockerfile\ndeploy:\n  web: x\n",
+    );
+    repo.commit("Unknown key");
+    let output = deployment.push(&repo, "main").rejected();
+    assert!(
+        output.contains("remote:  !     Push rejected: heroku.yml:4:1:"),
+        "{output}"
+    );
+
+    repo.write("heroku.yml", "build:\n  docker:\n    web: Dockerfile\n");
+    repo.write(
+        "Dockerfile",
+        "FROM scratch\nCOPY busybox /bin/busybox\nRUN [\"/bin/busybox\", \"false\"]\n",
+    );
+    repo.commit("A failing RUN");
+    let output = deployment.push(&repo, "main").rejected();
+    assert!(
+        output.contains("Push rejected: the build of web failed:"),
+        "{output}"
+    );
+    assert!(
+        output.contains("non-zero code"),
+        "Docker's own words: {output}"
+    );
+
+    assert_eq!(deployment.remote_main(), None);
+    assert!(deployment.running_containers().is_empty());
+    let statuses: Vec<_> = deployment
+        .releases()
+        .await
+        .into_iter()
+        .map(|r| r.status)
+        .collect();
+    assert_eq!(
+        statuses,
+        ["failed"],
+        "the manifest error made no release; the build failure did"
+    );
+}
+
+#[tokio::test]
+async fn only_main_or_master_deploy() {
+    let deployment = Deployment::new("branch").await;
+    let repo = AppRepo::from_fixture("cmd-only");
+    let output = deployment.push(&repo, "main:feature").rejected();
+    assert!(
+        output.contains("heads/feature is not deployed: push to main or master"),
+        "{output}"
+    );
+    repo.git(&["tag", "v1"]);
+    let output = deployment.push(&repo, "v1").rejected();
+    assert!(output.contains("tags/v1 is not deployed"), "{output}");
+    assert!(deployment.releases().await.is_empty());
+
+    deployment.push(&repo, "main:master").succeeded();
+    assert_eq!(
+        deployment.fetch(1, "web.1", "/").await,
+        "<h1>cmd-only</h1>\n"
+    );
+    let output = deployment.push(&repo, ":master").rejected();
+    assert!(
+        output.contains("the deploy branch cannot be deleted"),
+        "{output}"
+    );
+}
+
+#[tokio::test]
+async fn a_dockerfile_and_procfile_app_runs_its_release_line() {
+    let deployment = Deployment::new("procfile").await;
+    let repo = AppRepo::from_fixture("procfile");
+    let output = deployment.push(&repo, "main").succeeded();
+    assert!(
+        output.contains("remote: procfile release phase"),
+        "{output}"
+    );
+    assert_eq!(
+        deployment.fetch(1, "web.1", "/version.txt").await,
+        "web.1 v1\n"
+    );
+}
+
+#[tokio::test]
+async fn git_requires_a_token_with_access() {
+    let deployment = Deployment::new("auth").await;
+    let client = reqwest::Client::new();
+    let refs = format!(
+        "{}/info/refs?service=git-receive-pack",
+        deployment.app.git_url
+    );
+
+    let anonymous = client.get(&refs).send().await.unwrap();
+    assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        anonymous.headers()["www-authenticate"],
+        "Basic realm=\"Berth\""
+    );
+    let wrong = client
+        .get(&refs)
+        .basic_auth("x", Some("berth_wrong"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
+
+    let stranger = deployment
+        .server
+        .create_user("stranger@example.com", false, None);
+    let hidden = client
+        .get(&refs)
+        .basic_auth("x", Some(&stranger))
+        .send()
+        .await
+        .unwrap();
+    let missing = client
+        .get(refs.replace(&deployment.app.name, "no-such-app"))
+        .basic_auth("x", Some(&deployment.token))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        (hidden.status(), missing.status()),
+        (StatusCode::NOT_FOUND, StatusCode::NOT_FOUND)
+    );
+    assert_eq!(hidden.text().await.unwrap(), missing.text().await.unwrap());
+
+    let repo = AppRepo::from_fixture("cmd-only");
+    let output =
+        Pushed::from(repo.push(&deployment.app.git_url, "berth_wrong", "main", &[])).rejected();
+    assert!(
+        output.contains("Authentication failed") || output.contains("401"),
+        "{output}"
+    );
+    let output =
+        Pushed::from(repo.push(&deployment.app.git_url, &stranger, "main", &[])).rejected();
+    assert!(output.contains("not found"), "{output}");
+}
+
+#[tokio::test]
+async fn concurrent_pushes_to_one_app_never_interleave() {
+    let deployment = Deployment::new("turns").await;
+    let first = AppRepo::from_fixture("cmd-only");
+    let second = AppRepo::from_fixture("cmd-only");
+    second.commit("A second history");
+
+    let mut pushing = berth_testkit::git_command(first.path())
+        .args([
+            "push",
+            &with_credentials(&deployment.app.git_url, &deployment.token),
+            "main",
+        ])
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first_output = String::new();
+    let mut lines = BufReader::new(pushing.stderr.take().unwrap());
+    while !first_output.contains("-----> Building") {
+        let mut line = String::new();
+        assert!(
+            lines.read_line(&mut line).unwrap() > 0,
+            "the first push ended early: {first_output}"
+        );
+        first_output.push_str(&line);
+    }
+    let waiting = deployment.push(&second, "main");
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut lines, &mut rest).unwrap();
+    assert!(pushing.wait().unwrap().success(), "{first_output}{rest}");
+
+    // The second push waited its turn, then found main moved under it: deploying
+    // it would run code the branch does not hold, so it is refused, as git
+    // refuses a push that is not based on the remote's branch.
+    let output = waiting.rejected();
+    assert!(output.contains("Another deploy of"), "{output}");
+    assert!(
+        output.contains("main moved while this push waited"),
+        "{output}"
+    );
+    let releases = deployment.releases().await;
+    assert_eq!(releases.len(), 1, "{releases:?}");
+    assert_eq!(deployment.remote_main(), Some(first.head()));
+}
