@@ -1,0 +1,182 @@
+//! Forwarding one request: find the app, pick a web process in turn, pass
+//! the request on (retrying an idempotent one once on another process when
+//! the first fails before any response byte), stream the answer back.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+use http_body::Body as _;
+use http_body_util::{BodyExt, Empty};
+use hyper::body::Incoming;
+use hyper::header::{HOST, UPGRADE};
+use hyper::{Method, Request, Response, StatusCode, Version};
+use hyper_util::rt::TokioIo;
+
+use crate::headers;
+use crate::pages::Page;
+use crate::tracked::{AccessLog, TrackedBody};
+use crate::{ProxyBody, Router};
+
+/// How many processes one request may be tried on.
+const MAX_ATTEMPTS: usize = 2;
+
+impl Router {
+    pub(crate) async fn handle(
+        self: Arc<Self>,
+        mut request: Request<Incoming>,
+        peer: SocketAddr,
+        local_port: u16,
+    ) -> Response<ProxyBody> {
+        let started = Instant::now();
+        let host = request
+            .headers()
+            .get(HOST)
+            .and_then(|value| value.to_str().ok())
+            .map(str::to_string)
+            .or_else(|| {
+                request
+                    .uri()
+                    .authority()
+                    .map(|authority| authority.to_string())
+            })
+            .unwrap_or_default();
+        let Some(route) = self.table.load().lookup(&host).cloned() else {
+            return Page::NoSuchApp.response();
+        };
+        let request_id = headers::request_id(request.headers());
+        let path = request
+            .uri()
+            .path_and_query()
+            .map_or("/", |pq| pq.as_str())
+            .to_string();
+        let method = request.method().clone();
+        let describe = |dyno: &str| {
+            format!(
+                "method={} path=\"{}\" host={} request_id={request_id} fwd=\"{}\" dyno={dyno}",
+                method,
+                path.replace('"', "%22"),
+                host,
+                peer.ip(),
+            )
+        };
+        let log_error = |code: &str, desc: &str, dyno: &str, status: StatusCode| {
+            let line = format!(
+                "at=error code={code} desc=\"{desc}\" {} service={}ms status={} bytes=0",
+                describe(dyno),
+                started.elapsed().as_millis(),
+                status.as_u16()
+            );
+            (self.log)(&route.app, line);
+        };
+        if route.upstreams.is_empty() {
+            log_error(
+                "H14",
+                "No web processes running",
+                "",
+                Page::NoWebProcess.status(),
+            );
+            return Page::NoWebProcess.response();
+        }
+
+        let upgrade = request.headers().contains_key(UPGRADE);
+        let client_upgrade = upgrade.then(|| hyper::upgrade::on(&mut request));
+        let (parts, body) = request.into_parts();
+        let idempotent = matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS);
+        let retryable = idempotent && body.is_end_stream() && !upgrade;
+        let mut forwarded_headers = parts.headers.clone();
+        headers::forward(
+            &mut forwarded_headers,
+            &host,
+            peer,
+            local_port,
+            &request_id,
+            upgrade,
+        );
+        let mut body = Some(body.boxed());
+
+        let mut last_dyno = String::new();
+        for upstream in route.rotation().take(MAX_ATTEMPTS) {
+            let request_body = match body.take() {
+                Some(body) => body,
+                None if retryable => Empty::new().map_err(|never| match never {}).boxed(),
+                None => break,
+            };
+            last_dyno.clone_from(&upstream.dyno);
+            let mut upstream_request = Request::new(request_body);
+            *upstream_request.method_mut() = parts.method.clone();
+            *upstream_request.version_mut() = Version::HTTP_11;
+            *upstream_request.headers_mut() = forwarded_headers.clone();
+            *upstream_request.uri_mut() = match format!("http://{}{path}", upstream.address).parse()
+            {
+                Ok(uri) => uri,
+                Err(_) => return Page::AppError.response(),
+            };
+            let in_flight = self.track(upstream.address);
+            let sent = tokio::time::timeout(
+                self.config.first_byte_timeout,
+                self.client.request(upstream_request),
+            );
+            let mut response = match sent.await {
+                Err(_) => {
+                    log_error(
+                        "H12",
+                        "Request timeout",
+                        &upstream.dyno,
+                        Page::Timeout.status(),
+                    );
+                    return Page::Timeout.response();
+                }
+                Ok(Err(error)) => {
+                    tracing::debug!(app = %route.app, dyno = %upstream.dyno, %error, "upstream failed");
+                    continue;
+                }
+                Ok(Ok(response)) => response,
+            };
+            let status = response.status();
+            if status == StatusCode::SWITCHING_PROTOCOLS {
+                if let Some(client_upgrade) = client_upgrade {
+                    let upstream_upgrade = hyper::upgrade::on(&mut response);
+                    tokio::spawn(async move {
+                        let (Ok(client), Ok(upstream)) =
+                            (client_upgrade.await, upstream_upgrade.await)
+                        else {
+                            return;
+                        };
+                        let _in_flight = in_flight;
+                        let _ = tokio::io::copy_bidirectional(
+                            &mut TokioIo::new(client),
+                            &mut TokioIo::new(upstream),
+                        )
+                        .await;
+                    });
+                    let (parts, _) = response.into_parts();
+                    return Response::from_parts(
+                        parts,
+                        Empty::new().map_err(|never| match never {}).boxed(),
+                    );
+                }
+            }
+            headers::strip_hop_by_hop(response.headers_mut(), false);
+            let access = AccessLog {
+                log: self.log.clone(),
+                app: route.app.clone(),
+                line: format!(
+                    "at=info {} service={}ms",
+                    describe(&upstream.dyno),
+                    started.elapsed().as_millis()
+                ),
+                status: status.as_u16(),
+            };
+            let (parts, body) = response.into_parts();
+            return Response::from_parts(parts, TrackedBody::new(body, access, in_flight).boxed());
+        }
+        log_error(
+            "H13",
+            "Connection closed without response",
+            &last_dyno,
+            Page::AppError.status(),
+        );
+        Page::AppError.response()
+    }
+}

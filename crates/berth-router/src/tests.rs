@@ -1,0 +1,238 @@
+//! The router against real HTTP backends on loopback.
+
+use std::convert::Infallible;
+use std::sync::Mutex;
+
+use http_body_util::Full;
+use hyper::{Request, Response};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use super::*;
+
+/// A backend answering `<name> <x-forwarded-for> <x-request-id> <via> <host>`,
+/// and echoing bytes after an `Upgrade: echo` handshake.
+async fn backend(name: &'static str) -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        loop {
+            let (stream, _) = listener.accept().await.unwrap();
+            let service = hyper::service::service_fn(
+                move |mut request: Request<hyper::body::Incoming>| async move {
+                    if request.headers().contains_key("upgrade") {
+                        let upgrade = hyper::upgrade::on(&mut request);
+                        tokio::spawn(async move {
+                            let mut io = TokioIo::new(upgrade.await.unwrap());
+                            let mut buffer = [0u8; 4];
+                            io.read_exact(&mut buffer).await.unwrap();
+                            io.write_all(&buffer).await.unwrap();
+                        });
+                        let mut response = Response::new(Full::new(Bytes::new()));
+                        *response.status_mut() = hyper::StatusCode::SWITCHING_PROTOCOLS;
+                        response
+                            .headers_mut()
+                            .insert("connection", "upgrade".parse().unwrap());
+                        response
+                            .headers_mut()
+                            .insert("upgrade", "echo".parse().unwrap());
+                        return Ok::<_, Infallible>(response);
+                    }
+                    let header = |name: &str| {
+                        request
+                            .headers()
+                            .get(name)
+                            .and_then(|v| v.to_str().ok())
+                            .unwrap_or("-")
+                            .to_string()
+                    };
+                    let text = format!(
+                        "{name} {} {} {} {}",
+                        header("x-forwarded-for"),
+                        header("x-request-id"),
+                        header("via"),
+                        header("host")
+                    );
+                    Ok(Response::new(Full::new(Bytes::from(text))))
+                },
+            );
+            tokio::spawn(
+                hyper::server::conn::http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), service)
+                    .with_upgrades(),
+            );
+        }
+    });
+    address
+}
+
+/// An address where nothing listens.
+async fn dead_address() -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    listener.local_addr().unwrap()
+}
+
+struct Running {
+    address: SocketAddr,
+    router: Arc<Router>,
+    lines: Arc<Mutex<Vec<(String, String)>>>,
+}
+
+async fn router(routes: Vec<AppRoute>) -> Running {
+    let lines = Arc::new(Mutex::new(Vec::new()));
+    let sink = lines.clone();
+    let router = Router::new(
+        RouterConfig::default(),
+        Arc::new(move |app: &str, line: String| sink.lock().unwrap().push((app.to_string(), line))),
+    );
+    router.set_routes(routes);
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(router.clone().serve(listener, std::future::pending()));
+    Running {
+        address,
+        router,
+        lines,
+    }
+}
+
+fn route(upstreams: Vec<(SocketAddr, &str)>) -> AppRoute {
+    AppRoute {
+        app: "demo".into(),
+        hosts: vec!["demo.localhost".into()],
+        upstreams: upstreams
+            .into_iter()
+            .map(|(address, dyno)| Upstream {
+                address,
+                dyno: dyno.into(),
+            })
+            .collect(),
+    }
+}
+
+async fn get(running: &Running, host: &str) -> (u16, String) {
+    let response = reqwest::Client::new()
+        .get(format!("http://{}/path?q=1", running.address))
+        .header("host", host)
+        .send()
+        .await
+        .unwrap();
+    (response.status().as_u16(), response.text().await.unwrap())
+}
+
+#[tokio::test]
+async fn requests_spread_over_replicas_with_forwarding_headers() {
+    let (one, two) = (backend("one").await, backend("two").await);
+    let running = router(vec![route(vec![(one, "web.1"), (two, "web.2")])]).await;
+    let mut names = Vec::new();
+    let mut first_length = 0;
+    for _ in 0..4 {
+        let (status, body) = get(&running, "Demo.Localhost:9999").await;
+        assert_eq!(status, 200);
+        let fields: Vec<&str> = body.split(' ').collect();
+        assert_eq!(fields[1], "127.0.0.1", "x-forwarded-for");
+        assert_eq!(fields[2].len(), 32, "a request id");
+        assert_eq!(fields[3..5], ["1.1", "berth"]);
+        assert_eq!(
+            fields[5], "Demo.Localhost:9999",
+            "the client's Host reaches the app"
+        );
+        names.push(fields[0].to_string());
+        if first_length == 0 {
+            first_length = body.len();
+        }
+    }
+    assert_eq!(names, ["one", "two", "one", "two"]);
+
+    let lines = running.lines.lock().unwrap().clone();
+    assert_eq!(lines.len(), 4);
+    let (app, line) = &lines[0];
+    assert_eq!(app, "demo");
+    assert!(
+        line.starts_with(
+            "at=info method=GET path=\"/path?q=1\" host=Demo.Localhost:9999 request_id="
+        ),
+        "{line}"
+    );
+    assert!(
+        line.contains(" fwd=\"127.0.0.1\" dyno=web.1 service="),
+        "{line}"
+    );
+    assert!(
+        line.ends_with(&format!("status=200 bytes={first_length}")),
+        "{line}"
+    );
+}
+
+#[tokio::test]
+async fn unknown_hosts_and_apps_without_web_processes_get_distinct_pages() {
+    let running = router(vec![route(vec![])]).await;
+    let (status, body) = get(&running, "nope.localhost").await;
+    assert_eq!(status, 404);
+    assert!(body.contains("No such app"));
+    let (status, body) = get(&running, "demo.localhost").await;
+    assert_eq!(status, 503);
+    assert!(body.contains("no web process"));
+    assert!(running.lines.lock().unwrap()[0]
+        .1
+        .starts_with("at=error code=H14"));
+}
+
+#[tokio::test]
+async fn a_dead_upstream_is_skipped_and_all_dead_is_a_502() {
+    let live = backend("live").await;
+    let dead = dead_address().await;
+    let running = router(vec![route(vec![(dead, "web.1"), (live, "web.2")])]).await;
+    for _ in 0..4 {
+        let (status, body) = get(&running, "demo.localhost").await;
+        assert_eq!((status, body.split(' ').next().unwrap()), (200, "live"));
+    }
+    running
+        .router
+        .set_routes(vec![route(vec![(dead, "web.1")])]);
+    let (status, body) = get(&running, "demo.localhost").await;
+    assert_eq!(status, 502);
+    assert!(body.contains("Application error"));
+    assert!(!body.contains("127.0.0.1"), "pages never leak internals");
+}
+
+#[tokio::test]
+async fn upgrades_become_tunnels() {
+    let echo = backend("echo").await;
+    let running = router(vec![route(vec![(echo, "web.1")])]).await;
+    let mut stream = tokio::net::TcpStream::connect(running.address)
+        .await
+        .unwrap();
+    stream
+        .write_all(b"GET / HTTP/1.1\r\nHost: demo.localhost\r\nConnection: Upgrade\r\nUpgrade: echo\r\n\r\n")
+        .await
+        .unwrap();
+    let mut head = Vec::new();
+    while !head.ends_with(b"\r\n\r\n") {
+        let mut byte = [0u8; 1];
+        stream.read_exact(&mut byte).await.unwrap();
+        head.push(byte[0]);
+    }
+    assert!(
+        String::from_utf8_lossy(&head).starts_with("HTTP/1.1 101"),
+        "{}",
+        String::from_utf8_lossy(&head)
+    );
+    stream.write_all(b"ping").await.unwrap();
+    let mut echoed = [0u8; 4];
+    stream.read_exact(&mut echoed).await.unwrap();
+    assert_eq!(&echoed, b"ping");
+}
+
+#[tokio::test]
+async fn probes_need_an_http_answer() {
+    assert!(probe(backend("up").await, "/", Duration::from_secs(2)).await);
+    assert!(!probe(dead_address().await, "/", Duration::from_secs(2)).await);
+    // Something that accepts TCP but never speaks HTTP is not healthy.
+    let silent = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = silent.local_addr().unwrap();
+    tokio::spawn(async move {
+        let _held = silent.accept().await;
+        std::future::pending::<()>().await;
+    });
+    assert!(!probe(address, "/", Duration::from_millis(300)).await);
+}
