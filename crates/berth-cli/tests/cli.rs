@@ -594,7 +594,9 @@ fn logout_without_a_server_still_logs_out_locally() {
 #[test]
 fn git_push_with_the_login_deploys_and_releases_and_ps_show_it() {
     let world = World::new();
-    world.server.create_user("dev@example.com", false, Some(PASSWORD));
+    world
+        .server
+        .create_user("dev@example.com", false, Some(PASSWORD));
     world.login("dev@example.com", PASSWORD).ok();
     let name = berth_testkit::unique_app_name("cli-push");
     let _cleanup = berth_testkit::EngineCleanup::new(&name);
@@ -616,12 +618,24 @@ fn git_push_with_the_login_deploys_and_releases_and_ps_show_it() {
         .unwrap();
     let push_output = String::from_utf8_lossy(&push.stderr);
     assert!(push.status.success(), "{push_output}");
-    assert!(push_output.contains("remote: -----> Released v1"), "{push_output}");
+    assert!(
+        push_output.contains("remote: -----> Released v1"),
+        "{push_output}"
+    );
 
     let releases = in_repo(&["releases"]).ok();
-    let v1 = releases.lines().find(|line| line.starts_with("v1")).unwrap();
-    assert!(v1.contains(&format!("Deploy {}", &repo.head()[..7])), "{releases}");
-    assert!(v1.contains("current") && v1.contains("dev@example.com"), "{releases}");
+    let v1 = releases
+        .lines()
+        .find(|line| line.starts_with("v1"))
+        .unwrap();
+    assert!(
+        v1.contains(&format!("Deploy {}", &repo.head()[..7])),
+        "{releases}"
+    );
+    assert!(
+        v1.contains("current") && v1.contains("dev@example.com"),
+        "{releases}"
+    );
     let json = in_repo(&["releases", "--json"]).json();
     assert_eq!(json[0]["version"], 1);
     assert_eq!(json[0]["status"], "succeeded");
@@ -629,15 +643,27 @@ fn git_push_with_the_login_deploys_and_releases_and_ps_show_it() {
 
     let ps = in_repo(&["ps"]).ok();
     let lines: Vec<&str> = ps.lines().collect();
-    assert!(lines[0].starts_with("DYNO") && lines[0].contains("STATE"), "{ps}");
-    assert!(lines[1].starts_with("web.1") && lines[1].contains("up") && lines[1].contains("v1"), "{ps}");
+    assert!(
+        lines[0].starts_with("DYNO") && lines[0].contains("STATE"),
+        "{ps}"
+    );
+    assert!(
+        lines[1].starts_with("web.1") && lines[1].contains("up") && lines[1].contains("v1"),
+        "{ps}"
+    );
     let json = in_repo(&["ps", "--json"]).json();
-    assert_eq!((json[0]["name"].as_str(), json[0]["type"].as_str()), (Some("web.1"), Some("web")));
+    assert_eq!(
+        (json[0]["name"].as_str(), json[0]["type"].as_str()),
+        (Some("web.1"), Some("web"))
+    );
 
     in_repo(&["apps:destroy", "--confirm", &name]).ok();
     let left = Command::new("docker")
         .args(["ps", "-aq", "--filter", &format!("label=berth.app={name}")])
         .output()
         .unwrap();
-    assert!(left.stdout.is_empty(), "destroying the app removes its containers");
+    assert!(
+        left.stdout.is_empty(),
+        "destroying the app removes its containers"
+    );
 }

@@ -60,6 +60,9 @@ impl Platform {
                 .await?;
             return Err(error.into());
         }
+        if let Err(error) = self.refresh_routes().await {
+            tracing::warn!(app = %app.name, %error, "the router does not know the new app yet");
+        }
         Ok(app)
     }
 

@@ -11,6 +11,7 @@ mod error;
 pub mod logs;
 mod progress;
 mod release;
+mod routes;
 pub mod secrets;
 #[cfg(test)]
 mod tests;
@@ -19,8 +20,11 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use std::sync::Arc;
+
 use berth_docker::Engine;
 use berth_git::Repos;
+use berth_router::Router;
 use berth_store::Store;
 
 pub use accounts::{IssuedToken, Session};
@@ -45,6 +49,10 @@ pub struct PlatformConfig {
     pub secret_key: Option<String>,
     /// How long a release command may run before the deploy fails.
     pub release_timeout: Duration,
+    /// How long a new web process has to answer HTTP before the deploy fails.
+    pub boot_timeout: Duration,
+    /// Every app answers at `<app>.<base domain>`.
+    pub base_domain: String,
 }
 
 pub struct Platform {
@@ -53,7 +61,11 @@ pub struct Platform {
     secrets: SecretKey,
     logs: LogSink,
     engine: Option<Engine>,
+    router: Option<Arc<Router>>,
+    route_refresh: tokio::sync::Mutex<()>,
     release_timeout: Duration,
+    boot_timeout: Duration,
+    base_domain: String,
 }
 
 impl Platform {
@@ -77,13 +89,23 @@ impl Platform {
             secrets,
             logs: LogSink::start(logs_dir),
             engine: None,
+            router: None,
+            route_refresh: tokio::sync::Mutex::new(()),
             release_timeout: config.release_timeout,
+            boot_timeout: config.boot_timeout,
+            base_domain: config.base_domain.clone(),
         })
     }
 
     /// Gives the platform the container engine that deploys run on.
     pub fn with_engine(mut self, engine: Engine) -> Self {
         self.engine = Some(engine);
+        self
+    }
+
+    /// Gives the platform the router whose table it keeps.
+    pub fn with_router(mut self, router: Arc<Router>) -> Self {
+        self.router = Some(router);
         self
     }
 

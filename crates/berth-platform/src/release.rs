@@ -72,10 +72,12 @@ impl Platform {
                 let message = format!("Release v{} created by {}", release.version, actor.email);
                 self.logs
                     .write(&app.name, LogLine::now(LogSource::Berth, "api", &message));
-                // The new release runs: an old container that will not stop is
-                // the operator's to see in the log, not a failed deploy.
-                if let Err(error) = self.stop_other_releases(app, release.version).await {
-                    tracing::warn!(app = %app.name, %error, "cannot stop the previous release");
+                // Cutover: the router switches to the new processes at once;
+                // requests in flight to the old ones finish before those stop.
+                // Trouble retiring the old release is the operator's to see in
+                // the log, not a failed deploy: the new one runs.
+                if let Err(error) = self.retire_other_releases(app, release.version).await {
+                    tracing::warn!(app = %app.name, %error, "cannot retire the previous release");
                 }
                 Ok(release)
             }
@@ -194,6 +196,16 @@ impl Platform {
                 };
                 let started = engine.start_container(&spec).await?;
                 self.follow_output(&app.name, &dyno, &started.id);
+                if is_web {
+                    let port = started.host_port.ok_or_else(|| {
+                        PlatformError::Internal(format!("{dyno} has no published port"))
+                    })?;
+                    progress.say(&format!(
+                        "       {dyno} starting: waiting for it to answer HTTP"
+                    ));
+                    let address = (std::net::Ipv4Addr::LOCALHOST, port).into();
+                    self.wait_until_healthy(&dyno, address).await?;
+                }
                 let command = process.command.as_deref().unwrap_or("the image's CMD");
                 let message = format!("Starting process with command `{command}`");
                 self.logs
@@ -225,7 +237,9 @@ impl Platform {
         });
     }
 
-    async fn stop_other_releases(&self, app: &AppRecord, keep: i64) -> Result<()> {
+    async fn retire_other_releases(&self, app: &AppRecord, keep: i64) -> Result<()> {
+        self.refresh_routes().await?;
+        self.drain_other_releases(app, keep).await?;
         let keep = format!("v{keep}");
         self.stop_containers(app, |labels| labels.get("berth.release") != Some(&keep))
             .await

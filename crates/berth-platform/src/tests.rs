@@ -10,6 +10,8 @@ async fn platform() -> (tempfile::TempDir, Platform) {
         database_url: None,
         secret_key: None,
         release_timeout: std::time::Duration::from_secs(60),
+        boot_timeout: std::time::Duration::from_secs(60),
+        base_domain: "localhost".into(),
     };
     let platform = Platform::open(&config).await.unwrap();
     (dir, platform)

@@ -15,7 +15,8 @@ use std::time::Duration;
 
 use anyhow::Context;
 use berth_docker::Engine;
-use berth_platform::Platform;
+use berth_platform::{LogLine, LogSource, Platform};
+use berth_router::Router;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
@@ -115,6 +116,17 @@ pub async fn launch(
             )
         })?
         .with_engine(engine);
+    let logs = platform.logs().clone();
+    let router = Router::new(
+        settings.router_config(),
+        Arc::new(move |app: &str, line: String| {
+            logs.write(app, LogLine::now(LogSource::Berth, "router", &line));
+        }),
+    );
+    let platform = platform.with_router(router.clone());
+    // Adopt what already runs: a restarted berthd routes to the containers
+    // it finds instead of restarting them.
+    platform.refresh_routes().await?;
     if platform.needs_first_user().await? {
         tracing::info!(
             "No user exists yet. Create the first one with: berthd admin create-user you@example.com --admin"
@@ -148,13 +160,17 @@ pub async fn launch(
         .with_graceful_shutdown(wait_for_stop(stopped.clone()))
         .into_future(),
     );
-    let mut router = tokio::spawn(berth_router::serve(listeners.http, wait_for_stop(stopped)));
+    let mut router = tokio::spawn(router.serve(listeners.http, wait_for_stop(stopped.clone())));
     tracing::info!("API, dashboard and git on http://{api_address}");
     tracing::info!(
         "router on http://{http_address} (apps at http://<app>.{}:{})",
         settings.base_domain,
         http_address.port()
     );
+    let route_refresher = tokio::spawn(refresh_routes_periodically(
+        state.clone(),
+        wait_for_stop(stopped),
+    ));
     on_ready();
 
     tokio::select! {
@@ -179,6 +195,24 @@ pub async fn launch(
         api_server.abort();
         router.abort();
     }
+    route_refresher.abort();
     state.platform.close().await;
     Ok(())
+}
+
+/// How often the route table is rebuilt from the engine, to follow crashed
+/// and restarted containers between deploys.
+const ROUTE_REFRESH_EVERY: Duration = Duration::from_secs(2);
+
+async fn refresh_routes_periodically(state: AppState, stop: impl Future<Output = ()>) {
+    tokio::pin!(stop);
+    loop {
+        tokio::select! {
+            () = &mut stop => return,
+            () = tokio::time::sleep(ROUTE_REFRESH_EVERY) => {}
+        }
+        if let Err(error) = state.platform.refresh_routes().await {
+            tracing::warn!(%error, "cannot refresh the route table");
+        }
+    }
 }

@@ -1,7 +1,10 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
+use std::time::Duration;
+
 use berth_platform::PlatformConfig;
+use berth_router::RouterConfig;
 
 /// How `berthd` is configured: flags override environment variables, which
 /// override the defaults (DESIGN.md lists them).
@@ -44,6 +47,22 @@ pub struct Settings {
     /// How long a release command may run before the deploy fails, in seconds.
     #[arg(long, env = "BERTH_RELEASE_TIMEOUT", default_value_t = 3600)]
     pub release_timeout: u64,
+
+    /// How long a new web process has to answer HTTP before its deploy fails, in seconds.
+    #[arg(long, env = "BERTH_BOOT_TIMEOUT", default_value_t = 60)]
+    pub boot_timeout: u64,
+
+    /// Router: seconds from forwarding a request to the app's first response byte.
+    #[arg(long, env = "BERTH_ROUTER_TIMEOUT", default_value_t = 30)]
+    pub router_timeout: u64,
+
+    /// Router: seconds a client connection may sit idle between requests.
+    #[arg(long, env = "BERTH_ROUTER_IDLE_TIMEOUT", default_value_t = 75)]
+    pub router_idle_timeout: u64,
+
+    /// Router: the largest request head (request line and headers) accepted, in bytes.
+    #[arg(long, env = "BERTH_ROUTER_MAX_HEADER_BYTES", default_value_t = 65536)]
+    pub router_max_header_bytes: usize,
 }
 
 impl Settings {
@@ -64,7 +83,17 @@ impl Settings {
             data_dir: self.data_dir.clone(),
             database_url: self.database_url.clone(),
             secret_key: self.secret_key.clone(),
-            release_timeout: std::time::Duration::from_secs(self.release_timeout),
+            release_timeout: Duration::from_secs(self.release_timeout),
+            boot_timeout: Duration::from_secs(self.boot_timeout),
+            base_domain: self.base_domain.clone(),
+        }
+    }
+
+    pub fn router_config(&self) -> RouterConfig {
+        RouterConfig {
+            first_byte_timeout: Duration::from_secs(self.router_timeout),
+            idle_timeout: Duration::from_secs(self.router_idle_timeout),
+            max_header_bytes: self.router_max_header_bytes,
         }
     }
 }

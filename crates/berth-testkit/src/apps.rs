@@ -25,6 +25,8 @@ static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0)
 /// A git work tree made from `fixtures/<name>`.
 pub struct AppRepo {
     dir: tempfile::TempDir,
+    /// Labels the layers of this repository's builds (see `isolate_build_cache`).
+    cache_marker: String,
 }
 
 impl AppRepo {
@@ -38,7 +40,9 @@ impl AppRepo {
         copy_tree(&source, dir.path());
         std::fs::copy(BUSYBOX, dir.path().join("busybox"))
             .expect("Debian's busybox-static provides /bin/busybox");
-        let repo = Self { dir };
+        let cache_marker = unique_app_name("cache");
+        isolate_build_cache(&dir.path().join("Dockerfile"), &cache_marker);
+        let repo = Self { dir, cache_marker };
         repo.git(&["init", "-q", "-b", "main"]);
         repo.commit("Initial commit");
         repo
@@ -91,6 +95,26 @@ impl AppRepo {
     }
 }
 
+/// Gives the Dockerfile's layers a parent of their own: tests build in
+/// parallel in one engine, and removing one test's images must not pull a
+/// shared cached layer from under another test's build.
+fn isolate_build_cache(dockerfile: &Path, marker: &str) {
+    let Ok(text) = std::fs::read_to_string(dockerfile) else {
+        return;
+    };
+    let isolated: String = text
+        .lines()
+        .map(|line| {
+            if line.trim_start().to_ascii_uppercase().starts_with("FROM ") {
+                format!("{line}\nLABEL berth.test.cache={marker}\n")
+            } else {
+                format!("{line}\n")
+            }
+        })
+        .collect();
+    std::fs::write(dockerfile, isolated).unwrap();
+}
+
 /// `git` with no user or system configuration, credentials or prompts.
 pub fn git_command(cwd: &Path) -> Command {
     let mut command = Command::new("git");
@@ -126,6 +150,31 @@ fn copy_tree(from: &Path, to: &Path) {
     }
 }
 
+impl Drop for AppRepo {
+    /// Removes the layers a failed build of this repository left untagged;
+    /// images still in use are `EngineCleanup`'s.
+    fn drop(&mut self) {
+        let label = format!("label=berth.test.cache={}", self.cache_marker);
+        let images = docker_ids(&["images", "-aq", "--filter", &label]);
+        if !images.is_empty() {
+            let _ = Command::new("docker").arg("rmi").args(&images).output();
+        }
+    }
+}
+
+fn docker_ids(args: &[&str]) -> Vec<String> {
+    Command::new("docker")
+        .args(args)
+        .output()
+        .map(|o| {
+            String::from_utf8_lossy(&o.stdout)
+                .split_whitespace()
+                .map(String::from)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 /// Removes what Berth made in the engine for `app` when dropped.
 pub struct EngineCleanup {
     app: String,
@@ -142,18 +191,7 @@ impl EngineCleanup {
 impl Drop for EngineCleanup {
     fn drop(&mut self) {
         let label = format!("label=berth.app={}", self.app);
-        let ids = |args: &[&str]| -> Vec<String> {
-            let output = Command::new("docker").args(args).output();
-            output
-                .map(|o| {
-                    String::from_utf8_lossy(&o.stdout)
-                        .split_whitespace()
-                        .map(String::from)
-                        .collect()
-                })
-                .unwrap_or_default()
-        };
-        let containers = ids(&["ps", "-aq", "--filter", &label]);
+        let containers = docker_ids(&["ps", "-aq", "--filter", &label]);
         if !containers.is_empty() {
             let _ = Command::new("docker")
                 .args(["rm", "-f"])
@@ -163,7 +201,7 @@ impl Drop for EngineCleanup {
         let _ = Command::new("docker")
             .args(["network", "rm", &format!("berth-{}", self.app)])
             .output();
-        let images = ids(&["images", "-q", "--filter", &label]);
+        let images = docker_ids(&["images", "-q", "--filter", &label]);
         if !images.is_empty() {
             let _ = Command::new("docker")
                 .args(["rmi", "-f"])

@@ -26,12 +26,18 @@ pub struct TestServer {
 impl TestServer {
     /// Starts a server and returns once it accepts requests.
     pub fn start() -> Self {
+        Self::start_with(|_| {})
+    }
+
+    /// Starts a server with settings changed by `configure` (e.g. a short boot timeout).
+    pub fn start_with(configure: impl FnOnce(&mut Settings)) -> Self {
         let data_dir = tempfile::tempdir().expect("temporary data directory");
         let api = TcpListener::bind("127.0.0.1:0").expect("bind API listener");
         let http = TcpListener::bind("127.0.0.1:0").expect("bind router listener");
         let api_url = format!("http://{}", api.local_addr().unwrap());
         let http_url = format!("http://{}", http.local_addr().unwrap());
-        let settings = Settings::for_data_dir(data_dir.path().to_path_buf());
+        let mut settings = Settings::for_data_dir(data_dir.path().to_path_buf());
+        configure(&mut settings);
         let (shutdown, shutdown_rx) = tokio::sync::oneshot::channel::<()>();
         let (ready_tx, ready_rx) = std::sync::mpsc::channel::<Result<(), String>>();
         let server_settings = settings.clone();

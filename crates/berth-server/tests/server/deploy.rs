@@ -18,7 +18,10 @@ struct Deployment {
 
 impl Deployment {
     async fn new(prefix: &str) -> Self {
-        let server = TestServer::start();
+        Self::on(TestServer::start(), prefix).await
+    }
+
+    async fn on(server: TestServer, prefix: &str) -> Self {
         let token = server.create_user("dev@example.com", false, None);
         let name = unique_app_name(prefix);
         let cleanup = EngineCleanup::new(&name);
@@ -98,6 +101,20 @@ impl Deployment {
         }
     }
 
+    /// GETs `path` through the router, as a visitor of the app's URL would.
+    async fn visit(
+        &self,
+        client: &reqwest::Client,
+        path: &str,
+    ) -> reqwest::Result<reqwest::Response> {
+        client
+            .get(format!("{}{path}", self.server.http_url))
+            .header("host", format!("{}.localhost", self.app.name))
+            .timeout(Duration::from_secs(10))
+            .send()
+            .await
+    }
+
     fn running_containers(&self) -> Vec<String> {
         let output = Command::new("docker")
             .args(["ps", "--format", "{{.Names}}", "--filter"])
@@ -128,6 +145,18 @@ impl Deployment {
             .status
             .success()
             .then(|| String::from_utf8(output.stdout).unwrap().trim().to_string())
+    }
+
+    /// The app's log once it holds `needle` (lines reach the file through a queue).
+    async fn log_with(&self, needle: &str) -> String {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let log = self.log();
+            if log.contains(needle) || Instant::now() > deadline {
+                return log;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
     }
 
     fn log(&self) -> String {
@@ -231,8 +260,21 @@ async fn a_heroku_yml_app_deploys_releases_and_serves() {
         deployment.fetch(1, "web.1", "/version.txt").await,
         "web.1 v1\n"
     );
+    let visited = deployment
+        .visit(&reqwest::Client::new(), "/version.txt")
+        .await
+        .unwrap();
+    assert_eq!(
+        visited.text().await.unwrap(),
+        "web.1 v1\n",
+        "the router serves the app"
+    );
 
-    let log = deployment.log();
+    let log = deployment.log_with(" berth[router]: at=info").await;
+    assert!(
+        log.contains(" berth[router]: at=info method=GET path=\"/version.txt\""),
+        "{log}"
+    );
     assert!(log.contains(" app[build]: Step 1/"), "{log}");
     assert!(log.contains(" app[release]: release phase of"), "{log}");
     assert!(
@@ -369,6 +411,15 @@ async fn a_broken_manifest_or_build_is_refused_with_where_and_why() {
 async fn only_main_or_master_deploy() {
     let deployment = Deployment::new("branch").await;
     let repo = AppRepo::from_fixture("cmd-only");
+    let before = deployment
+        .visit(&reqwest::Client::new(), "/")
+        .await
+        .unwrap();
+    assert_eq!(
+        before.status(),
+        StatusCode::SERVICE_UNAVAILABLE,
+        "no web process yet"
+    );
     let output = deployment.push(&repo, "main:feature").rejected();
     assert!(
         output.contains("heads/feature is not deployed: push to main or master"),
@@ -505,4 +556,83 @@ async fn concurrent_pushes_to_one_app_never_interleave() {
     let releases = deployment.releases().await;
     assert_eq!(releases.len(), 1, "{releases:?}");
     assert_eq!(deployment.remote_main(), Some(first.head()));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redeploys_under_constant_load_drop_no_request() {
+    let deployment = Deployment::new("zerodown").await;
+    let repo = AppRepo::from_fixture("cmd-only");
+    deployment.push(&repo, "main").succeeded();
+
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let load = {
+        let (stop, host) = (stop.clone(), format!("{}.localhost", deployment.app.name));
+        let url = format!("{}/", deployment.server.http_url);
+        tokio::spawn(async move {
+            let client = reqwest::Client::new();
+            let (mut ok, mut failures) = (0u32, Vec::new());
+            let deadline = Instant::now() + Duration::from_secs(180);
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) && Instant::now() < deadline {
+                let response = client
+                    .get(&url)
+                    .header("host", &host)
+                    .timeout(Duration::from_secs(10))
+                    .send()
+                    .await;
+                match response {
+                    Ok(response) if response.status().is_success() => ok += 1,
+                    Ok(response) => failures.push(format!("status {}", response.status())),
+                    Err(error) => failures.push(format!("error {error}")),
+                }
+            }
+            (ok, failures)
+        })
+    };
+    for round in 1..=3 {
+        repo.commit(&format!("Redeploy {round}"));
+        let output = tokio::task::block_in_place(|| deployment.push(&repo, "main")).succeeded();
+        assert!(
+            output.contains(&format!("Released v{}", round + 1)),
+            "{output}"
+        );
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let (ok, failures) = load.await.unwrap();
+    assert!(ok > 50, "the load loop ran: {ok} requests");
+    assert!(
+        failures.is_empty(),
+        "{} of {} requests failed: {:?}",
+        failures.len(),
+        ok as usize + failures.len(),
+        &failures[..failures.len().min(5)]
+    );
+    assert_eq!(
+        deployment.running_containers(),
+        [format!("berth-{}.v4.web.1", deployment.app.name)]
+    );
+}
+
+#[tokio::test]
+async fn a_web_process_that_never_answers_fails_the_deploy_and_the_old_one_serves_on() {
+    let server = TestServer::start_with(|settings| settings.boot_timeout = 3);
+    let deployment = Deployment::on(server, "noboot").await;
+    let repo = AppRepo::from_fixture("procfile");
+    deployment.push(&repo, "main").succeeded();
+
+    repo.write("Procfile", "web: sleep 600\n");
+    repo.commit("A web process that never listens");
+    let output = deployment.push(&repo, "main").rejected();
+    assert!(
+        output.contains("web.1 did not answer HTTP on $PORT within 3 s"),
+        "{output}"
+    );
+    assert_eq!(
+        deployment.running_containers(),
+        [format!("berth-{}.v1.web.1", deployment.app.name)]
+    );
+    let visited = deployment
+        .visit(&reqwest::Client::new(), "/version.txt")
+        .await
+        .unwrap();
+    assert_eq!(visited.text().await.unwrap(), "web.1 v1\n");
 }

@@ -1,0 +1,106 @@
+//! The router's table, built from desired state (each app's current
+//! release, in the store) and actual state (its running web containers and
+//! their published ports, from the engine). Rebuilt after every change and
+//! periodically, so crashes and restarts (new ports) are followed.
+
+use std::net::{Ipv4Addr, SocketAddr};
+use std::time::Duration;
+
+use berth_router::{AppRoute, Upstream};
+use berth_store::AppRecord;
+
+use crate::{Platform, Result};
+
+/// How long a cutover waits for requests in flight to an old process.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
+
+impl Platform {
+    /// Replaces the router's table with what the store and the engine say now.
+    pub async fn refresh_routes(&self) -> Result<()> {
+        let Some(router) = &self.router else {
+            return Ok(());
+        };
+        // One refresh at a time: a slow one must not overwrite a newer table.
+        let _serial = self.route_refresh.lock().await;
+        let apps = self.store.apps_visible_to(0, true).await?;
+        let containers = self
+            .engine()?
+            .containers(&[("berth.process", "web")])
+            .await?;
+        let routes = apps
+            .into_iter()
+            .map(|app| {
+                let release = app.current_release.map(|version| format!("v{version}"));
+                let upstreams = containers
+                    .iter()
+                    .filter(|c| c.state == "running")
+                    .filter(|c| c.labels.get("berth.app") == Some(&app.name))
+                    .filter(|c| {
+                        release.is_some() && c.labels.get("berth.release") == release.as_ref()
+                    })
+                    .filter_map(|c| {
+                        Some(Upstream {
+                            address: SocketAddr::from((Ipv4Addr::LOCALHOST, c.host_port?)),
+                            dyno: c.labels.get("berth.dyno")?.clone(),
+                        })
+                    })
+                    .collect();
+                AppRoute {
+                    hosts: vec![self.default_host(&app.name)],
+                    app: app.name,
+                    upstreams,
+                }
+            })
+            .collect();
+        router.set_routes(routes);
+        Ok(())
+    }
+
+    /// `<app>.<base domain>`
+    pub fn default_host(&self, app: &str) -> String {
+        format!("{app}.{}", self.base_domain)
+    }
+
+    /// Waits (bounded) until the router has no request in flight to any
+    /// process of `app` outside release `keep`, which it no longer routes to.
+    pub(crate) async fn drain_other_releases(&self, app: &AppRecord, keep: i64) -> Result<()> {
+        let Some(router) = &self.router else {
+            return Ok(());
+        };
+        let keep = format!("v{keep}");
+        let old: Vec<SocketAddr> = self
+            .engine()?
+            .containers(&[("berth.app", &app.name), ("berth.process", "web")])
+            .await?
+            .into_iter()
+            .filter(|c| c.labels.get("berth.release") != Some(&keep))
+            .filter_map(|c| Some(SocketAddr::from((Ipv4Addr::LOCALHOST, c.host_port?))))
+            .collect();
+        let deadline = tokio::time::Instant::now() + DRAIN_TIMEOUT;
+        while old.iter().any(|address| router.in_flight(*address) > 0) {
+            if tokio::time::Instant::now() > deadline {
+                tracing::warn!(app = %app.name, "requests still in flight to the old release after the drain timeout");
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        Ok(())
+    }
+
+    /// Waits until the web process at `address` answers HTTP, up to the boot timeout.
+    pub(crate) async fn wait_until_healthy(&self, dyno: &str, address: SocketAddr) -> Result<()> {
+        let deadline = tokio::time::Instant::now() + self.boot_timeout;
+        loop {
+            if berth_router::probe(address, "/", Duration::from_secs(2)).await {
+                return Ok(());
+            }
+            if tokio::time::Instant::now() > deadline {
+                return Err(crate::PlatformError::DeployFailed(format!(
+                    "{dyno} did not answer HTTP on $PORT within {} s of starting (boot timeout)",
+                    self.boot_timeout.as_secs()
+                )));
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
