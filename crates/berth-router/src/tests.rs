@@ -3,7 +3,7 @@
 use std::convert::Infallible;
 use std::sync::Mutex;
 
-use http_body_util::Full;
+use http_body_util::{BodyExt, Full};
 use hyper::{Request, Response};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -36,6 +36,20 @@ async fn backend(name: &'static str) -> SocketAddr {
                             .headers_mut()
                             .insert("upgrade", "echo".parse().unwrap());
                         return Ok::<_, Infallible>(response);
+                    }
+                    match request.uri().path() {
+                        "/slow" => tokio::time::sleep(Duration::from_secs(2)).await,
+                        "/upload" => {
+                            let received = request
+                                .into_body()
+                                .collect()
+                                .await
+                                .unwrap()
+                                .to_bytes()
+                                .len();
+                            return Ok(Response::new(Full::new(Bytes::from(received.to_string()))));
+                        }
+                        _ => {}
                     }
                     let header = |name: &str| {
                         request
@@ -78,10 +92,14 @@ struct Running {
 }
 
 async fn router(routes: Vec<AppRoute>) -> Running {
+    router_with(RouterConfig::default(), routes).await
+}
+
+async fn router_with(config: RouterConfig, routes: Vec<AppRoute>) -> Running {
     let lines = Arc::new(Mutex::new(Vec::new()));
     let sink = lines.clone();
     let router = Router::new(
-        RouterConfig::default(),
+        config,
         Arc::new(move |app: &str, line: String| sink.lock().unwrap().push((app.to_string(), line))),
     );
     router.set_routes(routes);
@@ -235,4 +253,87 @@ async fn probes_need_an_http_answer() {
         std::future::pending::<()>().await;
     });
     assert!(!probe(address, "/", Duration::from_millis(300)).await);
+}
+
+#[tokio::test]
+async fn large_uploads_stream_through() {
+    let running = router(vec![route(vec![(backend("big").await, "web.1")])]).await;
+    let size = 32 * 1024 * 1024;
+    let response = reqwest::Client::new()
+        .post(format!("http://{}/upload", running.address))
+        .header("host", "demo.localhost")
+        .body(vec![b'x'; size])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.text().await.unwrap(), size.to_string());
+}
+
+#[tokio::test]
+async fn a_slow_app_gets_a_timeout_page_and_an_h12_line() {
+    let config = RouterConfig {
+        first_byte_timeout: Duration::from_millis(300),
+        ..RouterConfig::default()
+    };
+    let running = router_with(config, vec![route(vec![(backend("slow").await, "web.1")])]).await;
+    let response = reqwest::Client::new()
+        .get(format!("http://{}/slow", running.address))
+        .header("host", "demo.localhost")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 503);
+    assert!(response.text().await.unwrap().contains("Request timeout"));
+    let lines = running.lines.lock().unwrap().clone();
+    assert!(
+        lines[0]
+            .1
+            .starts_with("at=error code=H12 desc=\"Request timeout\" method=GET path=\"/slow\""),
+        "{lines:?}"
+    );
+}
+
+#[tokio::test]
+async fn oversized_request_heads_are_refused() {
+    let config = RouterConfig {
+        max_header_bytes: 16 * 1024,
+        ..RouterConfig::default()
+    };
+    let running = router_with(config, vec![route(vec![(backend("one").await, "web.1")])]).await;
+    let response = reqwest::Client::new()
+        .get(format!("http://{}/", running.address))
+        .header("host", "demo.localhost")
+        .header("x-big", "a".repeat(64 * 1024))
+        .send()
+        .await;
+    match response {
+        Ok(response) => assert_eq!(response.status(), 431),
+        Err(error) => assert!(
+            error.is_request() || error.is_connect() || error.is_body(),
+            "{error}"
+        ),
+    }
+    let (status, _) = get(&running, "demo.localhost").await;
+    assert_eq!(status, 200, "the router serves on");
+}
+
+#[tokio::test]
+async fn http2_clients_are_served() {
+    let running = router(vec![route(vec![(backend("h2").await, "web.1")])]).await;
+    let stream = tokio::net::TcpStream::connect(running.address)
+        .await
+        .unwrap();
+    let (mut sender, connection) =
+        hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(stream))
+            .await
+            .unwrap();
+    tokio::spawn(connection);
+    let request = Request::get("http://demo.localhost/")
+        .body(http_body_util::Empty::<Bytes>::new())
+        .unwrap();
+    let response = sender.send_request(request).await.unwrap();
+    assert_eq!(response.status(), 200);
+    let body = response.into_body().collect().await.unwrap().to_bytes();
+    assert!(body.starts_with(b"h2 "), "{body:?}");
 }
