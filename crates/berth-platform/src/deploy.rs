@@ -222,6 +222,7 @@ impl Platform {
                     .command
                     .as_ref()
                     .map(|command| command.line().to_string()),
+                healthcheck: spec.healthcheck.clone(),
             })
             .collect();
         let release_phase = manifest

@@ -204,7 +204,8 @@ impl Platform {
                         "       {dyno} starting: waiting for it to answer HTTP"
                     ));
                     let address = (std::net::Ipv4Addr::LOCALHOST, port).into();
-                    self.wait_until_healthy(&dyno, address).await?;
+                    self.wait_until_healthy(&dyno, address, process.healthcheck.as_deref())
+                        .await?;
                 }
                 let command = process.command.as_deref().unwrap_or("the image's CMD");
                 let message = format!("Starting process with command `{command}`");

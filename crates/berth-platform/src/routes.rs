@@ -87,18 +87,36 @@ impl Platform {
         Ok(())
     }
 
-    /// Waits until the web process at `address` answers HTTP, up to the boot timeout.
-    pub(crate) async fn wait_until_healthy(&self, dyno: &str, address: SocketAddr) -> Result<()> {
+    /// Waits, up to the boot timeout, until the web process at `address`
+    /// answers HTTP — with 2xx or 3xx on its declared health check path, or
+    /// with anything on `/` when it declares none.
+    pub(crate) async fn wait_until_healthy(
+        &self,
+        dyno: &str,
+        address: SocketAddr,
+        healthcheck: Option<&str>,
+    ) -> Result<()> {
         let deadline = tokio::time::Instant::now() + self.boot_timeout;
+        let mut last_status = None;
         loop {
-            if berth_router::probe(address, "/", Duration::from_secs(2)).await {
-                return Ok(());
+            let status =
+                berth_router::probe(address, healthcheck.unwrap_or("/"), Duration::from_secs(2))
+                    .await;
+            match (status, healthcheck) {
+                (Some(_), None) => return Ok(()),
+                (Some(200..=399), Some(_)) => return Ok(()),
+                (Some(status), Some(_)) => last_status = Some(status),
+                (None, _) => {}
             }
             if tokio::time::Instant::now() > deadline {
-                return Err(crate::PlatformError::DeployFailed(format!(
-                    "{dyno} did not answer HTTP on $PORT within {} s of starting (boot timeout)",
-                    self.boot_timeout.as_secs()
-                )));
+                let seconds = self.boot_timeout.as_secs();
+                return Err(crate::PlatformError::DeployFailed(match (last_status, healthcheck) {
+                    (Some(status), Some(path)) => format!(
+                        "{dyno} answered its health check {path} with {status}, not 2xx or 3xx, \
+                         for {seconds} s after starting"
+                    ),
+                    _ => format!("{dyno} did not answer HTTP on $PORT within {seconds} s of starting (boot timeout)"),
+                }));
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }

@@ -181,9 +181,9 @@ impl Drop for InFlight {
     }
 }
 
-/// Whether something answers HTTP at `address` within `timeout`, with any
-/// status: behind docker-proxy a TCP connect proves nothing.
-pub async fn probe(address: SocketAddr, path: &str, timeout: Duration) -> bool {
+/// The status with which something answers `GET path` at `address` within
+/// `timeout`, if anything does: behind docker-proxy a TCP connect proves nothing.
+pub async fn probe(address: SocketAddr, path: &str, timeout: Duration) -> Option<u16> {
     let attempt = async {
         let stream = tokio::net::TcpStream::connect(address).await.ok()?;
         let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
@@ -195,9 +195,13 @@ pub async fn probe(address: SocketAddr, path: &str, timeout: Duration) -> bool {
             .header("user-agent", "berth-health-check")
             .body(http_body_util::Empty::<Bytes>::new())
             .ok()?;
-        sender.send_request(request).await.ok()
+        sender
+            .send_request(request)
+            .await
+            .ok()
+            .map(|response| response.status().as_u16())
     };
-    matches!(tokio::time::timeout(timeout, attempt).await, Ok(Some(_)))
+    tokio::time::timeout(timeout, attempt).await.ok().flatten()
 }
 
 #[cfg(test)]

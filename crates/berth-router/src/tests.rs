@@ -243,8 +243,14 @@ async fn upgrades_become_tunnels() {
 
 #[tokio::test]
 async fn probes_need_an_http_answer() {
-    assert!(probe(backend("up").await, "/", Duration::from_secs(2)).await);
-    assert!(!probe(dead_address().await, "/", Duration::from_secs(2)).await);
+    assert_eq!(
+        probe(backend("up").await, "/", Duration::from_secs(2)).await,
+        Some(200)
+    );
+    assert_eq!(
+        probe(dead_address().await, "/", Duration::from_secs(2)).await,
+        None
+    );
     // Something that accepts TCP but never speaks HTTP is not healthy.
     let silent = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = silent.local_addr().unwrap();
@@ -252,7 +258,7 @@ async fn probes_need_an_http_answer() {
         let _held = silent.accept().await;
         std::future::pending::<()>().await;
     });
-    assert!(!probe(address, "/", Duration::from_millis(300)).await);
+    assert_eq!(probe(address, "/", Duration::from_millis(300)).await, None);
 }
 
 #[tokio::test]

@@ -23,6 +23,8 @@ pub struct ReleaseProcess {
     pub image: String,
     /// Run under `/bin/sh -c`; none runs the image's CMD.
     pub command: Option<String>,
+    /// A path that must answer 2xx/3xx before the process takes traffic.
+    pub healthcheck: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -196,13 +198,15 @@ impl Store {
             .context("record release command")?;
         for process in processes {
             sqlx::query(
-                "INSERT INTO release_processes (release_id, process_type, image, command) \
-                 VALUES ($1, $2, $3, $4)",
+                "INSERT INTO release_processes \
+                 (release_id, process_type, image, command, healthcheck) \
+                 VALUES ($1, $2, $3, $4, $5)",
             )
             .bind(release_id)
             .bind(&process.process_type)
             .bind(&process.image)
             .bind(process.command.as_deref())
+            .bind(process.healthcheck.as_deref())
             .execute(&mut *tx)
             .await
             .context("record release process")?;
@@ -283,7 +287,7 @@ impl Store {
 
     async fn release_processes(&self, release_id: i64) -> Result<Vec<ReleaseProcess>> {
         let rows = sqlx::query(
-            "SELECT process_type, image, command FROM release_processes \
+            "SELECT process_type, image, command, healthcheck FROM release_processes \
              WHERE release_id = $1 ORDER BY process_type",
         )
         .bind(release_id)
@@ -296,6 +300,7 @@ impl Store {
                     process_type: row.try_get("process_type")?,
                     image: row.try_get("image")?,
                     command: row.try_get("command")?,
+                    healthcheck: row.try_get("healthcheck")?,
                 })
             })
             .collect::<std::result::Result<_, sqlx::Error>>()

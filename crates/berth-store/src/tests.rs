@@ -216,6 +216,7 @@ async fn releases_are_numbered_per_app_and_only_successes_become_current() {
         process_type: "web".into(),
         image: "berth/demo:v1-web".into(),
         command: None,
+        healthcheck: None,
     };
     store
         .set_release_contents(v1.id, std::slice::from_ref(&web), None, None)

@@ -215,6 +215,7 @@ impl Reader {
                     ProcessSpec {
                         build,
                         command: None,
+                        healthcheck: None,
                     },
                 )
             })
@@ -494,9 +495,13 @@ impl Reader {
                 ));
             }
             let name = self.process_type(&entry)?;
+            let mut healthcheck = None;
             let (command, image) = if kind(entry.value) == Kind::Map {
                 let fields = self.mapping(&entry, "a mapping with command and image")?;
-                self.check_keys(&fields, &entry.path, &["command", "image"])?;
+                self.check_keys(&fields, &entry.path, &["command", "image", "healthcheck"])?;
+                healthcheck = find(&fields, "healthcheck")
+                    .map(|path| self.healthcheck(path))
+                    .transpose()?;
                 let command = find(&fields, "command")
                     .map(|command| self.command(command))
                     .transpose()?;
@@ -526,9 +531,25 @@ impl Reader {
                     ))
                 }
             };
-            processes.insert(name, ProcessSpec { build, command });
+            processes.insert(
+                name,
+                ProcessSpec {
+                    build,
+                    command,
+                    healthcheck,
+                },
+            );
         }
         Ok(())
+    }
+
+    /// A `healthcheck:` value: an absolute URL path, e.g. `/health`.
+    fn healthcheck(&self, field: &Field<'_, '_>) -> Result<String, ManifestError> {
+        let path = self.string(field, "a path such as /health")?;
+        if !path.starts_with('/') || path.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            return Err(self.expected(field, "a path such as /health (starting with /, no spaces)"));
+        }
+        Ok(path.to_string())
     }
 
     /// An `image:` value: a key of `build.docker`.

@@ -124,6 +124,11 @@ pub struct ProcessSpec {
     pub build: String,
     /// `None`: run the image's own `CMD`.
     pub command: Option<Command>,
+    /// Berth's extension (`run.web.healthcheck: /health`): a path that must
+    /// answer 2xx or 3xx before a new web process takes traffic. Without
+    /// one, any HTTP answer on `$PORT` will do.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub healthcheck: Option<String>,
 }
 
 /// The command run once per release, before its processes start.

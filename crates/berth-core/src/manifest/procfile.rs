@@ -33,6 +33,7 @@ pub fn parse_procfile(text: Option<&str>) -> Result<Manifest, ManifestError> {
                 ProcessSpec {
                     build: DEFAULT_BUILD.to_string(),
                     command: Some(line.command),
+                    healthcheck: None,
                 },
             );
         }
@@ -47,6 +48,7 @@ pub fn parse_procfile(text: Option<&str>) -> Result<Manifest, ManifestError> {
             ProcessSpec {
                 build: DEFAULT_BUILD.to_string(),
                 command: None,
+                healthcheck: None,
             },
         );
     }

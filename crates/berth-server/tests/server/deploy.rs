@@ -636,3 +636,32 @@ async fn a_web_process_that_never_answers_fails_the_deploy_and_the_old_one_serve
         .unwrap();
     assert_eq!(visited.text().await.unwrap(), "web.1 v1\n");
 }
+
+#[tokio::test]
+async fn a_declared_health_check_must_pass_before_traffic_moves() {
+    let server = TestServer::start_with(|settings| settings.boot_timeout = 3);
+    let deployment = Deployment::on(server, "health").await;
+    let repo = AppRepo::from_fixture("cmd-only");
+    let manifest = |path: &str| {
+        format!(
+            "build:\n  docker:\n    web: Dockerfile\nrun:\n  web:\n    command: exec httpd -f -p $PORT -h /www\n    healthcheck: {path}\n"
+        )
+    };
+    repo.write("heroku.yml", &manifest("/missing"));
+    repo.commit("A health check that fails");
+    let output = deployment.push(&repo, "main").rejected();
+    assert!(
+        output.contains("web.1 answered its health check /missing with 404"),
+        "{output}"
+    );
+    assert!(deployment.running_containers().is_empty());
+
+    repo.write("heroku.yml", &manifest("/index.html"));
+    repo.commit("A health check that passes");
+    deployment.push(&repo, "main").succeeded();
+    let visited = deployment
+        .visit(&reqwest::Client::new(), "/")
+        .await
+        .unwrap();
+    assert_eq!(visited.text().await.unwrap(), "<h1>cmd-only</h1>\n");
+}

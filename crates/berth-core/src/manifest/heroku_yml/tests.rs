@@ -316,7 +316,7 @@ fn unknown_keys_inside_sections_are_refused() {
     );
     assert_eq!(
         error(&format!("{base}run:\n  web:\n    cmd: x\n")),
-        "heroku.yml:6:5: unknown key \"cmd\" in run.web: expected command or image"
+        "heroku.yml:6:5: unknown key \"cmd\" in run.web: expected command, image or healthcheck"
     );
     assert_eq!(
         error(&format!("setup:\n  addon:\n    - x\n{base}")),
@@ -758,4 +758,23 @@ fn file_exists_is_asked_for_the_normalised_path() {
     )
     .unwrap();
     assert_eq!(asked.into_inner(), ["a/Dockerfile"]);
+}
+
+#[test]
+fn a_web_process_may_declare_a_health_check_path() {
+    let manifest = parse_heroku_yml(
+        "build:\n  docker:\n    web: Dockerfile\nrun:\n  web:\n    command: ./serve\n    healthcheck: /health\n",
+        |_| true,
+    )
+    .unwrap();
+    let web = &manifest.processes[&ProcessType::web()];
+    assert_eq!(web.healthcheck.as_deref(), Some("/health"));
+
+    let error = parse_heroku_yml(
+        "build:\n  docker:\n    web: Dockerfile\nrun:\n  web:\n    command: ./serve\n    healthcheck: health\n",
+        |_| true,
+    )
+    .unwrap_err();
+    assert_eq!((error.line, error.column), (7, 18));
+    assert!(error.message.contains("a path such as /health"), "{error}");
 }
