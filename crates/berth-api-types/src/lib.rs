@@ -103,6 +103,38 @@ pub struct Dyno {
     pub created_at: DateTime<Utc>,
 }
 
+/// `PATCH /apps/{name}/config`: a value sets a var, `null` unsets it.
+pub type ConfigUpdate = std::collections::BTreeMap<String, Option<String>>;
+
+/// An app's config vars after a change, and the release the change made
+/// (none before the app's first deploy).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConfigChanged {
+    pub config: std::collections::BTreeMap<String, String>,
+    pub release: Option<i64>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct RollbackRequest {
+    /// The release to return to; none means the previous successful one.
+    #[serde(default)]
+    pub version: Option<i64>,
+}
+
+/// How many processes of a type should run.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FormationEntry {
+    #[serde(rename = "type")]
+    pub process_type: String,
+    pub quantity: i64,
+}
+
+/// `PATCH /apps/{name}/formation`: Heroku's grammar, `web=2`, `worker+1`, `web-1`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ScaleRequest {
+    pub changes: Vec<String>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -4,12 +4,14 @@
 use std::time::Duration;
 
 use berth_api_types::{
-    Account, App, CreateAppRequest, CreatedToken, Dyno, ErrorBody, LoginRequest, Release,
+    Account, App, ConfigChanged, ConfigUpdate, CreateAppRequest, CreatedToken, Dyno, ErrorBody,
+    FormationEntry, LoginRequest, Release, RollbackRequest, ScaleRequest,
 };
 use reqwest::blocking::{RequestBuilder, Response};
 use reqwest::{Method, StatusCode};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
+use std::collections::BTreeMap;
 use url::Url;
 
 use crate::error::{Error, Result};
@@ -78,6 +80,34 @@ impl Client {
 
     pub fn releases(&self, app: &str) -> Result<Vec<Release>> {
         self.json(Method::GET, &["apps", app, "releases"], None::<&()>)
+    }
+
+    pub fn config(&self, app: &str) -> Result<BTreeMap<String, String>> {
+        self.json(Method::GET, &["apps", app, "config"], None::<&()>)
+    }
+
+    pub fn update_config(&self, app: &str, update: &ConfigUpdate) -> Result<ConfigChanged> {
+        self.json(Method::PATCH, &["apps", app, "config"], Some(update))
+    }
+
+    pub fn rollback(&self, app: &str, version: Option<i64>) -> Result<Release> {
+        self.json(
+            Method::POST,
+            &["apps", app, "rollback"],
+            Some(&RollbackRequest { version }),
+        )
+    }
+
+    pub fn formation(&self, app: &str) -> Result<Vec<FormationEntry>> {
+        self.json(Method::GET, &["apps", app, "formation"], None::<&()>)
+    }
+
+    pub fn scale(&self, app: &str, changes: Vec<String>) -> Result<Vec<FormationEntry>> {
+        self.json(
+            Method::PATCH,
+            &["apps", app, "formation"],
+            Some(&ScaleRequest { changes }),
+        )
     }
 
     pub fn dynos(&self, app: &str) -> Result<Vec<Dyno>> {

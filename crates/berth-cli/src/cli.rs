@@ -63,6 +63,34 @@ pub enum Command {
     /// List an app's processes (dynos) with their state and release
     Ps(AppJsonArgs),
 
+    /// Show an app's config vars
+    Config(ConfigArgs),
+
+    /// Print one config var's value
+    #[command(name = "config:get")]
+    ConfigGet(ConfigGetArgs),
+
+    /// Set config vars (KEY=VALUE …), as a new release
+    ///
+    /// Values may contain `=`, spaces and newlines. The processes restart
+    /// with the new config, health-gated.
+    #[command(name = "config:set")]
+    ConfigSet(ConfigSetArgs),
+
+    /// Remove config vars (KEY …), as a new release
+    #[command(name = "config:unset")]
+    ConfigUnset(ConfigUnsetArgs),
+
+    /// Roll back to an earlier release's code and config, as a new release
+    ///
+    /// Without a version, returns to the previous successful release.
+    #[command(name = "releases:rollback")]
+    ReleasesRollback(RollbackArgs),
+
+    /// Scale process types: `web=2`, `worker+1`, `web-1`; with no argument, show the formation
+    #[command(name = "ps:scale")]
+    PsScale(ScaleArgs),
+
     /// Point a git remote (default `platform`) at an app
     ///
     /// Adds the remote, or updates its URL, so that `git push platform main` deploys the app.
@@ -123,6 +151,72 @@ pub struct AppsInfoArgs {
 pub struct AppJsonArgs {
     #[command(flatten)]
     pub app: AppArg,
+
+    /// Print JSON instead of text
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ConfigArgs {
+    #[command(flatten)]
+    pub app: AppArg,
+
+    /// Print KEY='value' lines for a shell
+    #[arg(short, long)]
+    pub shell: bool,
+
+    /// Print JSON instead of text
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ConfigGetArgs {
+    #[command(flatten)]
+    pub app: AppArg,
+
+    /// The config var's name
+    pub key: String,
+}
+
+#[derive(Debug, Args)]
+pub struct ConfigSetArgs {
+    #[command(flatten)]
+    pub app: AppArg,
+
+    /// KEY=VALUE pairs
+    #[arg(required = true, value_name = "KEY=VALUE")]
+    pub pairs: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ConfigUnsetArgs {
+    #[command(flatten)]
+    pub app: AppArg,
+
+    /// Names of the config vars to remove
+    #[arg(required = true, value_name = "KEY")]
+    pub keys: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct RollbackArgs {
+    #[command(flatten)]
+    pub app: AppArg,
+
+    /// The release to return to, e.g. v3 (default: the previous successful one)
+    pub version: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ScaleArgs {
+    #[command(flatten)]
+    pub app: AppArg,
+
+    /// Changes such as web=2 worker+1 web-1
+    #[arg(value_name = "TYPE=N")]
+    pub changes: Vec<String>,
 
     /// Print JSON instead of text
     #[arg(long)]

@@ -667,3 +667,103 @@ fn git_push_with_the_login_deploys_and_releases_and_ps_show_it() {
         "destroying the app removes its containers"
     );
 }
+
+#[test]
+fn config_rollback_and_scale_change_what_runs() {
+    let world = World::new();
+    world
+        .server
+        .create_user("dev@example.com", false, Some(PASSWORD));
+    world.login("dev@example.com", PASSWORD).ok();
+    let name = berth_testkit::unique_app_name("cli-ops");
+    let _cleanup = berth_testkit::EngineCleanup::new(&name);
+    let repo = berth_testkit::AppRepo::from_fixture("procfile");
+    repo.write(
+        "Procfile",
+        "web: echo \"$DYNO $BERTH_RELEASE_VERSION $GREETING\" > /www/version.txt && exec httpd -f -p $PORT -h /www\n",
+    );
+    repo.commit("Print the greeting");
+    let in_repo = |args: &[&str]| {
+        let mut command = world.command(env!("CARGO_BIN_EXE_berth"), repo.path());
+        Run::from(command.args(args).stdin(Stdio::null()).output().unwrap())
+    };
+    let visit = || -> String {
+        reqwest::blocking::Client::new()
+            .get(format!("{}/version.txt", world.server.http_url))
+            .header("host", format!("{name}.localhost"))
+            .send()
+            .unwrap()
+            .text()
+            .unwrap()
+    };
+    in_repo(&["apps:create", &name]).ok();
+    let push = world
+        .command("git", repo.path())
+        .args(["push", "platform", "main"])
+        .output()
+        .unwrap();
+    assert!(
+        push.status.success(),
+        "{}",
+        String::from_utf8_lossy(&push.stderr)
+    );
+    assert_eq!(visit(), "web.1 v1 \n");
+
+    // Values may hold spaces, `=` and quotes; each change is a release.
+    let set = in_repo(&["config:set", "GREETING=hello world=1", "OTHER=x'y"]);
+    assert!(
+        set.stderr
+            .contains("Setting GREETING, OTHER and restarting"),
+        "{}",
+        set.stderr
+    );
+    assert!(set.stderr.contains("done, v2"), "{}", set.stderr);
+    assert_eq!(visit(), "web.1 v2 hello world=1\n");
+    assert_eq!(in_repo(&["config:get", "GREETING"]).ok(), "hello world=1\n");
+    assert_eq!(
+        in_repo(&["config", "--shell"]).ok(),
+        "GREETING='hello world=1'\nOTHER='x'\\''y'\n"
+    );
+    assert_eq!(in_repo(&["config", "--json"]).json()["OTHER"], "x'y");
+    let database = fs::read(world.server.data_dir().join("berth.db")).unwrap();
+    let wal = fs::read(world.server.data_dir().join("berth.db-wal")).unwrap_or_default();
+    for bytes in [&database, &wal] {
+        assert!(
+            !String::from_utf8_lossy(bytes).contains("hello world=1"),
+            "values are sealed at rest"
+        );
+    }
+    let bad = in_repo(&["config:set", "PORT=1"]).fails();
+    assert!(bad.contains("PORT is set by Berth"), "{bad}");
+    let bad = in_repo(&["config:set", "1X=1"]).fails();
+    assert!(bad.contains("not a valid config var name"), "{bad}");
+
+    in_repo(&["config:unset", "OTHER"]).ok();
+    assert_eq!(
+        in_repo(&["config", "--json"]).json(),
+        serde_json::json!({"GREETING": "hello world=1"})
+    );
+
+    // Rolling back returns v1's code and config, as a new release.
+    let rollback = in_repo(&["releases:rollback", "v1"]);
+    assert!(
+        rollback.stderr.contains("done, v4 (Rollback to v1)"),
+        "{}",
+        rollback.stderr
+    );
+    assert_eq!(visit(), "web.1 v4 \n");
+    assert_eq!(in_repo(&["config", "--json"]).json(), serde_json::json!({}));
+
+    // Scaling: the router spreads requests over every web process.
+    assert_eq!(in_repo(&["ps:scale", "web=2"]).ok(), "web=2\n");
+    let dynos: std::collections::BTreeSet<String> = (0..6)
+        .map(|_| visit().split(' ').next().unwrap().to_string())
+        .collect();
+    assert_eq!(dynos.into_iter().collect::<Vec<_>>(), ["web.1", "web.2"]);
+    let bad = in_repo(&["ps:scale", "worker=1"]).fails();
+    assert!(bad.contains("no process type \"worker\""), "{bad}");
+    in_repo(&["ps:scale", "web-1"]).ok();
+    let ps = in_repo(&["ps", "--json"]).json();
+    assert_eq!(ps.as_array().unwrap().len(), 1);
+    assert_eq!(in_repo(&["ps:scale"]).ok(), "web=1\n");
+}

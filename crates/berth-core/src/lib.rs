@@ -6,6 +6,7 @@ mod email;
 mod manifest;
 mod policy;
 pub mod process_env;
+mod scale;
 
 pub use app_name::{AppName, AppNameError};
 pub use email::{Email, EmailError};
@@ -15,3 +16,4 @@ pub use manifest::{
     DEFAULT_BUILD, HEROKU_YML, PROCFILE, ROOT_DOCKERFILE,
 };
 pub use policy::{authorize, Action, Actor, AppRole, Denied, TokenScope};
+pub use scale::{check_config_key, Quantity, ScaleChange, MAX_QUANTITY};

@@ -38,8 +38,12 @@ pub enum Action {
     ListApps,
     CreateApp,
     ReadApp,
-    /// Push code, creating a release and rolling it out.
+    /// Push code, creating a release and rolling it out; scale and restart.
     Deploy,
+    /// Read config var values.
+    ReadConfig,
+    /// Change config vars, roll back releases.
+    Configure,
     DestroyApp,
     /// Create, list or revoke the actor's own API tokens.
     ManageOwnTokens,
@@ -71,6 +75,8 @@ impl Action {
         match self {
             Action::ListApps | Action::ReadApp => TokenScope::Read,
             Action::Deploy => TokenScope::Deploy,
+            Action::ReadConfig => TokenScope::Read,
+            Action::Configure => TokenScope::Full,
             Action::CreateApp
             | Action::DestroyApp
             | Action::ManageOwnTokens
@@ -79,7 +85,10 @@ impl Action {
     }
 
     fn concerns_an_app(self) -> bool {
-        matches!(self, Action::ReadApp | Action::Deploy | Action::DestroyApp)
+        !matches!(
+            self,
+            Action::ListApps | Action::CreateApp | Action::ManageOwnTokens | Action::ManageUsers
+        )
     }
 
     fn describe(self) -> &'static str {
@@ -88,6 +97,8 @@ impl Action {
             Action::CreateApp => "create apps",
             Action::ReadApp => "read this app",
             Action::Deploy => "deploy this app",
+            Action::ReadConfig => "read this app's config vars",
+            Action::Configure => "change this app's config",
             Action::DestroyApp => "destroy this app",
             Action::ManageOwnTokens => "manage API tokens",
             Action::ManageUsers => "manage users",
@@ -99,8 +110,12 @@ impl AppRole {
     fn permits(self, action: Action) -> bool {
         match self {
             AppRole::Owner => true,
-            AppRole::Admin | AppRole::Deployer => {
-                matches!(action, Action::ReadApp | Action::Deploy)
+            AppRole::Admin => action != Action::DestroyApp,
+            AppRole::Deployer => {
+                matches!(
+                    action,
+                    Action::ReadApp | Action::Deploy | Action::ReadConfig
+                )
             }
             AppRole::Viewer => action == Action::ReadApp,
         }
@@ -125,7 +140,11 @@ pub fn authorize(actor: &Actor, role: Option<AppRole>, action: Action) -> Result
     let allowed = match action {
         Action::ListApps | Action::CreateApp | Action::ManageOwnTokens => true,
         Action::ManageUsers => actor.is_platform_admin,
-        Action::ReadApp | Action::Deploy | Action::DestroyApp => {
+        Action::ReadApp
+        | Action::Deploy
+        | Action::ReadConfig
+        | Action::Configure
+        | Action::DestroyApp => {
             actor.is_platform_admin || role.is_some_and(|role| role.permits(action))
         }
     };

@@ -85,20 +85,30 @@ impl Platform {
     ) -> Result<ReleaseRecord> {
         let app = self.authorize_app(actor, app_name, Action::Deploy).await?;
         let commit = deploy_target(refs)?;
-        let holder = self.take_deploy_lease(&app, progress).await?;
-        let renewal = self.keep_lease(&app, &holder);
-        let result = match self.check_branch_unmoved(&app, &refs[0]) {
-            Ok(()) => {
+        let release = self
+            .exclusively(&app, progress, async {
+                self.check_branch_unmoved(&app, &refs[0])?;
                 self.deploy_commit(actor, &app, commit, quarantine, progress)
                     .await
-            }
-            Err(error) => Err(error),
-        };
+            })
+            .await?;
+        self.repos.point_head(&app.name, &refs[0].name)?;
+        Ok(release)
+    }
+
+    /// Runs `change` holding the app's lease: pushes, config changes,
+    /// rollbacks and scaling of one app never interleave.
+    pub(crate) async fn exclusively<T>(
+        &self,
+        app: &AppRecord,
+        progress: &Progress,
+        change: impl std::future::Future<Output = Result<T>>,
+    ) -> Result<T> {
+        let holder = self.take_deploy_lease(app, progress).await?;
+        let renewal = self.keep_lease(app, &holder);
+        let result = change.await;
         renewal.abort();
         self.store.release_deploy_lease(app.id, &holder).await?;
-        if result.is_ok() {
-            self.repos.point_head(&app.name, &refs[0].name)?;
-        }
         result
     }
 
@@ -115,7 +125,7 @@ impl Platform {
         {
             if !said {
                 progress.say(&format!(
-                    "Another deploy of {} is in progress: waiting for it to finish...",
+                    "Another deploy or change of {} is in progress: waiting for it to finish...",
                     app.name
                 ));
                 said = true;
@@ -175,7 +185,7 @@ impl Platform {
         })
         .await
         .map_err(|e| PlatformError::Internal(format!("reading the push failed: {e}")))??;
-        let config = BTreeMap::<String, String>::new();
+        let config = self.current_config(app).await?;
         let release = self
             .store
             .create_release(NewRelease {

@@ -5,6 +5,7 @@
 
 mod accounts;
 mod apps;
+mod config;
 mod credentials;
 mod deploy;
 mod error;
@@ -32,6 +33,7 @@ pub use berth_core::{Action, Actor, AppName, TokenScope};
 pub use berth_store::{
     AppRecord, AuditEntry, ReleaseRecord, ReleaseStatus, TokenRecord, UserRecord,
 };
+pub use config::ConfigChange;
 pub use deploy::{deploy_target, RefUpdate};
 pub use error::{PlatformError, Result};
 pub use logs::{LogLine, LogSink, LogSource};

@@ -9,7 +9,7 @@ use std::time::Duration;
 use berth_core::process_env::{process_env, ProcessContext, WEB_PORT};
 use berth_core::{Action, Actor};
 use berth_docker::{ContainerSpec, DockerError};
-use berth_store::{AppRecord, ReleaseRecord};
+use berth_store::{AppRecord, ReleaseProcess, ReleaseRecord};
 use chrono::{DateTime, Utc};
 use futures_util::StreamExt;
 
@@ -173,47 +173,68 @@ impl Platform {
                 .iter()
                 .find(|(process_type, _)| *process_type == process.process_type)
                 .map_or(0, |(_, quantity)| *quantity);
-            let is_web = process.process_type == "web";
             for index in 1..=quantity {
-                let dyno = format!("{}.{index}", process.process_type);
-                let mut env_context = context("");
-                env_context.dyno = &dyno;
-                env_context.port = is_web.then_some(WEB_PORT);
-                let mut container_labels =
-                    labels(&app.name, release.version, &process.process_type);
-                container_labels.insert("berth.dyno".into(), dyno.clone());
-                let spec = ContainerSpec {
-                    name: format!("berth-{}.v{}.{dyno}", app.name, release.version),
-                    image: process.image.clone(),
-                    cmd: process.command.as_deref().map(shell),
-                    env: process_env(&env_context),
-                    labels: container_labels,
-                    network: Some(network.clone()),
-                    network_alias: Some(process.process_type.clone()),
-                    publish_port: is_web.then_some(WEB_PORT),
-                    restart_on_failure: true,
-                    stop_timeout_secs: Some(STOP_GRACE.as_secs() as i64),
-                };
-                let started = engine.start_container(&spec).await?;
-                self.follow_output(&app.name, &dyno, &started.id);
-                if is_web {
-                    let port = started.host_port.ok_or_else(|| {
-                        PlatformError::Internal(format!("{dyno} has no published port"))
-                    })?;
-                    progress.say(&format!(
-                        "       {dyno} starting: waiting for it to answer HTTP"
-                    ));
-                    let address = (std::net::Ipv4Addr::LOCALHOST, port).into();
-                    self.wait_until_healthy(&dyno, address, process.healthcheck.as_deref())
-                        .await?;
-                }
-                let command = process.command.as_deref().unwrap_or("the image's CMD");
-                let message = format!("Starting process with command `{command}`");
-                self.logs
-                    .write(&app.name, LogLine::now(LogSource::Berth, &dyno, &message));
-                progress.say(&format!("       {dyno} started"));
+                self.start_dyno(app, release, process, index, config, progress)
+                    .await?;
             }
         }
+        Ok(())
+    }
+
+    /// Starts one process of a release (`web.2`, say) and, for web processes,
+    /// waits until it is healthy.
+    pub(crate) async fn start_dyno(
+        &self,
+        app: &AppRecord,
+        release: &ReleaseRecord,
+        process: &ReleaseProcess,
+        index: i64,
+        config: &BTreeMap<String, String>,
+        progress: &Progress,
+    ) -> Result<()> {
+        let engine = self.engine()?;
+        let is_web = process.process_type == "web";
+        let dyno = format!("{}.{index}", process.process_type);
+        let env = process_env(&ProcessContext {
+            app: &app.name,
+            release_version: release.version,
+            commit_sha: release.commit_sha.as_deref(),
+            dyno: &dyno,
+            port: is_web.then_some(WEB_PORT),
+            config,
+        });
+        let mut container_labels = labels(&app.name, release.version, &process.process_type);
+        container_labels.insert("berth.dyno".into(), dyno.clone());
+        let spec = ContainerSpec {
+            name: format!("berth-{}.v{}.{dyno}", app.name, release.version),
+            image: process.image.clone(),
+            cmd: process.command.as_deref().map(shell),
+            env,
+            labels: container_labels,
+            network: Some(network_name(&app.name)),
+            network_alias: Some(process.process_type.clone()),
+            publish_port: is_web.then_some(WEB_PORT),
+            restart_on_failure: true,
+            stop_timeout_secs: Some(STOP_GRACE.as_secs() as i64),
+        };
+        let started = engine.start_container(&spec).await?;
+        self.follow_output(&app.name, &dyno, &started.id);
+        if is_web {
+            let port = started
+                .host_port
+                .ok_or_else(|| PlatformError::Internal(format!("{dyno} has no published port")))?;
+            progress.say(&format!(
+                "       {dyno} starting: waiting for it to answer HTTP"
+            ));
+            let address = (std::net::Ipv4Addr::LOCALHOST, port).into();
+            self.wait_until_healthy(&dyno, address, process.healthcheck.as_deref())
+                .await?;
+        }
+        let command = process.command.as_deref().unwrap_or("the image's CMD");
+        let message = format!("Starting process with command `{command}`");
+        self.logs
+            .write(&app.name, LogLine::now(LogSource::Berth, &dyno, &message));
+        progress.say(&format!("       {dyno} started"));
         Ok(())
     }
 

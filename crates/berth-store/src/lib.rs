@@ -5,6 +5,7 @@
 
 mod apps;
 mod audit;
+mod config_vars;
 mod releases;
 mod tokens;
 mod users;

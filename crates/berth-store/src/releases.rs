@@ -340,6 +340,23 @@ impl Store {
         Ok(())
     }
 
+    /// Sets the quantity of each given process type.
+    pub async fn set_formation(&self, app_id: i64, entries: &[(String, i64)]) -> Result<()> {
+        for (process_type, quantity) in entries {
+            sqlx::query(
+                "INSERT INTO formations (app_id, process_type, quantity) VALUES ($1, $2, $3) \
+                 ON CONFLICT (app_id, process_type) DO UPDATE SET quantity = excluded.quantity",
+            )
+            .bind(app_id)
+            .bind(process_type)
+            .bind(quantity)
+            .execute(&self.pool)
+            .await
+            .context("set formation")?;
+        }
+        Ok(())
+    }
+
     /// Takes the app's deploy lease for `ttl` if it is free or expired;
     /// returns whether `holder` has it now.
     pub async fn acquire_deploy_lease(

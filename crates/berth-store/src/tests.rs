@@ -311,3 +311,36 @@ async fn one_deploy_lease_per_app_until_given_back_or_expired() {
         "b's expired"
     );
 }
+
+#[tokio::test]
+async fn config_vars_are_replaced_whole_and_scaling_sets_quantities() {
+    let (_dir, store) = temp_store().await;
+    let owner = store
+        .create_user("o@example.com", None, false)
+        .await
+        .unwrap();
+    let app = store
+        .create_app("demo", owner.id, &audit("app.create"))
+        .await
+        .unwrap();
+    let vars = vec![
+        ("A".to_string(), "sealed-a".to_string()),
+        ("B".to_string(), "sealed-b".to_string()),
+    ];
+    store.replace_config_vars(app.id, &vars).await.unwrap();
+    store.replace_config_vars(app.id, &vars[1..]).await.unwrap();
+    assert_eq!(store.config_vars(app.id).await.unwrap(), &vars[1..]);
+
+    store
+        .add_to_formation(app.id, &[("web".into(), 1)])
+        .await
+        .unwrap();
+    store
+        .set_formation(app.id, &[("web".into(), 3), ("worker".into(), 2)])
+        .await
+        .unwrap();
+    assert_eq!(
+        store.formation(app.id).await.unwrap(),
+        [("web".into(), 3), ("worker".into(), 2)]
+    );
+}

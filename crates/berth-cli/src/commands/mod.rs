@@ -3,6 +3,7 @@
 
 mod apps;
 mod auth;
+mod config;
 mod git_remote;
 mod releases;
 
@@ -28,6 +29,12 @@ pub fn run(command: Command, context: &Context) -> Result<()> {
         Command::AppsDestroy(args) => apps::destroy(context, args),
         Command::GitRemote(args) => git_remote::set(context, args),
         Command::Releases(args) => releases::list(context, args),
+        Command::Config(args) => config::show(context, args),
+        Command::ConfigGet(args) => config::get(context, args),
+        Command::ConfigSet(args) => config::set(context, args),
+        Command::ConfigUnset(args) => config::unset(context, args),
+        Command::ReleasesRollback(args) => config::rollback(context, args),
+        Command::PsScale(args) => config::scale(context, args),
         Command::Ps(args) => releases::ps(context, args),
     }
 }

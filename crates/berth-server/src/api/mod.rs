@@ -2,6 +2,7 @@
 
 mod account;
 mod apps;
+mod config;
 mod error;
 mod extract;
 mod releases;
@@ -24,6 +25,15 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/apps/{name}", get(apps::show).delete(apps::destroy))
         .route("/apps/{name}/releases", get(releases::list))
         .route("/apps/{name}/dynos", get(releases::dynos))
+        .route(
+            "/apps/{name}/config",
+            get(config::show).patch(config::update),
+        )
+        .route("/apps/{name}/rollback", post(config::rollback))
+        .route(
+            "/apps/{name}/formation",
+            get(config::formation).patch(config::scale),
+        )
         .fallback(|| async { ApiError::not_found("no such API endpoint") });
     Router::new().nest("/api/v1", v1)
 }

@@ -3,6 +3,7 @@
 use axum::extract::{Path, State};
 use axum::Json;
 use berth_api_types::{Dyno, Release};
+use berth_platform::ReleaseRecord;
 
 use super::extract::Authenticated;
 use super::ApiError;
@@ -18,18 +19,25 @@ pub(super) async fn list(
     Ok(Json(
         releases
             .into_iter()
-            .map(|release| Release {
-                current: app.current_release == Some(release.version),
-                version: release.version,
-                description: release.description,
-                status: release.status.to_string(),
-                commit: release.commit_sha,
-                created_by: release.created_by,
-                created_at: release.created_at,
-                failure: release.failure,
+            .map(|release| {
+                let current = app.current_release == Some(release.version);
+                release_view(release, current)
             })
             .collect(),
     ))
+}
+
+pub(super) fn release_view(release: ReleaseRecord, current: bool) -> Release {
+    Release {
+        current,
+        version: release.version,
+        description: release.description,
+        status: release.status.to_string(),
+        commit: release.commit_sha,
+        created_by: release.created_by,
+        created_at: release.created_at,
+        failure: release.failure,
+    }
 }
 
 pub(super) async fn dynos(

@@ -548,7 +548,7 @@ async fn concurrent_pushes_to_one_app_never_interleave() {
     // it would run code the branch does not hold, so it is refused, as git
     // refuses a push that is not based on the remote's branch.
     let output = waiting.rejected();
-    assert!(output.contains("Another deploy of"), "{output}");
+    assert!(output.contains("Another deploy or change of"), "{output}");
     assert!(
         output.contains("main moved while this push waited"),
         "{output}"

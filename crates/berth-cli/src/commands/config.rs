@@ -1,0 +1,136 @@
+//! `config`, `config:get`, `config:set`, `config:unset`, `releases:rollback`, `ps:scale`.
+
+use berth_api_types::{ConfigUpdate, FormationEntry};
+
+use super::Context;
+use crate::cli::{
+    ConfigArgs, ConfigGetArgs, ConfigSetArgs, ConfigUnsetArgs, RollbackArgs, ScaleArgs,
+};
+use crate::error::{Error, Result};
+use crate::output;
+
+pub fn show(context: &Context, args: ConfigArgs) -> Result<()> {
+    let name = context.app_name(&args.app)?;
+    let config = context.client()?.config(&name)?;
+    if args.json {
+        output::print_json(&config);
+    } else if args.shell {
+        for (key, value) in &config {
+            crate::outln!("{key}={}", shell_quote(value));
+        }
+    } else {
+        crate::outln!("=== {name} Config Vars");
+        let pairs: Vec<(&str, String)> = config
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.clone()))
+            .collect();
+        crate::out!("{}", output::key_values(&pairs));
+    }
+    Ok(())
+}
+
+pub fn get(context: &Context, args: ConfigGetArgs) -> Result<()> {
+    let name = context.app_name(&args.app)?;
+    let config = context.client()?.config(&name)?;
+    // Heroku prints an empty line for an unset var; a script sees it as empty.
+    crate::outln!("{}", config.get(&args.key).map_or("", String::as_str));
+    Ok(())
+}
+
+pub fn set(context: &Context, args: ConfigSetArgs) -> Result<()> {
+    let name = context.app_name(&args.app)?;
+    let mut update = ConfigUpdate::new();
+    for pair in &args.pairs {
+        let (key, value) = pair
+            .split_once('=')
+            .ok_or_else(|| Error::Input(format!("{pair:?} is not KEY=VALUE")))?;
+        update.insert(key.to_string(), Some(value.to_string()));
+    }
+    let changed = context.client()?.update_config(&name, &update)?;
+    let keys: Vec<&str> = update.keys().map(String::as_str).collect();
+    report(
+        &format!("Setting {} and restarting {name}", keys.join(", ")),
+        changed.release,
+    );
+    Ok(())
+}
+
+pub fn unset(context: &Context, args: ConfigUnsetArgs) -> Result<()> {
+    let name = context.app_name(&args.app)?;
+    let update: ConfigUpdate = args.keys.iter().map(|key| (key.clone(), None)).collect();
+    let changed = context.client()?.update_config(&name, &update)?;
+    report(
+        &format!("Unsetting {} and restarting {name}", args.keys.join(", ")),
+        changed.release,
+    );
+    Ok(())
+}
+
+/// `Setting … and restarting APP... done, v7`, once it is done (a failure
+/// is the one `error:` line instead).
+fn report(what: &str, release: Option<i64>) {
+    match release {
+        Some(version) => eprintln!("{what}... done, v{version}"),
+        None => eprintln!("{what}... done (the first deploy picks it up)"),
+    }
+}
+
+pub fn rollback(context: &Context, args: RollbackArgs) -> Result<()> {
+    let name = context.app_name(&args.app)?;
+    let version =
+        match &args.version {
+            Some(text) => Some(text.trim_start_matches('v').parse::<i64>().map_err(|_| {
+                Error::Input(format!("{text:?} is not a release: use vN, e.g. v3"))
+            })?),
+            None => None,
+        };
+    let release = context.client()?.rollback(&name, version)?;
+    eprintln!(
+        "Rolling back {name}... done, v{} ({})",
+        release.version, release.description
+    );
+    Ok(())
+}
+
+pub fn scale(context: &Context, args: ScaleArgs) -> Result<()> {
+    let name = context.app_name(&args.app)?;
+    let client = context.client()?;
+    let formation = if args.changes.is_empty() {
+        client.formation(&name)?
+    } else {
+        let formation = client.scale(&name, args.changes)?;
+        eprintln!("Scaling {name}... done");
+        formation
+    };
+    if args.json {
+        output::print_json(&formation);
+    } else {
+        crate::outln!("{}", summary(&formation));
+    }
+    Ok(())
+}
+
+/// `web=2 worker=0`, as Heroku prints a formation.
+fn summary(formation: &[FormationEntry]) -> String {
+    formation
+        .iter()
+        .map(|e| format!("{}={}", e.process_type, e.quantity))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Single-quotes a value for POSIX shells.
+fn shell_quote(value: &str) -> String {
+    format!("'{}'", value.replace('\'', r"'\''"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shell_output_quotes_everything() {
+        assert_eq!(shell_quote("a b"), "'a b'");
+        assert_eq!(shell_quote("it's"), r"'it'\''s'");
+    }
+}

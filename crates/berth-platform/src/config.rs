@@ -1,0 +1,346 @@
+//! Config vars, rollbacks and scaling: changes to a running app. Each
+//! config change and rollback is a new release through the one roll-out.
+
+use std::collections::BTreeMap;
+
+use berth_core::{check_config_key, Action, Actor, ScaleChange};
+use berth_store::{AppRecord, NewRelease, ReleaseRecord, ReleaseStatus};
+
+use crate::progress::Progress;
+use crate::{Platform, PlatformError, Result};
+
+/// What a config change did: the config now, and the release it made (none
+/// before the first deploy: the next deploy picks the config up).
+pub struct ConfigChange {
+    pub config: BTreeMap<String, String>,
+    pub release: Option<ReleaseRecord>,
+}
+
+fn sealing_context(app: &AppRecord, name: &str) -> String {
+    format!("config/{}/{name}", app.id)
+}
+
+impl Platform {
+    /// The app's config vars, by name.
+    pub async fn config(&self, actor: &Actor, app_name: &str) -> Result<BTreeMap<String, String>> {
+        let app = self
+            .authorize_app(actor, app_name, Action::ReadConfig)
+            .await?;
+        self.current_config(&app).await
+    }
+
+    pub(crate) async fn current_config(&self, app: &AppRecord) -> Result<BTreeMap<String, String>> {
+        let mut config = BTreeMap::new();
+        for (name, sealed) in self.store.config_vars(app.id).await? {
+            let value = self.secrets.open(&sealing_context(app, &name), &sealed)?;
+            let value = String::from_utf8(value)
+                .map_err(|_| PlatformError::Internal(format!("config var {name} is not UTF-8")))?;
+            config.insert(name, value);
+        }
+        Ok(config)
+    }
+
+    /// Sets (`Some`) and unsets (`None`) config vars, as one new release
+    /// rolled out like any other; nothing changes if it fails.
+    pub async fn set_config(
+        &self,
+        actor: &Actor,
+        app_name: &str,
+        changes: BTreeMap<String, Option<String>>,
+        progress: &Progress,
+    ) -> Result<ConfigChange> {
+        let app = self
+            .authorize_app(actor, app_name, Action::Configure)
+            .await?;
+        if changes.is_empty() {
+            return Err(PlatformError::Invalid(
+                "no config vars given: use KEY=VALUE".into(),
+            ));
+        }
+        for key in changes.keys() {
+            check_config_key(key).map_err(PlatformError::Invalid)?;
+        }
+        self.exclusively(&app, progress, async {
+            let mut config = self.current_config(&app).await?;
+            for (key, value) in &changes {
+                match value {
+                    Some(value) => config.insert(key.clone(), value.clone()),
+                    None => config.remove(key),
+                };
+            }
+            let keys = |set: bool| -> Vec<&String> {
+                changes
+                    .iter()
+                    .filter(|(_, v)| v.is_some() == set)
+                    .map(|(k, _)| k)
+                    .collect()
+            };
+            let (set, unset) = (keys(true), keys(false));
+            let description = match (set.is_empty(), unset.is_empty()) {
+                (false, true) => format!("Set {} config vars", join(&set)),
+                (true, false) => format!("Remove {} config vars", join(&unset)),
+                _ => format!("Set {} and remove {} config vars", join(&set), join(&unset)),
+            };
+            let release = match self.current_release(&app).await? {
+                Some(current) => Some(
+                    self.rerelease(actor, &app, &current, &description, &config, progress)
+                        .await?,
+                ),
+                None => None,
+            };
+            self.store_config(&app, &config).await?;
+            Ok(ConfigChange { config, release })
+        })
+        .await
+    }
+
+    /// A new release with the images and config of `target` (default: the
+    /// latest successful release before the current one).
+    pub async fn rollback(
+        &self,
+        actor: &Actor,
+        app_name: &str,
+        target: Option<i64>,
+        progress: &Progress,
+    ) -> Result<ReleaseRecord> {
+        let app = self
+            .authorize_app(actor, app_name, Action::Configure)
+            .await?;
+        self.exclusively(&app, progress, async {
+            let releases = self.store.releases(app.id).await?;
+            let current = app.current_release.ok_or_else(|| {
+                PlatformError::Invalid(format!("{} has no release to roll back from", app.name))
+            })?;
+            let target = match target {
+                Some(version) => {
+                    releases
+                        .iter()
+                        .find(|r| r.version == version)
+                        .ok_or_else(|| {
+                            PlatformError::NotFound(format!(
+                                "{} has no release v{version}",
+                                app.name
+                            ))
+                        })?
+                }
+                None => releases
+                    .iter()
+                    .rev()
+                    .find(|r| r.version < current && r.status == ReleaseStatus::Succeeded)
+                    .ok_or_else(|| {
+                        PlatformError::Invalid(format!(
+                            "{} has no earlier successful release",
+                            app.name
+                        ))
+                    })?,
+            };
+            if target.status != ReleaseStatus::Succeeded {
+                return Err(PlatformError::Invalid(format!(
+                    "v{} {}: roll back to a release that succeeded",
+                    target.version, target.status
+                )));
+            }
+            let config = self.open_release_config(&app, target)?;
+            let description = format!("Rollback to v{}", target.version);
+            let release = self
+                .rerelease(actor, &app, target, &description, &config, progress)
+                .await?;
+            self.store_config(&app, &config).await?;
+            Ok(release)
+        })
+        .await
+    }
+
+    /// The app's formation: how many of each process type should run.
+    pub async fn formation(&self, actor: &Actor, app_name: &str) -> Result<Vec<(String, i64)>> {
+        let app = self.authorize_app(actor, app_name, Action::ReadApp).await?;
+        Ok(self.store.formation(app.id).await?)
+    }
+
+    /// Applies `web=2`, `worker+1`… and converges the running processes to it.
+    pub async fn scale(
+        &self,
+        actor: &Actor,
+        app_name: &str,
+        changes: &[String],
+    ) -> Result<Vec<(String, i64)>> {
+        let app = self.authorize_app(actor, app_name, Action::Deploy).await?;
+        let changes = changes
+            .iter()
+            .map(|change| ScaleChange::parse(change).map_err(PlatformError::Invalid))
+            .collect::<Result<Vec<_>>>()?;
+        let progress = Progress::channel().0;
+        self.exclusively(&app, &progress, async {
+            let formation = self.store.formation(app.id).await?;
+            let mut updates = Vec::new();
+            for change in &changes {
+                let Some((_, current)) = formation.iter().find(|(t, _)| *t == change.process_type)
+                else {
+                    let known: Vec<&str> = formation.iter().map(|(t, _)| t.as_str()).collect();
+                    return Err(PlatformError::Invalid(if known.is_empty() {
+                        format!("{} has no process types yet: deploy it first", app.name)
+                    } else {
+                        format!(
+                            "no process type {:?}: {} has {}",
+                            change.process_type,
+                            app.name,
+                            known.join(", ")
+                        )
+                    }));
+                };
+                updates.push((
+                    change.process_type.clone(),
+                    change.apply(*current).map_err(PlatformError::Invalid)?,
+                ));
+            }
+            self.store.set_formation(app.id, &updates).await?;
+            self.converge_formation(&app, &progress).await?;
+            let summary: Vec<String> = updates.iter().map(|(t, q)| format!("{t}@{q}")).collect();
+            let message = format!("Scaled to {} by {}", summary.join(" "), actor.email);
+            self.logs.write(
+                &app.name,
+                crate::LogLine::now(crate::LogSource::Berth, "api", &message),
+            );
+            Ok(self.store.formation(app.id).await?)
+        })
+        .await
+    }
+
+    async fn current_release(&self, app: &AppRecord) -> Result<Option<ReleaseRecord>> {
+        match app.current_release {
+            Some(version) => Ok(self.store.release(app.id, version).await?),
+            None => Ok(None),
+        }
+    }
+
+    /// A new release running `base`'s images and processes with `config`.
+    async fn rerelease(
+        &self,
+        actor: &Actor,
+        app: &AppRecord,
+        base: &ReleaseRecord,
+        description: &str,
+        config: &BTreeMap<String, String>,
+        progress: &Progress,
+    ) -> Result<ReleaseRecord> {
+        let release = self
+            .store
+            .create_release(NewRelease {
+                app_id: app.id,
+                description,
+                commit_sha: base.commit_sha.as_deref(),
+                config_sealed: &self.seal_config(app, config)?,
+                created_by: &actor.email,
+                phase: "starting",
+            })
+            .await?;
+        self.store
+            .set_release_contents(
+                release.id,
+                &base.processes,
+                base.release_image.as_deref(),
+                base.release_command.as_deref(),
+            )
+            .await?;
+        let release = self
+            .store
+            .release(app.id, release.version)
+            .await?
+            .ok_or_else(|| {
+                PlatformError::Internal(format!("release v{} vanished", release.version))
+            })?;
+        progress.say(&format!("-----> {description}: v{}", release.version));
+        self.roll_out(actor, app, release, config, progress, String::new())
+            .await
+    }
+
+    fn open_release_config(
+        &self,
+        app: &AppRecord,
+        release: &ReleaseRecord,
+    ) -> Result<BTreeMap<String, String>> {
+        let json = self.secrets.open(
+            &format!("release-config/{}", app.id),
+            &release.config_sealed,
+        )?;
+        serde_json::from_slice(&json)
+            .map_err(|e| PlatformError::Internal(format!("release config: {e}")))
+    }
+
+    async fn store_config(&self, app: &AppRecord, config: &BTreeMap<String, String>) -> Result<()> {
+        let sealed: Vec<(String, String)> = config
+            .iter()
+            .map(|(name, value)| {
+                (
+                    name.clone(),
+                    self.secrets
+                        .seal(&sealing_context(app, name), value.as_bytes()),
+                )
+            })
+            .collect();
+        Ok(self.store.replace_config_vars(app.id, &sealed).await?)
+    }
+
+    /// Starts and stops processes of the current release until each type
+    /// runs as many as the formation says.
+    async fn converge_formation(&self, app: &AppRecord, progress: &Progress) -> Result<()> {
+        // Read again under the lease: a deploy may have moved the current release.
+        let app = self
+            .store
+            .app_with_role(&app.name, 0)
+            .await?
+            .map_or_else(|| app.clone(), |(app, _)| app);
+        let Some(release) = self.current_release(&app).await? else {
+            return Ok(());
+        };
+        let config = self.open_release_config(&app, &release)?;
+        let version = format!("v{}", release.version);
+        let running = self
+            .engine()?
+            .containers(&[("berth.app", &app.name)])
+            .await?;
+        for (process_type, quantity) in self.store.formation(app.id).await? {
+            let Some(process) = release
+                .processes
+                .iter()
+                .find(|p| p.process_type == process_type)
+            else {
+                continue;
+            };
+            let existing: Vec<(i64, String)> = running
+                .iter()
+                .filter(|c| c.labels.get("berth.release") == Some(&version))
+                .filter(|c| c.labels.get("berth.process") == Some(&process_type))
+                .filter_map(|c| {
+                    let index = c
+                        .labels
+                        .get("berth.dyno")?
+                        .rsplit_once('.')?
+                        .1
+                        .parse()
+                        .ok()?;
+                    Some((index, c.id.clone()))
+                })
+                .collect();
+            for index in 1..=quantity {
+                if !existing.iter().any(|(i, _)| *i == index) {
+                    self.start_dyno(&app, &release, process, index, &config, progress)
+                        .await?;
+                }
+            }
+            for (_, id) in existing.iter().filter(|(i, _)| *i > quantity) {
+                self.engine()?
+                    .stop_and_remove(id, crate::release::STOP_GRACE)
+                    .await?;
+            }
+        }
+        self.refresh_routes().await
+    }
+}
+
+fn join(keys: &[&String]) -> String {
+    keys.iter()
+        .map(|k| k.as_str())
+        .collect::<Vec<_>>()
+        .join(", ")
+}

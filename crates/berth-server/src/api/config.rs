@@ -1,0 +1,86 @@
+//! Config vars, rollbacks and the formation of an app.
+
+use std::collections::BTreeMap;
+
+use axum::extract::{Path, State};
+use axum::Json;
+use berth_api_types::{
+    ConfigChanged, ConfigUpdate, FormationEntry, Release, RollbackRequest, ScaleRequest,
+};
+use berth_platform::Progress;
+
+use super::extract::{Authenticated, JsonBody};
+use super::releases::release_view;
+use super::ApiError;
+use crate::AppState;
+
+pub(super) async fn show(
+    State(state): State<AppState>,
+    Authenticated(session): Authenticated,
+    Path(name): Path<String>,
+) -> Result<Json<BTreeMap<String, String>>, ApiError> {
+    Ok(Json(state.platform.config(&session.actor, &name).await?))
+}
+
+pub(super) async fn update(
+    State(state): State<AppState>,
+    Authenticated(session): Authenticated,
+    Path(name): Path<String>,
+    JsonBody(changes): JsonBody<ConfigUpdate>,
+) -> Result<Json<ConfigChanged>, ApiError> {
+    let (progress, _) = Progress::channel();
+    let change = state
+        .platform
+        .set_config(&session.actor, &name, changes, &progress)
+        .await?;
+    Ok(Json(ConfigChanged {
+        config: change.config,
+        release: change.release.map(|r| r.version),
+    }))
+}
+
+pub(super) async fn rollback(
+    State(state): State<AppState>,
+    Authenticated(session): Authenticated,
+    Path(name): Path<String>,
+    JsonBody(request): JsonBody<RollbackRequest>,
+) -> Result<Json<Release>, ApiError> {
+    let (progress, _) = Progress::channel();
+    let release = state
+        .platform
+        .rollback(&session.actor, &name, request.version, &progress)
+        .await?;
+    Ok(Json(release_view(release, true)))
+}
+
+pub(super) async fn formation(
+    State(state): State<AppState>,
+    Authenticated(session): Authenticated,
+    Path(name): Path<String>,
+) -> Result<Json<Vec<FormationEntry>>, ApiError> {
+    let formation = state.platform.formation(&session.actor, &name).await?;
+    Ok(Json(entries(formation)))
+}
+
+pub(super) async fn scale(
+    State(state): State<AppState>,
+    Authenticated(session): Authenticated,
+    Path(name): Path<String>,
+    JsonBody(request): JsonBody<ScaleRequest>,
+) -> Result<Json<Vec<FormationEntry>>, ApiError> {
+    let formation = state
+        .platform
+        .scale(&session.actor, &name, &request.changes)
+        .await?;
+    Ok(Json(entries(formation)))
+}
+
+fn entries(formation: Vec<(String, i64)>) -> Vec<FormationEntry> {
+    formation
+        .into_iter()
+        .map(|(process_type, quantity)| FormationEntry {
+            process_type,
+            quantity,
+        })
+        .collect()
+}
