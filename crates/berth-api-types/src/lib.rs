@@ -90,6 +90,18 @@ pub struct Release {
     pub failure: Option<String>,
 }
 
+/// A release in full: what `releases:info` and `releases:output` show.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReleaseDetail {
+    #[serde(flatten)]
+    pub release: Release,
+    /// Process type → image it runs.
+    pub processes: std::collections::BTreeMap<String, String>,
+    pub release_command: Option<String>,
+    /// Build and release-phase output.
+    pub output: String,
+}
+
 /// One process of an app, e.g. `web.1`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Dyno {

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use berth_api_types::{
     Account, App, ConfigChanged, ConfigUpdate, CreateAppRequest, CreatedToken, Dyno, ErrorBody,
-    FormationEntry, LoginRequest, Release, RollbackRequest, ScaleRequest,
+    FormationEntry, LoginRequest, Release, ReleaseDetail, RollbackRequest, ScaleRequest,
 };
 use reqwest::blocking::{RequestBuilder, Response};
 use reqwest::{Method, StatusCode};
@@ -107,6 +107,15 @@ impl Client {
             Method::PATCH,
             &["apps", app, "formation"],
             Some(&ScaleRequest { changes }),
+        )
+    }
+
+    /// `version` is `vN`, or `current`.
+    pub fn release(&self, app: &str, version: &str) -> Result<ReleaseDetail> {
+        self.json(
+            Method::GET,
+            &["apps", app, "releases", version],
+            None::<&()>,
         )
     }
 

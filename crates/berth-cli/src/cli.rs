@@ -60,6 +60,14 @@ pub enum Command {
     /// List an app's releases, oldest first
     Releases(AppJsonArgs),
 
+    /// Show one release (default: the current one)
+    #[command(name = "releases:info")]
+    ReleasesInfo(ReleaseArgs),
+
+    /// Print a release's build and release-phase output (default: the current one)
+    #[command(name = "releases:output")]
+    ReleasesOutput(ReleaseArgs),
+
     /// List an app's processes (dynos) with their state and release
     Ps(AppJsonArgs),
 
@@ -151,6 +159,19 @@ pub struct AppsInfoArgs {
 pub struct AppJsonArgs {
     #[command(flatten)]
     pub app: AppArg,
+
+    /// Print JSON instead of text
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ReleaseArgs {
+    #[command(flatten)]
+    pub app: AppArg,
+
+    /// The release, e.g. v3
+    pub version: Option<String>,
 
     /// Print JSON instead of text
     #[arg(long)]

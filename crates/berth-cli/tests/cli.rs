@@ -641,6 +641,17 @@ fn git_push_with_the_login_deploys_and_releases_and_ps_show_it() {
     assert_eq!(json[0]["status"], "succeeded");
     assert_eq!(json[0]["commit"], repo.head().as_str());
 
+    let info = in_repo(&["releases:info", "v1"]).ok();
+    assert!(info.starts_with("=== Release v1\n"), "{info}");
+    assert!(
+        info.contains("Status:") && info.contains("current"),
+        "{info}"
+    );
+    let build_output = in_repo(&["releases:output"]).ok();
+    assert!(build_output.contains("Step 1/"), "{build_output}");
+    let missing = in_repo(&["releases:info", "v9"]).fails();
+    assert!(missing.contains("has no release v9"), "{missing}");
+
     let ps = in_repo(&["ps"]).ok();
     let lines: Vec<&str> = ps.lines().collect();
     assert!(

@@ -301,6 +301,23 @@ impl Platform {
         Ok(self.store.releases(app.id).await?)
     }
 
+    /// One release of the app, `version` or else the current one.
+    pub async fn release(
+        &self,
+        actor: &Actor,
+        app_name: &str,
+        version: Option<i64>,
+    ) -> Result<(ReleaseRecord, bool)> {
+        let app = self.authorize_app(actor, app_name, Action::ReadApp).await?;
+        let version = version
+            .or(app.current_release)
+            .ok_or_else(|| PlatformError::NotFound(format!("{} has no releases yet", app.name)))?;
+        let release = self.store.release(app.id, version).await?.ok_or_else(|| {
+            PlatformError::NotFound(format!("{} has no release v{version}", app.name))
+        })?;
+        Ok((release, app.current_release == Some(version)))
+    }
+
     /// The app's processes, by type and number.
     pub async fn dynos(&self, actor: &Actor, app_name: &str) -> Result<Vec<Dyno>> {
         let app = self.authorize_app(actor, app_name, Action::ReadApp).await?;

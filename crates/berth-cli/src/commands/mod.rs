@@ -29,6 +29,8 @@ pub fn run(command: Command, context: &Context) -> Result<()> {
         Command::AppsDestroy(args) => apps::destroy(context, args),
         Command::GitRemote(args) => git_remote::set(context, args),
         Command::Releases(args) => releases::list(context, args),
+        Command::ReleasesInfo(args) => releases::info(context, args),
+        Command::ReleasesOutput(args) => releases::output(context, args),
         Command::Config(args) => config::show(context, args),
         Command::ConfigGet(args) => config::get(context, args),
         Command::ConfigSet(args) => config::set(context, args),

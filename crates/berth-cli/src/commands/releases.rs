@@ -1,7 +1,9 @@
 //! `releases` and `ps`.
 
 use super::Context;
-use crate::cli::AppJsonArgs;
+use berth_api_types::ReleaseDetail;
+
+use crate::cli::{AppJsonArgs, ReleaseArgs};
 use crate::error::Result;
 use crate::output;
 
@@ -38,6 +40,60 @@ pub fn list(context: &Context, args: AppJsonArgs) -> Result<()> {
                 &rows
             )
         );
+    }
+    Ok(())
+}
+
+fn detail(context: &Context, args: &ReleaseArgs) -> Result<ReleaseDetail> {
+    let name = context.app_name(&args.app)?;
+    let version = args
+        .version
+        .clone()
+        .unwrap_or_else(|| "current".to_string());
+    context.client()?.release(&name, &version)
+}
+
+pub fn info(context: &Context, args: ReleaseArgs) -> Result<()> {
+    let detail = detail(context, &args)?;
+    if args.json {
+        output::print_json(&detail);
+        return Ok(());
+    }
+    let release = &detail.release;
+    crate::outln!("=== Release v{}", release.version);
+    let mut pairs = vec![
+        ("Description", release.description.clone()),
+        (
+            "Status",
+            if release.current {
+                "current".to_string()
+            } else {
+                release.status.clone()
+            },
+        ),
+        ("By", release.created_by.clone().unwrap_or_default()),
+        ("When", output::time(&release.created_at)),
+        ("Commit", release.commit.clone().unwrap_or_default()),
+    ];
+    if let Some(command) = &detail.release_command {
+        pairs.push(("Release command", command.clone()));
+    }
+    if let Some(failure) = &release.failure {
+        pairs.push(("Failure", failure.clone()));
+    }
+    for (process_type, image) in &detail.processes {
+        pairs.push(("Process", format!("{process_type}: {image}")));
+    }
+    crate::out!("{}", output::key_values(&pairs));
+    Ok(())
+}
+
+pub fn output(context: &Context, args: ReleaseArgs) -> Result<()> {
+    let detail = detail(context, &args)?;
+    if args.json {
+        output::print_json(&detail.output);
+    } else {
+        crate::out!("{}", detail.output);
     }
     Ok(())
 }

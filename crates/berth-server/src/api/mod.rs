@@ -24,6 +24,7 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/apps", get(apps::list).post(apps::create))
         .route("/apps/{name}", get(apps::show).delete(apps::destroy))
         .route("/apps/{name}/releases", get(releases::list))
+        .route("/apps/{name}/releases/{version}", get(releases::show))
         .route("/apps/{name}/dynos", get(releases::dynos))
         .route(
             "/apps/{name}/config",

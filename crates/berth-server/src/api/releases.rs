@@ -2,7 +2,7 @@
 
 use axum::extract::{Path, State};
 use axum::Json;
-use berth_api_types::{Dyno, Release};
+use berth_api_types::{Dyno, Release, ReleaseDetail};
 use berth_platform::ReleaseRecord;
 
 use super::extract::Authenticated;
@@ -25,6 +25,38 @@ pub(super) async fn list(
             })
             .collect(),
     ))
+}
+
+pub(super) async fn show(
+    State(state): State<AppState>,
+    Authenticated(session): Authenticated,
+    Path((name, version)): Path<(String, String)>,
+) -> Result<Json<ReleaseDetail>, ApiError> {
+    let version = match version.as_str() {
+        "current" => None,
+        other => Some(
+            other
+                .trim_start_matches('v')
+                .parse::<i64>()
+                .map_err(|_| ApiError::invalid(format!("{other:?} is not a release: use vN")))?,
+        ),
+    };
+    let (release, current) = state
+        .platform
+        .release(&session.actor, &name, version)
+        .await?;
+    let processes = release
+        .processes
+        .iter()
+        .map(|p| (p.process_type.clone(), p.image.clone()))
+        .collect();
+    let (release_command, output) = (release.release_command.clone(), release.output.clone());
+    Ok(Json(ReleaseDetail {
+        release: release_view(release, current),
+        processes,
+        release_command,
+        output,
+    }))
 }
 
 pub(super) fn release_view(release: ReleaseRecord, current: bool) -> Release {
