@@ -71,6 +71,14 @@ pub struct App {
     pub web_url: String,
     pub git_url: String,
     pub created_at: DateTime<Utc>,
+    /// In maintenance mode visitors get a 503 maintenance page.
+    #[serde(default)]
+    pub maintenance: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct MaintenanceRequest {
+    pub enabled: bool,
 }
 
 /// A release: `v7`, what made it, and how it went.

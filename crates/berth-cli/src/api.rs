@@ -5,7 +5,8 @@ use std::time::Duration;
 
 use berth_api_types::{
     Account, App, ConfigChanged, ConfigUpdate, CreateAppRequest, CreatedToken, Dyno, ErrorBody,
-    FormationEntry, LoginRequest, Release, ReleaseDetail, RollbackRequest, ScaleRequest,
+    FormationEntry, LoginRequest, MaintenanceRequest, Release, ReleaseDetail, RollbackRequest,
+    ScaleRequest,
 };
 use reqwest::blocking::{RequestBuilder, Response};
 use reqwest::{Method, StatusCode};
@@ -117,6 +118,11 @@ impl Client {
             &["apps", app, "releases", version],
             None::<&()>,
         )
+    }
+
+    pub fn set_maintenance(&self, app: &str, enabled: bool) -> Result<App> {
+        let request = MaintenanceRequest { enabled };
+        self.json(Method::PUT, &["apps", app, "maintenance"], Some(&request))
     }
 
     pub fn dynos(&self, app: &str) -> Result<Vec<Dyno>> {

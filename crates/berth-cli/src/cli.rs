@@ -99,6 +99,17 @@ pub enum Command {
     #[command(name = "ps:scale")]
     PsScale(ScaleArgs),
 
+    /// Show whether an app is in maintenance mode
+    Maintenance(AppArg),
+
+    /// Put an app in maintenance mode: visitors get a 503 maintenance page, processes keep running
+    #[command(name = "maintenance:on")]
+    MaintenanceOn(AppArg),
+
+    /// Take an app out of maintenance mode
+    #[command(name = "maintenance:off")]
+    MaintenanceOff(AppArg),
+
     /// Point a git remote (default `platform`) at an app
     ///
     /// Adds the remote, or updates its URL, so that `git push platform main` deploys the app.

@@ -482,7 +482,7 @@ fn json_outputs_use_snake_case_keys() {
         .json();
     assert_eq!(app, info);
     let keys: Vec<&String> = info.as_object().unwrap().keys().collect();
-    assert_eq!(keys.len(), 5);
+    assert_eq!(keys.len(), 6);
     for key in keys {
         assert!(
             key.chars().all(|c| c.is_ascii_lowercase() || c == '_'),
@@ -777,4 +777,18 @@ fn config_rollback_and_scale_change_what_runs() {
     let ps = in_repo(&["ps", "--json"]).json();
     assert_eq!(ps.as_array().unwrap().len(), 1);
     assert_eq!(in_repo(&["ps:scale"]).ok(), "web=1\n");
+
+    // Maintenance: visitors get a 503 page while the process keeps running.
+    in_repo(&["maintenance:on"]).ok();
+    assert_eq!(in_repo(&["maintenance"]).ok(), "on\n");
+    let page = reqwest::blocking::Client::new()
+        .get(format!("{}/", world.server.http_url))
+        .header("host", format!("{name}.localhost"))
+        .send()
+        .unwrap();
+    assert_eq!(page.status(), 503);
+    assert!(page.text().unwrap().contains("Down for maintenance"));
+    assert_eq!(in_repo(&["ps", "--json"]).json()[0]["state"], "up");
+    in_repo(&["maintenance:off"]).ok();
+    assert_eq!(visit(), "web.1 v4 \n");
 }

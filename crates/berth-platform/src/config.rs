@@ -151,6 +151,25 @@ impl Platform {
         .await
     }
 
+    /// Turns maintenance mode on or off: the router answers with a 503
+    /// maintenance page while the processes keep running.
+    pub async fn set_maintenance(&self, actor: &Actor, app_name: &str, on: bool) -> Result<()> {
+        let app = self
+            .authorize_app(actor, app_name, Action::Configure)
+            .await?;
+        self.store.set_maintenance(app.id, on).await?;
+        let message = format!(
+            "Maintenance mode {} by {}",
+            if on { "on" } else { "off" },
+            actor.email
+        );
+        self.logs.write(
+            &app.name,
+            crate::LogLine::now(crate::LogSource::Berth, "api", &message),
+        );
+        self.refresh_routes().await
+    }
+
     /// The app's formation: how many of each process type should run.
     pub async fn formation(&self, actor: &Actor, app_name: &str) -> Result<Vec<(String, i64)>> {
         let app = self.authorize_app(actor, app_name, Action::ReadApp).await?;

@@ -282,10 +282,9 @@ impl Platform {
                 dockerfile: context.dockerfile,
                 target: spec.target.clone(),
                 tag: tag.clone(),
-                labels: HashMap::from([
-                    ("berth.app".to_string(), app.name.clone()),
-                    ("berth.release".to_string(), format!("v{}", release.version)),
-                ]),
+                // The release is in the tag, not a label: a label that changes
+                // with every release would rebuild the last layer each time.
+                labels: HashMap::from([("berth.app".to_string(), app.name.clone())]),
                 build_args: manifest.build_args.clone().into_iter().collect(),
             };
             let sink = self.logs.clone();

@@ -47,6 +47,7 @@ impl Platform {
                     .collect();
                 AppRoute {
                     hosts: vec![self.default_host(&app.name)],
+                    maintenance: app.maintenance,
                     app: app.name,
                     upstreams,
                 }

@@ -16,6 +16,7 @@ pub(crate) enum Page {
     NoWebProcess,
     AppError,
     Timeout,
+    Maintenance,
 }
 
 impl Page {
@@ -35,6 +36,11 @@ impl Page {
                 StatusCode::BAD_GATEWAY,
                 "Application error",
                 "The app did not answer. If it is yours, check its logs with berth logs --tail.",
+            ),
+            Page::Maintenance => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Down for maintenance",
+                "This app is undergoing maintenance and will be back shortly.",
             ),
             Page::Timeout => (
                 StatusCode::SERVICE_UNAVAILABLE,

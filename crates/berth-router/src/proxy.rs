@@ -69,6 +69,10 @@ impl Router {
             );
             (self.log)(&route.app, line);
         };
+        if route.maintenance {
+            log_error("H80", "Maintenance mode", "", Page::Maintenance.status());
+            return Page::Maintenance.response();
+        }
         if route.upstreams.is_empty() {
             log_error(
                 "H14",

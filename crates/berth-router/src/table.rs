@@ -21,11 +21,14 @@ pub struct AppRoute {
     pub app: String,
     pub hosts: Vec<String>,
     pub upstreams: Vec<Upstream>,
+    /// Answer with the maintenance page instead of the app.
+    pub maintenance: bool,
 }
 
 pub(crate) struct RouteEntry {
     pub app: String,
     pub upstreams: Vec<Upstream>,
+    pub maintenance: bool,
     /// Round robin: even one client's sequential requests spread over the replicas.
     next: AtomicUsize,
 }
@@ -55,6 +58,7 @@ impl RouteTable {
             let entry = Arc::new(RouteEntry {
                 app: route.app,
                 upstreams: route.upstreams,
+                maintenance: route.maintenance,
                 next: AtomicUsize::new(0),
             });
             for host in route.hosts {
@@ -96,6 +100,7 @@ mod tests {
             app: "demo".into(),
             hosts: vec!["demo.localhost".into(), "Shop.Example.com".into()],
             upstreams: vec![upstream(1)],
+            maintenance: false,
         }]);
         for host in [
             "demo.localhost",
@@ -118,6 +123,7 @@ mod tests {
             app: "demo".into(),
             hosts: vec!["demo.localhost".into()],
             upstreams: vec![upstream(1), upstream(2), upstream(3)],
+            maintenance: false,
         }]);
         let entry = table.lookup("demo.localhost").unwrap();
         let firsts: Vec<u16> = (0..6)

@@ -124,6 +124,7 @@ fn route(upstreams: Vec<(SocketAddr, &str)>) -> AppRoute {
                 dyno: dyno.into(),
             })
             .collect(),
+        maintenance: false,
     }
 }
 
@@ -342,4 +343,17 @@ async fn http2_clients_are_served() {
     assert_eq!(response.status(), 200);
     let body = response.into_body().collect().await.unwrap().to_bytes();
     assert!(body.starts_with(b"h2 "), "{body:?}");
+}
+
+#[tokio::test]
+async fn maintenance_mode_answers_for_the_app() {
+    let mut maintained = route(vec![(backend("one").await, "web.1")]);
+    maintained.maintenance = true;
+    let running = router(vec![maintained]).await;
+    let (status, body) = get(&running, "demo.localhost").await;
+    assert_eq!(status, 503);
+    assert!(body.contains("Down for maintenance"));
+    assert!(running.lines.lock().unwrap()[0]
+        .1
+        .starts_with("at=error code=H80"));
 }

@@ -15,9 +15,11 @@ pub struct AppRecord {
     pub created_at: DateTime<Utc>,
     /// Version of the release that should be running; none before the first deploy.
     pub current_release: Option<i64>,
+    /// In maintenance mode the router answers for the app with a 503 page.
+    pub maintenance: bool,
 }
 
-const APP_COLUMNS: &str = "a.id, a.name, a.created_at, a.current_release, \
+const APP_COLUMNS: &str = "a.id, a.name, a.created_at, a.current_release, a.maintenance, \
     (SELECT u.email FROM memberships o JOIN users u ON u.id = o.user_id \
      WHERE o.app_id = a.id AND o.role = 'owner' ORDER BY o.created_at LIMIT 1) AS owner_email";
 
@@ -30,15 +32,18 @@ impl AppRecord {
                 row.try_get::<i64, _>("created_at")?,
                 row.try_get::<Option<String>, _>("owner_email")?,
                 row.try_get::<Option<i64>, _>("current_release")?,
+                row.try_get::<i64, _>("maintenance")?,
             ))
         };
-        let (id, name, created_at, owner_email, current_release) = read(row).context("read app")?;
+        let (id, name, created_at, owner_email, current_release, maintenance) =
+            read(row).context("read app")?;
         Ok(Self {
             id,
             name,
             owner_email: owner_email.unwrap_or_default(),
             created_at: from_millis(created_at)?,
             current_release,
+            maintenance: maintenance != 0,
         })
     }
 }
@@ -125,6 +130,16 @@ impl Store {
         }
         .context("list apps")?;
         rows.iter().map(AppRecord::from_row).collect()
+    }
+
+    pub async fn set_maintenance(&self, app_id: i64, on: bool) -> Result<()> {
+        sqlx::query("UPDATE apps SET maintenance = $1 WHERE id = $2")
+            .bind(i64::from(on))
+            .bind(app_id)
+            .execute(&self.pool)
+            .await
+            .context("set maintenance")?;
+        Ok(())
     }
 
     /// Deletes an app (memberships go with it) and records the audit entry, in one transaction.

@@ -157,7 +157,10 @@ impl Drop for AppRepo {
         let label = format!("label=berth.test.cache={}", self.cache_marker);
         let images = docker_ids(&["images", "-aq", "--filter", &label]);
         if !images.is_empty() {
-            let _ = Command::new("docker").arg("rmi").args(&images).output();
+            let _ = Command::new("docker")
+                .args(["rmi", "-f"])
+                .args(&images)
+                .output();
         }
     }
 }

@@ -141,6 +141,7 @@ mod tests {
             web_url: "http://demo.localhost:8080/".into(),
             git_url: "http://127.0.0.1:7000/demo.git".into(),
             created_at: chrono::Utc::now(),
+            maintenance: false,
         };
         assert!(points_at("http://127.0.0.1:7000/demo.git", &app));
         assert!(points_at("http://x:token@127.0.0.1:7000/demo.git/", &app));

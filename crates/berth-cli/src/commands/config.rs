@@ -4,7 +4,7 @@ use berth_api_types::{ConfigUpdate, FormationEntry};
 
 use super::Context;
 use crate::cli::{
-    ConfigArgs, ConfigGetArgs, ConfigSetArgs, ConfigUnsetArgs, RollbackArgs, ScaleArgs,
+    AppArg, ConfigArgs, ConfigGetArgs, ConfigSetArgs, ConfigUnsetArgs, RollbackArgs, ScaleArgs,
 };
 use crate::error::{Error, Result};
 use crate::output;
@@ -89,6 +89,21 @@ pub fn rollback(context: &Context, args: RollbackArgs) -> Result<()> {
         "Rolling back {name}... done, v{} ({})",
         release.version, release.description
     );
+    Ok(())
+}
+
+pub fn maintenance(context: &Context, app: AppArg) -> Result<()> {
+    let name = context.app_name(&app)?;
+    let app = context.client()?.app(&name)?;
+    crate::outln!("{}", if app.maintenance { "on" } else { "off" });
+    Ok(())
+}
+
+pub fn set_maintenance(context: &Context, app: AppArg, enabled: bool) -> Result<()> {
+    let name = context.app_name(&app)?;
+    context.client()?.set_maintenance(&name, enabled)?;
+    let state = if enabled { "Enabling" } else { "Disabling" };
+    eprintln!("{state} maintenance mode for {name}... done");
     Ok(())
 }
 

@@ -37,6 +37,9 @@ pub fn run(command: Command, context: &Context) -> Result<()> {
         Command::ConfigUnset(args) => config::unset(context, args),
         Command::ReleasesRollback(args) => config::rollback(context, args),
         Command::PsScale(args) => config::scale(context, args),
+        Command::Maintenance(app) => config::maintenance(context, app),
+        Command::MaintenanceOn(app) => config::set_maintenance(context, app, true),
+        Command::MaintenanceOff(app) => config::set_maintenance(context, app, false),
         Command::Ps(args) => releases::ps(context, args),
     }
 }

@@ -3,7 +3,7 @@
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
-use berth_api_types::{App, CreateAppRequest};
+use berth_api_types::{App, CreateAppRequest, MaintenanceRequest};
 use berth_platform::AppRecord;
 
 use super::extract::{Authenticated, JsonBody, Origin, PublicBase};
@@ -47,6 +47,21 @@ pub(super) async fn show(
     Ok(Json(view(&state, &base, app)))
 }
 
+pub(super) async fn maintenance(
+    State(state): State<AppState>,
+    PublicBase(base): PublicBase,
+    Authenticated(session): Authenticated,
+    Path(name): Path<String>,
+    JsonBody(request): JsonBody<MaintenanceRequest>,
+) -> Result<Json<App>, ApiError> {
+    state
+        .platform
+        .set_maintenance(&session.actor, &name, request.enabled)
+        .await?;
+    let app = state.platform.app(&session.actor, &name).await?;
+    Ok(Json(view(&state, &base, app)))
+}
+
 pub(super) async fn destroy(
     State(state): State<AppState>,
     Origin(origin): Origin,
@@ -68,5 +83,6 @@ fn view(state: &AppState, base: &str, app: AppRecord) -> App {
         name: app.name,
         owner: app.owner_email,
         created_at: app.created_at,
+        maintenance: app.maintenance,
     }
 }

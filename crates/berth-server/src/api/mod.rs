@@ -7,7 +7,7 @@ mod error;
 mod extract;
 mod releases;
 
-use axum::routing::{delete, get, post};
+use axum::routing::{delete, get, post, put};
 use axum::Router;
 
 use crate::AppState;
@@ -26,6 +26,7 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/apps/{name}/releases", get(releases::list))
         .route("/apps/{name}/releases/{version}", get(releases::show))
         .route("/apps/{name}/dynos", get(releases::dynos))
+        .route("/apps/{name}/maintenance", put(apps::maintenance))
         .route(
             "/apps/{name}/config",
             get(config::show).patch(config::update),
