@@ -11,6 +11,7 @@ mod deploy;
 mod error;
 pub mod logs;
 mod progress;
+mod recovery;
 mod release;
 mod routes;
 pub mod secrets;

@@ -34,8 +34,10 @@ pub struct Dyno {
     pub host_port: Option<u16>,
 }
 
-fn labels(app: &str, release: i64, process: &str) -> HashMap<String, String> {
+fn labels(platform: &str, app: &str, release: i64, process: &str) -> HashMap<String, String> {
     HashMap::from([
+        // Which platform owns the container: one engine may serve several.
+        ("berth.platform".to_string(), platform.to_string()),
         ("berth.app".to_string(), app.to_string()),
         ("berth.release".to_string(), format!("v{release}")),
         ("berth.process".to_string(), process.to_string()),
@@ -126,7 +128,7 @@ impl Platform {
                 image: image.clone(),
                 cmd: Some(shell(command)),
                 env: process_env(&context("release")),
-                labels: labels(&app.name, release.version, "release"),
+                labels: labels(self.secrets.id(), &app.name, release.version, "release"),
                 network: Some(network.clone()),
                 network_alias: None,
                 publish_port: None,
@@ -203,7 +205,12 @@ impl Platform {
             port: is_web.then_some(WEB_PORT),
             config,
         });
-        let mut container_labels = labels(&app.name, release.version, &process.process_type);
+        let mut container_labels = labels(
+            self.secrets.id(),
+            &app.name,
+            release.version,
+            &process.process_type,
+        );
         container_labels.insert("berth.dyno".into(), dyno.clone());
         let spec = ContainerSpec {
             name: format!("berth-{}.v{}.{dyno}", app.name, release.version),

@@ -125,8 +125,9 @@ pub async fn launch(
     );
     let platform = platform.with_router(router.clone());
     // Adopt what already runs: a restarted berthd routes to the containers
-    // it finds instead of restarting them.
-    platform.refresh_routes().await?;
+    // it finds instead of restarting them, and cleans up after a deploy it
+    // was stopped in the middle of.
+    platform.recover().await?;
     if platform.needs_first_user().await? {
         tracing::info!(
             "No user exists yet. Create the first one with: berthd admin create-user you@example.com --admin"

@@ -110,7 +110,21 @@ impl Store {
             .connect_with(options)
             .await
             .map_err(open_error)?;
-        SQLITE_MIGRATIONS.run(&pool).await?;
+        // Another process (`berthd admin` beside a starting server) may be
+        // migrating the same file: SQLite offers sqlx no migration lock, so
+        // the loser of that race finds the tables made and tries again, when
+        // the migrations it lacked are recorded as applied.
+        let mut attempts = 0;
+        loop {
+            match SQLITE_MIGRATIONS.run(&pool).await {
+                Ok(()) => break,
+                Err(_) if attempts < 5 => {
+                    attempts += 1;
+                    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+                }
+                Err(error) => return Err(error.into()),
+            }
+        }
         Ok(Self { pool })
     }
 

@@ -251,6 +251,17 @@ impl Store {
         Ok(())
     }
 
+    /// Releases left pending by a deploy that never finished, of every app.
+    pub async fn pending_releases(&self) -> Result<Vec<ReleaseRecord>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {RELEASE_COLUMNS} FROM releases WHERE status = 'pending' ORDER BY id"
+        ))
+        .fetch_all(&self.pool)
+        .await
+        .context("list pending releases")?;
+        rows.iter().map(ReleaseRecord::from_row).collect()
+    }
+
     /// The app's releases, oldest first, with their processes.
     pub async fn releases(&self, app_id: i64) -> Result<Vec<ReleaseRecord>> {
         let rows = sqlx::query(&format!(

@@ -344,3 +344,12 @@ async fn config_vars_are_replaced_whole_and_scaling_sets_quantities() {
         [("web".into(), 3), ("worker".into(), 2)]
     );
 }
+
+#[tokio::test]
+async fn two_processes_may_open_a_new_store_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = Store::sqlite_url(dir.path());
+    let (first, second) = tokio::join!(Store::open(&url), Store::open(&url));
+    first.unwrap();
+    second.unwrap();
+}

@@ -665,3 +665,173 @@ async fn a_declared_health_check_must_pass_before_traffic_moves() {
         .unwrap();
     assert_eq!(visited.text().await.unwrap(), "<h1>cmd-only</h1>\n");
 }
+
+/// A real `berthd` process, killed with SIGKILL when dropped.
+struct Berthd {
+    child: std::process::Child,
+}
+
+impl Berthd {
+    fn start(data_dir: &std::path::Path, api: &str, http: &str) -> Self {
+        let child = Command::new(env!("CARGO_BIN_EXE_berthd"))
+            .env("BERTH_DATA_DIR", data_dir)
+            .env("BERTH_API_LISTEN", api)
+            .env("BERTH_HTTP_LISTEN", http)
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while std::net::TcpStream::connect(api).is_err() {
+            assert!(Instant::now() < deadline, "berthd did not listen");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Self { child }
+    }
+
+    fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Berthd {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_berthd_killed_mid_deploy_recovers_on_restart() {
+    let data_dir = tempfile::tempdir().unwrap();
+    let ports: Vec<u16> = (0..2)
+        .map(|_| {
+            std::net::TcpListener::bind("127.0.0.1:0")
+                .unwrap()
+                .local_addr()
+                .unwrap()
+                .port()
+        })
+        .collect();
+    let (api, http) = (
+        format!("127.0.0.1:{}", ports[0]),
+        format!("127.0.0.1:{}", ports[1]),
+    );
+    let mut berthd = Berthd::start(data_dir.path(), &api, &http);
+    let created = Command::new(env!("CARGO_BIN_EXE_berthd"))
+        .args(["admin", "create-user", "ops@example.com"])
+        .env("BERTH_DATA_DIR", data_dir.path())
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let token = String::from_utf8(created.stdout)
+        .unwrap()
+        .lines()
+        .last()
+        .unwrap()
+        .to_string();
+    let name = unique_app_name("killed");
+    let _cleanup = EngineCleanup::new(&name);
+    let client = reqwest::Client::new();
+    let app: App = client
+        .post(format!("http://{api}/api/v1/apps"))
+        .bearer_auth(&token)
+        .json(&serde_json::json!({ "name": name }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let repo = AppRepo::from_fixture("cmd-only");
+    assert!(repo
+        .push(&app.git_url, &token, "main", &[])
+        .status
+        .success());
+
+    // A deploy whose release command takes a while; berthd dies during it.
+    repo.write(
+        "heroku.yml",
+        "build:\n  docker:\n    web: Dockerfile\nrelease:\n  command: sleep 60\n",
+    );
+    repo.commit("A slow release phase");
+    let pusher = {
+        let (url, token, path) = (
+            app.git_url.clone(),
+            token.clone(),
+            repo.path().to_path_buf(),
+        );
+        std::thread::spawn(move || {
+            berth_testkit::git_command(&path)
+                .args(["push", &with_credentials(&url, &token), "main"])
+                .output()
+                .unwrap()
+        })
+    };
+    let release_container = format!("berth-{name}.v2.release");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let running = Command::new("docker")
+            .args(["ps", "--format", "{{.Names}}"])
+            .output()
+            .unwrap();
+        if String::from_utf8_lossy(&running.stdout)
+            .lines()
+            .any(|n| n == release_container)
+        {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the release phase did not start");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    berthd.kill();
+    assert!(
+        !pusher.join().unwrap().status.success(),
+        "the push cannot succeed without berthd"
+    );
+
+    let _berthd = Berthd::start(data_dir.path(), &api, &http);
+    let releases: Vec<Release> = client
+        .get(format!("http://{api}/api/v1/apps/{name}/releases"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let summary: Vec<_> = releases
+        .iter()
+        .map(|r| (r.version, r.status.as_str(), r.current))
+        .collect();
+    assert_eq!(summary, [(1, "succeeded", true), (2, "failed", false)]);
+    assert!(releases[1]
+        .failure
+        .as_deref()
+        .unwrap()
+        .contains("interrupted"));
+    let running = Command::new("docker")
+        .args([
+            "ps",
+            "-a",
+            "--format",
+            "{{.Names}}",
+            "--filter",
+            &format!("label=berth.app={name}"),
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8(running.stdout).unwrap().trim(),
+        format!("berth-{name}.v1.web.1"),
+        "the interrupted release's containers are gone, v1 was adopted"
+    );
+    let visited = client
+        .get(format!("http://{http}/"))
+        .header("host", format!("{name}.localhost"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(visited.text().await.unwrap(), "<h1>cmd-only</h1>\n");
+}

@@ -1,0 +1,46 @@
+//! Start-up after a stop, even a `kill -9` mid-deploy: deploys that never
+//! finished are marked failed and their containers removed (the previous
+//! release kept serving throughout), and containers of apps that no longer
+//! exist are removed. Running containers of current releases are adopted
+//! as they are, not restarted.
+
+use crate::release::STOP_GRACE;
+use crate::{Platform, Result};
+
+impl Platform {
+    /// Brings the engine back in line with the store after berthd (re)starts.
+    pub async fn recover(&self) -> Result<()> {
+        let apps = self.store.apps_visible_to(0, true).await?;
+        for release in self.store.pending_releases().await? {
+            let Some(app) = apps.iter().find(|app| app.id == release.app_id) else {
+                continue;
+            };
+            tracing::warn!(app = %app.name, version = release.version, "finishing an interrupted deploy: it failed");
+            self.store
+                .fail_release(
+                    release.id,
+                    "interrupted: berthd stopped before this deploy finished",
+                    &release.output,
+                )
+                .await?;
+            let version = format!("v{}", release.version);
+            self.stop_containers(app, |labels| labels.get("berth.release") == Some(&version))
+                .await?;
+        }
+        let engine = self.engine()?;
+        // Only this platform's containers: one engine may serve several.
+        for container in engine
+            .containers(&[("berth.platform", self.secrets.id())])
+            .await?
+        {
+            let Some(owner) = container.labels.get("berth.app") else {
+                continue;
+            };
+            if !apps.iter().any(|app| &app.name == owner) {
+                tracing::warn!(app = %owner, container = %container.name, "removing a container of an app that no longer exists");
+                engine.stop_and_remove(&container.id, STOP_GRACE).await?;
+            }
+        }
+        self.refresh_routes().await
+    }
+}
