@@ -141,6 +141,15 @@ pub struct RollbackRequest {
     pub version: Option<i64>,
 }
 
+/// `POST /apps/{name}/dynos/restart`: every process, one type, or one dyno.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct RestartRequest {
+    #[serde(default, rename = "type")]
+    pub process_type: Option<String>,
+    #[serde(default)]
+    pub dyno: Option<String>,
+}
+
 /// How many processes of a type should run.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FormationEntry {

@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use berth_api_types::{
     Account, App, ConfigChanged, ConfigUpdate, CreateAppRequest, CreatedToken, Dyno, ErrorBody,
-    FormationEntry, LoginRequest, MaintenanceRequest, Release, ReleaseDetail, RollbackRequest,
-    ScaleRequest,
+    FormationEntry, LoginRequest, MaintenanceRequest, Release, ReleaseDetail, RestartRequest,
+    RollbackRequest, ScaleRequest,
 };
 use reqwest::blocking::{RequestBuilder, Response};
 use reqwest::{Method, StatusCode};
@@ -123,6 +123,14 @@ impl Client {
     pub fn set_maintenance(&self, app: &str, enabled: bool) -> Result<App> {
         let request = MaintenanceRequest { enabled };
         self.json(Method::PUT, &["apps", app, "maintenance"], Some(&request))
+    }
+
+    pub fn restart(&self, app: &str, request: &RestartRequest) -> Result<Vec<String>> {
+        self.json(
+            Method::POST,
+            &["apps", app, "dynos", "restart"],
+            Some(request),
+        )
     }
 
     pub fn dynos(&self, app: &str) -> Result<Vec<Dyno>> {

@@ -99,6 +99,10 @@ pub enum Command {
     #[command(name = "ps:scale")]
     PsScale(ScaleArgs),
 
+    /// Restart processes one at a time (web ones health-gated): all, -p TYPE, or -d DYNO
+    #[command(name = "ps:restart")]
+    PsRestart(RestartArgs),
+
     /// Show whether an app is in maintenance mode
     Maintenance(AppArg),
 
@@ -187,6 +191,25 @@ pub struct ReleaseArgs {
     /// Print JSON instead of text
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RestartArgs {
+    #[command(flatten)]
+    pub app: AppArg,
+
+    /// Restart only processes of this type, e.g. web
+    #[arg(
+        short = 'p',
+        long = "process-type",
+        value_name = "TYPE",
+        conflicts_with = "dyno"
+    )]
+    pub process_type: Option<String>,
+
+    /// Restart only this dyno, e.g. web.2
+    #[arg(short, long, value_name = "DYNO")]
+    pub dyno: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -778,6 +778,17 @@ fn config_rollback_and_scale_change_what_runs() {
     assert_eq!(ps.as_array().unwrap().len(), 1);
     assert_eq!(in_repo(&["ps:scale"]).ok(), "web=1\n");
 
+    // A restart brings the process back, healthy, on a new port.
+    let restarted = in_repo(&["ps:restart", "-p", "web"]);
+    assert!(
+        restarted.stderr.contains("Restarting web.1 on"),
+        "{}",
+        restarted.stderr
+    );
+    assert_eq!(visit(), "web.1 v4 \n");
+    let bad = in_repo(&["ps:restart", "-d", "web.9"]).fails();
+    assert!(bad.contains("has no running web.9"), "{bad}");
+
     // Maintenance: visitors get a 503 page while the process keeps running.
     in_repo(&["maintenance:on"]).ok();
     assert_eq!(in_repo(&["maintenance"]).ok(), "on\n");

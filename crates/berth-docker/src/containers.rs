@@ -11,7 +11,7 @@ use bollard::models::{
 };
 use bollard::query_parameters::{
     CreateContainerOptions, KillContainerOptions, ListContainersOptions, RemoveContainerOptions,
-    StopContainerOptions,
+    RestartContainerOptions, StopContainerOptions,
 };
 use bollard::Docker;
 use chrono::{DateTime, Utc};
@@ -302,6 +302,23 @@ impl Engine {
             Err(error) => return Err(api(format!("stop container {id}"))(error)),
         }
         self.force_remove(id, id).await
+    }
+
+    /// Restarts a container (SIGTERM, then SIGKILL after `grace`). Its
+    /// published port changes: read it again with `inspect_host_port`.
+    pub async fn restart_container(&self, id: &str, grace: Duration) -> Result<(), DockerError> {
+        let seconds = grace.as_secs() + u64::from(grace.subsec_nanos() > 0);
+        let options = RestartContainerOptions {
+            t: Some(i32::try_from(seconds).unwrap_or(i32::MAX)),
+            signal: None,
+        };
+        let docker = self.docker.clone().with_timeout(Duration::from_secs(
+            crate::engine::REQUEST_TIMEOUT_SECS + seconds,
+        ));
+        docker
+            .restart_container(id, Some(options))
+            .await
+            .map_err(api(format!("restart container {id}")))
     }
 
     async fn create(&self, spec: &ContainerSpec, restart: bool) -> Result<String, DockerError> {

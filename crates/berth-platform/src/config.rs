@@ -225,6 +225,79 @@ impl Platform {
         .await
     }
 
+    /// Restarts the current release's processes — all, one type, or one
+    /// dyno — one at a time; a web process must be healthy again before
+    /// the next one restarts. Returns the dynos restarted.
+    pub async fn restart(
+        &self,
+        actor: &Actor,
+        app_name: &str,
+        process_type: Option<&str>,
+        dyno: Option<&str>,
+    ) -> Result<Vec<String>> {
+        let app = self.authorize_app(actor, app_name, Action::Deploy).await?;
+        let progress = Progress::channel().0;
+        self.exclusively(&app, &progress, async {
+            let Some(release) = self.current_release(&app).await? else {
+                return Err(PlatformError::Invalid(format!(
+                    "{} has no release to restart",
+                    app.name
+                )));
+            };
+            let version = format!("v{}", release.version);
+            let mut targets: Vec<(String, String)> = self
+                .engine()?
+                .containers(&[("berth.app", &app.name), ("berth.release", &version)])
+                .await?
+                .into_iter()
+                .filter_map(|c| Some((c.labels.get("berth.dyno")?.clone(), c.id)))
+                .filter(|(name, _)| dyno.is_none_or(|d| d == name))
+                .filter(|(name, _)| {
+                    process_type.is_none_or(|t| name.rsplit_once('.').is_some_and(|(p, _)| p == t))
+                })
+                .collect();
+            if targets.is_empty() {
+                let what = dyno
+                    .or(process_type)
+                    .map_or_else(|| "processes".to_string(), |w| w.to_string());
+                return Err(PlatformError::NotFound(format!(
+                    "{} has no running {what}",
+                    app.name
+                )));
+            }
+            targets.sort();
+            let engine = self.engine()?;
+            for (name, id) in &targets {
+                let message = format!("Restarting by {}", actor.email);
+                self.logs.write(
+                    &app.name,
+                    crate::LogLine::now(crate::LogSource::Berth, name, &message),
+                );
+                engine
+                    .restart_container(id, crate::release::STOP_GRACE)
+                    .await?;
+                if name.starts_with("web.") {
+                    let port = engine
+                        .inspect_host_port(id, berth_core::process_env::WEB_PORT)
+                        .await?
+                        .ok_or_else(|| {
+                            PlatformError::Internal(format!("{name} has no published port"))
+                        })?;
+                    let healthcheck = release
+                        .processes
+                        .iter()
+                        .find(|p| p.process_type == "web")
+                        .and_then(|p| p.healthcheck.as_deref());
+                    let address = (std::net::Ipv4Addr::LOCALHOST, port).into();
+                    self.wait_until_healthy(name, address, healthcheck).await?;
+                    self.refresh_routes().await?;
+                }
+            }
+            Ok(targets.into_iter().map(|(name, _)| name).collect())
+        })
+        .await
+    }
+
     async fn current_release(&self, app: &AppRecord) -> Result<Option<ReleaseRecord>> {
         match app.current_release {
             Some(version) => Ok(self.store.release(app.id, version).await?),

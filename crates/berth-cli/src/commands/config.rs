@@ -1,10 +1,11 @@
 //! `config`, `config:get`, `config:set`, `config:unset`, `releases:rollback`, `ps:scale`.
 
-use berth_api_types::{ConfigUpdate, FormationEntry};
+use berth_api_types::{ConfigUpdate, FormationEntry, RestartRequest};
 
 use super::Context;
 use crate::cli::{
-    AppArg, ConfigArgs, ConfigGetArgs, ConfigSetArgs, ConfigUnsetArgs, RollbackArgs, ScaleArgs,
+    AppArg, ConfigArgs, ConfigGetArgs, ConfigSetArgs, ConfigUnsetArgs, RestartArgs, RollbackArgs,
+    ScaleArgs,
 };
 use crate::error::{Error, Result};
 use crate::output;
@@ -89,6 +90,17 @@ pub fn rollback(context: &Context, args: RollbackArgs) -> Result<()> {
         "Rolling back {name}... done, v{} ({})",
         release.version, release.description
     );
+    Ok(())
+}
+
+pub fn restart(context: &Context, args: RestartArgs) -> Result<()> {
+    let name = context.app_name(&args.app)?;
+    let request = RestartRequest {
+        process_type: args.process_type,
+        dyno: args.dyno,
+    };
+    let restarted = context.client()?.restart(&name, &request)?;
+    eprintln!("Restarting {} on {name}... done", restarted.join(", "));
     Ok(())
 }
 

@@ -37,6 +37,7 @@ pub fn run(command: Command, context: &Context) -> Result<()> {
         Command::ConfigUnset(args) => config::unset(context, args),
         Command::ReleasesRollback(args) => config::rollback(context, args),
         Command::PsScale(args) => config::scale(context, args),
+        Command::PsRestart(args) => config::restart(context, args),
         Command::Maintenance(app) => config::maintenance(context, app),
         Command::MaintenanceOn(app) => config::set_maintenance(context, app, true),
         Command::MaintenanceOff(app) => config::set_maintenance(context, app, false),

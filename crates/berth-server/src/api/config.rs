@@ -5,7 +5,8 @@ use std::collections::BTreeMap;
 use axum::extract::{Path, State};
 use axum::Json;
 use berth_api_types::{
-    ConfigChanged, ConfigUpdate, FormationEntry, Release, RollbackRequest, ScaleRequest,
+    ConfigChanged, ConfigUpdate, FormationEntry, Release, RestartRequest, RollbackRequest,
+    ScaleRequest,
 };
 use berth_platform::Progress;
 
@@ -73,6 +74,24 @@ pub(super) async fn scale(
         .scale(&session.actor, &name, &request.changes)
         .await?;
     Ok(Json(entries(formation)))
+}
+
+pub(super) async fn restart(
+    State(state): State<AppState>,
+    Authenticated(session): Authenticated,
+    Path(name): Path<String>,
+    JsonBody(request): JsonBody<RestartRequest>,
+) -> Result<Json<Vec<String>>, ApiError> {
+    let restarted = state
+        .platform
+        .restart(
+            &session.actor,
+            &name,
+            request.process_type.as_deref(),
+            request.dyno.as_deref(),
+        )
+        .await?;
+    Ok(Json(restarted))
 }
 
 fn entries(formation: Vec<(String, i64)>) -> Vec<FormationEntry> {

@@ -26,6 +26,7 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/apps/{name}/releases", get(releases::list))
         .route("/apps/{name}/releases/{version}", get(releases::show))
         .route("/apps/{name}/dynos", get(releases::dynos))
+        .route("/apps/{name}/dynos/restart", post(config::restart))
         .route("/apps/{name}/maintenance", put(apps::maintenance))
         .route(
             "/apps/{name}/config",
