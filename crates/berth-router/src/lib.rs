@@ -60,6 +60,8 @@ pub type RouterLog = Arc<dyn Fn(&str, String) + Send + Sync>;
 
 pub struct Router {
     table: ArcSwap<RouteTable>,
+    /// ACME HTTP-01 answers, by token: served before any host routing.
+    challenges: ArcSwap<HashMap<String, String>>,
     client: Client<HttpConnector, ProxyBody>,
     in_flight: Mutex<HashMap<SocketAddr, usize>>,
     log: RouterLog,
@@ -77,6 +79,7 @@ impl Router {
             .build(connector);
         Arc::new(Self {
             table: ArcSwap::from_pointee(RouteTable::default()),
+            challenges: ArcSwap::from_pointee(HashMap::new()),
             client,
             in_flight: Mutex::new(HashMap::new()),
             log,
@@ -87,6 +90,11 @@ impl Router {
     /// Replaces the whole route table at once.
     pub fn set_routes(&self, routes: Vec<AppRoute>) {
         self.table.store(Arc::new(RouteTable::new(routes)));
+    }
+
+    /// Replaces the ACME HTTP-01 challenge answers (token → key authorization).
+    pub fn set_challenges(&self, challenges: HashMap<String, String>) {
+        self.challenges.store(Arc::new(challenges));
     }
 
     /// Requests to `upstream` not yet finished (response body included):

@@ -21,7 +21,26 @@ use crate::{ProxyBody, Router};
 /// How many processes one request may be tried on.
 const MAX_ATTEMPTS: usize = 2;
 
+/// Where ACME HTTP-01 validation asks for a token's key authorization.
+const ACME_CHALLENGE_PREFIX: &str = "/.well-known/acme-challenge/";
+
 impl Router {
+    /// The answer to a pending ACME challenge, whatever the host; other
+    /// tokens go on to the app, which may run its own ACME client.
+    fn acme_answer(&self, path: &str) -> Option<Response<ProxyBody>> {
+        let token = path.strip_prefix(ACME_CHALLENGE_PREFIX)?;
+        let key_authorization = self.challenges.load().get(token)?.clone();
+        let body = http_body_util::Full::new(bytes::Bytes::from(key_authorization))
+            .map_err(|never| match never {})
+            .boxed();
+        let mut response = Response::new(body);
+        response.headers_mut().insert(
+            hyper::header::CONTENT_TYPE,
+            hyper::header::HeaderValue::from_static("text/plain"),
+        );
+        Some(response)
+    }
+
     pub(crate) async fn handle(
         self: Arc<Self>,
         mut request: Request<Incoming>,
@@ -29,6 +48,9 @@ impl Router {
         local_port: u16,
     ) -> Response<ProxyBody> {
         let started = Instant::now();
+        if let Some(answer) = self.acme_answer(request.uri().path()) {
+            return answer;
+        }
         let host = request
             .headers()
             .get(HOST)

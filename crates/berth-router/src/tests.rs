@@ -357,3 +357,34 @@ async fn maintenance_mode_answers_for_the_app() {
         .1
         .starts_with("at=error code=H80"));
 }
+
+#[tokio::test]
+async fn acme_challenges_are_answered_before_host_routing() {
+    let running = router(vec![route(vec![(backend("app").await, "web.1")])]).await;
+    running.router.set_challenges(HashMap::from([(
+        "tok123".to_string(),
+        "tok123.thumb".to_string(),
+    )]));
+    let get_path = |host: &'static str, path: &'static str| {
+        let address = running.address;
+        async move {
+            let response = reqwest::Client::new()
+                .get(format!("http://{address}{path}"))
+                .header("host", host)
+                .send()
+                .await
+                .unwrap();
+            (response.status().as_u16(), response.text().await.unwrap())
+        }
+    };
+    for host in ["shop.example.com", "demo.localhost"] {
+        let answer = get_path(host, "/.well-known/acme-challenge/tok123").await;
+        assert_eq!(answer, (200, "tok123.thumb".to_string()), "{host}");
+    }
+    let (status, body) = get_path("demo.localhost", "/.well-known/acme-challenge/other").await;
+    assert_eq!(
+        (status, body.split(' ').next().unwrap()),
+        (200, "app"),
+        "unknown tokens reach the app"
+    );
+}
