@@ -9,24 +9,21 @@
 //! `cargo run --release -p berth-bench --bin deploy -- [--runs N] [--timeout SECS]`
 
 use std::io::Read;
-use std::process::{Child, Command, ExitCode, Stdio};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::process::{Child, ExitCode};
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
-use berth_testkit::{
-    git_command, unique_app_name, with_credentials, AppRepo, EngineCleanup, TestServer,
+use berth_bench::{
+    create_app, interrupted, kill_group, not_an_option, positive, run_main, watch_interrupts,
+    Remote,
 };
+use berth_testkit::{unique_app_name, AppRepo, EngineCleanup, TestServer};
 
 const USAGE: &str = "usage: deploy [--runs N] [--timeout SECS] [--show-output]
 
   --runs N          cached pushes to repeat for min/median/max (default 5)
   --timeout SECS    give up on a push (and kill git) after SECS (default 120)
   --show-output     print git's output, each line with its time in ms, to stderr";
-
-/// Set by the first Ctrl-C: the push under way is killed and the run unwinds,
-/// so that every guard (engine objects, temporary directories) is dropped.
-static INTERRUPTED: AtomicBool = AtomicBool::new(false);
 
 struct Options {
     runs: usize,
@@ -42,43 +39,19 @@ fn parse_options() -> Result<Options, String> {
     };
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
-        let mut value = |name: &str| -> Result<u64, String> {
-            let value = args
-                .next()
-                .ok_or_else(|| format!("{name} needs a value\n\n{USAGE}"))?;
-            value
-                .parse::<u64>()
-                .ok()
-                .filter(|n| *n > 0)
-                .ok_or_else(|| format!("{name}: {value:?} is not a positive whole number"))
-        };
+        let mut value = || positive(&mut args, &arg, USAGE);
         match arg.as_str() {
-            "--runs" => options.runs = value("--runs")? as usize,
-            "--timeout" => options.timeout = Duration::from_secs(value("--timeout")?),
+            "--runs" => options.runs = value()? as usize,
+            "--timeout" => options.timeout = Duration::from_secs(value()?),
             "--show-output" => options.show_output = true,
-            "-h" | "--help" => return Err(USAGE.to_string()),
-            other => return Err(format!("unknown argument {other:?}\n\n{USAGE}")),
+            other => return Err(not_an_option(other, USAGE)),
         }
     }
     Ok(options)
 }
 
 fn main() -> ExitCode {
-    let options = match parse_options() {
-        Ok(options) => options,
-        Err(message) => {
-            eprintln!("{message}");
-            return ExitCode::from(2);
-        }
-    };
-    // Errors return through `run`, so its guards are dropped before the exit.
-    match run(&options) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(message) => {
-            eprintln!("deploy bench failed: {message}");
-            ExitCode::FAILURE
-        }
-    }
+    run_main("deploy", parse_options(), run)
 }
 
 fn run(options: &Options) -> Result<(), String> {
@@ -89,21 +62,7 @@ fn run(options: &Options) -> Result<(), String> {
     watch_interrupts(&app);
 
     let server = TestServer::start();
-    let token = server.create_user("bench@example.com", false, None);
-    let git_url = create_app(&server.api_url, &token, &app)?;
-    if !git_url.starts_with(&format!("{}/", server.api_url)) {
-        return Err(format!(
-            "the app's git URL {git_url} is not on the loopback server {}",
-            server.api_url
-        ));
-    }
-    let remote = Remote {
-        url: with_credentials(&git_url, &token),
-        token: token.clone(),
-        app: app.clone(),
-        timeout: options.timeout,
-        show_output: options.show_output,
-    };
+    let remote = create_app(&server, &app)?;
     let repo = AppRepo::from_fixture("heroku-yml");
 
     let total_pushes = options.runs + 2;
@@ -111,7 +70,7 @@ fn run(options: &Options) -> Result<(), String> {
     let mut next = |label: &str| -> Result<Timeline, String> {
         number += 1;
         eprintln!("push {number}/{total_pushes}: {label} …");
-        let timeline = remote.push(&repo)?;
+        let timeline = push(&remote, &repo, &app, options)?;
         eprintln!(
             "push {number}/{total_pushes}: done in {} ms",
             timeline.exit.as_millis()
@@ -130,60 +89,6 @@ fn run(options: &Options) -> Result<(), String> {
 
     report(&app, &cold, &cached_first, &repeats);
     Ok(())
-}
-
-/// First Ctrl-C: stop after the current push's git is killed, cleaning up as
-/// usual. Second Ctrl-C: remove the app's engine objects now and exit.
-fn watch_interrupts(app: &str) {
-    let app = app.to_string();
-    std::thread::spawn(move || {
-        let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-        else {
-            return;
-        };
-        runtime.block_on(async {
-            if tokio::signal::ctrl_c().await.is_err() {
-                return;
-            }
-            INTERRUPTED.store(true, Ordering::SeqCst);
-            eprintln!("interrupted: stopping and cleaning up (Ctrl-C again to force)");
-            if tokio::signal::ctrl_c().await.is_ok() {
-                drop(EngineCleanup::new(&app));
-                std::process::exit(130);
-            }
-        });
-    });
-}
-
-fn create_app(api_url: &str, token: &str, name: &str) -> Result<String, String> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| format!("tokio runtime: {e}"))?;
-    runtime.block_on(async {
-        let response = reqwest::Client::new()
-            .post(format!("{api_url}/api/v1/apps"))
-            .bearer_auth(token)
-            .json(&serde_json::json!({ "name": name }))
-            .timeout(Duration::from_secs(30))
-            .send()
-            .await
-            .map_err(|e| format!("creating the app: {e}"))?;
-        let status = response.status();
-        let body: serde_json::Value = response
-            .json()
-            .await
-            .map_err(|e| format!("creating the app: {status}: {e}"))?;
-        if !status.is_success() {
-            return Err(format!("creating the app: {status}: {body}"));
-        }
-        body["git_url"]
-            .as_str()
-            .map(str::to_string)
-            .ok_or_else(|| format!("the created app has no git_url: {body}"))
-    })
 }
 
 /// When each line that marks a phase arrived, counted from the moment
@@ -249,89 +154,62 @@ fn between(from: Option<Duration>, to: Option<Duration>) -> Option<Duration> {
     Some(to?.saturating_sub(from?))
 }
 
-struct Remote {
-    /// The git URL with the token in it: never printed.
-    url: String,
-    token: String,
-    app: String,
-    timeout: Duration,
-    show_output: bool,
-}
+/// `git push --progress <url> main`, with each stderr line timestamped as it arrives.
+fn push(remote: &Remote, repo: &AppRepo, app: &str, options: &Options) -> Result<Timeline, String> {
+    if interrupted() {
+        return Err("interrupted".into());
+    }
+    let started = Instant::now();
+    let (mut child, stderr) = remote.spawn_push(repo, &["--progress"])?;
+    let (lines_tx, lines) = mpsc::channel::<(Instant, String)>();
+    std::thread::spawn(move || read_lines(stderr, lines_tx));
 
-impl Remote {
-    /// `git push --progress <url> main`, with each stderr line timestamped as it arrives.
-    fn push(&self, repo: &AppRepo) -> Result<Timeline, String> {
-        if INTERRUPTED.load(Ordering::SeqCst) {
-            return Err("interrupted".into());
+    let deadline = started + options.timeout;
+    let mut timeline = Timeline::default();
+    let mut transcript = Vec::new();
+    let said = |transcript: &[String]| {
+        let lines: Vec<&str> = transcript.iter().map(|line| line.trim_end()).collect();
+        remote.redact(&lines.join("\n"))
+    };
+    loop {
+        let failure = if interrupted() {
+            Some("interrupted".to_string())
+        } else if Instant::now() >= deadline {
+            Some(format!(
+                "the push did not finish within {} s",
+                options.timeout.as_secs()
+            ))
+        } else {
+            None
+        };
+        if let Some(failure) = failure {
+            kill_group(&mut child);
+            return Err(format!("{failure}; git said:\n{}", said(&transcript)));
         }
-        let mut command = git_command(repo.path());
-        command
-            .args(["push", "--progress", &self.url, "main"])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped());
-        // Its own process group, so that a timeout can kill git's helpers too.
-        std::os::unix::process::CommandExt::process_group(&mut command, 0);
-
-        let started = Instant::now();
-        let mut child = command
-            .spawn()
-            .map_err(|e| format!("cannot run git: {e}"))?;
-        let stderr = child.stderr.take().expect("piped stderr");
-        let (lines_tx, lines) = mpsc::channel::<(Instant, String)>();
-        std::thread::spawn(move || read_lines(stderr, lines_tx));
-
-        let deadline = started + self.timeout;
-        let mut timeline = Timeline::default();
-        let mut transcript = Vec::new();
-        loop {
-            let failure = if INTERRUPTED.load(Ordering::SeqCst) {
-                Some("interrupted".to_string())
-            } else if Instant::now() >= deadline {
-                Some(format!(
-                    "the push did not finish within {} s",
-                    self.timeout.as_secs()
-                ))
-            } else {
-                None
-            };
-            if let Some(failure) = failure {
-                kill_group(&mut child);
-                return Err(format!(
-                    "{failure}; git said:\n{}",
-                    self.redact(&transcript)
-                ));
-            }
-            match lines.recv_timeout(Duration::from_millis(50)) {
-                Ok((at, line)) => {
-                    let at = at.duration_since(started);
-                    if self.show_output {
-                        let shown = line.replace(&self.token, "<token>");
-                        eprintln!("{:>7} ms  {}", at.as_millis(), shown.trim_end());
-                    }
-                    timeline.note(at, &line, &self.app);
-                    transcript.push(line);
+        match lines.recv_timeout(Duration::from_millis(50)) {
+            Ok((at, line)) => {
+                let at = at.duration_since(started);
+                if options.show_output {
+                    let shown = remote.redact(&line);
+                    eprintln!("{:>7} ms  {}", at.as_millis(), shown.trim_end());
                 }
-                Err(RecvTimeoutError::Timeout) => {}
-                // git closed its stderr: it is exiting.
-                Err(RecvTimeoutError::Disconnected) => break,
+                timeline.note(at, &line, app);
+                transcript.push(line);
             }
+            Err(RecvTimeoutError::Timeout) => {}
+            // git closed its stderr: it is exiting.
+            Err(RecvTimeoutError::Disconnected) => break,
         }
-        let status = wait_bounded(&mut child, deadline)?;
-        timeline.exit = started.elapsed();
-        if !status.success() || timeline.released.is_none() {
-            return Err(format!(
-                "the push did not deploy ({status}); git said:\n{}",
-                self.redact(&transcript)
-            ));
-        }
-        Ok(timeline)
     }
-
-    fn redact(&self, lines: &[String]) -> String {
-        let lines: Vec<&str> = lines.iter().map(|line| line.trim_end()).collect();
-        lines.join("\n").replace(&self.token, "<token>")
+    let status = wait_bounded(&mut child, deadline)?;
+    timeline.exit = started.elapsed();
+    if !status.success() || timeline.released.is_none() {
+        return Err(format!(
+            "the push did not deploy ({status}); git said:\n{}",
+            said(&transcript)
+        ));
     }
+    Ok(timeline)
 }
 
 /// Splits git's stderr at `\n` and `\r` (progress meters rewrite their line)
@@ -377,16 +255,6 @@ fn wait_bounded(child: &mut Child, deadline: Instant) -> Result<std::process::Ex
             Err(error) => return Err(format!("waiting for git: {error}")),
         }
     }
-}
-
-/// Kills git and every helper in its process group, then reaps git.
-fn kill_group(child: &mut Child) {
-    let _ = Command::new("kill")
-        .args(["-KILL", "--", &format!("-{}", child.id())])
-        .stderr(Stdio::null())
-        .status();
-    let _ = child.kill();
-    let _ = child.wait();
 }
 
 /// One row of the table: a name, how to read it off a push, and what it covers.

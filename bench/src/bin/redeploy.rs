@@ -13,16 +13,16 @@
 //!  [--min-requests N] [--max-secs SECS]`
 
 use std::io::Read;
-use std::process::{Child, ExitCode, Stdio};
+use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use berth_testkit::{
-    git_command, unique_app_name, with_credentials, AppRepo, EngineCleanup, TestServer,
+use berth_bench::{
+    create_app, interrupted, kill_group, not_an_option, positive, run_main, watch_interrupts,
+    Remote,
 };
-use nix::sys::signal::{killpg, Signal};
-use nix::unistd::Pid;
+use berth_testkit::{unique_app_name, AppRepo, EngineCleanup, TestServer};
 
 const USAGE: &str =
     "usage: redeploy [--redeploys N] [--concurrency N] [--min-requests N] [--max-secs SECS]
@@ -38,10 +38,6 @@ const PUSH_TIMEOUT: Duration = Duration::from_secs(180);
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 /// Failures listed in full; the rest are only counted.
 const LISTED_FAILURES: usize = 10;
-
-/// Set by the first Ctrl-C: load and the push under way stop, and the run
-/// unwinds so that every guard is dropped.
-static INTERRUPTED: AtomicBool = AtomicBool::new(false);
 
 struct Options {
     redeploys: usize,
@@ -59,44 +55,20 @@ fn parse_options() -> Result<Options, String> {
     };
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
-        let mut value = |name: &str| -> Result<u64, String> {
-            let value = args
-                .next()
-                .ok_or_else(|| format!("{name} needs a value\n\n{USAGE}"))?;
-            value
-                .parse::<u64>()
-                .ok()
-                .filter(|n| *n > 0)
-                .ok_or_else(|| format!("{name}: {value:?} is not a positive whole number"))
-        };
+        let mut value = || positive(&mut args, &arg, USAGE);
         match arg.as_str() {
-            "--redeploys" => options.redeploys = value("--redeploys")? as usize,
-            "--concurrency" => options.concurrency = value("--concurrency")?.min(1024) as usize,
-            "--min-requests" => options.min_requests = value("--min-requests")?,
-            "--max-secs" => options.max_duration = Duration::from_secs(value("--max-secs")?),
-            "-h" | "--help" => return Err(USAGE.to_string()),
-            other => return Err(format!("unknown argument {other:?}\n\n{USAGE}")),
+            "--redeploys" => options.redeploys = value()? as usize,
+            "--concurrency" => options.concurrency = value()?.min(1024) as usize,
+            "--min-requests" => options.min_requests = value()?,
+            "--max-secs" => options.max_duration = Duration::from_secs(value()?),
+            other => return Err(not_an_option(other, USAGE)),
         }
     }
     Ok(options)
 }
 
 fn main() -> ExitCode {
-    let options = match parse_options() {
-        Ok(options) => options,
-        Err(message) => {
-            eprintln!("{message}");
-            return ExitCode::from(2);
-        }
-    };
-    // Errors return through `run`, so its guards are dropped before the exit.
-    match run(&options) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(message) => {
-            eprintln!("redeploy bench failed: {message}");
-            ExitCode::FAILURE
-        }
-    }
+    run_main("redeploy", parse_options(), run)
 }
 
 fn run(options: &Options) -> Result<(), String> {
@@ -107,26 +79,15 @@ fn run(options: &Options) -> Result<(), String> {
     watch_interrupts(&app);
 
     let server = TestServer::start();
-    let token = server.create_user("bench@example.com", false, None);
     // The load's runtime; the server runs on a runtime of its own.
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .map_err(|e| format!("tokio runtime: {e}"))?;
-    let git_url = runtime.block_on(create_app(&server.api_url, &token, &app))?;
-    if !git_url.starts_with(&format!("{}/", server.api_url)) {
-        return Err(format!(
-            "the app's git URL {git_url} is not on the loopback server {}",
-            server.api_url
-        ));
-    }
-    let remote = Remote {
-        url: with_credentials(&git_url, &token),
-        token,
-    };
+    let remote = create_app(&server, &app)?;
     let repo = AppRepo::from_fixture("cmd-only");
     eprintln!("first push of cmd-only …");
-    let first = remote.push(&repo, 1, Instant::now() + PUSH_TIMEOUT)?;
+    let first = push(&remote, &repo, 1, Instant::now() + PUSH_TIMEOUT)?;
     eprintln!("first push: released v1 in {} ms", first.as_millis());
 
     let url = format!("{}/", server.http_url);
@@ -160,13 +121,14 @@ fn run(options: &Options) -> Result<(), String> {
     let mut push_error = None;
     let before_pushes = (started.elapsed(), load.total.load(Ordering::Relaxed));
     for round in 1..=options.redeploys {
-        if INTERRUPTED.load(Ordering::SeqCst) || Instant::now() >= deadline {
+        if interrupted() || Instant::now() >= deadline {
             break;
         }
         load.phase.store(round, Ordering::Relaxed);
         repo.commit(&format!("Redeploy {round}"));
         eprintln!("redeploy {round}/{} …", options.redeploys);
-        match remote.push(
+        match push(
+            &remote,
             &repo,
             round + 1,
             deadline.min(Instant::now() + PUSH_TIMEOUT),
@@ -220,57 +182,9 @@ fn run(options: &Options) -> Result<(), String> {
     });
     match push_error {
         Some(error) => Err(error),
-        None if INTERRUPTED.load(Ordering::SeqCst) => Err("interrupted".into()),
+        None if interrupted() => Err("interrupted".into()),
         None => Ok(()),
     }
-}
-
-/// First Ctrl-C: stop load and pushes, cleaning up as usual. Second Ctrl-C:
-/// remove the app's engine objects now and exit.
-fn watch_interrupts(app: &str) {
-    let app = app.to_string();
-    std::thread::spawn(move || {
-        let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-        else {
-            return;
-        };
-        runtime.block_on(async {
-            if tokio::signal::ctrl_c().await.is_err() {
-                return;
-            }
-            INTERRUPTED.store(true, Ordering::SeqCst);
-            eprintln!("interrupted: stopping and cleaning up (Ctrl-C again to force)");
-            if tokio::signal::ctrl_c().await.is_ok() {
-                drop(EngineCleanup::new(&app));
-                std::process::exit(130);
-            }
-        });
-    });
-}
-
-async fn create_app(api_url: &str, token: &str, name: &str) -> Result<String, String> {
-    let response = reqwest::Client::new()
-        .post(format!("{api_url}/api/v1/apps"))
-        .bearer_auth(token)
-        .json(&serde_json::json!({ "name": name }))
-        .timeout(Duration::from_secs(30))
-        .send()
-        .await
-        .map_err(|e| format!("creating the app: {e}"))?;
-    let status = response.status();
-    let body: serde_json::Value = response
-        .json()
-        .await
-        .map_err(|e| format!("creating the app: {status}: {e}"))?;
-    if !status.is_success() {
-        return Err(format!("creating the app: {status}: {body}"));
-    }
-    body["git_url"]
-        .as_str()
-        .map(str::to_string)
-        .ok_or_else(|| format!("the created app has no git_url: {body}"))
 }
 
 /// Waits (at most 30 s) until the router answers 2xx for the app.
@@ -340,10 +254,7 @@ async fn load_task(
     loop {
         let done = load.pushes_done.load(Ordering::Relaxed)
             && load.total.load(Ordering::Relaxed) >= min_requests;
-        if done
-            || load.stop.load(Ordering::Relaxed)
-            || INTERRUPTED.load(Ordering::Relaxed)
-            || Instant::now() >= deadline
+        if done || load.stop.load(Ordering::Relaxed) || interrupted() || Instant::now() >= deadline
         {
             break;
         }
@@ -403,70 +314,44 @@ fn describe_error(error: &reqwest::Error) -> String {
     text
 }
 
-struct Remote {
-    /// The git URL with the token in it: never printed.
-    url: String,
-    token: String,
-}
-
-impl Remote {
-    /// `git push <url> main`; Ok with how long it took once git exits
-    /// successfully having said `Released v<release>`. Killed at `deadline`.
-    fn push(&self, repo: &AppRepo, release: usize, deadline: Instant) -> Result<Duration, String> {
-        let mut command = git_command(repo.path());
-        command
-            .args(["push", &self.url, "main"])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped());
-        // Its own process group, so that a timeout can kill git's helpers too.
-        std::os::unix::process::CommandExt::process_group(&mut command, 0);
-        let started = Instant::now();
-        let mut child = command
-            .spawn()
-            .map_err(|e| format!("cannot run git: {e}"))?;
-        let mut stderr = child.stderr.take().expect("piped stderr");
-        let reader = std::thread::spawn(move || {
-            let mut text = Vec::new();
-            let _ = stderr.read_to_end(&mut text);
-            String::from_utf8_lossy(&text).into_owned()
-        });
-        let status = loop {
-            match child.try_wait() {
-                Ok(Some(status)) => break Ok(status),
-                Ok(None) if INTERRUPTED.load(Ordering::SeqCst) => break Err("interrupted"),
-                Ok(None) if Instant::now() >= deadline => {
-                    break Err("the push did not finish in time")
-                }
-                Ok(None) => std::thread::sleep(Duration::from_millis(10)),
-                Err(_) => break Err("lost track of git"),
-            }
-        };
-        let took = started.elapsed();
-        if status.is_err() {
-            kill_group(&mut child);
+/// `git push <url> main`; Ok with how long it took once git exits
+/// successfully having said `Released v<release>`. Killed at `deadline`.
+fn push(
+    remote: &Remote,
+    repo: &AppRepo,
+    release: usize,
+    deadline: Instant,
+) -> Result<Duration, String> {
+    let started = Instant::now();
+    let (mut child, mut stderr) = remote.spawn_push(repo, &[])?;
+    let reader = std::thread::spawn(move || {
+        let mut text = Vec::new();
+        let _ = stderr.read_to_end(&mut text);
+        String::from_utf8_lossy(&text).into_owned()
+    });
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(status)) => break Ok(status),
+            Ok(None) if interrupted() => break Err("interrupted"),
+            Ok(None) if Instant::now() >= deadline => break Err("the push did not finish in time"),
+            Ok(None) => std::thread::sleep(Duration::from_millis(10)),
+            Err(_) => break Err("lost track of git"),
         }
-        let output = reader
-            .join()
-            .unwrap_or_default()
-            .replace(&self.token, "<token>");
-        match status {
-            Ok(status) if status.success() && output.contains(&format!("Released v{release}")) => {
-                Ok(took)
-            }
-            Ok(status) => Err(format!(
-                "the push did not release v{release} ({status}); git said:\n{output}"
-            )),
-            Err(reason) => Err(format!("{reason}; git said:\n{output}")),
-        }
+    };
+    let took = started.elapsed();
+    if status.is_err() {
+        kill_group(&mut child);
     }
-}
-
-/// Kills git and every helper in its process group, then reaps git.
-fn kill_group(child: &mut Child) {
-    let _ = killpg(Pid::from_raw(child.id() as i32), Signal::SIGKILL);
-    let _ = child.kill();
-    let _ = child.wait();
+    let output = remote.redact(&reader.join().unwrap_or_default());
+    match status {
+        Ok(status) if status.success() && output.contains(&format!("Released v{release}")) => {
+            Ok(took)
+        }
+        Ok(status) => Err(format!(
+            "the push did not release v{release} ({status}); git said:\n{output}"
+        )),
+        Err(reason) => Err(format!("{reason}; git said:\n{output}")),
+    }
 }
 
 struct Report<'a> {
