@@ -8,12 +8,12 @@ use std::time::Duration;
 
 use berth_core::process_env::{process_env, ProcessContext, WEB_PORT};
 use berth_core::{Action, Actor};
-use berth_docker::{ContainerSpec, DockerError};
+use berth_docker::{ContainerSpec, DockerError, Engine, LogStream};
 use berth_store::{AppRecord, ReleaseProcess, ReleaseRecord};
 use chrono::{DateTime, Utc};
 use futures_util::StreamExt;
 
-use crate::logs::{LogLine, LogSource};
+use crate::logs::{LogLine, LogSink, LogSource};
 use crate::progress::Progress;
 use crate::{Platform, PlatformError, Result};
 
@@ -42,6 +42,63 @@ fn labels(platform: &str, app: &str, release: i64, process: &str) -> HashMap<Str
         ("berth.release".to_string(), format!("v{release}")),
         ("berth.process".to_string(), process.to_string()),
     ])
+}
+
+/// How often a crashed process is checked on until it runs again.
+const CRASH_POLL: Duration = Duration::from_secs(1);
+
+/// After a container's output ended: if the container is gone (stopped by a
+/// deploy, scale or destroy), false. If it crashed, logs that and waits
+/// until the restart policy has it running again, then true.
+async fn wait_for_restart(
+    engine: &Engine,
+    sink: &LogSink,
+    app: &str,
+    dyno: &str,
+    id: &str,
+) -> bool {
+    // A process stopped on purpose is removed right after it exits: give
+    // that a moment before calling anything a crash.
+    tokio::time::sleep(CRASH_POLL).await;
+    let mut reported = false;
+    loop {
+        let Ok(containers) = engine
+            .containers(&[("berth.app", app), ("berth.dyno", dyno)])
+            .await
+        else {
+            return false;
+        };
+        let Some(container) = containers.into_iter().find(|c| c.id == id) else {
+            return false;
+        };
+        if container.state == "running" {
+            if reported {
+                sink.write(
+                    app,
+                    LogLine::now(
+                        LogSource::Berth,
+                        dyno,
+                        "State changed from crashed to starting",
+                    ),
+                );
+            }
+            return true;
+        }
+        if !reported {
+            let code = exit_code(&container.status)
+                .map_or_else(String::new, |code| format!(" (exit code {code})"));
+            let message = format!("State changed from up to crashed{code}");
+            sink.write(app, LogLine::now(LogSource::Berth, dyno, &message));
+            reported = true;
+        }
+        tokio::time::sleep(CRASH_POLL).await;
+    }
+}
+
+/// The exit code in the engine's status text, e.g. `Restarting (3) 1 second ago`.
+fn exit_code(status: &str) -> Option<i64> {
+    let (_, rest) = status.split_once('(')?;
+    rest.split_once(')')?.0.parse().ok()
 }
 
 /// Each app's containers share a network of their own (add-ons join it).
@@ -245,22 +302,40 @@ impl Platform {
         Ok(())
     }
 
-    /// Copies a container's output into the app's log until it stops.
+    /// Copies a container's output into the app's log for as long as the
+    /// container exists: when it crashes, the restart policy brings it back
+    /// and following starts again (the engine replays the log from the
+    /// container's creation, so lines already copied are skipped by time).
     fn follow_output(&self, app: &str, dyno: &str, container_id: &str) {
-        let Ok(engine) = self.engine() else { return };
-        let mut lines = Box::pin(engine.follow_logs(container_id));
-        let (sink, app, dyno) = (self.logs.clone(), app.to_string(), dyno.to_string());
+        let Ok(engine) = self.engine().cloned() else {
+            return;
+        };
+        let (sink, app, dyno, id) = (
+            self.logs.clone(),
+            app.to_string(),
+            dyno.to_string(),
+            container_id.to_string(),
+        );
         tokio::spawn(async move {
-            while let Some(line) = lines.next().await {
-                match line {
-                    Ok(line) => sink.write(
+            let mut copied_until: HashMap<LogStream, DateTime<Utc>> = HashMap::new();
+            loop {
+                let mut lines = Box::pin(engine.follow_logs(&id));
+                while let Some(line) = lines.next().await {
+                    let Ok(line) = line else { break };
+                    if copied_until
+                        .get(&line.stream)
+                        .is_some_and(|until| line.at <= *until)
+                    {
+                        continue;
+                    }
+                    copied_until.insert(line.stream, line.at);
+                    sink.write(
                         &app,
                         LogLine::at(line.at, LogSource::App, &dyno, &line.text),
-                    ),
-                    Err(error) => {
-                        tracing::debug!(%app, %dyno, %error, "stopped following output");
-                        break;
-                    }
+                    );
+                }
+                if !wait_for_restart(&engine, &sink, &app, &dyno, &id).await {
+                    return;
                 }
             }
         });
@@ -365,5 +440,17 @@ impl Platform {
             (process_type.to_string(), index.parse::<u32>().unwrap_or(0))
         });
         Ok(dynos)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exit_codes_come_from_the_status_text() {
+        assert_eq!(exit_code("Restarting (3) 1 second ago"), Some(3));
+        assert_eq!(exit_code("Exited (137) 2 minutes ago"), Some(137));
+        assert_eq!(exit_code("Up 5 minutes"), None);
     }
 }

@@ -835,3 +835,53 @@ async fn a_berthd_killed_mid_deploy_recovers_on_restart() {
         .unwrap();
     assert_eq!(visited.text().await.unwrap(), "<h1>cmd-only</h1>\n");
 }
+
+#[tokio::test]
+async fn a_crashing_process_is_restarted_and_its_output_still_reaches_the_log() {
+    let deployment = Deployment::new("crashy").await;
+    let repo = AppRepo::from_fixture("procfile");
+    repo.write(
+        "Procfile",
+        "web: exec httpd -f -p $PORT -h /www\nworker: echo \"worker run\"; sleep 1; exit 3\n",
+    );
+    repo.commit("A worker that crashes");
+    deployment.push(&repo, "main").succeeded();
+    let scaled = reqwest::Client::new()
+        .patch(format!(
+            "{}/api/v1/apps/{}/formation",
+            deployment.server.api_url, deployment.app.name
+        ))
+        .bearer_auth(&deployment.token)
+        .json(&serde_json::json!({ "changes": ["worker=1"] }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(scaled.status(), StatusCode::OK);
+
+    let deadline = Instant::now() + Duration::from_secs(40);
+    loop {
+        let log = deployment.log();
+        let runs = log.matches(" app[worker.1]: worker run").count();
+        let crashed =
+            log.contains(" berth[worker.1]: State changed from up to crashed (exit code 3)");
+        if runs >= 2 && crashed {
+            let stamps: Vec<&str> = log
+                .lines()
+                .filter(|line| line.ends_with(" app[worker.1]: worker run"))
+                .map(|line| line.split(' ').next().unwrap())
+                .collect();
+            let distinct: std::collections::BTreeSet<_> = stamps.iter().collect();
+            assert_eq!(
+                distinct.len(),
+                stamps.len(),
+                "a restart does not copy old lines again:\n{log}"
+            );
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no restart seen: {runs} runs, crash logged: {crashed}\n{log}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
