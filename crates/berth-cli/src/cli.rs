@@ -58,7 +58,7 @@ pub enum Command {
     AppsDestroy(AppsDestroyArgs),
 
     /// List an app's releases, oldest first
-    Releases(AppJsonArgs),
+    Releases(ReleasesArgs),
 
     /// Show one release (default: the current one)
     #[command(name = "releases:info")]
@@ -174,6 +174,20 @@ pub struct AppsInfoArgs {
 pub struct AppJsonArgs {
     #[command(flatten)]
     pub app: AppArg,
+
+    /// Print JSON instead of text
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ReleasesArgs {
+    #[command(flatten)]
+    pub app: AppArg,
+
+    /// Show only the latest N releases
+    #[arg(short = 'n', long = "num", value_name = "N")]
+    pub num: Option<usize>,
 
     /// Print JSON instead of text
     #[arg(long)]

@@ -750,6 +750,10 @@ fn config_rollback_and_scale_change_what_runs() {
     assert!(bad.contains("not a valid config var name"), "{bad}");
 
     in_repo(&["config:unset", "OTHER"]).ok();
+    let latest = in_repo(&["releases", "-n", "1", "--json"]).json();
+    assert_eq!(latest.as_array().unwrap().len(), 1);
+    assert_eq!(latest[0]["version"], 3);
+    assert_eq!(latest[0]["description"], "Remove OTHER config vars");
     assert_eq!(
         in_repo(&["config", "--json"]).json(),
         serde_json::json!({"GREETING": "hello world=1"})

@@ -141,21 +141,28 @@ impl Engine {
                 names.push(image.id);
             }
             for name in names {
-                let options = RemoveImageOptions {
-                    force: false,
-                    noprune: false,
-                    platforms: None,
-                };
-                match self.docker.remove_image(&name, Some(options), None).await {
-                    Ok(_) => {}
-                    Err(error) if matches!(status_of(&error), Some(404 | 409)) => {
-                        tracing::debug!(image = %name, %error, "image left in place");
-                    }
-                    Err(error) => return Err(api(format!("remove image {name}"))(error)),
-                }
+                self.remove_image(&name).await?;
             }
         }
         Ok(())
+    }
+
+    /// Removes an image by tag or id (untagging it when it has other tags).
+    /// A missing image, or one a container uses, is left alone, not an error.
+    pub async fn remove_image(&self, name: &str) -> Result<(), DockerError> {
+        let options = RemoveImageOptions {
+            force: false,
+            noprune: false,
+            platforms: None,
+        };
+        match self.docker.remove_image(name, Some(options), None).await {
+            Ok(_) => Ok(()),
+            Err(error) if matches!(status_of(&error), Some(404 | 409)) => {
+                tracing::debug!(image = %name, %error, "image left in place");
+                Ok(())
+            }
+            Err(error) => Err(api(format!("remove image {name}"))(error)),
+        }
     }
 }
 

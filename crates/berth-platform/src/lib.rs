@@ -56,6 +56,8 @@ pub struct PlatformConfig {
     pub boot_timeout: Duration,
     /// Every app answers at `<app>.<base domain>`.
     pub base_domain: String,
+    /// How many of an app's latest releases keep their images (for rollbacks).
+    pub image_retention: usize,
 }
 
 pub struct Platform {
@@ -69,6 +71,7 @@ pub struct Platform {
     release_timeout: Duration,
     boot_timeout: Duration,
     base_domain: String,
+    image_retention: usize,
 }
 
 impl Platform {
@@ -97,6 +100,7 @@ impl Platform {
             release_timeout: config.release_timeout,
             boot_timeout: config.boot_timeout,
             base_domain: config.base_domain.clone(),
+            image_retention: config.image_retention.max(1),
         })
     }
 

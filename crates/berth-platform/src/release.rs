@@ -138,6 +138,9 @@ impl Platform {
                 if let Err(error) = self.retire_other_releases(app, release.version).await {
                     tracing::warn!(app = %app.name, %error, "cannot retire the previous release");
                 }
+                if let Err(error) = self.prune_images(app).await {
+                    tracing::warn!(app = %app.name, %error, "cannot prune old images");
+                }
                 Ok(release)
             }
             Err(error) => {
@@ -347,6 +350,30 @@ impl Platform {
         let keep = format!("v{keep}");
         self.stop_containers(app, |labels| labels.get("berth.release") != Some(&keep))
             .await
+    }
+
+    /// Removes the images only releases older than the retention window use;
+    /// the window always holds the current release and recent rollback targets.
+    async fn prune_images(&self, app: &AppRecord) -> Result<()> {
+        let releases = self.store.releases(app.id).await?;
+        let images_of = |release: &ReleaseRecord| -> Vec<String> {
+            release
+                .processes
+                .iter()
+                .map(|p| p.image.clone())
+                .chain(release.release_image.clone())
+                .collect()
+        };
+        let (old, kept) = releases.split_at(releases.len().saturating_sub(self.image_retention));
+        let kept: std::collections::HashSet<String> = kept.iter().flat_map(images_of).collect();
+        let engine = self.engine()?;
+        let mut removed = std::collections::HashSet::new();
+        for image in old.iter().flat_map(images_of) {
+            if !kept.contains(&image) && removed.insert(image.clone()) {
+                engine.remove_image(&image).await?;
+            }
+        }
+        Ok(())
     }
 
     /// Best effort: a failed release leaves nothing running behind it.

@@ -12,6 +12,7 @@ async fn platform() -> (tempfile::TempDir, Platform) {
         release_timeout: std::time::Duration::from_secs(60),
         boot_timeout: std::time::Duration::from_secs(60),
         base_domain: "localhost".into(),
+        image_retention: 10,
     };
     let platform = Platform::open(&config).await.unwrap();
     (dir, platform)

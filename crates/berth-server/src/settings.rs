@@ -48,6 +48,10 @@ pub struct Settings {
     #[arg(long, env = "BERTH_RELEASE_TIMEOUT", default_value_t = 3600)]
     pub release_timeout: u64,
 
+    /// How many of an app's latest releases keep their images, for rollbacks.
+    #[arg(long, env = "BERTH_IMAGE_RETENTION", default_value_t = 10)]
+    pub image_retention: usize,
+
     /// How long a new web process has to answer HTTP before its deploy fails, in seconds.
     #[arg(long, env = "BERTH_BOOT_TIMEOUT", default_value_t = 60)]
     pub boot_timeout: u64,
@@ -86,6 +90,7 @@ impl Settings {
             release_timeout: Duration::from_secs(self.release_timeout),
             boot_timeout: Duration::from_secs(self.boot_timeout),
             base_domain: self.base_domain.clone(),
+            image_retention: self.image_retention,
         }
     }
 

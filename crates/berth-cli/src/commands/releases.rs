@@ -3,13 +3,16 @@
 use super::Context;
 use berth_api_types::ReleaseDetail;
 
-use crate::cli::{AppJsonArgs, ReleaseArgs};
+use crate::cli::{AppJsonArgs, ReleaseArgs, ReleasesArgs};
 use crate::error::Result;
 use crate::output;
 
-pub fn list(context: &Context, args: AppJsonArgs) -> Result<()> {
+pub fn list(context: &Context, args: ReleasesArgs) -> Result<()> {
     let name = context.app_name(&args.app)?;
-    let releases = context.client()?.releases(&name)?;
+    let mut releases = context.client()?.releases(&name)?;
+    if let Some(latest) = args.num {
+        releases.drain(..releases.len().saturating_sub(latest));
+    }
     if args.json {
         output::print_json(&releases);
     } else if releases.is_empty() {

@@ -560,7 +560,8 @@ async fn concurrent_pushes_to_one_app_never_interleave() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redeploys_under_constant_load_drop_no_request() {
-    let deployment = Deployment::new("zerodown").await;
+    let server = TestServer::start_with(|settings| settings.image_retention = 2);
+    let deployment = Deployment::on(server, "zerodown").await;
     let repo = AppRepo::from_fixture("cmd-only");
     deployment.push(&repo, "main").succeeded();
 
@@ -610,6 +611,23 @@ async fn redeploys_under_constant_load_drop_no_request() {
         deployment.running_containers(),
         [format!("berth-{}.v4.web.1", deployment.app.name)]
     );
+    // Only the last two releases keep their images.
+    let images = Command::new("docker")
+        .args([
+            "images",
+            "--format",
+            "{{.Tag}}",
+            &format!("berth/{}", deployment.app.name),
+        ])
+        .output()
+        .unwrap();
+    let mut tags: Vec<String> = String::from_utf8(images.stdout)
+        .unwrap()
+        .lines()
+        .map(String::from)
+        .collect();
+    tags.sort();
+    assert_eq!(tags, ["v3-web", "v4-web"]);
 }
 
 #[tokio::test]
