@@ -150,6 +150,28 @@ pub struct RestartRequest {
     pub dyno: Option<String>,
 }
 
+/// `POST /apps/{name}/dynos/run`: a one-off process of the current release.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RunRequest {
+    /// Run under `/bin/sh -c`.
+    pub command: String,
+    /// Extra environment for this run only.
+    #[serde(default)]
+    pub env: std::collections::BTreeMap<String, String>,
+}
+
+/// What a one-off process reports, one JSON object per line of the response.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum RunEvent {
+    /// A line of output; `stream` is `stdout` or `stderr`.
+    Output { stream: String, line: String },
+    /// The process ended with this exit code.
+    Exit { code: i64 },
+    /// The run failed on the platform's side.
+    Error { message: String },
+}
+
 /// How many processes of a type should run.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FormationEntry {

@@ -6,7 +6,7 @@ use std::time::Duration;
 use berth_api_types::{
     Account, App, ConfigChanged, ConfigUpdate, CreateAppRequest, CreatedToken, Dyno, ErrorBody,
     FormationEntry, LoginRequest, MaintenanceRequest, Release, ReleaseDetail, RestartRequest,
-    RollbackRequest, ScaleRequest,
+    RollbackRequest, RunEvent, RunRequest, ScaleRequest,
 };
 use reqwest::blocking::{RequestBuilder, Response};
 use reqwest::{Method, StatusCode};
@@ -39,7 +39,6 @@ impl Client {
         let http = reqwest::blocking::Client::builder()
             .user_agent(concat!("berth-cli/", env!("CARGO_PKG_VERSION")))
             .connect_timeout(Duration::from_secs(10))
-            .timeout(Duration::from_secs(300))
             .build()
             .map_err(|error| Error::Input(format!("cannot set up an HTTP client: {error}")))?;
         Ok(Self {
@@ -172,13 +171,59 @@ impl Client {
         })
     }
 
+    /// Runs a one-off process, passing each event to `on_event` as it comes.
+    pub fn run(
+        &self,
+        app: &str,
+        request: &RunRequest,
+        mut on_event: impl FnMut(RunEvent),
+    ) -> Result<()> {
+        use std::io::BufRead;
+        // A one-off may run for hours: no overall time limit on its stream.
+        let response = self.send_within(
+            Method::POST,
+            &["apps", app, "dynos", "run"],
+            Some(request),
+            Duration::from_secs(7 * 24 * 3600),
+        )?;
+        let url = response.url().to_string();
+        for line in std::io::BufReader::new(response).lines() {
+            let line = line.map_err(|error| Error::BadResponse {
+                url: url.clone(),
+                reason: error.to_string(),
+            })?;
+            if line.is_empty() {
+                continue;
+            }
+            let event = serde_json::from_str(&line).map_err(|error| Error::BadResponse {
+                url: url.clone(),
+                reason: error.to_string(),
+            })?;
+            on_event(event);
+        }
+        Ok(())
+    }
+
     fn send(
         &self,
         method: Method,
         segments: &[&str],
         body: Option<&impl Serialize>,
     ) -> Result<Response> {
-        let mut request: RequestBuilder = self.http.request(method, self.url(segments)?);
+        self.send_within(method, segments, body, Duration::from_secs(300))
+    }
+
+    fn send_within(
+        &self,
+        method: Method,
+        segments: &[&str],
+        body: Option<&impl Serialize>,
+        timeout: Duration,
+    ) -> Result<Response> {
+        let mut request: RequestBuilder = self
+            .http
+            .request(method, self.url(segments)?)
+            .timeout(timeout);
         if let Some(auth) = &self.auth {
             request = request.bearer_auth(&auth.token);
         }

@@ -103,6 +103,13 @@ pub enum Command {
     #[command(name = "ps:restart")]
     PsRestart(RestartArgs),
 
+    /// Run a command in a one-off process of the current release
+    ///
+    /// The arguments are joined into one command line (each shell-quoted when
+    /// there are several) and run under /bin/sh -c with the app's config.
+    /// Output streams back; the process is removed afterwards.
+    Run(RunArgs),
+
     /// Show whether an app is in maintenance mode
     Maintenance(AppArg),
 
@@ -205,6 +212,29 @@ pub struct ReleaseArgs {
     /// Print JSON instead of text
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub app: AppArg,
+
+    /// Exit with the command's exit status
+    #[arg(short = 'x', long = "exit-code")]
+    pub exit_code: bool,
+
+    /// Extra environment for this run, KEY=VALUE (repeatable)
+    #[arg(short, long = "env", value_name = "KEY=VALUE")]
+    pub env: Vec<String>,
+
+    /// The command and its arguments
+    #[arg(
+        required = true,
+        trailing_var_arg = true,
+        allow_hyphen_values = true,
+        value_name = "COMMAND"
+    )]
+    pub command: Vec<String>,
 }
 
 #[derive(Debug, Args)]

@@ -750,6 +750,40 @@ fn config_rollback_and_scale_change_what_runs() {
     assert!(bad.contains("not a valid config var name"), "{bad}");
 
     in_repo(&["config:unset", "OTHER"]).ok();
+    // One-off processes run with the app's config and report their exit status.
+    let echoed = in_repo(&["run", "-e", "EXTRA=more", "echo \"$GREETING $EXTRA $DYNO\""]).ok();
+    assert!(echoed.starts_with("hello world=1 more run."), "{echoed}");
+    let mut command = world.command(env!("CARGO_BIN_EXE_berth"), repo.path());
+    let exited = command
+        .args(["run", "-x", "--", "/bin/sh", "-c", "echo bye >&2; exit 3"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(
+        exited.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&exited.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&exited.stderr), "bye\n");
+    assert_eq!(
+        in_repo(&["run", "exit 3"]).ok(),
+        "",
+        "without -x the run itself succeeded"
+    );
+    let one_offs = Command::new("docker")
+        .args([
+            "ps",
+            "-aq",
+            "--filter",
+            &format!("label=berth.app={name}"),
+            "--filter",
+            "label=berth.process=run",
+        ])
+        .output()
+        .unwrap();
+    assert!(one_offs.stdout.is_empty(), "one-off containers are removed");
+
     let latest = in_repo(&["releases", "-n", "1", "--json"]).json();
     assert_eq!(latest.as_array().unwrap().len(), 1);
     assert_eq!(latest[0]["version"], 3);

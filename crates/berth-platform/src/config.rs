@@ -298,6 +298,61 @@ impl Platform {
         .await
     }
 
+    /// Runs `command` under `/bin/sh -c` in a one-off container of the
+    /// current release, with its environment (plus `env`), passing each line
+    /// of output to `on_output` as it comes; returns the exit code. The
+    /// container is removed afterwards, also when this future is dropped.
+    pub async fn run_oneoff(
+        &self,
+        actor: &Actor,
+        app_name: &str,
+        command: &str,
+        env: BTreeMap<String, String>,
+        on_output: impl FnMut(berth_docker::LogLine) + Send,
+    ) -> Result<i64> {
+        let app = self
+            .authorize_app(actor, app_name, Action::Configure)
+            .await?;
+        if command.trim().is_empty() {
+            return Err(PlatformError::Invalid(
+                "no command given: berth run COMMAND".into(),
+            ));
+        }
+        for key in env.keys() {
+            check_config_key(key).map_err(PlatformError::Invalid)?;
+        }
+        let Some(release) = self.current_release(&app).await? else {
+            return Err(PlatformError::Invalid(format!(
+                "{} has no release to run: deploy it first",
+                app.name
+            )));
+        };
+        let image = release
+            .processes
+            .iter()
+            .find(|p| p.process_type == "web")
+            .or(release.processes.first())
+            .map(|p| p.image.clone())
+            .ok_or_else(|| PlatformError::Invalid(format!("{} has no image to run", app.name)))?;
+        let mut config = self.open_release_config(&app, &release)?;
+        config.extend(env);
+        let number = rand::random::<u16>() % 9000 + 1000;
+        let dyno = format!("run.{number}");
+        let message = format!(
+            "Starting process with command `{command}` by {}",
+            actor.email
+        );
+        self.logs.write(
+            &app.name,
+            crate::LogLine::now(crate::LogSource::Berth, &dyno, &message),
+        );
+        let spec = self.oneoff_spec(&app, &release, &dyno, image, command, &config);
+        Ok(self
+            .engine()?
+            .run_to_completion(&spec, self.release_timeout, on_output)
+            .await?)
+    }
+
     async fn current_release(&self, app: &AppRecord) -> Result<Option<ReleaseRecord>> {
         match app.current_release {
             Some(version) => Ok(self.store.release(app.id, version).await?),

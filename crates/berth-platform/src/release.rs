@@ -169,32 +169,13 @@ impl Platform {
                 HashMap::from([("berth.app".to_string(), app.name.clone())]),
             )
             .await?;
-        let context = |dyno: &'static str| ProcessContext {
-            app: &app.name,
-            release_version: release.version,
-            commit_sha: release.commit_sha.as_deref(),
-            dyno,
-            port: None,
-            config,
-        };
 
         if let (Some(image), Some(command)) = (&release.release_image, &release.release_command) {
             self.store
                 .set_release_phase(release.id, "releasing")
                 .await?;
             progress.say(&format!("-----> Running release command: {command}"));
-            let spec = ContainerSpec {
-                name: format!("berth-{}.v{}.release", app.name, release.version),
-                image: image.clone(),
-                cmd: Some(shell(command)),
-                env: process_env(&context("release")),
-                labels: labels(self.secrets.id(), &app.name, release.version, "release"),
-                network: Some(network.clone()),
-                network_alias: None,
-                publish_port: None,
-                restart_on_failure: false,
-                stop_timeout_secs: Some(STOP_GRACE.as_secs() as i64),
-            };
+            let spec = self.oneoff_spec(app, release, "release", image.clone(), command, config);
             let sink = self.logs.clone();
             let code = engine
                 .run_to_completion(&spec, self.release_timeout, |line| {
@@ -350,6 +331,44 @@ impl Platform {
         let keep = format!("v{keep}");
         self.stop_containers(app, |labels| labels.get("berth.release") != Some(&keep))
             .await
+    }
+
+    /// A one-off container of `release` running `command` as `dyno`.
+    pub(crate) fn oneoff_spec(
+        &self,
+        app: &AppRecord,
+        release: &ReleaseRecord,
+        dyno: &str,
+        image: String,
+        command: &str,
+        config: &BTreeMap<String, String>,
+    ) -> ContainerSpec {
+        let env = process_env(&ProcessContext {
+            app: &app.name,
+            release_version: release.version,
+            commit_sha: release.commit_sha.as_deref(),
+            dyno,
+            port: None,
+            config,
+        });
+        ContainerSpec {
+            name: format!("berth-{}.v{}.{dyno}", app.name, release.version),
+            image,
+            cmd: Some(shell(command)),
+            env,
+            // `release` or `run.1234`: the process type is the dyno's first part.
+            labels: labels(
+                self.secrets.id(),
+                &app.name,
+                release.version,
+                dyno.split('.').next().unwrap_or(dyno),
+            ),
+            network: Some(network_name(&app.name)),
+            network_alias: None,
+            publish_port: None,
+            restart_on_failure: false,
+            stop_timeout_secs: Some(STOP_GRACE.as_secs() as i64),
+        }
     }
 
     /// Removes the images only releases older than the retention window use;

@@ -6,6 +6,7 @@ mod auth;
 mod config;
 mod git_remote;
 mod releases;
+mod run;
 
 use std::io::{BufRead, Write};
 use std::path::PathBuf;
@@ -38,6 +39,7 @@ pub fn run(command: Command, context: &Context) -> Result<()> {
         Command::ReleasesRollback(args) => config::rollback(context, args),
         Command::PsScale(args) => config::scale(context, args),
         Command::PsRestart(args) => config::restart(context, args),
+        Command::Run(args) => run::run(context, args),
         Command::Maintenance(app) => config::maintenance(context, app),
         Command::MaintenanceOn(app) => config::set_maintenance(context, app, true),
         Command::MaintenanceOff(app) => config::set_maintenance(context, app, false),

@@ -6,6 +6,7 @@ mod config;
 mod error;
 mod extract;
 mod releases;
+mod run;
 
 use axum::routing::{delete, get, post, put};
 use axum::Router;
@@ -27,6 +28,7 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/apps/{name}/releases/{version}", get(releases::show))
         .route("/apps/{name}/dynos", get(releases::dynos))
         .route("/apps/{name}/dynos/restart", post(config::restart))
+        .route("/apps/{name}/dynos/run", post(run::run))
         .route("/apps/{name}/maintenance", put(apps::maintenance))
         .route(
             "/apps/{name}/config",

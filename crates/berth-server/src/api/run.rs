@@ -1,0 +1,99 @@
+//! One-off processes (`berth run`): the output streams back as JSON lines,
+//! ending with the exit code. A client that goes away stops the process.
+
+use std::convert::Infallible;
+
+use axum::body::Body;
+use axum::extract::{Path, State};
+use axum::http::header::CONTENT_TYPE;
+use axum::response::{IntoResponse, Response};
+use berth_api_types::{RunEvent, RunRequest};
+use berth_docker::LogStream;
+use berth_platform::PlatformError;
+use futures_util::StreamExt;
+use tokio::sync::mpsc;
+
+use super::extract::{Authenticated, JsonBody};
+use super::ApiError;
+use crate::AppState;
+
+enum Message {
+    Event(RunEvent),
+    Failed(PlatformError),
+}
+
+pub(super) async fn run(
+    State(state): State<AppState>,
+    Authenticated(session): Authenticated,
+    Path(name): Path<String>,
+    JsonBody(request): JsonBody<RunRequest>,
+) -> Result<Response, ApiError> {
+    let (sender, mut messages) = mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        let output = sender.clone();
+        let running = state.platform.run_oneoff(
+            &session.actor,
+            &name,
+            &request.command,
+            request.env,
+            move |line| {
+                let stream = match line.stream {
+                    LogStream::Stdout => "stdout",
+                    LogStream::Stderr => "stderr",
+                };
+                let _ = output.send(Message::Event(RunEvent::Output {
+                    stream: stream.into(),
+                    line: line.text,
+                }));
+            },
+        );
+        // Dropping the run when the client has gone kills and removes its container.
+        let message = tokio::select! {
+            result = running => match result {
+                Ok(code) => Message::Event(RunEvent::Exit { code }),
+                Err(error) => Message::Failed(error),
+            },
+            () = sender.closed() => return,
+        };
+        let _ = sender.send(message);
+    });
+    // Errors before any output (no such app, no release) get their own status.
+    let first = match messages.recv().await {
+        Some(Message::Failed(error)) => return Err(error.into()),
+        Some(Message::Event(event)) => event,
+        None => {
+            return Err(ApiError::from(PlatformError::Internal(
+                "the run ended without a word".into(),
+            )))
+        }
+    };
+    let stream = events(first, messages);
+    Ok((
+        [(CONTENT_TYPE, "application/x-ndjson")],
+        Body::from_stream(stream),
+    )
+        .into_response())
+}
+
+/// The events as JSON lines: `first`, then the rest as they come.
+fn events(
+    first: RunEvent,
+    messages: mpsc::UnboundedReceiver<Message>,
+) -> impl futures_util::Stream<Item = Result<String, Infallible>> {
+    let line = |event: &RunEvent| {
+        format!(
+            "{}\n",
+            serde_json::to_string(event).expect("events serialize")
+        )
+    };
+    let rest = futures_util::stream::unfold(messages, move |mut messages| async move {
+        let event = match messages.recv().await? {
+            Message::Event(event) => event,
+            Message::Failed(error) => RunEvent::Error {
+                message: error.to_string(),
+            },
+        };
+        Some((Ok(line(&event)), messages))
+    });
+    futures_util::stream::once(std::future::ready(Ok::<_, Infallible>(line(&first)))).chain(rest)
+}
