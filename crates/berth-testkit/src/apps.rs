@@ -52,10 +52,15 @@ impl AppRepo {
         self.dir.path()
     }
 
+    /// Writes a file into the work tree; a Dockerfile gets this
+    /// repository's cache isolation too.
     pub fn write(&self, relative: &str, contents: &str) {
         let path = self.dir.path().join(relative);
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(path, contents).unwrap();
+        std::fs::write(&path, contents).unwrap();
+        if relative.ends_with("Dockerfile") {
+            isolate_build_cache(&path, &self.cache_marker);
+        }
     }
 
     /// Commits everything in the work tree (an empty commit when nothing changed).
