@@ -4,7 +4,6 @@
 use std::net::SocketAddr;
 
 use hyper::header::{HeaderMap, HeaderName, HeaderValue, CONNECTION, UPGRADE};
-use rand::RngCore;
 
 /// Headers that concern one connection, never forwarded (RFC 9110 §7.6.1).
 const HOP_BY_HOP: [&str; 8] = [
@@ -58,11 +57,7 @@ pub(crate) fn request_id(headers: &HeaderMap) -> String {
         {
             id.to_string()
         }
-        _ => {
-            let mut bytes = [0u8; 16];
-            rand::thread_rng().fill_bytes(&mut bytes);
-            bytes.iter().map(|b| format!("{b:02x}")).collect()
-        }
+        _ => format!("{:032x}", rand::random::<u128>()),
     }
 }
 
