@@ -691,20 +691,13 @@ struct Berthd {
 
 impl Berthd {
     fn start(data_dir: &std::path::Path, api: &str, http: &str) -> Self {
-        let child = Command::new(env!("CARGO_BIN_EXE_berthd"))
-            .env("BERTH_DATA_DIR", data_dir)
-            .env("BERTH_API_LISTEN", api)
-            .env("BERTH_HTTP_LISTEN", http)
+        let child = super::berthd_command(data_dir, api, http)
             .env("RUST_LOG", "warn")
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while std::net::TcpStream::connect(api).is_err() {
-            assert!(Instant::now() < deadline, "berthd did not listen");
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        super::wait_until_listening(api);
         Self { child }
     }
 
@@ -723,19 +716,7 @@ impl Drop for Berthd {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_berthd_killed_mid_deploy_recovers_on_restart() {
     let data_dir = tempfile::tempdir().unwrap();
-    let ports: Vec<u16> = (0..2)
-        .map(|_| {
-            std::net::TcpListener::bind("127.0.0.1:0")
-                .unwrap()
-                .local_addr()
-                .unwrap()
-                .port()
-        })
-        .collect();
-    let (api, http) = (
-        format!("127.0.0.1:{}", ports[0]),
-        format!("127.0.0.1:{}", ports[1]),
-    );
+    let (api, http) = super::free_addresses();
     let mut berthd = Berthd::start(data_dir.path(), &api, &http);
     let created = Command::new(env!("CARGO_BIN_EXE_berthd"))
         .args(["admin", "create-user", "ops@example.com"])

@@ -327,37 +327,54 @@ async fn the_welcome_page_and_router_answer() {
     assert!(routed.text().await.unwrap().contains("No such app"));
 }
 
+/// Two free loopback addresses, for the API and the router of a real berthd.
+fn free_addresses() -> (String, String) {
+    let port = || {
+        std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port()
+    };
+    (
+        format!("127.0.0.1:{}", port()),
+        format!("127.0.0.1:{}", port()),
+    )
+}
+
+/// The real `berthd` binary on `data_dir`, listening on `api` and `http`.
+fn berthd_command(data_dir: &std::path::Path, api: &str, http: &str) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_berthd"));
+    command
+        .env("BERTH_DATA_DIR", data_dir)
+        .env("BERTH_API_LISTEN", api)
+        .env("BERTH_HTTP_LISTEN", http);
+    command
+}
+
+/// Waits (bounded) until something accepts connections at `address`.
+fn wait_until_listening(address: &str) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while std::net::TcpStream::connect(address).is_err() {
+        assert!(
+            Instant::now() < deadline,
+            "berthd did not listen on {address} within 30 s"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 #[test]
 fn the_server_starts_on_a_fresh_data_dir_and_stops_on_sigterm() {
     let data_dir = tempfile::tempdir().unwrap();
-    let ports: Vec<u16> = (0..2)
-        .map(|_| {
-            std::net::TcpListener::bind("127.0.0.1:0")
-                .unwrap()
-                .local_addr()
-                .unwrap()
-                .port()
-        })
-        .collect();
-    let api = format!("127.0.0.1:{}", ports[0]);
-    let child = Command::new(env!("CARGO_BIN_EXE_berthd"))
-        .env("BERTH_DATA_DIR", data_dir.path().join("fresh"))
-        .env("BERTH_API_LISTEN", &api)
-        .env("BERTH_HTTP_LISTEN", format!("127.0.0.1:{}", ports[1]))
+    let (api, http) = free_addresses();
+    let child = berthd_command(&data_dir.path().join("fresh"), &api, &http)
         .env("RUST_LOG", "info")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while std::net::TcpStream::connect(&api).is_err() {
-        assert!(
-            Instant::now() < deadline,
-            "berthd did not listen within 30 s"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    wait_until_listening(&api);
     let started = Instant::now();
     Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
