@@ -401,7 +401,7 @@ impl Platform {
             .await
     }
 
-    fn open_release_config(
+    pub(crate) fn open_release_config(
         &self,
         app: &AppRecord,
         release: &ReleaseRecord,

@@ -65,6 +65,8 @@ pub struct Platform {
     repos: Repos,
     secrets: SecretKey,
     logs: LogSink,
+    data_dir: PathBuf,
+    key_from_env: bool,
     engine: Option<Engine>,
     router: Option<Arc<Router>>,
     route_refresh: tokio::sync::Mutex<()>,
@@ -94,6 +96,8 @@ impl Platform {
             repos: Repos::new(repos_dir),
             secrets,
             logs: LogSink::start(logs_dir),
+            data_dir: config.data_dir.clone(),
+            key_from_env: config.secret_key.is_some(),
             engine: None,
             router: None,
             route_refresh: tokio::sync::Mutex::new(()),
@@ -125,6 +129,32 @@ impl Platform {
     /// The per-app log.
     pub fn logs(&self) -> &LogSink {
         &self.logs
+    }
+
+    /// Re-seals every secret in the store with a new key, which then
+    /// replaces the key file (the old one is kept as `secret.key.previous`).
+    /// Safe to run again after an interruption. Returns the new key's id.
+    pub async fn rotate_key(&self) -> Result<String> {
+        if self.key_from_env {
+            return Err(PlatformError::Invalid(
+                "the key comes from BERTH_SECRET_KEY: rotating it would need the new key in the \
+                 environment of every berthd; unset it to use the key file"
+                    .into(),
+            ));
+        }
+        let next = SecretKey::next_for_rotation(&self.data_dir)?;
+        let mut values = self.store.sealed_values().await?;
+        for (app_id, name, sealed) in &mut values.config_vars {
+            let context = format!("config/{app_id}/{name}");
+            *sealed = next.seal(&context, &self.secrets.open(&context, sealed)?);
+        }
+        for (_, app_id, sealed) in &mut values.release_configs {
+            let context = format!("release-config/{app_id}");
+            *sealed = next.seal(&context, &self.secrets.open(&context, sealed)?);
+        }
+        self.store.replace_sealed_values(&values).await?;
+        SecretKey::promote_next(&self.data_dir)?;
+        Ok(next.id().to_string())
     }
 
     /// Seals a release's config vars for storage.

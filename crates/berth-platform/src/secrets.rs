@@ -35,11 +35,18 @@ pub enum SecretsError {
 
 const PREFIX: &str = "berth1";
 const KEY_FILE: &str = "secret.key";
+/// A rotation's new key, until it replaces the key file.
+const NEXT_KEY_FILE: &str = "secret.key.next";
+/// The key a rotation replaced: values a running server sealed with it
+/// during the rotation stay readable.
+const PREVIOUS_KEY_FILE: &str = "secret.key.previous";
 
 /// The platform's secret key. Never stored in the database.
 pub struct SecretKey {
     id: String,
     cipher: XChaCha20Poly1305,
+    /// Keys that only open, never seal: around a rotation (see `rotate`).
+    openers: Vec<SecretKey>,
 }
 
 impl SecretKey {
@@ -51,7 +58,15 @@ impl SecretKey {
         }
         let path = data_dir.join(KEY_FILE);
         match std::fs::read_to_string(&path) {
-            Ok(contents) => Self::from_hex(contents.trim(), &path.display().to_string()),
+            Ok(contents) => {
+                let mut key = Self::from_hex(contents.trim(), &path.display().to_string())?;
+                for other in [NEXT_KEY_FILE, PREVIOUS_KEY_FILE] {
+                    if let Some(opener) = Self::read_file(&data_dir.join(other))? {
+                        key.openers.push(opener);
+                    }
+                }
+                Ok(key)
+            }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 let mut key = [0u8; 32];
                 rand::rngs::OsRng.fill_bytes(&mut key);
@@ -65,6 +80,51 @@ impl SecretKey {
             }
             Err(source) => Err(SecretsError::Read { path, source }),
         }
+    }
+
+    fn read_file(path: &Path) -> Result<Option<Self>, SecretsError> {
+        match std::fs::read_to_string(path) {
+            Ok(contents) => Self::from_hex(contents.trim(), &path.display().to_string()).map(Some),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(source) => Err(SecretsError::Read {
+                path: path.to_path_buf(),
+                source,
+            }),
+        }
+    }
+
+    /// The key a rotation moves to: a leftover of an interrupted rotation
+    /// (values may be sealed with it already), else a new one, written to
+    /// its own file (0600) before anything is sealed with it.
+    pub(crate) fn next_for_rotation(data_dir: &Path) -> Result<Self, SecretsError> {
+        let path = data_dir.join(NEXT_KEY_FILE);
+        if let Some(next) = Self::read_file(&path)? {
+            return Ok(next);
+        }
+        let mut key = [0u8; 32];
+        rand::rngs::OsRng.fill_bytes(&mut key);
+        write_private_file(&path, hex::encode(key).as_bytes()).map_err(|source| {
+            SecretsError::Write {
+                path: path.clone(),
+                source,
+            }
+        })?;
+        Ok(Self::from_bytes(key))
+    }
+
+    /// Ends a rotation once everything is sealed with the next key: it
+    /// becomes the key file, and the old key is kept as the previous one.
+    pub(crate) fn promote_next(data_dir: &Path) -> Result<(), SecretsError> {
+        let rename = |from: &str, to: &str| {
+            std::fs::rename(data_dir.join(from), data_dir.join(to)).map_err(|source| {
+                SecretsError::Write {
+                    path: data_dir.join(to),
+                    source,
+                }
+            })
+        };
+        rename(KEY_FILE, PREVIOUS_KEY_FILE)?;
+        rename(NEXT_KEY_FILE, KEY_FILE)
     }
 
     fn from_hex(hex_key: &str, origin: &str) -> Result<Self, SecretsError> {
@@ -81,6 +141,7 @@ impl SecretKey {
         Self {
             id,
             cipher: XChaCha20Poly1305::new(&key.into()),
+            openers: Vec::new(),
         }
     }
 
@@ -119,10 +180,13 @@ impl SecretKey {
             return Err(SecretsError::Damaged);
         };
         if key_id != self.id {
-            return Err(SecretsError::WrongKey {
-                found: key_id.to_string(),
-                current: self.id.clone(),
-            });
+            return match self.openers.iter().find(|opener| opener.id == key_id) {
+                Some(opener) => opener.open(context, sealed),
+                None => Err(SecretsError::WrongKey {
+                    found: key_id.to_string(),
+                    current: self.id.clone(),
+                }),
+            };
         }
         let bytes = hex::decode(body).map_err(|_| SecretsError::Damaged)?;
         if bytes.len() < 24 {
@@ -213,5 +277,32 @@ mod tests {
             SecretKey::load_or_create(dir.path(), Some("short")),
             Err(SecretsError::Malformed { .. })
         ));
+    }
+
+    #[test]
+    fn values_sealed_around_a_rotation_stay_readable() {
+        let dir = tempfile::tempdir().unwrap();
+        let old = SecretKey::load_or_create(dir.path(), None).unwrap();
+        let next = SecretKey::next_for_rotation(dir.path()).unwrap();
+        assert_eq!(
+            SecretKey::next_for_rotation(dir.path()).unwrap().id(),
+            next.id(),
+            "an interrupted rotation resumes with the same key"
+        );
+        let sealed_by_next = next.seal("x", b"new");
+        // Interrupted before the key file moved: the next key still opens.
+        let reloaded = SecretKey::load_or_create(dir.path(), None).unwrap();
+        assert_eq!(reloaded.id(), old.id());
+        assert_eq!(reloaded.open("x", &sealed_by_next).unwrap(), b"new");
+
+        let sealed_by_old = old.seal("x", b"old");
+        SecretKey::promote_next(dir.path()).unwrap();
+        let rotated = SecretKey::load_or_create(dir.path(), None).unwrap();
+        assert_eq!(rotated.id(), next.id());
+        assert_eq!(
+            rotated.open("x", &sealed_by_old).unwrap(),
+            b"old",
+            "the previous key still opens"
+        );
     }
 }

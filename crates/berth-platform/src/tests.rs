@@ -256,3 +256,68 @@ async fn every_change_is_audited_without_secrets() {
         Err(PlatformError::Forbidden(_))
     ));
 }
+
+#[tokio::test]
+async fn rotating_the_key_reseals_every_secret_and_keeps_them_readable() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = PlatformConfig {
+        data_dir: dir.path().join("data"),
+        database_url: None,
+        secret_key: None,
+        release_timeout: std::time::Duration::from_secs(60),
+        boot_timeout: std::time::Duration::from_secs(60),
+        base_domain: "localhost".into(),
+        image_retention: 10,
+    };
+    let platform = Platform::open(&config).await.unwrap();
+    let owner = signed_in(&platform, "o@example.com", false).await.actor;
+    platform
+        .create_app(&owner, Some("demo"), "x")
+        .await
+        .unwrap();
+    let changes =
+        std::collections::BTreeMap::from([("TOKEN".to_string(), Some("s3cret".to_string()))]);
+    platform
+        .set_config(&owner, "demo", changes, &Progress::channel().0)
+        .await
+        .unwrap();
+    let app = platform.app(&owner, "demo").await.unwrap();
+    let snapshot = std::collections::BTreeMap::from([("TOKEN".to_string(), "s3cret".to_string())]);
+    let sealed = platform.seal_config(&app, &snapshot).unwrap();
+    let release = berth_store::NewRelease {
+        app_id: app.id,
+        description: "Deploy abc",
+        commit_sha: None,
+        config_sealed: &sealed,
+        created_by: "o@example.com",
+        phase: "done",
+    };
+    let release = platform.store.create_release(release).await.unwrap();
+    let old_id = platform.secrets().id().to_string();
+
+    let new_id = platform.rotate_key().await.unwrap();
+    assert_ne!(new_id, old_id);
+    platform.close().await;
+
+    let reopened = Platform::open(&config).await.unwrap();
+    assert_eq!(reopened.secrets().id(), new_id);
+    assert_eq!(
+        reopened.config(&owner, "demo").await.unwrap()["TOKEN"],
+        "s3cret"
+    );
+    let stored = reopened
+        .store
+        .release(app.id, release.version)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(stored
+        .config_sealed
+        .starts_with(&format!("berth1:{new_id}:")));
+    assert_eq!(
+        reopened.open_release_config(&app, &stored).unwrap(),
+        snapshot
+    );
+    assert!(dir.path().join("data/secret.key.previous").exists());
+    assert!(!dir.path().join("data/secret.key.next").exists());
+}

@@ -22,6 +22,14 @@ pub async fn create_user(
     Ok(issued?)
 }
 
+/// Re-seals every secret with a new key; returns the new key's id.
+pub async fn rotate_key(settings: &Settings) -> anyhow::Result<String> {
+    let platform = Platform::open(&settings.platform_config()).await?;
+    let rotated = platform.rotate_key().await;
+    platform.close().await;
+    Ok(rotated?)
+}
+
 pub async fn set_password(settings: &Settings, email: &str, password: &str) -> anyhow::Result<()> {
     let platform = Platform::open(&settings.platform_config()).await?;
     let result = platform.set_password(email, password, ORIGIN).await;

@@ -37,6 +37,11 @@ enum AdminCommand {
         #[arg(long)]
         password_stdin: bool,
     },
+    /// Re-seal every secret (config vars, release configs) with a new key.
+    ///
+    /// Stop berthd first, then start it again: the old key is kept as
+    /// secret.key.previous so nothing sealed meanwhile becomes unreadable.
+    RotateKey,
     /// Set or replace a user's password.
     SetPassword {
         email: String,
@@ -112,6 +117,10 @@ async fn run_admin(settings: &Settings, command: AdminCommand) -> anyhow::Result
             }
             println!("API token (shown once):");
             println!("{}", issued.token);
+        }
+        AdminCommand::RotateKey => {
+            let id = admin::rotate_key(settings).await?;
+            println!("Every secret is now sealed with key {id}. Start berthd again to use it.");
         }
         AdminCommand::SetPassword {
             email,

@@ -40,3 +40,73 @@ impl Store {
         tx.commit().await.context("commit config change")
     }
 }
+
+/// Every sealed value in the store, for re-sealing under a new key.
+#[derive(Debug, Default)]
+pub struct SealedValues {
+    /// `(app id, name, sealed value)`
+    pub config_vars: Vec<(i64, String, String)>,
+    /// `(release id, app id, sealed config)`
+    pub release_configs: Vec<(i64, i64, String)>,
+}
+
+impl Store {
+    pub async fn sealed_values(&self) -> Result<SealedValues> {
+        let vars = sqlx::query("SELECT app_id, name, value_sealed FROM config_vars")
+            .fetch_all(&self.pool)
+            .await
+            .context("read sealed config vars")?;
+        let releases = sqlx::query("SELECT id, app_id, config_sealed FROM releases")
+            .fetch_all(&self.pool)
+            .await
+            .context("read sealed release configs")?;
+        let read = || -> std::result::Result<SealedValues, sqlx::Error> {
+            Ok(SealedValues {
+                config_vars: vars
+                    .iter()
+                    .map(|r| {
+                        Ok((
+                            r.try_get("app_id")?,
+                            r.try_get("name")?,
+                            r.try_get("value_sealed")?,
+                        ))
+                    })
+                    .collect::<std::result::Result<_, sqlx::Error>>()?,
+                release_configs: releases
+                    .iter()
+                    .map(|r| {
+                        Ok((
+                            r.try_get("id")?,
+                            r.try_get("app_id")?,
+                            r.try_get("config_sealed")?,
+                        ))
+                    })
+                    .collect::<std::result::Result<_, sqlx::Error>>()?,
+            })
+        };
+        read().context("read sealed value")
+    }
+
+    /// Writes re-sealed values back, all in one transaction.
+    pub async fn replace_sealed_values(&self, values: &SealedValues) -> Result<()> {
+        let mut tx = self.pool.begin().await.context("begin re-seal")?;
+        for (app_id, name, sealed) in &values.config_vars {
+            sqlx::query("UPDATE config_vars SET value_sealed = $1 WHERE app_id = $2 AND name = $3")
+                .bind(sealed)
+                .bind(app_id)
+                .bind(name)
+                .execute(&mut *tx)
+                .await
+                .context("re-seal config var")?;
+        }
+        for (release_id, _, sealed) in &values.release_configs {
+            sqlx::query("UPDATE releases SET config_sealed = $1 WHERE id = $2")
+                .bind(sealed)
+                .bind(release_id)
+                .execute(&mut *tx)
+                .await
+                .context("re-seal release config")?;
+        }
+        tx.commit().await.context("commit re-seal")
+    }
+}

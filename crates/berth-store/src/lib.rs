@@ -19,6 +19,7 @@ use sqlx::{AnyPool, Executor};
 
 pub use apps::AppRecord;
 pub use audit::AuditEntry;
+pub use config_vars::SealedValues;
 pub use releases::{NewRelease, ReleaseProcess, ReleaseRecord, ReleaseStatus};
 pub use tokens::{NewToken, TokenRecord};
 pub use users::UserRecord;
