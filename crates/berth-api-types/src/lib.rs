@@ -141,9 +141,10 @@ pub struct RollbackRequest {
     pub version: Option<i64>,
 }
 
-/// `POST /apps/{name}/dynos/restart`: every process, one type, or one dyno.
+/// Which processes `POST /apps/{name}/dynos/restart` and `…/stop` act on:
+/// every one, one type, or one dyno.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
-pub struct RestartRequest {
+pub struct DynoSelection {
     #[serde(default, rename = "type")]
     pub process_type: Option<String>,
     #[serde(default)]

@@ -4,8 +4,8 @@
 use std::time::Duration;
 
 use berth_api_types::{
-    Account, App, ConfigChanged, ConfigUpdate, CreateAppRequest, CreatedToken, Dyno, ErrorBody,
-    FormationEntry, LoginRequest, MaintenanceRequest, Release, ReleaseDetail, RestartRequest,
+    Account, App, ConfigChanged, ConfigUpdate, CreateAppRequest, CreatedToken, Dyno, DynoSelection,
+    ErrorBody, FormationEntry, LoginRequest, MaintenanceRequest, Release, ReleaseDetail,
     RollbackRequest, RunEvent, RunRequest, ScaleRequest,
 };
 use reqwest::blocking::{RequestBuilder, Response};
@@ -124,12 +124,16 @@ impl Client {
         self.json(Method::PUT, &["apps", app, "maintenance"], Some(&request))
     }
 
-    pub fn restart(&self, app: &str, request: &RestartRequest) -> Result<Vec<String>> {
+    pub fn restart(&self, app: &str, request: &DynoSelection) -> Result<Vec<String>> {
         self.json(
             Method::POST,
             &["apps", app, "dynos", "restart"],
             Some(request),
         )
+    }
+
+    pub fn stop(&self, app: &str, request: &DynoSelection) -> Result<Vec<String>> {
+        self.json(Method::POST, &["apps", app, "dynos", "stop"], Some(request))
     }
 
     pub fn dynos(&self, app: &str) -> Result<Vec<Dyno>> {

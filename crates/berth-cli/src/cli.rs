@@ -103,6 +103,10 @@ pub enum Command {
     #[command(name = "ps:restart")]
     PsRestart(RestartArgs),
 
+    /// Stop a dyno (web.2) or every dyno of a type (-p TYPE); each is replaced
+    #[command(name = "ps:stop")]
+    PsStop(StopArgs),
+
     /// Run a command in a one-off process of the current release
     ///
     /// The arguments are joined into one command line (each shell-quoted when
@@ -212,6 +216,20 @@ pub struct ReleaseArgs {
     /// Print JSON instead of text
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("target").required(true).args(["dyno", "process_type"])))]
+pub struct StopArgs {
+    #[command(flatten)]
+    pub app: AppArg,
+
+    /// The dyno to stop, e.g. web.2
+    pub dyno: Option<String>,
+
+    /// Stop every dyno of this type
+    #[arg(short = 'p', long = "process-type", value_name = "TYPE")]
+    pub process_type: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -827,6 +827,31 @@ fn config_rollback_and_scale_change_what_runs() {
     let bad = in_repo(&["ps:restart", "-d", "web.9"]).fails();
     assert!(bad.contains("has no running web.9"), "{bad}");
 
+    // A stopped dyno is replaced, as on Heroku.
+    let container_of = || {
+        let output = Command::new("docker")
+            .args([
+                "ps",
+                "-q",
+                "--filter",
+                &format!("label=berth.app={name}"),
+                "--filter",
+                "label=berth.dyno=web.1",
+            ])
+            .output()
+            .unwrap();
+        String::from_utf8(output.stdout).unwrap()
+    };
+    let before = container_of();
+    let stopped = in_repo(&["ps:stop", "web.1"]);
+    assert!(
+        stopped.stderr.contains("Stopping web.1 on"),
+        "{}",
+        stopped.stderr
+    );
+    assert_ne!(container_of(), before, "a new container replaced it");
+    assert_eq!(visit(), "web.1 v4 \n");
+
     // Maintenance: visitors get a 503 page while the process keeps running.
     in_repo(&["maintenance:on"]).ok();
     assert_eq!(in_repo(&["maintenance"]).ok(), "on\n");

@@ -244,28 +244,9 @@ impl Platform {
                     app.name
                 )));
             };
-            let version = format!("v{}", release.version);
-            let mut targets: Vec<(String, String)> = self
-                .engine()?
-                .containers(&[("berth.app", &app.name), ("berth.release", &version)])
-                .await?
-                .into_iter()
-                .filter_map(|c| Some((c.labels.get("berth.dyno")?.clone(), c.id)))
-                .filter(|(name, _)| dyno.is_none_or(|d| d == name))
-                .filter(|(name, _)| {
-                    process_type.is_none_or(|t| name.rsplit_once('.').is_some_and(|(p, _)| p == t))
-                })
-                .collect();
-            if targets.is_empty() {
-                let what = dyno
-                    .or(process_type)
-                    .map_or_else(|| "processes".to_string(), |w| w.to_string());
-                return Err(PlatformError::NotFound(format!(
-                    "{} has no running {what}",
-                    app.name
-                )));
-            }
-            targets.sort();
+            let targets = self
+                .select_dynos(&app, &release, process_type, dyno)
+                .await?;
             let engine = self.engine()?;
             for (name, id) in &targets {
                 let message = format!("Restarting by {}", actor.email);
@@ -351,6 +332,80 @@ impl Platform {
             .engine()?
             .run_to_completion(&spec, self.release_timeout, on_output)
             .await?)
+    }
+
+    /// Stops processes of the current release — one dyno, or every one of
+    /// a type — and starts replacements, as Heroku does: the formation does
+    /// not change. Returns the dynos replaced.
+    pub async fn stop_dynos(
+        &self,
+        actor: &Actor,
+        app_name: &str,
+        process_type: Option<&str>,
+        dyno: Option<&str>,
+    ) -> Result<Vec<String>> {
+        let app = self.authorize_app(actor, app_name, Action::Deploy).await?;
+        let progress = Progress::channel().0;
+        self.exclusively(&app, &progress, async {
+            let Some(release) = self.current_release(&app).await? else {
+                return Err(PlatformError::Invalid(format!(
+                    "{} has no release to stop",
+                    app.name
+                )));
+            };
+            let targets = self
+                .select_dynos(&app, &release, process_type, dyno)
+                .await?;
+            let engine = self.engine()?;
+            for (name, id) in &targets {
+                let message = format!("Stopping by {}", actor.email);
+                self.logs.write(
+                    &app.name,
+                    crate::LogLine::now(crate::LogSource::Berth, name, &message),
+                );
+                engine
+                    .stop_and_remove(id, crate::release::STOP_GRACE)
+                    .await?;
+            }
+            self.refresh_routes().await?;
+            self.converge_formation(&app, &progress).await?;
+            Ok(targets.into_iter().map(|(name, _)| name).collect())
+        })
+        .await
+    }
+
+    /// The current release's dynos, `(name, container id)` by name: all, one
+    /// type, or one dyno. None of them is an error naming what was asked for.
+    async fn select_dynos(
+        &self,
+        app: &AppRecord,
+        release: &ReleaseRecord,
+        process_type: Option<&str>,
+        dyno: Option<&str>,
+    ) -> Result<Vec<(String, String)>> {
+        let version = format!("v{}", release.version);
+        let mut targets: Vec<(String, String)> = self
+            .engine()?
+            .containers(&[("berth.app", &app.name), ("berth.release", &version)])
+            .await?
+            .into_iter()
+            .filter_map(|c| Some((c.labels.get("berth.dyno")?.clone(), c.id)))
+            .filter(|(name, _)| dyno.is_none_or(|d| d == name))
+            .filter(|(name, _)| {
+                process_type.is_none_or(|t| name.rsplit_once('.').is_some_and(|(p, _)| p == t))
+            })
+            .collect();
+        if targets.is_empty() {
+            let what = dyno
+                .or(process_type)
+                .map_or_else(|| "processes".to_string(), str::to_string);
+            return Err(PlatformError::NotFound(format!(
+                "{} has no running {what}",
+                app.name
+            )));
+        }
+        targets.sort();
+        Ok(targets)
     }
 
     async fn current_release(&self, app: &AppRecord) -> Result<Option<ReleaseRecord>> {

@@ -1,11 +1,11 @@
 //! `config`, `config:get`, `config:set`, `config:unset`, `releases:rollback`, `ps:scale`.
 
-use berth_api_types::{ConfigUpdate, FormationEntry, RestartRequest};
+use berth_api_types::{ConfigUpdate, DynoSelection, FormationEntry};
 
 use super::Context;
 use crate::cli::{
     AppArg, ConfigArgs, ConfigGetArgs, ConfigSetArgs, ConfigUnsetArgs, RestartArgs, RollbackArgs,
-    ScaleArgs,
+    ScaleArgs, StopArgs,
 };
 use crate::error::{Error, Result};
 use crate::output;
@@ -95,12 +95,26 @@ pub fn rollback(context: &Context, args: RollbackArgs) -> Result<()> {
 
 pub fn restart(context: &Context, args: RestartArgs) -> Result<()> {
     let name = context.app_name(&args.app)?;
-    let request = RestartRequest {
+    let request = DynoSelection {
         process_type: args.process_type,
         dyno: args.dyno,
     };
     let restarted = context.client()?.restart(&name, &request)?;
     eprintln!("Restarting {} on {name}... done", restarted.join(", "));
+    Ok(())
+}
+
+pub fn stop(context: &Context, args: StopArgs) -> Result<()> {
+    let name = context.app_name(&args.app)?;
+    let request = DynoSelection {
+        process_type: args.process_type,
+        dyno: args.dyno,
+    };
+    let stopped = context.client()?.stop(&name, &request)?;
+    eprintln!(
+        "Stopping {} on {name}... done, replaced",
+        stopped.join(", ")
+    );
     Ok(())
 }
 

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use axum::extract::{Path, State};
 use axum::Json;
 use berth_api_types::{
-    ConfigChanged, ConfigUpdate, FormationEntry, Release, RestartRequest, RollbackRequest,
+    ConfigChanged, ConfigUpdate, DynoSelection, FormationEntry, Release, RollbackRequest,
     ScaleRequest,
 };
 use berth_platform::Progress;
@@ -80,7 +80,7 @@ pub(super) async fn restart(
     State(state): State<AppState>,
     Authenticated(session): Authenticated,
     Path(name): Path<String>,
-    JsonBody(request): JsonBody<RestartRequest>,
+    JsonBody(request): JsonBody<DynoSelection>,
 ) -> Result<Json<Vec<String>>, ApiError> {
     let restarted = state
         .platform
@@ -92,6 +92,29 @@ pub(super) async fn restart(
         )
         .await?;
     Ok(Json(restarted))
+}
+
+pub(super) async fn stop(
+    State(state): State<AppState>,
+    Authenticated(session): Authenticated,
+    Path(name): Path<String>,
+    JsonBody(request): JsonBody<DynoSelection>,
+) -> Result<Json<Vec<String>>, ApiError> {
+    if request.process_type.is_none() && request.dyno.is_none() {
+        return Err(ApiError::invalid(
+            "name a dyno (web.1) or a process type to stop",
+        ));
+    }
+    let stopped = state
+        .platform
+        .stop_dynos(
+            &session.actor,
+            &name,
+            request.process_type.as_deref(),
+            request.dyno.as_deref(),
+        )
+        .await?;
+    Ok(Json(stopped))
 }
 
 fn entries(formation: Vec<(String, i64)>) -> Vec<FormationEntry> {

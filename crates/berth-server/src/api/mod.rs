@@ -28,6 +28,7 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/apps/{name}/releases/{version}", get(releases::show))
         .route("/apps/{name}/dynos", get(releases::dynos))
         .route("/apps/{name}/dynos/restart", post(config::restart))
+        .route("/apps/{name}/dynos/stop", post(config::stop))
         .route("/apps/{name}/dynos/run", post(run::run))
         .route("/apps/{name}/maintenance", put(apps::maintenance))
         .route(
