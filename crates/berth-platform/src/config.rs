@@ -16,6 +16,13 @@ pub struct ConfigChange {
     pub release: Option<ReleaseRecord>,
 }
 
+/// What `ps:restart` and `ps:stop` do to each dyno they select.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum DynoChange {
+    Restart,
+    Stop,
+}
+
 fn sealing_context(app: &AppRecord, name: &str) -> String {
     format!("config/{}/{name}", app.id)
 }
@@ -235,48 +242,8 @@ impl Platform {
         process_type: Option<&str>,
         dyno: Option<&str>,
     ) -> Result<Vec<String>> {
-        let app = self.authorize_app(actor, app_name, Action::Deploy).await?;
-        let progress = Progress::channel().0;
-        self.exclusively(&app, &progress, async {
-            let Some(release) = self.current_release(&app).await? else {
-                return Err(PlatformError::Invalid(format!(
-                    "{} has no release to restart",
-                    app.name
-                )));
-            };
-            let targets = self
-                .select_dynos(&app, &release, process_type, dyno)
-                .await?;
-            let engine = self.engine()?;
-            for (name, id) in &targets {
-                let message = format!("Restarting by {}", actor.email);
-                self.logs.write(
-                    &app.name,
-                    crate::LogLine::now(crate::LogSource::Berth, name, &message),
-                );
-                engine
-                    .restart_container(id, crate::release::STOP_GRACE)
-                    .await?;
-                if name.starts_with("web.") {
-                    let port = engine
-                        .inspect_host_port(id, berth_core::process_env::WEB_PORT)
-                        .await?
-                        .ok_or_else(|| {
-                            PlatformError::Internal(format!("{name} has no published port"))
-                        })?;
-                    let healthcheck = release
-                        .processes
-                        .iter()
-                        .find(|p| p.process_type == "web")
-                        .and_then(|p| p.healthcheck.as_deref());
-                    let address = (std::net::Ipv4Addr::LOCALHOST, port).into();
-                    self.wait_until_healthy(name, address, healthcheck).await?;
-                    self.refresh_routes().await?;
-                }
-            }
-            Ok(targets.into_iter().map(|(name, _)| name).collect())
-        })
-        .await
+        self.change_dynos(actor, app_name, DynoChange::Restart, process_type, dyno)
+            .await
     }
 
     /// Runs `command` under `/bin/sh -c` in a one-off container of the
@@ -344,12 +311,28 @@ impl Platform {
         process_type: Option<&str>,
         dyno: Option<&str>,
     ) -> Result<Vec<String>> {
+        self.change_dynos(actor, app_name, DynoChange::Stop, process_type, dyno)
+            .await
+    }
+
+    async fn change_dynos(
+        &self,
+        actor: &Actor,
+        app_name: &str,
+        change: DynoChange,
+        process_type: Option<&str>,
+        dyno: Option<&str>,
+    ) -> Result<Vec<String>> {
         let app = self.authorize_app(actor, app_name, Action::Deploy).await?;
         let progress = Progress::channel().0;
+        let (verb, doing) = match change {
+            DynoChange::Restart => ("restart", "Restarting"),
+            DynoChange::Stop => ("stop", "Stopping"),
+        };
         self.exclusively(&app, &progress, async {
             let Some(release) = self.current_release(&app).await? else {
                 return Err(PlatformError::Invalid(format!(
-                    "{} has no release to stop",
+                    "{} has no release to {verb}",
                     app.name
                 )));
             };
@@ -358,20 +341,58 @@ impl Platform {
                 .await?;
             let engine = self.engine()?;
             for (name, id) in &targets {
-                let message = format!("Stopping by {}", actor.email);
+                let message = format!("{doing} by {}", actor.email);
                 self.logs.write(
                     &app.name,
                     crate::LogLine::now(crate::LogSource::Berth, name, &message),
                 );
-                engine
-                    .stop_and_remove(id, crate::release::STOP_GRACE)
-                    .await?;
+                match change {
+                    DynoChange::Restart => {
+                        engine
+                            .restart_container(id, crate::release::STOP_GRACE)
+                            .await?;
+                        if name.starts_with("web.") {
+                            self.wait_until_restarted_web_is_healthy(&release, name, id)
+                                .await?;
+                        }
+                    }
+                    DynoChange::Stop => {
+                        engine
+                            .stop_and_remove(id, crate::release::STOP_GRACE)
+                            .await?
+                    }
+                }
             }
-            self.refresh_routes().await?;
-            self.converge_formation(&app, &progress).await?;
+            if change == DynoChange::Stop {
+                self.refresh_routes().await?;
+                self.converge_formation(&app, &progress).await?;
+            }
             Ok(targets.into_iter().map(|(name, _)| name).collect())
         })
         .await
+    }
+
+    /// A restarted web process has a new port: wait until it answers there,
+    /// then route to it.
+    async fn wait_until_restarted_web_is_healthy(
+        &self,
+        release: &ReleaseRecord,
+        name: &str,
+        id: &str,
+    ) -> Result<()> {
+        let port = self
+            .engine()?
+            .inspect_host_port(id, berth_core::process_env::WEB_PORT)
+            .await?
+            .ok_or_else(|| PlatformError::Internal(format!("{name} has no published port")))?;
+        let healthcheck = release
+            .processes
+            .iter()
+            .find(|p| p.process_type == "web")
+            .and_then(|p| p.healthcheck.as_deref());
+        let address = (std::net::Ipv4Addr::LOCALHOST, port).into();
+        self.wait_until_healthy(name, address, healthcheck).await?;
+        self.refresh_routes().await
     }
 
     /// The current release's dynos, `(name, container id)` by name: all, one
