@@ -27,6 +27,31 @@ const LEASE_RENEW_EVERY: Duration = Duration::from_secs(30);
 /// How long a push waits for another deploy of the same app to finish.
 const LEASE_WAIT: Duration = Duration::from_secs(15 * 60);
 
+/// The app's lease, renewed while held. Dropping it stops the renewal, so a
+/// lease never given back expires on its own.
+pub struct AppLease {
+    store: berth_store::Store,
+    app_id: i64,
+    holder: String,
+    renewal: tokio::task::JoinHandle<()>,
+}
+
+impl AppLease {
+    pub async fn release(self) -> Result<()> {
+        self.renewal.abort();
+        Ok(self
+            .store
+            .release_deploy_lease(self.app_id, &self.holder)
+            .await?)
+    }
+}
+
+impl Drop for AppLease {
+    fn drop(&mut self) {
+        self.renewal.abort();
+    }
+}
+
 /// One ref update of a push, as git's pre-receive hook reads it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RefUpdate {
@@ -74,7 +99,9 @@ pub fn deploy_target(refs: &[RefUpdate]) -> Result<&str> {
 
 impl Platform {
     /// Deploys a push: the ref moves only if this succeeds. Progress goes to
-    /// the pusher line by line as it happens.
+    /// the pusher line by line as it happens. On success the app stays locked
+    /// until the caller releases the lease, once git has moved the ref: a push
+    /// waiting its turn must see the branch where this one leaves it.
     pub async fn deploy_push(
         &self,
         actor: &Actor,
@@ -82,18 +109,26 @@ impl Platform {
         refs: &[RefUpdate],
         quarantine: Option<&Path>,
         progress: &Progress,
-    ) -> Result<ReleaseRecord> {
+    ) -> Result<(ReleaseRecord, AppLease)> {
         let app = self.authorize_app(actor, app_name, Action::Deploy).await?;
         let commit = deploy_target(refs)?;
-        let release = self
-            .exclusively(&app, progress, async {
-                self.check_branch_unmoved(&app, &refs[0])?;
-                self.deploy_commit(actor, &app, commit, quarantine, progress)
-                    .await
-            })
-            .await?;
-        self.repos.point_head(&app.name, &refs[0].name)?;
-        Ok(release)
+        let lease = self.lock_app(&app, progress).await?;
+        let deployed = async {
+            self.check_branch_unmoved(&app, &refs[0])?;
+            let release = self
+                .deploy_commit(actor, &app, commit, quarantine, progress)
+                .await?;
+            self.repos.point_head(&app.name, &refs[0].name)?;
+            Ok(release)
+        }
+        .await;
+        match deployed {
+            Ok(release) => Ok((release, lease)),
+            Err(error) => {
+                lease.release().await?;
+                Err(error)
+            }
+        }
     }
 
     /// Runs `change` holding the app's lease: pushes, config changes,
@@ -104,12 +139,22 @@ impl Platform {
         progress: &Progress,
         change: impl std::future::Future<Output = Result<T>>,
     ) -> Result<T> {
+        let lease = self.lock_app(app, progress).await?;
+        let result = change.await;
+        lease.release().await?;
+        result
+    }
+
+    /// Takes the app's lease (waiting for another holder to finish) and keeps renewing it.
+    async fn lock_app(&self, app: &AppRecord, progress: &Progress) -> Result<AppLease> {
         let holder = self.take_deploy_lease(app, progress).await?;
         let renewal = self.keep_lease(app, &holder);
-        let result = change.await;
-        renewal.abort();
-        self.store.release_deploy_lease(app.id, &holder).await?;
-        result
+        Ok(AppLease {
+            store: self.store.clone(),
+            app_id: app.id,
+            holder,
+            renewal,
+        })
     }
 
     async fn take_deploy_lease(&self, app: &AppRecord, progress: &Progress) -> Result<String> {

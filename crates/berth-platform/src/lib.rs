@@ -35,7 +35,7 @@ pub use berth_store::{
     AppRecord, AuditEntry, ReleaseRecord, ReleaseStatus, TokenRecord, UserRecord,
 };
 pub use config::ConfigChange;
-pub use deploy::{deploy_target, RefUpdate};
+pub use deploy::{deploy_target, AppLease, RefUpdate};
 pub use error::{PlatformError, Result};
 pub use logs::{LogLine, LogSink, LogSource};
 pub use progress::Progress;

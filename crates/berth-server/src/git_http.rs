@@ -21,7 +21,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use berth_core::Action;
-use berth_platform::{PlatformError, Progress, RefUpdate, Session};
+use berth_platform::{AppLease, PlatformError, Progress, RefUpdate, Session};
 use futures_util::TryStreamExt;
 use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWriteExt, BufReader};
 use tokio::net::unix::pipe;
@@ -277,11 +277,20 @@ async fn receive_pack(
         tokio::pin!(exited);
         tokio::select! {
             input = read_hook_input(hook_input) => {
-                match input {
+                let lease = match input {
                     Ok(input) => run_push(&state, &session, &app, &base, input, &push_dir).await,
-                    Err(error) => tracing::warn!(%error, "cannot read the pre-receive hook's input"),
-                }
+                    Err(error) => {
+                        tracing::warn!(%error, "cannot read the pre-receive hook's input");
+                        None
+                    }
+                };
                 let _ = exited.await;
+                // git has moved the ref (or failed to): the next push may go.
+                if let Some(lease) = lease {
+                    if let Err(error) = lease.release().await {
+                        tracing::warn!(%error, "cannot give back the deploy lease; it expires on its own");
+                    }
+                }
             }
             // receive-pack ended without running the hook: nothing to deploy.
             _ = &mut exited => {}
@@ -435,7 +444,8 @@ async fn read_hook_input(input: pipe::Receiver) -> std::io::Result<HookInput> {
     ))
 }
 
-/// Deploys the push and tells the hook how it went.
+/// Deploys the push and tells the hook how it went; after a successful
+/// deploy, returns the app's lease, to be given back once git moved the ref.
 async fn run_push(
     state: &AppState,
     session: &Session,
@@ -443,12 +453,12 @@ async fn run_push(
     web_url: &str,
     input: HookInput,
     dir: &PushDir,
-) {
+) -> Option<AppLease> {
     let output = match dir.open_output().await {
         Ok(output) => output,
         Err(error) => {
             tracing::error!(%error, "cannot open the hook's output FIFO");
-            return;
+            return None;
         }
     };
     let (progress, mut lines) = Progress::channel();
@@ -481,15 +491,15 @@ async fn run_push(
             &progress,
         )
         .await;
-    let status = match result {
-        Ok(release) => {
+    let (status, lease) = match result {
+        Ok((release, lease)) => {
             progress.say(&format!("-----> Released v{}", release.version));
             progress.say(&format!("       {web_url} deployed to Berth"));
-            0
+            (0, Some(lease))
         }
         Err(error) => {
             progress.say(&format!(" !     Push rejected: {error}"));
-            1
+            (1, None)
         }
     };
     drop(progress);
@@ -498,6 +508,7 @@ async fn run_push(
             .write_all(format!("berth-exit {status}\n").as_bytes())
             .await;
     }
+    lease
 }
 
 #[cfg(test)]
