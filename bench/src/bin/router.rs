@@ -564,8 +564,9 @@ fn report(
     );
     println!(
         "backend: nginx static, worker_processes auto; nginx proxy: worker_processes auto, \
-         upstream keepalive 64, HTTP/1.1; Berth router: release build, tokio runtime with \
-         {cpus} worker threads, in this process; access logs off in both nginx"
+         upstream keepalive 64, HTTP/1.1; Berth router: release build, in this process, \
+         {cpus} worker threads (one event loop and upstream pool each, as nginx's workers); \
+         access logs off in both nginx"
     );
     println!(
         "wrk, backend and proxy share the machine's {cpus} CPUs; load average after the runs: {load_after}"

@@ -8,25 +8,22 @@ mod pages;
 mod proxy;
 mod table;
 mod tracked;
+mod worker;
 
 use std::collections::HashMap;
 use std::future::Future;
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use arc_swap::ArcSwap;
 use bytes::Bytes;
 use http_body_util::combinators::BoxBody;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::client::legacy::Client;
-use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
-use hyper_util::server::conn::auto;
-use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 
-use table::RouteTable;
 pub use table::{AppRoute, Upstream};
+use table::{InFlightCounters, RouteTable};
 
 pub(crate) type ProxyBody = BoxBody<Bytes, hyper::Error>;
 
@@ -42,6 +39,9 @@ pub struct RouterConfig {
     pub idle_timeout: Duration,
     /// The largest request head (request line and headers) accepted.
     pub max_header_bytes: usize,
+    /// Threads serving connections, each with its own event loop and
+    /// upstream pool (0: one per CPU).
+    pub workers: usize,
 }
 
 impl Default for RouterConfig {
@@ -50,6 +50,7 @@ impl Default for RouterConfig {
             first_byte_timeout: Duration::from_secs(30),
             idle_timeout: Duration::from_secs(75),
             max_header_bytes: 64 * 1024,
+            workers: 0,
         }
     }
 }
@@ -58,30 +59,22 @@ impl Default for RouterConfig {
 /// (`at=info method=GET path="/" …`).
 pub type RouterLog = Arc<dyn Fn(&str, String) + Send + Sync>;
 
+/// What every worker shares: routes, challenges, in-flight counts, the log.
 pub struct Router {
     table: ArcSwap<RouteTable>,
     /// ACME HTTP-01 answers, by token: served before any host routing.
     challenges: ArcSwap<HashMap<String, String>>,
-    client: Client<HttpConnector, ProxyBody>,
-    in_flight: Mutex<HashMap<SocketAddr, usize>>,
+    in_flight: InFlightCounters,
     log: RouterLog,
     config: RouterConfig,
 }
 
 impl Router {
     pub fn new(config: RouterConfig, log: RouterLog) -> Arc<Self> {
-        let mut connector = HttpConnector::new();
-        connector.set_nodelay(true);
-        connector.set_connect_timeout(Some(Duration::from_secs(5)));
-        let client = Client::builder(TokioExecutor::new())
-            .pool_idle_timeout(Duration::from_secs(60))
-            .pool_max_idle_per_host(256)
-            .build(connector);
         Arc::new(Self {
             table: ArcSwap::from_pointee(RouteTable::default()),
             challenges: ArcSwap::from_pointee(HashMap::new()),
-            client,
-            in_flight: Mutex::new(HashMap::new()),
+            in_flight: InFlightCounters::default(),
             log,
             config,
         })
@@ -89,7 +82,8 @@ impl Router {
 
     /// Replaces the whole route table at once.
     pub fn set_routes(&self, routes: Vec<AppRoute>) {
-        self.table.store(Arc::new(RouteTable::new(routes)));
+        self.table
+            .store(Arc::new(RouteTable::new(routes, &self.in_flight)));
     }
 
     /// Replaces the ACME HTTP-01 challenge answers (token → key authorization).
@@ -100,91 +94,33 @@ impl Router {
     /// Requests to `upstream` not yet finished (response body included):
     /// what a cutover waits for before stopping an old process.
     pub fn in_flight(&self, upstream: SocketAddr) -> usize {
-        let in_flight = self.in_flight.lock().expect("in-flight map lock");
-        in_flight.get(&upstream).copied().unwrap_or(0)
+        self.in_flight.get(upstream)
     }
 
     /// Serves HTTP/1.1 and HTTP/2 (cleartext) on `listener` until `shutdown`
     /// resolves, then lets open connections finish (bounded).
+    ///
+    /// Connections are served by worker threads, each running its own
+    /// single-threaded event loop with its own upstream connection pool, as
+    /// nginx's worker processes do: a request and its upstream exchange stay
+    /// on one thread, with no hand-offs between threads.
     pub async fn serve(self: Arc<Self>, listener: TcpListener, shutdown: impl Future<Output = ()>) {
-        let local_port = listener.local_addr().map(|a| a.port()).unwrap_or(0);
-        let mut builder = auto::Builder::new(TokioExecutor::new());
-        builder
-            .http1()
-            .timer(TokioTimer::new())
-            .header_read_timeout(self.config.idle_timeout)
-            .max_buf_size(self.config.max_header_bytes.max(8192));
-        let graceful = GracefulShutdown::new();
-        tokio::pin!(shutdown);
-        loop {
-            tokio::select! {
-                accepted = listener.accept() => {
-                    let (stream, peer) = match accepted {
-                        Ok(accepted) => accepted,
-                        Err(error) => {
-                            // Out of file descriptors, say: back off instead of spinning.
-                            tracing::warn!(%error, "router: accept failed");
-                            tokio::time::sleep(Duration::from_millis(50)).await;
-                            continue;
-                        }
-                    };
-                    let _ = stream.set_nodelay(true);
-                    let router = self.clone();
-                    let service = hyper::service::service_fn(move |request| {
-                        let router = router.clone();
-                        async move {
-                            Ok::<_, std::convert::Infallible>(router.handle(request, peer, local_port).await)
-                        }
-                    });
-                    let connection = builder
-                        .serve_connection_with_upgrades(TokioIo::new(stream), service)
-                        .into_owned();
-                    let connection = graceful.watch(connection);
-                    tokio::spawn(async move {
-                        if let Err(error) = connection.await {
-                            tracing::debug!(%peer, %error, "router: connection ended with an error");
-                        }
-                    });
-                }
-                () = &mut shutdown => break,
+        let workers = match self.config.workers {
+            0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+            n => n,
+        };
+        let (stop, stopping) = tokio::sync::watch::channel(());
+        let finished = match worker::start(&self, listener, workers, stopping) {
+            Ok(finished) => finished,
+            Err(error) => {
+                tracing::error!(%error, "router: could not start its workers");
+                return;
             }
-        }
-        if tokio::time::timeout(SHUTDOWN_GRACE, graceful.shutdown())
-            .await
-            .is_err()
-        {
-            tracing::warn!("router: connections still open after the grace period were closed");
-        }
-    }
-
-    fn track(self: &Arc<Self>, upstream: SocketAddr) -> InFlight {
-        *self
-            .in_flight
-            .lock()
-            .expect("in-flight map lock")
-            .entry(upstream)
-            .or_insert(0) += 1;
-        InFlight {
-            router: self.clone(),
-            upstream,
-        }
-    }
-}
-
-/// One request in flight to an upstream; counted until dropped.
-pub(crate) struct InFlight {
-    router: Arc<Router>,
-    upstream: SocketAddr,
-}
-
-impl Drop for InFlight {
-    fn drop(&mut self) {
-        let mut in_flight = self.router.in_flight.lock().expect("in-flight map lock");
-        if let Some(count) = in_flight.get_mut(&self.upstream) {
-            *count -= 1;
-            if *count == 0 {
-                in_flight.remove(&self.upstream);
-            }
+        };
+        shutdown.await;
+        drop(stop);
+        for worker in finished {
+            let _ = worker.await;
         }
     }
 }

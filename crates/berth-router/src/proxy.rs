@@ -10,16 +10,16 @@ use http_body::Body as _;
 use http_body_util::{BodyExt, Empty};
 use hyper::body::Incoming;
 use hyper::header::{HOST, UPGRADE};
-use hyper::{Method, Request, Response, StatusCode, Version};
+use hyper::http::uri::{PathAndQuery, Scheme};
+use hyper::{Method, Request, Response, StatusCode, Uri, Version};
 use hyper_util::rt::TokioIo;
 
 use crate::headers;
 use crate::pages::Page;
+use crate::table::InFlight;
 use crate::tracked::{AccessLog, TrackedBody};
+use crate::worker::Worker;
 use crate::{ProxyBody, Router};
-
-/// How many processes one request may be tried on.
-const MAX_ATTEMPTS: usize = 2;
 
 /// Where ACME HTTP-01 validation asks for a token's key authorization.
 const ACME_CHALLENGE_PREFIX: &str = "/.well-known/acme-challenge/";
@@ -40,15 +40,17 @@ impl Router {
         );
         Some(response)
     }
+}
 
+impl Worker {
     pub(crate) async fn handle(
         self: Arc<Self>,
         mut request: Request<Incoming>,
         peer: SocketAddr,
-        local_port: u16,
     ) -> Response<ProxyBody> {
         let started = Instant::now();
-        if let Some(answer) = self.acme_answer(request.uri().path()) {
+        let router = &self.router;
+        if let Some(answer) = router.acme_answer(request.uri().path()) {
             return answer;
         }
         let host = request
@@ -63,21 +65,21 @@ impl Router {
                     .map(|authority| authority.to_string())
             })
             .unwrap_or_default();
-        let Some(route) = self.table.load().lookup(&host).cloned() else {
+        let Some(route) = router.table.load().lookup(&host).cloned() else {
             return Page::NoSuchApp.response();
         };
         let request_id = headers::request_id(request.headers());
-        let path = request
+        let path_and_query = request
             .uri()
             .path_and_query()
-            .map_or("/", |pq| pq.as_str())
-            .to_string();
+            .cloned()
+            .unwrap_or_else(|| PathAndQuery::from_static("/"));
         let method = request.method().clone();
         let describe = |dyno: &str| {
             format!(
                 "method={} path=\"{}\" host={} request_id={request_id} fwd=\"{}\" dyno={dyno}",
                 method,
-                path.replace('"', "%22"),
+                path_and_query.as_str().replace('"', "%22"),
                 host,
                 peer.ip(),
             )
@@ -89,13 +91,13 @@ impl Router {
                 started.elapsed().as_millis(),
                 status.as_u16()
             );
-            (self.log)(&route.app, line);
+            (router.log)(&route.app, line);
         };
         if route.maintenance {
             log_error("H80", "Maintenance mode", "", Page::Maintenance.status());
             return Page::Maintenance.response();
         }
-        if route.upstreams.is_empty() {
+        if route.targets.is_empty() {
             log_error(
                 "H14",
                 "No web processes running",
@@ -107,40 +109,44 @@ impl Router {
 
         let upgrade = request.headers().contains_key(UPGRADE);
         let client_upgrade = upgrade.then(|| hyper::upgrade::on(&mut request));
-        let (parts, body) = request.into_parts();
+        let (mut parts, body) = request.into_parts();
         let idempotent = matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS);
         let retryable = idempotent && body.is_end_stream() && !upgrade;
-        let mut forwarded_headers = parts.headers.clone();
         headers::forward(
-            &mut forwarded_headers,
+            &mut parts.headers,
             &host,
             peer,
-            local_port,
+            self.local_port,
             &request_id,
             upgrade,
         );
-        let mut body = Some(body.boxed());
+        // An idempotent request without a body gets one more try, on the next process.
+        let retry = retryable.then(|| {
+            let body = Empty::new().map_err(|never| match never {}).boxed();
+            (body, parts.headers.clone())
+        });
+        let tries =
+            std::iter::once((body.boxed(), std::mem::take(&mut parts.headers))).chain(retry);
 
         let mut last_dyno = String::new();
-        for upstream in route.rotation().take(MAX_ATTEMPTS) {
-            let request_body = match body.take() {
-                Some(body) => body,
-                None if retryable => Empty::new().map_err(|never| match never {}).boxed(),
-                None => break,
-            };
-            last_dyno.clone_from(&upstream.dyno);
+        for (target, (request_body, headers)) in route.rotation().zip(tries) {
+            last_dyno.clone_from(&target.dyno);
             let mut upstream_request = Request::new(request_body);
             *upstream_request.method_mut() = parts.method.clone();
             *upstream_request.version_mut() = Version::HTTP_11;
-            *upstream_request.headers_mut() = forwarded_headers.clone();
-            *upstream_request.uri_mut() = match format!("http://{}{path}", upstream.address).parse()
+            *upstream_request.headers_mut() = headers;
+            *upstream_request.uri_mut() = match Uri::builder()
+                .scheme(Scheme::HTTP)
+                .authority(target.authority.clone())
+                .path_and_query(path_and_query.clone())
+                .build()
             {
                 Ok(uri) => uri,
                 Err(_) => return Page::AppError.response(),
             };
-            let in_flight = self.track(upstream.address);
+            let in_flight = InFlight::start(target);
             let sent = tokio::time::timeout(
-                self.config.first_byte_timeout,
+                router.config.first_byte_timeout,
                 self.client.request(upstream_request),
             );
             let mut response = match sent.await {
@@ -148,13 +154,13 @@ impl Router {
                     log_error(
                         "H12",
                         "Request timeout",
-                        &upstream.dyno,
+                        &target.dyno,
                         Page::Timeout.status(),
                     );
                     return Page::Timeout.response();
                 }
                 Ok(Err(error)) => {
-                    tracing::debug!(app = %route.app, dyno = %upstream.dyno, %error, "upstream failed");
+                    tracing::debug!(app = %route.app, dyno = %target.dyno, %error, "upstream failed");
                     continue;
                 }
                 Ok(Ok(response)) => response,
@@ -185,11 +191,11 @@ impl Router {
             }
             headers::strip_hop_by_hop(response.headers_mut(), false);
             let access = AccessLog {
-                log: self.log.clone(),
+                log: router.log.clone(),
                 app: route.app.clone(),
                 line: format!(
                     "at=info {} service={}ms",
-                    describe(&upstream.dyno),
+                    describe(&target.dyno),
                     started.elapsed().as_millis()
                 ),
                 status: status.as_u16(),

@@ -8,6 +8,7 @@ use hyper::{Request, Response};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use super::*;
+use hyper_util::rt::TokioExecutor;
 
 /// A backend answering `<name> <x-forwarded-for> <x-request-id> <via> <host>`,
 /// and echoing bytes after an `Upgrade: echo` handshake.

@@ -9,7 +9,8 @@ use bytes::Bytes;
 use http_body::{Body, Frame, SizeHint};
 use hyper::body::Incoming;
 
-use crate::{InFlight, RouterLog};
+use crate::table::InFlight;
+use crate::RouterLog;
 
 /// The router's log line for one request, written when its response ends.
 pub(crate) struct AccessLog {

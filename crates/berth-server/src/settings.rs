@@ -67,6 +67,10 @@ pub struct Settings {
     /// Router: the largest request head (request line and headers) accepted, in bytes.
     #[arg(long, env = "BERTH_ROUTER_MAX_HEADER_BYTES", default_value_t = 65536)]
     pub router_max_header_bytes: usize,
+
+    /// Router: threads serving connections, each with its own event loop (0: one per CPU).
+    #[arg(long, env = "BERTH_ROUTER_WORKERS", default_value_t = 0)]
+    pub router_workers: usize,
 }
 
 impl Settings {
@@ -99,6 +103,7 @@ impl Settings {
             first_byte_timeout: Duration::from_secs(self.router_timeout),
             idle_timeout: Duration::from_secs(self.router_idle_timeout),
             max_header_bytes: self.router_max_header_bytes,
+            workers: self.router_workers,
         }
     }
 }

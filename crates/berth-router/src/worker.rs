@@ -1,0 +1,149 @@
+//! A router worker: one thread, one single-threaded event loop, its own
+//! pool of upstream connections. Workers accept from the same listener.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
+use hyper_util::server::graceful::GracefulShutdown;
+use tokio::net::TcpListener;
+use tokio::sync::{oneshot, watch};
+
+use crate::{ProxyBody, Router, SHUTDOWN_GRACE};
+
+/// What a worker thread serves connections with.
+pub(crate) struct Worker {
+    pub router: Arc<Router>,
+    /// Upstream connections live on this worker's event loop only.
+    pub client: Client<HttpConnector, ProxyBody>,
+    pub local_port: u16,
+}
+
+/// Starts `count` worker threads on `listener`; each stops when `stopping`
+/// closes, and reports on the returned receivers when it has finished.
+pub(crate) fn start(
+    router: &Arc<Router>,
+    listener: TcpListener,
+    count: usize,
+    stopping: watch::Receiver<()>,
+) -> std::io::Result<Vec<oneshot::Receiver<()>>> {
+    let local_port = listener.local_addr()?.port();
+    let listener = listener.into_std()?;
+    let mut finished = Vec::with_capacity(count);
+    for index in 0..count {
+        let listener = listener.try_clone()?;
+        let router = router.clone();
+        let stopping = stopping.clone();
+        let (done, finished_one) = oneshot::channel();
+        std::thread::Builder::new()
+            .name(format!("berth-router-{index}"))
+            .spawn(move || {
+                let runtime = match tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                {
+                    Ok(runtime) => runtime,
+                    Err(error) => {
+                        tracing::error!(%error, "router: worker runtime failed to start");
+                        return;
+                    }
+                };
+                runtime.block_on(async move {
+                    let listener = match TcpListener::from_std(listener) {
+                        Ok(listener) => listener,
+                        Err(error) => {
+                            tracing::error!(%error, "router: worker could not use the listener");
+                            return;
+                        }
+                    };
+                    let worker = Arc::new(Worker {
+                        client: upstream_client(),
+                        router,
+                        local_port,
+                    });
+                    worker.accept_until_stopped(listener, stopping).await;
+                });
+                let _ = done.send(());
+            })?;
+        finished.push(finished_one);
+    }
+    Ok(finished)
+}
+
+fn upstream_client() -> Client<HttpConnector, ProxyBody> {
+    let mut connector = HttpConnector::new();
+    connector.set_nodelay(true);
+    connector.set_connect_timeout(Some(Duration::from_secs(5)));
+    Client::builder(TokioExecutor::new())
+        .pool_idle_timeout(Duration::from_secs(60))
+        .pool_max_idle_per_host(256)
+        .build(connector)
+}
+
+impl Worker {
+    async fn accept_until_stopped(
+        self: Arc<Self>,
+        listener: TcpListener,
+        mut stopping: watch::Receiver<()>,
+    ) {
+        let config = &self.router.config;
+        let mut builder = auto::Builder::new(TokioExecutor::new());
+        builder
+            .http1()
+            .timer(TokioTimer::new())
+            .header_read_timeout(config.idle_timeout)
+            .max_buf_size(config.max_header_bytes.max(8192));
+        let graceful = GracefulShutdown::new();
+        loop {
+            tokio::select! {
+                accepted = listener.accept() => {
+                    let (stream, peer) = match accepted {
+                        Ok(accepted) => accepted,
+                        Err(error) => {
+                            // Out of file descriptors, say: back off instead of spinning.
+                            tracing::warn!(%error, "router: accept failed");
+                            tokio::time::sleep(Duration::from_millis(50)).await;
+                            continue;
+                        }
+                    };
+                    let _ = stream.set_nodelay(true);
+                    self.serve_connection(&builder, &graceful, stream, peer);
+                }
+                _ = stopping.changed() => break,
+            }
+        }
+        if tokio::time::timeout(SHUTDOWN_GRACE, graceful.shutdown())
+            .await
+            .is_err()
+        {
+            tracing::warn!("router: connections still open after the grace period were closed");
+        }
+    }
+
+    fn serve_connection(
+        self: &Arc<Self>,
+        builder: &auto::Builder<TokioExecutor>,
+        graceful: &GracefulShutdown,
+        stream: tokio::net::TcpStream,
+        peer: SocketAddr,
+    ) {
+        let worker = self.clone();
+        let service = hyper::service::service_fn(move |request| {
+            let worker = worker.clone();
+            async move { Ok::<_, std::convert::Infallible>(worker.handle(request, peer).await) }
+        });
+        let connection = builder
+            .serve_connection_with_upgrades(TokioIo::new(stream), service)
+            .into_owned();
+        let connection = graceful.watch(connection);
+        tokio::spawn(async move {
+            if let Err(error) = connection.await {
+                tracing::debug!(%peer, %error, "router: connection ended with an error");
+            }
+        });
+    }
+}
