@@ -121,6 +121,12 @@ pub struct Dyno {
     /// The release it runs, e.g. `v7`.
     pub release: String,
     pub created_at: DateTime<Utc>,
+    /// How a crashed dyno last exited.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exit_code: Option<i64>,
+    /// The engine it runs on (`local` for the engine beside berthd).
+    #[serde(default)]
+    pub host: String,
 }
 
 /// `PATCH /apps/{name}/config`: a value sets a var, `null` unsets it.

@@ -42,9 +42,6 @@ pub struct ContainerSpec {
     pub network_alias: Option<String>,
     /// A container port (TCP) to publish on 127.0.0.1 at an ephemeral port.
     pub publish_port: Option<u16>,
-    /// Restart the container when it exits (policy `unless-stopped`: the
-    /// engine restarts it with backoff until it is stopped on purpose).
-    pub restart_on_failure: bool,
     /// Seconds between SIGTERM and SIGKILL when the engine stops it.
     pub stop_timeout_secs: Option<i64>,
 }
@@ -81,7 +78,7 @@ impl Engine {
         &self,
         spec: &ContainerSpec,
     ) -> Result<StartedContainer, DockerError> {
-        let id = self.create(spec, spec.restart_on_failure).await?;
+        let id = self.create(spec).await?;
         if let Err(error) = self.start(&id, &spec.name).await {
             self.force_remove(&id, &spec.name).await.ok();
             return Err(error);
@@ -102,19 +99,18 @@ impl Engine {
     /// to exit, and returns its exit code, non-zero codes included. Past
     /// `timeout` it is killed and the result is [`DockerError::Timeout`]. The
     /// container is removed in every case, also when this future is dropped.
-    /// `spec.restart_on_failure` is ignored: a one-off never restarts.
     pub async fn run_to_completion(
         &self,
         spec: &ContainerSpec,
         timeout: Duration,
         mut on_output: impl FnMut(LogLine) + Send,
     ) -> Result<i64, DockerError> {
-        let id = match self.create(spec, false).await {
+        let id = match self.create(spec).await {
             Err(error) if error.is_conflict() => {
                 // A one-off of the same name left behind by a crash.
                 tracing::debug!(name = %spec.name, "removing a leftover one-off container");
                 self.force_remove(&spec.name, &spec.name).await?;
-                self.create(spec, false).await?
+                self.create(spec).await?
             }
             result => result?,
         };
@@ -321,14 +317,20 @@ impl Engine {
             .map_err(api(format!("restart container {id}")))
     }
 
-    async fn create(&self, spec: &ContainerSpec, restart: bool) -> Result<String, DockerError> {
+    /// Starts a stopped (exited) container again, as it was created. Its
+    /// published port changes: read it again with `inspect_host_port`.
+    pub async fn start_again(&self, id: &str) -> Result<(), DockerError> {
+        self.start(id, id).await
+    }
+
+    async fn create(&self, spec: &ContainerSpec) -> Result<String, DockerError> {
         let options = CreateContainerOptions {
             name: Some(spec.name.clone()),
             ..Default::default()
         };
         let created = self
             .docker
-            .create_container(Some(options), container_body(spec, restart))
+            .create_container(Some(options), container_body(spec))
             .await
             .map_err(api(format!("create container {}", spec.name)))?;
         for warning in &created.warnings {
@@ -367,17 +369,15 @@ fn force_remove_options() -> RemoveContainerOptions {
     }
 }
 
-/// The engine's form of a spec.
-fn container_body(spec: &ContainerSpec, restart: bool) -> ContainerCreateBody {
+/// The engine's form of a spec. The engine never restarts a container by
+/// itself: the platform does, on its own backoff schedule, so that it sees
+/// and reports every crash.
+fn container_body(spec: &ContainerSpec) -> ContainerCreateBody {
     let port_key = spec.publish_port.map(|port| format!("{port}/tcp"));
     let host_config = HostConfig {
         init: Some(true),
         restart_policy: Some(RestartPolicy {
-            name: Some(if restart {
-                RestartPolicyNameEnum::UNLESS_STOPPED
-            } else {
-                RestartPolicyNameEnum::NO
-            }),
+            name: Some(RestartPolicyNameEnum::NO),
             maximum_retry_count: None,
         }),
         port_bindings: port_key.clone().map(|key| {
@@ -464,11 +464,10 @@ mod tests {
             network: Some("berth-demo".into()),
             network_alias: Some("web".into()),
             publish_port: Some(5000),
-            restart_on_failure: true,
             stop_timeout_secs: Some(30),
             ..Default::default()
         };
-        let body = container_body(&spec, true);
+        let body = container_body(&spec);
         assert_eq!(body.exposed_ports, Some(vec!["5000/tcp".to_string()]));
         assert_eq!(body.env, Some(vec!["PORT=5000".to_string()]));
         assert_eq!(body.cmd, None);
@@ -477,7 +476,8 @@ mod tests {
         assert_eq!(host.init, Some(true));
         assert_eq!(
             host.restart_policy.unwrap().name,
-            Some(RestartPolicyNameEnum::UNLESS_STOPPED)
+            Some(RestartPolicyNameEnum::NO),
+            "the platform restarts crashed processes, not the engine"
         );
         let binding = &host.port_bindings.unwrap()["5000/tcp"].clone().unwrap()[0];
         assert_eq!(binding.host_ip.as_deref(), Some("127.0.0.1"));
@@ -488,19 +488,5 @@ mod tests {
             endpoints["berth-demo"].aliases,
             Some(vec!["web".to_string()])
         );
-    }
-
-    #[test]
-    fn a_one_off_never_restarts() {
-        let spec = ContainerSpec {
-            restart_on_failure: true,
-            ..Default::default()
-        };
-        let host = container_body(&spec, false).host_config.unwrap();
-        assert_eq!(
-            host.restart_policy.unwrap().name,
-            Some(RestartPolicyNameEnum::NO)
-        );
-        assert_eq!(host.port_bindings, None);
     }
 }

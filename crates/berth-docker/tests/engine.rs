@@ -254,7 +254,6 @@ async fn a_web_container_serves_on_loopback_and_stops_fast() {
         network: Some(network.clone()),
         network_alias: Some("web".into()),
         publish_port: Some(5000),
-        restart_on_failure: true,
         stop_timeout_secs: Some(30),
         ..scope.spec("web.1", &image, None)
     };
@@ -294,7 +293,7 @@ async fn a_web_container_serves_on_loopback_and_stops_fast() {
         "{{.HostConfig.RestartPolicy.Name}} {{.HostConfig.Init}}",
         &started.id,
     ]);
-    assert_eq!(policy, ["unless-stopped true"]);
+    assert_eq!(policy, ["no true"]);
 
     let stopping = Instant::now();
     engine

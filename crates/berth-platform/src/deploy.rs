@@ -157,10 +157,27 @@ impl Platform {
         })
     }
 
+    /// Takes the app's lease if nobody holds it; never waits.
+    pub(crate) async fn try_lock_app(&self, app: &AppRecord) -> Result<Option<AppLease>> {
+        let holder = lease_holder();
+        if !self
+            .store
+            .acquire_deploy_lease(app.id, &holder, LEASE_TTL)
+            .await?
+        {
+            return Ok(None);
+        }
+        let renewal = self.keep_lease(app, &holder);
+        Ok(Some(AppLease {
+            store: self.store.clone(),
+            app_id: app.id,
+            holder,
+            renewal,
+        }))
+    }
+
     async fn take_deploy_lease(&self, app: &AppRecord, progress: &Progress) -> Result<String> {
-        let mut id = [0u8; 8];
-        rand::rngs::OsRng.fill_bytes(&mut id);
-        let holder = hex::encode(id);
+        let holder = lease_holder();
         let deadline = tokio::time::Instant::now() + LEASE_WAIT;
         let mut said = false;
         while !self
@@ -417,6 +434,13 @@ fn read_manifest(snapshot: &Snapshot) -> Result<Manifest> {
     Err(PlatformError::Invalid(
         "this commit has neither heroku.yml nor a Dockerfile at its root: add one to say how to build the app".into(),
     ))
+}
+
+/// A fresh holder id for the app's lease.
+fn lease_holder() -> String {
+    let mut id = [0u8; 8];
+    rand::rngs::OsRng.fill_bytes(&mut id);
+    hex::encode(id)
 }
 
 #[cfg(test)]

@@ -11,6 +11,7 @@ mod deploy;
 mod error;
 pub mod logs;
 mod progress;
+mod reconcile;
 mod recovery;
 mod release;
 mod routes;
@@ -70,6 +71,7 @@ pub struct Platform {
     engine: Option<Engine>,
     router: Option<Arc<Router>>,
     route_refresh: tokio::sync::Mutex<()>,
+    supervision: Arc<reconcile::Supervision>,
     release_timeout: Duration,
     boot_timeout: Duration,
     base_domain: String,
@@ -101,6 +103,7 @@ impl Platform {
             engine: None,
             router: None,
             route_refresh: tokio::sync::Mutex::new(()),
+            supervision: Arc::default(),
             release_timeout: config.release_timeout,
             boot_timeout: config.boot_timeout,
             base_domain: config.base_domain.clone(),

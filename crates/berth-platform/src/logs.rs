@@ -108,6 +108,15 @@ impl LogSink {
         }
     }
 
+    /// When the newest line of `app`'s log was written, if it has any.
+    pub async fn last_written_at(&self, app: &str) -> Option<DateTime<Utc>> {
+        let last = self.tail(app, 1).await.ok()?.pop()?;
+        let (stamp, _) = last.split_once(' ')?;
+        DateTime::parse_from_rfc3339(stamp)
+            .ok()
+            .map(|at| at.with_timezone(&Utc))
+    }
+
     /// The last `count` lines of `app`'s log, oldest first.
     pub async fn tail(&self, app: &str, count: usize) -> std::io::Result<Vec<String>> {
         let path = log_path(&self.dir, app);

@@ -4,12 +4,13 @@
 //! exist are removed. Running containers of current releases are adopted
 //! as they are, not restarted.
 
-use crate::release::STOP_GRACE;
 use crate::{Platform, Result};
 
 impl Platform {
     /// Brings the engine back in line with the store after berthd (re)starts.
     pub async fn recover(&self) -> Result<()> {
+        // Leases still held were held by the berthd that stopped.
+        self.store.clear_deploy_leases().await?;
         let apps = self.store.apps_visible_to(0, true).await?;
         for release in self.store.pending_releases().await? {
             let Some(app) = apps.iter().find(|app| app.id == release.app_id) else {
@@ -27,20 +28,9 @@ impl Platform {
             self.stop_containers(app, |labels| labels.get("berth.release") == Some(&version))
                 .await?;
         }
-        let engine = self.engine()?;
-        // Only this platform's containers: one engine may serve several.
-        for container in engine
-            .containers(&[("berth.platform", self.secrets.id())])
-            .await?
-        {
-            let Some(owner) = container.labels.get("berth.app") else {
-                continue;
-            };
-            if !apps.iter().any(|app| &app.name == owner) {
-                tracing::warn!(app = %owner, container = %container.name, "removing a container of an app that no longer exists");
-                engine.stop_and_remove(&container.id, STOP_GRACE).await?;
-            }
-        }
+        // Processes missing or crashed while berthd was down come back, and
+        // containers of apps that no longer exist go.
+        self.reconcile().await?;
         self.refresh_routes().await
     }
 }

@@ -8,12 +8,11 @@ use std::time::Duration;
 
 use berth_core::process_env::{process_env, ProcessContext, WEB_PORT};
 use berth_core::{Action, Actor};
-use berth_docker::{ContainerSpec, DockerError, Engine, LogStream};
+use berth_docker::{ContainerSpec, DockerError};
 use berth_store::{AppRecord, ReleaseProcess, ReleaseRecord};
 use chrono::{DateTime, Utc};
-use futures_util::StreamExt;
 
-use crate::logs::{LogLine, LogSink, LogSource};
+use crate::logs::{LogLine, LogSource};
 use crate::progress::Progress;
 use crate::{Platform, PlatformError, Result};
 
@@ -32,6 +31,10 @@ pub struct Dyno {
     pub state: String,
     pub created_at: DateTime<Utc>,
     pub host_port: Option<u16>,
+    /// How a crashed dyno last exited.
+    pub exit_code: Option<i64>,
+    /// The engine it runs on.
+    pub host: String,
 }
 
 fn labels(platform: &str, app: &str, release: i64, process: &str) -> HashMap<String, String> {
@@ -44,59 +47,21 @@ fn labels(platform: &str, app: &str, release: i64, process: &str) -> HashMap<Str
     ])
 }
 
-/// How often a crashed process is checked on until it runs again.
-const CRASH_POLL: Duration = Duration::from_secs(1);
-
-/// After a container's output ended: if the container is gone (stopped by a
-/// deploy, scale or destroy), false. If it crashed, logs that and waits
-/// until the restart policy has it running again, then true.
-async fn wait_for_restart(
-    engine: &Engine,
-    sink: &LogSink,
-    app: &str,
-    dyno: &str,
-    id: &str,
-) -> bool {
-    // A process stopped on purpose is removed right after it exits: give
-    // that a moment before calling anything a crash.
-    tokio::time::sleep(CRASH_POLL).await;
-    let mut reported = false;
-    loop {
-        let Ok(containers) = engine
-            .containers(&[("berth.app", app), ("berth.dyno", dyno)])
-            .await
-        else {
-            return false;
-        };
-        let Some(container) = containers.into_iter().find(|c| c.id == id) else {
-            return false;
-        };
-        if container.state == "running" {
-            if reported {
-                sink.write(
-                    app,
-                    LogLine::now(
-                        LogSource::Berth,
-                        dyno,
-                        "State changed from crashed to starting",
-                    ),
-                );
-            }
-            return true;
-        }
-        if !reported {
-            let code = exit_code(&container.status)
-                .map_or_else(String::new, |code| format!(" (exit code {code})"));
-            let message = format!("State changed from up to crashed{code}");
-            sink.write(app, LogLine::now(LogSource::Berth, dyno, &message));
-            reported = true;
-        }
-        tokio::time::sleep(CRASH_POLL).await;
+/// The exit code in the engine's status text, e.g. `Restarting (3) 1 second ago`.
+/// `local` for the engine on this machine's socket, else the engine's address.
+fn engine_host_name(docker_host: &str) -> String {
+    if docker_host.starts_with("unix://") || docker_host.is_empty() {
+        "local".to_string()
+    } else {
+        docker_host
+            .trim_start_matches("tcp://")
+            .trim_start_matches("https://")
+            .trim_start_matches("http://")
+            .to_string()
     }
 }
 
-/// The exit code in the engine's status text, e.g. `Restarting (3) 1 second ago`.
-fn exit_code(status: &str) -> Option<i64> {
+pub(crate) fn exit_code(status: &str) -> Option<i64> {
     let (_, rest) = status.split_once('(')?;
     rest.split_once(')')?.0.parse().ok()
 }
@@ -262,11 +227,10 @@ impl Platform {
             network: Some(network_name(&app.name)),
             network_alias: Some(process.process_type.clone()),
             publish_port: is_web.then_some(WEB_PORT),
-            restart_on_failure: true,
             stop_timeout_secs: Some(STOP_GRACE.as_secs() as i64),
         };
         let started = engine.start_container(&spec).await?;
-        self.follow_output(&app.name, &dyno, &started.id);
+        self.follow_output(&app.name, &dyno, &started.id, None);
         if is_web {
             let port = started
                 .host_port
@@ -284,45 +248,6 @@ impl Platform {
             .write(&app.name, LogLine::now(LogSource::Berth, &dyno, &message));
         progress.say(&format!("       {dyno} started"));
         Ok(())
-    }
-
-    /// Copies a container's output into the app's log for as long as the
-    /// container exists: when it crashes, the restart policy brings it back
-    /// and following starts again (the engine replays the log from the
-    /// container's creation, so lines already copied are skipped by time).
-    fn follow_output(&self, app: &str, dyno: &str, container_id: &str) {
-        let Ok(engine) = self.engine().cloned() else {
-            return;
-        };
-        let (sink, app, dyno, id) = (
-            self.logs.clone(),
-            app.to_string(),
-            dyno.to_string(),
-            container_id.to_string(),
-        );
-        tokio::spawn(async move {
-            let mut copied_until: HashMap<LogStream, DateTime<Utc>> = HashMap::new();
-            loop {
-                let mut lines = Box::pin(engine.follow_logs(&id));
-                while let Some(line) = lines.next().await {
-                    let Ok(line) = line else { break };
-                    if copied_until
-                        .get(&line.stream)
-                        .is_some_and(|until| line.at <= *until)
-                    {
-                        continue;
-                    }
-                    copied_until.insert(line.stream, line.at);
-                    sink.write(
-                        &app,
-                        LogLine::at(line.at, LogSource::App, &dyno, &line.text),
-                    );
-                }
-                if !wait_for_restart(&engine, &sink, &app, &dyno, &id).await {
-                    return;
-                }
-            }
-        });
     }
 
     async fn retire_other_releases(&self, app: &AppRecord, keep: i64) -> Result<()> {
@@ -366,7 +291,6 @@ impl Platform {
             network: Some(network_name(&app.name)),
             network_alias: None,
             publish_port: None,
-            restart_on_failure: false,
             stop_timeout_secs: Some(STOP_GRACE.as_secs() as i64),
         }
     }
@@ -449,10 +373,9 @@ impl Platform {
     /// The app's processes, by type and number.
     pub async fn dynos(&self, actor: &Actor, app_name: &str) -> Result<Vec<Dyno>> {
         let app = self.authorize_app(actor, app_name, Action::ReadApp).await?;
-        let containers = self
-            .engine()?
-            .containers(&[("berth.app", &app.name)])
-            .await?;
+        let engine = self.engine()?;
+        let host = engine_host_name(engine.host());
+        let containers = engine.containers(&[("berth.app", &app.name)]).await?;
         let mut dynos: Vec<Dyno> = containers
             .into_iter()
             .filter_map(|container| {
@@ -464,6 +387,10 @@ impl Platform {
                     _ => "down",
                 };
                 Some(Dyno {
+                    exit_code: (state == "crashed")
+                        .then(|| exit_code(&container.status))
+                        .flatten(),
+                    host: host.clone(),
                     process_type: container
                         .labels
                         .get("berth.process")

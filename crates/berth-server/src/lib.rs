@@ -168,10 +168,7 @@ pub async fn launch(
         settings.base_domain,
         http_address.port()
     );
-    let route_refresher = tokio::spawn(refresh_routes_periodically(
-        state.clone(),
-        wait_for_stop(stopped),
-    ));
+    let reconciler = tokio::spawn(converge_periodically(state.clone(), wait_for_stop(stopped)));
     on_ready();
 
     tokio::select! {
@@ -196,21 +193,24 @@ pub async fn launch(
         api_server.abort();
         router.abort();
     }
-    route_refresher.abort();
+    reconciler.abort();
     state.platform.close().await;
     Ok(())
 }
 
-/// How often the route table is rebuilt from the engine, to follow crashed
-/// and restarted containers between deploys.
-const ROUTE_REFRESH_EVERY: Duration = Duration::from_secs(2);
+/// How often the engine is converged to the store (crashed processes
+/// restarted, missing ones started) and the route table rebuilt from it.
+const CONVERGE_EVERY: Duration = Duration::from_secs(2);
 
-async fn refresh_routes_periodically(state: AppState, stop: impl Future<Output = ()>) {
+async fn converge_periodically(state: AppState, stop: impl Future<Output = ()>) {
     tokio::pin!(stop);
     loop {
         tokio::select! {
             () = &mut stop => return,
-            () = tokio::time::sleep(ROUTE_REFRESH_EVERY) => {}
+            () = tokio::time::sleep(CONVERGE_EVERY) => {}
+        }
+        if let Err(error) = state.platform.reconcile().await {
+            tracing::warn!(%error, "cannot converge the engine to the desired state");
         }
         if let Err(error) = state.platform.refresh_routes().await {
             tracing::warn!(%error, "cannot refresh the route table");

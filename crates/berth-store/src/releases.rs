@@ -402,4 +402,13 @@ impl Store {
             .context("give back deploy lease")?;
         Ok(())
     }
+
+    /// Drops every lease: at start-up, the holders belonged to a berthd that is gone.
+    pub async fn clear_deploy_leases(&self) -> Result<()> {
+        sqlx::query("DELETE FROM deploy_leases")
+            .execute(&self.pool)
+            .await
+            .context("clear deploy leases")?;
+        Ok(())
+    }
 }

@@ -113,17 +113,22 @@ pub fn ps(context: &Context, args: AppJsonArgs) -> Result<()> {
         let rows: Vec<Vec<String>> = dynos
             .iter()
             .map(|dyno| {
+                let state = match dyno.exit_code {
+                    Some(code) => format!("{} (exit code {code})", dyno.state),
+                    None => dyno.state.clone(),
+                };
                 vec![
                     dyno.name.clone(),
-                    dyno.state.clone(),
+                    state,
                     dyno.release.clone(),
                     output::age(now - dyno.created_at),
+                    dyno.host.clone(),
                 ]
             })
             .collect();
         crate::out!(
             "{}",
-            output::table(&["DYNO", "STATE", "RELEASE", "AGE"], &rows)
+            output::table(&["DYNO", "STATE", "RELEASE", "AGE", "HOST"], &rows)
         );
     }
     Ok(())

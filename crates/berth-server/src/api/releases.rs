@@ -87,6 +87,8 @@ pub(super) async fn dynos(
                 state: dyno.state,
                 release: dyno.release,
                 created_at: dyno.created_at,
+                exit_code: dyno.exit_code,
+                host: dyno.host,
             })
             .collect(),
     ))

@@ -836,7 +836,7 @@ async fn a_berthd_killed_mid_deploy_recovers_on_restart() {
 }
 
 #[tokio::test]
-async fn a_crashing_process_is_restarted_and_its_output_still_reaches_the_log() {
+async fn a_crashing_process_is_restarted_with_backoff_and_its_output_still_reaches_the_log() {
     let deployment = Deployment::new("crashy").await;
     let repo = AppRepo::from_fixture("procfile");
     repo.write(
@@ -857,30 +857,81 @@ async fn a_crashing_process_is_restarted_and_its_output_still_reaches_the_log() 
         .unwrap();
     assert_eq!(scaled.status(), StatusCode::OK);
 
-    let deadline = Instant::now() + Duration::from_secs(40);
-    loop {
+    // Crashes 1, 2 and 3 wait 1, 2 and 4 s before the restart.
+    let third_crash =
+        " berth[worker.1]: State changed from up to crashed (exit code 3); restarting in 4 s";
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let log = loop {
         let log = deployment.log();
-        let runs = log.matches(" app[worker.1]: worker run").count();
-        let crashed =
-            log.contains(" berth[worker.1]: State changed from up to crashed (exit code 3)");
-        if runs >= 2 && crashed {
-            let stamps: Vec<&str> = log
-                .lines()
-                .filter(|line| line.ends_with(" app[worker.1]: worker run"))
-                .map(|line| line.split(' ').next().unwrap())
-                .collect();
-            let distinct: std::collections::BTreeSet<_> = stamps.iter().collect();
-            assert_eq!(
-                distinct.len(),
-                stamps.len(),
-                "a restart does not copy old lines again:\n{log}"
-            );
+        if log.contains(third_crash) {
+            break log;
+        }
+        assert!(Instant::now() < deadline, "no third crash seen:\n{log}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    let crashes: Vec<&str> = log
+        .lines()
+        .filter(|line| line.contains(" berth[worker.1]: State changed from up to crashed"))
+        .map(|line| line.rsplit(' ').nth(1).unwrap())
+        .collect();
+    assert_eq!(crashes[..3], ["1", "2", "4"], "{log}");
+    // The third restart is 4 s away: ps shows the dyno down, with its exit code.
+    let dynos = deployment.dynos().await;
+    let worker = dynos.iter().find(|dyno| dyno.name == "worker.1").unwrap();
+    assert_eq!(
+        (worker.state.as_str(), worker.exit_code),
+        ("crashed", Some(3))
+    );
+
+    // Each run's output was copied once, restarts included.
+    let stamps: Vec<&str> = log
+        .lines()
+        .filter(|line| line.ends_with(" app[worker.1]: worker run"))
+        .map(|line| line.split(' ').next().unwrap())
+        .collect();
+    assert!(stamps.len() >= 3, "{log}");
+    let distinct: std::collections::BTreeSet<_> = stamps.iter().collect();
+    assert_eq!(
+        distinct.len(),
+        stamps.len(),
+        "a restart does not copy old lines again:\n{log}"
+    );
+}
+
+#[tokio::test]
+async fn a_process_removed_behind_berths_back_is_started_again() {
+    let deployment = Deployment::new("removed").await;
+    let repo = AppRepo::from_fixture("procfile");
+    deployment.push(&repo, "main").succeeded();
+    let web = format!("berth-{}.v1.web.1", deployment.app.name);
+    assert_eq!(deployment.running_containers(), std::slice::from_ref(&web));
+    let removed = Command::new("docker")
+        .args(["rm", "-f", &web])
+        .output()
+        .unwrap();
+    assert!(removed.status.success());
+
+    let client = reqwest::Client::new();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let serving = match deployment.visit(&client, "/").await {
+            Ok(response) => response.status() == StatusCode::OK,
+            Err(_) => false,
+        };
+        if serving && deployment.running_containers() == std::slice::from_ref(&web) {
             break;
         }
         assert!(
             Instant::now() < deadline,
-            "no restart seen: {runs} runs, crash logged: {crashed}\n{log}"
+            "web.1 was not started again: {:?}",
+            deployment.running_containers()
         );
-        tokio::time::sleep(Duration::from_millis(200)).await;
+        tokio::time::sleep(Duration::from_millis(250)).await;
     }
+    let dynos = deployment.dynos().await;
+    assert_eq!(dynos.len(), 1);
+    assert_eq!(
+        (dynos[0].name.as_str(), dynos[0].state.as_str()),
+        ("web.1", "up")
+    );
 }

@@ -1,0 +1,486 @@
+//! The reconciler: each app's processes in the engine are brought in line
+//! with its desired state in the store — the current release and the
+//! formation — every few seconds and after berthd starts. A process
+//! removed by hand is started again, one too many is stopped, leftovers of
+//! an earlier release are removed, and a crashed process is restarted on an
+//! exponential backoff (1 s, doubling, at most 5 min; reset once it has
+//! stayed up 10 min). Changes to the engine are made only while holding the
+//! app's lease, so they never interleave with a push, scale or restart.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use berth_docker::{ContainerSummary, Engine, LogStream};
+use berth_store::{AppRecord, ReleaseRecord};
+use chrono::{DateTime, Utc};
+use futures_util::StreamExt;
+use tokio::time::Instant;
+
+use crate::logs::{LogLine, LogSink, LogSource};
+use crate::progress::Progress;
+use crate::release::{exit_code, STOP_GRACE};
+use crate::{Platform, Result};
+
+/// The first restart of a crashed process waits this long; each further
+/// crash doubles the wait, up to [`RESTART_BACKOFF_CAP`].
+const RESTART_BACKOFF_START: Duration = Duration::from_secs(1);
+const RESTART_BACKOFF_CAP: Duration = Duration::from_secs(5 * 60);
+/// A process that stays up this long starts its backoff afresh.
+const BACKOFF_RESET_AFTER: Duration = Duration::from_secs(10 * 60);
+
+/// The wait before restarting a process that has crashed `crashes` times in a row.
+fn restart_delay(crashes: u32) -> Duration {
+    let doublings = crashes.saturating_sub(1).min(16);
+    (RESTART_BACKOFF_START * 2u32.pow(doublings)).min(RESTART_BACKOFF_CAP)
+}
+
+/// What the reconciler remembers between passes, in memory: crashes and
+/// which containers' output is being copied into the logs.
+#[derive(Default)]
+pub(crate) struct Supervision {
+    /// By container id: a new container starts with a clean record.
+    crashes: Mutex<HashMap<String, Crash>>,
+    followers: Mutex<HashMap<String, Follower>>,
+}
+
+/// A dyno's run of crashes.
+struct Crash {
+    /// Crashes in a row.
+    count: u32,
+    /// When the crashed container may be started again.
+    restart_at: Instant,
+    /// When it was last started again: a crash seen after this is a new one.
+    restarted_at: Option<Instant>,
+}
+
+/// A container whose output is (or was) copied into its app's log.
+struct Follower {
+    active: bool,
+    /// The newest line copied per stream: the engine replays a container's
+    /// log from its creation, and what was copied is not copied again.
+    copied_until: HashMap<LogStream, DateTime<Utc>>,
+}
+
+/// What one pass decided to do about a container or dyno.
+#[derive(Debug, PartialEq, Eq)]
+enum Step {
+    /// A dyno of the formation has no container: create one.
+    Start { process_type: String, index: i64 },
+    /// A crashed container whose backoff has passed: start it again.
+    StartAgain { id: String, dyno: String },
+    /// A container that the desired state has no place for.
+    Remove { id: String, dyno: String },
+}
+
+impl Platform {
+    /// One pass over every app: converge, follow output, report crashes.
+    /// Also removes this platform's containers of apps that no longer exist.
+    pub async fn reconcile(&self) -> Result<()> {
+        let apps = self.store.apps_visible_to(0, true).await?;
+        let engine = self.engine()?;
+        let containers = engine
+            .containers(&[("berth.platform", self.secrets.id())])
+            .await?;
+        self.forget_gone(&containers.iter().map(|c| c.id.as_str()).collect());
+        let mut by_app: HashMap<&str, Vec<&ContainerSummary>> = HashMap::new();
+        for container in &containers {
+            let Some(owner) = container.labels.get("berth.app") else {
+                continue;
+            };
+            if apps.iter().any(|app| &app.name == owner) {
+                by_app.entry(owner).or_default().push(container);
+            } else {
+                tracing::warn!(app = %owner, container = %container.name, "removing a container of an app that no longer exists");
+                engine.stop_and_remove(&container.id, STOP_GRACE).await?;
+            }
+        }
+        for app in &apps {
+            let containers = by_app.remove(app.name.as_str()).unwrap_or_default();
+            if let Err(error) = self.reconcile_app(app, &containers).await {
+                tracing::warn!(app = %app.name, %error, "cannot converge the app's processes");
+            }
+        }
+        Ok(())
+    }
+
+    async fn reconcile_app(&self, app: &AppRecord, containers: &[&ContainerSummary]) -> Result<()> {
+        let Some((release, formation)) = self.desired(app).await? else {
+            return Ok(());
+        };
+        self.follow_running(app, &release, containers).await;
+        if self.plan(app, &release, &formation, containers).is_empty() {
+            return Ok(());
+        }
+        // Another change of the app is under way: it converges the app itself.
+        let Some(lease) = self.try_lock_app(app).await? else {
+            return Ok(());
+        };
+        let outcome = self.converge_locked(app).await;
+        lease.release().await?;
+        outcome
+    }
+
+    /// The app's current release and formation, if it has a release.
+    async fn desired(
+        &self,
+        app: &AppRecord,
+    ) -> Result<Option<(ReleaseRecord, Vec<(String, i64)>)>> {
+        let Some(version) = app.current_release else {
+            return Ok(None);
+        };
+        let Some(release) = self.store.release(app.id, version).await? else {
+            return Ok(None);
+        };
+        Ok(Some((release, self.store.formation(app.id).await?)))
+    }
+
+    /// Plans again from what the store and engine say now that the lease is
+    /// held (a change may have finished meanwhile, or the app gone), and acts.
+    async fn converge_locked(&self, app: &AppRecord) -> Result<()> {
+        let Some(app) = self
+            .store
+            .apps_visible_to(0, true)
+            .await?
+            .into_iter()
+            .find(|a| a.id == app.id)
+        else {
+            return Ok(());
+        };
+        let Some((release, formation)) = self.desired(&app).await? else {
+            return Ok(());
+        };
+        let containers = self
+            .engine()?
+            .containers(&[
+                ("berth.platform", self.secrets.id()),
+                ("berth.app", &app.name),
+            ])
+            .await?;
+        let containers: Vec<&ContainerSummary> = containers.iter().collect();
+        let steps = self.plan(&app, &release, &formation, &containers);
+        self.converge(&app, &release, steps).await
+    }
+
+    /// Reports new crashes and decides what to change. Changes nothing.
+    fn plan(
+        &self,
+        app: &AppRecord,
+        release: &ReleaseRecord,
+        formation: &[(String, i64)],
+        containers: &[&ContainerSummary],
+    ) -> Vec<Step> {
+        let current = format!("v{}", release.version);
+        let wanted = |process_type: &str, index: i64| {
+            release
+                .processes
+                .iter()
+                .any(|p| p.process_type == process_type)
+                && formation
+                    .iter()
+                    .any(|(t, quantity)| t == process_type && index <= *quantity)
+        };
+        let mut steps = Vec::new();
+        let mut present = Vec::new();
+        for container in containers {
+            let (Some(dyno), Some(process_type)) = (
+                container.labels.get("berth.dyno"),
+                container.labels.get("berth.process"),
+            ) else {
+                continue;
+            };
+            // One-off dynos (`run.1234`) come and go on their own.
+            if process_type == "run" {
+                continue;
+            }
+            let index = dyno
+                .rsplit_once('.')
+                .and_then(|(_, index)| index.parse::<i64>().ok())
+                .unwrap_or(0);
+            let in_current = container.labels.get("berth.release") == Some(&current);
+            if !in_current || !wanted(process_type, index) || present.contains(dyno) {
+                steps.push(Step::Remove {
+                    id: container.id.clone(),
+                    dyno: dyno.clone(),
+                });
+                continue;
+            }
+            present.push(dyno.clone());
+            match container.state.as_str() {
+                "exited" | "dead" if self.crashed_and_due(app, dyno, container) => {
+                    steps.push(Step::StartAgain {
+                        id: container.id.clone(),
+                        dyno: dyno.clone(),
+                    });
+                }
+                "running" => self.still_up(&container.id),
+                _ => {}
+            }
+        }
+        for process in &release.processes {
+            let quantity = formation
+                .iter()
+                .find(|(t, _)| *t == process.process_type)
+                .map_or(0, |(_, quantity)| *quantity);
+            for index in 1..=quantity {
+                if !present.contains(&format!("{}.{index}", process.process_type)) {
+                    steps.push(Step::Start {
+                        process_type: process.process_type.clone(),
+                        index,
+                    });
+                }
+            }
+        }
+        steps
+    }
+
+    /// Records a crash of `dyno` the first time it is seen (and logs it);
+    /// true once its backoff has passed.
+    fn crashed_and_due(&self, app: &AppRecord, dyno: &str, container: &ContainerSummary) -> bool {
+        let now = Instant::now();
+        let mut crashes = self.supervision.crashes.lock().expect("crash records lock");
+        let key = container.id.clone();
+        let new_crash = match crashes.get(&key) {
+            None => Some(1),
+            Some(Crash {
+                restarted_at: Some(restarted_at),
+                count,
+                ..
+            }) => Some(if restarted_at.elapsed() >= BACKOFF_RESET_AFTER {
+                1
+            } else {
+                count + 1
+            }),
+            Some(Crash {
+                restarted_at: None, ..
+            }) => None,
+        };
+        if let Some(count) = new_crash {
+            let delay = restart_delay(count);
+            let code = exit_code(&container.status)
+                .map_or_else(String::new, |code| format!(" (exit code {code})"));
+            let message = format!(
+                "State changed from up to crashed{code}; restarting in {} s",
+                delay.as_secs()
+            );
+            self.logs
+                .write(&app.name, LogLine::now(LogSource::Berth, dyno, &message));
+            crashes.insert(
+                key,
+                Crash {
+                    count,
+                    restart_at: now + delay,
+                    restarted_at: None,
+                },
+            );
+            return false;
+        }
+        crashes
+            .get(&key)
+            .is_some_and(|crash| now >= crash.restart_at)
+    }
+
+    /// A running container that has stayed up long enough forgets its crashes.
+    fn still_up(&self, id: &str) {
+        let mut crashes = self.supervision.crashes.lock().expect("crash records lock");
+        if crashes
+            .get(id)
+            .and_then(|crash| crash.restarted_at)
+            .is_some_and(|at| at.elapsed() >= BACKOFF_RESET_AFTER)
+        {
+            crashes.remove(id);
+        }
+    }
+
+    async fn converge(
+        &self,
+        app: &AppRecord,
+        release: &ReleaseRecord,
+        steps: Vec<Step>,
+    ) -> Result<()> {
+        let engine = self.engine()?;
+        let mut config: Option<BTreeMap<String, String>> = None;
+        for step in steps {
+            match step {
+                Step::Remove { id, dyno } => {
+                    tracing::info!(app = %app.name, %dyno, "stopping a process the formation has no place for");
+                    engine.stop_and_remove(&id, STOP_GRACE).await?;
+                }
+                Step::StartAgain { id, dyno } => {
+                    self.logs.write(
+                        &app.name,
+                        LogLine::now(
+                            LogSource::Berth,
+                            &dyno,
+                            "State changed from crashed to starting",
+                        ),
+                    );
+                    if let Some(crash) = self
+                        .supervision
+                        .crashes
+                        .lock()
+                        .expect("crash records lock")
+                        .get_mut(&id)
+                    {
+                        crash.restarted_at = Some(Instant::now());
+                    }
+                    engine.start_again(&id).await?;
+                    self.follow_output(&app.name, &dyno, &id, None);
+                }
+                Step::Start {
+                    process_type,
+                    index,
+                } => {
+                    let Some(process) = release
+                        .processes
+                        .iter()
+                        .find(|p| p.process_type == process_type)
+                    else {
+                        continue;
+                    };
+                    let config = match &config {
+                        Some(config) => config,
+                        None => config.insert(self.open_release_config(app, release)?),
+                    };
+                    let progress = Progress::channel().0;
+                    self.start_dyno(app, release, process, index, config, &progress)
+                        .await?;
+                }
+            }
+        }
+        self.refresh_routes().await
+    }
+
+    /// Follows the output of running containers of the current release
+    /// that nothing follows yet: after berthd restarts (lines already in the
+    /// log are not copied again) and after a crashed process runs again.
+    async fn follow_running(
+        &self,
+        app: &AppRecord,
+        release: &ReleaseRecord,
+        containers: &[&ContainerSummary],
+    ) {
+        let current = format!("v{}", release.version);
+        let mut watermark: Option<Option<DateTime<Utc>>> = None;
+        for container in containers {
+            let Some(dyno) = container.labels.get("berth.dyno") else {
+                continue;
+            };
+            if container.state != "running"
+                || container.labels.get("berth.release") != Some(&current)
+            {
+                continue;
+            }
+            let known = self
+                .supervision
+                .followers
+                .lock()
+                .expect("followers lock")
+                .get(&container.id)
+                .map(|follower| follower.active);
+            match known {
+                Some(true) => {}
+                Some(false) => self.follow_output(&app.name, dyno, &container.id, None),
+                None => {
+                    let since = match watermark {
+                        Some(since) => since,
+                        None => *watermark.insert(self.logs.last_written_at(&app.name).await),
+                    };
+                    self.follow_output(&app.name, dyno, &container.id, since);
+                }
+            }
+        }
+    }
+
+    /// Copies a container's output into the app's log until the container
+    /// stops. Following again later goes on where it left off; a container
+    /// never followed before starts after `since` (None: from its creation).
+    pub(crate) fn follow_output(
+        &self,
+        app: &str,
+        dyno: &str,
+        container_id: &str,
+        since: Option<DateTime<Utc>>,
+    ) {
+        let Ok(engine) = self.engine().cloned() else {
+            return;
+        };
+        let copied_until = {
+            let mut followers = self.supervision.followers.lock().expect("followers lock");
+            let follower = followers
+                .entry(container_id.to_string())
+                .or_insert_with(|| Follower {
+                    active: false,
+                    copied_until: since
+                        .map(|at| HashMap::from([(LogStream::Stdout, at), (LogStream::Stderr, at)]))
+                        .unwrap_or_default(),
+                });
+            if follower.active {
+                return;
+            }
+            follower.active = true;
+            follower.copied_until.clone()
+        };
+        let supervision = self.supervision.clone();
+        let (sink, app, dyno, id) = (
+            self.logs.clone(),
+            app.to_string(),
+            dyno.to_string(),
+            container_id.to_string(),
+        );
+        tokio::spawn(async move {
+            let copied_until = copy_output(&engine, &sink, &app, &dyno, &id, copied_until).await;
+            let mut followers = supervision.followers.lock().expect("followers lock");
+            followers.insert(
+                id,
+                Follower {
+                    active: false,
+                    copied_until,
+                },
+            );
+        });
+    }
+
+    /// Forgets what it knew of containers that no longer exist.
+    fn forget_gone(&self, live: &HashSet<&str>) {
+        let mut followers = self.supervision.followers.lock().expect("followers lock");
+        followers.retain(|id, follower| follower.active || live.contains(id.as_str()));
+        let mut crashes = self.supervision.crashes.lock().expect("crash records lock");
+        crashes.retain(|id, _| live.contains(id.as_str()));
+    }
+}
+
+async fn copy_output(
+    engine: &Engine,
+    sink: &LogSink,
+    app: &str,
+    dyno: &str,
+    id: &str,
+    mut copied_until: HashMap<LogStream, DateTime<Utc>>,
+) -> HashMap<LogStream, DateTime<Utc>> {
+    let mut lines = Box::pin(engine.follow_logs(id));
+    while let Some(line) = lines.next().await {
+        let Ok(line) = line else { break };
+        if copied_until
+            .get(&line.stream)
+            .is_some_and(|until| line.at <= *until)
+        {
+            continue;
+        }
+        copied_until.insert(line.stream, line.at);
+        sink.write(app, LogLine::at(line.at, LogSource::App, dyno, &line.text));
+    }
+    copied_until
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn restarts_back_off_from_one_second_doubling_up_to_five_minutes() {
+        let delays: Vec<u64> = (1..=11).map(|n| restart_delay(n).as_secs()).collect();
+        assert_eq!(delays, [1, 2, 4, 8, 16, 32, 64, 128, 256, 300, 300]);
+        assert_eq!(restart_delay(u32::MAX), RESTART_BACKOFF_CAP);
+    }
+}
