@@ -209,3 +209,15 @@ mod tests {
         );
     }
 }
+
+/// One line of an app's log: `GET /apps/{name}/logs` lists them, and its
+/// `tail=true` form streams them as server-sent events (`data: <json>`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LogEntry {
+    pub at: DateTime<Utc>,
+    /// `app` (the app's own output) or `berth` (the platform's).
+    pub source: String,
+    /// `web.1`, `build`, `release`, `router`, `api`…
+    pub dyno: String,
+    pub message: String,
+}

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use berth_api_types::{
     Account, App, ConfigChanged, ConfigUpdate, CreateAppRequest, CreatedToken, Dyno, DynoSelection,
-    ErrorBody, FormationEntry, LoginRequest, MaintenanceRequest, Release, ReleaseDetail,
+    ErrorBody, FormationEntry, LogEntry, LoginRequest, MaintenanceRequest, Release, ReleaseDetail,
     RollbackRequest, RunEvent, RunRequest, ScaleRequest,
 };
 use reqwest::blocking::{RequestBuilder, Response};
@@ -140,6 +140,56 @@ impl Client {
         self.json(Method::GET, &["apps", app, "dynos"], None::<&()>)
     }
 
+    /// The newest lines of an app's log that match `query`.
+    pub fn logs(&self, app: &str, query: &LogQuery) -> Result<Vec<LogEntry>> {
+        let request = self
+            .http
+            .get(self.url(&["apps", app, "logs"])?)
+            .query(&query.params(false))
+            .timeout(Duration::from_secs(60));
+        let response = self.dispatch(request, None::<&()>)?;
+        let url = response.url().to_string();
+        response.json().map_err(|error| Error::BadResponse {
+            url,
+            reason: error.to_string(),
+        })
+    }
+
+    /// Follows an app's log: the newest lines that match `query`, then new
+    /// ones as they come, each handed to `on_entry`, until the server ends
+    /// the stream or the connection drops (then an error).
+    pub fn tail_logs(
+        &self,
+        app: &str,
+        query: &LogQuery,
+        mut on_entry: impl FnMut(LogEntry),
+    ) -> Result<()> {
+        use std::io::BufRead;
+        // A tail runs until it is stopped: no overall time limit.
+        let request = self
+            .http
+            .get(self.url(&["apps", app, "logs"])?)
+            .query(&query.params(true))
+            .timeout(Duration::from_secs(365 * 24 * 3600));
+        let response = self.dispatch(request, None::<&()>)?;
+        let url = response.url().to_string();
+        let broken = |reason: String| Error::BadResponse {
+            url: url.clone(),
+            reason,
+        };
+        for line in std::io::BufReader::new(response).lines() {
+            let line = line.map_err(|error| broken(error.to_string()))?;
+            // Server-sent events: `data:` lines carry entries; comments keep the stream alive.
+            let Some(data) = line.strip_prefix("data:") else {
+                continue;
+            };
+            let entry = serde_json::from_str(data.trim_start())
+                .map_err(|error| broken(error.to_string()))?;
+            on_entry(entry);
+        }
+        Err(broken("the log stream ended".into()))
+    }
+
     /// `<api url>/api/v1/<segments…>`, each segment percent-encoded.
     fn url(&self, segments: &[&str]) -> Result<Url> {
         if let Some(dots) = segments
@@ -224,10 +274,18 @@ impl Client {
         body: Option<&impl Serialize>,
         timeout: Duration,
     ) -> Result<Response> {
-        let mut request: RequestBuilder = self
+        let request = self
             .http
             .request(method, self.url(segments)?)
             .timeout(timeout);
+        self.dispatch(request, body)
+    }
+
+    fn dispatch(
+        &self,
+        mut request: RequestBuilder,
+        body: Option<&impl Serialize>,
+    ) -> Result<Response> {
         if let Some(auth) = &self.auth {
             request = request.bearer_auth(&auth.token);
         }
@@ -377,5 +435,33 @@ mod tests {
             message.ends_with("(is berthd running? set BERTH_API_URL)"),
             "{message}"
         );
+    }
+}
+
+/// Which lines of an app's log to ask for.
+#[derive(Debug, Clone, Default)]
+pub struct LogQuery {
+    pub lines: usize,
+    pub process_type: Option<String>,
+    pub dyno: Option<String>,
+    pub source: Option<String>,
+}
+
+impl LogQuery {
+    fn params(&self, tail: bool) -> Vec<(&'static str, String)> {
+        let mut params = vec![("lines", self.lines.to_string())];
+        for (name, value) in [
+            ("type", &self.process_type),
+            ("dyno", &self.dyno),
+            ("source", &self.source),
+        ] {
+            if let Some(value) = value {
+                params.push((name, value.clone()));
+            }
+        }
+        if tail {
+            params.push(("tail", "true".into()));
+        }
+        params
     }
 }

@@ -71,6 +71,13 @@ pub enum Command {
     /// List an app's processes (dynos) with their state and release
     Ps(AppJsonArgs),
 
+    /// Show an app's log: its processes' output, builds, releases, the router and the platform
+    ///
+    /// Lines read `TIME source[dyno]: message`; the sources are `app` (the
+    /// app's own output) and `berth` (the router and the platform). With
+    /// --tail, new lines follow as they come until Ctrl-C.
+    Logs(LogsArgs),
+
     /// Show an app's config vars
     Config(ConfigArgs),
 
@@ -187,6 +194,36 @@ pub struct AppJsonArgs {
     pub app: AppArg,
 
     /// Print JSON instead of text
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct LogsArgs {
+    #[command(flatten)]
+    pub app: AppArg,
+
+    /// How many of the newest lines to show
+    #[arg(short = 'n', long, default_value_t = 100, value_name = "N")]
+    pub num: usize,
+
+    /// Keep following: print new lines as they come
+    #[arg(short, long)]
+    pub tail: bool,
+
+    /// Only this process type's lines (web, worker…)
+    #[arg(short = 'p', long = "type", value_name = "TYPE")]
+    pub process_type: Option<String>,
+
+    /// Only this dyno's lines (web.1, router, build…)
+    #[arg(short, long)]
+    pub dyno: Option<String>,
+
+    /// Only this source's lines
+    #[arg(short, long, value_parser = ["app", "berth"])]
+    pub source: Option<String>,
+
+    /// Print JSON: an array, or with --tail one object per line
     #[arg(long)]
     pub json: bool,
 }

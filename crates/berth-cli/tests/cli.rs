@@ -5,6 +5,7 @@ use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
 
 use berth_testkit::TestServer;
 use serde_json::Value;
@@ -865,4 +866,123 @@ fn config_rollback_and_scale_change_what_runs() {
     assert_eq!(in_repo(&["ps", "--json"]).json()[0]["state"], "up");
     in_repo(&["maintenance:off"]).ok();
     assert_eq!(visit(), "web.1 v4 \n");
+}
+
+#[test]
+fn logs_show_filter_and_follow_an_apps_stream() {
+    let world = World::new();
+    world
+        .server
+        .create_user("dev@example.com", false, Some(PASSWORD));
+    world.login("dev@example.com", PASSWORD).ok();
+    let name = berth_testkit::unique_app_name("cli-logs");
+    let _cleanup = berth_testkit::EngineCleanup::new(&name);
+    let repo = berth_testkit::AppRepo::from_fixture("procfile");
+    repo.write(
+        "Procfile",
+        "web: echo \"web says hi\" && exec httpd -f -p $PORT -h /www\nworker: echo \"worker says hi\"; exec sleep 1000\n",
+    );
+    repo.commit("Say hi");
+    let in_repo = |args: &[&str]| {
+        let mut command = world.command(env!("CARGO_BIN_EXE_berth"), repo.path());
+        Run::from(command.args(args).stdin(Stdio::null()).output().unwrap())
+    };
+    in_repo(&["apps:create", &name]).ok();
+    let push = world
+        .command("git", repo.path())
+        .args(["push", "platform", "main"])
+        .output()
+        .unwrap();
+    assert!(
+        push.status.success(),
+        "{}",
+        String::from_utf8_lossy(&push.stderr)
+    );
+    in_repo(&["ps:scale", "worker=1"]).ok();
+    let visit = |path: &str| {
+        reqwest::blocking::Client::new()
+            .get(format!("{}{path}", world.server.http_url))
+            .header("host", format!("{name}.localhost"))
+            .send()
+            .unwrap()
+            .status()
+    };
+    visit("/index.html");
+
+    // Lines reach the log through a queue: wait (bounded) for the last one.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let everything = loop {
+        let everything = in_repo(&["logs", "-n", "1000"]).ok();
+        if everything.contains("app[worker.1]: worker says hi")
+            && everything.contains("berth[router]: at=info method=GET path=\"/index.html\"")
+        {
+            break everything;
+        }
+        assert!(Instant::now() < deadline, "lines missing:\n{everything}");
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    for tag in [
+        "app[build]:",
+        "app[web.1]: web says hi",
+        "berth[api]: Release v1 created by dev@example.com",
+    ] {
+        assert!(everything.contains(tag), "{tag} missing:\n{everything}");
+    }
+    let tags = |text: &str| -> Vec<String> {
+        text.lines()
+            .map(|line| line.split(' ').nth(1).unwrap().to_string())
+            .collect()
+    };
+    let router = in_repo(&["logs", "-s", "berth", "-d", "router"]).ok();
+    assert!(!router.is_empty());
+    assert!(
+        tags(&router).iter().all(|tag| tag == "berth[router]:"),
+        "{router}"
+    );
+    let workers = in_repo(&["logs", "-p", "worker"]).ok();
+    assert!(
+        tags(&workers)
+            .iter()
+            .all(|tag| tag.ends_with("[worker.1]:")),
+        "{workers}"
+    );
+    let last_two = in_repo(&["logs", "-n", "2"]).ok();
+    assert_eq!(last_two.lines().count(), 2, "{last_two}");
+    let json = in_repo(&["logs", "-d", "web.1", "--json"]).json();
+    assert_eq!(json[0]["dyno"], "web.1");
+    assert_eq!(json[0]["source"], "app");
+    assert_eq!(json[0]["message"], "web says hi");
+    let bad = in_repo(&["logs", "-n", "100000"]).fails();
+    assert!(bad.contains("at most 10000 lines"), "{bad}");
+
+    // A tail shows the newest lines, then new ones as they come.
+    let mut tail = world
+        .command(env!("CARGO_BIN_EXE_berth"), repo.path())
+        .args(["logs", "--tail", "-n", "1", "-s", "berth", "-d", "router"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let (lines, received) = std::sync::mpsc::channel();
+    let stdout = tail.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        for line in std::io::BufReader::new(stdout).lines() {
+            if lines.send(line.unwrap()).is_err() {
+                return;
+            }
+        }
+    });
+    let first = received.recv_timeout(Duration::from_secs(10)).unwrap();
+    assert!(first.contains("path=\"/index.html\""), "{first}");
+    for attempt in 0..3 {
+        let path = format!("/tailed-{attempt}");
+        visit(&path);
+        let line = received.recv_timeout(Duration::from_secs(10)).unwrap();
+        assert!(line.contains(&format!("path=\"{path}\"")), "{line}");
+        assert!(line.contains(" status=404 "), "{line}");
+    }
+    tail.kill().unwrap();
+    tail.wait().unwrap();
 }

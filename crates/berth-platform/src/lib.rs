@@ -4,6 +4,7 @@
 //! touches data, and records an audit entry for every change.
 
 mod accounts;
+mod app_logs;
 mod apps;
 mod config;
 mod credentials;
@@ -31,6 +32,7 @@ use berth_router::Router;
 use berth_store::Store;
 
 pub use accounts::{IssuedToken, Session};
+pub use app_logs::MAX_LOG_LINES;
 pub use berth_core::{Action, Actor, AppName, TokenScope};
 pub use berth_store::{
     AppRecord, AuditEntry, ReleaseRecord, ReleaseStatus, TokenRecord, UserRecord,
@@ -38,7 +40,7 @@ pub use berth_store::{
 pub use config::ConfigChange;
 pub use deploy::{deploy_target, AppLease, RefUpdate};
 pub use error::{PlatformError, Result};
-pub use logs::{LogLine, LogSink, LogSource};
+pub use logs::{LogFilter, LogLine, LogSink, LogSource, Retention, TailEvent};
 pub use progress::Progress;
 pub use release::Dyno;
 use secrets::SecretKey;
@@ -59,6 +61,7 @@ pub struct PlatformConfig {
     pub base_domain: String,
     /// How many of an app's latest releases keep their images (for rollbacks).
     pub image_retention: usize,
+    pub log_retention: Retention,
 }
 
 pub struct Platform {
@@ -97,7 +100,7 @@ impl Platform {
             store,
             repos: Repos::new(repos_dir),
             secrets,
-            logs: LogSink::start(logs_dir),
+            logs: LogSink::start(logs_dir, config.log_retention),
             data_dir: config.data_dir.clone(),
             key_from_env: config.secret_key.is_some(),
             engine: None,

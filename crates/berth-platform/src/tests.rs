@@ -13,6 +13,7 @@ async fn platform() -> (tempfile::TempDir, Platform) {
         boot_timeout: std::time::Duration::from_secs(60),
         base_domain: "localhost".into(),
         image_retention: 10,
+        log_retention: crate::Retention::default(),
     };
     let platform = Platform::open(&config).await.unwrap();
     (dir, platform)
@@ -268,6 +269,7 @@ async fn rotating_the_key_reseals_every_secret_and_keeps_them_readable() {
         boot_timeout: std::time::Duration::from_secs(60),
         base_domain: "localhost".into(),
         image_retention: 10,
+        log_retention: crate::Retention::default(),
     };
     let platform = Platform::open(&config).await.unwrap();
     let owner = signed_in(&platform, "o@example.com", false).await.actor;

@@ -56,6 +56,14 @@ pub struct Settings {
     #[arg(long, env = "BERTH_BOOT_TIMEOUT", default_value_t = 60)]
     pub boot_timeout: u64,
 
+    /// Lines of each app's log kept (at least; whole segments of a tenth of this go at once).
+    #[arg(long, env = "BERTH_LOG_RETENTION_LINES", default_value_t = 10_000)]
+    pub log_retention_lines: usize,
+
+    /// Days a line of an app's log is kept at most.
+    #[arg(long, env = "BERTH_LOG_RETENTION_DAYS", default_value_t = 7)]
+    pub log_retention_days: u64,
+
     /// Router: seconds from forwarding a request to the app's first response byte.
     #[arg(long, env = "BERTH_ROUTER_TIMEOUT", default_value_t = 30)]
     pub router_timeout: u64,
@@ -95,6 +103,10 @@ impl Settings {
             boot_timeout: Duration::from_secs(self.boot_timeout),
             base_domain: self.base_domain.clone(),
             image_retention: self.image_retention,
+            log_retention: berth_platform::Retention {
+                lines: self.log_retention_lines,
+                max_age: Duration::from_secs(self.log_retention_days * 24 * 3600),
+            },
         }
     }
 

@@ -5,6 +5,7 @@ mod apps;
 mod auth;
 mod config;
 mod git_remote;
+mod logs;
 mod releases;
 mod run;
 
@@ -45,6 +46,7 @@ pub fn run(command: Command, context: &Context) -> Result<()> {
         Command::MaintenanceOn(app) => config::set_maintenance(context, app, true),
         Command::MaintenanceOff(app) => config::set_maintenance(context, app, false),
         Command::Ps(args) => releases::ps(context, args),
+        Command::Logs(args) => logs::show(context, args),
     }
 }
 

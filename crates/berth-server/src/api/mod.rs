@@ -5,6 +5,7 @@ mod apps;
 mod config;
 mod error;
 mod extract;
+mod logs;
 mod releases;
 mod run;
 
@@ -27,6 +28,7 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/apps/{name}/releases", get(releases::list))
         .route("/apps/{name}/releases/{version}", get(releases::show))
         .route("/apps/{name}/dynos", get(releases::dynos))
+        .route("/apps/{name}/logs", get(logs::show))
         .route("/apps/{name}/dynos/restart", post(config::restart))
         .route("/apps/{name}/dynos/stop", post(config::stop))
         .route("/apps/{name}/dynos/run", post(run::run))
