@@ -4,7 +4,7 @@ use std::io::{BufRead, BufReader};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use berth_api_types::{App, Dyno, Release};
+use berth_api_types::{App, Dyno, LogEntry, Release};
 use berth_testkit::{unique_app_name, with_credentials, AppRepo, EngineCleanup, TestServer};
 use reqwest::StatusCode;
 
@@ -151,7 +151,7 @@ impl Deployment {
     async fn log_with(&self, needle: &str) -> String {
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
-            let log = self.log();
+            let log = self.log().await;
             if log.contains(needle) || Instant::now() > deadline {
                 return log;
             }
@@ -159,13 +159,23 @@ impl Deployment {
         }
     }
 
-    fn log(&self) -> String {
-        std::fs::read_to_string(
-            self.server
-                .data_dir()
-                .join(format!("logs/{}.log", self.app.name)),
-        )
-        .unwrap_or_default()
+    /// The app's whole log, as `berth logs` prints it.
+    async fn log(&self) -> String {
+        let entries: Vec<LogEntry> = self
+            .get(&format!("logs?lines={}", berth_platform::MAX_LOG_LINES))
+            .await;
+        entries
+            .iter()
+            .map(|entry| {
+                format!(
+                    "{} {}[{}]: {}\n",
+                    entry.at.format("%Y-%m-%dT%H:%M:%S%.6f+00:00"),
+                    entry.source,
+                    entry.dyno,
+                    entry.message
+                )
+            })
+            .collect()
     }
 }
 
@@ -862,7 +872,7 @@ async fn a_crashing_process_is_restarted_with_backoff_and_its_output_still_reach
         " berth[worker.1]: State changed from up to crashed (exit code 3); restarting in 4 s";
     let deadline = Instant::now() + Duration::from_secs(60);
     let log = loop {
-        let log = deployment.log();
+        let log = deployment.log().await;
         if log.contains(third_crash) {
             break log;
         }
