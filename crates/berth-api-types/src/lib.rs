@@ -221,3 +221,19 @@ pub struct LogEntry {
     pub dyno: String,
     pub message: String,
 }
+
+/// A log drain: where an app's log stream is forwarded.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Drain {
+    /// `syslog://HOST:PORT`, `syslog+tls://HOST:PORT` or `https://…`.
+    pub url: String,
+    /// Sent with every batch (`Logplex-Drain-Token`), to tell drains apart.
+    pub token: String,
+    pub created_at: DateTime<Utc>,
+}
+
+/// `POST /apps/{name}/drains` and `DELETE /apps/{name}/drains`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DrainRequest {
+    pub url: String,
+}

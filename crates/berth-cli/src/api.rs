@@ -4,9 +4,9 @@
 use std::time::Duration;
 
 use berth_api_types::{
-    Account, App, ConfigChanged, ConfigUpdate, CreateAppRequest, CreatedToken, Dyno, DynoSelection,
-    ErrorBody, FormationEntry, LogEntry, LoginRequest, MaintenanceRequest, Release, ReleaseDetail,
-    RollbackRequest, RunEvent, RunRequest, ScaleRequest,
+    Account, App, ConfigChanged, ConfigUpdate, CreateAppRequest, CreatedToken, Drain, DrainRequest,
+    Dyno, DynoSelection, ErrorBody, FormationEntry, LogEntry, LoginRequest, MaintenanceRequest,
+    Release, ReleaseDetail, RollbackRequest, RunEvent, RunRequest, ScaleRequest,
 };
 use reqwest::blocking::{RequestBuilder, Response};
 use reqwest::{Method, StatusCode};
@@ -117,6 +117,21 @@ impl Client {
             &["apps", app, "releases", version],
             None::<&()>,
         )
+    }
+
+    pub fn drains(&self, app: &str) -> Result<Vec<Drain>> {
+        self.json(Method::GET, &["apps", app, "drains"], None::<&()>)
+    }
+
+    pub fn add_drain(&self, app: &str, url: &str) -> Result<Drain> {
+        let request = DrainRequest { url: url.into() };
+        self.json(Method::POST, &["apps", app, "drains"], Some(&request))
+    }
+
+    pub fn remove_drain(&self, app: &str, url: &str) -> Result<()> {
+        let request = DrainRequest { url: url.into() };
+        self.send(Method::DELETE, &["apps", app, "drains"], Some(&request))?;
+        Ok(())
     }
 
     pub fn set_maintenance(&self, app: &str, enabled: bool) -> Result<App> {

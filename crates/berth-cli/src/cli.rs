@@ -78,6 +78,21 @@ pub enum Command {
     /// --tail, new lines follow as they come until Ctrl-C.
     Logs(LogsArgs),
 
+    /// List an app's log drains
+    Drains(AppJsonArgs),
+
+    /// Forward an app's log to syslog://HOST:PORT, syslog+tls://HOST:PORT or an https:// URL
+    ///
+    /// Syslog drains get RFC 5424 messages over TCP (octet-counted); HTTPS
+    /// drains get batched POSTs in Heroku's application/logplex-1 framing.
+    /// Lines are buffered and retried while the endpoint is down.
+    #[command(name = "drains:add")]
+    DrainsAdd(DrainArgs),
+
+    /// Stop forwarding an app's log to a URL
+    #[command(name = "drains:remove")]
+    DrainsRemove(DrainArgs),
+
     /// Show an app's config vars
     Config(ConfigArgs),
 
@@ -192,6 +207,19 @@ pub struct AppsInfoArgs {
 pub struct AppJsonArgs {
     #[command(flatten)]
     pub app: AppArg,
+
+    /// Print JSON instead of text
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct DrainArgs {
+    #[command(flatten)]
+    pub app: AppArg,
+
+    /// The drain's URL
+    pub url: String,
 
     /// Print JSON instead of text
     #[arg(long)]

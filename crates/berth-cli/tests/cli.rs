@@ -986,3 +986,167 @@ fn logs_show_filter_and_follow_an_apps_stream() {
     tail.kill().unwrap();
     tail.wait().unwrap();
 }
+
+/// What a drain endpoint received, shared with the thread serving it.
+type Received = std::sync::Arc<std::sync::Mutex<String>>;
+
+/// A syslog-over-TCP endpoint on `listener`, keeping what it reads.
+fn syslog_endpoint(listener: std::net::TcpListener) -> Received {
+    let received = Received::default();
+    let keep = received.clone();
+    std::thread::spawn(move || {
+        use std::io::Read;
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { return };
+            let mut buffer = [0u8; 8192];
+            while let Ok(read) = stream.read(&mut buffer) {
+                if read == 0 {
+                    break;
+                }
+                keep.lock()
+                    .unwrap()
+                    .push_str(&String::from_utf8_lossy(&buffer[..read]));
+            }
+        }
+    });
+    received
+}
+
+/// An HTTP endpoint answering 200 to every POST, keeping each request's
+/// `content-type` and `logplex-msg-count` headers and its body.
+fn http_endpoint() -> (String, Received) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/drain", listener.local_addr().unwrap());
+    let received = Received::default();
+    let keep = received.clone();
+    std::thread::spawn(move || {
+        use std::io::{BufRead, Read, Write};
+        for stream in listener.incoming() {
+            let Ok(stream) = stream else { return };
+            let mut reader = std::io::BufReader::new(stream.try_clone().unwrap());
+            let mut writer = stream;
+            loop {
+                let mut head = Vec::new();
+                let mut line = String::new();
+                while reader.read_line(&mut line).unwrap_or(0) > 0 && line != "\r\n" {
+                    head.push(line.trim_end().to_ascii_lowercase());
+                    line.clear();
+                }
+                if head.is_empty() {
+                    break;
+                }
+                let header = |name: &str| {
+                    head.iter()
+                        .find_map(|h| h.strip_prefix(&format!("{name}: ")).map(String::from))
+                        .unwrap_or_default()
+                };
+                let mut body = vec![0u8; header("content-length").parse().unwrap_or(0)];
+                reader.read_exact(&mut body).unwrap();
+                keep.lock().unwrap().push_str(&format!(
+                    "[{} {}]{}",
+                    header("content-type"),
+                    header("logplex-msg-count"),
+                    String::from_utf8_lossy(&body)
+                ));
+                writer
+                    .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n")
+                    .unwrap();
+            }
+        }
+    });
+    (url, received)
+}
+
+#[test]
+fn drains_forward_the_log_to_syslog_and_http_endpoints_and_retry() {
+    let world = World::new();
+    world
+        .server
+        .create_user("dev@example.com", false, Some(PASSWORD));
+    world.login("dev@example.com", PASSWORD).ok();
+    let name = berth_testkit::unique_app_name("cli-drains");
+    let _cleanup = berth_testkit::EngineCleanup::new(&name);
+    let repo = berth_testkit::AppRepo::from_fixture("procfile");
+    let in_repo = |args: &[&str]| {
+        let mut command = world.command(env!("CARGO_BIN_EXE_berth"), repo.path());
+        Run::from(command.args(args).stdin(Stdio::null()).output().unwrap())
+    };
+    in_repo(&["apps:create", &name]).ok();
+    assert!(in_repo(&["drains"]).ok().contains("has no drains"));
+
+    let syslog = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let syslog_url = format!("syslog://{}", syslog.local_addr().unwrap());
+    let syslog_received = syslog_endpoint(syslog);
+    let (http_url, http_received) = http_endpoint();
+    // Nothing listens here yet: that drain must hold its lines and retry.
+    let late = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let late_address = late.local_addr().unwrap();
+    drop(late);
+    let late_url = format!("syslog://{late_address}");
+    for url in [&syslog_url, &http_url, &late_url] {
+        let token = in_repo(&["drains:add", url]).ok();
+        assert!(token.starts_with("d."), "{token}");
+    }
+    let listed = in_repo(&["drains", "--json"]).json();
+    assert_eq!(listed.as_array().unwrap().len(), 3);
+    assert_eq!(listed[0]["url"], syslog_url.as_str());
+    let bad = in_repo(&["drains:add", "ftp://example.com/"]).fails();
+    assert!(bad.contains("is not a drain URL"), "{bad}");
+    let again = in_repo(&["drains:add", &http_url]).fails();
+    assert!(again.contains("already drains to that URL"), "{again}");
+
+    let push = world
+        .command("git", repo.path())
+        .args(["push", "platform", "main"])
+        .output()
+        .unwrap();
+    assert!(
+        push.status.success(),
+        "{}",
+        String::from_utf8_lossy(&push.stderr)
+    );
+    let release_line = format!(" {name} berth api - - Release v1 created by dev@example.com");
+    let late_received = syslog_endpoint(std::net::TcpListener::bind(late_address).unwrap());
+    let deadline = Instant::now() + Duration::from_secs(40);
+    loop {
+        let (syslog, http, late) = (
+            syslog_received.lock().unwrap().clone(),
+            http_received.lock().unwrap().clone(),
+            late_received.lock().unwrap().clone(),
+        );
+        if [&syslog, &http, &late]
+            .iter()
+            .all(|text| text.contains(&release_line))
+        {
+            // Octet-counted RFC 5424 frames, and logplex batches over HTTP.
+            let frame = syslog.split(" <").nth(1).unwrap();
+            assert!(
+                frame.starts_with("190>1 ") || frame.starts_with("189>1 "),
+                "{syslog}"
+            );
+            assert!(http.starts_with("[application/logplex-1 "), "{http}");
+            // The late drain kept what came while nothing listened.
+            for text in [&syslog, &late] {
+                assert!(text.contains(&format!(" {name} app build - - ")), "{text}");
+            }
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "not every drain got the release line:\nsyslog: {syslog}\nhttp: {http}\nlate: {late}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+
+    in_repo(&["drains:remove", &late_url]).ok();
+    assert_eq!(
+        in_repo(&["drains", "--json"])
+            .json()
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+    let missing = in_repo(&["drains:remove", &late_url]).fails();
+    assert!(missing.contains("has no drain"), "{missing}");
+}

@@ -9,6 +9,7 @@ mod apps;
 mod config;
 mod credentials;
 mod deploy;
+mod drains;
 mod error;
 pub mod logs;
 mod progress;
@@ -39,6 +40,7 @@ pub use berth_store::{
 };
 pub use config::ConfigChange;
 pub use deploy::{deploy_target, AppLease, RefUpdate};
+pub use drains::Drain;
 pub use error::{PlatformError, Result};
 pub use logs::{LogFilter, LogLine, LogSink, LogSource, Retention, TailEvent};
 pub use progress::Progress;
@@ -75,6 +77,7 @@ pub struct Platform {
     router: Option<Arc<Router>>,
     route_refresh: tokio::sync::Mutex<()>,
     supervision: Arc<reconcile::Supervision>,
+    shippers: drains::Shippers,
     release_timeout: Duration,
     boot_timeout: Duration,
     base_domain: String,
@@ -107,6 +110,7 @@ impl Platform {
             router: None,
             route_refresh: tokio::sync::Mutex::new(()),
             supervision: Arc::default(),
+            shippers: drains::Shippers::default(),
             release_timeout: config.release_timeout,
             boot_timeout: config.boot_timeout,
             base_domain: config.base_domain.clone(),
@@ -157,6 +161,16 @@ impl Platform {
         for (_, app_id, sealed) in &mut values.release_configs {
             let context = format!("release-config/{app_id}");
             *sealed = next.seal(&context, &self.secrets.open(&context, sealed)?);
+        }
+        for drain in self.store.drains(None).await? {
+            let context = drains::drain_context(drain.app_id, &drain.url_sha256);
+            if let Some((_, _, sealed)) = values
+                .drain_urls
+                .iter_mut()
+                .find(|(id, _, _)| *id == drain.id)
+            {
+                *sealed = next.seal(&context, &self.secrets.open(&context, sealed)?);
+            }
         }
         self.store.replace_sealed_values(&values).await?;
         SecretKey::promote_next(&self.data_dir)?;

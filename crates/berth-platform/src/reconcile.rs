@@ -101,7 +101,7 @@ impl Platform {
                 tracing::warn!(app = %app.name, %error, "cannot converge the app's processes");
             }
         }
-        Ok(())
+        self.sync_drains().await
     }
 
     async fn reconcile_app(&self, app: &AppRecord, containers: &[&ContainerSummary]) -> Result<()> {

@@ -6,6 +6,7 @@
 mod apps;
 mod audit;
 mod config_vars;
+mod drains;
 mod releases;
 mod tokens;
 mod users;
@@ -20,6 +21,7 @@ use sqlx::{AnyPool, Executor};
 pub use apps::AppRecord;
 pub use audit::AuditEntry;
 pub use config_vars::SealedValues;
+pub use drains::DrainRecord;
 pub use releases::{NewRelease, ReleaseProcess, ReleaseRecord, ReleaseStatus};
 pub use tokens::{NewToken, TokenRecord};
 pub use users::UserRecord;

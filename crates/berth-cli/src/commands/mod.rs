@@ -47,6 +47,9 @@ pub fn run(command: Command, context: &Context) -> Result<()> {
         Command::MaintenanceOff(app) => config::set_maintenance(context, app, false),
         Command::Ps(args) => releases::ps(context, args),
         Command::Logs(args) => logs::show(context, args),
+        Command::Drains(args) => logs::drains(context, args),
+        Command::DrainsAdd(args) => logs::add_drain(context, args),
+        Command::DrainsRemove(args) => logs::remove_drain(context, args),
     }
 }
 

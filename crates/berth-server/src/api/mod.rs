@@ -3,6 +3,7 @@
 mod account;
 mod apps;
 mod config;
+mod drains;
 mod error;
 mod extract;
 mod logs;
@@ -29,6 +30,10 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/apps/{name}/releases/{version}", get(releases::show))
         .route("/apps/{name}/dynos", get(releases::dynos))
         .route("/apps/{name}/logs", get(logs::show))
+        .route(
+            "/apps/{name}/drains",
+            get(drains::list).post(drains::add).delete(drains::remove),
+        )
         .route("/apps/{name}/dynos/restart", post(config::restart))
         .route("/apps/{name}/dynos/stop", post(config::stop))
         .route("/apps/{name}/dynos/run", post(run::run))
