@@ -457,7 +457,7 @@ mod tests {
             "syslog://logs.example.com",
             "syslog://logs.example.com:0",
             "ftp://logs.example.com/",
-            "https:///nohost",
+            "https://",
         ] {
             let error = Endpoint::parse(bad).unwrap_err().to_string();
             assert!(error.contains("is not a drain URL"), "{bad}: {error}");
