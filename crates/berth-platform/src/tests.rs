@@ -23,7 +23,10 @@ async fn signed_in(platform: &Platform, email: &str, admin: bool) -> Session {
         .create_user(email, admin, Some("pw"), "test")
         .await
         .unwrap();
-    platform.authenticate(&issued.token).await.unwrap()
+    platform
+        .authenticate(&issued.token, "127.0.0.1")
+        .await
+        .unwrap()
 }
 
 #[tokio::test]
@@ -68,17 +71,20 @@ async fn sign_in_issues_tokens_that_authenticate_until_revoked() {
         .login("ALICE@example.com", "s3cret", "cli", "127.0.0.1")
         .await
         .unwrap();
-    let session = platform.authenticate(&issued.token).await.unwrap();
+    let session = platform
+        .authenticate(&issued.token, "127.0.0.1")
+        .await
+        .unwrap();
     assert_eq!(session.actor.email, "alice@example.com");
     assert_eq!(session.actor.scope, TokenScope::Full);
 
     platform.logout(&session, "127.0.0.1").await.unwrap();
     assert!(matches!(
-        platform.authenticate(&issued.token).await,
+        platform.authenticate(&issued.token, "127.0.0.1").await,
         Err(PlatformError::Unauthorized(_))
     ));
     let tampered = format!("{}0", &issued.token[..issued.token.len() - 1]);
-    assert!(platform.authenticate(&tampered).await.is_err());
+    assert!(platform.authenticate(&tampered, "127.0.0.1").await.is_err());
 }
 
 #[tokio::test]
@@ -110,7 +116,10 @@ async fn tokens_carry_scope_and_expiry() {
         .create_token(&alice.actor, "ci", TokenScope::Read, None, "x")
         .await
         .unwrap();
-    let reader = platform.authenticate(&read.token).await.unwrap();
+    let reader = platform
+        .authenticate(&read.token, "127.0.0.1")
+        .await
+        .unwrap();
     let refused = platform
         .create_app(&reader.actor, Some("demo"), "x")
         .await
@@ -131,7 +140,10 @@ async fn tokens_carry_scope_and_expiry() {
         )
         .await
         .unwrap();
-    assert!(platform.authenticate(&expired.token).await.is_err());
+    assert!(platform
+        .authenticate(&expired.token, "127.0.0.1")
+        .await
+        .is_err());
 
     let ids: Vec<_> = platform
         .tokens(&alice.actor)
@@ -149,7 +161,10 @@ async fn tokens_carry_scope_and_expiry() {
         .revoke_token(&alice.actor, &read.id, "x")
         .await
         .unwrap();
-    assert!(platform.authenticate(&read.token).await.is_err());
+    assert!(platform
+        .authenticate(&read.token, "127.0.0.1")
+        .await
+        .is_err());
     assert!(matches!(
         platform.revoke_token(&alice.actor, &read.id, "x").await,
         Err(PlatformError::NotFound(_))
@@ -233,7 +248,7 @@ async fn every_change_is_audited_without_secrets() {
         .await;
 
     let trail = platform.audit_trail(&admin, None).await.unwrap();
-    let actions: Vec<_> = trail.iter().map(|e| e.action.as_str()).collect();
+    let actions: Vec<_> = trail.iter().map(|e| e.entry.action.as_str()).collect();
     assert_eq!(
         actions,
         [
@@ -244,11 +259,11 @@ async fn every_change_is_audited_without_secrets() {
             "session.fail"
         ]
     );
-    assert_eq!(trail[2].source, "10.0.0.7");
-    assert_eq!(trail[2].app_name.as_deref(), Some("demo"));
+    assert_eq!(trail[2].entry.source, "10.0.0.7");
+    assert_eq!(trail[2].entry.app_name.as_deref(), Some("demo"));
     assert!(trail
         .iter()
-        .all(|e| !e.detail.contains("wrong-password") && !e.detail.contains("berth_")));
+        .all(|e| !e.entry.detail.contains("wrong-password") && !e.entry.detail.contains("berth_")));
 
     let member = signed_in(&platform, "bob@example.com", false).await.actor;
     assert!(matches!(
@@ -320,4 +335,158 @@ async fn rotating_the_key_reseals_every_secret_and_keeps_them_readable() {
     );
     assert!(dir.path().join("data/secret.key.previous").exists());
     assert!(!dir.path().join("data/secret.key.next").exists());
+}
+
+#[tokio::test]
+async fn owners_manage_access_and_viewers_see_config_names_only() {
+    let (_dir, platform) = platform().await;
+    let owner = signed_in(&platform, "owner@example.com", false).await.actor;
+    let viewer = signed_in(&platform, "viewer@example.com", false)
+        .await
+        .actor;
+    platform
+        .create_app(&owner, Some("demo"), "10.0.0.7")
+        .await
+        .unwrap();
+    platform
+        .set_config(
+            &owner,
+            "demo",
+            [("SECRET".to_string(), Some("hunter2".to_string()))].into(),
+            &Progress::channel().0,
+        )
+        .await
+        .unwrap();
+    assert!(matches!(
+        platform.config_names(&viewer, "demo").await,
+        Err(PlatformError::NotFound(_))
+    ));
+    platform
+        .add_member(&owner, "demo", "Viewer@Example.com", AppRole::Viewer)
+        .await
+        .unwrap();
+    assert_eq!(
+        platform.config_names(&viewer, "demo").await.unwrap(),
+        ["SECRET"]
+    );
+    assert!(matches!(
+        platform.config(&viewer, "demo").await,
+        Err(PlatformError::Forbidden(_))
+    ));
+    assert!(matches!(
+        platform
+            .add_member(&viewer, "demo", "owner@example.com", AppRole::Owner)
+            .await,
+        Err(PlatformError::Forbidden(_))
+    ));
+    assert!(matches!(
+        platform
+            .change_member(&owner, "demo", "owner@example.com", None)
+            .await,
+        Err(PlatformError::Conflict(_))
+    ));
+    assert!(matches!(
+        platform
+            .add_member(&owner, "demo", "nobody@example.com", AppRole::Viewer)
+            .await,
+        Err(PlatformError::NotFound(_))
+    ));
+
+    let trail = platform.audit_trail(&viewer, Some("demo")).await.unwrap();
+    let actions: Vec<_> = trail.iter().map(|e| e.entry.action.as_str()).collect();
+    assert_eq!(actions, ["app.create", "config.change", "access.add"]);
+    assert!(trail.iter().all(|e| !e.entry.detail.contains("hunter2")));
+    assert_eq!(trail[1].entry.detail, "Set SECRET config vars");
+}
+
+#[tokio::test]
+async fn repeated_sign_in_failures_are_throttled_with_one_message() {
+    let (_dir, platform) = platform().await;
+    platform
+        .create_user("alice@example.com", false, Some("s3cret"), "test")
+        .await
+        .unwrap();
+    for _ in 0..throttle::MAX_FAILURES {
+        let refused = platform
+            .login("alice@example.com", "guess", "cli", "10.0.0.1")
+            .await
+            .unwrap_err();
+        assert!(matches!(refused, PlatformError::Unauthorized(_)));
+    }
+    // Even the right password waits, from any address.
+    let throttled = platform
+        .login("alice@example.com", "s3cret", "cli", "10.0.0.2")
+        .await
+        .unwrap_err();
+    let PlatformError::Throttled { retry_after_secs } = throttled else {
+        panic!("expected throttling, got {throttled}");
+    };
+    assert!(retry_after_secs > 0 && retry_after_secs <= throttle::WINDOW.as_secs());
+    let unknown = platform
+        .login("nobody@example.com", "guess", "cli", "10.0.0.1")
+        .await
+        .unwrap_err();
+    assert_eq!(
+        unknown.to_string(),
+        throttled.to_string(),
+        "the address is held back too, with the same words"
+    );
+    platform
+        .login("alice@example.com", "s3cret", "cli", "10.0.0.3")
+        .await
+        .unwrap_err();
+}
+
+#[tokio::test]
+async fn users_are_managed_by_platform_admins_and_sole_owners_need_an_heir() {
+    let (_dir, platform) = platform().await;
+    let admin = signed_in(&platform, "root@example.com", true).await.actor;
+    let member = signed_in(&platform, "bob@example.com", false).await.actor;
+    assert!(matches!(
+        platform
+            .add_user(&member, "eve@example.com", true, None)
+            .await,
+        Err(PlatformError::Forbidden(_))
+    ));
+    platform
+        .add_user(&admin, "carol@example.com", false, None)
+        .await
+        .unwrap();
+    platform
+        .create_app(&member, Some("bobs"), "10.0.0.7")
+        .await
+        .unwrap();
+    assert!(matches!(
+        platform
+            .remove_user(&admin, "bob@example.com", None)
+            .await,
+        Err(PlatformError::Conflict(message)) if message.contains("bobs")
+    ));
+    assert!(matches!(
+        platform.remove_user(&admin, "root@example.com", None).await,
+        Err(PlatformError::Invalid(_))
+    ));
+    let passed_on = platform
+        .remove_user(&admin, "bob@example.com", Some("carol@example.com"))
+        .await
+        .unwrap();
+    assert_eq!(passed_on, ["bobs"]);
+    let emails: Vec<_> = platform
+        .users(&admin)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|u| u.email)
+        .collect();
+    assert_eq!(emails, ["root@example.com", "carol@example.com"]);
+    let trail = platform.audit_trail(&admin, None).await.unwrap();
+    let created = trail
+        .iter()
+        .find(|e| e.entry.action == "user.create" && e.entry.detail.starts_with("carol"))
+        .unwrap();
+    assert_eq!(
+        created.entry.actor_email.as_deref(),
+        Some("root@example.com")
+    );
+    assert!(trail.iter().any(|e| e.entry.action == "user.remove"));
 }
