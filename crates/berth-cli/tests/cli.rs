@@ -7,6 +7,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
 use berth_testkit::TestServer;
+
+#[path = "cli/access.rs"]
+mod access;
 use serde_json::Value;
 use tempfile::TempDir;
 

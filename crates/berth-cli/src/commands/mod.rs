@@ -1,12 +1,15 @@
 //! One module per group of verbs; [`Context`] is what they share: the
 //! environment, the stored login, the API client and the app being acted on.
 
+mod access;
 mod apps;
 mod auth;
 mod config;
 mod git_remote;
 mod releases;
 mod run;
+mod tokens;
+mod users;
 
 use std::io::{BufRead, Write};
 use std::path::PathBuf;
@@ -45,6 +48,17 @@ pub fn run(command: Command, context: &Context) -> Result<()> {
         Command::MaintenanceOn(app) => config::set_maintenance(context, app, true),
         Command::MaintenanceOff(app) => config::set_maintenance(context, app, false),
         Command::Ps(args) => releases::ps(context, args),
+        Command::Access(args) => access::list(context, args),
+        Command::AccessAdd(args) => access::add(context, args),
+        Command::AccessUpdate(args) => access::update(context, args),
+        Command::AccessRemove(args) => access::remove(context, args),
+        Command::Audit(args) => access::audit(context, args),
+        Command::Users(args) => users::list(context, args),
+        Command::UsersCreate(args) => users::create(context, args),
+        Command::UsersRemove(args) => users::remove(context, args),
+        Command::Tokens(args) => tokens::list(context, args),
+        Command::TokensCreate(args) => tokens::create(context, args),
+        Command::TokensRevoke(args) => tokens::revoke(context, args),
     }
 }
 
