@@ -301,13 +301,13 @@ impl Platform {
     }
 
     /// Signs out: revokes the token the request came with.
-    pub async fn logout(&self, session: &Session, origin: &str) -> Result<()> {
+    pub async fn logout(&self, session: &Session) -> Result<()> {
         self.store
             .revoke_token(session.actor.user_id, &session.token_id)
             .await?;
         self.audit(
             Some(&session.actor.email),
-            origin,
+            &session.actor.source,
             "session.destroy",
             session.token_id.clone(),
         )
@@ -320,7 +320,6 @@ impl Platform {
         description: &str,
         scope: TokenScope,
         expires_in: Option<Duration>,
-        origin: &str,
     ) -> Result<IssuedToken> {
         authorize_platform(actor, Action::ManageOwnTokens)?;
         if scope > actor.scope {
@@ -331,7 +330,7 @@ impl Platform {
         }
         let user = self.account(actor).await?;
         let expires_at = expires_in.map(|lifetime| Utc::now() + lifetime);
-        self.issue_token(&user, description, scope, expires_at, origin)
+        self.issue_token(&user, description, scope, expires_at, &actor.source)
             .await
     }
 
@@ -341,13 +340,18 @@ impl Platform {
         Ok(self.store.tokens_of_user(actor.user_id).await?)
     }
 
-    pub async fn revoke_token(&self, actor: &Actor, id: &str, origin: &str) -> Result<()> {
+    pub async fn revoke_token(&self, actor: &Actor, id: &str) -> Result<()> {
         authorize_platform(actor, Action::ManageOwnTokens)?;
         if !self.store.revoke_token(actor.user_id, id).await? {
             return Err(PlatformError::NotFound(format!("no token {id}")));
         }
-        self.audit(Some(&actor.email), origin, "token.revoke", id.to_string())
-            .await
+        self.audit(
+            Some(&actor.email),
+            &actor.source,
+            "token.revoke",
+            id.to_string(),
+        )
+        .await
     }
 
     async fn issue_token(

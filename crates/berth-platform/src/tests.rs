@@ -78,7 +78,7 @@ async fn sign_in_issues_tokens_that_authenticate_until_revoked() {
     assert_eq!(session.actor.email, "alice@example.com");
     assert_eq!(session.actor.scope, TokenScope::Full);
 
-    platform.logout(&session, "127.0.0.1").await.unwrap();
+    platform.logout(&session).await.unwrap();
     assert!(matches!(
         platform.authenticate(&issued.token, "127.0.0.1").await,
         Err(PlatformError::Unauthorized(_))
@@ -113,7 +113,7 @@ async fn tokens_carry_scope_and_expiry() {
     let (_dir, platform) = platform().await;
     let alice = signed_in(&platform, "alice@example.com", false).await;
     let read = platform
-        .create_token(&alice.actor, "ci", TokenScope::Read, None, "x")
+        .create_token(&alice.actor, "ci", TokenScope::Read, None)
         .await
         .unwrap();
     let reader = platform
@@ -121,12 +121,12 @@ async fn tokens_carry_scope_and_expiry() {
         .await
         .unwrap();
     let refused = platform
-        .create_app(&reader.actor, Some("demo"), "x")
+        .create_app(&reader.actor, Some("demo"))
         .await
         .unwrap_err();
     assert!(matches!(refused, PlatformError::Forbidden(_)), "{refused}");
     assert!(platform
-        .create_token(&reader.actor, "more", TokenScope::Full, None, "x")
+        .create_token(&reader.actor, "more", TokenScope::Full, None)
         .await
         .is_err());
 
@@ -136,7 +136,6 @@ async fn tokens_carry_scope_and_expiry() {
             "old",
             TokenScope::Full,
             Some(Duration::seconds(-1)),
-            "x",
         )
         .await
         .unwrap();
@@ -157,16 +156,13 @@ async fn tokens_carry_scope_and_expiry() {
         3,
         "the account's first token, ci and old: {ids:?}"
     );
-    platform
-        .revoke_token(&alice.actor, &read.id, "x")
-        .await
-        .unwrap();
+    platform.revoke_token(&alice.actor, &read.id).await.unwrap();
     assert!(platform
         .authenticate(&read.token, "127.0.0.1")
         .await
         .is_err());
     assert!(matches!(
-        platform.revoke_token(&alice.actor, &read.id, "x").await,
+        platform.revoke_token(&alice.actor, &read.id).await,
         Err(PlatformError::NotFound(_))
     ));
 }
@@ -178,10 +174,7 @@ async fn apps_are_created_with_a_repository_and_seen_only_by_their_members() {
     let bob = signed_in(&platform, "bob@example.com", false).await.actor;
     let admin = signed_in(&platform, "root@example.com", true).await.actor;
 
-    let app = platform
-        .create_app(&alice, Some("demo"), "127.0.0.1")
-        .await
-        .unwrap();
+    let app = platform.create_app(&alice, Some("demo")).await.unwrap();
     assert_eq!(
         (app.name.as_str(), app.owner_email.as_str()),
         ("demo", "alice@example.com")
@@ -193,37 +186,28 @@ async fn apps_are_created_with_a_repository_and_seen_only_by_their_members() {
     assert_eq!(hidden.to_string(), "app demo not found");
     assert_eq!(missing.to_string(), "app nothing-here not found");
     assert!(matches!(
-        platform.destroy_app(&bob, "demo", "x").await,
+        platform.destroy_app(&bob, "demo").await,
         Err(PlatformError::NotFound(_))
     ));
     assert!(platform.apps(&bob).await.unwrap().is_empty());
     assert_eq!(platform.apps(&admin).await.unwrap().len(), 1);
 
-    let taken = platform
-        .create_app(&bob, Some("demo"), "x")
-        .await
-        .unwrap_err();
+    let taken = platform.create_app(&bob, Some("demo")).await.unwrap_err();
     assert_eq!(
         taken.to_string(),
         "the name demo is already taken: choose another"
     );
-    let invalid = platform
-        .create_app(&bob, Some("Demo"), "x")
-        .await
-        .unwrap_err();
+    let invalid = platform.create_app(&bob, Some("Demo")).await.unwrap_err();
     assert!(matches!(invalid, PlatformError::Invalid(_)));
     assert!(
         platform.apps(&bob).await.unwrap().is_empty(),
         "failed creations leave nothing"
     );
 
-    let random = platform.create_app(&bob, None, "x").await.unwrap();
+    let random = platform.create_app(&bob, None).await.unwrap();
     assert!(AppName::parse(&random.name).is_ok());
 
-    platform
-        .destroy_app(&alice, "demo", "127.0.0.1")
-        .await
-        .unwrap();
+    platform.destroy_app(&alice, "demo").await.unwrap();
     assert!(!dir.path().join("data/repos/demo.git").exists());
     assert!(matches!(
         platform.app(&alice, "demo").await,
@@ -234,15 +218,10 @@ async fn apps_are_created_with_a_repository_and_seen_only_by_their_members() {
 #[tokio::test]
 async fn every_change_is_audited_without_secrets() {
     let (_dir, platform) = platform().await;
-    let admin = signed_in(&platform, "root@example.com", true).await.actor;
-    platform
-        .create_app(&admin, Some("demo"), "10.0.0.7")
-        .await
-        .unwrap();
-    platform
-        .destroy_app(&admin, "demo", "10.0.0.7")
-        .await
-        .unwrap();
+    let mut admin = signed_in(&platform, "root@example.com", true).await.actor;
+    admin.source = "10.0.0.7".into();
+    platform.create_app(&admin, Some("demo")).await.unwrap();
+    platform.destroy_app(&admin, "demo").await.unwrap();
     let _ = platform
         .login("root@example.com", "wrong-password", "cli", "10.0.0.9")
         .await;
@@ -286,10 +265,7 @@ async fn rotating_the_key_reseals_every_secret_and_keeps_them_readable() {
     };
     let platform = Platform::open(&config).await.unwrap();
     let owner = signed_in(&platform, "o@example.com", false).await.actor;
-    platform
-        .create_app(&owner, Some("demo"), "x")
-        .await
-        .unwrap();
+    platform.create_app(&owner, Some("demo")).await.unwrap();
     let changes =
         std::collections::BTreeMap::from([("TOKEN".to_string(), Some("s3cret".to_string()))]);
     platform
@@ -344,10 +320,7 @@ async fn owners_manage_access_and_viewers_see_config_names_only() {
     let viewer = signed_in(&platform, "viewer@example.com", false)
         .await
         .actor;
-    platform
-        .create_app(&owner, Some("demo"), "10.0.0.7")
-        .await
-        .unwrap();
+    platform.create_app(&owner, Some("demo")).await.unwrap();
     platform
         .set_config(
             &owner,
@@ -452,10 +425,7 @@ async fn users_are_managed_by_platform_admins_and_sole_owners_need_an_heir() {
         .add_user(&admin, "carol@example.com", false, None)
         .await
         .unwrap();
-    platform
-        .create_app(&member, Some("bobs"), "10.0.0.7")
-        .await
-        .unwrap();
+    platform.create_app(&member, Some("bobs")).await.unwrap();
     assert!(matches!(
         platform
             .remove_user(&admin, "bob@example.com", None)
