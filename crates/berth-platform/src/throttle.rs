@@ -11,6 +11,11 @@ use std::time::{Duration, Instant};
 pub const MAX_FAILURES: usize = 5;
 pub const WINDOW: Duration = Duration::from_secs(15 * 60);
 
+/// Past this many tracked accounts or addresses, a failure first forgets
+/// every one whose failures all left the window: sign-ins sprayed over
+/// many names cannot grow the maps without bound.
+const SWEEP_ABOVE: usize = 1024;
+
 #[derive(Default)]
 pub(crate) struct SignInThrottle {
     failures: Mutex<Failures>,
@@ -38,6 +43,12 @@ impl SignInThrottle {
             (&mut failures.by_account, account),
             (&mut failures.by_source, source),
         ] {
+            if map.len() > SWEEP_ABOVE {
+                map.retain(|_, times| {
+                    forget_old(times, now);
+                    !times.is_empty()
+                });
+            }
             let times = map.entry(key.to_string()).or_default();
             forget_old(times, now);
             times.push_back(now);
@@ -118,6 +129,19 @@ mod tests {
             .unwrap();
         assert_eq!(wait, WINDOW - Duration::from_secs(60));
         assert_eq!(throttle.wait("new@example.com", "10.0.0.2", start), None);
+    }
+
+    #[test]
+    fn accounts_and_addresses_whose_failures_aged_out_are_forgotten() {
+        let throttle = SignInThrottle::default();
+        let start = Instant::now();
+        for i in 0..=SWEEP_ABOVE {
+            throttle.failed(&format!("user{i}@example.com"), &format!("10.0.{i}"), start);
+        }
+        throttle.failed("late@example.com", "10.9.9.9", start + WINDOW);
+        let failures = throttle.failures.lock().unwrap();
+        assert_eq!(failures.by_account.len(), 1);
+        assert_eq!(failures.by_source.len(), 1);
     }
 
     #[test]
