@@ -57,6 +57,80 @@ pub struct Token {
     pub expires_at: Option<DateTime<Utc>>,
 }
 
+/// A user of the platform, as `berth users` lists them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct User {
+    pub email: String,
+    /// Platform admins manage users and reach every app.
+    pub admin: bool,
+    pub created_at: DateTime<Utc>,
+}
+
+/// `POST /users`: a platform admin creates a user, who gets a first token.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CreateUserRequest {
+    pub email: String,
+    #[serde(default)]
+    pub admin: bool,
+    /// None: the user signs in with the token only until a password is set.
+    #[serde(default)]
+    pub password: Option<String>,
+}
+
+/// `DELETE /users/{email}?reassign_to=EMAIL`: apps the user alone owns pass
+/// to `reassign_to`; without it such a user is not removed.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct RemoveUserQuery {
+    #[serde(default)]
+    pub reassign_to: Option<String>,
+}
+
+/// What removing a user did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RemovedUser {
+    pub email: String,
+    /// Apps the user alone owned, now owned by the `reassign_to` user.
+    pub reassigned_apps: Vec<String>,
+}
+
+/// Someone's role on an app, as `berth access` lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Member {
+    pub email: String,
+    /// `owner`, `admin`, `deployer` or `viewer`.
+    pub role: String,
+    /// When they got access.
+    pub created_at: DateTime<Utc>,
+}
+
+/// `POST /apps/{name}/access`: give an existing user a role on the app.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AddMemberRequest {
+    pub email: String,
+    pub role: String,
+}
+
+/// `PATCH /apps/{name}/access/{email}`: change a member's role.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct UpdateMemberRequest {
+    pub role: String,
+}
+
+/// One line of the audit trail: who did what, when, from where. Names
+/// things (config keys, token ids), never secret values.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditEvent {
+    pub at: DateTime<Utc>,
+    /// Who did it; none for failed sign-ins.
+    pub actor: Option<String>,
+    /// The client address, or `berthd admin`.
+    pub source: String,
+    pub app: Option<String>,
+    /// e.g. `config.change`, `access.add`, `session.fail`.
+    pub action: String,
+    pub detail: String,
+}
+
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct CreateAppRequest {
     /// A name by Heroku's rule; none picks a random friendly one.

@@ -4,9 +4,11 @@
 use std::time::Duration;
 
 use berth_api_types::{
-    Account, App, ConfigChanged, ConfigUpdate, CreateAppRequest, CreatedToken, Drain, DrainRequest,
-    Dyno, DynoSelection, ErrorBody, FormationEntry, LogEntry, LoginRequest, MaintenanceRequest,
-    Release, ReleaseDetail, RollbackRequest, RunEvent, RunRequest, ScaleRequest,
+    Account, AddMemberRequest, App, AuditEvent, ConfigChanged, ConfigUpdate, CreateAppRequest,
+    CreateTokenRequest, CreateUserRequest, CreatedToken, Drain, DrainRequest, Dyno, DynoSelection,
+    ErrorBody, FormationEntry, LogEntry, LoginRequest, MaintenanceRequest, Member, Release,
+    ReleaseDetail, RemovedUser, RollbackRequest, RunEvent, RunRequest, ScaleRequest, Token,
+    UpdateMemberRequest, User,
 };
 use reqwest::blocking::{RequestBuilder, Response};
 use reqwest::{Method, StatusCode};
@@ -24,6 +26,9 @@ pub struct Auth {
     pub token: String,
     pub from_env: bool,
 }
+
+/// How long an ordinary request may take.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(300);
 
 pub struct Client {
     http: reqwest::blocking::Client,
@@ -84,6 +89,11 @@ impl Client {
 
     pub fn config(&self, app: &str) -> Result<BTreeMap<String, String>> {
         self.json(Method::GET, &["apps", app, "config"], None::<&()>)
+    }
+
+    /// The names of the app's config vars, for those who may not read values.
+    pub fn config_names(&self, app: &str) -> Result<Vec<String>> {
+        self.json(Method::GET, &["apps", app, "config", "names"], None::<&()>)
     }
 
     pub fn update_config(&self, app: &str, update: &ConfigUpdate) -> Result<ConfigChanged> {
@@ -205,6 +215,68 @@ impl Client {
         Err(broken("the log stream ended".into()))
     }
 
+    pub fn members(&self, app: &str) -> Result<Vec<Member>> {
+        self.json(Method::GET, &["apps", app, "access"], None::<&()>)
+    }
+
+    pub fn add_member(&self, app: &str, request: &AddMemberRequest) -> Result<()> {
+        self.send(Method::POST, &["apps", app, "access"], Some(request))
+            .map(drop)
+    }
+
+    pub fn update_member(&self, app: &str, email: &str, role: &str) -> Result<()> {
+        let request = UpdateMemberRequest { role: role.into() };
+        self.send(
+            Method::PATCH,
+            &["apps", app, "access", email],
+            Some(&request),
+        )
+        .map(drop)
+    }
+
+    pub fn remove_member(&self, app: &str, email: &str) -> Result<()> {
+        self.send(Method::DELETE, &["apps", app, "access", email], None::<&()>)
+            .map(drop)
+    }
+
+    pub fn tokens(&self) -> Result<Vec<Token>> {
+        self.json(Method::GET, &["tokens"], None::<&()>)
+    }
+
+    pub fn create_token(&self, request: &CreateTokenRequest) -> Result<CreatedToken> {
+        self.json(Method::POST, &["tokens"], Some(request))
+    }
+
+    pub fn revoke_token(&self, id: &str) -> Result<()> {
+        self.send(Method::DELETE, &["tokens", id], None::<&()>)
+            .map(drop)
+    }
+
+    pub fn users(&self) -> Result<Vec<User>> {
+        self.json(Method::GET, &["users"], None::<&()>)
+    }
+
+    pub fn create_user(&self, request: &CreateUserRequest) -> Result<CreatedToken> {
+        self.json(Method::POST, &["users"], Some(request))
+    }
+
+    pub fn remove_user(&self, email: &str, reassign_to: Option<&str>) -> Result<RemovedUser> {
+        let mut url = self.url(&["users", email])?;
+        if let Some(heir) = reassign_to {
+            url.query_pairs_mut().append_pair("reassign_to", heir);
+        }
+        let response = self.send_to(Method::DELETE, url, None::<&()>, REQUEST_TIMEOUT)?;
+        self.read_json(response)
+    }
+
+    /// The app's audit trail, or the whole platform's without an app.
+    pub fn audit(&self, app: Option<&str>) -> Result<Vec<AuditEvent>> {
+        match app {
+            Some(app) => self.json(Method::GET, &["apps", app, "audit"], None::<&()>),
+            None => self.json(Method::GET, &["audit"], None::<&()>),
+        }
+    }
+
     /// `<api url>/api/v1/<segments…>`, each segment percent-encoded.
     fn url(&self, segments: &[&str]) -> Result<Url> {
         if let Some(dots) = segments
@@ -230,6 +302,10 @@ impl Client {
         body: Option<&impl Serialize>,
     ) -> Result<T> {
         let response = self.send(method, segments, body)?;
+        self.read_json(response)
+    }
+
+    fn read_json<T: DeserializeOwned>(&self, response: Response) -> Result<T> {
         let url = response.url().to_string();
         let bytes = response
             .bytes()
@@ -279,7 +355,7 @@ impl Client {
         segments: &[&str],
         body: Option<&impl Serialize>,
     ) -> Result<Response> {
-        self.send_within(method, segments, body, Duration::from_secs(300))
+        self.send_within(method, segments, body, REQUEST_TIMEOUT)
     }
 
     fn send_within(
@@ -289,11 +365,17 @@ impl Client {
         body: Option<&impl Serialize>,
         timeout: Duration,
     ) -> Result<Response> {
-        let request = self
-            .http
-            .request(method, self.url(segments)?)
-            .timeout(timeout);
-        self.dispatch(request, body)
+        self.send_to(method, self.url(segments)?, body, timeout)
+    }
+
+    fn send_to(
+        &self,
+        method: Method,
+        url: Url,
+        body: Option<&impl Serialize>,
+        timeout: Duration,
+    ) -> Result<Response> {
+        self.dispatch(self.http.request(method, url).timeout(timeout), body)
     }
 
     fn dispatch(

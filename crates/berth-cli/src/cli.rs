@@ -152,6 +152,65 @@ pub enum Command {
     /// Adds the remote, or updates its URL, so that `git push platform main` deploys the app.
     #[command(name = "git:remote")]
     GitRemote(GitRemoteArgs),
+
+    /// List who has access to an app, and their roles
+    ///
+    /// Roles: owner (everything, including access and destroy), admin (config,
+    /// scale, domains, add-ons, rollback), deployer (push, restart, scale,
+    /// logs), viewer (read the app; config var names but not values).
+    Access(AppJsonArgs),
+
+    /// Give an existing user a role on an app (owners only)
+    #[command(name = "access:add")]
+    AccessAdd(AccessArgs),
+
+    /// Change a user's role on an app (owners only)
+    #[command(name = "access:update")]
+    AccessUpdate(AccessArgs),
+
+    /// Take a user's access to an app away (owners only)
+    ///
+    /// An app's last owner cannot be removed: make someone else owner first.
+    #[command(name = "access:remove")]
+    AccessRemove(AccessRemoveArgs),
+
+    /// List the platform's users (platform admins only)
+    Users(JsonArgs),
+
+    /// Create a user and print a first API token for them (platform admins only)
+    ///
+    /// The token is the last line of the output: hand it over, or give a
+    /// password with --password-stdin so the user can run `berth login`.
+    #[command(name = "users:create")]
+    UsersCreate(UsersCreateArgs),
+
+    /// Remove a user, their tokens and roles (platform admins only)
+    ///
+    /// The audit trail keeps their name. A user who is the only owner of
+    /// some app is refused unless --reassign-to names who takes those apps.
+    #[command(name = "users:remove")]
+    UsersRemove(UsersRemoveArgs),
+
+    /// List your API tokens, oldest first (their secrets are never shown again)
+    Tokens(JsonArgs),
+
+    /// Create an API token and print it once
+    ///
+    /// The token is the last line of the output. Its scope limits what it may
+    /// do (read: read only; deploy: read, push, restart, scale; full:
+    /// everything you may do); it never grants more than your roles.
+    #[command(name = "tokens:create")]
+    TokensCreate(TokensCreateArgs),
+
+    /// Revoke one of your API tokens
+    #[command(name = "tokens:revoke")]
+    TokensRevoke(TokensRevokeArgs),
+
+    /// Show an app's audit trail, or the whole platform's, oldest first
+    ///
+    /// Without an app (no -a and no `platform` remote here) shows the whole
+    /// platform's trail, which only platform admins may read.
+    Audit(AppJsonArgs),
 }
 
 #[derive(Debug, Args)]
@@ -423,6 +482,81 @@ pub struct GitRemoteArgs {
     /// The git remote to set
     #[arg(short, long, value_name = "REMOTE", default_value = crate::git::DEFAULT_REMOTE)]
     pub remote: String,
+}
+
+#[derive(Debug, Args)]
+pub struct AccessArgs {
+    #[command(flatten)]
+    pub app: AppArg,
+
+    /// The user's email address
+    pub email: String,
+
+    /// owner, admin, deployer or viewer
+    #[arg(long, value_name = "ROLE")]
+    pub role: String,
+}
+
+#[derive(Debug, Args)]
+pub struct AccessRemoveArgs {
+    #[command(flatten)]
+    pub app: AppArg,
+
+    /// The user's email address
+    pub email: String,
+}
+
+#[derive(Debug, Args)]
+pub struct UsersCreateArgs {
+    /// The new user's email address
+    pub email: String,
+
+    /// Make the user a platform admin
+    #[arg(long)]
+    pub admin: bool,
+
+    /// Read the user's password from the first line of stdin
+    #[arg(long)]
+    pub password_stdin: bool,
+
+    /// Print {"id", "token", "email"} as JSON
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct UsersRemoveArgs {
+    /// The email address of the user to remove
+    pub email: String,
+
+    /// Who becomes owner of the apps the user alone owns
+    #[arg(long, value_name = "EMAIL")]
+    pub reassign_to: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct TokensCreateArgs {
+    /// What the token is for, shown in `berth tokens`
+    #[arg(short, long, value_name = "TEXT")]
+    pub description: Option<String>,
+
+    /// Lifetime such as 90m, 12h, 30d or 8w (default: no expiry)
+    #[arg(long, value_name = "DURATION")]
+    pub expires_in: Option<String>,
+
+    /// read, deploy or full
+    #[arg(long, value_name = "SCOPE", default_value = "full")]
+    pub scope: String,
+
+    /// Print {"id", "token"} as JSON
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct TokensRevokeArgs {
+    /// The token's id, as `berth tokens` lists it
+    pub id: String,
 }
 
 #[cfg(test)]

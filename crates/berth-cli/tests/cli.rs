@@ -8,6 +8,9 @@ use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use berth_testkit::TestServer;
+
+#[path = "cli/access.rs"]
+mod access;
 use serde_json::Value;
 use tempfile::TempDir;
 

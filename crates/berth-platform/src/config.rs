@@ -36,6 +36,19 @@ impl Platform {
         self.current_config(&app).await
     }
 
+    /// The names of the app's config vars, without their values: what
+    /// viewers, who may not read values, see.
+    pub async fn config_names(&self, actor: &Actor, app_name: &str) -> Result<Vec<String>> {
+        let app = self.authorize_app(actor, app_name, Action::ReadApp).await?;
+        Ok(self
+            .store
+            .config_vars(app.id)
+            .await?
+            .into_iter()
+            .map(|(name, _)| name)
+            .collect())
+    }
+
     pub(crate) async fn current_config(&self, app: &AppRecord) -> Result<BTreeMap<String, String>> {
         let mut config = BTreeMap::new();
         for (name, sealed) in self.store.config_vars(app.id).await? {
@@ -96,6 +109,8 @@ impl Platform {
                 None => None,
             };
             self.store_config(&app, &config).await?;
+            self.audit_app(actor, &app.name, "config.change", description)
+                .await?;
             Ok(ConfigChange { config, release })
         })
         .await
@@ -153,6 +168,9 @@ impl Platform {
                 .rerelease(actor, &app, target, &description, &config, progress)
                 .await?;
             self.store_config(&app, &config).await?;
+            let detail = format!("{description}: v{}", release.version);
+            self.audit_app(actor, &app.name, "release.rollback", detail)
+                .await?;
             Ok(release)
         })
         .await
@@ -165,6 +183,13 @@ impl Platform {
             .authorize_app(actor, app_name, Action::Configure)
             .await?;
         self.store.set_maintenance(app.id, on).await?;
+        let action = if on {
+            "maintenance.on"
+        } else {
+            "maintenance.off"
+        };
+        self.audit_app(actor, &app.name, action, String::new())
+            .await?;
         let message = format!(
             "Maintenance mode {} by {}",
             if on { "on" } else { "off" },
@@ -222,6 +247,8 @@ impl Platform {
             self.store.set_formation(app.id, &updates).await?;
             self.converge_formation(&app, &progress).await?;
             let summary: Vec<String> = updates.iter().map(|(t, q)| format!("{t}@{q}")).collect();
+            self.audit_app(actor, &app.name, "formation.scale", summary.join(" "))
+                .await?;
             let message = format!("Scaled to {} by {}", summary.join(" "), actor.email);
             self.logs.write(
                 &app.name,
@@ -294,6 +321,9 @@ impl Platform {
             &app.name,
             crate::LogLine::now(crate::LogSource::Berth, &dyno, &message),
         );
+        // The command may carry secrets: the trail names the dyno only.
+        self.audit_app(actor, &app.name, "dyno.run", dyno.clone())
+            .await?;
         let spec = self.oneoff_spec(&app, &release, &dyno, image, command, &config);
         Ok(self
             .engine()?
@@ -367,6 +397,9 @@ impl Platform {
                 self.refresh_routes().await?;
                 self.converge_formation(&app, &progress).await?;
             }
+            let names: Vec<&str> = targets.iter().map(|(name, _)| name.as_str()).collect();
+            self.audit_app(actor, &app.name, &format!("dyno.{verb}"), names.join(", "))
+                .await?;
             Ok(targets.into_iter().map(|(name, _)| name).collect())
         })
         .await

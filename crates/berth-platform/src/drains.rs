@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use berth_core::{Action, Actor};
-use berth_store::{AuditEntry, DrainRecord};
+use berth_store::DrainRecord;
 use chrono::{DateTime, Utc};
 use rand::RngCore;
 use sha2::{Digest, Sha256};
@@ -18,6 +18,7 @@ use tokio::io::AsyncWriteExt;
 use tokio::sync::broadcast;
 use tokio::task::JoinHandle;
 
+use crate::audit::app_entry;
 use crate::logs::{LogLine, LogSink, LogSource};
 use crate::{Platform, PlatformError, Result};
 
@@ -130,13 +131,7 @@ impl Platform {
     }
 
     /// Starts forwarding the app's log to `url`.
-    pub async fn add_drain(
-        &self,
-        actor: &Actor,
-        app_name: &str,
-        url: &str,
-        origin: &str,
-    ) -> Result<Drain> {
+    pub async fn add_drain(&self, actor: &Actor, app_name: &str, url: &str) -> Result<Drain> {
         let app = self
             .authorize_app(actor, app_name, Action::Configure)
             .await?;
@@ -155,13 +150,7 @@ impl Platform {
                 &hash,
                 &sealed,
                 &token,
-                &AuditEntry {
-                    actor_email: Some(actor.email.clone()),
-                    source: origin.to_string(),
-                    app_name: Some(app.name.clone()),
-                    action: "drain.add".into(),
-                    detail: token.clone(),
-                },
+                &app_entry(actor, &app.name, "drain.add", token.clone()),
             )
             .await?;
         self.sync_drains().await?;
@@ -169,13 +158,7 @@ impl Platform {
     }
 
     /// Stops forwarding the app's log to `url`.
-    pub async fn remove_drain(
-        &self,
-        actor: &Actor,
-        app_name: &str,
-        url: &str,
-        origin: &str,
-    ) -> Result<()> {
+    pub async fn remove_drain(&self, actor: &Actor, app_name: &str, url: &str) -> Result<()> {
         let app = self
             .authorize_app(actor, app_name, Action::Configure)
             .await?;
@@ -184,13 +167,7 @@ impl Platform {
             .remove_drain(
                 app.id,
                 &url_hash(url),
-                &AuditEntry {
-                    actor_email: Some(actor.email.clone()),
-                    source: origin.to_string(),
-                    app_name: Some(app.name.clone()),
-                    action: "drain.remove".into(),
-                    detail: String::new(),
-                },
+                &app_entry(actor, &app.name, "drain.remove", String::new()),
             )
             .await?;
         if !removed {

@@ -3,9 +3,11 @@
 //! through `Platform::authorize_app` for anything about an app) before it
 //! touches data, and records an audit entry for every change.
 
+mod access;
 mod accounts;
 mod app_logs;
 mod apps;
+mod audit;
 mod config;
 mod credentials;
 mod deploy;
@@ -20,6 +22,7 @@ mod routes;
 pub mod secrets;
 #[cfg(test)]
 mod tests;
+mod throttle;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -34,9 +37,11 @@ use berth_store::Store;
 
 pub use accounts::{IssuedToken, Session};
 pub use app_logs::MAX_LOG_LINES;
+pub use berth_core::AppRole;
 pub use berth_core::{Action, Actor, AppName, TokenScope};
 pub use berth_store::{
-    AppRecord, AuditEntry, ReleaseRecord, ReleaseStatus, TokenRecord, UserRecord,
+    AppRecord, AuditEntry, AuditEvent, Member, ReleaseRecord, ReleaseStatus, TokenRecord,
+    UserRecord,
 };
 pub use config::ConfigChange;
 pub use deploy::{deploy_target, AppLease, RefUpdate};
@@ -82,6 +87,7 @@ pub struct Platform {
     boot_timeout: Duration,
     base_domain: String,
     image_retention: usize,
+    throttle: throttle::SignInThrottle,
 }
 
 impl Platform {
@@ -115,6 +121,7 @@ impl Platform {
             boot_timeout: config.boot_timeout,
             base_domain: config.base_domain.clone(),
             image_retention: config.image_retention.max(1),
+            throttle: throttle::SignInThrottle::default(),
         })
     }
 
@@ -194,21 +201,6 @@ impl Platform {
     /// True until the first user exists: the server then says how to create one.
     pub async fn needs_first_user(&self) -> Result<bool> {
         Ok(self.store.count_users().await? == 0)
-    }
-
-    /// The audit trail, oldest first; of one app when `app_name` is given.
-    pub async fn audit_trail(
-        &self,
-        actor: &Actor,
-        app_name: Option<&str>,
-    ) -> Result<Vec<AuditEntry>> {
-        match app_name {
-            Some(name) => {
-                self.authorize_app(actor, name, Action::ReadApp).await?;
-            }
-            None => authorize_platform(actor, Action::ManageUsers)?,
-        }
-        Ok(self.store.audit_trail(app_name).await?)
     }
 
     pub async fn close(&self) {

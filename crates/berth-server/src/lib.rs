@@ -20,6 +20,7 @@ use berth_router::Router;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
+pub use api::paths as api_paths;
 pub use settings::Settings;
 
 /// How long open requests get to finish once shutdown begins; open log

@@ -5,7 +5,7 @@ use axum::http::StatusCode;
 use axum::Json;
 use berth_api_types::{Drain, DrainRequest};
 
-use super::extract::{Authenticated, JsonBody, Origin};
+use super::extract::{Authenticated, JsonBody};
 use super::ApiError;
 use crate::AppState;
 
@@ -28,28 +28,26 @@ pub(super) async fn list(
 
 pub(super) async fn add(
     State(state): State<AppState>,
-    Origin(origin): Origin,
     Authenticated(session): Authenticated,
     Path(name): Path<String>,
     JsonBody(request): JsonBody<DrainRequest>,
 ) -> Result<(StatusCode, Json<Drain>), ApiError> {
     let drain = state
         .platform
-        .add_drain(&session.actor, &name, &request.url, &origin)
+        .add_drain(&session.actor, &name, &request.url)
         .await?;
     Ok((StatusCode::CREATED, Json(view(drain))))
 }
 
 pub(super) async fn remove(
     State(state): State<AppState>,
-    Origin(origin): Origin,
     Authenticated(session): Authenticated,
     Path(name): Path<String>,
     JsonBody(request): JsonBody<DrainRequest>,
 ) -> Result<StatusCode, ApiError> {
     state
         .platform
-        .remove_drain(&session.actor, &name, &request.url, &origin)
+        .remove_drain(&session.actor, &name, &request.url)
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }

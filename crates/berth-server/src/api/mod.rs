@@ -1,5 +1,6 @@
 //! The JSON API under `/api/v1`.
 
+mod access;
 mod account;
 mod apps;
 mod config;
@@ -9,16 +10,48 @@ mod extract;
 mod logs;
 mod releases;
 mod run;
+mod users;
 
-use axum::routing::{delete, get, post, put};
+use axum::routing::{delete, get, patch, post, put, MethodRouter};
 use axum::Router;
 
 use crate::AppState;
 pub(crate) use error::ApiError;
-pub(crate) use extract::PublicBase;
+pub(crate) use extract::{Origin, PublicBase};
+
+/// The API's router, remembering each path it routes: the authorization
+/// matrix test starts from these, so a new route cannot go unchecked.
+#[derive(Default)]
+struct Routes {
+    router: Router<AppState>,
+    paths: Vec<&'static str>,
+}
+
+impl Routes {
+    fn route(mut self, path: &'static str, methods: MethodRouter<AppState>) -> Self {
+        self.router = self.router.route(path, methods);
+        self.paths.push(path);
+        self
+    }
+}
 
 pub(crate) fn routes() -> Router<AppState> {
-    let v1 = Router::new()
+    let v1 = v1()
+        .router
+        .fallback(|| async { ApiError::not_found("no such API endpoint") });
+    Router::new().nest("/api/v1", v1)
+}
+
+/// Every path the API routes, e.g. `/api/v1/apps/{name}`.
+pub fn paths() -> Vec<String> {
+    v1().paths
+        .into_iter()
+        .map(|path| format!("/api/v1{path}"))
+        .collect()
+}
+
+fn v1() -> Routes {
+    Routes::default()
         .route("/login", post(account::login))
         .route("/logout", post(account::logout))
         .route("/account", get(account::show))
@@ -47,6 +80,14 @@ pub(crate) fn routes() -> Router<AppState> {
             "/apps/{name}/formation",
             get(config::formation).patch(config::scale),
         )
-        .fallback(|| async { ApiError::not_found("no such API endpoint") });
-    Router::new().nest("/api/v1", v1)
+        .route("/apps/{name}/config/names", get(config::names))
+        .route("/apps/{name}/access", get(access::list).post(access::add))
+        .route(
+            "/apps/{name}/access/{email}",
+            patch(access::update).delete(access::remove),
+        )
+        .route("/apps/{name}/audit", get(access::app_audit))
+        .route("/audit", get(access::platform_audit))
+        .route("/users", get(users::list).post(users::create))
+        .route("/users/{email}", delete(users::remove))
 }
