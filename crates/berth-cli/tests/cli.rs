@@ -190,6 +190,62 @@ impl World {
     }
 }
 
+/// A signed-in developer's app repository: `berth` and `git` run inside it.
+struct AppCheckout<'w> {
+    world: &'w World,
+    name: String,
+    repo: berth_testkit::AppRepo,
+    _cleanup: berth_testkit::EngineCleanup,
+}
+
+impl<'w> AppCheckout<'w> {
+    /// Signs `dev@example.com` in and makes a `procfile` fixture app named
+    /// after `prefix` (created on the server, with the `platform` remote).
+    fn new(world: &'w World, prefix: &str, procfile: Option<&str>) -> Self {
+        world
+            .server
+            .create_user("dev@example.com", false, Some(PASSWORD));
+        world.login("dev@example.com", PASSWORD).ok();
+        let name = berth_testkit::unique_app_name(prefix);
+        let cleanup = berth_testkit::EngineCleanup::new(&name);
+        let repo = berth_testkit::AppRepo::from_fixture("procfile");
+        if let Some(procfile) = procfile {
+            repo.write("Procfile", procfile);
+            repo.commit("The processes of this test");
+        }
+        let checkout = Self {
+            world,
+            name,
+            repo,
+            _cleanup: cleanup,
+        };
+        checkout.berth(&["apps:create", &checkout.name]).ok();
+        checkout
+    }
+
+    fn berth(&self, args: &[&str]) -> Run {
+        let mut command = self
+            .world
+            .command(env!("CARGO_BIN_EXE_berth"), self.repo.path());
+        Run::from(command.args(args).stdin(Stdio::null()).output().unwrap())
+    }
+
+    /// `git push platform main`, which must deploy.
+    fn push(&self) {
+        let push = self
+            .world
+            .command("git", self.repo.path())
+            .args(["push", "platform", "main"])
+            .output()
+            .unwrap();
+        assert!(
+            push.status.success(),
+            "{}",
+            String::from_utf8_lossy(&push.stderr)
+        );
+    }
+}
+
 fn api_host(api_url: &str) -> &str {
     let rest = api_url.split_once("://").unwrap().1;
     rest.split(':').next().unwrap()
@@ -874,33 +930,14 @@ fn config_rollback_and_scale_change_what_runs() {
 #[test]
 fn logs_show_filter_and_follow_an_apps_stream() {
     let world = World::new();
-    world
-        .server
-        .create_user("dev@example.com", false, Some(PASSWORD));
-    world.login("dev@example.com", PASSWORD).ok();
-    let name = berth_testkit::unique_app_name("cli-logs");
-    let _cleanup = berth_testkit::EngineCleanup::new(&name);
-    let repo = berth_testkit::AppRepo::from_fixture("procfile");
-    repo.write(
-        "Procfile",
-        "web: echo \"web says hi\" && exec httpd -f -p $PORT -h /www\nworker: echo \"worker says hi\"; exec sleep 1000\n",
+    let app = AppCheckout::new(
+        &world,
+        "cli-logs",
+        Some("web: echo \"web says hi\" && exec httpd -f -p $PORT -h /www\nworker: echo \"worker says hi\"; exec sleep 1000\n"),
     );
-    repo.commit("Say hi");
-    let in_repo = |args: &[&str]| {
-        let mut command = world.command(env!("CARGO_BIN_EXE_berth"), repo.path());
-        Run::from(command.args(args).stdin(Stdio::null()).output().unwrap())
-    };
-    in_repo(&["apps:create", &name]).ok();
-    let push = world
-        .command("git", repo.path())
-        .args(["push", "platform", "main"])
-        .output()
-        .unwrap();
-    assert!(
-        push.status.success(),
-        "{}",
-        String::from_utf8_lossy(&push.stderr)
-    );
+    let (name, repo) = (&app.name, &app.repo);
+    let in_repo = |args: &[&str]| app.berth(args);
+    app.push();
     in_repo(&["ps:scale", "worker=1"]).ok();
     let visit = |path: &str| {
         reqwest::blocking::Client::new()
@@ -951,7 +988,7 @@ fn logs_show_filter_and_follow_an_apps_stream() {
     );
     let last_two = in_repo(&["logs", "-n", "2"]).ok();
     assert_eq!(last_two.lines().count(), 2, "{last_two}");
-    let json = in_repo(&["logs", "-d", "web.1", "--json"]).json();
+    let json = in_repo(&["logs", "-d", "web.1", "-s", "app", "--json"]).json();
     assert_eq!(json[0]["dyno"], "web.1");
     assert_eq!(json[0]["source"], "app");
     assert_eq!(json[0]["message"], "web says hi");
@@ -1063,18 +1100,9 @@ fn http_endpoint() -> (String, Received) {
 #[test]
 fn drains_forward_the_log_to_syslog_and_http_endpoints_and_retry() {
     let world = World::new();
-    world
-        .server
-        .create_user("dev@example.com", false, Some(PASSWORD));
-    world.login("dev@example.com", PASSWORD).ok();
-    let name = berth_testkit::unique_app_name("cli-drains");
-    let _cleanup = berth_testkit::EngineCleanup::new(&name);
-    let repo = berth_testkit::AppRepo::from_fixture("procfile");
-    let in_repo = |args: &[&str]| {
-        let mut command = world.command(env!("CARGO_BIN_EXE_berth"), repo.path());
-        Run::from(command.args(args).stdin(Stdio::null()).output().unwrap())
-    };
-    in_repo(&["apps:create", &name]).ok();
+    let app = AppCheckout::new(&world, "cli-drains", None);
+    let name = &app.name;
+    let in_repo = |args: &[&str]| app.berth(args);
     assert!(in_repo(&["drains"]).ok().contains("has no drains"));
 
     let syslog = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -1098,16 +1126,7 @@ fn drains_forward_the_log_to_syslog_and_http_endpoints_and_retry() {
     let again = in_repo(&["drains:add", &http_url]).fails();
     assert!(again.contains("already drains to that URL"), "{again}");
 
-    let push = world
-        .command("git", repo.path())
-        .args(["push", "platform", "main"])
-        .output()
-        .unwrap();
-    assert!(
-        push.status.success(),
-        "{}",
-        String::from_utf8_lossy(&push.stderr)
-    );
+    app.push();
     let release_line = format!(" {name} berth api - - Release v1 created by dev@example.com");
     let late_received = syslog_endpoint(std::net::TcpListener::bind(late_address).unwrap());
     let deadline = Instant::now() + Duration::from_secs(40);
