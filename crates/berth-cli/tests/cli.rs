@@ -1361,3 +1361,79 @@ fn run_from_a_terminal_is_an_interactive_session() {
     piped.wait_for("not a tty", 1);
     assert_eq!(oneoff_containers(&name), "");
 }
+
+#[test]
+fn run_detached_logs_its_output_and_goes_away_when_done() {
+    let world = World::new();
+    let (name, _cleanup) = deployed_app(&world, "cli-detached");
+    let log = world.server.data_dir().join(format!("logs/{name}.log"));
+    let wait_for_log = |text: &str| {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        loop {
+            let logged = fs::read_to_string(&log).unwrap_or_default();
+            if logged.contains(text) {
+                return;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{text:?} not in the log:\n{logged}"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+    };
+    let wait_until_gone = || {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while !oneoff_containers(&name).is_empty() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the one-off is still there"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+    };
+
+    let started = world
+        .berth(&[
+            "run:detached",
+            "-a",
+            &name,
+            "-e",
+            "WHAT=detached",
+            "echo \"$WHAT-$((2*3)) as $DYNO\"; sleep 3; exit 4",
+        ])
+        .ok();
+    let dyno = started.trim().to_string();
+    assert!(
+        dyno.starts_with("run.") && dyno[4..].parse::<u16>().is_ok(),
+        "{started}"
+    );
+    // It is a dyno like the others while it runs.
+    let ps = world.berth(&["ps", "--json", "-a", &name]).json();
+    let listed = ps
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["name"] == dyno.as_str())
+        .unwrap_or_else(|| panic!("{dyno} not in ps: {ps}"));
+    assert_eq!(listed["type"], "run");
+    assert_eq!(listed["state"], "up");
+    wait_for_log(&format!("app[{dyno}]: detached-6 as {dyno}"));
+    wait_for_log(&format!("berth[{dyno}]: Process exited with status 4"));
+    wait_until_gone();
+
+    // A detached dyno is stopped by name, and --json says which it is.
+    let started = world
+        .berth(&["run:detached", "--json", "-a", &name, "sleep 100"])
+        .json();
+    let dyno = started["dyno"].as_str().unwrap().to_string();
+    let refused = world
+        .berth(&["ps:restart", "-a", &name, "-d", &dyno])
+        .fails();
+    assert!(refused.contains("is a one-off dyno"), "{refused}");
+    let restarted = world.berth(&["ps:restart", "-a", &name]);
+    assert!(!restarted.stderr.contains("run."), "{}", restarted.stderr);
+    restarted.ok();
+    assert!(!oneoff_containers(&name).is_empty(), "restarts leave it be");
+    world.berth(&["ps:stop", "-a", &name, &dyno]).ok();
+    wait_until_gone();
+}
