@@ -227,7 +227,10 @@ fn watch_detached(
                     break;
                 }
             };
-            if copied_until.is_some_and(|until| line.at <= until) {
+            // The log keeps microseconds, the engine stamps nanoseconds.
+            if copied_until
+                .is_some_and(|until| line.at.timestamp_micros() <= until.timestamp_micros())
+            {
                 continue;
             }
             sink.write(
