@@ -1360,6 +1360,28 @@ fn run_from_a_terminal_is_an_interactive_session() {
     assert_eq!(piped.exit_code(), Some(3), "{}", piped.shown());
     piped.wait_for("not a tty", 1);
     assert_eq!(oneoff_containers(&name), "");
+
+    // A refusal before the session starts reads as any error, in cooked mode.
+    let mut refused = OnTerminal::spawn(&world, &["run", "-a", "no-such-app", "sh"], 24, 80);
+    assert_eq!(refused.exit_code(), Some(1), "{}", refused.shown());
+    refused.wait_for("error: ", 1);
+    assert!(refused.is_cooked());
+
+    // A client that vanishes mid-session takes its one-off with it.
+    let mut vanishing = OnTerminal::spawn(&world, &["run", "-a", &name, "sh"], 24, 80);
+    vanishing.type_in("echo up-$((3*3))\r");
+    vanishing.wait_for("up-9", 1);
+    assert!(!oneoff_containers(&name).is_empty());
+    vanishing.child.kill().unwrap();
+    vanishing.child.wait().unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !oneoff_containers(&name).is_empty() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the abandoned one-off is still there"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
 }
 
 #[test]
