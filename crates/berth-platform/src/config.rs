@@ -525,6 +525,8 @@ impl Platform {
                 .iter()
                 .filter(|c| c.labels.get("berth.release") == Some(&version))
                 .filter(|c| c.labels.get("berth.process") == Some(&process_type))
+                // A Procfile may name a type `run`: its one-offs are not dynos of it.
+                .filter(|c| !crate::oneoff::is_oneoff(&c.labels))
                 .filter_map(|c| {
                     let index = c
                         .labels
