@@ -99,10 +99,7 @@ fn on_terminal(client: &Client, name: &str, run: RunRequest) -> Result<i64> {
         run,
         size: terminal::size(),
     };
-    let result = runtime.block_on(terminal_session(client, name, &request));
-    // The thread reading stdin may be blocked in a read: do not wait for it.
-    runtime.shutdown_background();
-    result
+    runtime.block_on(terminal_session(client, name, &request))
 }
 
 async fn terminal_session(
