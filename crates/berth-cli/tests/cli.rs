@@ -1388,11 +1388,10 @@ fn run_from_a_terminal_is_an_interactive_session() {
 fn run_detached_logs_its_output_and_goes_away_when_done() {
     let world = World::new();
     let (name, _cleanup) = deployed_app(&world, "cli-detached");
-    let log = world.server.data_dir().join(format!("logs/{name}.log"));
     let wait_for_log = |text: &str| {
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
         loop {
-            let logged = fs::read_to_string(&log).unwrap_or_default();
+            let logged = world.berth(&["logs", "-a", &name, "-n", "1000"]).ok();
             if logged.contains(text) {
                 return;
             }

@@ -981,13 +981,28 @@ async fn a_restarted_berthd_removes_attached_one_offs_and_watches_detached_ones_
         .push(&app.git_url, &token, "main", &[])
         .status
         .success());
-    let log_path = data_dir.path().join(format!("logs/{name}.log"));
+    // The app's log through the logs API, once it holds `needle`.
     let log_with = |needle: String| {
-        let log_path = log_path.clone();
+        let (client, api, name, token) = (client.clone(), api.clone(), name.clone(), token.clone());
         async move {
             let deadline = Instant::now() + Duration::from_secs(30);
             loop {
-                let log = std::fs::read_to_string(&log_path).unwrap_or_default();
+                let entries: Vec<LogEntry> = client
+                    .get(format!(
+                        "http://{api}/api/v1/apps/{name}/logs?lines={}",
+                        berth_platform::MAX_LOG_LINES
+                    ))
+                    .bearer_auth(&token)
+                    .send()
+                    .await
+                    .unwrap()
+                    .json()
+                    .await
+                    .unwrap();
+                let log: String = entries
+                    .iter()
+                    .map(|entry| format!("{}[{}]: {}\n", entry.source, entry.dyno, entry.message))
+                    .collect();
                 if log.contains(&needle) {
                     return log;
                 }
