@@ -148,6 +148,11 @@ impl Platform {
         last.first().map(|line| line.at)
     }
 
+    /// Checks that `actor` may run one-off dynos of the app.
+    pub async fn authorize_oneoff(&self, actor: &Actor, app_name: &str) -> Result<AppRecord> {
+        self.authorize_app(actor, app_name, Action::Configure).await
+    }
+
     async fn prepare_oneoff(
         &self,
         actor: &Actor,
@@ -156,9 +161,7 @@ impl Platform {
         env: BTreeMap<String, String>,
         attachment: Attachment,
     ) -> Result<OneOff> {
-        let app = self
-            .authorize_app(actor, app_name, Action::Configure)
-            .await?;
+        let app = self.authorize_oneoff(actor, app_name).await?;
         if command.trim().is_empty() {
             return Err(PlatformError::Invalid(
                 "no command given: berth run COMMAND".into(),

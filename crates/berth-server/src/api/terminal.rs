@@ -21,27 +21,22 @@ use super::extract::{Authenticated, JsonBody};
 use super::ApiError;
 use crate::AppState;
 
-/// A request that asks to switch to the terminal protocol.
-pub(super) struct TerminalUpgrade(OnUpgrade);
+/// The upgrade to the terminal protocol, if the request asks for it.
+pub(super) struct TerminalUpgrade(Option<OnUpgrade>);
 
 impl<S: Send + Sync> FromRequestParts<S> for TerminalUpgrade {
-    type Rejection = ApiError;
+    type Rejection = std::convert::Infallible;
 
-    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, ApiError> {
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
         let asks = parts
             .headers
             .get(UPGRADE)
             .and_then(|value| value.to_str().ok())
             .is_some_and(|value| value.eq_ignore_ascii_case(UPGRADE_PROTOCOL));
-        let upgrade = parts.extensions.remove::<OnUpgrade>();
-        match (asks, upgrade) {
-            (true, Some(upgrade)) => Ok(Self(upgrade)),
-            _ => Err(ApiError::new(
-                StatusCode::UPGRADE_REQUIRED,
-                "upgrade_required",
-                format!("a terminal session needs an HTTP/1.1 `Upgrade: {UPGRADE_PROTOCOL}`"),
-            )),
-        }
+        Ok(Self(
+            asks.then(|| parts.extensions.remove::<OnUpgrade>())
+                .flatten(),
+        ))
     }
 }
 
@@ -52,6 +47,18 @@ pub(super) async fn run(
     TerminalUpgrade(upgrade): TerminalUpgrade,
     JsonBody(request): JsonBody<TerminalRunRequest>,
 ) -> Result<Response, ApiError> {
+    let Some(upgrade) = upgrade else {
+        // Who may not run one-offs of the app hears that, as on any app route.
+        state
+            .platform
+            .authorize_oneoff(&session.actor, &name)
+            .await?;
+        return Err(ApiError::new(
+            StatusCode::UPGRADE_REQUIRED,
+            "upgrade_required",
+            format!("a terminal session needs an HTTP/1.1 `Upgrade: {UPGRADE_PROTOCOL}`"),
+        ));
+    };
     // Errors before the process starts (no such app, no release) get their own status.
     let terminal = state
         .platform
