@@ -4,6 +4,8 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+pub mod terminal;
+
 /// The body of every error response, e.g. `{"id": "not_found", "message": "…"}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ErrorBody {
@@ -239,6 +241,23 @@ pub struct RunRequest {
     /// Extra environment for this run only.
     #[serde(default)]
     pub env: std::collections::BTreeMap<String, String>,
+}
+
+/// `POST /apps/{name}/dynos/run/tty` with `Upgrade: berth-run`: a one-off
+/// process on a terminal of this size; the session then speaks
+/// [`terminal::Frame`]s.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TerminalRunRequest {
+    #[serde(flatten)]
+    pub run: RunRequest,
+    pub size: terminal::TerminalSize,
+}
+
+/// `POST /apps/{name}/dynos/run/detached`: the one-off dyno started.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DetachedRun {
+    /// `run.4821`
+    pub dyno: String,
 }
 
 /// What a one-off process reports, one JSON object per line of the response.

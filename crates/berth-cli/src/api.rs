@@ -5,10 +5,10 @@ use std::time::Duration;
 
 use berth_api_types::{
     Account, AddMemberRequest, App, AuditEvent, ConfigChanged, ConfigUpdate, CreateAppRequest,
-    CreateTokenRequest, CreateUserRequest, CreatedToken, Drain, DrainRequest, Dyno, DynoSelection,
-    ErrorBody, FormationEntry, LogEntry, LoginRequest, MaintenanceRequest, Member, Release,
-    ReleaseDetail, RemovedUser, RollbackRequest, RunEvent, RunRequest, ScaleRequest, Token,
-    UpdateMemberRequest, User,
+    CreateTokenRequest, CreateUserRequest, CreatedToken, DetachedRun, Drain, DrainRequest, Dyno,
+    DynoSelection, ErrorBody, FormationEntry, LogEntry, LoginRequest, MaintenanceRequest, Member,
+    Release, ReleaseDetail, RemovedUser, RollbackRequest, RunEvent, RunRequest, ScaleRequest,
+    TerminalRunRequest, Token, UpdateMemberRequest, User,
 };
 use reqwest::blocking::{RequestBuilder, Response};
 use reqwest::{Method, StatusCode};
@@ -349,6 +349,55 @@ impl Client {
         Ok(())
     }
 
+    /// Starts a one-off dyno in the background; returns its name.
+    pub fn run_detached(&self, app: &str, request: &RunRequest) -> Result<DetachedRun> {
+        self.json(
+            Method::POST,
+            &["apps", app, "dynos", "run", "detached"],
+            Some(request),
+        )
+    }
+
+    /// Starts a one-off process on a terminal and returns the connection,
+    /// upgraded to carry [`berth_api_types::terminal::Frame`]s. Runs on the
+    /// caller's Tokio runtime, as the upgraded connection lives there.
+    pub async fn run_on_terminal(
+        &self,
+        app: &str,
+        request: &TerminalRunRequest,
+    ) -> Result<reqwest::Upgraded> {
+        use berth_api_types::terminal::UPGRADE_PROTOCOL;
+        use reqwest::header::{CONNECTION, UPGRADE};
+        let http = reqwest::Client::builder()
+            .user_agent(concat!("berth-cli/", env!("CARGO_PKG_VERSION")))
+            .connect_timeout(Duration::from_secs(10))
+            // Upgrades are HTTP/1.1's.
+            .http1_only()
+            .build()
+            .map_err(|error| Error::Input(format!("cannot set up an HTTP client: {error}")))?;
+        let mut request = http
+            .post(self.url(&["apps", app, "dynos", "run", "tty"])?)
+            .header(CONNECTION, "upgrade")
+            .header(UPGRADE, UPGRADE_PROTOCOL)
+            .json(request);
+        if let Some(auth) = &self.auth {
+            request = request.bearer_auth(&auth.token);
+        }
+        let response = request
+            .send()
+            .await
+            .map_err(|error| self.transport_error(error))?;
+        if response.status() != StatusCode::SWITCHING_PROTOCOLS {
+            let (status, url) = (response.status(), response.url().to_string());
+            let body = response.bytes().await.ok();
+            return Err(self.error_from(status, url, body.as_deref()));
+        }
+        response
+            .upgrade()
+            .await
+            .map_err(|error| self.transport_error(error))
+    }
+
     fn send(
         &self,
         method: Method,
@@ -402,10 +451,13 @@ impl Client {
     fn status_error(&self, response: Response) -> Error {
         let status = response.status();
         let url = response.url().to_string();
-        let body: Option<ErrorBody> = response
-            .bytes()
-            .ok()
-            .and_then(|bytes| serde_json::from_slice(&bytes).ok());
+        let body = response.bytes().ok();
+        self.error_from(status, url, body.as_deref())
+    }
+
+    /// The error an answer with `status` and `body` stands for.
+    fn error_from(&self, status: StatusCode, url: String, body: Option<&[u8]>) -> Error {
+        let body: Option<ErrorBody> = body.and_then(|bytes| serde_json::from_slice(bytes).ok());
         match (body, &self.auth) {
             (body, Some(auth)) if status == StatusCode::UNAUTHORIZED => Error::Unauthorized {
                 message: body.map_or_else(

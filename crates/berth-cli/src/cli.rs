@@ -133,8 +133,17 @@ pub enum Command {
     ///
     /// The arguments are joined into one command line (each shell-quoted when
     /// there are several) and run under /bin/sh -c with the app's config.
-    /// Output streams back; the process is removed afterwards.
+    /// When stdin and stdout are terminals the process gets a terminal too
+    /// (keystrokes, Ctrl-C and window size go to it); otherwise output
+    /// streams back. The process is removed afterwards.
     Run(RunArgs),
+
+    /// Run a command in a one-off process in the background; its output goes to the app's log
+    ///
+    /// Prints the dyno's name (run.NNNN). It shows in `berth ps` while it
+    /// runs and is removed when it exits.
+    #[command(name = "run:detached")]
+    RunDetached(RunDetachedArgs),
 
     /// Show whether an app is in maintenance mode
     Maintenance(AppArg),
@@ -368,6 +377,33 @@ pub struct RunArgs {
     /// Extra environment for this run, KEY=VALUE (repeatable)
     #[arg(short, long = "env", value_name = "KEY=VALUE")]
     pub env: Vec<String>,
+
+    /// Stream output back without a terminal, even from a terminal
+    #[arg(long)]
+    pub no_tty: bool,
+
+    /// The command and its arguments
+    #[arg(
+        required = true,
+        trailing_var_arg = true,
+        allow_hyphen_values = true,
+        value_name = "COMMAND"
+    )]
+    pub command: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct RunDetachedArgs {
+    #[command(flatten)]
+    pub app: AppArg,
+
+    /// Extra environment for this run, KEY=VALUE (repeatable)
+    #[arg(short, long = "env", value_name = "KEY=VALUE")]
+    pub env: Vec<String>,
+
+    /// Print {"dyno": …} instead of the name
+    #[arg(long)]
+    pub json: bool,
 
     /// The command and its arguments
     #[arg(

@@ -273,64 +273,6 @@ impl Platform {
             .await
     }
 
-    /// Runs `command` under `/bin/sh -c` in a one-off container of the
-    /// current release, with its environment (plus `env`), passing each line
-    /// of output to `on_output` as it comes; returns the exit code. The
-    /// container is removed afterwards, also when this future is dropped.
-    pub async fn run_oneoff(
-        &self,
-        actor: &Actor,
-        app_name: &str,
-        command: &str,
-        env: BTreeMap<String, String>,
-        on_output: impl FnMut(berth_docker::LogLine) + Send,
-    ) -> Result<i64> {
-        let app = self
-            .authorize_app(actor, app_name, Action::Configure)
-            .await?;
-        if command.trim().is_empty() {
-            return Err(PlatformError::Invalid(
-                "no command given: berth run COMMAND".into(),
-            ));
-        }
-        for key in env.keys() {
-            check_config_key(key).map_err(PlatformError::Invalid)?;
-        }
-        let Some(release) = self.current_release(&app).await? else {
-            return Err(PlatformError::Invalid(format!(
-                "{} has no release to run: deploy it first",
-                app.name
-            )));
-        };
-        let image = release
-            .processes
-            .iter()
-            .find(|p| p.process_type == "web")
-            .or(release.processes.first())
-            .map(|p| p.image.clone())
-            .ok_or_else(|| PlatformError::Invalid(format!("{} has no image to run", app.name)))?;
-        let mut config = self.open_release_config(&app, &release)?;
-        config.extend(env);
-        let number = rand::random::<u16>() % 9000 + 1000;
-        let dyno = format!("run.{number}");
-        let message = format!(
-            "Starting process with command `{command}` by {}",
-            actor.email
-        );
-        self.logs.write(
-            &app.name,
-            crate::LogLine::now(crate::LogSource::Berth, &dyno, &message),
-        );
-        // The command may carry secrets: the trail names the dyno only.
-        self.audit_app(actor, &app.name, "dyno.run", dyno.clone())
-            .await?;
-        let spec = self.oneoff_spec(&app, &release, &dyno, image, command, &config);
-        Ok(self
-            .engine()?
-            .run_to_completion(&spec, self.release_timeout, on_output)
-            .await?)
-    }
-
     /// Stops processes of the current release — one dyno, or every one of
     /// a type — and starts replacements, as Heroku does: the formation does
     /// not change. Returns the dynos replaced.
@@ -369,6 +311,13 @@ impl Platform {
             let targets = self
                 .select_dynos(&app, &release, process_type, dyno)
                 .await?;
+            if change == DynoChange::Restart {
+                if let Some((name, _)) = targets.iter().find(|(name, _)| name.starts_with("run.")) {
+                    return Err(PlatformError::Invalid(format!(
+                        "{name} is a one-off dyno: it is not restarted (stop it with ps:stop {name})"
+                    )));
+                }
+            }
             let engine = self.engine()?;
             for (name, id) in &targets {
                 let message = format!("{doing} by {}", actor.email);
@@ -429,7 +378,8 @@ impl Platform {
     }
 
     /// The current release's dynos, `(name, container id)` by name: all, one
-    /// type, or one dyno. None of them is an error naming what was asked for.
+    /// type, or one dyno. A one-off dyno (of any release) only when named.
+    /// None of them is an error naming what was asked for.
     async fn select_dynos(
         &self,
         app: &AppRecord,
@@ -440,10 +390,18 @@ impl Platform {
         let version = format!("v{}", release.version);
         let mut targets: Vec<(String, String)> = self
             .engine()?
-            .containers(&[("berth.app", &app.name), ("berth.release", &version)])
+            .containers(&[("berth.app", &app.name)])
             .await?
             .into_iter()
-            .filter_map(|c| Some((c.labels.get("berth.dyno")?.clone(), c.id)))
+            .filter_map(|c| {
+                let name = c.labels.get("berth.dyno")?;
+                let selectable = if crate::oneoff::is_oneoff(&c.labels) {
+                    dyno == Some(name.as_str())
+                } else {
+                    c.labels.get("berth.release") == Some(&version)
+                };
+                selectable.then(|| (name.clone(), c.id))
+            })
             .filter(|(name, _)| dyno.is_none_or(|d| d == name))
             .filter(|(name, _)| {
                 process_type.is_none_or(|t| name.rsplit_once('.').is_some_and(|(p, _)| p == t))
@@ -462,7 +420,7 @@ impl Platform {
         Ok(targets)
     }
 
-    async fn current_release(&self, app: &AppRecord) -> Result<Option<ReleaseRecord>> {
+    pub(crate) async fn current_release(&self, app: &AppRecord) -> Result<Option<ReleaseRecord>> {
         match app.current_release {
             Some(version) => Ok(self.store.release(app.id, version).await?),
             None => Ok(None),
@@ -567,6 +525,8 @@ impl Platform {
                 .iter()
                 .filter(|c| c.labels.get("berth.release") == Some(&version))
                 .filter(|c| c.labels.get("berth.process") == Some(&process_type))
+                // A Procfile may name a type `run`: its one-offs are not dynos of it.
+                .filter(|c| !crate::oneoff::is_oneoff(&c.labels))
                 .filter_map(|c| {
                     let index = c
                         .labels

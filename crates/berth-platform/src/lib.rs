@@ -14,6 +14,7 @@ mod deploy;
 mod drains;
 mod error;
 pub mod logs;
+mod oneoff;
 mod progress;
 mod reconcile;
 mod recovery;

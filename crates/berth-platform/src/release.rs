@@ -254,8 +254,12 @@ impl Platform {
         self.refresh_routes().await?;
         self.drain_other_releases(app, keep).await?;
         let keep = format!("v{keep}");
-        self.stop_containers(app, |labels| labels.get("berth.release") != Some(&keep))
-            .await
+        // One-offs outlive a release, as on Heroku: a config change must not
+        // end someone's console session or a detached job.
+        self.stop_containers(app, |labels| {
+            labels.get("berth.release") != Some(&keep) && !crate::oneoff::is_oneoff(labels)
+        })
+        .await
     }
 
     /// A one-off container of `release` running `command` as `dyno`.

@@ -44,6 +44,7 @@ pub fn run(command: Command, context: &Context) -> Result<()> {
         Command::PsScale(args) => config::scale(context, args),
         Command::PsRestart(args) => config::restart(context, args),
         Command::Run(args) => run::run(context, args),
+        Command::RunDetached(args) => run::detached(context, args),
         Command::PsStop(args) => config::stop(context, args),
         Command::Maintenance(app) => config::maintenance(context, app),
         Command::MaintenanceOn(app) => config::set_maintenance(context, app, true),

@@ -10,6 +10,7 @@ mod extract;
 mod logs;
 mod releases;
 mod run;
+mod terminal;
 mod users;
 
 use axum::routing::{delete, get, patch, post, put, MethodRouter};
@@ -70,6 +71,8 @@ fn v1() -> Routes {
         .route("/apps/{name}/dynos/restart", post(config::restart))
         .route("/apps/{name}/dynos/stop", post(config::stop))
         .route("/apps/{name}/dynos/run", post(run::run))
+        .route("/apps/{name}/dynos/run/tty", post(terminal::run))
+        .route("/apps/{name}/dynos/run/detached", post(run::run_detached))
         .route("/apps/{name}/maintenance", put(apps::maintenance))
         .route(
             "/apps/{name}/config",

@@ -116,6 +116,14 @@ fn matrix() -> BTreeMap<(&'static str, &'static str), Need> {
             App(Deployer, Deploy),
         ),
         (("POST", "/api/v1/apps/{name}/dynos/run"), App(Admin, Full)),
+        (
+            ("POST", "/api/v1/apps/{name}/dynos/run/tty"),
+            App(Admin, Full),
+        ),
+        (
+            ("POST", "/api/v1/apps/{name}/dynos/run/detached"),
+            App(Admin, Full),
+        ),
         (("PUT", "/api/v1/apps/{name}/maintenance"), App(Admin, Full)),
         (("GET", "/api/v1/apps/{name}/config"), App(Deployer, Read)),
         (("PATCH", "/api/v1/apps/{name}/config"), App(Admin, Full)),
@@ -368,7 +376,12 @@ fn body_for(method: &str, template: &str) -> Option<Value> {
         }
         ("PATCH", "/api/v1/apps/{name}/access/{email}") => json!({"role": "deployer"}),
         ("POST", "/api/v1/apps/{name}/dynos/stop") => json!({"dyno": "web.1"}),
-        ("POST", "/api/v1/apps/{name}/dynos/run") => json!({"command": "true"}),
+        ("POST", "/api/v1/apps/{name}/dynos/run" | "/api/v1/apps/{name}/dynos/run/detached") => {
+            json!({"command": "true"})
+        }
+        ("POST", "/api/v1/apps/{name}/dynos/run/tty") => {
+            json!({"command": "true", "size": {"rows": 24, "cols": 80}})
+        }
         ("PUT", "/api/v1/apps/{name}/maintenance") => json!({"enabled": true}),
         ("POST" | "DELETE", "/api/v1/apps/{name}/drains") => json!({"url": "syslog://127.0.0.1:9"}),
         ("PATCH", "/api/v1/apps/{name}/config") => json!({"GREETING": "hello"}),
