@@ -197,6 +197,9 @@ pub struct Dyno {
     /// The release it runs, e.g. `v7`.
     pub release: String,
     pub created_at: DateTime<Utc>,
+    /// When a running dyno last started (its uptime counts from here).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub started_at: Option<DateTime<Utc>>,
     /// How a crashed dyno last exited.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub exit_code: Option<i64>,

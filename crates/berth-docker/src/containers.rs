@@ -286,6 +286,23 @@ impl Engine {
             .find_map(|binding| binding.host_port.as_deref()?.parse().ok()))
     }
 
+    /// When a running container last started: its uptime counts from here.
+    pub async fn started_at(&self, id: &str) -> Result<Option<DateTime<Utc>>, DockerError> {
+        let container = self
+            .docker
+            .inspect_container(id, None)
+            .await
+            .map_err(api(format!("inspect container {id}")))?;
+        let state = container.state.unwrap_or_default();
+        if state.running != Some(true) {
+            return Ok(None);
+        }
+        Ok(state
+            .started_at
+            .and_then(|at| DateTime::parse_from_rfc3339(&at).ok())
+            .map(|at| at.with_timezone(&Utc)))
+    }
+
     /// Stops a container (SIGTERM, then SIGKILL after `grace`) and removes
     /// it. A container that is missing or already stopped is fine.
     pub async fn stop_and_remove(&self, id: &str, grace: Duration) -> Result<(), DockerError> {

@@ -944,6 +944,8 @@ async fn a_process_removed_behind_berths_back_is_started_again() {
         (dynos[0].name.as_str(), dynos[0].state.as_str()),
         ("web.1", "up")
     );
+    let started = dynos[0].started_at.expect("an up dyno has an uptime");
+    assert!(started >= dynos[0].created_at);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
