@@ -333,3 +333,43 @@ pub struct Drain {
 pub struct DrainRequest {
     pub url: String,
 }
+
+/// A custom domain of an app, with the DNS record that sends its traffic here.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Domain {
+    /// Lowercase, international names in punycode.
+    pub hostname: String,
+    /// `cname` for a subdomain; `a` for an apex domain, which cannot hold a
+    /// CNAME and needs A/AAAA records to the edge's addresses.
+    pub record_type: String,
+    /// The CNAME target (`<app>.<base domain>`) for `cname`, else the edge's
+    /// addresses (empty when the operator has not configured them).
+    pub record_values: Vec<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// `POST /apps/{name}/domains`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AddDomainRequest {
+    pub hostname: String,
+}
+
+/// `GET /apps/{name}/domains/{hostname}`: the domain and what DNS says now.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DomainInfo {
+    #[serde(flatten)]
+    pub domain: Domain,
+    pub dns: DnsCheck,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DnsCheck {
+    /// `system`, or the address of the DNS server asked.
+    pub resolver: String,
+    /// CNAME targets found (the system resolver reports none).
+    pub cnames: Vec<String>,
+    pub addresses: Vec<String>,
+    pub points_here: bool,
+    /// Why it does not point here.
+    pub problem: Option<String>,
+}

@@ -4,11 +4,11 @@
 use std::time::Duration;
 
 use berth_api_types::{
-    Account, AddMemberRequest, App, AuditEvent, ConfigChanged, ConfigUpdate, CreateAppRequest,
-    CreateTokenRequest, CreateUserRequest, CreatedToken, DetachedRun, Drain, DrainRequest, Dyno,
-    DynoSelection, ErrorBody, FormationEntry, LogEntry, LoginRequest, MaintenanceRequest, Member,
-    Release, ReleaseDetail, RemovedUser, RollbackRequest, RunEvent, RunRequest, ScaleRequest,
-    TerminalRunRequest, Token, UpdateMemberRequest, User,
+    Account, AddDomainRequest, AddMemberRequest, App, AuditEvent, ConfigChanged, ConfigUpdate,
+    CreateAppRequest, CreateTokenRequest, CreateUserRequest, CreatedToken, DetachedRun, Domain,
+    DomainInfo, Drain, DrainRequest, Dyno, DynoSelection, ErrorBody, FormationEntry, LogEntry,
+    LoginRequest, MaintenanceRequest, Member, Release, ReleaseDetail, RemovedUser, RollbackRequest,
+    RunEvent, RunRequest, ScaleRequest, TerminalRunRequest, Token, UpdateMemberRequest, User,
 };
 use reqwest::blocking::{RequestBuilder, Response};
 use reqwest::{Method, StatusCode};
@@ -213,6 +213,34 @@ impl Client {
             on_entry(entry);
         }
         Err(broken("the log stream ended".into()))
+    }
+
+    pub fn domains(&self, app: &str) -> Result<Vec<Domain>> {
+        self.json(Method::GET, &["apps", app, "domains"], None::<&()>)
+    }
+
+    pub fn add_domain(&self, app: &str, hostname: &str) -> Result<Domain> {
+        let request = AddDomainRequest {
+            hostname: hostname.into(),
+        };
+        self.json(Method::POST, &["apps", app, "domains"], Some(&request))
+    }
+
+    pub fn domain_info(&self, app: &str, hostname: &str) -> Result<DomainInfo> {
+        self.json(
+            Method::GET,
+            &["apps", app, "domains", hostname],
+            None::<&()>,
+        )
+    }
+
+    pub fn remove_domain(&self, app: &str, hostname: &str) -> Result<()> {
+        self.send(
+            Method::DELETE,
+            &["apps", app, "domains", hostname],
+            None::<&()>,
+        )
+        .map(drop)
     }
 
     pub fn members(&self, app: &str) -> Result<Vec<Member>> {

@@ -93,6 +93,25 @@ pub enum Command {
     #[command(name = "drains:remove")]
     DrainsRemove(DrainArgs),
 
+    /// List an app's custom domains and the DNS record each needs
+    Domains(AppJsonArgs),
+
+    /// Serve an app on a custom domain, and print the DNS record to create
+    ///
+    /// A subdomain needs a CNAME to <app>.<base domain>; an apex domain
+    /// (example.com) needs A/AAAA records to the platform's addresses.
+    /// Wildcards are not supported yet, nor is automatic TLS.
+    #[command(name = "domains:add")]
+    DomainsAdd(DomainArgs),
+
+    /// Stop serving an app on a custom domain
+    #[command(name = "domains:remove")]
+    DomainsRemove(DomainArgs),
+
+    /// Show a custom domain and check whether its DNS points here
+    #[command(name = "domains:info")]
+    DomainsInfo(DomainArgs),
+
     /// Show an app's config vars
     Config(ConfigArgs),
 
@@ -288,6 +307,19 @@ pub struct DrainArgs {
 
     /// The drain's URL
     pub url: String,
+
+    /// Print JSON instead of text
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct DomainArgs {
+    #[command(flatten)]
+    pub app: AppArg,
+
+    /// The hostname, e.g. www.example.com
+    pub hostname: String,
 
     /// Print JSON instead of text
     #[arg(long)]

@@ -3,6 +3,7 @@
 
 mod app_name;
 mod email;
+mod hostname;
 mod manifest;
 mod policy;
 pub mod process_env;
@@ -10,6 +11,7 @@ mod scale;
 
 pub use app_name::{AppName, AppNameError};
 pub use email::{Email, EmailError};
+pub use hostname::{Hostname, HostnameError};
 pub use manifest::{
     parse_heroku_yml, parse_procfile, AddonRequest, BuildSpec, Command, EmptyCommand, Manifest,
     ManifestError, ManifestSource, ProcessSpec, ProcessType, ProcessTypeError, ReleaseSpec, Setup,

@@ -46,6 +46,8 @@ pub enum Action {
     Configure,
     /// Add, change or remove who has which role on the app.
     ManageAccess,
+    /// Add or remove the app's custom domains.
+    ManageDomains,
     DestroyApp,
     /// Create, list or revoke the actor's own API tokens.
     ManageOwnTokens,
@@ -83,7 +85,7 @@ impl Action {
             Action::ListApps | Action::ReadApp | Action::ReadPlatform => TokenScope::Read,
             Action::Deploy => TokenScope::Deploy,
             Action::ReadConfig => TokenScope::Read,
-            Action::Configure | Action::ManageAccess => TokenScope::Full,
+            Action::Configure | Action::ManageAccess | Action::ManageDomains => TokenScope::Full,
             Action::CreateApp
             | Action::DestroyApp
             | Action::ManageOwnTokens
@@ -111,6 +113,7 @@ impl Action {
             Action::ReadConfig => "read this app's config vars",
             Action::Configure => "change this app's config",
             Action::ManageAccess => "change who has access to this app",
+            Action::ManageDomains => "change this app's domains",
             Action::DestroyApp => "destroy this app",
             Action::ManageOwnTokens => "manage API tokens",
             Action::ManageUsers => "manage users",
@@ -160,6 +163,7 @@ pub fn authorize(actor: &Actor, role: Option<AppRole>, action: Action) -> Result
         | Action::ReadConfig
         | Action::Configure
         | Action::ManageAccess
+        | Action::ManageDomains
         | Action::DestroyApp => {
             actor.is_platform_admin || role.is_some_and(|role| role.permits(action))
         }
@@ -309,6 +313,34 @@ mod tests {
         }
         let admin = actor(true, TokenScope::Full);
         assert_eq!(authorize(&admin, None, Action::ManageAccess), Ok(()));
+    }
+
+    #[test]
+    fn admins_and_owners_manage_domains_with_full_tokens() {
+        let member = actor(false, TokenScope::Full);
+        for role in [AppRole::Owner, AppRole::Admin] {
+            assert_eq!(
+                authorize(&member, Some(role), Action::ManageDomains),
+                Ok(())
+            );
+        }
+        for role in [AppRole::Deployer, AppRole::Viewer] {
+            assert_eq!(
+                authorize(&member, Some(role), Action::ManageDomains),
+                Err(Denied::Forbidden(format!(
+                    "as {role} you cannot change this app's domains"
+                )))
+            );
+        }
+        let deploy_token = actor(false, TokenScope::Deploy);
+        assert!(matches!(
+            authorize(&deploy_token, Some(AppRole::Owner), Action::ManageDomains),
+            Err(Denied::Forbidden(_))
+        ));
+        assert_eq!(
+            authorize(&member, None, Action::ManageDomains),
+            Err(Denied::NotFound)
+        );
     }
 
     #[test]

@@ -11,6 +11,8 @@ mod audit;
 mod config;
 mod credentials;
 mod deploy;
+mod dns;
+mod domains;
 mod drains;
 mod error;
 pub mod logs;
@@ -26,6 +28,7 @@ mod tests;
 mod throttle;
 
 use std::collections::BTreeMap;
+use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -46,6 +49,8 @@ pub use berth_store::{
 };
 pub use config::ConfigChange;
 pub use deploy::{deploy_target, AppLease, RefUpdate};
+pub use dns::DnsAnswer;
+pub use domains::{DnsRecord, Domain, DomainCheck};
 pub use drains::Drain;
 pub use error::{PlatformError, Result};
 pub use logs::{LogFilter, LogLine, LogSink, LogSource, Retention, TailEvent};
@@ -67,6 +72,10 @@ pub struct PlatformConfig {
     pub boot_timeout: Duration,
     /// Every app answers at `<app>.<base domain>`.
     pub base_domain: String,
+    /// The DNS server domain checks ask; none means the system resolver.
+    pub dns_resolver: Option<SocketAddr>,
+    /// The router's public addresses, which apex domains point A/AAAA records at.
+    pub edge_addresses: Vec<IpAddr>,
     /// How many of an app's latest releases keep their images (for rollbacks).
     pub image_retention: usize,
     pub log_retention: Retention,
@@ -87,6 +96,8 @@ pub struct Platform {
     release_timeout: Duration,
     boot_timeout: Duration,
     base_domain: String,
+    dns_resolver: Option<SocketAddr>,
+    edge_addresses: Vec<IpAddr>,
     image_retention: usize,
     throttle: throttle::SignInThrottle,
 }
@@ -121,6 +132,8 @@ impl Platform {
             release_timeout: config.release_timeout,
             boot_timeout: config.boot_timeout,
             base_domain: config.base_domain.clone(),
+            dns_resolver: config.dns_resolver,
+            edge_addresses: config.edge_addresses.clone(),
             image_retention: config.image_retention.max(1),
             throttle: throttle::SignInThrottle::default(),
         })

@@ -23,6 +23,7 @@ impl Platform {
         // One refresh at a time: a slow one must not overwrite a newer table.
         let _serial = self.route_refresh.lock().await;
         let apps = self.store.apps_visible_to(0, true).await?;
+        let custom_hosts = self.custom_hosts().await?;
         let containers = self
             .engine()?
             .containers(&[("berth.process", "web")])
@@ -45,8 +46,16 @@ impl Platform {
                         })
                     })
                     .collect();
+                let hosts = std::iter::once(self.default_host(&app.name))
+                    .chain(
+                        custom_hosts
+                            .iter()
+                            .filter(|(app_id, _)| *app_id == app.id)
+                            .map(|(_, hostname)| hostname.clone()),
+                    )
+                    .collect();
                 AppRoute {
-                    hosts: vec![self.default_host(&app.name)],
+                    hosts,
                     maintenance: app.maintenance,
                     app: app.name,
                     upstreams,

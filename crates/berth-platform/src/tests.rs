@@ -12,6 +12,8 @@ async fn platform() -> (tempfile::TempDir, Platform) {
         release_timeout: std::time::Duration::from_secs(60),
         boot_timeout: std::time::Duration::from_secs(60),
         base_domain: "localhost".into(),
+        dns_resolver: None,
+        edge_addresses: Vec::new(),
         image_retention: 10,
         log_retention: crate::Retention::default(),
     };
@@ -262,6 +264,8 @@ async fn rotating_the_key_reseals_every_secret_and_keeps_them_readable() {
         release_timeout: std::time::Duration::from_secs(60),
         boot_timeout: std::time::Duration::from_secs(60),
         base_domain: "localhost".into(),
+        dns_resolver: None,
+        edge_addresses: Vec::new(),
         image_retention: 10,
         log_retention: crate::Retention::default(),
     };
@@ -461,4 +465,95 @@ async fn users_are_managed_by_platform_admins_and_sole_owners_need_an_heir() {
         Some("root@example.com")
     );
     assert!(trail.iter().any(|e| e.entry.action == "user.remove"));
+}
+
+#[tokio::test]
+async fn a_hostname_belongs_to_one_app_and_the_conflict_names_no_app() {
+    let (_dir, platform) = platform().await;
+    let alice = signed_in(&platform, "alice@example.com", false).await.actor;
+    let bob = signed_in(&platform, "bob@example.com", false).await.actor;
+    platform.create_app(&alice, Some("shop")).await.unwrap();
+    platform.create_app(&bob, Some("copycat")).await.unwrap();
+    let added = platform
+        .add_domain(&alice, "shop", "Shop.Example.TEST")
+        .await
+        .unwrap();
+    assert_eq!(added.hostname, "shop.example.test");
+    assert_eq!(
+        added.record,
+        crate::DnsRecord::Cname("shop.localhost".into())
+    );
+    let taken = platform
+        .add_domain(&bob, "copycat", "shop.example.test")
+        .await;
+    match taken {
+        Err(PlatformError::Conflict(message)) => {
+            assert_eq!(
+                message,
+                "shop.example.test is already in use by another app"
+            );
+        }
+        other => panic!("expected a conflict, got {other:?}"),
+    }
+    assert!(platform.domains(&bob, "copycat").await.unwrap().is_empty());
+    let trail = platform.audit_trail(&alice, Some("shop")).await.unwrap();
+    assert!(trail
+        .iter()
+        .any(|event| event.entry.action == "domains.add"
+            && event.entry.detail == "shop.example.test"));
+}
+
+#[tokio::test]
+async fn bad_and_reserved_hostnames_are_refused_and_nothing_is_stored() {
+    let (_dir, platform) = platform().await;
+    let alice = signed_in(&platform, "alice@example.com", false).await.actor;
+    platform.create_app(&alice, Some("shop")).await.unwrap();
+    for (hostname, says) in [
+        ("*.example.test", "DNS-01"),
+        ("under_score.example.test", "letters, digits and dashes"),
+        ("example", "at least two labels"),
+        ("other.localhost", "reserved for apps"),
+        ("localhost.", "at least two labels"),
+    ] {
+        match platform.add_domain(&alice, "shop", hostname).await {
+            Err(PlatformError::Invalid(message)) => {
+                assert!(message.contains(says), "{hostname}: {message}");
+            }
+            other => panic!("{hostname}: expected it refused, got {other:?}"),
+        }
+    }
+    assert!(platform.domains(&alice, "shop").await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn deployers_see_domains_but_do_not_change_them() {
+    let (_dir, platform) = platform().await;
+    let owner = signed_in(&platform, "owner@example.com", false).await.actor;
+    let deployer = signed_in(&platform, "dep@example.com", false).await.actor;
+    platform.create_app(&owner, Some("shop")).await.unwrap();
+    platform
+        .add_member(&owner, "shop", "dep@example.com", AppRole::Deployer)
+        .await
+        .unwrap();
+    platform
+        .add_domain(&owner, "shop", "www.example.test")
+        .await
+        .unwrap();
+    assert_eq!(platform.domains(&deployer, "shop").await.unwrap().len(), 1);
+    assert!(matches!(
+        platform
+            .remove_domain(&deployer, "shop", "www.example.test")
+            .await,
+        Err(PlatformError::Forbidden(_))
+    ));
+    platform
+        .remove_domain(&owner, "shop", "www.example.test")
+        .await
+        .unwrap();
+    assert!(matches!(
+        platform
+            .remove_domain(&owner, "shop", "www.example.test")
+            .await,
+        Err(PlatformError::NotFound(_))
+    ));
 }

@@ -1,4 +1,4 @@
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 
 use std::time::Duration;
@@ -39,6 +39,14 @@ pub struct Settings {
     /// Every app is reachable at <app>.<base domain>.
     #[arg(long, env = "BERTH_BASE_DOMAIN", default_value = "localhost")]
     pub base_domain: String,
+
+    /// The DNS server (IP:PORT) domain checks ask (default: the system resolver).
+    #[arg(long, env = "BERTH_DNS_RESOLVER")]
+    pub dns_resolver: Option<SocketAddr>,
+
+    /// The router's public addresses, comma-separated: apex domains point A/AAAA records at them.
+    #[arg(long, env = "BERTH_EDGE_ADDRESSES", value_delimiter = ',')]
+    pub edge_addresses: Vec<IpAddr>,
 
     /// The Docker engine to drive (default: DOCKER_HOST, else the local socket).
     #[arg(long, env = "BERTH_DOCKER_HOST")]
@@ -102,6 +110,8 @@ impl Settings {
             release_timeout: Duration::from_secs(self.release_timeout),
             boot_timeout: Duration::from_secs(self.boot_timeout),
             base_domain: self.base_domain.clone(),
+            dns_resolver: self.dns_resolver,
+            edge_addresses: self.edge_addresses.clone(),
             image_retention: self.image_retention,
             log_retention: berth_platform::Retention {
                 lines: self.log_retention_lines,

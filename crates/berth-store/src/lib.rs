@@ -6,6 +6,7 @@
 mod apps;
 mod audit;
 mod config_vars;
+mod domains;
 mod drains;
 mod memberships;
 mod releases;
@@ -22,6 +23,7 @@ use sqlx::{AnyPool, Executor};
 pub use apps::AppRecord;
 pub use audit::{AuditEntry, AuditEvent};
 pub use config_vars::SealedValues;
+pub use domains::DomainRecord;
 pub use drains::DrainRecord;
 pub use memberships::{Member, MembershipChange};
 pub use releases::{NewRelease, ReleaseProcess, ReleaseRecord, ReleaseStatus};

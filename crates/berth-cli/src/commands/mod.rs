@@ -5,6 +5,7 @@ mod access;
 mod apps;
 mod auth;
 mod config;
+mod domains;
 mod git_remote;
 mod logs;
 mod releases;
@@ -51,6 +52,10 @@ pub fn run(command: Command, context: &Context) -> Result<()> {
         Command::MaintenanceOff(app) => config::set_maintenance(context, app, false),
         Command::Ps(args) => releases::ps(context, args),
         Command::Logs(args) => logs::show(context, args),
+        Command::Domains(args) => domains::list(context, args),
+        Command::DomainsAdd(args) => domains::add(context, args),
+        Command::DomainsRemove(args) => domains::remove(context, args),
+        Command::DomainsInfo(args) => domains::info(context, args),
         Command::Drains(args) => logs::drains(context, args),
         Command::DrainsAdd(args) => logs::add_drain(context, args),
         Command::DrainsRemove(args) => logs::remove_drain(context, args),

@@ -4,6 +4,7 @@ mod access;
 mod account;
 mod apps;
 mod config;
+mod domains;
 mod drains;
 mod error;
 mod extract;
@@ -67,6 +68,14 @@ fn v1() -> Routes {
         .route(
             "/apps/{name}/drains",
             get(drains::list).post(drains::add).delete(drains::remove),
+        )
+        .route(
+            "/apps/{name}/domains",
+            get(domains::list).post(domains::add),
+        )
+        .route(
+            "/apps/{name}/domains/{hostname}",
+            get(domains::info).delete(domains::remove),
         )
         .route("/apps/{name}/dynos/restart", post(config::restart))
         .route("/apps/{name}/dynos/stop", post(config::stop))

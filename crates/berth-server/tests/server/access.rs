@@ -152,6 +152,16 @@ fn matrix() -> BTreeMap<(&'static str, &'static str), Need> {
         (("GET", "/api/v1/apps/{name}/drains"), App(Admin, Full)),
         (("POST", "/api/v1/apps/{name}/drains"), App(Admin, Full)),
         (("DELETE", "/api/v1/apps/{name}/drains"), App(Admin, Full)),
+        (("GET", "/api/v1/apps/{name}/domains"), App(Viewer, Read)),
+        (("POST", "/api/v1/apps/{name}/domains"), App(Admin, Full)),
+        (
+            ("GET", "/api/v1/apps/{name}/domains/{hostname}"),
+            App(Viewer, Read),
+        ),
+        (
+            ("DELETE", "/api/v1/apps/{name}/domains/{hostname}"),
+            App(Admin, Full),
+        ),
         (("GET", "/api/v1/audit"), PlatformAdmin(Read)),
         (("GET", "/api/v1/users"), PlatformAdmin(Read)),
         (("POST", "/api/v1/users"), PlatformAdmin(Full)),
@@ -384,6 +394,9 @@ fn body_for(method: &str, template: &str) -> Option<Value> {
         }
         ("PUT", "/api/v1/apps/{name}/maintenance") => json!({"enabled": true}),
         ("POST" | "DELETE", "/api/v1/apps/{name}/drains") => json!({"url": "syslog://127.0.0.1:9"}),
+        ("POST", "/api/v1/apps/{name}/domains") => {
+            json!({"hostname": format!("{}.example.test", unique_app_name("matrix"))})
+        }
         ("PATCH", "/api/v1/apps/{name}/config") => json!({"GREETING": "hello"}),
         ("PATCH", "/api/v1/apps/{name}/formation") => json!({"changes": ["web=1"]}),
         (_, _) if method == "GET" || method == "DELETE" => return None,
@@ -401,7 +414,8 @@ async fn routes_of_the_router(api: &Api) -> BTreeSet<(String, String)> {
             .replace("{name}", "probe")
             .replace("{id}", "probe")
             .replace("{version}", "current")
-            .replace("{email}", "probe@example.com");
+            .replace("{email}", "probe@example.com")
+            .replace("{hostname}", "probe.example.test");
         for method in ["GET", "POST", "PUT", "PATCH", "DELETE"] {
             let method = Method::from_bytes(method.as_bytes()).unwrap();
             let response = api.request(method.clone(), &path, None, None).await;
@@ -465,6 +479,7 @@ async fn every_route_answers_every_caller_as_the_policy_says() {
                     .replace("{id}", &spare.id)
                     .replace("{version}", "current")
                     .replace("{email}", member)
+                    .replace("{hostname}", "shop.example.test")
             };
             let path = concrete(&app);
             let method = Method::from_bytes(method.as_bytes()).unwrap();
