@@ -85,6 +85,40 @@ impl Platform {
         .await
     }
 
+    /// Changes the signed-in user's own password, after checking the current one.
+    pub async fn change_password(
+        &self,
+        actor: &Actor,
+        current: &str,
+        new: &str,
+        origin: &str,
+    ) -> Result<()> {
+        authorize_platform(actor, Action::ManageOwnTokens)?;
+        if new.is_empty() {
+            return Err(PlatformError::Invalid("the new password is empty".into()));
+        }
+        let user = self.account(actor).await?;
+        let (current, stored_hash) = (current.to_string(), user.password_hash.clone());
+        let verified =
+            tokio::task::spawn_blocking(move || verify_password(&current, stored_hash.as_deref()))
+                .await
+                .map_err(|e| PlatformError::Internal(format!("password check failed: {e}")))?;
+        if !verified {
+            return Err(PlatformError::Invalid(
+                "the current password is not right".into(),
+            ));
+        }
+        let hash = hash_off_thread(new).await?;
+        self.store.set_password_hash(&user.email, &hash).await?;
+        self.audit(
+            Some(&user.email),
+            origin,
+            "user.change_password",
+            user.email.clone(),
+        )
+        .await
+    }
+
     /// Signs in with email and password and issues a full-scope token.
     /// Failures all read the same, whether or not the email exists.
     pub async fn login(
