@@ -67,6 +67,7 @@ pub(crate) struct ServerState {
     pub base_domain: String,
     /// The router's port, as apps' web URLs need it (omitted when 80).
     pub router_port: u16,
+    pub sign_in_throttle: dashboard::SignInThrottle,
 }
 
 impl ServerState {
@@ -143,6 +144,7 @@ pub async fn launch(
         platform,
         base_domain: settings.base_domain.clone(),
         router_port: http_address.port(),
+        sign_in_throttle: dashboard::SignInThrottle::default(),
     }));
 
     let (stop, stopped) = watch::channel(false);

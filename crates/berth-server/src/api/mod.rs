@@ -14,7 +14,7 @@ use axum::Router;
 
 use crate::AppState;
 pub(crate) use error::ApiError;
-pub(crate) use extract::PublicBase;
+pub(crate) use extract::{Origin, PublicBase};
 
 pub(crate) fn routes() -> Router<AppState> {
     let v1 = Router::new()
