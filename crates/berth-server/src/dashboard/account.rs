@@ -60,9 +60,10 @@ async fn page(
             last_used: token
                 .last_used_at
                 .map_or_else(|| "never".to_string(), |at| format!("{} ago", elapsed(at))),
-            expires: token
-                .expires_at
-                .map_or_else(|| "never".to_string(), |at| at.format("%Y-%m-%d").to_string()),
+            expires: token.expires_at.map_or_else(
+                || "never".to_string(),
+                |at| at.format("%Y-%m-%d").to_string(),
+            ),
             id: token.id,
             description: token.description,
             scope: token.scope,

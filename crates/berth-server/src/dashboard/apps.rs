@@ -10,7 +10,7 @@ use berth_platform::{AppRecord, Dyno, LogFilter, LogSource};
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
-use super::browser::{Chrome, CheckedForm, SignedIn};
+use super::browser::{CheckedForm, Chrome, SignedIn};
 use super::error::DashboardError;
 use super::{after_action, render};
 use crate::api::{Origin, PublicBase};

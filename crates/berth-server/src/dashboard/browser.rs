@@ -248,7 +248,9 @@ impl FromRequestParts<AppState> for SignedIn {
         let session = state.platform.authenticate(token).await?;
         let mut chrome = Chrome::from_request_parts(parts, state).await?;
         chrome.email = Some(session.actor.email.clone());
-        let tls = OverTls::from_request_parts(parts, state).await.unwrap_or(OverTls(false));
+        let tls = OverTls::from_request_parts(parts, state)
+            .await
+            .unwrap_or(OverTls(false));
         Ok(Self {
             session,
             chrome,

@@ -93,7 +93,9 @@ pub(super) async fn update(
     }
 }
 
-fn changes_in(fields: &BTreeMap<String, String>) -> Result<BTreeMap<String, Option<String>>, String> {
+fn changes_in(
+    fields: &BTreeMap<String, String>,
+) -> Result<BTreeMap<String, Option<String>>, String> {
     let mut changes = BTreeMap::new();
     for line in fields.get("vars").map_or("", String::as_str).lines() {
         let line = line.trim();
@@ -101,7 +103,9 @@ fn changes_in(fields: &BTreeMap<String, String>) -> Result<BTreeMap<String, Opti
             continue;
         }
         let Some((key, value)) = line.split_once('=') else {
-            return Err(format!("{line:?} has no '=': write one KEY=VALUE per line."));
+            return Err(format!(
+                "{line:?} has no '=': write one KEY=VALUE per line."
+            ));
         };
         changes.insert(key.trim().to_string(), Some(value.to_string()));
     }

@@ -34,7 +34,8 @@ struct ErrorPage {
 impl IntoResponse for DashboardError {
     fn into_response(self) -> Response {
         let (status, title) = match &self {
-            DashboardError::SignInFirst | DashboardError::Platform(PlatformError::Unauthorized(_)) => {
+            DashboardError::SignInFirst
+            | DashboardError::Platform(PlatformError::Unauthorized(_)) => {
                 return Redirect::to("/").into_response()
             }
             DashboardError::Csrf => (StatusCode::FORBIDDEN, "Form refused"),

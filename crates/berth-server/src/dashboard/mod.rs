@@ -44,7 +44,10 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/apps/{name}/maintenance", post(apps::maintenance))
         .route("/apps/{name}/releases", get(releases::list))
         .route("/apps/{name}/rollback", post(releases::rollback))
-        .route("/apps/{name}/config", get(config::show).post(config::update))
+        .route(
+            "/apps/{name}/config",
+            get(config::show).post(config::update),
+        )
         .route("/apps/{name}/logs", get(logs::show))
         .route("/apps/{name}/domains", get(apps::domains))
         .route("/apps/{name}/addons", get(apps::addons))

@@ -107,6 +107,11 @@ pub(super) async fn rollback(
         .platform
         .rollback(&signed_in.session.actor, &name, Some(version), &progress)
         .await
-        .map(|release| format!("Rolled back to v{version}: this is now v{}.", release.version));
+        .map(|release| {
+            format!(
+                "Rolled back to v{version}: this is now v{}.",
+                release.version
+            )
+        });
     after_action(&to, result, signed_in.tls)
 }
