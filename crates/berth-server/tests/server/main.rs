@@ -1,6 +1,8 @@
 //! berthd as operators and API clients meet it: the real binary for
 //! `berthd admin` and signals, the in-process server for the API.
 
+mod browser;
+mod dashboard;
 mod deploy;
 
 use std::io::Write;
