@@ -7,7 +7,7 @@ use berth_platform::{IssuedToken, TokenScope};
 use serde::Deserialize;
 
 use super::apps::elapsed;
-use super::browser::{CheckedForm, Chrome, SignedIn};
+use super::browser::{CheckedForm, Chrome, NoFields, SignedIn};
 use super::error::DashboardError;
 use super::{after_action, render};
 use crate::api::Origin;
@@ -146,9 +146,6 @@ pub(super) async fn create_token(
         Err(error) => after_action("/account", Err(error), signed_in.tls),
     }
 }
-
-#[derive(Deserialize)]
-pub(super) struct NoFields {}
 
 pub(super) async fn revoke_token(
     State(state): State<AppState>,

@@ -294,6 +294,10 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for CheckedForm<T> {
     }
 }
 
+/// A form that carries nothing but its CSRF token (sign out, revoke).
+#[derive(serde::Deserialize)]
+pub(crate) struct NoFields {}
+
 fn constant_time_eq(a: &str, b: &str) -> bool {
     a.len() == b.len()
         && a.bytes()

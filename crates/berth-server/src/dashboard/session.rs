@@ -13,7 +13,8 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
 use super::browser::{
-    failure, redirect_with, set_cookie, success, CheckedForm, OverTls, SignedIn, SESSION_COOKIE,
+    failure, redirect_with, set_cookie, success, CheckedForm, NoFields, OverTls, SignedIn,
+    SESSION_COOKIE,
 };
 use super::error::DashboardError;
 use crate::api::Origin;
@@ -104,9 +105,6 @@ pub(super) async fn sign_in(
     );
     Ok(response)
 }
-
-#[derive(Deserialize)]
-pub(super) struct NoFields {}
 
 pub(super) async fn sign_out(
     State(state): State<AppState>,

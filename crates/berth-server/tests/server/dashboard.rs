@@ -292,3 +292,113 @@ async fn repeated_failed_sign_ins_are_throttled() {
     let (_, _, html) = visitor.get("/").await;
     assert!(html.contains("Too many failed sign-ins"), "{html}");
 }
+
+#[tokio::test]
+async fn config_mistakes_are_shown_beside_the_form_and_the_account_manages_its_secrets() {
+    let server = TestServer::start();
+    server.create_user("dev@example.com", false, Some("correct horse"));
+    let mut visitor = Visitor::new(&server);
+    visitor.sign_in("dev@example.com", "correct horse").await;
+    let csrf = visitor.csrf().await;
+    visitor
+        .post("/apps", &[("csrf", &csrf), ("name", "shop")])
+        .await;
+
+    let (status, _, html) = visitor
+        .post(
+            "/apps/shop/config",
+            &[("csrf", &csrf), ("vars", "GOOD=1\nno equals sign")],
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(html.contains("id=\"config-error\""), "{html}");
+    assert!(
+        html.contains("&#34;no equals sign&#34; has no &#39;=&#39;"),
+        "{html}"
+    );
+    assert!(
+        html.contains("GOOD=1\nno equals sign</textarea>"),
+        "the draft is kept: {html}"
+    );
+    let (status, headers, _) = visitor
+        .post(
+            "/apps/shop/config",
+            &[("csrf", &csrf), ("vars", "GOOD=1\nALSO=2")],
+        )
+        .await;
+    assert_eq!(
+        (status, location(&headers)),
+        (StatusCode::SEE_OTHER, "/apps/shop/config")
+    );
+    let (_, _, html) = visitor.get("/apps/shop/config").await;
+    assert!(
+        html.contains("Config saved: the first deploy will use it."),
+        "{html}"
+    );
+    assert!(
+        html.contains("<code>GOOD</code>") && html.contains("<code>ALSO</code>"),
+        "{html}"
+    );
+
+    let (_, _, html) = visitor
+        .post(
+            "/account/tokens",
+            &[("csrf", &csrf), ("description", "CI"), ("scope", "read")],
+        )
+        .await;
+    let start = html.find("berth_").expect("the new token, shown once");
+    let token: String = html[start..]
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+        .collect();
+    let (_, _, again) = visitor.get("/account").await;
+    assert!(!again.contains(&token), "shown only once");
+    let id = token
+        .trim_start_matches("berth_")
+        .split('_')
+        .next()
+        .unwrap()
+        .to_string();
+    let (status, _, _) = visitor
+        .post(&format!("/account/tokens/{id}/revoke"), &[("csrf", &csrf)])
+        .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let refused = reqwest::Client::new()
+        .get(format!("{}/api/v1/apps", server.api_url))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
+
+    visitor
+        .post(
+            "/account/password",
+            &[
+                ("csrf", &csrf),
+                ("current", "wrong"),
+                ("new", "new horse"),
+                ("confirm", "new horse"),
+            ],
+        )
+        .await;
+    let (_, _, html) = visitor.get("/account").await;
+    assert!(
+        html.contains("The current password is not right."),
+        "{html}"
+    );
+    visitor
+        .post(
+            "/account/password",
+            &[
+                ("csrf", &csrf),
+                ("current", "correct horse"),
+                ("new", "new horse"),
+                ("confirm", "new horse"),
+            ],
+        )
+        .await;
+    let mut fresh = Visitor::new(&server);
+    fresh.sign_in("dev@example.com", "new horse").await;
+    assert!(fresh.cookies.contains_key("berth_session"));
+}
