@@ -128,6 +128,20 @@ impl Platform {
         description: &str,
         origin: &str,
     ) -> Result<IssuedToken> {
+        self.login_for(email, password, description, None, origin)
+            .await
+    }
+
+    /// Signs in as `login` does, with a token that expires after `lifetime`
+    /// (a browser session) or never.
+    pub async fn login_for(
+        &self,
+        email: &str,
+        password: &str,
+        description: &str,
+        lifetime: Option<Duration>,
+        origin: &str,
+    ) -> Result<IssuedToken> {
         let user = match Email::parse(email) {
             Ok(email) => self.store.user_by_email(email.as_str()).await?,
             Err(_) => None,
@@ -147,7 +161,8 @@ impl Platform {
                     description.to_string(),
                 )
                 .await?;
-                self.issue_token(&user, description, TokenScope::Full, None, origin)
+                let expires_at = lifetime.map(|lifetime| Utc::now() + lifetime);
+                self.issue_token(&user, description, TokenScope::Full, expires_at, origin)
                     .await
             }
             _ => {

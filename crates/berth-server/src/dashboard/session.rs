@@ -24,6 +24,8 @@ use crate::AppState;
 const FAILURES_PER_ADDRESS: usize = 20;
 const FAILURES_PER_EMAIL: usize = 5;
 const WINDOW: Duration = Duration::from_secs(10 * 60);
+/// How long a dashboard sign-in lasts: its token expires, and its cookie with it.
+const SESSION_LIFETIME_DAYS: i64 = 14;
 
 /// Recent failed sign-ins, by `address:…` and `email:…`.
 #[derive(Default)]
@@ -84,7 +86,13 @@ pub(super) async fn sign_in(
     }
     let issued = match state
         .platform
-        .login(&form.email, &form.password, "dashboard session", &origin)
+        .login_for(
+            &form.email,
+            &form.password,
+            "dashboard session",
+            Some(chrono::Duration::days(SESSION_LIFETIME_DAYS)),
+            &origin,
+        )
         .await
     {
         Ok(issued) => issued,
@@ -101,7 +109,12 @@ pub(super) async fn sign_in(
     );
     response.headers_mut().append(
         SET_COOKIE,
-        set_cookie(SESSION_COOKIE, &issued.token, None, tls),
+        set_cookie(
+            SESSION_COOKIE,
+            &issued.token,
+            Some(SESSION_LIFETIME_DAYS as u64 * 24 * 3600),
+            tls,
+        ),
     );
     Ok(response)
 }

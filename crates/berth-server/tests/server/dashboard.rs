@@ -148,6 +148,7 @@ async fn pages_forbid_inline_scripts_and_keep_cookies_from_scripts() {
         session.contains("HttpOnly") && session.contains("SameSite=Lax"),
         "{session}"
     );
+    assert!(session.contains("Max-Age=1209600"), "two weeks: {session}");
     let (status, _, html) = visitor.get("/apps").await;
     assert_eq!(status, StatusCode::OK);
     assert!(html.contains("Signed in as dev@example.com."), "{html}");
@@ -205,6 +206,20 @@ async fn forms_without_this_browsers_csrf_token_are_refused() {
         .await
         .unwrap();
     assert_eq!(read.status(), StatusCode::OK);
+    let tokens: Vec<berth_api_types::Token> = client
+        .get(format!("{}/api/v1/tokens", server.api_url))
+        .header("cookie", &session)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let browser_token = tokens
+        .iter()
+        .find(|token| token.description == "dashboard session")
+        .expect("the sign-in's token");
+    assert!(browser_token.expires_at.is_some(), "a session expires");
     let change = client
         .post(format!("{}/api/v1/apps", server.api_url))
         .header("cookie", &session)
