@@ -286,6 +286,36 @@ async fn the_dashboard_runs_an_app_from_sign_in_to_rollback() {
     assert!(current.contains("v4"), "{current}");
     browser.shot("releases").await;
 
+    // Restart one dyno; turn maintenance on.
+    browser
+        .client
+        .goto(&page(&format!("/apps/{name}")))
+        .await
+        .unwrap();
+    browser
+        .client
+        .find(Locator::Css("#dynos form:has(input[value='web.1']) button"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    browser
+        .wait_for_text(".flash", "Restarted web.1.", false)
+        .await;
+    browser.click_button("Turn maintenance on").await;
+    browser
+        .wait_for_text(".flash", "Maintenance mode is on", false)
+        .await;
+    assert!(browser.text("h1").await.contains("maintenance"));
+    let visit = reqwest::Client::new()
+        .get(format!("{}/", server.http_url))
+        .header("host", format!("{name}.localhost"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(visit.status(), reqwest::StatusCode::SERVICE_UNAVAILABLE);
+
     // The app list, and a token shown once on the account page.
     browser.client.goto(&page("/apps")).await.unwrap();
     let apps = browser.text("#apps").await;
@@ -298,6 +328,28 @@ async fn the_dashboard_runs_an_app_from_sign_in_to_rollback() {
     let created = browser.wait_for_text("#new-token", "berth_", false).await;
     assert!(created.contains("shown only this once"), "{created}");
     browser.shot("account").await;
+
+    // Destroying asks for the app's name first.
+    browser
+        .client
+        .goto(&page(&format!("/apps/{name}")))
+        .await
+        .unwrap();
+    browser
+        .submit("#destroy", &[("confirm", "not-the-name")])
+        .await;
+    browser
+        .wait_for_text(
+            ".flash-error",
+            &format!("Type the app's name, {name}"),
+            false,
+        )
+        .await;
+    browser.submit("#destroy", &[("confirm", &name)]).await;
+    browser
+        .wait_for_text(".flash", &format!("Destroyed {name}."), false)
+        .await;
+    assert!(browser.text(".page").await.contains("No apps yet"));
 
     browser.click_button("Sign out").await;
     browser.wait_for_text(".flash", "Signed out.", false).await;
