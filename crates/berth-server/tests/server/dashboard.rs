@@ -355,6 +355,26 @@ async fn config_mistakes_are_shown_beside_the_form_and_the_account_manages_its_s
         "{html}"
     );
 
+    visitor
+        .post("/apps/shop/config", &[("csrf", &csrf), ("set.GOOD", "3")])
+        .await;
+    visitor
+        .post("/apps/shop/config", &[("csrf", &csrf), ("unset", "ALSO")])
+        .await;
+    let config: std::collections::BTreeMap<String, String> = reqwest::Client::new()
+        .get(format!("{}/api/v1/apps/shop/config", server.api_url))
+        .header(
+            "cookie",
+            format!("berth_session={}", visitor.cookies["berth_session"]),
+        )
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(config, [("GOOD".to_string(), "3".to_string())].into());
+
     let (_, _, html) = visitor
         .post(
             "/account/tokens",
