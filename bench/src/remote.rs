@@ -42,9 +42,14 @@ impl Remote {
     }
 }
 
-/// Signs up a user on `server` and creates app `name` as them.
-pub fn create_app(server: &TestServer, name: &str) -> Result<Remote, String> {
-    let token = server.create_user("bench@example.com", false, None);
+/// Signs up the bench's user on `server`; returns its API token.
+pub fn sign_up(server: &TestServer) -> String {
+    server.create_user("bench@example.com", false, None)
+}
+
+/// Creates app `name` as the user holding `token`.
+pub fn create_app(server: &TestServer, token: &str, name: &str) -> Result<Remote, String> {
+    let token = token.to_string();
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

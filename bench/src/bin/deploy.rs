@@ -14,8 +14,8 @@ use std::sync::mpsc::{self, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
 use berth_bench::{
-    create_app, interrupted, kill_group, not_an_option, positive, run_main, watch_interrupts,
-    Remote,
+    create_app, interrupted, kill_group, not_an_option, positive, run_main, sign_up,
+    watch_interrupts, Remote,
 };
 use berth_testkit::{unique_app_name, AppRepo, EngineCleanup, TestServer};
 
@@ -62,7 +62,7 @@ fn run(options: &Options) -> Result<(), String> {
     watch_interrupts(&app);
 
     let server = TestServer::start();
-    let remote = create_app(&server, &app)?;
+    let remote = create_app(&server, &sign_up(&server), &app)?;
     let repo = AppRepo::from_fixture("heroku-yml");
 
     let total_pushes = options.runs + 2;

@@ -19,8 +19,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use berth_bench::{
-    create_app, interrupted, kill_group, not_an_option, positive, run_main, watch_interrupts,
-    Remote,
+    create_app, interrupted, kill_group, not_an_option, positive, run_main, sign_up,
+    watch_interrupts, Remote,
 };
 use berth_testkit::{unique_app_name, AppRepo, EngineCleanup, TestServer};
 
@@ -84,7 +84,7 @@ fn run(options: &Options) -> Result<(), String> {
         .enable_all()
         .build()
         .map_err(|e| format!("tokio runtime: {e}"))?;
-    let remote = create_app(&server, &app)?;
+    let remote = create_app(&server, &sign_up(&server), &app)?;
     let repo = AppRepo::from_fixture("cmd-only");
     eprintln!("first push of cmd-only …");
     let first = push(&remote, &repo, 1, Instant::now() + PUSH_TIMEOUT)?;

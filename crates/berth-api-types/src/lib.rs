@@ -4,6 +4,8 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+pub mod terminal;
+
 /// The body of every error response, e.g. `{"id": "not_found", "message": "…"}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ErrorBody {
@@ -55,6 +57,80 @@ pub struct Token {
     pub created_at: DateTime<Utc>,
     pub last_used_at: Option<DateTime<Utc>>,
     pub expires_at: Option<DateTime<Utc>>,
+}
+
+/// A user of the platform, as `berth users` lists them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct User {
+    pub email: String,
+    /// Platform admins manage users and reach every app.
+    pub admin: bool,
+    pub created_at: DateTime<Utc>,
+}
+
+/// `POST /users`: a platform admin creates a user, who gets a first token.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CreateUserRequest {
+    pub email: String,
+    #[serde(default)]
+    pub admin: bool,
+    /// None: the user signs in with the token only until a password is set.
+    #[serde(default)]
+    pub password: Option<String>,
+}
+
+/// `DELETE /users/{email}?reassign_to=EMAIL`: apps the user alone owns pass
+/// to `reassign_to`; without it such a user is not removed.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct RemoveUserQuery {
+    #[serde(default)]
+    pub reassign_to: Option<String>,
+}
+
+/// What removing a user did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RemovedUser {
+    pub email: String,
+    /// Apps the user alone owned, now owned by the `reassign_to` user.
+    pub reassigned_apps: Vec<String>,
+}
+
+/// Someone's role on an app, as `berth access` lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Member {
+    pub email: String,
+    /// `owner`, `admin`, `deployer` or `viewer`.
+    pub role: String,
+    /// When they got access.
+    pub created_at: DateTime<Utc>,
+}
+
+/// `POST /apps/{name}/access`: give an existing user a role on the app.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AddMemberRequest {
+    pub email: String,
+    pub role: String,
+}
+
+/// `PATCH /apps/{name}/access/{email}`: change a member's role.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct UpdateMemberRequest {
+    pub role: String,
+}
+
+/// One line of the audit trail: who did what, when, from where. Names
+/// things (config keys, token ids), never secret values.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditEvent {
+    pub at: DateTime<Utc>,
+    /// Who did it; none for failed sign-ins.
+    pub actor: Option<String>,
+    /// The client address, or `berthd admin`.
+    pub source: String,
+    pub app: Option<String>,
+    /// e.g. `config.change`, `access.add`, `session.fail`.
+    pub action: String,
+    pub detail: String,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -121,6 +197,9 @@ pub struct Dyno {
     /// The release it runs, e.g. `v7`.
     pub release: String,
     pub created_at: DateTime<Utc>,
+    /// When a running dyno last started (its uptime counts from here).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub started_at: Option<DateTime<Utc>>,
     /// How a crashed dyno last exited.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub exit_code: Option<i64>,
@@ -165,6 +244,23 @@ pub struct RunRequest {
     /// Extra environment for this run only.
     #[serde(default)]
     pub env: std::collections::BTreeMap<String, String>,
+}
+
+/// `POST /apps/{name}/dynos/run/tty` with `Upgrade: berth-run`: a one-off
+/// process on a terminal of this size; the session then speaks
+/// [`terminal::Frame`]s.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TerminalRunRequest {
+    #[serde(flatten)]
+    pub run: RunRequest,
+    pub size: terminal::TerminalSize,
+}
+
+/// `POST /apps/{name}/dynos/run/detached`: the one-off dyno started.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DetachedRun {
+    /// `run.4821`
+    pub dyno: String,
 }
 
 /// What a one-off process reports, one JSON object per line of the response.
@@ -220,4 +316,20 @@ pub struct LogEntry {
     /// `web.1`, `build`, `release`, `router`, `api`…
     pub dyno: String,
     pub message: String,
+}
+
+/// A log drain: where an app's log stream is forwarded.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Drain {
+    /// `syslog://HOST:PORT`, `syslog+tls://HOST:PORT` or `https://…`.
+    pub url: String,
+    /// Sent with every batch (`Logplex-Drain-Token`), to tell drains apart.
+    pub token: String,
+    pub created_at: DateTime<Utc>,
+}
+
+/// `POST /apps/{name}/drains` and `DELETE /apps/{name}/drains`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DrainRequest {
+    pub url: String,
 }

@@ -4,9 +4,11 @@
 use std::time::Duration;
 
 use berth_api_types::{
-    Account, App, ConfigChanged, ConfigUpdate, CreateAppRequest, CreatedToken, Dyno, DynoSelection,
-    ErrorBody, FormationEntry, LogEntry, LoginRequest, MaintenanceRequest, Release, ReleaseDetail,
-    RollbackRequest, RunEvent, RunRequest, ScaleRequest,
+    Account, AddMemberRequest, App, AuditEvent, ConfigChanged, ConfigUpdate, CreateAppRequest,
+    CreateTokenRequest, CreateUserRequest, CreatedToken, DetachedRun, Drain, DrainRequest, Dyno,
+    DynoSelection, ErrorBody, FormationEntry, LogEntry, LoginRequest, MaintenanceRequest, Member,
+    Release, ReleaseDetail, RemovedUser, RollbackRequest, RunEvent, RunRequest, ScaleRequest,
+    TerminalRunRequest, Token, UpdateMemberRequest, User,
 };
 use reqwest::blocking::{RequestBuilder, Response};
 use reqwest::{Method, StatusCode};
@@ -24,6 +26,9 @@ pub struct Auth {
     pub token: String,
     pub from_env: bool,
 }
+
+/// How long an ordinary request may take.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(300);
 
 pub struct Client {
     http: reqwest::blocking::Client,
@@ -86,6 +91,11 @@ impl Client {
         self.json(Method::GET, &["apps", app, "config"], None::<&()>)
     }
 
+    /// The names of the app's config vars, for those who may not read values.
+    pub fn config_names(&self, app: &str) -> Result<Vec<String>> {
+        self.json(Method::GET, &["apps", app, "config", "names"], None::<&()>)
+    }
+
     pub fn update_config(&self, app: &str, update: &ConfigUpdate) -> Result<ConfigChanged> {
         self.json(Method::PATCH, &["apps", app, "config"], Some(update))
     }
@@ -117,6 +127,21 @@ impl Client {
             &["apps", app, "releases", version],
             None::<&()>,
         )
+    }
+
+    pub fn drains(&self, app: &str) -> Result<Vec<Drain>> {
+        self.json(Method::GET, &["apps", app, "drains"], None::<&()>)
+    }
+
+    pub fn add_drain(&self, app: &str, url: &str) -> Result<Drain> {
+        let request = DrainRequest { url: url.into() };
+        self.json(Method::POST, &["apps", app, "drains"], Some(&request))
+    }
+
+    pub fn remove_drain(&self, app: &str, url: &str) -> Result<()> {
+        let request = DrainRequest { url: url.into() };
+        self.send(Method::DELETE, &["apps", app, "drains"], Some(&request))?;
+        Ok(())
     }
 
     pub fn set_maintenance(&self, app: &str, enabled: bool) -> Result<App> {
@@ -190,6 +215,68 @@ impl Client {
         Err(broken("the log stream ended".into()))
     }
 
+    pub fn members(&self, app: &str) -> Result<Vec<Member>> {
+        self.json(Method::GET, &["apps", app, "access"], None::<&()>)
+    }
+
+    pub fn add_member(&self, app: &str, request: &AddMemberRequest) -> Result<()> {
+        self.send(Method::POST, &["apps", app, "access"], Some(request))
+            .map(drop)
+    }
+
+    pub fn update_member(&self, app: &str, email: &str, role: &str) -> Result<()> {
+        let request = UpdateMemberRequest { role: role.into() };
+        self.send(
+            Method::PATCH,
+            &["apps", app, "access", email],
+            Some(&request),
+        )
+        .map(drop)
+    }
+
+    pub fn remove_member(&self, app: &str, email: &str) -> Result<()> {
+        self.send(Method::DELETE, &["apps", app, "access", email], None::<&()>)
+            .map(drop)
+    }
+
+    pub fn tokens(&self) -> Result<Vec<Token>> {
+        self.json(Method::GET, &["tokens"], None::<&()>)
+    }
+
+    pub fn create_token(&self, request: &CreateTokenRequest) -> Result<CreatedToken> {
+        self.json(Method::POST, &["tokens"], Some(request))
+    }
+
+    pub fn revoke_token(&self, id: &str) -> Result<()> {
+        self.send(Method::DELETE, &["tokens", id], None::<&()>)
+            .map(drop)
+    }
+
+    pub fn users(&self) -> Result<Vec<User>> {
+        self.json(Method::GET, &["users"], None::<&()>)
+    }
+
+    pub fn create_user(&self, request: &CreateUserRequest) -> Result<CreatedToken> {
+        self.json(Method::POST, &["users"], Some(request))
+    }
+
+    pub fn remove_user(&self, email: &str, reassign_to: Option<&str>) -> Result<RemovedUser> {
+        let mut url = self.url(&["users", email])?;
+        if let Some(heir) = reassign_to {
+            url.query_pairs_mut().append_pair("reassign_to", heir);
+        }
+        let response = self.send_to(Method::DELETE, url, None::<&()>, REQUEST_TIMEOUT)?;
+        self.read_json(response)
+    }
+
+    /// The app's audit trail, or the whole platform's without an app.
+    pub fn audit(&self, app: Option<&str>) -> Result<Vec<AuditEvent>> {
+        match app {
+            Some(app) => self.json(Method::GET, &["apps", app, "audit"], None::<&()>),
+            None => self.json(Method::GET, &["audit"], None::<&()>),
+        }
+    }
+
     /// `<api url>/api/v1/<segments…>`, each segment percent-encoded.
     fn url(&self, segments: &[&str]) -> Result<Url> {
         if let Some(dots) = segments
@@ -215,6 +302,10 @@ impl Client {
         body: Option<&impl Serialize>,
     ) -> Result<T> {
         let response = self.send(method, segments, body)?;
+        self.read_json(response)
+    }
+
+    fn read_json<T: DeserializeOwned>(&self, response: Response) -> Result<T> {
         let url = response.url().to_string();
         let bytes = response
             .bytes()
@@ -258,13 +349,62 @@ impl Client {
         Ok(())
     }
 
+    /// Starts a one-off dyno in the background; returns its name.
+    pub fn run_detached(&self, app: &str, request: &RunRequest) -> Result<DetachedRun> {
+        self.json(
+            Method::POST,
+            &["apps", app, "dynos", "run", "detached"],
+            Some(request),
+        )
+    }
+
+    /// Starts a one-off process on a terminal and returns the connection,
+    /// upgraded to carry [`berth_api_types::terminal::Frame`]s. Runs on the
+    /// caller's Tokio runtime, as the upgraded connection lives there.
+    pub async fn run_on_terminal(
+        &self,
+        app: &str,
+        request: &TerminalRunRequest,
+    ) -> Result<reqwest::Upgraded> {
+        use berth_api_types::terminal::UPGRADE_PROTOCOL;
+        use reqwest::header::{CONNECTION, UPGRADE};
+        let http = reqwest::Client::builder()
+            .user_agent(concat!("berth-cli/", env!("CARGO_PKG_VERSION")))
+            .connect_timeout(Duration::from_secs(10))
+            // Upgrades are HTTP/1.1's.
+            .http1_only()
+            .build()
+            .map_err(|error| Error::Input(format!("cannot set up an HTTP client: {error}")))?;
+        let mut request = http
+            .post(self.url(&["apps", app, "dynos", "run", "tty"])?)
+            .header(CONNECTION, "upgrade")
+            .header(UPGRADE, UPGRADE_PROTOCOL)
+            .json(request);
+        if let Some(auth) = &self.auth {
+            request = request.bearer_auth(&auth.token);
+        }
+        let response = request
+            .send()
+            .await
+            .map_err(|error| self.transport_error(error))?;
+        if response.status() != StatusCode::SWITCHING_PROTOCOLS {
+            let (status, url) = (response.status(), response.url().to_string());
+            let body = response.bytes().await.ok();
+            return Err(self.error_from(status, url, body.as_deref()));
+        }
+        response
+            .upgrade()
+            .await
+            .map_err(|error| self.transport_error(error))
+    }
+
     fn send(
         &self,
         method: Method,
         segments: &[&str],
         body: Option<&impl Serialize>,
     ) -> Result<Response> {
-        self.send_within(method, segments, body, Duration::from_secs(300))
+        self.send_within(method, segments, body, REQUEST_TIMEOUT)
     }
 
     fn send_within(
@@ -274,11 +414,17 @@ impl Client {
         body: Option<&impl Serialize>,
         timeout: Duration,
     ) -> Result<Response> {
-        let request = self
-            .http
-            .request(method, self.url(segments)?)
-            .timeout(timeout);
-        self.dispatch(request, body)
+        self.send_to(method, self.url(segments)?, body, timeout)
+    }
+
+    fn send_to(
+        &self,
+        method: Method,
+        url: Url,
+        body: Option<&impl Serialize>,
+        timeout: Duration,
+    ) -> Result<Response> {
+        self.dispatch(self.http.request(method, url).timeout(timeout), body)
     }
 
     fn dispatch(
@@ -305,10 +451,13 @@ impl Client {
     fn status_error(&self, response: Response) -> Error {
         let status = response.status();
         let url = response.url().to_string();
-        let body: Option<ErrorBody> = response
-            .bytes()
-            .ok()
-            .and_then(|bytes| serde_json::from_slice(&bytes).ok());
+        let body = response.bytes().ok();
+        self.error_from(status, url, body.as_deref())
+    }
+
+    /// The error an answer with `status` and `body` stands for.
+    fn error_from(&self, status: StatusCode, url: String, body: Option<&[u8]>) -> Error {
+        let body: Option<ErrorBody> = body.and_then(|bytes| serde_json::from_slice(bytes).ok());
         match (body, &self.auth) {
             (body, Some(auth)) if status == StatusCode::UNAUTHORIZED => Error::Unauthorized {
                 message: body.map_or_else(

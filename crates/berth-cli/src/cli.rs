@@ -78,6 +78,21 @@ pub enum Command {
     /// --tail, new lines follow as they come until Ctrl-C.
     Logs(LogsArgs),
 
+    /// List an app's log drains
+    Drains(AppJsonArgs),
+
+    /// Forward an app's log to syslog://HOST:PORT, syslog+tls://HOST:PORT or an https:// URL
+    ///
+    /// Syslog drains get RFC 5424 messages over TCP (octet-counted); HTTPS
+    /// drains get batched POSTs in Heroku's application/logplex-1 framing.
+    /// Lines are buffered and retried while the endpoint is down.
+    #[command(name = "drains:add")]
+    DrainsAdd(DrainArgs),
+
+    /// Stop forwarding an app's log to a URL
+    #[command(name = "drains:remove")]
+    DrainsRemove(DrainArgs),
+
     /// Show an app's config vars
     Config(ConfigArgs),
 
@@ -118,8 +133,17 @@ pub enum Command {
     ///
     /// The arguments are joined into one command line (each shell-quoted when
     /// there are several) and run under /bin/sh -c with the app's config.
-    /// Output streams back; the process is removed afterwards.
+    /// When stdin and stdout are terminals the process gets a terminal too
+    /// (keystrokes, Ctrl-C and window size go to it); otherwise output
+    /// streams back. The process is removed afterwards.
     Run(RunArgs),
+
+    /// Run a command in a one-off process in the background; its output goes to the app's log
+    ///
+    /// Prints the dyno's name (run.NNNN). It shows in `berth ps` while it
+    /// runs and is removed when it exits.
+    #[command(name = "run:detached")]
+    RunDetached(RunDetachedArgs),
 
     /// Show whether an app is in maintenance mode
     Maintenance(AppArg),
@@ -137,6 +161,65 @@ pub enum Command {
     /// Adds the remote, or updates its URL, so that `git push platform main` deploys the app.
     #[command(name = "git:remote")]
     GitRemote(GitRemoteArgs),
+
+    /// List who has access to an app, and their roles
+    ///
+    /// Roles: owner (everything, including access and destroy), admin (config,
+    /// scale, domains, add-ons, rollback), deployer (push, restart, scale,
+    /// logs), viewer (read the app; config var names but not values).
+    Access(AppJsonArgs),
+
+    /// Give an existing user a role on an app (owners only)
+    #[command(name = "access:add")]
+    AccessAdd(AccessArgs),
+
+    /// Change a user's role on an app (owners only)
+    #[command(name = "access:update")]
+    AccessUpdate(AccessArgs),
+
+    /// Take a user's access to an app away (owners only)
+    ///
+    /// An app's last owner cannot be removed: make someone else owner first.
+    #[command(name = "access:remove")]
+    AccessRemove(AccessRemoveArgs),
+
+    /// List the platform's users (platform admins only)
+    Users(JsonArgs),
+
+    /// Create a user and print a first API token for them (platform admins only)
+    ///
+    /// The token is the last line of the output: hand it over, or give a
+    /// password with --password-stdin so the user can run `berth login`.
+    #[command(name = "users:create")]
+    UsersCreate(UsersCreateArgs),
+
+    /// Remove a user, their tokens and roles (platform admins only)
+    ///
+    /// The audit trail keeps their name. A user who is the only owner of
+    /// some app is refused unless --reassign-to names who takes those apps.
+    #[command(name = "users:remove")]
+    UsersRemove(UsersRemoveArgs),
+
+    /// List your API tokens, oldest first (their secrets are never shown again)
+    Tokens(JsonArgs),
+
+    /// Create an API token and print it once
+    ///
+    /// The token is the last line of the output. Its scope limits what it may
+    /// do (read: read only; deploy: read, push, restart, scale; full:
+    /// everything you may do); it never grants more than your roles.
+    #[command(name = "tokens:create")]
+    TokensCreate(TokensCreateArgs),
+
+    /// Revoke one of your API tokens
+    #[command(name = "tokens:revoke")]
+    TokensRevoke(TokensRevokeArgs),
+
+    /// Show an app's audit trail, or the whole platform's, oldest first
+    ///
+    /// Without an app (no -a and no `platform` remote here) shows the whole
+    /// platform's trail, which only platform admins may read.
+    Audit(AppJsonArgs),
 }
 
 #[derive(Debug, Args)]
@@ -192,6 +275,19 @@ pub struct AppsInfoArgs {
 pub struct AppJsonArgs {
     #[command(flatten)]
     pub app: AppArg,
+
+    /// Print JSON instead of text
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct DrainArgs {
+    #[command(flatten)]
+    pub app: AppArg,
+
+    /// The drain's URL
+    pub url: String,
 
     /// Print JSON instead of text
     #[arg(long)]
@@ -281,6 +377,33 @@ pub struct RunArgs {
     /// Extra environment for this run, KEY=VALUE (repeatable)
     #[arg(short, long = "env", value_name = "KEY=VALUE")]
     pub env: Vec<String>,
+
+    /// Stream output back without a terminal, even from a terminal
+    #[arg(long)]
+    pub no_tty: bool,
+
+    /// The command and its arguments
+    #[arg(
+        required = true,
+        trailing_var_arg = true,
+        allow_hyphen_values = true,
+        value_name = "COMMAND"
+    )]
+    pub command: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct RunDetachedArgs {
+    #[command(flatten)]
+    pub app: AppArg,
+
+    /// Extra environment for this run, KEY=VALUE (repeatable)
+    #[arg(short, long = "env", value_name = "KEY=VALUE")]
+    pub env: Vec<String>,
+
+    /// Print {"dyno": …} instead of the name
+    #[arg(long)]
+    pub json: bool,
 
     /// The command and its arguments
     #[arg(
@@ -395,6 +518,81 @@ pub struct GitRemoteArgs {
     /// The git remote to set
     #[arg(short, long, value_name = "REMOTE", default_value = crate::git::DEFAULT_REMOTE)]
     pub remote: String,
+}
+
+#[derive(Debug, Args)]
+pub struct AccessArgs {
+    #[command(flatten)]
+    pub app: AppArg,
+
+    /// The user's email address
+    pub email: String,
+
+    /// owner, admin, deployer or viewer
+    #[arg(long, value_name = "ROLE")]
+    pub role: String,
+}
+
+#[derive(Debug, Args)]
+pub struct AccessRemoveArgs {
+    #[command(flatten)]
+    pub app: AppArg,
+
+    /// The user's email address
+    pub email: String,
+}
+
+#[derive(Debug, Args)]
+pub struct UsersCreateArgs {
+    /// The new user's email address
+    pub email: String,
+
+    /// Make the user a platform admin
+    #[arg(long)]
+    pub admin: bool,
+
+    /// Read the user's password from the first line of stdin
+    #[arg(long)]
+    pub password_stdin: bool,
+
+    /// Print {"id", "token", "email"} as JSON
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct UsersRemoveArgs {
+    /// The email address of the user to remove
+    pub email: String,
+
+    /// Who becomes owner of the apps the user alone owns
+    #[arg(long, value_name = "EMAIL")]
+    pub reassign_to: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct TokensCreateArgs {
+    /// What the token is for, shown in `berth tokens`
+    #[arg(short, long, value_name = "TEXT")]
+    pub description: Option<String>,
+
+    /// Lifetime such as 90m, 12h, 30d or 8w (default: no expiry)
+    #[arg(long, value_name = "DURATION")]
+    pub expires_in: Option<String>,
+
+    /// read, deploy or full
+    #[arg(long, value_name = "SCOPE", default_value = "full")]
+    pub scope: String,
+
+    /// Print {"id", "token"} as JSON
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct TokensRevokeArgs {
+    /// The token's id, as `berth tokens` lists it
+    pub id: String,
 }
 
 #[cfg(test)]

@@ -1,6 +1,7 @@
 //! `berth`, the command-line companion of a Berth server: a thin client of
 //! its JSON API (`api`), the stored login and `~/.netrc` (`credentials`), the
-//! few git operations it needs (`git`) and text output (`output`).
+//! few git operations it needs (`git`), text output (`output`) and the local
+//! terminal during `berth run` (`terminal`).
 
 pub mod api;
 pub mod cli;
@@ -10,6 +11,7 @@ pub mod env;
 pub mod error;
 pub mod git;
 pub mod output;
+pub mod terminal;
 
 use std::process::ExitCode;
 

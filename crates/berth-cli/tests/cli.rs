@@ -8,6 +8,9 @@ use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use berth_testkit::TestServer;
+
+#[path = "cli/access.rs"]
+mod access;
 use serde_json::Value;
 use tempfile::TempDir;
 
@@ -184,6 +187,62 @@ impl World {
             .iter()
             .map(|app| app["name"].as_str().unwrap().to_string())
             .collect()
+    }
+}
+
+/// A signed-in developer's app repository: `berth` and `git` run inside it.
+struct AppCheckout<'w> {
+    world: &'w World,
+    name: String,
+    repo: berth_testkit::AppRepo,
+    _cleanup: berth_testkit::EngineCleanup,
+}
+
+impl<'w> AppCheckout<'w> {
+    /// Signs `dev@example.com` in and makes a `procfile` fixture app named
+    /// after `prefix` (created on the server, with the `platform` remote).
+    fn new(world: &'w World, prefix: &str, procfile: Option<&str>) -> Self {
+        world
+            .server
+            .create_user("dev@example.com", false, Some(PASSWORD));
+        world.login("dev@example.com", PASSWORD).ok();
+        let name = berth_testkit::unique_app_name(prefix);
+        let cleanup = berth_testkit::EngineCleanup::new(&name);
+        let repo = berth_testkit::AppRepo::from_fixture("procfile");
+        if let Some(procfile) = procfile {
+            repo.write("Procfile", procfile);
+            repo.commit("The processes of this test");
+        }
+        let checkout = Self {
+            world,
+            name,
+            repo,
+            _cleanup: cleanup,
+        };
+        checkout.berth(&["apps:create", &checkout.name]).ok();
+        checkout
+    }
+
+    fn berth(&self, args: &[&str]) -> Run {
+        let mut command = self
+            .world
+            .command(env!("CARGO_BIN_EXE_berth"), self.repo.path());
+        Run::from(command.args(args).stdin(Stdio::null()).output().unwrap())
+    }
+
+    /// `git push platform main`, which must deploy.
+    fn push(&self) {
+        let push = self
+            .world
+            .command("git", self.repo.path())
+            .args(["push", "platform", "main"])
+            .output()
+            .unwrap();
+        assert!(
+            push.status.success(),
+            "{}",
+            String::from_utf8_lossy(&push.stderr)
+        );
     }
 }
 
@@ -871,33 +930,14 @@ fn config_rollback_and_scale_change_what_runs() {
 #[test]
 fn logs_show_filter_and_follow_an_apps_stream() {
     let world = World::new();
-    world
-        .server
-        .create_user("dev@example.com", false, Some(PASSWORD));
-    world.login("dev@example.com", PASSWORD).ok();
-    let name = berth_testkit::unique_app_name("cli-logs");
-    let _cleanup = berth_testkit::EngineCleanup::new(&name);
-    let repo = berth_testkit::AppRepo::from_fixture("procfile");
-    repo.write(
-        "Procfile",
-        "web: echo \"web says hi\" && exec httpd -f -p $PORT -h /www\nworker: echo \"worker says hi\"; exec sleep 1000\n",
+    let app = AppCheckout::new(
+        &world,
+        "cli-logs",
+        Some("web: echo \"web says hi\" && exec httpd -f -p $PORT -h /www\nworker: echo \"worker says hi\"; exec sleep 1000\n"),
     );
-    repo.commit("Say hi");
-    let in_repo = |args: &[&str]| {
-        let mut command = world.command(env!("CARGO_BIN_EXE_berth"), repo.path());
-        Run::from(command.args(args).stdin(Stdio::null()).output().unwrap())
-    };
-    in_repo(&["apps:create", &name]).ok();
-    let push = world
-        .command("git", repo.path())
-        .args(["push", "platform", "main"])
-        .output()
-        .unwrap();
-    assert!(
-        push.status.success(),
-        "{}",
-        String::from_utf8_lossy(&push.stderr)
-    );
+    let (name, repo) = (&app.name, &app.repo);
+    let in_repo = |args: &[&str]| app.berth(args);
+    app.push();
     in_repo(&["ps:scale", "worker=1"]).ok();
     let visit = |path: &str| {
         reqwest::blocking::Client::new()
@@ -948,7 +988,7 @@ fn logs_show_filter_and_follow_an_apps_stream() {
     );
     let last_two = in_repo(&["logs", "-n", "2"]).ok();
     assert_eq!(last_two.lines().count(), 2, "{last_two}");
-    let json = in_repo(&["logs", "-d", "web.1", "--json"]).json();
+    let json = in_repo(&["logs", "-d", "web.1", "-s", "app", "--json"]).json();
     assert_eq!(json[0]["dyno"], "web.1");
     assert_eq!(json[0]["source"], "app");
     assert_eq!(json[0]["message"], "web says hi");
@@ -985,4 +1025,455 @@ fn logs_show_filter_and_follow_an_apps_stream() {
     }
     tail.kill().unwrap();
     tail.wait().unwrap();
+}
+
+/// What a drain endpoint received, shared with the thread serving it.
+type Received = std::sync::Arc<std::sync::Mutex<String>>;
+
+/// A syslog-over-TCP endpoint on `listener`, keeping what it reads.
+fn syslog_endpoint(listener: std::net::TcpListener) -> Received {
+    let received = Received::default();
+    let keep = received.clone();
+    std::thread::spawn(move || {
+        use std::io::Read;
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { return };
+            let mut buffer = [0u8; 8192];
+            while let Ok(read) = stream.read(&mut buffer) {
+                if read == 0 {
+                    break;
+                }
+                keep.lock()
+                    .unwrap()
+                    .push_str(&String::from_utf8_lossy(&buffer[..read]));
+            }
+        }
+    });
+    received
+}
+
+/// An HTTP endpoint answering 200 to every POST, keeping each request's
+/// `content-type` and `logplex-msg-count` headers and its body.
+fn http_endpoint() -> (String, Received) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/drain", listener.local_addr().unwrap());
+    let received = Received::default();
+    let keep = received.clone();
+    std::thread::spawn(move || {
+        use std::io::{BufRead, Read, Write};
+        for stream in listener.incoming() {
+            let Ok(stream) = stream else { return };
+            let mut reader = std::io::BufReader::new(stream.try_clone().unwrap());
+            let mut writer = stream;
+            loop {
+                let mut head = Vec::new();
+                let mut line = String::new();
+                while reader.read_line(&mut line).unwrap_or(0) > 0 && line != "\r\n" {
+                    head.push(line.trim_end().to_ascii_lowercase());
+                    line.clear();
+                }
+                if head.is_empty() {
+                    break;
+                }
+                let header = |name: &str| {
+                    head.iter()
+                        .find_map(|h| h.strip_prefix(&format!("{name}: ")).map(String::from))
+                        .unwrap_or_default()
+                };
+                let mut body = vec![0u8; header("content-length").parse().unwrap_or(0)];
+                reader.read_exact(&mut body).unwrap();
+                keep.lock().unwrap().push_str(&format!(
+                    "[{} {}]{}",
+                    header("content-type"),
+                    header("logplex-msg-count"),
+                    String::from_utf8_lossy(&body)
+                ));
+                writer
+                    .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n")
+                    .unwrap();
+            }
+        }
+    });
+    (url, received)
+}
+
+#[test]
+fn drains_forward_the_log_to_syslog_and_http_endpoints_and_retry() {
+    let world = World::new();
+    let app = AppCheckout::new(&world, "cli-drains", None);
+    let name = &app.name;
+    let in_repo = |args: &[&str]| app.berth(args);
+    assert!(in_repo(&["drains"]).ok().contains("has no drains"));
+
+    let syslog = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let syslog_url = format!("syslog://{}", syslog.local_addr().unwrap());
+    let syslog_received = syslog_endpoint(syslog);
+    let (http_url, http_received) = http_endpoint();
+    // Nothing listens here yet: that drain must hold its lines and retry.
+    let late = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let late_address = late.local_addr().unwrap();
+    drop(late);
+    let late_url = format!("syslog://{late_address}");
+    for url in [&syslog_url, &http_url, &late_url] {
+        let token = in_repo(&["drains:add", url]).ok();
+        assert!(token.starts_with("d."), "{token}");
+    }
+    let listed = in_repo(&["drains", "--json"]).json();
+    assert_eq!(listed.as_array().unwrap().len(), 3);
+    assert_eq!(listed[0]["url"], syslog_url.as_str());
+    let bad = in_repo(&["drains:add", "ftp://example.com/"]).fails();
+    assert!(bad.contains("is not a drain URL"), "{bad}");
+    let again = in_repo(&["drains:add", &http_url]).fails();
+    assert!(again.contains("already drains to that URL"), "{again}");
+
+    app.push();
+    let release_line = format!(" {name} berth api - - Release v1 created by dev@example.com");
+    let late_received = syslog_endpoint(std::net::TcpListener::bind(late_address).unwrap());
+    let deadline = Instant::now() + Duration::from_secs(40);
+    loop {
+        let (syslog, http, late) = (
+            syslog_received.lock().unwrap().clone(),
+            http_received.lock().unwrap().clone(),
+            late_received.lock().unwrap().clone(),
+        );
+        if [&syslog, &http, &late]
+            .iter()
+            .all(|text| text.contains(&release_line))
+        {
+            // Octet-counted RFC 5424 frames, and logplex batches over HTTP.
+            let frame = syslog.split(" <").nth(1).unwrap();
+            assert!(
+                frame.starts_with("190>1 ") || frame.starts_with("189>1 "),
+                "{syslog}"
+            );
+            assert!(http.starts_with("[application/logplex-1 "), "{http}");
+            // The late drain kept what came while nothing listened.
+            for text in [&syslog, &late] {
+                assert!(text.contains(&format!(" {name} app build - - ")), "{text}");
+            }
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "not every drain got the release line:\nsyslog: {syslog}\nhttp: {http}\nlate: {late}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+
+    in_repo(&["drains:remove", &late_url]).ok();
+    assert_eq!(
+        in_repo(&["drains", "--json"])
+            .json()
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+    let missing = in_repo(&["drains:remove", &late_url]).fails();
+    assert!(missing.contains("has no drain"), "{missing}");
+}
+
+/// A user logged in, and an app of theirs deployed from the `cmd-only` fixture.
+fn deployed_app(world: &World, prefix: &str) -> (String, berth_testkit::EngineCleanup) {
+    world
+        .server
+        .create_user("dev@example.com", false, Some(PASSWORD));
+    world.login("dev@example.com", PASSWORD).ok();
+    let name = berth_testkit::unique_app_name(prefix);
+    let cleanup = berth_testkit::EngineCleanup::new(&name);
+    let repo = berth_testkit::AppRepo::from_fixture("cmd-only");
+    world.berth(&["apps:create", &name, "--no-remote"]).ok();
+    let push = world
+        .command("git", repo.path())
+        .args([
+            "push",
+            &format!("{}/{name}.git", world.server.api_url),
+            "main",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        push.status.success(),
+        "{}",
+        String::from_utf8_lossy(&push.stderr)
+    );
+    (name, cleanup)
+}
+
+/// The app's one-off containers, running or not.
+fn oneoff_containers(app: &str) -> String {
+    let output = Command::new("docker")
+        .args([
+            "ps",
+            "-aq",
+            "--filter",
+            &format!("label=berth.app={app}"),
+            "--filter",
+            "label=berth.process=run",
+        ])
+        .output()
+        .unwrap();
+    String::from_utf8(output.stdout).unwrap()
+}
+
+/// `berth` on a pseudo-terminal, as from a terminal: its own session with
+/// the terminal as the controlling one (so window changes signal it).
+struct OnTerminal {
+    child: std::process::Child,
+    master: fs::File,
+    slave: fs::File,
+    /// Everything the terminal showed so far.
+    shown: std::sync::Arc<std::sync::Mutex<Vec<u8>>>,
+}
+
+impl OnTerminal {
+    fn spawn(world: &World, args: &[&str], rows: u16, cols: u16) -> Self {
+        use rustix::pty::{grantpt, openpt, ptsname, unlockpt, OpenptFlags};
+        let master = openpt(OpenptFlags::RDWR | OpenptFlags::NOCTTY).unwrap();
+        grantpt(&master).unwrap();
+        unlockpt(&master).unwrap();
+        let slave_path = ptsname(&master, Vec::new()).unwrap();
+        let slave = fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(slave_path.to_str().unwrap())
+            .unwrap();
+        let master = fs::File::from(master);
+        resize_terminal(&master, rows, cols);
+        // setsid(1) makes berth a session leader and, with --ctty, its stdin
+        // the controlling terminal: as a shell in a terminal would.
+        let mut command = world.command("setsid", world.cwd.path());
+        command
+            .arg("--ctty")
+            .arg(env!("CARGO_BIN_EXE_berth"))
+            .args(args)
+            .env("TERM", "xterm")
+            .stdin(slave.try_clone().unwrap())
+            .stdout(slave.try_clone().unwrap())
+            .stderr(slave.try_clone().unwrap());
+        let child = command.spawn().expect("run berth under setsid");
+        let shown = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let mut reader = master.try_clone().unwrap();
+        let sink = shown.clone();
+        std::thread::spawn(move || {
+            use std::io::Read;
+            let mut chunk = [0u8; 4096];
+            // Ends with an error (EIO) once no process holds the terminal.
+            while let Ok(read @ 1..) = reader.read(&mut chunk) {
+                sink.lock().unwrap().extend_from_slice(&chunk[..read]);
+            }
+        });
+        Self {
+            child,
+            master,
+            slave,
+            shown,
+        }
+    }
+
+    fn shown(&self) -> String {
+        String::from_utf8_lossy(&self.shown.lock().unwrap()).into_owned()
+    }
+
+    fn type_in(&mut self, keys: &str) {
+        use std::io::Write;
+        self.master.write_all(keys.as_bytes()).unwrap();
+    }
+
+    /// Waits until the terminal has shown `text` `times` times in all.
+    #[track_caller]
+    fn wait_for(&self, text: &str, times: usize) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while self.shown().matches(text).count() < times {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{text:?} not shown {times}×; the terminal shows:\n{}",
+                self.shown()
+            );
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+    }
+
+    /// Waits (bounded) for berth to exit and returns its exit code.
+    #[track_caller]
+    fn exit_code(&mut self) -> Option<i32> {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status.code();
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "berth did not exit; the terminal shows:\n{}",
+                self.shown()
+            );
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+    }
+
+    /// Whether the terminal is back in cooked mode: lines, with echo.
+    fn is_cooked(&self) -> bool {
+        use rustix::termios::LocalModes;
+        let modes = rustix::termios::tcgetattr(&self.slave).unwrap().local_modes;
+        modes.contains(LocalModes::ICANON | LocalModes::ECHO | LocalModes::ISIG)
+    }
+}
+
+fn resize_terminal(master: &fs::File, rows: u16, cols: u16) {
+    let size = rustix::termios::Winsize {
+        ws_row: rows,
+        ws_col: cols,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    };
+    rustix::termios::tcsetwinsize(master, size).unwrap();
+}
+
+#[test]
+fn run_from_a_terminal_is_an_interactive_session() {
+    let world = World::new();
+    let (name, _cleanup) = deployed_app(&world, "cli-tty");
+
+    let mut terminal = OnTerminal::spawn(&world, &["run", "-x", "-a", &name, "sh"], 31, 97);
+    // Keystrokes reach the remote shell and its output comes back.
+    terminal.type_in("echo hi-$((6*7))\r");
+    terminal.wait_for("hi-42", 1);
+    // The remote terminal has the local one's size, and follows it.
+    terminal.type_in("stty size\r");
+    terminal.wait_for("31 97", 1);
+    resize_terminal(&terminal.master, 40, 120);
+    // SIGWINCH reaches berth asynchronously: ask until the new size shows.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !terminal.shown().contains("40 120") {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the resize never arrived:\n{}",
+            terminal.shown()
+        );
+        terminal.type_in("stty size\r");
+        std::thread::sleep(std::time::Duration::from_millis(300));
+    }
+    // Ctrl-C interrupts the remote command, not the session.
+    terminal.type_in("sleep 100\r");
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    terminal.type_in("\x03");
+    terminal.type_in("echo after-$((1+1))\r");
+    terminal.wait_for("after-2", 1);
+    assert!(
+        !oneoff_containers(&name).is_empty(),
+        "the one-off runs while the session lasts"
+    );
+    // -x passes the remote exit code through; the terminal is cooked again.
+    terminal.type_in("exit 5\r");
+    assert_eq!(terminal.exit_code(), Some(5), "{}", terminal.shown());
+    assert!(terminal.is_cooked(), "the terminal is restored");
+    assert_eq!(oneoff_containers(&name), "", "the one-off is removed");
+
+    // --no-tty streams output back as from a pipe, even from a terminal.
+    let mut piped = OnTerminal::spawn(
+        &world,
+        &["run", "--no-tty", "-x", "-a", &name, "tty; exit 3"],
+        24,
+        80,
+    );
+    assert_eq!(piped.exit_code(), Some(3), "{}", piped.shown());
+    piped.wait_for("not a tty", 1);
+    assert_eq!(oneoff_containers(&name), "");
+
+    // A refusal before the session starts reads as any error, in cooked mode.
+    let mut refused = OnTerminal::spawn(&world, &["run", "-a", "no-such-app", "sh"], 24, 80);
+    assert_eq!(refused.exit_code(), Some(1), "{}", refused.shown());
+    refused.wait_for("error: ", 1);
+    assert!(refused.is_cooked());
+
+    // A client that vanishes mid-session takes its one-off with it.
+    let mut vanishing = OnTerminal::spawn(&world, &["run", "-a", &name, "sh"], 24, 80);
+    vanishing.type_in("echo up-$((3*3))\r");
+    vanishing.wait_for("up-9", 1);
+    assert!(!oneoff_containers(&name).is_empty());
+    vanishing.child.kill().unwrap();
+    vanishing.child.wait().unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !oneoff_containers(&name).is_empty() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the abandoned one-off is still there"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn run_detached_logs_its_output_and_goes_away_when_done() {
+    let world = World::new();
+    let (name, _cleanup) = deployed_app(&world, "cli-detached");
+    let wait_for_log = |text: &str| {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        loop {
+            let logged = world.berth(&["logs", "-a", &name, "-n", "1000"]).ok();
+            if logged.contains(text) {
+                return;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{text:?} not in the log:\n{logged}"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+    };
+    let wait_until_gone = || {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while !oneoff_containers(&name).is_empty() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the one-off is still there"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+    };
+
+    let started = world
+        .berth(&[
+            "run:detached",
+            "-a",
+            &name,
+            "-e",
+            "WHAT=detached",
+            "echo \"$WHAT-$((2*3)) as $DYNO\"; sleep 3; exit 4",
+        ])
+        .ok();
+    let dyno = started.trim().to_string();
+    assert!(
+        dyno.starts_with("run.") && dyno[4..].parse::<u16>().is_ok(),
+        "{started}"
+    );
+    // It is a dyno like the others while it runs.
+    let ps = world.berth(&["ps", "--json", "-a", &name]).json();
+    let listed = ps
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["name"] == dyno.as_str())
+        .unwrap_or_else(|| panic!("{dyno} not in ps: {ps}"));
+    assert_eq!(listed["type"], "run");
+    assert_eq!(listed["state"], "up");
+    wait_for_log(&format!("app[{dyno}]: detached-6 as {dyno}"));
+    wait_for_log(&format!("berth[{dyno}]: Process exited with status 4"));
+    wait_until_gone();
+
+    // A detached dyno is stopped by name, and --json says which it is.
+    let started = world
+        .berth(&["run:detached", "--json", "-a", &name, "sleep 100"])
+        .json();
+    let dyno = started["dyno"].as_str().unwrap().to_string();
+    let refused = world
+        .berth(&["ps:restart", "-a", &name, "-d", &dyno])
+        .fails();
+    assert!(refused.contains("is a one-off dyno"), "{refused}");
+    let restarted = world.berth(&["ps:restart", "-a", &name]);
+    assert!(!restarted.stderr.contains("run."), "{}", restarted.stderr);
+    restarted.ok();
+    assert!(!oneoff_containers(&name).is_empty(), "restarts leave it be");
+    world.berth(&["ps:stop", "-a", &name, &dyno]).ok();
+    wait_until_gone();
 }

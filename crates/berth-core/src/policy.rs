@@ -44,20 +44,27 @@ pub enum Action {
     ReadConfig,
     /// Change config vars, roll back releases.
     Configure,
+    /// Add, change or remove who has which role on the app.
+    ManageAccess,
     DestroyApp,
     /// Create, list or revoke the actor's own API tokens.
     ManageOwnTokens,
     /// Create or remove users on the platform.
     ManageUsers,
+    /// List the platform's users and read its whole audit trail.
+    ReadPlatform,
 }
 
-/// Who is asking: a signed-in user, through a token of some scope.
+/// Who is asking: a signed-in user, through a token of some scope, from
+/// some place.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Actor {
     pub user_id: i64,
     pub email: String,
     pub is_platform_admin: bool,
     pub scope: TokenScope,
+    /// Where the request came from (a client address), for the audit trail.
+    pub source: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -73,10 +80,10 @@ pub enum Denied {
 impl Action {
     fn required_scope(self) -> TokenScope {
         match self {
-            Action::ListApps | Action::ReadApp => TokenScope::Read,
+            Action::ListApps | Action::ReadApp | Action::ReadPlatform => TokenScope::Read,
             Action::Deploy => TokenScope::Deploy,
             Action::ReadConfig => TokenScope::Read,
-            Action::Configure => TokenScope::Full,
+            Action::Configure | Action::ManageAccess => TokenScope::Full,
             Action::CreateApp
             | Action::DestroyApp
             | Action::ManageOwnTokens
@@ -87,7 +94,11 @@ impl Action {
     fn concerns_an_app(self) -> bool {
         !matches!(
             self,
-            Action::ListApps | Action::CreateApp | Action::ManageOwnTokens | Action::ManageUsers
+            Action::ListApps
+                | Action::CreateApp
+                | Action::ManageOwnTokens
+                | Action::ManageUsers
+                | Action::ReadPlatform
         )
     }
 
@@ -99,9 +110,11 @@ impl Action {
             Action::Deploy => "deploy this app",
             Action::ReadConfig => "read this app's config vars",
             Action::Configure => "change this app's config",
+            Action::ManageAccess => "change who has access to this app",
             Action::DestroyApp => "destroy this app",
             Action::ManageOwnTokens => "manage API tokens",
             Action::ManageUsers => "manage users",
+            Action::ReadPlatform => "read the platform's users and audit trail",
         }
     }
 }
@@ -110,7 +123,9 @@ impl AppRole {
     fn permits(self, action: Action) -> bool {
         match self {
             AppRole::Owner => true,
-            AppRole::Admin => action != Action::DestroyApp,
+            // Only owners decide who else holds a role, so no one can grant
+            // more than they hold.
+            AppRole::Admin => !matches!(action, Action::DestroyApp | Action::ManageAccess),
             AppRole::Deployer => {
                 matches!(
                     action,
@@ -139,11 +154,12 @@ pub fn authorize(actor: &Actor, role: Option<AppRole>, action: Action) -> Result
     }
     let allowed = match action {
         Action::ListApps | Action::CreateApp | Action::ManageOwnTokens => true,
-        Action::ManageUsers => actor.is_platform_admin,
+        Action::ManageUsers | Action::ReadPlatform => actor.is_platform_admin,
         Action::ReadApp
         | Action::Deploy
         | Action::ReadConfig
         | Action::Configure
+        | Action::ManageAccess
         | Action::DestroyApp => {
             actor.is_platform_admin || role.is_some_and(|role| role.permits(action))
         }
@@ -219,6 +235,7 @@ mod tests {
             email: "a@example.com".into(),
             is_platform_admin,
             scope,
+            source: "127.0.0.1".into(),
         }
     }
 
@@ -275,6 +292,48 @@ mod tests {
         let admin = actor(true, TokenScope::Full);
         assert_eq!(authorize(&admin, None, Action::DestroyApp), Ok(()));
         assert_eq!(authorize(&admin, None, Action::ManageUsers), Ok(()));
+    }
+
+    #[test]
+    fn only_owners_manage_access() {
+        let member = actor(false, TokenScope::Full);
+        assert_eq!(
+            authorize(&member, Some(AppRole::Owner), Action::ManageAccess),
+            Ok(())
+        );
+        for role in [AppRole::Admin, AppRole::Deployer, AppRole::Viewer] {
+            assert!(matches!(
+                authorize(&member, Some(role), Action::ManageAccess),
+                Err(Denied::Forbidden(_))
+            ));
+        }
+        let admin = actor(true, TokenScope::Full);
+        assert_eq!(authorize(&admin, None, Action::ManageAccess), Ok(()));
+    }
+
+    #[test]
+    fn viewers_do_not_read_config_values() {
+        let member = actor(false, TokenScope::Full);
+        assert!(matches!(
+            authorize(&member, Some(AppRole::Viewer), Action::ReadConfig),
+            Err(Denied::Forbidden(_))
+        ));
+        assert_eq!(
+            authorize(&member, Some(AppRole::Deployer), Action::ReadConfig),
+            Ok(())
+        );
+    }
+
+    #[test]
+    fn only_platform_admins_read_the_platform_even_with_read_tokens() {
+        assert_eq!(
+            authorize(&actor(true, TokenScope::Read), None, Action::ReadPlatform),
+            Ok(())
+        );
+        assert!(matches!(
+            authorize(&actor(false, TokenScope::Full), None, Action::ReadPlatform),
+            Err(Denied::Forbidden(_))
+        ));
     }
 
     #[test]

@@ -78,7 +78,7 @@ impl Engine {
         &self,
         spec: &ContainerSpec,
     ) -> Result<StartedContainer, DockerError> {
-        let id = self.create(spec).await?;
+        let id = self.create(spec, container_body(spec)).await?;
         if let Err(error) = self.start(&id, &spec.name).await {
             self.force_remove(&id, &spec.name).await.ok();
             return Err(error);
@@ -105,19 +105,8 @@ impl Engine {
         timeout: Duration,
         mut on_output: impl FnMut(LogLine) + Send,
     ) -> Result<i64, DockerError> {
-        let id = match self.create(spec).await {
-            Err(error) if error.is_conflict() => {
-                // A one-off of the same name left behind by a crash.
-                tracing::debug!(name = %spec.name, "removing a leftover one-off container");
-                self.force_remove(&spec.name, &spec.name).await?;
-                self.create(spec).await?
-            }
-            result => result?,
-        };
-        let mut guard = RemoveOnDrop {
-            docker: Some(self.docker.clone()),
-            id: id.clone(),
-        };
+        let id = self.create_oneoff(spec, container_body(spec)).await?;
+        let mut guard = RemoveOnDrop::new(self, &id);
         let result = self.run(&id, spec, timeout, &mut on_output).await;
         guard.docker = None;
         if let Err(error) = self.force_remove(&id, &spec.name).await {
@@ -190,10 +179,27 @@ impl Engine {
         }
     }
 
+    /// Creates a one-off container, replacing one of the same name that a
+    /// crash left behind.
+    pub(crate) async fn create_oneoff(
+        &self,
+        spec: &ContainerSpec,
+        body: ContainerCreateBody,
+    ) -> Result<String, DockerError> {
+        match self.create(spec, body.clone()).await {
+            Err(error) if error.is_conflict() => {
+                tracing::debug!(name = %spec.name, "removing a leftover one-off container");
+                self.force_remove(&spec.name, &spec.name).await?;
+                self.create(spec, body).await
+            }
+            result => result,
+        }
+    }
+
     /// Waits for the container to stop and returns its exit code. bollard
     /// reports a non-zero exit as an error carrying the code: that is the
     /// app's result, not the engine's failure.
-    async fn exit_code(&self, id: &str, name: &str) -> Result<i64, DockerError> {
+    pub async fn exit_code(&self, id: &str, name: &str) -> Result<i64, DockerError> {
         let mut wait = self.docker.wait_container(id, None);
         match wait.next().await {
             Some(Ok(response)) => Ok(response.status_code),
@@ -280,6 +286,23 @@ impl Engine {
             .find_map(|binding| binding.host_port.as_deref()?.parse().ok()))
     }
 
+    /// When a running container last started: its uptime counts from here.
+    pub async fn started_at(&self, id: &str) -> Result<Option<DateTime<Utc>>, DockerError> {
+        let container = self
+            .docker
+            .inspect_container(id, None)
+            .await
+            .map_err(api(format!("inspect container {id}")))?;
+        let state = container.state.unwrap_or_default();
+        if state.running != Some(true) {
+            return Ok(None);
+        }
+        Ok(state
+            .started_at
+            .and_then(|at| DateTime::parse_from_rfc3339(&at).ok())
+            .map(|at| at.with_timezone(&Utc)))
+    }
+
     /// Stops a container (SIGTERM, then SIGKILL after `grace`) and removes
     /// it. A container that is missing or already stopped is fine.
     pub async fn stop_and_remove(&self, id: &str, grace: Duration) -> Result<(), DockerError> {
@@ -323,14 +346,18 @@ impl Engine {
         self.start(id, id).await
     }
 
-    async fn create(&self, spec: &ContainerSpec) -> Result<String, DockerError> {
+    async fn create(
+        &self,
+        spec: &ContainerSpec,
+        body: ContainerCreateBody,
+    ) -> Result<String, DockerError> {
         let options = CreateContainerOptions {
             name: Some(spec.name.clone()),
             ..Default::default()
         };
         let created = self
             .docker
-            .create_container(Some(options), container_body(spec))
+            .create_container(Some(options), body)
             .await
             .map_err(api(format!("create container {}", spec.name)))?;
         for warning in &created.warnings {
@@ -339,7 +366,7 @@ impl Engine {
         Ok(created.id)
     }
 
-    async fn start(&self, id: &str, name: &str) -> Result<(), DockerError> {
+    pub(crate) async fn start(&self, id: &str, name: &str) -> Result<(), DockerError> {
         self.docker
             .start_container(id, None)
             .await
@@ -348,7 +375,11 @@ impl Engine {
 
     /// Removes a container, killing it if it runs. Missing is fine, and so is
     /// a removal the engine is already doing.
-    async fn force_remove(&self, id: &str, name: &str) -> Result<(), DockerError> {
+    pub async fn remove_container(&self, id: &str) -> Result<(), DockerError> {
+        self.force_remove(id, id).await
+    }
+
+    pub(crate) async fn force_remove(&self, id: &str, name: &str) -> Result<(), DockerError> {
         match self
             .docker
             .remove_container(id, Some(force_remove_options()))
@@ -372,7 +403,7 @@ fn force_remove_options() -> RemoveContainerOptions {
 /// The engine's form of a spec. The engine never restarts a container by
 /// itself: the platform does, on its own backoff schedule, so that it sees
 /// and reports every crash.
-fn container_body(spec: &ContainerSpec) -> ContainerCreateBody {
+pub(crate) fn container_body(spec: &ContainerSpec) -> ContainerCreateBody {
     let port_key = spec.publish_port.map(|port| format!("{port}/tcp"));
     let host_config = HostConfig {
         init: Some(true),
@@ -424,10 +455,19 @@ fn container_body(spec: &ContainerSpec) -> ContainerCreateBody {
 }
 
 /// Removes a one-off container if the future running it is dropped before
-/// it could clean up itself.
-struct RemoveOnDrop {
-    docker: Option<Docker>,
+/// it could clean up itself. Set `docker` to `None` once it did.
+pub(crate) struct RemoveOnDrop {
+    pub(crate) docker: Option<Docker>,
     id: String,
+}
+
+impl RemoveOnDrop {
+    pub(crate) fn new(engine: &Engine, id: &str) -> Self {
+        Self {
+            docker: Some(engine.docker.clone()),
+            id: id.to_string(),
+        }
+    }
 }
 
 impl Drop for RemoveOnDrop {

@@ -12,6 +12,7 @@ mod images;
 mod logs;
 mod networks;
 mod runtime;
+mod terminal;
 
 pub use containers::{ContainerSpec, ContainerSummary, StartedContainer};
 pub use engine::{Engine, EngineInfo};
@@ -19,3 +20,4 @@ pub use error::DockerError;
 pub use images::BuildRequest;
 pub use logs::{LogLine, LogStream};
 pub use runtime::Runtime;
+pub use terminal::{TerminalControl, TerminalSession};

@@ -11,6 +11,7 @@ use futures_util::Stream;
 
 use crate::{
     BuildRequest, ContainerSpec, ContainerSummary, DockerError, Engine, LogLine, StartedContainer,
+    TerminalSession,
 };
 
 /// The operations the platform needs from a container runtime. See the
@@ -48,6 +49,21 @@ pub trait Runtime: Send + Sync {
         timeout: Duration,
         on_output: impl FnMut(LogLine) + Send,
     ) -> impl Future<Output = Result<i64, DockerError>> + Send;
+
+    fn start_terminal(
+        &self,
+        spec: &ContainerSpec,
+        rows: u16,
+        cols: u16,
+    ) -> impl Future<Output = Result<TerminalSession, DockerError>> + Send;
+
+    fn exit_code(
+        &self,
+        id: &str,
+        name: &str,
+    ) -> impl Future<Output = Result<i64, DockerError>> + Send;
+
+    fn remove_container(&self, id: &str) -> impl Future<Output = Result<(), DockerError>> + Send;
 
     fn containers(
         &self,
@@ -118,6 +134,27 @@ impl Runtime for Engine {
         on_output: impl FnMut(LogLine) + Send,
     ) -> impl Future<Output = Result<i64, DockerError>> + Send {
         Engine::run_to_completion(self, spec, timeout, on_output)
+    }
+
+    fn start_terminal(
+        &self,
+        spec: &ContainerSpec,
+        rows: u16,
+        cols: u16,
+    ) -> impl Future<Output = Result<TerminalSession, DockerError>> + Send {
+        Engine::start_terminal(self, spec, rows, cols)
+    }
+
+    fn exit_code(
+        &self,
+        id: &str,
+        name: &str,
+    ) -> impl Future<Output = Result<i64, DockerError>> + Send {
+        Engine::exit_code(self, id, name)
+    }
+
+    fn remove_container(&self, id: &str) -> impl Future<Output = Result<(), DockerError>> + Send {
+        Engine::remove_container(self, id)
     }
 
     fn containers(

@@ -595,3 +595,47 @@ async fn labelled_images_are_removed_unless_in_use() {
     engine.remove_images(&[scope.label()]).await.unwrap();
     assert!(!engine.image_exists(&scope.tag("other")).await.unwrap());
 }
+
+#[tokio::test]
+async fn a_terminal_one_off_takes_keystrokes_and_sizes_and_is_removed() {
+    let scope = Scope::new();
+    let engine = engine().await;
+    let image = scope.build_web(&engine).await;
+    let spec = scope.spec("terminal", &image, Some("read line; stty size; exit 7"));
+    let mut session = engine.start_terminal(&spec, 31, 97).await.unwrap();
+    session.control.resize(40, 120).await.unwrap();
+    session.input.write_all(b"typed\r").await.unwrap();
+    session.input.flush().await.unwrap();
+    let mut shown = Vec::new();
+    while let Some(chunk) = session.output.next().await {
+        shown.extend_from_slice(&chunk.unwrap());
+    }
+    let shown = String::from_utf8_lossy(&shown);
+    // A terminal echoes what is typed, and turns newlines into CR LF.
+    assert!(shown.contains("typed\r\n"), "{shown:?}");
+    assert!(shown.contains("40 120\r\n"), "{shown:?}");
+    assert_eq!(session.control.exit_code().await.unwrap(), 7);
+    session.control.finish().await.unwrap();
+    assert!(engine
+        .containers(&[scope.label()])
+        .await
+        .unwrap()
+        .is_empty());
+
+    // Dropped while it runs, it is removed all the same.
+    let spec = scope.spec("dropped-terminal", &image, Some("sleep 60"));
+    drop(engine.start_terminal(&spec, 24, 80).await.unwrap());
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !engine
+        .containers(&[scope.label()])
+        .await
+        .unwrap()
+        .is_empty()
+    {
+        assert!(
+            Instant::now() < deadline,
+            "the terminal one-off was left behind"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}

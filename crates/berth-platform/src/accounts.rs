@@ -1,8 +1,9 @@
 //! Users, sign-in and API tokens.
 
 use berth_core::{Action, Actor, Email, TokenScope};
-use berth_store::{AuditEntry, NewToken, TokenRecord, UserRecord};
+use berth_store::{AuditEntry, NewToken, TokenRecord, UserRecord, UserRemoval};
 use chrono::{DateTime, Duration, Utc};
+use std::time::Instant;
 
 use crate::credentials::{hash_password, mint_token, secret_matches, split_token, verify_password};
 use crate::{authorize_platform, Platform, PlatformError, Result};
@@ -34,6 +35,34 @@ impl Platform {
         password: Option<&str>,
         origin: &str,
     ) -> Result<IssuedToken> {
+        self.insert_user(None, email, is_admin, password, origin)
+            .await
+    }
+
+    /// Creates a user on behalf of a platform admin, with a first API token
+    /// for the admin to hand over.
+    pub async fn add_user(
+        &self,
+        actor: &Actor,
+        email: &str,
+        is_admin: bool,
+        password: Option<&str>,
+    ) -> Result<IssuedToken> {
+        authorize_platform(actor, Action::ManageUsers)?;
+        self.insert_user(Some(&actor.email), email, is_admin, password, &actor.source)
+            .await
+    }
+
+    /// `by` is who creates the user; none means the user is recorded as
+    /// creating themselves (`berthd admin` acts for no account).
+    async fn insert_user(
+        &self,
+        by: Option<&str>,
+        email: &str,
+        is_admin: bool,
+        password: Option<&str>,
+        origin: &str,
+    ) -> Result<IssuedToken> {
         let email = Email::parse(email).map_err(|e| PlatformError::Invalid(e.to_string()))?;
         if password.is_some_and(str::is_empty) {
             return Err(PlatformError::Invalid("the password is empty".into()));
@@ -48,7 +77,7 @@ impl Platform {
             .await?;
         let role = if is_admin { "platform admin" } else { "member" };
         self.audit(
-            Some(&user.email),
+            Some(by.unwrap_or(&user.email)),
             origin,
             "user.create",
             format!("{} as {role}", user.email),
@@ -64,6 +93,81 @@ impl Platform {
         .await
     }
 
+    /// Every user, oldest first, for platform admins.
+    pub async fn users(&self, actor: &Actor) -> Result<Vec<UserRecord>> {
+        authorize_platform(actor, Action::ReadPlatform)?;
+        Ok(self.store.users().await?)
+    }
+
+    /// Removes a user, their tokens and their roles; the audit trail keeps
+    /// their name. Apps they alone own pass to `heir` (made owner), and
+    /// without one the removal is refused, naming those apps. Returns the
+    /// apps passed on.
+    pub async fn remove_user(
+        &self,
+        actor: &Actor,
+        email: &str,
+        heir: Option<&str>,
+    ) -> Result<Vec<String>> {
+        authorize_platform(actor, Action::ManageUsers)?;
+        let user = self.user_named(email).await?;
+        if user.id == actor.user_id {
+            return Err(PlatformError::Invalid(
+                "you cannot remove yourself: ask another platform admin".into(),
+            ));
+        }
+        let heir = match heir {
+            Some(heir) => {
+                let heir = self.user_named(heir).await?;
+                if heir.id == user.id {
+                    return Err(PlatformError::Invalid(format!(
+                        "{} cannot inherit their own apps: name another user",
+                        user.email
+                    )));
+                }
+                Some(heir)
+            }
+            None => None,
+        };
+        let detail = match &heir {
+            Some(heir) => format!(
+                "{} (apps they alone owned pass to {})",
+                user.email, heir.email
+            ),
+            None => user.email.clone(),
+        };
+        let entry = AuditEntry {
+            actor_email: Some(actor.email.clone()),
+            source: actor.source.clone(),
+            app_name: None,
+            action: "user.remove".into(),
+            detail,
+        };
+        match self
+            .store
+            .remove_user(user.id, heir.as_ref().map(|h| h.id), &entry)
+            .await?
+        {
+            UserRemoval::Removed { passed_on } => Ok(passed_on),
+            UserRemoval::NoSuchUser => Err(no_such_user(email)),
+            UserRemoval::LastOwnerOf(apps) => Err(PlatformError::Conflict(format!(
+                "{} is the only owner of {}: add another owner first, or pass the apps on \
+                 with --reassign-to EMAIL",
+                user.email,
+                apps.join(", ")
+            ))),
+        }
+    }
+
+    /// The user with this email, or a not-found error naming it.
+    pub(crate) async fn user_named(&self, email: &str) -> Result<UserRecord> {
+        let parsed = Email::parse(email).map_err(|e| PlatformError::Invalid(e.to_string()))?;
+        self.store
+            .user_by_email(parsed.as_str())
+            .await?
+            .ok_or_else(|| no_such_user(email))
+    }
+
     /// Sets or replaces a user's password (from `berthd admin set-password`).
     pub async fn set_password(&self, email: &str, password: &str, origin: &str) -> Result<()> {
         if password.is_empty() {
@@ -72,9 +176,7 @@ impl Platform {
         let email = Email::parse(email).map_err(|e| PlatformError::Invalid(e.to_string()))?;
         let hash = hash_off_thread(password).await?;
         if !self.store.set_password_hash(email.as_str(), &hash).await? {
-            return Err(PlatformError::NotFound(format!(
-                "no user with email {email}"
-            )));
+            return Err(no_such_user(email.as_str()));
         }
         self.audit(
             Some(email.as_str()),
@@ -120,7 +222,9 @@ impl Platform {
     }
 
     /// Signs in with email and password and issues a full-scope token.
-    /// Failures all read the same, whether or not the email exists.
+    /// Failures all read the same, whether or not the email exists; after
+    /// too many for the account or from the address, attempts are refused
+    /// unchecked for a while.
     pub async fn login(
         &self,
         email: &str,
@@ -142,9 +246,27 @@ impl Platform {
         lifetime: Option<Duration>,
         origin: &str,
     ) -> Result<IssuedToken> {
-        let user = match Email::parse(email) {
-            Ok(email) => self.store.user_by_email(email.as_str()).await?,
-            Err(_) => None,
+        let parsed = Email::parse(email).ok();
+        // Unparsable emails are throttled under their own spelling: the
+        // account limit reads the same for every string an attacker tries.
+        let account = parsed
+            .as_ref()
+            .map_or_else(|| email.trim().to_lowercase(), |e| e.as_str().to_string());
+        if let Some(wait) = self.throttle.wait(&account, origin, Instant::now()) {
+            self.audit(
+                None,
+                origin,
+                "session.throttled",
+                format!("sign-in as {email:?} refused unchecked after repeated failures"),
+            )
+            .await?;
+            return Err(PlatformError::Throttled {
+                retry_after_secs: wait.as_secs().max(1),
+            });
+        }
+        let user = match &parsed {
+            Some(email) => self.store.user_by_email(email.as_str()).await?,
+            None => None,
         };
         let stored_hash = user.as_ref().and_then(|u| u.password_hash.clone());
         let password = password.to_string();
@@ -154,6 +276,7 @@ impl Platform {
                 .map_err(|e| PlatformError::Internal(format!("password check failed: {e}")))?;
         match user {
             Some(user) if verified => {
+                self.throttle.succeeded(&account);
                 self.audit(
                     Some(&user.email),
                     origin,
@@ -166,6 +289,7 @@ impl Platform {
                     .await
             }
             _ => {
+                self.throttle.failed(&account, origin, Instant::now());
                 self.audit(
                     None,
                     origin,
@@ -180,9 +304,10 @@ impl Platform {
         }
     }
 
-    /// Finds who presents `token`. Unknown, malformed, revoked and expired
-    /// tokens are all refused with one message.
-    pub async fn authenticate(&self, token: &str) -> Result<Session> {
+    /// Finds who presents `token`, from `source` (a client address).
+    /// Unknown, malformed, revoked and expired tokens are all refused with
+    /// one message.
+    pub async fn authenticate(&self, token: &str, source: &str) -> Result<Session> {
         let refused = || {
             PlatformError::Unauthorized("invalid or expired API token: run `berth login`".into())
         };
@@ -211,6 +336,7 @@ impl Platform {
                 email: user.email,
                 is_platform_admin: user.is_admin,
                 scope,
+                source: source.to_string(),
             },
             token_id: record.id,
         })
@@ -224,13 +350,13 @@ impl Platform {
     }
 
     /// Signs out: revokes the token the request came with.
-    pub async fn logout(&self, session: &Session, origin: &str) -> Result<()> {
+    pub async fn logout(&self, session: &Session) -> Result<()> {
         self.store
             .revoke_token(session.actor.user_id, &session.token_id)
             .await?;
         self.audit(
             Some(&session.actor.email),
-            origin,
+            &session.actor.source,
             "session.destroy",
             session.token_id.clone(),
         )
@@ -243,7 +369,6 @@ impl Platform {
         description: &str,
         scope: TokenScope,
         expires_in: Option<Duration>,
-        origin: &str,
     ) -> Result<IssuedToken> {
         authorize_platform(actor, Action::ManageOwnTokens)?;
         if scope > actor.scope {
@@ -254,7 +379,7 @@ impl Platform {
         }
         let user = self.account(actor).await?;
         let expires_at = expires_in.map(|lifetime| Utc::now() + lifetime);
-        self.issue_token(&user, description, scope, expires_at, origin)
+        self.issue_token(&user, description, scope, expires_at, &actor.source)
             .await
     }
 
@@ -264,13 +389,18 @@ impl Platform {
         Ok(self.store.tokens_of_user(actor.user_id).await?)
     }
 
-    pub async fn revoke_token(&self, actor: &Actor, id: &str, origin: &str) -> Result<()> {
+    pub async fn revoke_token(&self, actor: &Actor, id: &str) -> Result<()> {
         authorize_platform(actor, Action::ManageOwnTokens)?;
         if !self.store.revoke_token(actor.user_id, id).await? {
             return Err(PlatformError::NotFound(format!("no token {id}")));
         }
-        self.audit(Some(&actor.email), origin, "token.revoke", id.to_string())
-            .await
+        self.audit(
+            Some(&actor.email),
+            &actor.source,
+            "token.revoke",
+            id.to_string(),
+        )
+        .await
     }
 
     async fn issue_token(
@@ -301,23 +431,10 @@ impl Platform {
             email: user.email.clone(),
         })
     }
+}
 
-    pub(crate) async fn audit(
-        &self,
-        actor_email: Option<&str>,
-        origin: &str,
-        action: &str,
-        detail: String,
-    ) -> Result<()> {
-        let entry = AuditEntry {
-            actor_email: actor_email.map(str::to_string),
-            source: origin.to_string(),
-            app_name: None,
-            action: action.to_string(),
-            detail,
-        };
-        Ok(self.store.record_audit(&entry).await?)
-    }
+fn no_such_user(email: &str) -> PlatformError {
+    PlatformError::NotFound(format!("no user with email {email}"))
 }
 
 async fn hash_off_thread(password: &str) -> Result<String> {

@@ -1,8 +1,9 @@
 //! Apps: create, list, read, destroy — each through the authorization policy.
 
 use berth_core::{authorize, Action, Actor, AppName};
-use berth_store::{AppRecord, AuditEntry, StoreError};
+use berth_store::{AppRecord, StoreError};
 
+use crate::audit::app_entry;
 use crate::{authorize_platform, Platform, PlatformError, Result};
 
 /// How many random names to try before giving up (collisions are rare:
@@ -30,31 +31,25 @@ impl Platform {
 
     /// Creates an app owned by `actor`, named `name` or else a random friendly
     /// name, with its git repository. Nothing is left behind when it fails.
-    pub async fn create_app(
-        &self,
-        actor: &Actor,
-        name: Option<&str>,
-        origin: &str,
-    ) -> Result<AppRecord> {
+    pub async fn create_app(&self, actor: &Actor, name: Option<&str>) -> Result<AppRecord> {
         authorize_platform(actor, Action::CreateApp)?;
         let app = match name {
             Some(name) => {
                 let name =
                     AppName::parse(name).map_err(|e| PlatformError::Invalid(e.to_string()))?;
-                self.insert_app(actor, &name, origin).await?
+                self.insert_app(actor, &name).await?
             }
-            None => self.insert_randomly_named_app(actor, origin).await?,
+            None => self.insert_randomly_named_app(actor).await?,
         };
         if let Err(error) = self.repos.create(&app.name) {
             self.store
                 .delete_app(
                     app.id,
-                    &audit(
+                    &app_entry(
                         actor,
-                        origin,
                         &app.name,
                         "app.destroy",
-                        "its git repository could not be created",
+                        "its git repository could not be created".into(),
                     ),
                 )
                 .await?;
@@ -66,10 +61,10 @@ impl Platform {
         Ok(app)
     }
 
-    async fn insert_randomly_named_app(&self, actor: &Actor, origin: &str) -> Result<AppRecord> {
+    async fn insert_randomly_named_app(&self, actor: &Actor) -> Result<AppRecord> {
         for _ in 0..RANDOM_NAME_ATTEMPTS {
             let name = AppName::random(&mut rand::thread_rng());
-            match self.insert_app(actor, &name, origin).await {
+            match self.insert_app(actor, &name).await {
                 Err(PlatformError::Conflict(_)) => continue,
                 other => return other,
             }
@@ -79,8 +74,8 @@ impl Platform {
         ))
     }
 
-    async fn insert_app(&self, actor: &Actor, name: &AppName, origin: &str) -> Result<AppRecord> {
-        let entry = audit(actor, origin, name.as_str(), "app.create", "");
+    async fn insert_app(&self, actor: &Actor, name: &AppName) -> Result<AppRecord> {
+        let entry = app_entry(actor, name.as_str(), "app.create", String::new());
         match self
             .store
             .create_app(name.as_str(), actor.user_id, &entry)
@@ -116,10 +111,13 @@ impl Platform {
     }
 
     /// Destroys an app: its record, memberships and repository.
-    pub async fn destroy_app(&self, actor: &Actor, name: &str, origin: &str) -> Result<AppRecord> {
+    pub async fn destroy_app(&self, actor: &Actor, name: &str) -> Result<AppRecord> {
         let app = self.authorize_app(actor, name, Action::DestroyApp).await?;
         self.store
-            .delete_app(app.id, &audit(actor, origin, &app.name, "app.destroy", ""))
+            .delete_app(
+                app.id,
+                &app_entry(actor, &app.name, "app.destroy", String::new()),
+            )
             .await?;
         // The app is gone once its record is; what is left behind of it is
         // cleaned up best effort (a repository is wiped when the name is used again).
@@ -147,15 +145,5 @@ impl Platform {
             .await?;
         engine.remove_images(&[("berth.app", &app.name)]).await?;
         Ok(())
-    }
-}
-
-fn audit(actor: &Actor, origin: &str, app_name: &str, action: &str, detail: &str) -> AuditEntry {
-    AuditEntry {
-        actor_email: Some(actor.email.clone()),
-        source: origin.to_string(),
-        app_name: Some(app_name.to_string()),
-        action: action.to_string(),
-        detail: detail.to_string(),
     }
 }

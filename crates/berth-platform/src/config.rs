@@ -36,6 +36,19 @@ impl Platform {
         self.current_config(&app).await
     }
 
+    /// The names of the app's config vars, without their values: what
+    /// viewers, who may not read values, see.
+    pub async fn config_names(&self, actor: &Actor, app_name: &str) -> Result<Vec<String>> {
+        let app = self.authorize_app(actor, app_name, Action::ReadApp).await?;
+        Ok(self
+            .store
+            .config_vars(app.id)
+            .await?
+            .into_iter()
+            .map(|(name, _)| name)
+            .collect())
+    }
+
     pub(crate) async fn current_config(&self, app: &AppRecord) -> Result<BTreeMap<String, String>> {
         let mut config = BTreeMap::new();
         for (name, sealed) in self.store.config_vars(app.id).await? {
@@ -96,6 +109,8 @@ impl Platform {
                 None => None,
             };
             self.store_config(&app, &config).await?;
+            self.audit_app(actor, &app.name, "config.change", description)
+                .await?;
             Ok(ConfigChange { config, release })
         })
         .await
@@ -153,6 +168,9 @@ impl Platform {
                 .rerelease(actor, &app, target, &description, &config, progress)
                 .await?;
             self.store_config(&app, &config).await?;
+            let detail = format!("{description}: v{}", release.version);
+            self.audit_app(actor, &app.name, "release.rollback", detail)
+                .await?;
             Ok(release)
         })
         .await
@@ -165,6 +183,13 @@ impl Platform {
             .authorize_app(actor, app_name, Action::Configure)
             .await?;
         self.store.set_maintenance(app.id, on).await?;
+        let action = if on {
+            "maintenance.on"
+        } else {
+            "maintenance.off"
+        };
+        self.audit_app(actor, &app.name, action, String::new())
+            .await?;
         let message = format!(
             "Maintenance mode {} by {}",
             if on { "on" } else { "off" },
@@ -222,6 +247,8 @@ impl Platform {
             self.store.set_formation(app.id, &updates).await?;
             self.converge_formation(&app, &progress).await?;
             let summary: Vec<String> = updates.iter().map(|(t, q)| format!("{t}@{q}")).collect();
+            self.audit_app(actor, &app.name, "formation.scale", summary.join(" "))
+                .await?;
             let message = format!("Scaled to {} by {}", summary.join(" "), actor.email);
             self.logs.write(
                 &app.name,
@@ -244,61 +271,6 @@ impl Platform {
     ) -> Result<Vec<String>> {
         self.change_dynos(actor, app_name, DynoChange::Restart, process_type, dyno)
             .await
-    }
-
-    /// Runs `command` under `/bin/sh -c` in a one-off container of the
-    /// current release, with its environment (plus `env`), passing each line
-    /// of output to `on_output` as it comes; returns the exit code. The
-    /// container is removed afterwards, also when this future is dropped.
-    pub async fn run_oneoff(
-        &self,
-        actor: &Actor,
-        app_name: &str,
-        command: &str,
-        env: BTreeMap<String, String>,
-        on_output: impl FnMut(berth_docker::LogLine) + Send,
-    ) -> Result<i64> {
-        let app = self
-            .authorize_app(actor, app_name, Action::Configure)
-            .await?;
-        if command.trim().is_empty() {
-            return Err(PlatformError::Invalid(
-                "no command given: berth run COMMAND".into(),
-            ));
-        }
-        for key in env.keys() {
-            check_config_key(key).map_err(PlatformError::Invalid)?;
-        }
-        let Some(release) = self.current_release(&app).await? else {
-            return Err(PlatformError::Invalid(format!(
-                "{} has no release to run: deploy it first",
-                app.name
-            )));
-        };
-        let image = release
-            .processes
-            .iter()
-            .find(|p| p.process_type == "web")
-            .or(release.processes.first())
-            .map(|p| p.image.clone())
-            .ok_or_else(|| PlatformError::Invalid(format!("{} has no image to run", app.name)))?;
-        let mut config = self.open_release_config(&app, &release)?;
-        config.extend(env);
-        let number = rand::random::<u16>() % 9000 + 1000;
-        let dyno = format!("run.{number}");
-        let message = format!(
-            "Starting process with command `{command}` by {}",
-            actor.email
-        );
-        self.logs.write(
-            &app.name,
-            crate::LogLine::now(crate::LogSource::Berth, &dyno, &message),
-        );
-        let spec = self.oneoff_spec(&app, &release, &dyno, image, command, &config);
-        Ok(self
-            .engine()?
-            .run_to_completion(&spec, self.release_timeout, on_output)
-            .await?)
     }
 
     /// Stops processes of the current release — one dyno, or every one of
@@ -339,6 +311,13 @@ impl Platform {
             let targets = self
                 .select_dynos(&app, &release, process_type, dyno)
                 .await?;
+            if change == DynoChange::Restart {
+                if let Some((name, _)) = targets.iter().find(|(name, _)| name.starts_with("run.")) {
+                    return Err(PlatformError::Invalid(format!(
+                        "{name} is a one-off dyno: it is not restarted (stop it with ps:stop {name})"
+                    )));
+                }
+            }
             let engine = self.engine()?;
             for (name, id) in &targets {
                 let message = format!("{doing} by {}", actor.email);
@@ -367,6 +346,9 @@ impl Platform {
                 self.refresh_routes().await?;
                 self.converge_formation(&app, &progress).await?;
             }
+            let names: Vec<&str> = targets.iter().map(|(name, _)| name.as_str()).collect();
+            self.audit_app(actor, &app.name, &format!("dyno.{verb}"), names.join(", "))
+                .await?;
             Ok(targets.into_iter().map(|(name, _)| name).collect())
         })
         .await
@@ -396,7 +378,8 @@ impl Platform {
     }
 
     /// The current release's dynos, `(name, container id)` by name: all, one
-    /// type, or one dyno. None of them is an error naming what was asked for.
+    /// type, or one dyno. A one-off dyno (of any release) only when named.
+    /// None of them is an error naming what was asked for.
     async fn select_dynos(
         &self,
         app: &AppRecord,
@@ -407,10 +390,18 @@ impl Platform {
         let version = format!("v{}", release.version);
         let mut targets: Vec<(String, String)> = self
             .engine()?
-            .containers(&[("berth.app", &app.name), ("berth.release", &version)])
+            .containers(&[("berth.app", &app.name)])
             .await?
             .into_iter()
-            .filter_map(|c| Some((c.labels.get("berth.dyno")?.clone(), c.id)))
+            .filter_map(|c| {
+                let name = c.labels.get("berth.dyno")?;
+                let selectable = if crate::oneoff::is_oneoff(&c.labels) {
+                    dyno == Some(name.as_str())
+                } else {
+                    c.labels.get("berth.release") == Some(&version)
+                };
+                selectable.then(|| (name.clone(), c.id))
+            })
             .filter(|(name, _)| dyno.is_none_or(|d| d == name))
             .filter(|(name, _)| {
                 process_type.is_none_or(|t| name.rsplit_once('.').is_some_and(|(p, _)| p == t))
@@ -429,7 +420,7 @@ impl Platform {
         Ok(targets)
     }
 
-    async fn current_release(&self, app: &AppRecord) -> Result<Option<ReleaseRecord>> {
+    pub(crate) async fn current_release(&self, app: &AppRecord) -> Result<Option<ReleaseRecord>> {
         match app.current_release {
             Some(version) => Ok(self.store.release(app.id, version).await?),
             None => Ok(None),
@@ -534,6 +525,8 @@ impl Platform {
                 .iter()
                 .filter(|c| c.labels.get("berth.release") == Some(&version))
                 .filter(|c| c.labels.get("berth.process") == Some(&process_type))
+                // A Procfile may name a type `run`: its one-offs are not dynos of it.
+                .filter(|c| !crate::oneoff::is_oneoff(&c.labels))
                 .filter_map(|c| {
                     let index = c
                         .labels

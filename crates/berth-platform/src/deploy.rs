@@ -119,6 +119,9 @@ impl Platform {
                 .deploy_commit(actor, &app, commit, quarantine, progress)
                 .await?;
             self.repos.point_head(&app.name, &refs[0].name)?;
+            let detail = format!("v{} from {commit}", release.version);
+            self.audit_app(actor, &app.name, "release.deploy", detail)
+                .await?;
             Ok(release)
         }
         .await;

@@ -14,6 +14,10 @@ pub enum PlatformError {
     Conflict(String),
     #[error("{0}")]
     Invalid(String),
+    /// Too many failed sign-ins for the account or from the address. The
+    /// message says no more, so it reveals nothing about the account.
+    #[error("too many failed sign-in attempts: try again later")]
+    Throttled { retry_after_secs: u64 },
     /// A build, release command or start failed: the user's to fix.
     #[error("{0}")]
     DeployFailed(String),

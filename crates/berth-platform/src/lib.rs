@@ -3,14 +3,18 @@
 //! through `Platform::authorize_app` for anything about an app) before it
 //! touches data, and records an audit entry for every change.
 
+mod access;
 mod accounts;
 mod app_logs;
 mod apps;
+mod audit;
 mod config;
 mod credentials;
 mod deploy;
+mod drains;
 mod error;
 pub mod logs;
+mod oneoff;
 mod progress;
 mod reconcile;
 mod recovery;
@@ -19,6 +23,7 @@ mod routes;
 pub mod secrets;
 #[cfg(test)]
 mod tests;
+mod throttle;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -33,12 +38,15 @@ use berth_store::Store;
 
 pub use accounts::{IssuedToken, Session};
 pub use app_logs::MAX_LOG_LINES;
+pub use berth_core::AppRole;
 pub use berth_core::{Action, Actor, AppName, TokenScope};
 pub use berth_store::{
-    AppRecord, AuditEntry, ReleaseRecord, ReleaseStatus, TokenRecord, UserRecord,
+    AppRecord, AuditEntry, AuditEvent, Member, ReleaseRecord, ReleaseStatus, TokenRecord,
+    UserRecord,
 };
 pub use config::ConfigChange;
 pub use deploy::{deploy_target, AppLease, RefUpdate};
+pub use drains::Drain;
 pub use error::{PlatformError, Result};
 pub use logs::{LogFilter, LogLine, LogSink, LogSource, Retention, TailEvent};
 pub use progress::Progress;
@@ -75,10 +83,12 @@ pub struct Platform {
     router: Option<Arc<Router>>,
     route_refresh: tokio::sync::Mutex<()>,
     supervision: Arc<reconcile::Supervision>,
+    shippers: drains::Shippers,
     release_timeout: Duration,
     boot_timeout: Duration,
     base_domain: String,
     image_retention: usize,
+    throttle: throttle::SignInThrottle,
 }
 
 impl Platform {
@@ -107,10 +117,12 @@ impl Platform {
             router: None,
             route_refresh: tokio::sync::Mutex::new(()),
             supervision: Arc::default(),
+            shippers: drains::Shippers::default(),
             release_timeout: config.release_timeout,
             boot_timeout: config.boot_timeout,
             base_domain: config.base_domain.clone(),
             image_retention: config.image_retention.max(1),
+            throttle: throttle::SignInThrottle::default(),
         })
     }
 
@@ -158,6 +170,16 @@ impl Platform {
             let context = format!("release-config/{app_id}");
             *sealed = next.seal(&context, &self.secrets.open(&context, sealed)?);
         }
+        for drain in self.store.drains(None).await? {
+            let context = drains::drain_context(drain.app_id, &drain.url_sha256);
+            if let Some((_, _, sealed)) = values
+                .drain_urls
+                .iter_mut()
+                .find(|(id, _, _)| *id == drain.id)
+            {
+                *sealed = next.seal(&context, &self.secrets.open(&context, sealed)?);
+            }
+        }
         self.store.replace_sealed_values(&values).await?;
         SecretKey::promote_next(&self.data_dir)?;
         Ok(next.id().to_string())
@@ -180,21 +202,6 @@ impl Platform {
     /// True until the first user exists: the server then says how to create one.
     pub async fn needs_first_user(&self) -> Result<bool> {
         Ok(self.store.count_users().await? == 0)
-    }
-
-    /// The audit trail, oldest first; of one app when `app_name` is given.
-    pub async fn audit_trail(
-        &self,
-        actor: &Actor,
-        app_name: Option<&str>,
-    ) -> Result<Vec<AuditEntry>> {
-        match app_name {
-            Some(name) => {
-                self.authorize_app(actor, name, Action::ReadApp).await?;
-            }
-            None => authorize_platform(actor, Action::ManageUsers)?,
-        }
-        Ok(self.store.audit_trail(app_name).await?)
     }
 
     pub async fn close(&self) {

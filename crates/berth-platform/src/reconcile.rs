@@ -101,7 +101,7 @@ impl Platform {
                 tracing::warn!(app = %app.name, %error, "cannot converge the app's processes");
             }
         }
-        Ok(())
+        self.sync_drains().await
     }
 
     async fn reconcile_app(&self, app: &AppRecord, containers: &[&ContainerSummary]) -> Result<()> {
@@ -190,7 +190,7 @@ impl Platform {
                 continue;
             };
             // One-off dynos (`run.1234`) come and go on their own.
-            if process_type == "run" {
+            if process_type == "run" || crate::oneoff::is_oneoff(&container.labels) {
                 continue;
             }
             let index = dyno
@@ -366,8 +366,11 @@ impl Platform {
             let Some(dyno) = container.labels.get("berth.dyno") else {
                 continue;
             };
+            // A one-off's output goes to its client, or (detached) is
+            // copied by the one-off's own watcher.
             if container.state != "running"
                 || container.labels.get("berth.release") != Some(&current)
+                || crate::oneoff::is_oneoff(&container.labels)
             {
                 continue;
             }

@@ -2,7 +2,8 @@
 //! finished are marked failed and their containers removed (the previous
 //! release kept serving throughout), and containers of apps that no longer
 //! exist are removed. Running containers of current releases are adopted
-//! as they are, not restarted.
+//! as they are, not restarted. One-off dynos: attached ones lost their
+//! client and are removed; detached ones are watched again until they exit.
 
 use crate::{Platform, Result};
 
@@ -27,6 +28,9 @@ impl Platform {
             let version = format!("v{}", release.version);
             self.stop_containers(app, |labels| labels.get("berth.release") == Some(&version))
                 .await?;
+        }
+        for app in &apps {
+            self.recover_oneoffs(app).await?;
         }
         // Processes missing or crashed while berthd was down come back, and
         // containers of apps that no longer exist go.

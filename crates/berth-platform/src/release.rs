@@ -30,6 +30,8 @@ pub struct Dyno {
     /// up, starting, crashed or down.
     pub state: String,
     pub created_at: DateTime<Utc>,
+    /// When a running dyno last started.
+    pub started_at: Option<DateTime<Utc>>,
     pub host_port: Option<u16>,
     /// How a crashed dyno last exited.
     pub exit_code: Option<i64>,
@@ -254,8 +256,12 @@ impl Platform {
         self.refresh_routes().await?;
         self.drain_other_releases(app, keep).await?;
         let keep = format!("v{keep}");
-        self.stop_containers(app, |labels| labels.get("berth.release") != Some(&keep))
-            .await
+        // One-offs outlive a release, as on Heroku: a config change must not
+        // end someone's console session or a detached job.
+        self.stop_containers(app, |labels| {
+            labels.get("berth.release") != Some(&keep) && !crate::oneoff::is_oneoff(labels)
+        })
+        .await
     }
 
     /// A one-off container of `release` running `command` as `dyno`.
@@ -377,7 +383,7 @@ impl Platform {
         let host = engine_host_name(engine.host());
         let containers = engine.containers(&[("berth.app", &app.name)]).await?;
         let mut dynos: Vec<Dyno> = containers
-            .into_iter()
+            .iter()
             .filter_map(|container| {
                 let name = container.labels.get("berth.dyno")?.clone();
                 let state = match container.state.as_str() {
@@ -403,11 +409,32 @@ impl Platform {
                         .unwrap_or_default(),
                     state: state.to_string(),
                     created_at: container.created,
+                    started_at: None,
                     host_port: container.host_port,
                     name,
                 })
             })
             .collect();
+        // Uptime counts from the last start, which a listing does not give.
+        let running: Vec<&str> = containers
+            .iter()
+            .filter(|c| c.state == "running" && c.labels.contains_key("berth.dyno"))
+            .map(|c| c.id.as_str())
+            .collect();
+        let starts =
+            futures_util::future::join_all(running.iter().map(|id| engine.started_at(id))).await;
+        for (id, started_at) in running.iter().zip(starts) {
+            let Some(container) = containers.iter().find(|c| c.id == *id) else {
+                continue;
+            };
+            let Some(dyno) = dynos
+                .iter_mut()
+                .find(|d| container.labels.get("berth.dyno") == Some(&d.name))
+            else {
+                continue;
+            };
+            dyno.started_at = started_at.ok().flatten();
+        }
         dynos.sort_by_key(|dyno| {
             let (process_type, index) = dyno.name.rsplit_once('.').unwrap_or((&dyno.name, "0"));
             (process_type.to_string(), index.parse::<u32>().unwrap_or(0))

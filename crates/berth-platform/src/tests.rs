@@ -24,7 +24,10 @@ async fn signed_in(platform: &Platform, email: &str, admin: bool) -> Session {
         .create_user(email, admin, Some("pw"), "test")
         .await
         .unwrap();
-    platform.authenticate(&issued.token).await.unwrap()
+    platform
+        .authenticate(&issued.token, "127.0.0.1")
+        .await
+        .unwrap()
 }
 
 #[tokio::test]
@@ -69,17 +72,20 @@ async fn sign_in_issues_tokens_that_authenticate_until_revoked() {
         .login("ALICE@example.com", "s3cret", "cli", "127.0.0.1")
         .await
         .unwrap();
-    let session = platform.authenticate(&issued.token).await.unwrap();
+    let session = platform
+        .authenticate(&issued.token, "127.0.0.1")
+        .await
+        .unwrap();
     assert_eq!(session.actor.email, "alice@example.com");
     assert_eq!(session.actor.scope, TokenScope::Full);
 
-    platform.logout(&session, "127.0.0.1").await.unwrap();
+    platform.logout(&session).await.unwrap();
     assert!(matches!(
-        platform.authenticate(&issued.token).await,
+        platform.authenticate(&issued.token, "127.0.0.1").await,
         Err(PlatformError::Unauthorized(_))
     ));
     let tampered = format!("{}0", &issued.token[..issued.token.len() - 1]);
-    assert!(platform.authenticate(&tampered).await.is_err());
+    assert!(platform.authenticate(&tampered, "127.0.0.1").await.is_err());
 }
 
 #[tokio::test]
@@ -108,17 +114,20 @@ async fn tokens_carry_scope_and_expiry() {
     let (_dir, platform) = platform().await;
     let alice = signed_in(&platform, "alice@example.com", false).await;
     let read = platform
-        .create_token(&alice.actor, "ci", TokenScope::Read, None, "x")
+        .create_token(&alice.actor, "ci", TokenScope::Read, None)
         .await
         .unwrap();
-    let reader = platform.authenticate(&read.token).await.unwrap();
+    let reader = platform
+        .authenticate(&read.token, "127.0.0.1")
+        .await
+        .unwrap();
     let refused = platform
-        .create_app(&reader.actor, Some("demo"), "x")
+        .create_app(&reader.actor, Some("demo"))
         .await
         .unwrap_err();
     assert!(matches!(refused, PlatformError::Forbidden(_)), "{refused}");
     assert!(platform
-        .create_token(&reader.actor, "more", TokenScope::Full, None, "x")
+        .create_token(&reader.actor, "more", TokenScope::Full, None)
         .await
         .is_err());
 
@@ -128,11 +137,13 @@ async fn tokens_carry_scope_and_expiry() {
             "old",
             TokenScope::Full,
             Some(Duration::seconds(-1)),
-            "x",
         )
         .await
         .unwrap();
-    assert!(platform.authenticate(&expired.token).await.is_err());
+    assert!(platform
+        .authenticate(&expired.token, "127.0.0.1")
+        .await
+        .is_err());
 
     let ids: Vec<_> = platform
         .tokens(&alice.actor)
@@ -146,13 +157,13 @@ async fn tokens_carry_scope_and_expiry() {
         3,
         "the account's first token, ci and old: {ids:?}"
     );
-    platform
-        .revoke_token(&alice.actor, &read.id, "x")
+    platform.revoke_token(&alice.actor, &read.id).await.unwrap();
+    assert!(platform
+        .authenticate(&read.token, "127.0.0.1")
         .await
-        .unwrap();
-    assert!(platform.authenticate(&read.token).await.is_err());
+        .is_err());
     assert!(matches!(
-        platform.revoke_token(&alice.actor, &read.id, "x").await,
+        platform.revoke_token(&alice.actor, &read.id).await,
         Err(PlatformError::NotFound(_))
     ));
 }
@@ -164,10 +175,7 @@ async fn apps_are_created_with_a_repository_and_seen_only_by_their_members() {
     let bob = signed_in(&platform, "bob@example.com", false).await.actor;
     let admin = signed_in(&platform, "root@example.com", true).await.actor;
 
-    let app = platform
-        .create_app(&alice, Some("demo"), "127.0.0.1")
-        .await
-        .unwrap();
+    let app = platform.create_app(&alice, Some("demo")).await.unwrap();
     assert_eq!(
         (app.name.as_str(), app.owner_email.as_str()),
         ("demo", "alice@example.com")
@@ -179,37 +187,28 @@ async fn apps_are_created_with_a_repository_and_seen_only_by_their_members() {
     assert_eq!(hidden.to_string(), "app demo not found");
     assert_eq!(missing.to_string(), "app nothing-here not found");
     assert!(matches!(
-        platform.destroy_app(&bob, "demo", "x").await,
+        platform.destroy_app(&bob, "demo").await,
         Err(PlatformError::NotFound(_))
     ));
     assert!(platform.apps(&bob).await.unwrap().is_empty());
     assert_eq!(platform.apps(&admin).await.unwrap().len(), 1);
 
-    let taken = platform
-        .create_app(&bob, Some("demo"), "x")
-        .await
-        .unwrap_err();
+    let taken = platform.create_app(&bob, Some("demo")).await.unwrap_err();
     assert_eq!(
         taken.to_string(),
         "the name demo is already taken: choose another"
     );
-    let invalid = platform
-        .create_app(&bob, Some("Demo"), "x")
-        .await
-        .unwrap_err();
+    let invalid = platform.create_app(&bob, Some("Demo")).await.unwrap_err();
     assert!(matches!(invalid, PlatformError::Invalid(_)));
     assert!(
         platform.apps(&bob).await.unwrap().is_empty(),
         "failed creations leave nothing"
     );
 
-    let random = platform.create_app(&bob, None, "x").await.unwrap();
+    let random = platform.create_app(&bob, None).await.unwrap();
     assert!(AppName::parse(&random.name).is_ok());
 
-    platform
-        .destroy_app(&alice, "demo", "127.0.0.1")
-        .await
-        .unwrap();
+    platform.destroy_app(&alice, "demo").await.unwrap();
     assert!(!dir.path().join("data/repos/demo.git").exists());
     assert!(matches!(
         platform.app(&alice, "demo").await,
@@ -220,21 +219,16 @@ async fn apps_are_created_with_a_repository_and_seen_only_by_their_members() {
 #[tokio::test]
 async fn every_change_is_audited_without_secrets() {
     let (_dir, platform) = platform().await;
-    let admin = signed_in(&platform, "root@example.com", true).await.actor;
-    platform
-        .create_app(&admin, Some("demo"), "10.0.0.7")
-        .await
-        .unwrap();
-    platform
-        .destroy_app(&admin, "demo", "10.0.0.7")
-        .await
-        .unwrap();
+    let mut admin = signed_in(&platform, "root@example.com", true).await.actor;
+    admin.source = "10.0.0.7".into();
+    platform.create_app(&admin, Some("demo")).await.unwrap();
+    platform.destroy_app(&admin, "demo").await.unwrap();
     let _ = platform
         .login("root@example.com", "wrong-password", "cli", "10.0.0.9")
         .await;
 
     let trail = platform.audit_trail(&admin, None).await.unwrap();
-    let actions: Vec<_> = trail.iter().map(|e| e.action.as_str()).collect();
+    let actions: Vec<_> = trail.iter().map(|e| e.entry.action.as_str()).collect();
     assert_eq!(
         actions,
         [
@@ -245,11 +239,11 @@ async fn every_change_is_audited_without_secrets() {
             "session.fail"
         ]
     );
-    assert_eq!(trail[2].source, "10.0.0.7");
-    assert_eq!(trail[2].app_name.as_deref(), Some("demo"));
+    assert_eq!(trail[2].entry.source, "10.0.0.7");
+    assert_eq!(trail[2].entry.app_name.as_deref(), Some("demo"));
     assert!(trail
         .iter()
-        .all(|e| !e.detail.contains("wrong-password") && !e.detail.contains("berth_")));
+        .all(|e| !e.entry.detail.contains("wrong-password") && !e.entry.detail.contains("berth_")));
 
     let member = signed_in(&platform, "bob@example.com", false).await.actor;
     assert!(matches!(
@@ -273,10 +267,7 @@ async fn rotating_the_key_reseals_every_secret_and_keeps_them_readable() {
     };
     let platform = Platform::open(&config).await.unwrap();
     let owner = signed_in(&platform, "o@example.com", false).await.actor;
-    platform
-        .create_app(&owner, Some("demo"), "x")
-        .await
-        .unwrap();
+    platform.create_app(&owner, Some("demo")).await.unwrap();
     let changes =
         std::collections::BTreeMap::from([("TOKEN".to_string(), Some("s3cret".to_string()))]);
     platform
@@ -322,4 +313,152 @@ async fn rotating_the_key_reseals_every_secret_and_keeps_them_readable() {
     );
     assert!(dir.path().join("data/secret.key.previous").exists());
     assert!(!dir.path().join("data/secret.key.next").exists());
+}
+
+#[tokio::test]
+async fn owners_manage_access_and_viewers_see_config_names_only() {
+    let (_dir, platform) = platform().await;
+    let owner = signed_in(&platform, "owner@example.com", false).await.actor;
+    let viewer = signed_in(&platform, "viewer@example.com", false)
+        .await
+        .actor;
+    platform.create_app(&owner, Some("demo")).await.unwrap();
+    platform
+        .set_config(
+            &owner,
+            "demo",
+            [("SECRET".to_string(), Some("hunter2".to_string()))].into(),
+            &Progress::channel().0,
+        )
+        .await
+        .unwrap();
+    assert!(matches!(
+        platform.config_names(&viewer, "demo").await,
+        Err(PlatformError::NotFound(_))
+    ));
+    platform
+        .add_member(&owner, "demo", "Viewer@Example.com", AppRole::Viewer)
+        .await
+        .unwrap();
+    assert_eq!(
+        platform.config_names(&viewer, "demo").await.unwrap(),
+        ["SECRET"]
+    );
+    assert!(matches!(
+        platform.config(&viewer, "demo").await,
+        Err(PlatformError::Forbidden(_))
+    ));
+    assert!(matches!(
+        platform
+            .add_member(&viewer, "demo", "owner@example.com", AppRole::Owner)
+            .await,
+        Err(PlatformError::Forbidden(_))
+    ));
+    assert!(matches!(
+        platform
+            .change_member(&owner, "demo", "owner@example.com", None)
+            .await,
+        Err(PlatformError::Conflict(_))
+    ));
+    assert!(matches!(
+        platform
+            .add_member(&owner, "demo", "nobody@example.com", AppRole::Viewer)
+            .await,
+        Err(PlatformError::NotFound(_))
+    ));
+
+    let trail = platform.audit_trail(&viewer, Some("demo")).await.unwrap();
+    let actions: Vec<_> = trail.iter().map(|e| e.entry.action.as_str()).collect();
+    assert_eq!(actions, ["app.create", "config.change", "access.add"]);
+    assert!(trail.iter().all(|e| !e.entry.detail.contains("hunter2")));
+    assert_eq!(trail[1].entry.detail, "Set SECRET config vars");
+}
+
+#[tokio::test]
+async fn repeated_sign_in_failures_are_throttled_with_one_message() {
+    let (_dir, platform) = platform().await;
+    platform
+        .create_user("alice@example.com", false, Some("s3cret"), "test")
+        .await
+        .unwrap();
+    for _ in 0..throttle::MAX_FAILURES {
+        let refused = platform
+            .login("alice@example.com", "guess", "cli", "10.0.0.1")
+            .await
+            .unwrap_err();
+        assert!(matches!(refused, PlatformError::Unauthorized(_)));
+    }
+    // Even the right password waits, from any address.
+    let throttled = platform
+        .login("alice@example.com", "s3cret", "cli", "10.0.0.2")
+        .await
+        .unwrap_err();
+    let PlatformError::Throttled { retry_after_secs } = throttled else {
+        panic!("expected throttling, got {throttled}");
+    };
+    assert!(retry_after_secs > 0 && retry_after_secs <= throttle::WINDOW.as_secs());
+    let unknown = platform
+        .login("nobody@example.com", "guess", "cli", "10.0.0.1")
+        .await
+        .unwrap_err();
+    assert_eq!(
+        unknown.to_string(),
+        throttled.to_string(),
+        "the address is held back too, with the same words"
+    );
+    platform
+        .login("alice@example.com", "s3cret", "cli", "10.0.0.3")
+        .await
+        .unwrap_err();
+}
+
+#[tokio::test]
+async fn users_are_managed_by_platform_admins_and_sole_owners_need_an_heir() {
+    let (_dir, platform) = platform().await;
+    let admin = signed_in(&platform, "root@example.com", true).await.actor;
+    let member = signed_in(&platform, "bob@example.com", false).await.actor;
+    assert!(matches!(
+        platform
+            .add_user(&member, "eve@example.com", true, None)
+            .await,
+        Err(PlatformError::Forbidden(_))
+    ));
+    platform
+        .add_user(&admin, "carol@example.com", false, None)
+        .await
+        .unwrap();
+    platform.create_app(&member, Some("bobs")).await.unwrap();
+    assert!(matches!(
+        platform
+            .remove_user(&admin, "bob@example.com", None)
+            .await,
+        Err(PlatformError::Conflict(message)) if message.contains("bobs")
+    ));
+    assert!(matches!(
+        platform.remove_user(&admin, "root@example.com", None).await,
+        Err(PlatformError::Invalid(_))
+    ));
+    let passed_on = platform
+        .remove_user(&admin, "bob@example.com", Some("carol@example.com"))
+        .await
+        .unwrap();
+    assert_eq!(passed_on, ["bobs"]);
+    let emails: Vec<_> = platform
+        .users(&admin)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|u| u.email)
+        .collect();
+    assert_eq!(emails, ["root@example.com", "carol@example.com"]);
+    let trail = platform.audit_trail(&admin, None).await.unwrap();
+    let created = trail
+        .iter()
+        .find(|e| e.entry.action == "user.create" && e.entry.detail.starts_with("carol"))
+        .unwrap();
+    assert_eq!(
+        created.entry.actor_email.as_deref(),
+        Some("root@example.com")
+    );
+    assert!(trail.iter().any(|e| e.entry.action == "user.remove"));
 }

@@ -1,5 +1,6 @@
 //! A router worker: one thread, one single-threaded event loop, its own
-//! pool of upstream connections. Workers accept from the same listener.
+//! pool of upstream connections. One of them accepts and deals the
+//! connections out to all.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -11,7 +12,7 @@ use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
-use tokio::sync::{oneshot, watch};
+use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::{ProxyBody, Router, SHUTDOWN_GRACE};
 
@@ -23,8 +24,14 @@ pub(crate) struct Worker {
     pub local_port: u16,
 }
 
-/// Starts `count` worker threads on `listener`; each stops when `stopping`
-/// closes, and reports on the returned receivers when it has finished.
+/// A connection dealt to a worker.
+type Dealt = (std::net::TcpStream, SocketAddr);
+
+/// Starts `count` worker threads. The first also accepts on `listener` and
+/// deals connections to all of them in turn, so that even a handful of
+/// keep-alive connections spread evenly (threads racing for each accept
+/// would not). Each stops when `stopping` closes, and reports on the
+/// returned receivers when it has finished.
 pub(crate) fn start(
     router: &Arc<Router>,
     listener: TcpListener,
@@ -32,10 +39,14 @@ pub(crate) fn start(
     stopping: watch::Receiver<()>,
 ) -> std::io::Result<Vec<oneshot::Receiver<()>>> {
     let local_port = listener.local_addr()?.port();
-    let listener = listener.into_std()?;
+    let mut listener = Some(listener.into_std()?);
+    let (dealers, mut inboxes): (Vec<_>, Vec<_>) = (0..count)
+        .map(|_| mpsc::unbounded_channel::<Dealt>())
+        .unzip();
     let mut finished = Vec::with_capacity(count);
-    for index in 0..count {
-        let listener = listener.try_clone()?;
+    for index in (0..count).rev() {
+        let inbox = inboxes.pop().expect("one inbox per worker");
+        let acceptor = (index == 0).then(|| (listener.take(), dealers.clone()));
         let router = router.clone();
         let stopping = stopping.clone();
         let (done, finished_one) = oneshot::channel();
@@ -53,25 +64,58 @@ pub(crate) fn start(
                     }
                 };
                 runtime.block_on(async move {
-                    let listener = match TcpListener::from_std(listener) {
-                        Ok(listener) => listener,
-                        Err(error) => {
-                            tracing::error!(%error, "router: worker could not use the listener");
-                            return;
-                        }
-                    };
                     let worker = Arc::new(Worker {
                         client: upstream_client(),
                         router,
                         local_port,
                     });
-                    worker.accept_until_stopped(listener, stopping).await;
+                    if let Some((Some(listener), dealers)) = acceptor {
+                        match TcpListener::from_std(listener) {
+                            Ok(listener) => {
+                                tokio::spawn(deal(listener, dealers, stopping.clone()));
+                            }
+                            Err(error) => {
+                                tracing::error!(%error, "router: cannot use the listener");
+                                return;
+                            }
+                        }
+                    }
+                    worker.serve_until_stopped(inbox, stopping).await;
                 });
                 let _ = done.send(());
             })?;
         finished.push(finished_one);
     }
     Ok(finished)
+}
+
+/// Accepts connections and hands them to the workers in turn.
+async fn deal(
+    listener: TcpListener,
+    dealers: Vec<mpsc::UnboundedSender<Dealt>>,
+    mut stopping: watch::Receiver<()>,
+) {
+    let mut next = 0;
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => {
+                let (stream, peer) = match accepted {
+                    Ok(accepted) => accepted,
+                    Err(error) => {
+                        // Out of file descriptors, say: back off instead of spinning.
+                        tracing::warn!(%error, "router: accept failed");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    }
+                };
+                let _ = stream.set_nodelay(true);
+                let Ok(stream) = stream.into_std() else { continue };
+                let _ = dealers[next % dealers.len()].send((stream, peer));
+                next += 1;
+            }
+            _ = stopping.changed() => return,
+        }
+    }
 }
 
 fn upstream_client() -> Client<HttpConnector, ProxyBody> {
@@ -85,9 +129,9 @@ fn upstream_client() -> Client<HttpConnector, ProxyBody> {
 }
 
 impl Worker {
-    async fn accept_until_stopped(
+    async fn serve_until_stopped(
         self: Arc<Self>,
-        listener: TcpListener,
+        mut inbox: mpsc::UnboundedReceiver<Dealt>,
         mut stopping: watch::Receiver<()>,
     ) {
         let config = &self.router.config;
@@ -100,18 +144,12 @@ impl Worker {
         let graceful = GracefulShutdown::new();
         loop {
             tokio::select! {
-                accepted = listener.accept() => {
-                    let (stream, peer) = match accepted {
-                        Ok(accepted) => accepted,
-                        Err(error) => {
-                            // Out of file descriptors, say: back off instead of spinning.
-                            tracing::warn!(%error, "router: accept failed");
-                            tokio::time::sleep(Duration::from_millis(50)).await;
-                            continue;
-                        }
-                    };
-                    let _ = stream.set_nodelay(true);
-                    self.serve_connection(&builder, &graceful, stream, peer);
+                dealt = inbox.recv() => {
+                    let Some((stream, peer)) = dealt else { break };
+                    match tokio::net::TcpStream::from_std(stream) {
+                        Ok(stream) => self.serve_connection(&builder, &graceful, stream, peer),
+                        Err(error) => tracing::warn!(%error, "router: cannot take a connection"),
+                    }
                 }
                 _ = stopping.changed() => break,
             }

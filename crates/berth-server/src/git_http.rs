@@ -28,6 +28,7 @@ use tokio::net::unix::pipe;
 use tokio::process::Command;
 use tokio_util::io::{ReaderStream, StreamReader};
 
+use crate::api::Origin;
 use crate::AppState;
 
 const PRE_RECEIVE_HOOK: &str = r#"#!/bin/sh
@@ -149,6 +150,7 @@ impl From<PlatformError> for GitRefusal {
 async fn authorize(
     state: &AppState,
     headers: &HeaderMap,
+    origin: &str,
     repo: &str,
     service: Service,
 ) -> Result<(Session, String, PathBuf), GitRefusal> {
@@ -163,7 +165,7 @@ async fn authorize(
                 "Authentication required: use an API token as the password".into(),
             )
         })?;
-    let session = state.platform.authenticate(&token).await?;
+    let session = state.platform.authenticate(&token, origin).await?;
     state
         .platform
         .authorize_app(&session.actor, app, service.action())
@@ -189,6 +191,7 @@ struct InfoRefsQuery {
 
 async fn info_refs(
     State(state): State<AppState>,
+    Origin(origin): Origin,
     UrlPath(repo): UrlPath<String>,
     Query(query): Query<InfoRefsQuery>,
     headers: HeaderMap,
@@ -202,7 +205,7 @@ async fn info_refs(
                 "Berth speaks git's smart HTTP protocol only (git 1.6.6 or newer)".into(),
             )
         })?;
-    let (_, _, path) = authorize(&state, &headers, &repo, service).await?;
+    let (_, _, path) = authorize(&state, &headers, &origin, &repo, service).await?;
     let output = Command::new("git")
         .args([service.command(), "--stateless-rpc", "--advertise-refs"])
         .arg(&path)
@@ -238,11 +241,12 @@ fn pkt_line(text: &str) -> Vec<u8> {
 
 async fn upload_pack(
     State(state): State<AppState>,
+    Origin(origin): Origin,
     UrlPath(repo): UrlPath<String>,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, GitRefusal> {
-    let (_, _, path) = authorize(&state, &headers, &repo, Service::UploadPack).await?;
+    let (_, _, path) = authorize(&state, &headers, &origin, &repo, Service::UploadPack).await?;
     let mut child = spawn_service(Service::UploadPack, &path, None)?;
     feed_request_body(&mut child, &headers, body);
     let stdout = child.stdout.take().expect("piped stdout");
@@ -256,11 +260,13 @@ async fn upload_pack(
 
 async fn receive_pack(
     State(state): State<AppState>,
+    Origin(origin): Origin,
     UrlPath(repo): UrlPath<String>,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, GitRefusal> {
-    let (session, app, path) = authorize(&state, &headers, &repo, Service::ReceivePack).await?;
+    let (session, app, path) =
+        authorize(&state, &headers, &origin, &repo, Service::ReceivePack).await?;
     install_hook(&path)
         .map_err(|e| GitRefusal::Internal(format!("cannot install the pre-receive hook: {e}")))?;
     let push_dir = PushDir::create()

@@ -20,6 +20,7 @@ use berth_router::Router;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
+pub use api::paths as api_paths;
 pub use settings::Settings;
 
 /// How long open requests get to finish once shutdown begins; open log
@@ -67,7 +68,6 @@ pub(crate) struct ServerState {
     pub base_domain: String,
     /// The router's port, as apps' web URLs need it (omitted when 80).
     pub router_port: u16,
-    pub sign_in_throttle: dashboard::SignInThrottle,
 }
 
 impl ServerState {
@@ -144,7 +144,6 @@ pub async fn launch(
         platform,
         base_domain: settings.base_domain.clone(),
         router_port: http_address.port(),
-        sign_in_throttle: dashboard::SignInThrottle::default(),
     }));
 
     let (stop, stopped) = watch::channel(false);

@@ -1,7 +1,7 @@
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use sqlx::AnyConnection;
 
-use crate::{to_millis, QueryContext, Result, Store};
+use crate::{from_millis, to_millis, QueryContext, Result, Store};
 
 /// One line of the audit trail: who did what, from where. `detail` names
 /// things (config keys, token ids), never secret values.
@@ -15,6 +15,13 @@ pub struct AuditEntry {
     pub detail: String,
 }
 
+/// An audit entry as recorded, with its time.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditEvent {
+    pub at: DateTime<Utc>,
+    pub entry: AuditEntry,
+}
+
 impl Store {
     pub async fn record_audit(&self, entry: &AuditEntry) -> Result<()> {
         let mut conn = self.pool.acquire().await.context("record audit entry")?;
@@ -22,16 +29,16 @@ impl Store {
     }
 
     /// The audit trail, oldest first; of one app when `app_name` is given.
-    pub async fn audit_trail(&self, app_name: Option<&str>) -> Result<Vec<AuditEntry>> {
+    pub async fn audit_trail(&self, app_name: Option<&str>) -> Result<Vec<AuditEvent>> {
         use sqlx::Row;
         let query = match app_name {
             Some(app_name) => sqlx::query(
-                "SELECT actor_email, source, app_name, action, detail FROM audit_events \
+                "SELECT at, actor_email, source, app_name, action, detail FROM audit_events \
                  WHERE app_name = $1 ORDER BY at, id",
             )
             .bind(app_name),
             None => sqlx::query(
-                "SELECT actor_email, source, app_name, action, detail FROM audit_events \
+                "SELECT at, actor_email, source, app_name, action, detail FROM audit_events \
                  ORDER BY at, id",
             ),
         };
@@ -41,16 +48,25 @@ impl Store {
             .context("read audit trail")?;
         rows.iter()
             .map(|row| {
-                Ok(AuditEntry {
-                    actor_email: row.try_get("actor_email")?,
-                    source: row.try_get("source")?,
-                    app_name: row.try_get("app_name")?,
-                    action: row.try_get("action")?,
-                    detail: row.try_get("detail")?,
+                let read = || -> std::result::Result<_, sqlx::Error> {
+                    Ok((
+                        row.try_get::<i64, _>("at")?,
+                        AuditEntry {
+                            actor_email: row.try_get("actor_email")?,
+                            source: row.try_get("source")?,
+                            app_name: row.try_get("app_name")?,
+                            action: row.try_get("action")?,
+                            detail: row.try_get("detail")?,
+                        },
+                    ))
+                };
+                let (at, entry) = read().context("read audit entry")?;
+                Ok(AuditEvent {
+                    at: from_millis(at)?,
+                    entry,
                 })
             })
-            .collect::<std::result::Result<_, sqlx::Error>>()
-            .context("read audit entry")
+            .collect()
     }
 }
 

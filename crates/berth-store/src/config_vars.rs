@@ -48,6 +48,8 @@ pub struct SealedValues {
     pub config_vars: Vec<(i64, String, String)>,
     /// `(release id, app id, sealed config)`
     pub release_configs: Vec<(i64, i64, String)>,
+    /// `(drain id, app id, sealed URL)`
+    pub drain_urls: Vec<(i64, i64, String)>,
 }
 
 impl Store {
@@ -60,6 +62,10 @@ impl Store {
             .fetch_all(&self.pool)
             .await
             .context("read sealed release configs")?;
+        let drains = sqlx::query("SELECT id, app_id, url_sealed FROM log_drains")
+            .fetch_all(&self.pool)
+            .await
+            .context("read sealed drain URLs")?;
         let read = || -> std::result::Result<SealedValues, sqlx::Error> {
             Ok(SealedValues {
                 config_vars: vars
@@ -79,6 +85,16 @@ impl Store {
                             r.try_get("id")?,
                             r.try_get("app_id")?,
                             r.try_get("config_sealed")?,
+                        ))
+                    })
+                    .collect::<std::result::Result<_, sqlx::Error>>()?,
+                drain_urls: drains
+                    .iter()
+                    .map(|r| {
+                        Ok((
+                            r.try_get("id")?,
+                            r.try_get("app_id")?,
+                            r.try_get("url_sealed")?,
                         ))
                     })
                     .collect::<std::result::Result<_, sqlx::Error>>()?,
@@ -106,6 +122,14 @@ impl Store {
                 .execute(&mut *tx)
                 .await
                 .context("re-seal release config")?;
+        }
+        for (drain_id, _, sealed) in &values.drain_urls {
+            sqlx::query("UPDATE log_drains SET url_sealed = $1 WHERE id = $2")
+                .bind(sealed)
+                .bind(drain_id)
+                .execute(&mut *tx)
+                .await
+                .context("re-seal drain URL")?;
         }
         tx.commit().await.context("commit re-seal")
     }

@@ -6,6 +6,8 @@
 mod apps;
 mod audit;
 mod config_vars;
+mod drains;
+mod memberships;
 mod releases;
 mod tokens;
 mod users;
@@ -18,11 +20,13 @@ use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, Executor};
 
 pub use apps::AppRecord;
-pub use audit::AuditEntry;
+pub use audit::{AuditEntry, AuditEvent};
 pub use config_vars::SealedValues;
+pub use drains::DrainRecord;
+pub use memberships::{Member, MembershipChange};
 pub use releases::{NewRelease, ReleaseProcess, ReleaseRecord, ReleaseStatus};
 pub use tokens::{NewToken, TokenRecord};
-pub use users::UserRecord;
+pub use users::{UserRecord, UserRemoval};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {

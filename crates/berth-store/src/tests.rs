@@ -93,7 +93,7 @@ async fn an_app_is_created_with_its_owner_and_audit_entry_or_not_at_all() {
         .await
         .unwrap()
         .into_iter()
-        .map(|e| e.action)
+        .map(|e| e.entry.action)
         .collect();
     assert_eq!(
         actions,
@@ -352,4 +352,161 @@ async fn two_processes_may_open_a_new_store_at_once() {
     let (first, second) = tokio::join!(Store::open(&url), Store::open(&url));
     first.unwrap();
     second.unwrap();
+}
+
+#[tokio::test]
+async fn an_app_always_keeps_an_owner() {
+    let (_dir, store) = temp_store().await;
+    let alice = store
+        .create_user("alice@example.com", None, false)
+        .await
+        .unwrap();
+    let bob = store
+        .create_user("bob@example.com", None, false)
+        .await
+        .unwrap();
+    let app = store
+        .create_app("demo", alice.id, &audit("app.create"))
+        .await
+        .unwrap();
+    store
+        .add_member(app.id, bob.id, AppRole::Viewer, &audit("access.add"))
+        .await
+        .unwrap();
+    let again = store
+        .add_member(app.id, bob.id, AppRole::Admin, &audit("access.add"))
+        .await
+        .unwrap_err();
+    assert!(matches!(again, StoreError::Conflict(_)), "{again}");
+
+    for change in [None, Some(AppRole::Admin)] {
+        assert_eq!(
+            store
+                .change_member(app.id, alice.id, change, &audit("access.change"))
+                .await
+                .unwrap(),
+            MembershipChange::LastOwner
+        );
+    }
+    let members = store.members(app.id).await.unwrap();
+    let roles: Vec<_> = members.iter().map(|m| (m.email.as_str(), m.role)).collect();
+    assert_eq!(
+        roles,
+        [
+            ("alice@example.com", AppRole::Owner),
+            ("bob@example.com", AppRole::Viewer)
+        ]
+    );
+
+    store
+        .change_member(
+            app.id,
+            bob.id,
+            Some(AppRole::Owner),
+            &audit("access.update"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .change_member(app.id, alice.id, None, &audit("access.remove"))
+            .await
+            .unwrap(),
+        MembershipChange::Done
+    );
+    assert_eq!(
+        store
+            .change_member(app.id, alice.id, None, &audit("access.remove"))
+            .await
+            .unwrap(),
+        MembershipChange::NotAMember
+    );
+    let actions: Vec<_> = store
+        .audit_trail(Some("demo"))
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.entry.action)
+        .collect();
+    assert_eq!(
+        actions,
+        ["app.create", "access.add", "access.update", "access.remove"],
+        "refused changes leave no entry"
+    );
+}
+
+#[tokio::test]
+async fn removing_a_sole_owner_needs_an_heir() {
+    let (_dir, store) = temp_store().await;
+    let alice = store
+        .create_user("alice@example.com", None, false)
+        .await
+        .unwrap();
+    let bob = store
+        .create_user("bob@example.com", None, false)
+        .await
+        .unwrap();
+    let solo = store
+        .create_app("solo", alice.id, &audit("app.create"))
+        .await
+        .unwrap();
+    let shared = store
+        .create_app("shared", alice.id, &audit("app.create"))
+        .await
+        .unwrap();
+    store
+        .add_member(shared.id, bob.id, AppRole::Owner, &audit("access.add"))
+        .await
+        .unwrap();
+
+    assert_eq!(
+        store
+            .remove_user(alice.id, None, &audit("user.remove"))
+            .await
+            .unwrap(),
+        UserRemoval::LastOwnerOf(vec!["solo".into()])
+    );
+    assert_eq!(store.count_users().await.unwrap(), 2, "nothing changed");
+
+    assert_eq!(
+        store
+            .remove_user(alice.id, Some(bob.id), &audit("user.remove"))
+            .await
+            .unwrap(),
+        UserRemoval::Removed {
+            passed_on: vec!["solo".into()]
+        }
+    );
+    let (_, role) = store.app_with_role("solo", bob.id).await.unwrap().unwrap();
+    assert_eq!(role, Some(AppRole::Owner));
+    assert_eq!(store.members(solo.id).await.unwrap().len(), 1);
+    let emails: Vec<_> = store
+        .users()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|u| u.email)
+        .collect();
+    assert_eq!(emails, ["bob@example.com"]);
+    assert_eq!(
+        store
+            .remove_user(alice.id, None, &audit("user.remove"))
+            .await
+            .unwrap(),
+        UserRemoval::NoSuchUser
+    );
+    let trail = store.audit_trail(None).await.unwrap();
+    assert_eq!(
+        trail
+            .iter()
+            .filter(|e| e.entry.action == "user.remove")
+            .count(),
+        1
+    );
+    assert!(
+        trail
+            .iter()
+            .any(|e| e.entry.actor_email.as_deref() == Some("alice@example.com")),
+        "the trail keeps naming removed users"
+    );
 }

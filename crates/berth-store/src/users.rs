@@ -2,7 +2,8 @@ use chrono::{DateTime, Utc};
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
-use crate::{from_millis, to_millis, QueryContext, Result, Store};
+use crate::audit::insert_audit;
+use crate::{from_millis, to_millis, AuditEntry, QueryContext, Result, Store};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UserRecord {
@@ -11,6 +12,18 @@ pub struct UserRecord {
     pub password_hash: Option<String>,
     pub is_admin: bool,
     pub created_at: DateTime<Utc>,
+}
+
+/// What removing a user came to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UserRemoval {
+    /// Removed; the heir now owns these apps.
+    Removed {
+        passed_on: Vec<String>,
+    },
+    NoSuchUser,
+    /// The user alone owns these apps and no heir was named; nothing changed.
+    LastOwnerOf(Vec<String>),
 }
 
 const USER_COLUMNS: &str = "id, email, password_hash, is_admin, created_at";
@@ -67,6 +80,66 @@ impl Store {
         .await
         .context("find user by email")?;
         row.as_ref().map(UserRecord::from_row).transpose()
+    }
+
+    /// Every user, oldest first.
+    pub async fn users(&self) -> Result<Vec<UserRecord>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {USER_COLUMNS} FROM users ORDER BY created_at, id"
+        ))
+        .fetch_all(&self.pool)
+        .await
+        .context("list users")?;
+        rows.iter().map(UserRecord::from_row).collect()
+    }
+
+    /// Removes a user with their tokens and roles, and records the audit
+    /// entry; the audit trail keeps naming them. Apps the user alone owns
+    /// pass to `heir` when given; without one, nothing changes and the
+    /// names of those apps come back.
+    pub async fn remove_user(
+        &self,
+        user_id: i64,
+        heir: Option<i64>,
+        audit: &AuditEntry,
+    ) -> Result<UserRemoval> {
+        let mut tx = self.pool.begin().await.context("begin remove user")?;
+        // Writes come first so SQLite takes its write lock at once.
+        let passed_on = match heir {
+            Some(heir) => sqlx::query_scalar::<_, String>(
+                "INSERT INTO memberships (app_id, user_id, role, created_at)                  SELECT m.app_id, $2, 'owner', $3 FROM memberships m                  WHERE m.user_id = $1 AND m.role = 'owner' AND NOT EXISTS                    (SELECT 1 FROM memberships o                     WHERE o.app_id = m.app_id AND o.role = 'owner' AND o.user_id <> $1)                  ON CONFLICT (app_id, user_id) DO UPDATE SET role = 'owner'                  RETURNING (SELECT name FROM apps WHERE apps.id = memberships.app_id)",
+            )
+            .bind(user_id)
+            .bind(heir)
+            .bind(to_millis(Utc::now()))
+            .fetch_all(&mut *tx)
+            .await
+            .context("pass apps on to the heir")?,
+            None => Vec::new(),
+        };
+        let deleted = sqlx::query("DELETE FROM users WHERE id = $1")
+            .bind(user_id)
+            .execute(&mut *tx)
+            .await
+            .context("remove user")?;
+        if deleted.rows_affected() == 0 {
+            return Ok(UserRemoval::NoSuchUser);
+        }
+        let ownerless: Vec<String> = sqlx::query_scalar(
+            "SELECT a.name FROM apps a WHERE NOT EXISTS              (SELECT 1 FROM memberships m WHERE m.app_id = a.id AND m.role = 'owner')              ORDER BY a.name",
+        )
+        .fetch_all(&mut *tx)
+        .await
+        .context("find apps left without an owner")?;
+        if !ownerless.is_empty() {
+            tx.rollback().await.context("undo remove user")?;
+            return Ok(UserRemoval::LastOwnerOf(ownerless));
+        }
+        insert_audit(&mut tx, audit).await?;
+        tx.commit().await.context("commit remove user")?;
+        let mut passed_on = passed_on;
+        passed_on.sort();
+        Ok(UserRemoval::Removed { passed_on })
     }
 
     pub async fn count_users(&self) -> Result<i64> {

@@ -12,7 +12,14 @@ use crate::output;
 
 pub fn show(context: &Context, args: ConfigArgs) -> Result<()> {
     let name = context.app_name(&args.app)?;
-    let config = context.client()?.config(&name)?;
+    let client = context.client()?;
+    let config = match client.config(&name) {
+        // Viewers may not read values: they see the names.
+        Err(Error::Api { status: 403, .. }) if !args.shell => {
+            return show_names(&name, &client.config_names(&name)?, args.json);
+        }
+        other => other?,
+    };
     if args.json {
         output::print_json(&config);
     } else if args.shell {
@@ -24,6 +31,22 @@ pub fn show(context: &Context, args: ConfigArgs) -> Result<()> {
         let pairs: Vec<(&str, String)> = config
             .iter()
             .map(|(k, v)| (k.as_str(), v.clone()))
+            .collect();
+        crate::out!("{}", output::key_values(&pairs));
+    }
+    Ok(())
+}
+
+fn show_names(app: &str, names: &[String], json: bool) -> Result<()> {
+    if json {
+        let hidden: std::collections::BTreeMap<&str, Option<&str>> =
+            names.iter().map(|name| (name.as_str(), None)).collect();
+        output::print_json(&hidden);
+    } else {
+        crate::outln!("=== {app} Config Vars (values hidden from viewers)");
+        let pairs: Vec<(&str, String)> = names
+            .iter()
+            .map(|name| (name.as_str(), "(hidden)".to_string()))
             .collect();
         crate::out!("{}", output::key_values(&pairs));
     }

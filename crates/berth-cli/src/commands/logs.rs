@@ -1,4 +1,4 @@
-//! `logs`: an app's log, once or followed.
+//! `logs`: an app's log, once or followed; `drains`: where it is forwarded.
 
 use std::io::IsTerminal;
 use std::time::Duration;
@@ -7,7 +7,7 @@ use berth_api_types::LogEntry;
 
 use super::Context;
 use crate::api::LogQuery;
-use crate::cli::LogsArgs;
+use crate::cli::{AppJsonArgs, DrainArgs, LogsArgs};
 use crate::error::{Error, Result};
 use crate::output;
 
@@ -71,6 +71,48 @@ pub fn show(context: &Context, args: LogsArgs) -> Result<()> {
             Ok(()) => return Ok(()),
         }
     }
+}
+
+pub fn drains(context: &Context, args: AppJsonArgs) -> Result<()> {
+    let name = context.app_name(&args.app)?;
+    let drains = context.client()?.drains(&name)?;
+    if args.json {
+        output::print_json(&drains);
+    } else if drains.is_empty() {
+        crate::outln!("{name} has no drains. Add one with: berth drains:add URL");
+    } else {
+        let rows: Vec<Vec<String>> = drains
+            .iter()
+            .map(|drain| {
+                vec![
+                    drain.url.clone(),
+                    drain.token.clone(),
+                    output::time(&drain.created_at),
+                ]
+            })
+            .collect();
+        crate::out!("{}", output::table(&["URL", "TOKEN", "ADDED"], &rows));
+    }
+    Ok(())
+}
+
+pub fn add_drain(context: &Context, args: DrainArgs) -> Result<()> {
+    let name = context.app_name(&args.app)?;
+    let drain = context.client()?.add_drain(&name, &args.url)?;
+    if args.json {
+        output::print_json(&drain);
+    } else {
+        eprintln!("Successfully added drain {}", drain.url);
+        crate::outln!("{}", drain.token);
+    }
+    Ok(())
+}
+
+pub fn remove_drain(context: &Context, args: DrainArgs) -> Result<()> {
+    let name = context.app_name(&args.app)?;
+    context.client()?.remove_drain(&name, &args.url)?;
+    eprintln!("Successfully removed drain {}", args.url);
+    Ok(())
 }
 
 /// `TIME source[dyno]: message`, the tag coloured by source on a terminal.

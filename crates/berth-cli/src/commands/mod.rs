@@ -1,6 +1,7 @@
 //! One module per group of verbs; [`Context`] is what they share: the
 //! environment, the stored login, the API client and the app being acted on.
 
+mod access;
 mod apps;
 mod auth;
 mod config;
@@ -8,6 +9,8 @@ mod git_remote;
 mod logs;
 mod releases;
 mod run;
+mod tokens;
+mod users;
 
 use std::io::{BufRead, Write};
 use std::path::PathBuf;
@@ -41,12 +44,27 @@ pub fn run(command: Command, context: &Context) -> Result<()> {
         Command::PsScale(args) => config::scale(context, args),
         Command::PsRestart(args) => config::restart(context, args),
         Command::Run(args) => run::run(context, args),
+        Command::RunDetached(args) => run::detached(context, args),
         Command::PsStop(args) => config::stop(context, args),
         Command::Maintenance(app) => config::maintenance(context, app),
         Command::MaintenanceOn(app) => config::set_maintenance(context, app, true),
         Command::MaintenanceOff(app) => config::set_maintenance(context, app, false),
         Command::Ps(args) => releases::ps(context, args),
         Command::Logs(args) => logs::show(context, args),
+        Command::Drains(args) => logs::drains(context, args),
+        Command::DrainsAdd(args) => logs::add_drain(context, args),
+        Command::DrainsRemove(args) => logs::remove_drain(context, args),
+        Command::Access(args) => access::list(context, args),
+        Command::AccessAdd(args) => access::add(context, args),
+        Command::AccessUpdate(args) => access::update(context, args),
+        Command::AccessRemove(args) => access::remove(context, args),
+        Command::Audit(args) => access::audit(context, args),
+        Command::Users(args) => users::list(context, args),
+        Command::UsersCreate(args) => users::create(context, args),
+        Command::UsersRemove(args) => users::remove(context, args),
+        Command::Tokens(args) => tokens::list(context, args),
+        Command::TokensCreate(args) => tokens::create(context, args),
+        Command::TokensRevoke(args) => tokens::revoke(context, args),
     }
 }
 

@@ -121,14 +121,15 @@ pub fn ps(context: &Context, args: AppJsonArgs) -> Result<()> {
                     dyno.name.clone(),
                     state,
                     dyno.release.clone(),
-                    output::age(now - dyno.created_at),
+                    dyno.started_at
+                        .map_or_else(|| "-".to_string(), |at| output::age(now - at)),
                     dyno.host.clone(),
                 ]
             })
             .collect();
         crate::out!(
             "{}",
-            output::table(&["DYNO", "STATE", "RELEASE", "AGE", "HOST"], &rows)
+            output::table(&["DYNO", "STATE", "RELEASE", "UPTIME", "HOST"], &rows)
         );
     }
     Ok(())

@@ -517,34 +517,42 @@ mod tests {
         let stalled = Box::pin(sink.follow("demo", LogFilter::default(), 1).await.unwrap());
         let mut reading = Box::pin(sink.follow("demo", LogFilter::default(), 0).await.unwrap());
         let count = TAIL_BACKLOG * 3;
+        let seen = Arc::new(AtomicU64::new(0));
+        let counted = seen.clone();
         let reader = tokio::spawn(async move {
-            let mut seen = 0;
             while let Some(event) = reading.next().await {
                 if let TailEvent::Line(line) = event {
-                    seen += 1;
+                    counted.fetch_add(1, Ordering::SeqCst);
                     if line.message == format!("line {}", count - 1) {
-                        return seen;
+                        return;
                     }
                 }
             }
-            seen
         });
-        for i in 0..count {
-            sink.write(
-                "demo",
-                LogLine::now(LogSource::App, "web.1", &format!("line {i}")),
-            );
-            if i % 512 == 0 {
-                tokio::task::yield_now().await;
+        // Written in steps the reading tail keeps up with; the stalled one never reads.
+        for step in 0..count / 1024 {
+            for i in step * 1024..(step + 1) * 1024 {
+                sink.write(
+                    "demo",
+                    LogLine::now(LogSource::App, "web.1", &format!("line {i}")),
+                );
+            }
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+            while seen.load(Ordering::SeqCst) < ((step + 1) * 1024) as u64 {
+                assert!(
+                    std::time::Instant::now() < deadline,
+                    "the reading tail stalled"
+                );
+                tokio::time::sleep(std::time::Duration::from_millis(5)).await;
             }
         }
         // The writer went on: every line is in the log, and the reading tail saw them.
         wait_for(&sink, "demo", &format!("line {}", count - 1)).await;
-        let seen = tokio::time::timeout(std::time::Duration::from_secs(10), reader)
+        tokio::time::timeout(std::time::Duration::from_secs(10), reader)
             .await
             .unwrap()
             .unwrap();
-        assert_eq!(seen, count);
+        assert_eq!(seen.load(Ordering::SeqCst), count as u64);
         let mut stalled = stalled;
         match stalled.next().await {
             Some(TailEvent::Line(line)) => assert_eq!(line.message, "before"),

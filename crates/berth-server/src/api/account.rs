@@ -31,10 +31,9 @@ pub(super) async fn login(
 
 pub(super) async fn logout(
     State(state): State<AppState>,
-    Origin(origin): Origin,
     Authenticated(session): Authenticated,
 ) -> Result<StatusCode, ApiError> {
-    state.platform.logout(&session, &origin).await?;
+    state.platform.logout(&session).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -60,7 +59,6 @@ pub(super) async fn tokens(
 
 pub(super) async fn create_token(
     State(state): State<AppState>,
-    Origin(origin): Origin,
     Authenticated(session): Authenticated,
     JsonBody(request): JsonBody<CreateTokenRequest>,
 ) -> Result<(StatusCode, Json<CreatedToken>), ApiError> {
@@ -81,21 +79,17 @@ pub(super) async fn create_token(
     let description = request.description.as_deref().unwrap_or("");
     let issued = state
         .platform
-        .create_token(&session.actor, description, scope, expires_in, &origin)
+        .create_token(&session.actor, description, scope, expires_in)
         .await?;
     Ok((StatusCode::CREATED, Json(created_token(issued))))
 }
 
 pub(super) async fn revoke_token(
     State(state): State<AppState>,
-    Origin(origin): Origin,
     Authenticated(session): Authenticated,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    state
-        .platform
-        .revoke_token(&session.actor, &id, &origin)
-        .await?;
+    state.platform.revoke_token(&session.actor, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -6,7 +6,7 @@ use axum::Json;
 use berth_api_types::{App, CreateAppRequest, MaintenanceRequest};
 use berth_platform::AppRecord;
 
-use super::extract::{Authenticated, JsonBody, Origin, PublicBase};
+use super::extract::{Authenticated, JsonBody, PublicBase};
 use super::ApiError;
 use crate::AppState;
 
@@ -25,14 +25,13 @@ pub(super) async fn list(
 
 pub(super) async fn create(
     State(state): State<AppState>,
-    Origin(origin): Origin,
     PublicBase(base): PublicBase,
     Authenticated(session): Authenticated,
     JsonBody(request): JsonBody<CreateAppRequest>,
 ) -> Result<(StatusCode, Json<App>), ApiError> {
     let app = state
         .platform
-        .create_app(&session.actor, request.name.as_deref(), &origin)
+        .create_app(&session.actor, request.name.as_deref())
         .await?;
     Ok((StatusCode::CREATED, Json(view(&state, &base, app))))
 }
@@ -64,15 +63,11 @@ pub(super) async fn maintenance(
 
 pub(super) async fn destroy(
     State(state): State<AppState>,
-    Origin(origin): Origin,
     PublicBase(base): PublicBase,
     Authenticated(session): Authenticated,
     Path(name): Path<String>,
 ) -> Result<Json<App>, ApiError> {
-    let app = state
-        .platform
-        .destroy_app(&session.actor, &name, &origin)
-        .await?;
+    let app = state.platform.destroy_app(&session.actor, &name).await?;
     Ok(Json(view(&state, &base, app)))
 }
 

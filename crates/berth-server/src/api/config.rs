@@ -23,6 +23,17 @@ pub(super) async fn show(
     Ok(Json(state.platform.config(&session.actor, &name).await?))
 }
 
+/// The names alone: what viewers, who may not read values, see.
+pub(super) async fn names(
+    State(state): State<AppState>,
+    Authenticated(session): Authenticated,
+    Path(name): Path<String>,
+) -> Result<Json<Vec<String>>, ApiError> {
+    Ok(Json(
+        state.platform.config_names(&session.actor, &name).await?,
+    ))
+}
+
 pub(super) async fn update(
     State(state): State<AppState>,
     Authenticated(session): Authenticated,

@@ -1,7 +1,8 @@
 //! The one mapping from the platform's errors to the wire error
 //! `{"id": "...", "message": "..."}` with its status code.
 
-use axum::http::StatusCode;
+use axum::http::header::RETRY_AFTER;
+use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use berth_api_types::ErrorBody;
@@ -12,6 +13,8 @@ pub(crate) struct ApiError {
     status: StatusCode,
     id: &'static str,
     message: String,
+    /// Seconds for a `Retry-After` header.
+    retry_after: Option<u64>,
 }
 
 impl ApiError {
@@ -20,6 +23,7 @@ impl ApiError {
             status,
             id,
             message: message.into(),
+            retry_after: None,
         }
     }
 
@@ -45,6 +49,10 @@ impl From<PlatformError> for ApiError {
             PlatformError::NotFound(_) => Self::not_found(message),
             PlatformError::Conflict(_) => Self::new(StatusCode::CONFLICT, "conflict", message),
             PlatformError::Invalid(_) | PlatformError::DeployFailed(_) => Self::invalid(message),
+            PlatformError::Throttled { retry_after_secs } => Self {
+                retry_after: Some(retry_after_secs),
+                ..Self::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", message)
+            },
             PlatformError::Store(_)
             | PlatformError::Git(_)
             | PlatformError::Secrets(_)
@@ -69,6 +77,12 @@ impl IntoResponse for ApiError {
             id: self.id.to_string(),
             message: self.message,
         };
-        (self.status, Json(body)).into_response()
+        let mut response = (self.status, Json(body)).into_response();
+        if let Some(secs) = self.retry_after {
+            response
+                .headers_mut()
+                .insert(RETRY_AFTER, HeaderValue::from(secs));
+        }
+        response
     }
 }

@@ -35,7 +35,11 @@ impl FromRequestParts<AppState> for Authenticated {
             .and_then(|value| value.strip_prefix("Bearer "))
             .or(cookie)
             .ok_or_else(|| ApiError::unauthorized("missing API token: run `berth login`"))?;
-        Ok(Self(state.platform.authenticate(token.trim()).await?))
+        let session = state
+            .platform
+            .authenticate(token.trim(), &client_address(parts))
+            .await?;
+        Ok(Self(session))
     }
 }
 
@@ -46,15 +50,16 @@ impl<S: Send + Sync> FromRequestParts<S> for Origin {
     type Rejection = std::convert::Infallible;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        let address = parts
-            .extensions
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|info| info.0.ip());
-        Ok(Self(address.map_or_else(
-            || "unknown".to_string(),
-            |ip| ip.to_string(),
-        )))
+        Ok(Self(client_address(parts)))
     }
+}
+
+/// The address the request came from, e.g. `127.0.0.1`.
+pub(crate) fn client_address(parts: &Parts) -> String {
+    parts
+        .extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map_or_else(|| "unknown".to_string(), |info| info.0.ip().to_string())
 }
 
 /// The scheme and host the client used to reach the API, e.g.

@@ -1,23 +1,58 @@
 //! The JSON API under `/api/v1`.
 
+mod access;
 mod account;
 mod apps;
 mod config;
+mod drains;
 mod error;
 mod extract;
 mod logs;
 mod releases;
 mod run;
+mod terminal;
+mod users;
 
-use axum::routing::{delete, get, post, put};
+use axum::routing::{delete, get, patch, post, put, MethodRouter};
 use axum::Router;
 
 use crate::AppState;
 pub(crate) use error::ApiError;
-pub(crate) use extract::{Origin, PublicBase};
+pub(crate) use extract::{client_address, Origin, PublicBase};
+
+/// The API's router, remembering each path it routes: the authorization
+/// matrix test starts from these, so a new route cannot go unchecked.
+#[derive(Default)]
+struct Routes {
+    router: Router<AppState>,
+    paths: Vec<&'static str>,
+}
+
+impl Routes {
+    fn route(mut self, path: &'static str, methods: MethodRouter<AppState>) -> Self {
+        self.router = self.router.route(path, methods);
+        self.paths.push(path);
+        self
+    }
+}
 
 pub(crate) fn routes() -> Router<AppState> {
-    let v1 = Router::new()
+    let v1 = v1()
+        .router
+        .fallback(|| async { ApiError::not_found("no such API endpoint") });
+    Router::new().nest("/api/v1", v1)
+}
+
+/// Every path the API routes, e.g. `/api/v1/apps/{name}`.
+pub fn paths() -> Vec<String> {
+    v1().paths
+        .into_iter()
+        .map(|path| format!("/api/v1{path}"))
+        .collect()
+}
+
+fn v1() -> Routes {
+    Routes::default()
         .route("/login", post(account::login))
         .route("/logout", post(account::logout))
         .route("/account", get(account::show))
@@ -29,9 +64,15 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/apps/{name}/releases/{version}", get(releases::show))
         .route("/apps/{name}/dynos", get(releases::dynos))
         .route("/apps/{name}/logs", get(logs::show))
+        .route(
+            "/apps/{name}/drains",
+            get(drains::list).post(drains::add).delete(drains::remove),
+        )
         .route("/apps/{name}/dynos/restart", post(config::restart))
         .route("/apps/{name}/dynos/stop", post(config::stop))
         .route("/apps/{name}/dynos/run", post(run::run))
+        .route("/apps/{name}/dynos/run/tty", post(terminal::run))
+        .route("/apps/{name}/dynos/run/detached", post(run::run_detached))
         .route("/apps/{name}/maintenance", put(apps::maintenance))
         .route(
             "/apps/{name}/config",
@@ -42,6 +83,14 @@ pub(crate) fn routes() -> Router<AppState> {
             "/apps/{name}/formation",
             get(config::formation).patch(config::scale),
         )
-        .fallback(|| async { ApiError::not_found("no such API endpoint") });
-    Router::new().nest("/api/v1", v1)
+        .route("/apps/{name}/config/names", get(config::names))
+        .route("/apps/{name}/access", get(access::list).post(access::add))
+        .route(
+            "/apps/{name}/access/{email}",
+            patch(access::update).delete(access::remove),
+        )
+        .route("/apps/{name}/audit", get(access::app_audit))
+        .route("/audit", get(access::platform_audit))
+        .route("/users", get(users::list).post(users::create))
+        .route("/users/{email}", delete(users::remove))
 }

@@ -87,6 +87,7 @@ pub(super) async fn dynos(
                 state: dyno.state,
                 release: dyno.release,
                 created_at: dyno.created_at,
+                started_at: dyno.started_at,
                 exit_code: dyno.exit_code,
                 host: dyno.host,
             })

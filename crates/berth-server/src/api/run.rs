@@ -1,13 +1,16 @@
 //! One-off processes (`berth run`): the output streams back as JSON lines,
 //! ending with the exit code. A client that goes away stops the process.
+//! Detached ones (`berth run:detached`) answer with the dyno's name at once.
 
 use std::convert::Infallible;
 
 use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::header::CONTENT_TYPE;
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use berth_api_types::{RunEvent, RunRequest};
+use axum::Json;
+use berth_api_types::{DetachedRun, RunEvent, RunRequest};
 use berth_docker::LogStream;
 use berth_platform::PlatformError;
 use futures_util::StreamExt;
@@ -73,6 +76,19 @@ pub(super) async fn run(
         Body::from_stream(stream),
     )
         .into_response())
+}
+
+pub(super) async fn run_detached(
+    State(state): State<AppState>,
+    Authenticated(session): Authenticated,
+    Path(name): Path<String>,
+    JsonBody(request): JsonBody<RunRequest>,
+) -> Result<(StatusCode, Json<DetachedRun>), ApiError> {
+    let dyno = state
+        .platform
+        .run_detached(&session.actor, &name, &request.command, request.env)
+        .await?;
+    Ok((StatusCode::CREATED, Json(DetachedRun { dyno })))
 }
 
 /// The events as JSON lines: `first`, then the rest as they come.

@@ -117,7 +117,6 @@ pub(super) struct TokenForm {
 /// is shown this once and never travels in a URL or cookie.
 pub(super) async fn create_token(
     State(state): State<AppState>,
-    Origin(origin): Origin,
     signed_in: SignedIn,
     CheckedForm(form): CheckedForm<TokenForm>,
 ) -> Result<Response, DashboardError> {
@@ -139,7 +138,7 @@ pub(super) async fn create_token(
     };
     match state
         .platform
-        .create_token(&signed_in.session.actor, description, scope, None, &origin)
+        .create_token(&signed_in.session.actor, description, scope, None)
         .await
     {
         Ok(issued) => page(&state, signed_in, Some(issued)).await,
@@ -149,14 +148,13 @@ pub(super) async fn create_token(
 
 pub(super) async fn revoke_token(
     State(state): State<AppState>,
-    Origin(origin): Origin,
     Path(id): Path<String>,
     signed_in: SignedIn,
     CheckedForm(NoFields {}): CheckedForm<NoFields>,
 ) -> Result<Response, DashboardError> {
     let result = state
         .platform
-        .revoke_token(&signed_in.session.actor, &id, &origin)
+        .revoke_token(&signed_in.session.actor, &id)
         .await
         .map(|()| format!("Revoked token {id}."));
     after_action("/account", result, signed_in.tls)

@@ -13,7 +13,7 @@ use serde::Deserialize;
 use super::browser::{CheckedForm, Chrome, SignedIn};
 use super::error::DashboardError;
 use super::{after_action, render};
-use crate::api::{Origin, PublicBase};
+use crate::api::PublicBase;
 use crate::AppState;
 
 /// Platform lines of the app's log that make its recent activity.
@@ -134,14 +134,13 @@ pub(super) struct CreateForm {
 
 pub(super) async fn create(
     State(state): State<AppState>,
-    Origin(origin): Origin,
     signed_in: SignedIn,
     CheckedForm(form): CheckedForm<CreateForm>,
 ) -> Result<Response, DashboardError> {
     let name = Some(form.name.trim()).filter(|name| !name.is_empty());
     match state
         .platform
-        .create_app(&signed_in.session.actor, name, &origin)
+        .create_app(&signed_in.session.actor, name)
         .await
     {
         Ok(app) => after_action(
@@ -161,7 +160,6 @@ pub(super) struct DestroyForm {
 
 pub(super) async fn destroy(
     State(state): State<AppState>,
-    Origin(origin): Origin,
     Path(name): Path<String>,
     signed_in: SignedIn,
     CheckedForm(form): CheckedForm<DestroyForm>,
@@ -178,7 +176,7 @@ pub(super) async fn destroy(
             signed_in.tls,
         );
     }
-    let result = state.platform.destroy_app(actor, &name, &origin).await;
+    let result = state.platform.destroy_app(actor, &name).await;
     match result {
         Ok(app) => after_action(
             "/apps",
@@ -427,20 +425,45 @@ pub(super) async fn addons(
     .await
 }
 
+struct MemberRow {
+    email: String,
+    role: String,
+    since: String,
+}
+
+#[derive(Template)]
+#[template(path = "app_access.html")]
+struct AccessPage {
+    chrome: Chrome,
+    app: AppHeader,
+    members: Vec<MemberRow>,
+}
+
+/// Who holds a role on the app. Changing access stays with the CLI for now.
 pub(super) async fn access(
     State(state): State<AppState>,
     Path(name): Path<String>,
     signed_in: SignedIn,
 ) -> Result<Response, DashboardError> {
-    later(
-        state,
-        name,
-        signed_in,
-        "Access",
-        "Collaborators and their roles",
-        "berth access:add teammate@example.com --role member",
-    )
-    .await
+    let actor = &signed_in.session.actor;
+    let app = state.platform.app(actor, &name).await?;
+    let members = state
+        .platform
+        .members(actor, &name)
+        .await?
+        .into_iter()
+        .map(|member| MemberRow {
+            email: member.email,
+            role: member.role.to_string(),
+            since: format!("{} ago", elapsed(member.created_at)),
+        })
+        .collect();
+    let page = AccessPage {
+        chrome: signed_in.chrome,
+        app: AppHeader::new(&state, &app, "Access"),
+        members,
+    };
+    Ok(render(&page)?.into_response())
 }
 
 /// How long ago `at` was, e.g. `3m` or `2h 5m`.

@@ -245,7 +245,10 @@ impl FromRequestParts<AppState> for SignedIn {
         state: &AppState,
     ) -> Result<Self, DashboardError> {
         let token = cookie(&parts.headers, SESSION_COOKIE).ok_or(DashboardError::SignInFirst)?;
-        let session = state.platform.authenticate(token).await?;
+        let session = state
+            .platform
+            .authenticate(token, &crate::api::client_address(parts))
+            .await?;
         let mut chrome = Chrome::from_request_parts(parts, state).await?;
         chrome.email = Some(session.actor.email.clone());
         let tls = OverTls::from_request_parts(parts, state)

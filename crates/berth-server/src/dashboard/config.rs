@@ -22,6 +22,8 @@ struct ConfigPage {
     chrome: Chrome,
     app: AppHeader,
     vars: BTreeMap<String, String>,
+    /// Names only, for a role that may not read values (a viewer).
+    names_only: Vec<String>,
     /// What was typed into the add form, kept when it is sent back with an error.
     draft: String,
     error: Option<String>,
@@ -49,8 +51,17 @@ async fn page(
     } else {
         StatusCode::OK
     };
+    let (vars, names_only) = match state.platform.config(actor, name).await {
+        Ok(vars) => (vars, Vec::new()),
+        Err(PlatformError::Forbidden(_)) => (
+            BTreeMap::new(),
+            state.platform.config_names(actor, name).await?,
+        ),
+        Err(error) => return Err(error.into()),
+    };
     let page = ConfigPage {
-        vars: state.platform.config(actor, name).await?,
+        vars,
+        names_only,
         chrome: signed_in.chrome,
         app: AppHeader::new(state, &app, "Config"),
         draft,

@@ -43,6 +43,9 @@ impl IntoResponse for DashboardError {
             DashboardError::Platform(PlatformError::NotFound(_)) => {
                 (StatusCode::NOT_FOUND, "Not found")
             }
+            DashboardError::Platform(PlatformError::Throttled { .. }) => {
+                (StatusCode::TOO_MANY_REQUESTS, "Slow down")
+            }
             DashboardError::Platform(PlatformError::Forbidden(_)) => {
                 (StatusCode::FORBIDDEN, "Not allowed")
             }

@@ -21,7 +21,6 @@ use axum::Router;
 
 use crate::AppState;
 use error::DashboardError;
-pub(crate) use session::SignInThrottle;
 
 #[derive(rust_embed::Embed)]
 #[folder = "../../static"]

@@ -1,15 +1,11 @@
-//! Signing in and out. A sign-in is the platform's own login: it issues an
-//! API token, which the browser keeps in an HttpOnly cookie and which
-//! signing out revokes. Failed attempts are throttled per address and per
-//! email, so a password cannot be guessed at speed.
-
-use std::collections::HashMap;
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
+//! Signing in and out. A sign-in is the platform's own login (throttled
+//! there, as the API's is): it issues an API token, which the browser keeps
+//! in an HttpOnly cookie and which signing out revokes.
 
 use axum::extract::State;
 use axum::http::header::SET_COOKIE;
 use axum::response::{IntoResponse, Response};
+use berth_platform::PlatformError;
 use serde::Deserialize;
 
 use super::browser::{
@@ -20,50 +16,8 @@ use super::error::DashboardError;
 use crate::api::Origin;
 use crate::AppState;
 
-/// Failed sign-ins allowed per address, and per email, within `WINDOW`.
-const FAILURES_PER_ADDRESS: usize = 20;
-const FAILURES_PER_EMAIL: usize = 5;
-const WINDOW: Duration = Duration::from_secs(10 * 60);
 /// How long a dashboard sign-in lasts: its token expires, and its cookie with it.
 const SESSION_LIFETIME_DAYS: i64 = 14;
-
-/// Recent failed sign-ins, by `address:…` and `email:…`.
-#[derive(Default)]
-pub(crate) struct SignInThrottle {
-    failures: Mutex<HashMap<String, Vec<Instant>>>,
-}
-
-impl SignInThrottle {
-    fn keys(address: &str, email: &str) -> [(String, usize); 2] {
-        [
-            (format!("address:{address}"), FAILURES_PER_ADDRESS),
-            (
-                format!("email:{}", email.trim().to_lowercase()),
-                FAILURES_PER_EMAIL,
-            ),
-        ]
-    }
-
-    /// Whether another attempt may be made now.
-    fn allows(&self, address: &str, email: &str) -> bool {
-        let mut failures = self.failures.lock().expect("throttle lock");
-        let now = Instant::now();
-        failures.retain(|_, times| {
-            times.retain(|at| now.duration_since(*at) < WINDOW);
-            !times.is_empty()
-        });
-        Self::keys(address, email)
-            .iter()
-            .all(|(key, limit)| failures.get(key).map_or(0, Vec::len) < *limit)
-    }
-
-    fn record_failure(&self, address: &str, email: &str) {
-        let mut failures = self.failures.lock().expect("throttle lock");
-        for (key, _) in Self::keys(address, email) {
-            failures.entry(key).or_default().push(Instant::now());
-        }
-    }
-}
 
 #[derive(Deserialize)]
 pub(super) struct SignInForm {
@@ -77,13 +31,6 @@ pub(super) async fn sign_in(
     tls: OverTls,
     CheckedForm(form): CheckedForm<SignInForm>,
 ) -> Result<Response, DashboardError> {
-    if !state.sign_in_throttle.allows(&origin, &form.email) {
-        return Ok(redirect_with(
-            "/",
-            failure("Too many failed sign-ins: wait a few minutes, then try again."),
-            tls,
-        ));
-    }
     let issued = match state
         .platform
         .login_for(
@@ -96,9 +43,15 @@ pub(super) async fn sign_in(
         .await
     {
         Ok(issued) => issued,
-        Err(berth_platform::PlatformError::Unauthorized(message)) => {
-            state.sign_in_throttle.record_failure(&origin, &form.email);
+        Err(PlatformError::Unauthorized(message)) => {
             return Ok(redirect_with("/", failure(capitalized(&message)), tls));
+        }
+        Err(PlatformError::Throttled { retry_after_secs }) => {
+            let message = format!(
+                "Too many failed sign-ins: try again in {}.",
+                wait_text(retry_after_secs)
+            );
+            return Ok(redirect_with("/", failure(message), tls));
         }
         Err(other) => return Err(other.into()),
     };
@@ -121,11 +74,10 @@ pub(super) async fn sign_in(
 
 pub(super) async fn sign_out(
     State(state): State<AppState>,
-    Origin(origin): Origin,
     signed_in: SignedIn,
     CheckedForm(NoFields {}): CheckedForm<NoFields>,
 ) -> Result<Response, DashboardError> {
-    state.platform.logout(&signed_in.session, &origin).await?;
+    state.platform.logout(&signed_in.session).await?;
     let mut response = redirect_with("/", success("Signed out."), signed_in.tls).into_response();
     response.headers_mut().append(
         SET_COOKIE,
@@ -149,5 +101,13 @@ pub(super) fn capitalized(message: &str) -> String {
             }
         }
         None => String::new(),
+    }
+}
+
+/// `90 seconds`, `4 minutes`.
+fn wait_text(seconds: u64) -> String {
+    match seconds {
+        0..=90 => format!("{seconds} seconds"),
+        _ => format!("{} minutes", seconds.div_ceil(60)),
     }
 }

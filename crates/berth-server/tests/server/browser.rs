@@ -9,8 +9,9 @@ use std::time::{Duration, Instant};
 use berth_testkit::{unique_app_name, AppRepo, EngineCleanup, TestServer};
 use fantoccini::{Client, ClientBuilder, Locator};
 
-/// How long the page may take to show what an action should have done.
-const PATIENCE: Duration = Duration::from_secs(60);
+/// How long the page may take to show what an action should have done (a
+/// roll-out on a busy machine can take a while).
+const PATIENCE: Duration = Duration::from_secs(120);
 
 struct Browser {
     client: Client,
@@ -88,10 +89,11 @@ impl Browser {
             if text.contains(needle) {
                 return text;
             }
-            assert!(
-                Instant::now() < deadline,
-                "{css} never showed {needle:?}; it shows {text:?}"
-            );
+            if Instant::now() > deadline {
+                self.shot("failure").await;
+                let url = self.client.current_url().await.unwrap();
+                panic!("{css} never showed {needle:?} at {url}; it shows {text:?}");
+            }
             tokio::time::sleep(Duration::from_millis(250)).await;
             if reload {
                 self.client.refresh().await.unwrap();

@@ -261,7 +261,7 @@ async fn an_app_someone_cannot_see_is_the_same_404_page_as_one_that_does_not_exi
 
     let mut bob = Visitor::new(&server);
     bob.sign_in("bob@example.com", "bob's password").await;
-    for tab in ["", "/releases", "/config", "/logs", "/domains"] {
+    for tab in ["", "/releases", "/config", "/logs", "/domains", "/access"] {
         let (hidden_status, _, hidden) = bob.get(&format!("/apps/secret-shop{tab}")).await;
         let (missing_status, _, missing) = bob.get(&format!("/apps/no-such-app{tab}")).await;
         assert_eq!(hidden_status, StatusCode::NOT_FOUND);

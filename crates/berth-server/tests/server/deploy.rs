@@ -944,4 +944,152 @@ async fn a_process_removed_behind_berths_back_is_started_again() {
         (dynos[0].name.as_str(), dynos[0].state.as_str()),
         ("web.1", "up")
     );
+    let started = dynos[0].started_at.expect("an up dyno has an uptime");
+    assert!(started >= dynos[0].created_at);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restarted_berthd_removes_attached_one_offs_and_watches_detached_ones_again() {
+    let data_dir = tempfile::tempdir().unwrap();
+    let (api, http) = super::free_addresses();
+    let mut berthd = Berthd::start(data_dir.path(), &api, &http);
+    let created = Command::new(env!("CARGO_BIN_EXE_berthd"))
+        .args(["admin", "create-user", "ops@example.com"])
+        .env("BERTH_DATA_DIR", data_dir.path())
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let token = String::from_utf8(created.stdout)
+        .unwrap()
+        .lines()
+        .last()
+        .unwrap()
+        .to_string();
+    let name = unique_app_name("oneoffs");
+    let _cleanup = EngineCleanup::new(&name);
+    let client = reqwest::Client::new();
+    let app: App = client
+        .post(format!("http://{api}/api/v1/apps"))
+        .bearer_auth(&token)
+        .json(&serde_json::json!({ "name": name }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let repo = AppRepo::from_fixture("cmd-only");
+    assert!(repo
+        .push(&app.git_url, &token, "main", &[])
+        .status
+        .success());
+    // The app's log through the logs API, once it holds `needle`.
+    let log_with = |needle: String| {
+        let (client, api, name, token) = (client.clone(), api.clone(), name.clone(), token.clone());
+        async move {
+            let deadline = Instant::now() + Duration::from_secs(30);
+            loop {
+                let entries: Vec<LogEntry> = client
+                    .get(format!(
+                        "http://{api}/api/v1/apps/{name}/logs?lines={}",
+                        berth_platform::MAX_LOG_LINES
+                    ))
+                    .bearer_auth(&token)
+                    .send()
+                    .await
+                    .unwrap()
+                    .json()
+                    .await
+                    .unwrap();
+                let log: String = entries
+                    .iter()
+                    .map(|entry| format!("{}[{}]: {}\n", entry.source, entry.dyno, entry.message))
+                    .collect();
+                if log.contains(&needle) {
+                    return log;
+                }
+                assert!(Instant::now() < deadline, "{needle:?} not in:\n{log}");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+    };
+    let oneoffs = |kind: &str| {
+        let output = Command::new("docker")
+            .args([
+                "ps",
+                "-aq",
+                "--filter",
+                &format!("label=berth.app={name}"),
+                "--filter",
+                &format!("label=berth.oneoff={kind}"),
+            ])
+            .output()
+            .unwrap();
+        String::from_utf8(output.stdout).unwrap()
+    };
+
+    let detached: berth_api_types::DetachedRun = client
+        .post(format!(
+            "http://{api}/api/v1/apps/{name}/dynos/run/detached"
+        ))
+        .bearer_auth(&token)
+        .json(&serde_json::json!({
+            "command": "echo before; sleep 3; echo during; sleep 4; echo after"
+        }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let dyno = detached.dyno;
+    // An attached run whose client is berthd's request: it dies with berthd.
+    let attached = tokio::spawn(
+        client
+            .post(format!("http://{api}/api/v1/apps/{name}/dynos/run"))
+            .bearer_auth(&token)
+            .json(&serde_json::json!({ "command": "sleep 100" }))
+            .send(),
+    );
+    log_with(format!("app[{dyno}]: before")).await;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while oneoffs("attached").is_empty() {
+        assert!(Instant::now() < deadline, "the attached run did not start");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    berthd.kill();
+    let _ = attached.await;
+    // The detached dyno prints `during` while no berthd watches it.
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    assert!(
+        !oneoffs("attached").is_empty(),
+        "without berthd nobody removed it"
+    );
+
+    let _berthd = Berthd::start(data_dir.path(), &api, &http);
+    // The listener is bound before recovery runs: give it a moment.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !oneoffs("attached").is_empty() {
+        assert!(
+            Instant::now() < deadline,
+            "an attached one-off whose client is gone was not removed"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let log = log_with(format!("berth[{dyno}]: Process exited with status 0")).await;
+    for line in ["before", "during", "after"] {
+        assert_eq!(
+            log.matches(&format!("app[{dyno}]: {line}\n")).count(),
+            1,
+            "{line} logged once:\n{log}"
+        );
+    }
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !oneoffs("detached").is_empty() {
+        assert!(
+            Instant::now() < deadline,
+            "the detached dyno was not removed"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }

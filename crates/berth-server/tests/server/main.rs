@@ -1,6 +1,7 @@
 //! berthd as operators and API clients meet it: the real binary for
 //! `berthd admin` and signals, the in-process server for the API.
 
+mod access;
 mod browser;
 mod dashboard;
 mod deploy;

@@ -1,0 +1,67 @@
+//! The platform's users, for platform admins.
+
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::Json;
+use berth_api_types::{CreateUserRequest, CreatedToken, RemoveUserQuery, RemovedUser, User};
+
+use super::extract::{Authenticated, JsonBody};
+use super::ApiError;
+use crate::AppState;
+
+pub(super) async fn list(
+    State(state): State<AppState>,
+    Authenticated(session): Authenticated,
+) -> Result<Json<Vec<User>>, ApiError> {
+    let users = state.platform.users(&session.actor).await?;
+    Ok(Json(
+        users
+            .into_iter()
+            .map(|user| User {
+                email: user.email,
+                admin: user.is_admin,
+                created_at: user.created_at,
+            })
+            .collect(),
+    ))
+}
+
+pub(super) async fn create(
+    State(state): State<AppState>,
+    Authenticated(session): Authenticated,
+    JsonBody(request): JsonBody<CreateUserRequest>,
+) -> Result<(StatusCode, Json<CreatedToken>), ApiError> {
+    let issued = state
+        .platform
+        .add_user(
+            &session.actor,
+            &request.email,
+            request.admin,
+            request.password.as_deref(),
+        )
+        .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(CreatedToken {
+            id: issued.id,
+            token: issued.token,
+            email: issued.email,
+        }),
+    ))
+}
+
+pub(super) async fn remove(
+    State(state): State<AppState>,
+    Authenticated(session): Authenticated,
+    Path(email): Path<String>,
+    Query(query): Query<RemoveUserQuery>,
+) -> Result<Json<RemovedUser>, ApiError> {
+    let reassigned_apps = state
+        .platform
+        .remove_user(&session.actor, &email, query.reassign_to.as_deref())
+        .await?;
+    Ok(Json(RemovedUser {
+        email,
+        reassigned_apps,
+    }))
+}
