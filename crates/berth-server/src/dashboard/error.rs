@@ -61,9 +61,9 @@ impl IntoResponse for DashboardError {
         let message = if status == StatusCode::INTERNAL_SERVER_ERROR {
             // The details are for the operator's log, not for the browser.
             tracing::error!(error = %self, "a page failed");
-            "the server failed to handle this request; its log has the details".to_string()
+            "The server failed to handle this request; its log has the details.".to_string()
         } else {
-            self.to_string()
+            super::session::capitalized(&self.to_string())
         };
         let page = ErrorPage {
             chrome: Chrome {

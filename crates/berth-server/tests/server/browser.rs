@@ -324,6 +324,21 @@ async fn the_dashboard_runs_an_app_from_sign_in_to_rollback() {
         .unwrap();
     assert_eq!(visit.status(), reqwest::StatusCode::SERVICE_UNAVAILABLE);
 
+    browser
+        .client
+        .goto(&page(&format!("/apps/{name}/access")))
+        .await
+        .unwrap();
+    assert!(browser.text("#members").await.contains("dev@example.com"));
+    browser.shot("access").await;
+    browser
+        .client
+        .goto(&page("/apps/no-such-app"))
+        .await
+        .unwrap();
+    assert!(browser.text("h1").await.contains("Not found"));
+    browser.shot("not-found").await;
+
     // The app list, and a token shown once on the account page.
     browser.client.goto(&page("/apps")).await.unwrap();
     let apps = browser.text("#apps").await;
