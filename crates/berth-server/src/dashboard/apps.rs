@@ -249,10 +249,11 @@ pub(super) async fn overview(
         .await?
         .into_iter()
         .map(|dyno| DynoRow {
-            uptime: if dyno.state == "up" {
-                elapsed_since(dyno.created_at, now)
-            } else {
-                String::new()
+            // Since the last start, as `berth ps` counts it: a restart resets it.
+            uptime: match (dyno.state.as_str(), dyno.started_at) {
+                ("up", Some(started)) => elapsed_since(started, now),
+                ("up", None) => elapsed_since(dyno.created_at, now),
+                _ => String::new(),
             },
             name: dyno.name,
             state: dyno.state,
