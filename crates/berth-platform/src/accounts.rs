@@ -187,6 +187,40 @@ impl Platform {
         .await
     }
 
+    /// Changes the signed-in user's own password, after checking the current one.
+    pub async fn change_password(
+        &self,
+        actor: &Actor,
+        current: &str,
+        new: &str,
+        origin: &str,
+    ) -> Result<()> {
+        authorize_platform(actor, Action::ManageOwnTokens)?;
+        if new.is_empty() {
+            return Err(PlatformError::Invalid("the new password is empty".into()));
+        }
+        let user = self.account(actor).await?;
+        let (current, stored_hash) = (current.to_string(), user.password_hash.clone());
+        let verified =
+            tokio::task::spawn_blocking(move || verify_password(&current, stored_hash.as_deref()))
+                .await
+                .map_err(|e| PlatformError::Internal(format!("password check failed: {e}")))?;
+        if !verified {
+            return Err(PlatformError::Invalid(
+                "the current password is not right".into(),
+            ));
+        }
+        let hash = hash_off_thread(new).await?;
+        self.store.set_password_hash(&user.email, &hash).await?;
+        self.audit(
+            Some(&user.email),
+            origin,
+            "user.change_password",
+            user.email.clone(),
+        )
+        .await
+    }
+
     /// Signs in with email and password and issues a full-scope token.
     /// Failures all read the same, whether or not the email exists; after
     /// too many for the account or from the address, attempts are refused
@@ -196,6 +230,20 @@ impl Platform {
         email: &str,
         password: &str,
         description: &str,
+        origin: &str,
+    ) -> Result<IssuedToken> {
+        self.login_for(email, password, description, None, origin)
+            .await
+    }
+
+    /// Signs in as `login` does, with a token that expires after `lifetime`
+    /// (a browser session) or never.
+    pub async fn login_for(
+        &self,
+        email: &str,
+        password: &str,
+        description: &str,
+        lifetime: Option<Duration>,
         origin: &str,
     ) -> Result<IssuedToken> {
         let parsed = Email::parse(email).ok();
@@ -236,7 +284,8 @@ impl Platform {
                     description.to_string(),
                 )
                 .await?;
-                self.issue_token(&user, description, TokenScope::Full, None, origin)
+                let expires_at = lifetime.map(|lifetime| Utc::now() + lifetime);
+                self.issue_token(&user, description, TokenScope::Full, expires_at, origin)
                     .await
             }
             _ => {

@@ -8,12 +8,16 @@ use axum::extract::rejection::JsonRejection;
 use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
 use axum::http::header::{AUTHORIZATION, HOST};
 use axum::http::request::Parts;
+use axum::http::Method;
 use berth_platform::Session;
 
 use super::ApiError;
 use crate::AppState;
 
-/// A request authenticated with `Authorization: Bearer <token>`.
+/// A request authenticated with `Authorization: Bearer <token>`, or — for
+/// reads only, such as the dashboard's live log tail, which a browser's
+/// `EventSource` cannot give a header — with the dashboard's session cookie.
+/// Changes always need the header, so no other site can forge them.
 pub(crate) struct Authenticated(pub Session);
 
 impl FromRequestParts<AppState> for Authenticated {
@@ -24,8 +28,12 @@ impl FromRequestParts<AppState> for Authenticated {
             .headers
             .get(AUTHORIZATION)
             .and_then(|value| value.to_str().ok());
+        let cookie = (parts.method == Method::GET)
+            .then(|| crate::dashboard::session_token(&parts.headers))
+            .flatten();
         let token = header
             .and_then(|value| value.strip_prefix("Bearer "))
+            .or(cookie)
             .ok_or_else(|| ApiError::unauthorized("missing API token: run `berth login`"))?;
         let session = state
             .platform

@@ -19,7 +19,7 @@ use axum::Router;
 
 use crate::AppState;
 pub(crate) use error::ApiError;
-pub(crate) use extract::{Origin, PublicBase};
+pub(crate) use extract::{client_address, Origin, PublicBase};
 
 /// The API's router, remembering each path it routes: the authorization
 /// matrix test starts from these, so a new route cannot go unchecked.

@@ -2,6 +2,8 @@
 //! `berthd admin` and signals, the in-process server for the API.
 
 mod access;
+mod browser;
+mod dashboard;
 mod deploy;
 
 use std::io::Write;

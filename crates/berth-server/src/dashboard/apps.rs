@@ -1,0 +1,483 @@
+//! The app list, an app's overview with its processes, and the app-wide
+//! actions: create, destroy, scale, restart, maintenance.
+
+use std::collections::BTreeMap;
+
+use askama::Template;
+use axum::extract::{Path, State};
+use axum::response::{IntoResponse, Redirect, Response};
+use berth_platform::{AppRecord, Dyno, LogFilter, LogSource};
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+
+use super::browser::{CheckedForm, Chrome, SignedIn};
+use super::error::DashboardError;
+use super::{after_action, render};
+use crate::api::PublicBase;
+use crate::AppState;
+
+/// Platform lines of the app's log that make its recent activity.
+const ACTIVITY_LINES: usize = 8;
+
+/// The header and tabs every app page shares.
+pub(super) struct AppHeader {
+    pub name: String,
+    pub web_url: String,
+    pub maintenance: bool,
+    pub tab: &'static str,
+}
+
+impl AppHeader {
+    pub(super) fn new(state: &AppState, app: &AppRecord, tab: &'static str) -> Self {
+        Self {
+            name: app.name.clone(),
+            web_url: state.web_url(&app.name),
+            maintenance: app.maintenance,
+            tab,
+        }
+    }
+
+    /// The tabs, as (label, path suffix).
+    pub(super) fn tabs(&self) -> [(&'static str, &'static str); 7] {
+        [
+            ("Overview", ""),
+            ("Releases", "/releases"),
+            ("Config", "/config"),
+            ("Logs", "/logs"),
+            ("Domains", "/domains"),
+            ("Add-ons", "/addons"),
+            ("Access", "/access"),
+        ]
+    }
+}
+
+#[derive(Template)]
+#[template(path = "sign_in.html")]
+struct SignInPage {
+    chrome: Chrome,
+    api_url: String,
+}
+
+/// `/`: the sign-in page, or the app list once signed in.
+pub(super) async fn home(
+    PublicBase(api_url): PublicBase,
+    chrome: Chrome,
+    signed_in: Result<SignedIn, DashboardError>,
+) -> Result<Response, DashboardError> {
+    if signed_in.is_ok() {
+        return Ok(Redirect::to("/apps").into_response());
+    }
+    Ok(render(&SignInPage { chrome, api_url })?.into_response())
+}
+
+struct AppRow {
+    name: String,
+    web_url: String,
+    status: &'static str,
+    release: String,
+    owner: String,
+}
+
+#[derive(Template)]
+#[template(path = "apps.html")]
+struct AppsPage {
+    chrome: Chrome,
+    apps: Vec<AppRow>,
+    api_url: String,
+}
+
+pub(super) async fn list(
+    State(state): State<AppState>,
+    PublicBase(api_url): PublicBase,
+    signed_in: SignedIn,
+) -> Result<Response, DashboardError> {
+    let actor = &signed_in.session.actor;
+    let mut apps = Vec::new();
+    for app in state.platform.apps(actor).await? {
+        let dynos = state.platform.dynos(actor, &app.name).await?;
+        apps.push(AppRow {
+            web_url: state.web_url(&app.name),
+            status: status_of(&dynos),
+            release: app
+                .current_release
+                .map_or_else(|| "—".to_string(), |v| format!("v{v}")),
+            owner: app.owner_email,
+            name: app.name,
+        });
+    }
+    Ok(render(&AppsPage {
+        chrome: signed_in.chrome,
+        apps,
+        api_url,
+    })?
+    .into_response())
+}
+
+/// One word for an app's processes: running, crashed, starting or idle.
+fn status_of(dynos: &[Dyno]) -> &'static str {
+    if dynos.is_empty() {
+        "idle"
+    } else if dynos.iter().any(|d| d.state == "crashed") {
+        "crashed"
+    } else if dynos.iter().all(|d| d.state == "up") {
+        "running"
+    } else {
+        "starting"
+    }
+}
+
+#[derive(Deserialize)]
+pub(super) struct CreateForm {
+    #[serde(default)]
+    name: String,
+}
+
+pub(super) async fn create(
+    State(state): State<AppState>,
+    signed_in: SignedIn,
+    CheckedForm(form): CheckedForm<CreateForm>,
+) -> Result<Response, DashboardError> {
+    let name = Some(form.name.trim()).filter(|name| !name.is_empty());
+    match state
+        .platform
+        .create_app(&signed_in.session.actor, name)
+        .await
+    {
+        Ok(app) => after_action(
+            &format!("/apps/{}", app.name),
+            Ok(format!("Created {}.", app.name)),
+            signed_in.tls,
+        ),
+        Err(error) => after_action("/apps", Err(error), signed_in.tls),
+    }
+}
+
+#[derive(Deserialize)]
+pub(super) struct DestroyForm {
+    #[serde(default)]
+    confirm: String,
+}
+
+pub(super) async fn destroy(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    signed_in: SignedIn,
+    CheckedForm(form): CheckedForm<DestroyForm>,
+) -> Result<Response, DashboardError> {
+    let actor = &signed_in.session.actor;
+    if form.confirm.trim() != name {
+        // Ask the platform first, so an app the user cannot see stays a 404.
+        state.platform.app(actor, &name).await?;
+        return after_action(
+            &format!("/apps/{name}"),
+            Err(berth_platform::PlatformError::Invalid(format!(
+                "type the app's name, {name}, to destroy it"
+            ))),
+            signed_in.tls,
+        );
+    }
+    let result = state.platform.destroy_app(actor, &name).await;
+    match result {
+        Ok(app) => after_action(
+            "/apps",
+            Ok(format!("Destroyed {}.", app.name)),
+            signed_in.tls,
+        ),
+        Err(error) => after_action(&format!("/apps/{name}"), Err(error), signed_in.tls),
+    }
+}
+
+struct DynoRow {
+    name: String,
+    state: String,
+    release: String,
+    uptime: String,
+    exit_code: Option<i64>,
+}
+
+struct ActivityRow {
+    at: String,
+    message: String,
+}
+
+#[derive(Template)]
+#[template(path = "app_overview.html")]
+struct OverviewPage {
+    chrome: Chrome,
+    app: AppHeader,
+    git_url: String,
+    release: Option<ReleaseSummary>,
+    formation: Vec<(String, i64)>,
+    dynos: Vec<DynoRow>,
+    activity: Vec<ActivityRow>,
+}
+
+struct ReleaseSummary {
+    version: i64,
+    description: String,
+    commit: String,
+    created: String,
+}
+
+pub(super) async fn overview(
+    State(state): State<AppState>,
+    PublicBase(base): PublicBase,
+    Path(name): Path<String>,
+    signed_in: SignedIn,
+) -> Result<Response, DashboardError> {
+    let actor = &signed_in.session.actor;
+    let app = state.platform.app(actor, &name).await?;
+    let release = match app.current_release {
+        Some(_) => {
+            let (release, _) = state.platform.release(actor, &name, None).await?;
+            Some(ReleaseSummary {
+                version: release.version,
+                description: release.description,
+                commit: release
+                    .commit_sha
+                    .map(|sha| sha.chars().take(7).collect())
+                    .unwrap_or_default(),
+                created: format!("{} ago", elapsed(release.created_at)),
+            })
+        }
+        None => None,
+    };
+    let now = Utc::now();
+    let dynos = state
+        .platform
+        .dynos(actor, &name)
+        .await?
+        .into_iter()
+        .map(|dyno| DynoRow {
+            // Since the last start, as `berth ps` counts it: a restart resets it.
+            uptime: match (dyno.state.as_str(), dyno.started_at) {
+                ("up", Some(started)) => elapsed_since(started, now),
+                ("up", None) => elapsed_since(dyno.created_at, now),
+                _ => String::new(),
+            },
+            name: dyno.name,
+            state: dyno.state,
+            release: dyno.release,
+            exit_code: dyno.exit_code,
+        })
+        .collect();
+    let activity_filter = LogFilter {
+        process_type: None,
+        dyno: Some("api".to_string()),
+        source: Some(LogSource::Berth),
+    };
+    let activity = state
+        .platform
+        .app_logs(actor, &name, &activity_filter, ACTIVITY_LINES)
+        .await?
+        .into_iter()
+        .rev()
+        .map(|line| ActivityRow {
+            at: format!("{} ago", elapsed(line.at)),
+            message: line.message,
+        })
+        .collect();
+    let page = OverviewPage {
+        chrome: signed_in.chrome,
+        git_url: format!("{base}/{}.git", app.name),
+        app: AppHeader::new(&state, &app, "Overview"),
+        release,
+        formation: state.platform.formation(actor, &name).await?,
+        dynos,
+        activity,
+    };
+    Ok(render(&page)?.into_response())
+}
+
+/// The scale form: `quantity.<type>` fields with the wanted count of each.
+pub(super) async fn scale(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    signed_in: SignedIn,
+    CheckedForm(fields): CheckedForm<BTreeMap<String, String>>,
+) -> Result<Response, DashboardError> {
+    let mut changes = Vec::new();
+    for (field, quantity) in &fields {
+        let Some(process_type) = field.strip_prefix("quantity.") else {
+            continue;
+        };
+        changes.push(format!("{process_type}={}", quantity.trim()));
+    }
+    let result = state
+        .platform
+        .scale(&signed_in.session.actor, &name, &changes)
+        .await
+        .map(|formation| {
+            let summary: Vec<String> = formation
+                .iter()
+                .map(|(process_type, quantity)| format!("{process_type}={quantity}"))
+                .collect();
+            format!("Scaled to {}.", summary.join(", "))
+        });
+    after_action(&format!("/apps/{name}"), result, signed_in.tls)
+}
+
+#[derive(Deserialize)]
+pub(super) struct RestartForm {
+    #[serde(default)]
+    dyno: String,
+}
+
+pub(super) async fn restart(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    signed_in: SignedIn,
+    CheckedForm(form): CheckedForm<RestartForm>,
+) -> Result<Response, DashboardError> {
+    let dyno = Some(form.dyno.as_str()).filter(|dyno| !dyno.is_empty());
+    let result = state
+        .platform
+        .restart(&signed_in.session.actor, &name, None, dyno)
+        .await
+        .map(|restarted| match restarted.as_slice() {
+            [] => "Nothing was running to restart.".to_string(),
+            dynos => format!("Restarted {}.", dynos.join(", ")),
+        });
+    after_action(&format!("/apps/{name}"), result, signed_in.tls)
+}
+
+#[derive(Deserialize)]
+pub(super) struct MaintenanceForm {
+    enabled: String,
+}
+
+pub(super) async fn maintenance(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    signed_in: SignedIn,
+    CheckedForm(form): CheckedForm<MaintenanceForm>,
+) -> Result<Response, DashboardError> {
+    let on = form.enabled == "true";
+    let result = state
+        .platform
+        .set_maintenance(&signed_in.session.actor, &name, on)
+        .await
+        .map(|()| {
+            if on {
+                "Maintenance mode is on: visitors see a maintenance page.".to_string()
+            } else {
+                "Maintenance mode is off.".to_string()
+            }
+        });
+    after_action(&format!("/apps/{name}"), result, signed_in.tls)
+}
+
+#[derive(Template)]
+#[template(path = "app_later.html")]
+struct LaterPage {
+    chrome: Chrome,
+    app: AppHeader,
+    what: &'static str,
+    cli: &'static str,
+}
+
+async fn later(
+    state: AppState,
+    name: String,
+    signed_in: SignedIn,
+    tab: &'static str,
+    what: &'static str,
+    cli: &'static str,
+) -> Result<Response, DashboardError> {
+    let app = state.platform.app(&signed_in.session.actor, &name).await?;
+    let page = LaterPage {
+        chrome: signed_in.chrome,
+        app: AppHeader::new(&state, &app, tab),
+        what,
+        cli,
+    };
+    Ok(render(&page)?.into_response())
+}
+
+pub(super) async fn domains(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    signed_in: SignedIn,
+) -> Result<Response, DashboardError> {
+    later(
+        state,
+        name,
+        signed_in,
+        "Domains",
+        "Custom domains and their certificates",
+        "berth domains:add www.example.com",
+    )
+    .await
+}
+
+pub(super) async fn addons(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    signed_in: SignedIn,
+) -> Result<Response, DashboardError> {
+    later(
+        state,
+        name,
+        signed_in,
+        "Add-ons",
+        "Databases and other add-ons",
+        "berth addons:create postgres",
+    )
+    .await
+}
+
+struct MemberRow {
+    email: String,
+    role: String,
+    since: String,
+}
+
+#[derive(Template)]
+#[template(path = "app_access.html")]
+struct AccessPage {
+    chrome: Chrome,
+    app: AppHeader,
+    members: Vec<MemberRow>,
+}
+
+/// Who holds a role on the app. Changing access stays with the CLI for now.
+pub(super) async fn access(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    signed_in: SignedIn,
+) -> Result<Response, DashboardError> {
+    let actor = &signed_in.session.actor;
+    let app = state.platform.app(actor, &name).await?;
+    let members = state
+        .platform
+        .members(actor, &name)
+        .await?
+        .into_iter()
+        .map(|member| MemberRow {
+            email: member.email,
+            role: member.role.to_string(),
+            since: format!("{} ago", elapsed(member.created_at)),
+        })
+        .collect();
+    let page = AccessPage {
+        chrome: signed_in.chrome,
+        app: AppHeader::new(&state, &app, "Access"),
+        members,
+    };
+    Ok(render(&page)?.into_response())
+}
+
+/// How long ago `at` was, e.g. `3m` or `2h 5m`.
+pub(super) fn elapsed(at: DateTime<Utc>) -> String {
+    elapsed_since(at, Utc::now())
+}
+
+fn elapsed_since(at: DateTime<Utc>, now: DateTime<Utc>) -> String {
+    let seconds = (now - at).num_seconds().max(0);
+    match seconds {
+        0..60 => format!("{seconds}s"),
+        60..3600 => format!("{}m", seconds / 60),
+        3600..86400 => format!("{}h {}m", seconds / 3600, seconds % 3600 / 60),
+        _ => format!("{}d {}h", seconds / 86400, seconds % 86400 / 3600),
+    }
+}

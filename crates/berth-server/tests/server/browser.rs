@@ -1,0 +1,382 @@
+//! The dashboard in a real browser: Debian's Chromium, headless, driven
+//! through chromedriver, against a real berthd deploying with real git and
+//! Docker. Screenshots of each main page land in `target/screenshots/`.
+
+use std::os::unix::process::CommandExt;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use berth_testkit::{unique_app_name, AppRepo, EngineCleanup, TestServer};
+use fantoccini::{Client, ClientBuilder, Locator};
+
+/// How long the page may take to show what an action should have done (a
+/// roll-out on a busy machine can take a while).
+const PATIENCE: Duration = Duration::from_secs(120);
+
+struct Browser {
+    client: Client,
+    driver: Child,
+    shots: PathBuf,
+    _profile: tempfile::TempDir,
+}
+
+impl Browser {
+    async fn start() -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        // Its own process group, which the Chromium it starts joins: a
+        // failed test still takes the whole browser down with it.
+        let driver = Command::new("chromedriver")
+            .process_group(0)
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("chromedriver (Debian's chromium-driver) is installed");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "chromedriver did not listen");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let profile = tempfile::tempdir().unwrap();
+        let mut capabilities = serde_json::Map::new();
+        capabilities.insert(
+            "goog:chromeOptions".to_string(),
+            serde_json::json!({
+                "binary": "/usr/bin/chromium",
+                "args": [
+                    "--headless", "--no-sandbox", "--disable-gpu",
+                    "--disable-background-networking", "--disable-component-update",
+                    "--no-first-run", "--disable-dev-shm-usage", "--hide-scrollbars",
+                    format!("--user-data-dir={}", profile.path().display()),
+                ],
+            }),
+        );
+        let client = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+            .capabilities(capabilities)
+            .connect(&format!("http://127.0.0.1:{port}"))
+            .await
+            .expect("a Chromium session");
+        client.set_window_size(1280, 1000).await.unwrap();
+        let shots = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/screenshots");
+        std::fs::create_dir_all(&shots).unwrap();
+        Self {
+            client,
+            driver,
+            shots,
+            _profile: profile,
+        }
+    }
+
+    async fn shot(&self, name: &str) {
+        let png = self.client.screenshot().await.unwrap();
+        std::fs::write(self.shots.join(format!("{name}.png")), png).unwrap();
+    }
+
+    async fn text(&self, css: &str) -> String {
+        match self.client.find(Locator::Css(css)).await {
+            Ok(element) => element.text().await.unwrap_or_default(),
+            Err(_) => String::new(),
+        }
+    }
+
+    /// Waits until the element at `css` shows `needle`, reloading the page
+    /// between looks when `reload` (for state that changes server-side).
+    async fn wait_for_text(&self, css: &str, needle: &str, reload: bool) -> String {
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            let text = self.text(css).await;
+            if text.contains(needle) {
+                return text;
+            }
+            if Instant::now() > deadline {
+                self.shot("failure").await;
+                let url = self.client.current_url().await.unwrap();
+                panic!("{css} never showed {needle:?} at {url}; it shows {text:?}");
+            }
+            tokio::time::sleep(Duration::from_millis(250)).await;
+            if reload {
+                self.client.refresh().await.unwrap();
+            }
+        }
+    }
+
+    async fn submit(&self, form: &str, fields: &[(&str, &str)]) {
+        let form = self.client.form(Locator::Css(form)).await.unwrap();
+        for (name, value) in fields {
+            form.set_by_name(name, value).await.unwrap();
+        }
+        form.submit().await.unwrap();
+    }
+
+    async fn click_button(&self, label: &str) {
+        self.client
+            .find(Locator::XPath(&format!(
+                "//button[normalize-space()='{label}']"
+            )))
+            .await
+            .unwrap_or_else(|_| panic!("no button {label:?}"))
+            .click()
+            .await
+            .unwrap();
+    }
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-KILL", "--", &format!("-{}", self.driver.id())])
+            .status();
+        let _ = self.driver.wait();
+    }
+}
+
+#[tokio::test]
+async fn the_dashboard_runs_an_app_from_sign_in_to_rollback() {
+    let server = TestServer::start();
+    let token = server.create_user("dev@example.com", false, Some("correct horse"));
+    let name = unique_app_name("dash");
+    let _cleanup = EngineCleanup::new(&name);
+    let browser = Browser::start().await;
+    let page = |path: &str| format!("{}{path}", server.api_url);
+
+    // Sign in.
+    browser.client.goto(&page("/")).await.unwrap();
+    browser.shot("sign-in").await;
+    browser
+        .submit(
+            "#sign-in",
+            &[("email", "dev@example.com"), ("password", "correct horse")],
+        )
+        .await;
+    browser
+        .wait_for_text(".flash", "Signed in as dev@example.com.", false)
+        .await;
+    browser.shot("apps-empty").await;
+
+    // Create an app: its overview says how to deploy it.
+    browser.submit("#create-app", &[("name", &name)]).await;
+    browser
+        .wait_for_text(".flash", &format!("Created {name}."), false)
+        .await;
+    let first_deploy = browser.text("#first-deploy").await;
+    assert!(
+        first_deploy.contains(&format!(
+            "git remote add platform {}/{name}.git",
+            server.api_url
+        )),
+        "{first_deploy}"
+    );
+    browser.shot("app-new").await;
+
+    let repo = AppRepo::from_fixture("procfile");
+    let pushed = repo.push(
+        &format!("{}/{name}.git", server.api_url),
+        &token,
+        "main",
+        &[],
+    );
+    assert!(
+        pushed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&pushed.stderr)
+    );
+    browser.client.refresh().await.unwrap();
+    browser.wait_for_text("#dynos", "web.1", true).await;
+    browser.wait_for_text("#dynos", "up", true).await;
+
+    // Set a config var, then delete it: each is one new release.
+    browser
+        .client
+        .goto(&page(&format!("/apps/{name}/config")))
+        .await
+        .unwrap();
+    browser
+        .submit("#add-config", &[("vars", "GREETING=hello")])
+        .await;
+    browser
+        .wait_for_text(".flash", "Set GREETING config vars: released v2.", false)
+        .await;
+    assert!(browser.text("#config").await.contains("GREETING"));
+    browser.click_button("Reveal values").await;
+    assert!(browser.text("#config").await.contains("hello"));
+    browser.shot("config").await;
+    browser.click_button("Delete").await;
+    browser
+        .wait_for_text(".flash", "Remove GREETING config vars: released v3.", false)
+        .await;
+    assert!(!browser.text(".page").await.contains("hello"));
+    browser
+        .client
+        .goto(&page(&format!("/apps/{name}/releases")))
+        .await
+        .unwrap();
+    let releases = browser.text("#releases").await;
+    assert!(
+        releases.contains("v3") && releases.contains("Remove GREETING"),
+        "{releases}"
+    );
+
+    // Scale web to 2: two dynos.
+    browser
+        .client
+        .goto(&page(&format!("/apps/{name}")))
+        .await
+        .unwrap();
+    browser
+        .client
+        .find(Locator::Css("button[aria-label='One more web']"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    browser.submit("#scale", &[]).await;
+    browser
+        .wait_for_text(".flash", "Scaled to web=2.", false)
+        .await;
+    browser.wait_for_text("#dynos", "web.2", true).await;
+    let deadline = Instant::now() + PATIENCE;
+    while browser.text("#dynos").await.matches("up").count() < 2 {
+        assert!(Instant::now() < deadline, "two dynos never came up");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        browser.client.refresh().await.unwrap();
+    }
+    browser.shot("app-overview").await;
+    browser.client.set_window_size(390, 844).await.unwrap();
+    browser.shot("app-overview-phone").await;
+    browser.client.set_window_size(1280, 1000).await.unwrap();
+
+    // A line the app writes appears live in the log page, filtered to the app's output.
+    browser
+        .client
+        .goto(&page(&format!("/apps/{name}/logs")))
+        .await
+        .unwrap();
+    browser
+        .client
+        .find(Locator::Css("select[name=source]"))
+        .await
+        .unwrap()
+        .select_by_value("app")
+        .await
+        .unwrap();
+    browser.wait_for_text("#log-state", "live", false).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(!browser.text("#log").await.contains("response:404"));
+    let visit = reqwest::Client::new()
+        .get(format!("{}/no-such-page", server.http_url))
+        .header("host", format!("{name}.localhost"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(visit.status(), reqwest::StatusCode::NOT_FOUND);
+    let log = browser.wait_for_text("#log", "response:404", false).await;
+    assert!(log.contains("app[web."), "{log}");
+    assert!(!log.contains("berth[router]"), "filtered to the app: {log}");
+    browser.shot("logs").await;
+
+    // Roll back to the first release.
+    browser
+        .client
+        .goto(&page(&format!("/apps/{name}/releases")))
+        .await
+        .unwrap();
+    browser.click_button("Roll back to v1").await;
+    browser
+        .wait_for_text(".flash", "Rolled back to v1: this is now v4.", false)
+        .await;
+    let current = browser.text("#releases tr.current").await;
+    assert!(current.contains("v4"), "{current}");
+    browser.shot("releases").await;
+
+    // Restart one dyno; turn maintenance on.
+    browser
+        .client
+        .goto(&page(&format!("/apps/{name}")))
+        .await
+        .unwrap();
+    browser
+        .client
+        .find(Locator::Css("#dynos form:has(input[value='web.1']) button"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    browser
+        .wait_for_text(".flash", "Restarted web.1.", false)
+        .await;
+    browser.click_button("Turn maintenance on").await;
+    browser
+        .wait_for_text(".flash", "Maintenance mode is on", false)
+        .await;
+    assert!(browser.text("h1").await.contains("maintenance"));
+    let visit = reqwest::Client::new()
+        .get(format!("{}/", server.http_url))
+        .header("host", format!("{name}.localhost"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(visit.status(), reqwest::StatusCode::SERVICE_UNAVAILABLE);
+
+    browser
+        .client
+        .goto(&page(&format!("/apps/{name}/access")))
+        .await
+        .unwrap();
+    assert!(browser.text("#members").await.contains("dev@example.com"));
+    browser.shot("access").await;
+    browser
+        .client
+        .goto(&page("/apps/no-such-app"))
+        .await
+        .unwrap();
+    assert!(browser.text("h1").await.contains("Not found"));
+    browser.shot("not-found").await;
+
+    // The app list, and a token shown once on the account page.
+    browser.client.goto(&page("/apps")).await.unwrap();
+    let apps = browser.text("#apps").await;
+    assert!(apps.contains(&name) && apps.contains("v4"), "{apps}");
+    browser.shot("apps").await;
+    browser.client.goto(&page("/account")).await.unwrap();
+    browser
+        .submit("#create-token", &[("description", "CI")])
+        .await;
+    let created = browser.wait_for_text("#new-token", "berth_", false).await;
+    assert!(created.contains("shown only this once"), "{created}");
+    browser.shot("account").await;
+
+    // Destroying asks for the app's name first.
+    browser
+        .client
+        .goto(&page(&format!("/apps/{name}")))
+        .await
+        .unwrap();
+    browser
+        .submit("#destroy", &[("confirm", "not-the-name")])
+        .await;
+    browser
+        .wait_for_text(
+            ".flash-error",
+            &format!("Type the app's name, {name}"),
+            false,
+        )
+        .await;
+    browser.submit("#destroy", &[("confirm", &name)]).await;
+    browser
+        .wait_for_text(".flash", &format!("Destroyed {name}."), false)
+        .await;
+    assert!(browser.text(".page").await.contains("No apps yet"));
+
+    browser.click_button("Sign out").await;
+    browser.wait_for_text(".flash", "Signed out.", false).await;
+    browser.client.goto(&page("/apps")).await.unwrap();
+    assert!(browser.text("h1").await.contains("Sign in"));
+    browser.client.clone().close().await.unwrap();
+}

@@ -1,0 +1,439 @@
+//! The dashboard over plain HTTP: its security headers, cookies, CSRF
+//! checks, sign-in throttle, and that it hides apps exactly as the API does.
+
+use berth_testkit::TestServer;
+use reqwest::header::{HeaderMap, LOCATION, SET_COOKIE};
+use reqwest::StatusCode;
+
+/// A browser without a browser: keeps the dashboard's cookies by hand and
+/// never follows redirects, so each answer can be looked at.
+struct Visitor {
+    client: reqwest::Client,
+    base: String,
+    cookies: std::collections::BTreeMap<String, String>,
+}
+
+impl Visitor {
+    fn new(server: &TestServer) -> Self {
+        Self {
+            client: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap(),
+            base: server.api_url.clone(),
+            cookies: Default::default(),
+        }
+    }
+
+    fn keep_cookies(&mut self, headers: &HeaderMap) {
+        for value in headers.get_all(SET_COOKIE) {
+            let text = value.to_str().unwrap();
+            let (pair, _) = text.split_once(';').unwrap_or((text, ""));
+            let (name, value) = pair.split_once('=').unwrap();
+            if value.is_empty() || text.contains("Max-Age=0") {
+                self.cookies.remove(name);
+            } else {
+                self.cookies.insert(name.to_string(), value.to_string());
+            }
+        }
+    }
+
+    fn cookie_header(&self) -> String {
+        self.cookies
+            .iter()
+            .map(|(name, value)| format!("{name}={value}"))
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+
+    async fn get(&mut self, path: &str) -> (StatusCode, HeaderMap, String) {
+        let response = self
+            .client
+            .get(format!("{}{path}", self.base))
+            .header("cookie", self.cookie_header())
+            .send()
+            .await
+            .unwrap();
+        self.keep_cookies(response.headers());
+        let (status, headers) = (response.status(), response.headers().clone());
+        (status, headers, response.text().await.unwrap())
+    }
+
+    async fn post(&mut self, path: &str, form: &[(&str, &str)]) -> (StatusCode, HeaderMap, String) {
+        let response = self
+            .client
+            .post(format!("{}{path}", self.base))
+            .header("cookie", self.cookie_header())
+            .form(form)
+            .send()
+            .await
+            .unwrap();
+        self.keep_cookies(response.headers());
+        let (status, headers) = (response.status(), response.headers().clone());
+        (status, headers, response.text().await.unwrap())
+    }
+
+    /// The CSRF token this browser's forms carry: the one its first page
+    /// put in a cookie and in every form.
+    async fn csrf(&mut self) -> String {
+        if !self.cookies.contains_key("berth_csrf") {
+            let (_, _, html) = self.get("/").await;
+            let token = &self.cookies["berth_csrf"];
+            assert!(
+                html.contains(&format!("name=\"csrf\" value=\"{token}\"")),
+                "{html}"
+            );
+        }
+        self.cookies["berth_csrf"].clone()
+    }
+
+    async fn sign_in(&mut self, email: &str, password: &str) -> (StatusCode, HeaderMap, String) {
+        let csrf = self.csrf().await;
+        self.post(
+            "/sign-in",
+            &[("csrf", &csrf), ("email", email), ("password", password)],
+        )
+        .await
+    }
+}
+
+fn location(headers: &HeaderMap) -> &str {
+    headers[LOCATION].to_str().unwrap()
+}
+
+#[tokio::test]
+async fn pages_forbid_inline_scripts_and_keep_cookies_from_scripts() {
+    let server = TestServer::start();
+    let mut visitor = Visitor::new(&server);
+    let (status, headers, html) = visitor.get("/").await;
+    assert_eq!(status, StatusCode::OK);
+    let policy = headers["content-security-policy"].to_str().unwrap();
+    assert!(policy.contains("script-src 'self'"), "{policy}");
+    assert!(policy.contains("style-src 'self'"), "{policy}");
+    assert!(!policy.contains("unsafe-inline"), "{policy}");
+    assert_eq!(headers["x-content-type-options"], "nosniff");
+    assert!(
+        !html.contains("<script>") && !html.contains(" style="),
+        "{html}"
+    );
+    let csrf_cookie = headers[SET_COOKIE].to_str().unwrap();
+    assert!(
+        csrf_cookie.contains("HttpOnly") && csrf_cookie.contains("SameSite=Lax"),
+        "{csrf_cookie}"
+    );
+    assert!(!csrf_cookie.contains("Secure"), "plain HTTP: {csrf_cookie}");
+
+    let over_tls = reqwest::Client::new()
+        .get(format!("{}/", server.api_url))
+        .header("x-forwarded-proto", "https")
+        .send()
+        .await
+        .unwrap();
+    let cookie = over_tls.headers()[SET_COOKIE].to_str().unwrap();
+    assert!(cookie.contains("; Secure"), "{cookie}");
+
+    server.create_user("dev@example.com", false, Some("correct horse"));
+    let (status, headers, _) = visitor.sign_in("dev@example.com", "correct horse").await;
+    assert_eq!(
+        (status, location(&headers)),
+        (StatusCode::SEE_OTHER, "/apps")
+    );
+    let session = headers
+        .get_all(SET_COOKIE)
+        .iter()
+        .map(|value| value.to_str().unwrap())
+        .find(|value| value.starts_with("berth_session="))
+        .expect("a session cookie");
+    assert!(
+        session.contains("HttpOnly") && session.contains("SameSite=Lax"),
+        "{session}"
+    );
+    assert!(session.contains("Max-Age=1209600"), "two weeks: {session}");
+    let (status, _, html) = visitor.get("/apps").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("Signed in as dev@example.com."), "{html}");
+    assert!(html.contains("No apps yet"), "{html}");
+}
+
+#[tokio::test]
+async fn forms_without_this_browsers_csrf_token_are_refused() {
+    let server = TestServer::start();
+    server.create_user("dev@example.com", false, Some("correct horse"));
+    let mut visitor = Visitor::new(&server);
+
+    let (status, _, _) = visitor
+        .post(
+            "/sign-in",
+            &[("email", "dev@example.com"), ("password", "correct horse")],
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "a sign-in without a token");
+    assert!(!visitor.cookies.contains_key("berth_session"));
+
+    visitor.sign_in("dev@example.com", "correct horse").await;
+    assert!(visitor.cookies.contains_key("berth_session"));
+    let forged = "0".repeat(64);
+    let (status, _, html) = visitor
+        .post("/apps", &[("csrf", &forged), ("name", "forged")])
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert!(html.contains("did not come from this site"), "{html}");
+    let (status, _, _) = visitor.post("/apps", &[("name", "forged")]).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+
+    let csrf = visitor.csrf().await;
+    let (status, headers, _) = visitor
+        .post("/apps", &[("csrf", &csrf), ("name", "honest")])
+        .await;
+    assert_eq!(
+        (status, location(&headers)),
+        (StatusCode::SEE_OTHER, "/apps/honest")
+    );
+    let (_, _, html) = visitor.get("/apps").await;
+    assert!(
+        html.contains("/apps/honest") && !html.contains("forged"),
+        "{html}"
+    );
+
+    // The session cookie opens API reads (the live log), never API changes:
+    // those need the token in a header, which no other site can send.
+    let session = format!("berth_session={}", visitor.cookies["berth_session"]);
+    let client = reqwest::Client::new();
+    let read = client
+        .get(format!("{}/api/v1/apps", server.api_url))
+        .header("cookie", &session)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(read.status(), StatusCode::OK);
+    let tokens: Vec<berth_api_types::Token> = client
+        .get(format!("{}/api/v1/tokens", server.api_url))
+        .header("cookie", &session)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let browser_token = tokens
+        .iter()
+        .find(|token| token.description == "dashboard session")
+        .expect("the sign-in's token");
+    assert!(browser_token.expires_at.is_some(), "a session expires");
+    let change = client
+        .post(format!("{}/api/v1/apps", server.api_url))
+        .header("cookie", &session)
+        .json(&serde_json::json!({"name": "sneaky"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(change.status(), StatusCode::UNAUTHORIZED);
+
+    let csrf = visitor.csrf().await;
+    let (status, headers, _) = visitor.post("/sign-out", &[("csrf", &csrf)]).await;
+    assert_eq!((status, location(&headers)), (StatusCode::SEE_OTHER, "/"));
+    let revoked = client
+        .get(format!("{}/api/v1/apps", server.api_url))
+        .header("cookie", &session)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        revoked.status(),
+        StatusCode::UNAUTHORIZED,
+        "signing out revokes the token"
+    );
+}
+
+#[tokio::test]
+async fn an_app_someone_cannot_see_is_the_same_404_page_as_one_that_does_not_exist() {
+    let server = TestServer::start();
+    let alice = server.create_user("alice@example.com", false, None);
+    server.create_user("bob@example.com", false, Some("bob's password"));
+    let created = reqwest::Client::new()
+        .post(format!("{}/api/v1/apps", server.api_url))
+        .bearer_auth(&alice)
+        .json(&serde_json::json!({"name": "secret-shop"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), StatusCode::CREATED);
+
+    let mut bob = Visitor::new(&server);
+    bob.sign_in("bob@example.com", "bob's password").await;
+    for tab in ["", "/releases", "/config", "/logs", "/domains", "/access"] {
+        let (hidden_status, _, hidden) = bob.get(&format!("/apps/secret-shop{tab}")).await;
+        let (missing_status, _, missing) = bob.get(&format!("/apps/no-such-app{tab}")).await;
+        assert_eq!(hidden_status, StatusCode::NOT_FOUND);
+        assert_eq!(missing_status, StatusCode::NOT_FOUND);
+        assert_eq!(
+            hidden.replace("secret-shop", "no-such-app"),
+            missing,
+            "tab {tab:?}"
+        );
+    }
+    let csrf = bob.csrf().await;
+    let (status, _, _) = bob
+        .post(
+            "/apps/secret-shop/destroy",
+            &[("csrf", &csrf), ("confirm", "secret-shop")],
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, _, _) = bob
+        .post(
+            "/apps/secret-shop/config",
+            &[("csrf", &csrf), ("vars", "A=1")],
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (_, _, list) = bob.get("/apps").await;
+    assert!(!list.contains("secret-shop"), "{list}");
+}
+
+#[tokio::test]
+async fn repeated_failed_sign_ins_are_throttled() {
+    let server = TestServer::start();
+    server.create_user("dev@example.com", false, Some("correct horse"));
+    let mut visitor = Visitor::new(&server);
+    for _ in 0..5 {
+        let (status, headers, _) = visitor.sign_in("dev@example.com", "guess").await;
+        assert_eq!((status, location(&headers)), (StatusCode::SEE_OTHER, "/"));
+        let (_, _, html) = visitor.get("/").await;
+        assert!(html.contains("Invalid email or password."), "{html}");
+    }
+    visitor.sign_in("dev@example.com", "correct horse").await;
+    assert!(!visitor.cookies.contains_key("berth_session"));
+    let (_, _, html) = visitor.get("/").await;
+    assert!(html.contains("Too many failed sign-ins"), "{html}");
+}
+
+#[tokio::test]
+async fn config_mistakes_are_shown_beside_the_form_and_the_account_manages_its_secrets() {
+    let server = TestServer::start();
+    server.create_user("dev@example.com", false, Some("correct horse"));
+    let mut visitor = Visitor::new(&server);
+    visitor.sign_in("dev@example.com", "correct horse").await;
+    let csrf = visitor.csrf().await;
+    visitor
+        .post("/apps", &[("csrf", &csrf), ("name", "shop")])
+        .await;
+
+    let (status, _, html) = visitor
+        .post(
+            "/apps/shop/config",
+            &[("csrf", &csrf), ("vars", "GOOD=1\nno equals sign")],
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(html.contains("id=\"config-error\""), "{html}");
+    assert!(
+        html.contains("&#34;no equals sign&#34; has no &#39;=&#39;"),
+        "{html}"
+    );
+    assert!(
+        html.contains("GOOD=1\nno equals sign</textarea>"),
+        "the draft is kept: {html}"
+    );
+    let (status, headers, _) = visitor
+        .post(
+            "/apps/shop/config",
+            &[("csrf", &csrf), ("vars", "GOOD=1\nALSO=2")],
+        )
+        .await;
+    assert_eq!(
+        (status, location(&headers)),
+        (StatusCode::SEE_OTHER, "/apps/shop/config")
+    );
+    let (_, _, html) = visitor.get("/apps/shop/config").await;
+    assert!(
+        html.contains("Config saved: the first deploy will use it."),
+        "{html}"
+    );
+    assert!(
+        html.contains("<code>GOOD</code>") && html.contains("<code>ALSO</code>"),
+        "{html}"
+    );
+
+    visitor
+        .post("/apps/shop/config", &[("csrf", &csrf), ("set.GOOD", "3")])
+        .await;
+    visitor
+        .post("/apps/shop/config", &[("csrf", &csrf), ("unset", "ALSO")])
+        .await;
+    let config: std::collections::BTreeMap<String, String> = reqwest::Client::new()
+        .get(format!("{}/api/v1/apps/shop/config", server.api_url))
+        .header(
+            "cookie",
+            format!("berth_session={}", visitor.cookies["berth_session"]),
+        )
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(config, [("GOOD".to_string(), "3".to_string())].into());
+
+    let (_, _, html) = visitor
+        .post(
+            "/account/tokens",
+            &[("csrf", &csrf), ("description", "CI"), ("scope", "read")],
+        )
+        .await;
+    let start = html.find("berth_").expect("the new token, shown once");
+    let token: String = html[start..]
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+        .collect();
+    let (_, _, again) = visitor.get("/account").await;
+    assert!(!again.contains(&token), "shown only once");
+    let id = token
+        .trim_start_matches("berth_")
+        .split('_')
+        .next()
+        .unwrap()
+        .to_string();
+    let (status, _, _) = visitor
+        .post(&format!("/account/tokens/{id}/revoke"), &[("csrf", &csrf)])
+        .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let refused = reqwest::Client::new()
+        .get(format!("{}/api/v1/apps", server.api_url))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
+
+    visitor
+        .post(
+            "/account/password",
+            &[
+                ("csrf", &csrf),
+                ("current", "wrong"),
+                ("new", "new horse"),
+                ("confirm", "new horse"),
+            ],
+        )
+        .await;
+    let (_, _, html) = visitor.get("/account").await;
+    assert!(
+        html.contains("The current password is not right."),
+        "{html}"
+    );
+    visitor
+        .post(
+            "/account/password",
+            &[
+                ("csrf", &csrf),
+                ("current", "correct horse"),
+                ("new", "new horse"),
+                ("confirm", "new horse"),
+            ],
+        )
+        .await;
+    let mut fresh = Visitor::new(&server);
+    fresh.sign_in("dev@example.com", "new horse").await;
+    assert!(fresh.cookies.contains_key("berth_session"));
+}

@@ -1,0 +1,106 @@
+// Berth's dashboard: the little that needs a script. Every page works
+// without it except the live log, which is a script by nature.
+"use strict";
+
+// Scale steppers: − and + change the number beside them.
+document.querySelectorAll("button.step").forEach((button) => {
+  button.addEventListener("click", () => {
+    const input = document.getElementById(button.dataset.target);
+    const next = Math.max(0, (parseInt(input.value, 10) || 0) + parseInt(button.dataset.step, 10));
+    input.value = String(Math.min(next, parseInt(input.max, 10) || next));
+  });
+});
+
+// Config values stay hidden until asked for.
+const reveal = document.getElementById("reveal-all");
+if (reveal) {
+  reveal.addEventListener("click", () => {
+    const hiding = reveal.dataset.shown === "true";
+    document.querySelectorAll("#config .revealed").forEach((el) => el.classList.toggle("hidden", hiding));
+    document.querySelectorAll("#config .concealed").forEach((el) => el.classList.toggle("hidden", !hiding));
+    reveal.dataset.shown = hiding ? "false" : "true";
+    reveal.textContent = hiding ? "Reveal values" : "Hide values";
+  });
+}
+
+// The live log: the API's server-sent events, filtered, pausable, and
+// bounded so that thousands of lines never slow the page down.
+const filters = document.getElementById("log-filters");
+if (filters) {
+  const MAX_LINES = 2000;
+  const log = document.getElementById("log");
+  const state = document.getElementById("log-state");
+  const pauseButton = document.getElementById("log-pause");
+  const liveButton = document.getElementById("log-live");
+  let source = null;
+  let paused = false;
+  let held = [];
+
+  const atBottom = () => log.scrollHeight - log.scrollTop - log.clientHeight < 40;
+  const setState = (text) => { state.textContent = text; };
+
+  const render = (entries) => {
+    const follow = atBottom();
+    const fragment = document.createDocumentFragment();
+    for (const entry of entries) {
+      const line = document.createElement("div");
+      line.className = "log-line log-" + entry.source;
+      const at = document.createElement("span");
+      at.className = "log-at";
+      at.textContent = entry.at.replace("T", " ").slice(0, 23) + " ";
+      const who = document.createElement("span");
+      who.className = "log-who";
+      who.textContent = entry.source + "[" + entry.dyno + "]: ";
+      line.append(at, who, document.createTextNode(entry.message));
+      fragment.append(line);
+    }
+    log.append(fragment);
+    while (log.childElementCount > MAX_LINES) log.firstElementChild.remove();
+    if (follow) log.scrollTop = log.scrollHeight;
+  };
+
+  // Lines arriving in a burst are drawn once per frame.
+  let pending = [];
+  let scheduled = false;
+  const enqueue = (entry) => {
+    if (paused) {
+      held.push(entry);
+      if (held.length > MAX_LINES) held = held.slice(-MAX_LINES);
+      return;
+    }
+    pending.push(entry);
+    if (!scheduled) {
+      scheduled = true;
+      requestAnimationFrame(() => { scheduled = false; render(pending); pending = []; });
+    }
+  };
+
+  const connect = () => {
+    if (source) source.close();
+    log.textContent = "";
+    const params = new URLSearchParams({ tail: "true", lines: "200" });
+    for (const [key, value] of new FormData(filters)) {
+      if (value) params.set(key, value);
+    }
+    source = new EventSource("/api/v1/apps/" + encodeURIComponent(filters.dataset.app) + "/logs?" + params);
+    source.onopen = () => setState(paused ? "paused" : "live");
+    source.onmessage = (event) => enqueue(JSON.parse(event.data));
+    source.onerror = () => setState("reconnecting…");
+  };
+
+  filters.addEventListener("change", connect);
+  filters.addEventListener("submit", (event) => { event.preventDefault(); connect(); });
+  pauseButton.addEventListener("click", () => {
+    paused = !paused;
+    pauseButton.textContent = paused ? "Resume" : "Pause";
+    setState(paused ? "paused" : "live");
+    if (!paused) { render(held); held = []; }
+  });
+  log.addEventListener("scroll", () => liveButton.classList.toggle("hidden", atBottom()));
+  liveButton.addEventListener("click", () => {
+    if (paused) pauseButton.click();
+    log.scrollTop = log.scrollHeight;
+    liveButton.classList.add("hidden");
+  });
+  connect();
+}
