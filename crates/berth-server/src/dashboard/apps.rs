@@ -394,20 +394,56 @@ async fn later(
     Ok(render(&page)?.into_response())
 }
 
+struct DomainRow {
+    hostname: String,
+    /// `CNAME <app host>`, or `A/AAAA <addresses>`.
+    record: String,
+    since: String,
+}
+
+#[derive(Template)]
+#[template(path = "app_domains.html")]
+struct DomainsPage {
+    chrome: Chrome,
+    app: AppHeader,
+    domains: Vec<DomainRow>,
+}
+
+/// The app's custom domains and the DNS record each needs.
 pub(super) async fn domains(
     State(state): State<AppState>,
     Path(name): Path<String>,
     signed_in: SignedIn,
 ) -> Result<Response, DashboardError> {
-    later(
-        state,
-        name,
-        signed_in,
-        "Domains",
-        "Custom domains and their certificates",
-        "berth domains:add www.example.com",
-    )
-    .await
+    let actor = &signed_in.session.actor;
+    let app = state.platform.app(actor, &name).await?;
+    let domains = state
+        .platform
+        .domains(actor, &name)
+        .await?
+        .into_iter()
+        .map(|domain| DomainRow {
+            record: match domain.record {
+                berth_platform::DnsRecord::Cname(target) => format!("CNAME {target}"),
+                berth_platform::DnsRecord::Addresses(addresses) if addresses.is_empty() => {
+                    "A/AAAA to this server's public addresses".to_string()
+                }
+                berth_platform::DnsRecord::Addresses(addresses) => {
+                    let addresses: Vec<String> =
+                        addresses.iter().map(ToString::to_string).collect();
+                    format!("A/AAAA {}", addresses.join(", "))
+                }
+            },
+            hostname: domain.hostname,
+            since: format!("{} ago", elapsed(domain.created_at)),
+        })
+        .collect();
+    let page = DomainsPage {
+        chrome: signed_in.chrome,
+        app: AppHeader::new(&state, &app, "Domains"),
+        domains,
+    };
+    Ok(render(&page)?.into_response())
 }
 
 pub(super) async fn addons(

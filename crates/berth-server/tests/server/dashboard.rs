@@ -437,3 +437,128 @@ async fn config_mistakes_are_shown_beside_the_form_and_the_account_manages_its_s
     fresh.sign_in("dev@example.com", "new horse").await;
     assert!(fresh.cookies.contains_key("berth_session"));
 }
+
+/// The dashboard's part of the route × role matrix: every app page and
+/// every app action, for each role and for someone without access. Pages
+/// need viewer; actions need what the API's routes for them need; someone
+/// without access gets the 404 page; a role below the need gets the
+/// policy's refusal as the flash message, and the change is not made.
+#[tokio::test]
+async fn every_app_page_and_action_answers_each_role_as_the_policy_says() {
+    let server = TestServer::start();
+    let owner_token = server.create_user("owner@example.com", false, Some("pw-owner"));
+    let app = berth_testkit::unique_app_name("dash-matrix");
+    let api = reqwest::Client::new();
+    let created = api
+        .post(format!("{}/api/v1/apps", server.api_url))
+        .bearer_auth(&owner_token)
+        .json(&serde_json::json!({"name": app}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), StatusCode::CREATED);
+    for role in ["admin", "deployer", "viewer"] {
+        let email = format!("{role}@example.com");
+        server.create_user(&email, false, Some(&format!("pw-{role}")));
+        let added = api
+            .post(format!("{}/api/v1/apps/{app}/access", server.api_url))
+            .bearer_auth(&owner_token)
+            .json(&serde_json::json!({"email": email, "role": role}))
+            .send()
+            .await
+            .unwrap();
+        assert!(added.status().is_success(), "{}", added.status());
+    }
+    server.create_user("stranger@example.com", false, Some("pw-stranger"));
+    let domain = api
+        .post(format!("{}/api/v1/apps/{app}/domains", server.api_url))
+        .bearer_auth(&owner_token)
+        .json(&serde_json::json!({"hostname": "shop.example.test"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(domain.status(), StatusCode::CREATED);
+
+    let ranks = ["owner", "admin", "deployer", "viewer"];
+    let rank = |role: &str| ranks.iter().position(|r| *r == role).unwrap();
+    let pages = [
+        "",
+        "/releases",
+        "/config",
+        "/logs",
+        "/domains",
+        "/addons",
+        "/access",
+    ];
+    // The owner comes last of all callers, and destroy last of its actions.
+    let actions: [(&str, &[(&str, &str)], &str); 6] = [
+        ("/scale", &[("quantity.web", "1")], "deployer"),
+        ("/restart", &[], "deployer"),
+        ("/maintenance", &[("enabled", "false")], "admin"),
+        ("/rollback", &[("version", "v1")], "admin"),
+        ("/config", &[("vars", "MATRIX=1")], "admin"),
+        ("/destroy", &[("confirm", "APP")], "owner"),
+    ];
+    let mut failures = Vec::new();
+    for who in ["stranger", "viewer", "deployer", "admin", "owner"] {
+        let mut visitor = Visitor::new(&server);
+        let (status, _, _) = visitor
+            .sign_in(&format!("{who}@example.com"), &format!("pw-{who}"))
+            .await;
+        assert_eq!(status, StatusCode::SEE_OTHER, "{who} signs in");
+        for page in pages {
+            let (status, _, html) = visitor.get(&format!("/apps/{app}{page}")).await;
+            if page == "/domains" && status == StatusCode::OK {
+                assert!(
+                    html.contains("shop.example.test") && html.contains("CNAME "),
+                    "{html}"
+                );
+            }
+            let want = if who == "stranger" {
+                StatusCode::NOT_FOUND
+            } else {
+                StatusCode::OK
+            };
+            if status != want {
+                failures.push(format!("{who} GET {page}: {status}, wanted {want}"));
+            }
+        }
+        let csrf = visitor.csrf().await;
+        for (action, fields, need) in actions {
+            let mut form: Vec<(&str, &str)> = vec![("csrf", &csrf)];
+            for &(field, value) in fields {
+                form.push((field, if value == "APP" { &app } else { value }));
+            }
+            let (status, headers, _) = visitor.post(&format!("/apps/{app}{action}"), &form).await;
+            if who == "stranger" {
+                if status != StatusCode::NOT_FOUND {
+                    failures.push(format!("{who} POST {action}: {status}, wanted 404"));
+                }
+                continue;
+            }
+            assert_eq!(status, StatusCode::SEE_OTHER, "{who} POST {action}");
+            let (_, _, next) = visitor.get(location(&headers)).await;
+            let refused = next.contains("flash-error") && next.contains(" you cannot ");
+            let allowed = rank(who) <= rank(need);
+            if refused == allowed {
+                failures.push(format!(
+                    "{who} POST {action}: {}, wanted {}",
+                    if refused { "refused" } else { "let through" },
+                    if allowed { "let through" } else { "refused" }
+                ));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{failures:#?}");
+    let gone = api
+        .get(format!("{}/api/v1/apps/{app}", server.api_url))
+        .bearer_auth(&owner_token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        gone.status(),
+        StatusCode::NOT_FOUND,
+        "the owner destroyed it"
+    );
+}
