@@ -438,6 +438,14 @@ async fn config_mistakes_are_shown_beside_the_form_and_the_account_manages_its_s
     assert!(fresh.cookies.contains_key("berth_session"));
 }
 
+/// An app action: its path under the app, its form fields (`APP` stands
+/// for the app's name) and the least role that may take it.
+type DashboardAction = (
+    &'static str,
+    &'static [(&'static str, &'static str)],
+    &'static str,
+);
+
 /// The dashboard's part of the route × role matrix: every app page and
 /// every app action, for each role and for someone without access. Pages
 /// need viewer; actions need what the API's routes for them need; someone
@@ -491,7 +499,7 @@ async fn every_app_page_and_action_answers_each_role_as_the_policy_says() {
         "/access",
     ];
     // The owner comes last of all callers, and destroy last of its actions.
-    let actions: [(&str, &[(&str, &str)], &str); 6] = [
+    let actions: [DashboardAction; 6] = [
         ("/scale", &[("quantity.web", "1")], "deployer"),
         ("/restart", &[], "deployer"),
         ("/maintenance", &[("enabled", "false")], "admin"),
