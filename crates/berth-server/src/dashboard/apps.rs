@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use askama::Template;
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Redirect, Response};
-use berth_platform::{AppRecord, Dyno, LogFilter, LogSource};
+use berth_platform::{AppRecord, Dyno};
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
@@ -16,8 +16,8 @@ use super::{after_action, render};
 use crate::api::PublicBase;
 use crate::AppState;
 
-/// Platform lines of the app's log that make its recent activity.
-const ACTIVITY_LINES: usize = 8;
+/// Entries of the app's audit trail shown as its recent activity.
+const ACTIVITY_ENTRIES: usize = 8;
 
 /// The header and tabs every app page shares.
 pub(super) struct AppHeader {
@@ -261,20 +261,24 @@ pub(super) async fn overview(
             exit_code: dyno.exit_code,
         })
         .collect();
-    let activity_filter = LogFilter {
-        process_type: None,
-        dyno: Some("api".to_string()),
-        source: Some(LogSource::Berth),
-    };
+    // The audit trail: who changed what, config var names but never values.
     let activity = state
         .platform
-        .app_logs(actor, &name, &activity_filter, ACTIVITY_LINES)
+        .audit_trail(actor, Some(&name))
         .await?
         .into_iter()
         .rev()
-        .map(|line| ActivityRow {
-            at: format!("{} ago", elapsed(line.at)),
-            message: line.message,
+        .take(ACTIVITY_ENTRIES)
+        .map(|event| {
+            let who = event.entry.actor_email.unwrap_or_else(|| "berthd".into());
+            let what = match event.entry.detail.as_str() {
+                "" => event.entry.action,
+                detail => format!("{} {detail}", event.entry.action),
+            };
+            ActivityRow {
+                at: format!("{} ago", elapsed(event.at)),
+                message: format!("{what} by {who}"),
+            }
         })
         .collect();
     let page = OverviewPage {
