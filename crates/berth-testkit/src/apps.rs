@@ -170,6 +170,21 @@ impl Drop for AppRepo {
     }
 }
 
+/// The apps whose containers carry `berth.platform=<platform>`.
+pub(crate) fn apps_with_containers_of(platform: &str) -> std::collections::BTreeSet<String> {
+    let filter = format!("label=berth.platform={platform}");
+    docker_ids(&[
+        "ps",
+        "-a",
+        "--filter",
+        &filter,
+        "--format",
+        "{{.Label \"berth.app\"}}",
+    ])
+    .into_iter()
+    .collect()
+}
+
 fn docker_ids(args: &[&str]) -> Vec<String> {
     Command::new("docker")
         .args(args)
