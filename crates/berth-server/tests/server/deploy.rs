@@ -723,41 +723,86 @@ impl Drop for Berthd {
     }
 }
 
+/// A real `berthd` on a fresh data directory, an operator's token, and an
+/// app called after a prefix with the `cmd-only` fixture deployed: what the
+/// tests that kill berthd start from.
+struct RealBerthd {
+    data_dir: tempfile::TempDir,
+    api: String,
+    http: String,
+    berthd: Berthd,
+    token: String,
+    name: String,
+    cleanup: EngineCleanup,
+    client: reqwest::Client,
+    app: App,
+    repo: AppRepo,
+}
+
+impl RealBerthd {
+    async fn with_app(prefix: &str) -> Self {
+        let data_dir = tempfile::tempdir().unwrap();
+        let (api, http) = super::free_addresses();
+        let berthd = Berthd::start(data_dir.path(), &api, &http);
+        let created = Command::new(env!("CARGO_BIN_EXE_berthd"))
+            .args(["admin", "create-user", "ops@example.com"])
+            .env("BERTH_DATA_DIR", data_dir.path())
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        let token = String::from_utf8(created.stdout)
+            .unwrap()
+            .lines()
+            .last()
+            .unwrap()
+            .to_string();
+        let name = unique_app_name(prefix);
+        let _cleanup = EngineCleanup::new(&name);
+        let client = reqwest::Client::new();
+        let app: App = client
+            .post(format!("http://{api}/api/v1/apps"))
+            .bearer_auth(&token)
+            .json(&serde_json::json!({ "name": name }))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let repo = AppRepo::from_fixture("cmd-only");
+        assert!(repo
+            .push(&app.git_url, &token, "main", &[])
+            .status
+            .success());
+        Self {
+            data_dir,
+            api,
+            http,
+            berthd,
+            token,
+            name,
+            cleanup: _cleanup,
+            client,
+            app,
+            repo,
+        }
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_berthd_killed_mid_deploy_recovers_on_restart() {
-    let data_dir = tempfile::tempdir().unwrap();
-    let (api, http) = super::free_addresses();
-    let mut berthd = Berthd::start(data_dir.path(), &api, &http);
-    let created = Command::new(env!("CARGO_BIN_EXE_berthd"))
-        .args(["admin", "create-user", "ops@example.com"])
-        .env("BERTH_DATA_DIR", data_dir.path())
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
-    let token = String::from_utf8(created.stdout)
-        .unwrap()
-        .lines()
-        .last()
-        .unwrap()
-        .to_string();
-    let name = unique_app_name("killed");
-    let _cleanup = EngineCleanup::new(&name);
-    let client = reqwest::Client::new();
-    let app: App = client
-        .post(format!("http://{api}/api/v1/apps"))
-        .bearer_auth(&token)
-        .json(&serde_json::json!({ "name": name }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let repo = AppRepo::from_fixture("cmd-only");
-    assert!(repo
-        .push(&app.git_url, &token, "main", &[])
-        .status
-        .success());
+    let RealBerthd {
+        data_dir,
+        api,
+        http,
+        mut berthd,
+        token,
+        name,
+        cleanup: _cleanup,
+        client,
+        app,
+        repo,
+    } = RealBerthd::with_app("killed").await;
 
     // A deploy whose release command takes a while; berthd dies during it.
     repo.write(
@@ -950,39 +995,18 @@ async fn a_process_removed_behind_berths_back_is_started_again() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_restarted_berthd_removes_attached_one_offs_and_watches_detached_ones_again() {
-    let data_dir = tempfile::tempdir().unwrap();
-    let (api, http) = super::free_addresses();
-    let mut berthd = Berthd::start(data_dir.path(), &api, &http);
-    let created = Command::new(env!("CARGO_BIN_EXE_berthd"))
-        .args(["admin", "create-user", "ops@example.com"])
-        .env("BERTH_DATA_DIR", data_dir.path())
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
-    let token = String::from_utf8(created.stdout)
-        .unwrap()
-        .lines()
-        .last()
-        .unwrap()
-        .to_string();
-    let name = unique_app_name("oneoffs");
-    let _cleanup = EngineCleanup::new(&name);
-    let client = reqwest::Client::new();
-    let app: App = client
-        .post(format!("http://{api}/api/v1/apps"))
-        .bearer_auth(&token)
-        .json(&serde_json::json!({ "name": name }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let repo = AppRepo::from_fixture("cmd-only");
-    assert!(repo
-        .push(&app.git_url, &token, "main", &[])
-        .status
-        .success());
+    let RealBerthd {
+        data_dir,
+        api,
+        http,
+        mut berthd,
+        token,
+        name,
+        cleanup: _cleanup,
+        client,
+        app: _app,
+        repo: _repo,
+    } = RealBerthd::with_app("oneoffs").await;
     // The app's log through the logs API, once it holds `needle`.
     let log_with = |needle: String| {
         let (client, api, name, token) = (client.clone(), api.clone(), name.clone(), token.clone());
