@@ -113,6 +113,20 @@ impl Browser {
         form.submit().await.unwrap();
     }
 
+    async fn open(&self, url: &str) {
+        self.client.goto(url).await.unwrap();
+    }
+
+    async fn click(&self, css: &str) {
+        self.client
+            .find(Locator::Css(css))
+            .await
+            .unwrap_or_else(|_| panic!("nothing matches {css:?}"))
+            .click()
+            .await
+            .unwrap();
+    }
+
     async fn click_button(&self, label: &str) {
         self.client
             .find(Locator::XPath(&format!(
@@ -145,7 +159,7 @@ async fn the_dashboard_runs_an_app_from_sign_in_to_rollback() {
     let page = |path: &str| format!("{}{path}", server.api_url);
 
     // Sign in.
-    browser.client.goto(&page("/")).await.unwrap();
+    browser.open(&page("/")).await;
     browser.shot("sign-in").await;
     browser
         .submit(
@@ -190,11 +204,7 @@ async fn the_dashboard_runs_an_app_from_sign_in_to_rollback() {
     browser.wait_for_text("#dynos", "up", true).await;
 
     // Set a config var, then delete it: each is one new release.
-    browser
-        .client
-        .goto(&page(&format!("/apps/{name}/config")))
-        .await
-        .unwrap();
+    browser.open(&page(&format!("/apps/{name}/config"))).await;
     browser
         .submit("#add-config", &[("vars", "GREETING=hello")])
         .await;
@@ -210,11 +220,7 @@ async fn the_dashboard_runs_an_app_from_sign_in_to_rollback() {
         .wait_for_text(".flash", "Remove GREETING config vars: released v3.", false)
         .await;
     assert!(!browser.text(".page").await.contains("hello"));
-    browser
-        .client
-        .goto(&page(&format!("/apps/{name}/releases")))
-        .await
-        .unwrap();
+    browser.open(&page(&format!("/apps/{name}/releases"))).await;
     let releases = browser.text("#releases").await;
     assert!(
         releases.contains("v3") && releases.contains("Remove GREETING"),
@@ -222,19 +228,8 @@ async fn the_dashboard_runs_an_app_from_sign_in_to_rollback() {
     );
 
     // Scale web to 2: two dynos.
-    browser
-        .client
-        .goto(&page(&format!("/apps/{name}")))
-        .await
-        .unwrap();
-    browser
-        .client
-        .find(Locator::Css("button[aria-label='One more web']"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    browser.open(&page(&format!("/apps/{name}"))).await;
+    browser.click("button[aria-label='One more web']").await;
     browser.submit("#scale", &[]).await;
     browser
         .wait_for_text(".flash", "Scaled to web=2.", false)
@@ -252,11 +247,7 @@ async fn the_dashboard_runs_an_app_from_sign_in_to_rollback() {
     browser.client.set_window_size(1280, 1000).await.unwrap();
 
     // A line the app writes appears live in the log page, filtered to the app's output.
-    browser
-        .client
-        .goto(&page(&format!("/apps/{name}/logs")))
-        .await
-        .unwrap();
+    browser.open(&page(&format!("/apps/{name}/logs"))).await;
     browser
         .client
         .find(Locator::Css("select[name=source]"))
@@ -281,11 +272,7 @@ async fn the_dashboard_runs_an_app_from_sign_in_to_rollback() {
     browser.shot("logs").await;
 
     // Roll back to the first release.
-    browser
-        .client
-        .goto(&page(&format!("/apps/{name}/releases")))
-        .await
-        .unwrap();
+    browser.open(&page(&format!("/apps/{name}/releases"))).await;
     browser.click_button("Roll back to v1").await;
     browser
         .wait_for_text(".flash", "Rolled back to v1: this is now v4.", false)
@@ -295,19 +282,10 @@ async fn the_dashboard_runs_an_app_from_sign_in_to_rollback() {
     browser.shot("releases").await;
 
     // Restart one dyno; turn maintenance on.
+    browser.open(&page(&format!("/apps/{name}"))).await;
     browser
-        .client
-        .goto(&page(&format!("/apps/{name}")))
-        .await
-        .unwrap();
-    browser
-        .client
-        .find(Locator::Css("#dynos form:has(input[value='web.1']) button"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+        .click("#dynos form:has(input[value='web.1']) button")
+        .await;
     browser
         .wait_for_text(".flash", "Restarted web.1.", false)
         .await;
@@ -324,27 +302,19 @@ async fn the_dashboard_runs_an_app_from_sign_in_to_rollback() {
         .unwrap();
     assert_eq!(visit.status(), reqwest::StatusCode::SERVICE_UNAVAILABLE);
 
-    browser
-        .client
-        .goto(&page(&format!("/apps/{name}/access")))
-        .await
-        .unwrap();
+    browser.open(&page(&format!("/apps/{name}/access"))).await;
     assert!(browser.text("#members").await.contains("dev@example.com"));
     browser.shot("access").await;
-    browser
-        .client
-        .goto(&page("/apps/no-such-app"))
-        .await
-        .unwrap();
+    browser.open(&page("/apps/no-such-app")).await;
     assert!(browser.text("h1").await.contains("Not found"));
     browser.shot("not-found").await;
 
     // The app list, and a token shown once on the account page.
-    browser.client.goto(&page("/apps")).await.unwrap();
+    browser.open(&page("/apps")).await;
     let apps = browser.text("#apps").await;
     assert!(apps.contains(&name) && apps.contains("v4"), "{apps}");
     browser.shot("apps").await;
-    browser.client.goto(&page("/account")).await.unwrap();
+    browser.open(&page("/account")).await;
     browser
         .submit("#create-token", &[("description", "CI")])
         .await;
@@ -353,11 +323,7 @@ async fn the_dashboard_runs_an_app_from_sign_in_to_rollback() {
     browser.shot("account").await;
 
     // Destroying asks for the app's name first.
-    browser
-        .client
-        .goto(&page(&format!("/apps/{name}")))
-        .await
-        .unwrap();
+    browser.open(&page(&format!("/apps/{name}"))).await;
     browser
         .submit("#destroy", &[("confirm", "not-the-name")])
         .await;
@@ -376,7 +342,7 @@ async fn the_dashboard_runs_an_app_from_sign_in_to_rollback() {
 
     browser.click_button("Sign out").await;
     browser.wait_for_text(".flash", "Signed out.", false).await;
-    browser.client.goto(&page("/apps")).await.unwrap();
+    browser.open(&page("/apps")).await;
     assert!(browser.text("h1").await.contains("Sign in"));
     browser.client.clone().close().await.unwrap();
 }
