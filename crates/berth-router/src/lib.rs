@@ -3,11 +3,13 @@
 //! fed its route table as data and never calls up; what it has to say about
 //! requests goes out through the log function it was given.
 
+mod fast_path;
 mod headers;
 mod pages;
 mod proxy;
 mod table;
 mod tracked;
+mod upstream_pool;
 mod worker;
 
 use std::collections::HashMap;
