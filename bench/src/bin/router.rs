@@ -12,6 +12,11 @@
 //! temp paths and error logs) and are stopped when the run ends, fails,
 //! panics or is interrupted with Ctrl-C. Prints figures; it never judges them.
 //!
+//! Besides wrk's figures it prints the CPU time each proxy spent per request
+//! (nginx's worker processes; this process, for Berth's router): on a busy
+//! machine throughput follows whoever gets the CPU, while CPU per request
+//! is what the proxy itself costs.
+//!
 //! `cargo run --release -p berth-bench --bin router -- [--connections 10,50,200] [--duration SECS]`
 
 use std::net::SocketAddr;
@@ -189,10 +194,11 @@ async fn run(options: &Options) -> Result<(), String> {
     let _router_guard = AbortOnDrop(serving.abort_handle());
     wait_ready(router_addr, || None).await?;
 
+    let nginx_workers = proxy.workers();
     let paths = [
-        ("direct", backend_addr),
-        ("nginx proxy", proxy_addr),
-        ("Berth router", router_addr),
+        ("direct", backend_addr, Vec::new()),
+        ("nginx proxy", proxy_addr, nginx_workers),
+        ("Berth router", router_addr, vec![std::process::id()]),
     ];
     let cpus = std::thread::available_parallelism().map_or(0, |n| n.get());
     eprintln!(
@@ -200,7 +206,8 @@ async fn run(options: &Options) -> Result<(), String> {
         load_average()
     );
     if options.warmup > 0 {
-        for (name, address) in paths {
+        for (name, address, _) in &paths {
+            let address = *address;
             eprintln!("warm-up: {name}, 50 connections, {} s …", options.warmup);
             wrk(address, 50, options.warmup).await?;
         }
@@ -210,12 +217,20 @@ async fn run(options: &Options) -> Result<(), String> {
     let mut results = Vec::new();
     for &connections in &options.connections {
         let mut row = Vec::new();
-        for (name, address) in paths {
+        for (name, address, cpu_pids) in &paths {
+            let name = *name;
             eprintln!(
                 "{name}: {connections} connections, {} s …",
                 options.duration
             );
-            let result = wrk(address, connections, options.duration).await?;
+            let cpu_before = cpu_seconds(cpu_pids);
+            let mut result = wrk(*address, connections, options.duration).await?;
+            if let (Some(before), Some(after)) = (cpu_before, cpu_seconds(cpu_pids)) {
+                if result.requests > 0 {
+                    result.cpu_us_per_request =
+                        Some((after - before) * 1e6 / result.requests as f64);
+                }
+            }
             if name == "Berth router" {
                 berth_requests += result.requests;
             }
@@ -345,6 +360,16 @@ http {{
         })
     }
 
+    /// The worker processes' ids (the master's children).
+    fn workers(&self) -> Vec<u32> {
+        let master = self.child.id();
+        std::fs::read_to_string(format!("/proc/{master}/task/{master}/children"))
+            .unwrap_or_default()
+            .split_whitespace()
+            .filter_map(|pid| pid.parse().ok())
+            .collect()
+    }
+
     async fn wait_ready(&mut self, address: SocketAddr) -> Result<(), String> {
         let (name, error_log) = (self.name, self.error_log.clone());
         let child = &mut self.child;
@@ -426,9 +451,29 @@ async fn get_once(address: SocketAddr) -> Result<String, String> {
     Ok(String::from_utf8_lossy(&response).into_owned())
 }
 
-/// What one wrk run reported.
+/// User and system CPU seconds the processes `pids` have used so far (all
+/// their threads); `None` when there are none or one cannot be read.
+fn cpu_seconds(pids: &[u32]) -> Option<f64> {
+    if pids.is_empty() {
+        return None;
+    }
+    let ticks_per_second = nix::unistd::sysconf(nix::unistd::SysconfVar::CLK_TCK)
+        .ok()
+        .flatten()? as f64;
+    let mut ticks = 0u64;
+    for pid in pids {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+        // Fields after the command's closing parenthesis; utime and stime are 14 and 15.
+        let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+        ticks += fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+    }
+    Some(ticks as f64 / ticks_per_second)
+}
+
+/// What one wrk run reported, and the proxy's CPU time per request.
 #[derive(Debug, Clone, Default)]
 struct WrkResult {
+    cpu_us_per_request: Option<f64>,
     requests: u64,
     requests_per_sec: f64,
     p50_us: f64,
@@ -580,6 +625,7 @@ fn report(
         "p99".to_string(),
         "max".to_string(),
         "requests".to_string(),
+        "CPU/request".to_string(),
         "errors".to_string(),
     ]];
     for (connections, row) in results {
@@ -592,6 +638,9 @@ fn report(
                 millis(result.p99_us),
                 millis(result.max_us),
                 result.requests.to_string(),
+                result
+                    .cpu_us_per_request
+                    .map_or("-".to_string(), |us| format!("{us:.2} us")),
                 if result.non_2xx + result.socket_errors == 0 {
                     "0".to_string()
                 } else {
@@ -611,6 +660,7 @@ fn report(
         "Berth/direct".to_string(),
         "nginx/direct".to_string(),
         "p99 Berth/nginx".to_string(),
+        "CPU/request Berth/nginx".to_string(),
     ]];
     for (connections, row) in results {
         let figure = |path: &str| {
@@ -630,9 +680,13 @@ fn report(
             ratio(berth.requests_per_sec, direct.requests_per_sec),
             ratio(nginx.requests_per_sec, direct.requests_per_sec),
             ratio(berth.p99_us, nginx.p99_us),
+            ratio(
+                berth.cpu_us_per_request.unwrap_or(0.0),
+                nginx.cpu_us_per_request.unwrap_or(0.0),
+            ),
         ]);
     }
-    println!("req/s ratios (p99: lower is better):");
+    println!("ratios (p99 and CPU/request: lower is better):");
     print_table(&ratios);
     println!();
 }

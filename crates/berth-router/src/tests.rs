@@ -425,14 +425,13 @@ async fn scripted_backend() -> (SocketAddr, Arc<std::sync::atomic::AtomicUsize>)
                                 .await
                                 .unwrap();
                             tokio::time::sleep(Duration::from_millis(50)).await;
-                            stream
-                                .write_all(b"6\r\n world\r\n0\r\n\r\n")
-                                .await
-                                .unwrap();
+                            stream.write_all(b"6\r\n world\r\n0\r\n\r\n").await.unwrap();
                         }
                         "/unframed" => {
                             stream
-                                .write_all(b"HTTP/1.1 200 OK\r\nconnection: close\r\n\r\nuntil the end")
+                                .write_all(
+                                    b"HTTP/1.1 200 OK\r\nconnection: close\r\n\r\nuntil the end",
+                                )
                                 .await
                                 .unwrap();
                             return;
@@ -496,7 +495,10 @@ async fn chunked_answers_stream_through_and_the_connections_stay_open() {
             && answers[0].ends_with("\r\n\r\n5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n"),
         "{text}"
     );
-    assert!(answers[1].ends_with("x-path: /x\r\n\r\n"), "HEAD: no body: {text}");
+    assert!(
+        answers[1].ends_with("x-path: /x\r\n\r\n"),
+        "HEAD: no body: {text}"
+    );
     assert!(answers[2].ends_with("x-path: /last\r\n\r\nok"), "{text}");
     assert_eq!(
         accepted.load(std::sync::atomic::Ordering::SeqCst),
