@@ -13,6 +13,7 @@ use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, oneshot, watch};
+use tokio_rustls::TlsAcceptor;
 
 use crate::{ProxyBody, Router, SHUTDOWN_GRACE};
 
@@ -22,7 +23,12 @@ pub(crate) struct Worker {
     /// Upstream connections live on this worker's event loop only.
     pub client: Client<HttpConnector, ProxyBody>,
     pub local_port: u16,
+    /// Set on the workers of the TLS listener: connections start with a handshake.
+    pub tls: Option<TlsAcceptor>,
 }
+
+/// How long a client gets to complete its TLS handshake.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// A connection dealt to a worker.
 type Dealt = (std::net::TcpStream, SocketAddr);
@@ -37,6 +43,7 @@ pub(crate) fn start(
     listener: TcpListener,
     count: usize,
     stopping: watch::Receiver<()>,
+    tls: Option<TlsAcceptor>,
 ) -> std::io::Result<Vec<oneshot::Receiver<()>>> {
     let local_port = listener.local_addr()?.port();
     let mut listener = Some(listener.into_std()?);
@@ -49,6 +56,7 @@ pub(crate) fn start(
         let acceptor = (index == 0).then(|| (listener.take(), dealers.clone()));
         let router = router.clone();
         let stopping = stopping.clone();
+        let tls = tls.clone();
         let (done, finished_one) = oneshot::channel();
         std::thread::Builder::new()
             .name(format!("berth-router-{index}"))
@@ -68,6 +76,7 @@ pub(crate) fn start(
                         client: upstream_client(),
                         router,
                         local_port,
+                        tls,
                     });
                     if let Some((Some(listener), dealers)) = acceptor {
                         match TcpListener::from_std(listener) {
@@ -169,6 +178,10 @@ impl Worker {
         stream: tokio::net::TcpStream,
         peer: SocketAddr,
     ) {
+        if let Some(acceptor) = &self.tls {
+            self.serve_tls_connection(builder, graceful, acceptor.clone(), stream, peer);
+            return;
+        }
         let worker = self.clone();
         let service = hyper::service::service_fn(move |request| {
             let worker = worker.clone();
@@ -181,6 +194,42 @@ impl Worker {
         tokio::spawn(async move {
             if let Err(error) = connection.await {
                 tracing::debug!(%peer, %error, "router: connection ended with an error");
+            }
+        });
+    }
+
+    /// Handshakes on its own task (a slow client holds up no other
+    /// connection), then serves the connection like a plain one.
+    fn serve_tls_connection(
+        self: &Arc<Self>,
+        builder: &auto::Builder<TokioExecutor>,
+        graceful: &GracefulShutdown,
+        acceptor: TlsAcceptor,
+        stream: tokio::net::TcpStream,
+        peer: SocketAddr,
+    ) {
+        let worker = self.clone();
+        let builder = builder.clone();
+        let watcher = graceful.watcher();
+        tokio::spawn(async move {
+            let stream =
+                match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
+                    Ok(Ok(stream)) => stream,
+                    Ok(Err(error)) => {
+                        tracing::debug!(%peer, %error, "router: TLS handshake failed");
+                        return;
+                    }
+                    Err(_) => return,
+                };
+            let service = hyper::service::service_fn(move |request| {
+                let worker = worker.clone();
+                async move { Ok::<_, std::convert::Infallible>(worker.handle(request, peer).await) }
+            });
+            let connection = builder
+                .serve_connection_with_upgrades(TokioIo::new(stream), service)
+                .into_owned();
+            if let Err(error) = watcher.watch(connection).await {
+                tracing::debug!(%peer, %error, "router: TLS connection ended with an error");
             }
         });
     }
