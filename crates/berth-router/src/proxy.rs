@@ -100,7 +100,8 @@ impl Worker {
             })
             .unwrap_or_default();
         let tls_host = router.tls_host(&host);
-        if self.tls.is_none() {
+        // Every ACME challenge stays on plain HTTP, even one for the app's own client.
+        if self.tls.is_none() && !request.uri().path().starts_with(ACME_CHALLENGE_PREFIX) {
             if let Some(redirect) = tls_host
                 .as_ref()
                 .filter(|tls_host| tls_host.redirect_http)
