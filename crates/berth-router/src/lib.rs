@@ -95,7 +95,10 @@ impl Router {
     pub fn set_tls_hosts(&self, hosts: Vec<HostTls>) {
         let by_name = hosts
             .into_iter()
-            .map(|host| (tls::host_name(&host.hostname), Arc::new(host)))
+            .map(|mut host| {
+                host.hostname = tls::host_name(&host.hostname);
+                (host.hostname.clone(), Arc::new(host))
+            })
             .collect();
         self.tls_hosts.store(Arc::new(by_name));
     }

@@ -151,6 +151,128 @@ pub(crate) fn host_name(host: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::{AppRoute, Router, RouterConfig, Upstream};
+    use bytes::Bytes;
+    use http_body_util::Full;
+    use hyper_util::rt::TokioIo;
+    use tokio::net::TcpListener;
+
+    /// A backend answering with the forwarding headers it got.
+    async fn backend() -> std::net::SocketAddr {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            loop {
+                let (stream, _) = listener.accept().await.unwrap();
+                let service = hyper::service::service_fn(
+                    |request: hyper::Request<hyper::body::Incoming>| async move {
+                        let header = |name: &str| {
+                            request
+                                .headers()
+                                .get(name)
+                                .and_then(|v| v.to_str().ok())
+                                .unwrap_or("-")
+                                .to_string()
+                        };
+                        let text = format!(
+                            "{} {}",
+                            header("x-forwarded-proto"),
+                            header("x-forwarded-port")
+                        );
+                        Ok::<_, std::convert::Infallible>(hyper::Response::new(Full::new(
+                            Bytes::from(text),
+                        )))
+                    },
+                );
+                tokio::spawn(
+                    hyper::server::conn::http1::Builder::new()
+                        .serve_connection(TokioIo::new(stream), service),
+                );
+            }
+        });
+        address
+    }
+
+    #[tokio::test]
+    async fn tls_requests_are_marked_and_plain_ones_redirected_per_host() {
+        let upstream = backend().await;
+        let router = Router::new(
+            RouterConfig {
+                workers: 1,
+                ..RouterConfig::default()
+            },
+            Arc::new(|_: &str, _: String| {}),
+        );
+        router.set_routes(vec![AppRoute {
+            app: "demo".into(),
+            hosts: vec!["shop.example.test".into()],
+            upstreams: vec![Upstream {
+                address: upstream,
+                dyno: "web.1".into(),
+            }],
+            maintenance: false,
+        }]);
+        let http = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let https = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let (http_address, https_address) =
+            (http.local_addr().unwrap(), https.local_addr().unwrap());
+        let (stop, stopped) = tokio::sync::watch::channel(());
+        let wait = |mut stopped: tokio::sync::watch::Receiver<()>| async move {
+            let _ = stopped.changed().await;
+        };
+        tokio::spawn(router.clone().serve(http, wait(stopped.clone())));
+        tokio::spawn(router.clone().serve_tls(https, wait(stopped)));
+        let client = reqwest::Client::builder()
+            .danger_accept_invalid_certs(true)
+            .resolve("shop.example.test", https_address)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        let over_tls = format!("https://shop.example.test:{}/", https_address.port());
+        let response = client.get(&over_tls).send().await.unwrap();
+        assert!(!response.headers().contains_key("strict-transport-security"));
+        assert_eq!(
+            response.text().await.unwrap(),
+            format!("https {}", https_address.port())
+        );
+        let plain = format!("http://{http_address}/path?q=1");
+        let response = client
+            .get(&plain)
+            .header("host", "shop.example.test")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            response.text().await.unwrap(),
+            format!("http {}", http_address.port()),
+            "no certificate for the host yet: no redirect"
+        );
+
+        router.set_tls_hosts(vec![HostTls {
+            hostname: "Shop.Example.test".into(),
+            certificate: ServerCertificate::self_signed(vec!["shop.example.test".into()]).unwrap(),
+            redirect_http: true,
+            hsts: true,
+        }]);
+        let response = client
+            .get(&plain)
+            .header("host", "shop.example.test")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 301);
+        assert_eq!(
+            response.headers()["location"],
+            format!(
+                "https://shop.example.test:{}/path?q=1",
+                https_address.port()
+            )
+            .as_str()
+        );
+        let response = client.get(&over_tls).send().await.unwrap();
+        assert_eq!(response.headers()["strict-transport-security"], HSTS_VALUE);
+        drop(stop);
+    }
 
     #[test]
     fn a_key_that_is_not_the_leafs_is_refused() {
