@@ -31,8 +31,10 @@ pub struct AcmeConfig {
     pub ca_bundle: Option<PathBuf>,
 }
 
-/// The first retry after a failure; each further failure doubles it.
-const FIRST_BACKOFF: Duration = Duration::from_secs(60);
+/// The first retry after a failure; each further failure doubles it. From
+/// two minutes, attempts come at 0, 2, 6, 14, 30, 62 … minutes: at most five
+/// failed validations of a host in any hour, Let's Encrypt's limit.
+const FIRST_BACKOFF: Duration = Duration::from_secs(120);
 /// The longest wait between attempts for a failing domain.
 const MAX_BACKOFF: Duration = Duration::from_secs(6 * 3600);
 /// How long one order may take from creation to certificate.
@@ -424,8 +426,7 @@ fn renew_at(not_before: DateTime<Utc>, not_after: DateTime<Utc>) -> RenewAt {
     RenewAt(not_after - third - jitter)
 }
 
-/// 1 min, 2, 4, … up to 6 h: a failing domain is tried a handful of times
-/// an hour at most, within the CA's limit on failed validations.
+/// 2 min, 4, 8, … up to 6 h after the latest of `failures` failures in a row.
 fn backoff(failures: i64) -> chrono::Duration {
     let doublings = u32::try_from(failures.saturating_sub(1))
         .unwrap_or(u32::MAX)
@@ -497,11 +498,22 @@ mod tests {
     use super::*;
 
     #[test]
-    fn backoff_doubles_from_a_minute_up_to_six_hours() {
-        assert_eq!(backoff(1).num_seconds(), 60);
-        assert_eq!(backoff(2).num_seconds(), 120);
-        assert_eq!(backoff(4).num_seconds(), 480);
+    fn backoff_doubles_from_two_minutes_up_to_six_hours() {
+        assert_eq!(backoff(1).num_seconds(), 120);
+        assert_eq!(backoff(2).num_seconds(), 240);
+        assert_eq!(backoff(4).num_seconds(), 960);
         assert_eq!(backoff(30).num_seconds(), 6 * 3600);
+        // Never more than five attempts in the first hour.
+        let mut at = 0;
+        let mut attempts = 0;
+        for failures in 1.. {
+            attempts += 1;
+            at += backoff(failures).num_seconds();
+            if at >= 3600 {
+                break;
+            }
+        }
+        assert_eq!(attempts, 5);
     }
 
     #[test]
