@@ -19,6 +19,13 @@ const HOP_BY_HOP: [&str; 8] = [
 
 /// Removes hop-by-hop headers, including those the `Connection` header names.
 /// `Upgrade` stays (with `Connection: upgrade`) when the exchange is an upgrade.
+/// Whether `name` is a hop-by-hop header (any case).
+pub(crate) fn is_hop_by_hop(name: &str) -> bool {
+    HOP_BY_HOP
+        .iter()
+        .any(|hop_by_hop| hop_by_hop.eq_ignore_ascii_case(name))
+}
+
 pub(crate) fn strip_hop_by_hop(headers: &mut HeaderMap, keep_upgrade: bool) {
     let named: Vec<HeaderName> = headers
         .get_all(CONNECTION)
@@ -45,9 +52,15 @@ pub(crate) fn strip_hop_by_hop(headers: &mut HeaderMap, keep_upgrade: bool) {
 /// A client's `X-Request-Id` is kept when it looks like one (20–200 of
 /// `[A-Za-z0-9+/=-]`, as Heroku's router accepts); otherwise a new one.
 pub(crate) fn request_id(headers: &HeaderMap) -> String {
-    let given = headers
-        .get("x-request-id")
-        .and_then(|value| value.to_str().ok());
+    kept_or_new_request_id(
+        headers
+            .get("x-request-id")
+            .and_then(|value| value.to_str().ok()),
+    )
+}
+
+/// The client's request id when it looks like one, otherwise a new one.
+pub(crate) fn kept_or_new_request_id(given: Option<&str>) -> String {
     match given {
         Some(id)
             if (20..=200).contains(&id.len())

@@ -3,12 +3,14 @@
 //! fed its route table as data and never calls up; what it has to say about
 //! requests goes out through the log function it was given.
 
+mod fast_path;
 mod headers;
 mod pages;
 mod proxy;
 mod table;
 mod tls;
 mod tracked;
+mod upstream_pool;
 mod worker;
 
 use std::collections::HashMap;
@@ -101,6 +103,15 @@ impl Router {
             })
             .collect();
         self.tls_hosts.store(Arc::new(by_name));
+    }
+
+    /// Whether plain HTTP requests to `host` are redirected to HTTPS.
+    fn redirects_to_https(&self, host: &str) -> bool {
+        !self.tls_hosts.load().is_empty()
+            && self.https_port.load(Ordering::Acquire) != 0
+            && self
+                .tls_host(host)
+                .is_some_and(|tls_host| tls_host.redirect_http)
     }
 
     /// What the router serves over TLS for `host` (a `Host` header value).

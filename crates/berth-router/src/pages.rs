@@ -54,11 +54,31 @@ impl Page {
         self.parts().0
     }
 
-    pub fn response(self) -> Response<ProxyBody> {
-        let (status, title, message) = self.parts();
-        let html = TEMPLATE
+    fn html(self) -> String {
+        let (_, title, message) = self.parts();
+        TEMPLATE
             .replace("{title}", title)
-            .replace("{message}", message);
+            .replace("{message}", message)
+    }
+
+    /// The whole HTTP/1.1 response, for the fast path's raw connections.
+    pub fn http1(self) -> Vec<u8> {
+        let status = self.status();
+        let html = self.html();
+        let mut response = format!(
+            "HTTP/1.1 {} {}\r\ncontent-type: text/html; charset=utf-8\r\ncache-control: no-store\r\ncontent-length: {}\r\n\r\n",
+            status.as_u16(),
+            status.canonical_reason().unwrap_or(""),
+            html.len()
+        )
+        .into_bytes();
+        response.extend_from_slice(html.as_bytes());
+        response
+    }
+
+    pub fn response(self) -> Response<ProxyBody> {
+        let status = self.status();
+        let html = self.html();
         let body = Full::new(Bytes::from(html))
             .map_err(|never| match never {})
             .boxed();

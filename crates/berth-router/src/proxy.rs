@@ -22,7 +22,7 @@ use crate::worker::Worker;
 use crate::{ProxyBody, Router};
 
 /// Where ACME HTTP-01 validation asks for a token's key authorization.
-const ACME_CHALLENGE_PREFIX: &str = "/.well-known/acme-challenge/";
+pub(crate) const ACME_CHALLENGE_PREFIX: &str = "/.well-known/acme-challenge/";
 
 impl Router {
     /// The answer to a pending ACME challenge, whatever the host; other

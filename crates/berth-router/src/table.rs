@@ -31,6 +31,7 @@ pub struct AppRoute {
 /// count of requests in flight to it, shared by every table that names it.
 pub(crate) struct Target {
     pub dyno: String,
+    pub address: SocketAddr,
     pub authority: Authority,
     pub in_flight: Arc<AtomicUsize>,
 }
@@ -116,6 +117,7 @@ impl RouteTable {
                     Some(Target {
                         authority: Authority::try_from(upstream.address.to_string()).ok()?,
                         in_flight: counters.counter(upstream.address),
+                        address: upstream.address,
                         dyno: upstream.dyno,
                     })
                 })

@@ -389,3 +389,155 @@ async fn acme_challenges_are_answered_before_host_routing() {
         "unknown tokens reach the app"
     );
 }
+
+/// A raw HTTP/1.1 backend answering by path with exact bytes: `/chunked`
+/// (a chunked body in pieces with a pause), `/unframed` (no length: the body
+/// ends when it closes), anything else a 2-byte body; after `/bye` it closes
+/// the connection, as an app's idle keep-alive timeout would. Counts the
+/// connections it accepted.
+async fn scripted_backend() -> (SocketAddr, Arc<std::sync::atomic::AtomicUsize>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    let accepted = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = accepted.clone();
+    tokio::spawn(async move {
+        loop {
+            let (mut stream, _) = listener.accept().await.unwrap();
+            counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            tokio::spawn(async move {
+                let mut buffer = Vec::new();
+                loop {
+                    let Some(end) = buffer.windows(4).position(|w| w == b"\r\n\r\n") else {
+                        let mut chunk = [0u8; 1024];
+                        match stream.read(&mut chunk).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => buffer.extend_from_slice(&chunk[..n]),
+                        }
+                        continue;
+                    };
+                    let head = String::from_utf8_lossy(&buffer[..end]).to_string();
+                    buffer.drain(..end + 4);
+                    let path = head.split(' ').nth(1).unwrap_or("/").to_string();
+                    match path.as_str() {
+                        "/chunked" => {
+                            stream
+                                .write_all(b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\nkeep-alive: timeout=5\r\n\r\n5\r\nhello\r\n")
+                                .await
+                                .unwrap();
+                            tokio::time::sleep(Duration::from_millis(50)).await;
+                            stream.write_all(b"6\r\n world\r\n0\r\n\r\n").await.unwrap();
+                        }
+                        "/unframed" => {
+                            stream
+                                .write_all(
+                                    b"HTTP/1.1 200 OK\r\nconnection: close\r\n\r\nuntil the end",
+                                )
+                                .await
+                                .unwrap();
+                            return;
+                        }
+                        _ => {
+                            let body = if head.starts_with("HEAD") { "" } else { "ok" };
+                            let answer = format!(
+                                "HTTP/1.1 200 OK\r\ncontent-length: 2\r\nx-path: {path}\r\n\r\n{body}"
+                            );
+                            stream.write_all(answer.as_bytes()).await.unwrap();
+                            if path == "/bye" {
+                                return;
+                            }
+                        }
+                    }
+                }
+            });
+        }
+    });
+    (address, accepted)
+}
+
+/// Sends `requests` on one connection and reads until the router closes it
+/// or `until` has come.
+async fn raw_exchange(running: &Running, requests: &[u8], until: &str) -> String {
+    let mut stream = tokio::net::TcpStream::connect(running.address)
+        .await
+        .unwrap();
+    stream.write_all(requests).await.unwrap();
+    let mut received = Vec::new();
+    let reading = async {
+        let mut chunk = [0u8; 4096];
+        while !String::from_utf8_lossy(&received).contains(until) {
+            match stream.read(&mut chunk).await.unwrap() {
+                0 => break,
+                n => received.extend_from_slice(&chunk[..n]),
+            }
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(10), reading)
+        .await
+        .expect("the router answered in time");
+    String::from_utf8_lossy(&received).to_string()
+}
+
+#[tokio::test]
+async fn chunked_answers_stream_through_and_the_connections_stay_open() {
+    let (address, accepted) = scripted_backend().await;
+    let running = router(vec![route(vec![(address, "web.1")])]).await;
+    let text = raw_exchange(
+        &running,
+        b"GET /chunked HTTP/1.1\r\nHost: demo.localhost\r\n\r\nHEAD /x HTTP/1.1\r\nHost: demo.localhost\r\n\r\nGET /last HTTP/1.1\r\nHost: demo.localhost\r\n\r\n",
+        "x-path: /last\r\n\r\nok",
+    )
+    .await;
+    let answers: Vec<&str> = text.split("HTTP/1.1 200 OK").skip(1).collect();
+    assert_eq!(answers.len(), 3, "{text}");
+    assert!(
+        answers[0].contains("transfer-encoding: chunked")
+            && !answers[0].contains("keep-alive")
+            && answers[0].ends_with("\r\n\r\n5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n"),
+        "{text}"
+    );
+    assert!(
+        answers[1].ends_with("x-path: /x\r\n\r\n"),
+        "HEAD: no body: {text}"
+    );
+    assert!(answers[2].ends_with("x-path: /last\r\n\r\nok"), "{text}");
+    assert_eq!(
+        accepted.load(std::sync::atomic::Ordering::SeqCst),
+        1,
+        "one upstream connection served all three"
+    );
+    let lines = running.lines.lock().unwrap().clone();
+    assert!(lines[0].1.ends_with("status=200 bytes=11"), "{lines:?}");
+}
+
+#[tokio::test]
+async fn an_upstream_connection_the_app_closed_is_replaced_unseen() {
+    let (address, accepted) = scripted_backend().await;
+    let running = router(vec![route(vec![(address, "web.1")])]).await;
+    for path in ["/bye", "/again"] {
+        let text = raw_exchange(
+            &running,
+            format!("GET {path} HTTP/1.1\r\nHost: demo.localhost\r\n\r\n").as_bytes(),
+            "\r\n\r\nok",
+        )
+        .await;
+        assert!(text.starts_with("HTTP/1.1 200 OK"), "{path}: {text}");
+        // Let the backend's close reach the pooled connection.
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(accepted.load(std::sync::atomic::Ordering::SeqCst), 2);
+}
+
+#[tokio::test]
+async fn an_answer_without_length_ends_the_client_connection_with_it() {
+    let (address, _) = scripted_backend().await;
+    let running = router(vec![route(vec![(address, "web.1")])]).await;
+    let text = raw_exchange(
+        &running,
+        b"GET /unframed HTTP/1.1\r\nHost: demo.localhost\r\n\r\n",
+        "never appears",
+    )
+    .await;
+    assert!(text.starts_with("HTTP/1.1 200 OK\r\n"), "{text}");
+    assert!(text.contains("connection: close\r\n"), "{text}");
+    assert!(text.ends_with("\r\n\r\nuntil the end"), "{text}");
+}

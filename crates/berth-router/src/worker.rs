@@ -15,15 +15,24 @@ use tokio::net::TcpListener;
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio_rustls::TlsAcceptor;
 
+use crate::fast_path;
+use crate::upstream_pool::{UpstreamPool, IDLE_LIMIT};
 use crate::{ProxyBody, Router, SHUTDOWN_GRACE};
 
 /// What a worker thread serves connections with.
 pub(crate) struct Worker {
     pub router: Arc<Router>,
-    /// Upstream connections live on this worker's event loop only.
+    /// Upstream connections live on this worker's event loop only: hyper's
+    /// for what hyper serves, the pool for the fast path.
     pub client: Client<HttpConnector, ProxyBody>,
+    pub pool: UpstreamPool,
+    /// Serves the connections the fast path hands over.
+    pub http: auto::Builder<TokioExecutor>,
     pub local_port: u16,
-    /// Set on the workers of the TLS listener: connections start with a handshake.
+    /// `local_port` as the fast path writes it into `X-Forwarded-Port`.
+    pub local_port_text: String,
+    /// Set on the workers of the TLS listener: connections start with a
+    /// handshake, and hyper serves them (the fast path is for plain HTTP).
     pub tls: Option<TlsAcceptor>,
 }
 
@@ -74,8 +83,11 @@ pub(crate) fn start(
                 runtime.block_on(async move {
                     let worker = Arc::new(Worker {
                         client: upstream_client(),
+                        pool: UpstreamPool::default(),
+                        http: connection_builder(&router),
                         router,
                         local_port,
+                        local_port_text: local_port.to_string(),
                         tls,
                     });
                     if let Some((Some(listener), dealers)) = acceptor {
@@ -137,29 +149,49 @@ fn upstream_client() -> Client<HttpConnector, ProxyBody> {
         .build(connector)
 }
 
+fn connection_builder(router: &Router) -> auto::Builder<TokioExecutor> {
+    let config = &router.config;
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(config.idle_timeout)
+        .max_buf_size(config.max_header_bytes.max(8192));
+    builder
+}
+
 impl Worker {
     async fn serve_until_stopped(
         self: Arc<Self>,
         mut inbox: mpsc::UnboundedReceiver<Dealt>,
         mut stopping: watch::Receiver<()>,
     ) {
-        let config = &self.router.config;
-        let mut builder = auto::Builder::new(TokioExecutor::new());
-        builder
-            .http1()
-            .timer(TokioTimer::new())
-            .header_read_timeout(config.idle_timeout)
-            .max_buf_size(config.max_header_bytes.max(8192));
         let graceful = GracefulShutdown::new();
+        let mut pruning = tokio::time::interval(IDLE_LIMIT / 2);
         loop {
             tokio::select! {
                 dealt = inbox.recv() => {
                     let Some((stream, peer)) = dealt else { break };
                     match tokio::net::TcpStream::from_std(stream) {
-                        Ok(stream) => self.serve_connection(&builder, &graceful, stream, peer),
+                        Ok(stream) => match &self.tls {
+                            Some(acceptor) => {
+                                self.serve_tls_connection(&graceful, acceptor.clone(), stream, peer);
+                            }
+                            None => {
+                                let serving = fast_path::serve(
+                                    self.clone(),
+                                    stream,
+                                    peer,
+                                    stopping.clone(),
+                                    graceful.watcher(),
+                                );
+                                tokio::spawn(serving);
+                            }
+                        },
                         Err(error) => tracing::warn!(%error, "router: cannot take a connection"),
                     }
                 }
+                _ = pruning.tick() => self.pool.prune(),
                 _ = stopping.changed() => break,
             }
         }
@@ -171,45 +203,16 @@ impl Worker {
         }
     }
 
-    fn serve_connection(
-        self: &Arc<Self>,
-        builder: &auto::Builder<TokioExecutor>,
-        graceful: &GracefulShutdown,
-        stream: tokio::net::TcpStream,
-        peer: SocketAddr,
-    ) {
-        if let Some(acceptor) = &self.tls {
-            self.serve_tls_connection(builder, graceful, acceptor.clone(), stream, peer);
-            return;
-        }
-        let worker = self.clone();
-        let service = hyper::service::service_fn(move |request| {
-            let worker = worker.clone();
-            async move { Ok::<_, std::convert::Infallible>(worker.handle(request, peer).await) }
-        });
-        let connection = builder
-            .serve_connection_with_upgrades(TokioIo::new(stream), service)
-            .into_owned();
-        let connection = graceful.watch(connection);
-        tokio::spawn(async move {
-            if let Err(error) = connection.await {
-                tracing::debug!(%peer, %error, "router: connection ended with an error");
-            }
-        });
-    }
-
     /// Handshakes on its own task (a slow client holds up no other
-    /// connection), then serves the connection like a plain one.
+    /// connection), then lets hyper serve the connection.
     fn serve_tls_connection(
         self: &Arc<Self>,
-        builder: &auto::Builder<TokioExecutor>,
         graceful: &GracefulShutdown,
         acceptor: TlsAcceptor,
         stream: tokio::net::TcpStream,
         peer: SocketAddr,
     ) {
         let worker = self.clone();
-        let builder = builder.clone();
         let watcher = graceful.watcher();
         tokio::spawn(async move {
             let stream =
@@ -221,11 +224,13 @@ impl Worker {
                     }
                     Err(_) => return,
                 };
+            let service_worker = worker.clone();
             let service = hyper::service::service_fn(move |request| {
-                let worker = worker.clone();
+                let worker = service_worker.clone();
                 async move { Ok::<_, std::convert::Infallible>(worker.handle(request, peer).await) }
             });
-            let connection = builder
+            let connection = worker
+                .http
                 .serve_connection_with_upgrades(TokioIo::new(stream), service)
                 .into_owned();
             if let Err(error) = watcher.watch(connection).await {

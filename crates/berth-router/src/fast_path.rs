@@ -1,0 +1,867 @@
+//! The common case without hyper: an HTTP/1.1 `GET` or `HEAD` without a
+//! body, to an app with running web processes, goes to a pooled upstream
+//! connection as a rewritten head, and the answer comes back byte for byte
+//! (only its head rewritten), as nginx does it. Anything else — bodies,
+//! upgrades, HTTP/1.0, HTTP/2, ACME answers, the router's own pages for
+//! unknown hosts and maintenance, redirects to HTTPS — hands the connection to hyper for the
+//! rest of its life, with the bytes already read put back in front.
+//!
+//! The router spends most of its time per request here, so this path
+//! parses each head once, formats each log line once, and makes one write
+//! per direction when head and body arrive together.
+
+use std::io;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use bytes::{Buf, BytesMut};
+use hyper_util::rt::TokioIo;
+use hyper_util::server::graceful::Watcher;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
+use tokio::net::TcpStream;
+use tokio::sync::watch;
+
+use crate::headers;
+use crate::pages::Page;
+use crate::proxy::ACME_CHALLENGE_PREFIX;
+use crate::table::{InFlight, RouteEntry, Target};
+use crate::worker::Worker;
+
+/// Headers of a request or response this path reads or rewrites.
+const MAX_HEADERS: usize = 100;
+
+/// Serves one client connection until it closes, idles out, the router
+/// stops, or a request needs hyper.
+pub(crate) async fn serve(
+    worker: Arc<Worker>,
+    mut client: TcpStream,
+    peer: SocketAddr,
+    mut stopping: watch::Receiver<()>,
+    watcher: Watcher,
+) {
+    let config = &worker.router.config;
+    let peer_ip = peer.ip().to_string();
+    let mut buffer = BytesMut::with_capacity(8 * 1024);
+    let mut scratch = Scratch::default();
+    loop {
+        // Wait for a whole request head (or for the bytes hyper needs to answer).
+        while !has_whole_head(&buffer) && buffer.len() <= config.max_header_bytes {
+            buffer.reserve(4096);
+            tokio::select! {
+                read = tokio::time::timeout(config.idle_timeout, client.read_buf(&mut buffer)) => {
+                    match read {
+                        Ok(Ok(0)) | Ok(Err(_)) | Err(_) => return,
+                        Ok(Ok(_)) => {}
+                    }
+                }
+                _ = stopping.changed() => return,
+            }
+        }
+        let started = Instant::now();
+        let mut slots = [httparse::EMPTY_HEADER; MAX_HEADERS];
+        let mut request = httparse::Request::new(&mut slots);
+        let head_length = match request.parse(&buffer) {
+            Ok(httparse::Status::Complete(length)) => length,
+            _ => break,
+        };
+        let Some(plain) = PlainRequest::read(&request, peer_ip.as_str()) else {
+            break;
+        };
+        let Some(route) = worker.router.table.load().lookup(plain.host).cloned() else {
+            break;
+        };
+        if route.maintenance
+            || route.targets.is_empty()
+            || worker.router.redirects_to_https(plain.host)
+        {
+            break;
+        }
+        let keep_alive = worker
+            .exchange(&route, &plain, &mut client, &mut scratch, started)
+            .await;
+        buffer.advance(head_length);
+        if !keep_alive {
+            return;
+        }
+    }
+    worker.hand_to_hyper(client, buffer, peer, watcher).await;
+}
+
+/// Whether `bytes` hold a blank line ending a head (`\r\n\r\n`, or bare `\n\n`).
+fn has_whole_head(bytes: &[u8]) -> bool {
+    bytes
+        .windows(2)
+        .enumerate()
+        .any(|(at, pair)| pair == b"\n\n" || (pair == b"\n\r" && bytes.get(at + 2) == Some(&b'\n')))
+}
+
+/// A request this path can serve, as parts of the client's head.
+struct PlainRequest<'head> {
+    method: &'head str,
+    path: &'head str,
+    host: &'head str,
+    head_only: bool,
+    close: bool,
+    request_id: String,
+    peer_ip: &'head str,
+    /// The client's headers as they go upstream, forwarding headers excluded.
+    kept: Vec<(&'head str, &'head [u8])>,
+    forwarded_for: Vec<&'head [u8]>,
+    via: Vec<&'head [u8]>,
+}
+
+impl<'head> PlainRequest<'head> {
+    /// The request, if this path serves it: HTTP/1.1, `GET` or `HEAD`,
+    /// origin-form, a `Host`, no body, no upgrade, nothing for the ACME
+    /// answers; `None` leaves it to hyper.
+    fn read(request: &httparse::Request<'head, '_>, peer_ip: &'head str) -> Option<Self> {
+        let method = request.method?;
+        let path = request.path?;
+        if request.version != Some(1)
+            || !matches!(method, "GET" | "HEAD")
+            || !path.starts_with('/')
+            || path.starts_with(ACME_CHALLENGE_PREFIX)
+        {
+            return None;
+        }
+        let mut plain = PlainRequest {
+            method,
+            path,
+            host: "",
+            head_only: method == "HEAD",
+            close: false,
+            request_id: String::new(),
+            peer_ip,
+            kept: Vec::with_capacity(request.headers.len()),
+            forwarded_for: Vec::new(),
+            via: Vec::new(),
+        };
+        let mut given_request_id = None;
+        let mut connection_names: Vec<&[u8]> = Vec::new();
+        for header in request.headers.iter() {
+            let name = header.name;
+            let value = header.value;
+            if name.eq_ignore_ascii_case("host") {
+                plain.host = std::str::from_utf8(value).ok()?;
+            } else if name.eq_ignore_ascii_case("content-length") {
+                if value != b"0" {
+                    return None;
+                }
+            } else if name.eq_ignore_ascii_case("transfer-encoding")
+                || name.eq_ignore_ascii_case("upgrade")
+                || name.eq_ignore_ascii_case("expect")
+            {
+                return None;
+            } else if name.eq_ignore_ascii_case("connection") {
+                for token in value.split(|&b| b == b',').map(<[u8]>::trim_ascii) {
+                    if token.eq_ignore_ascii_case(b"close") {
+                        plain.close = true;
+                    } else if token.eq_ignore_ascii_case(b"upgrade") {
+                        return None;
+                    }
+                    connection_names.push(token);
+                }
+            } else if name.eq_ignore_ascii_case("x-forwarded-for") {
+                plain.forwarded_for.push(value);
+            } else if name.eq_ignore_ascii_case("via") {
+                plain.via.push(value);
+            } else if name.eq_ignore_ascii_case("x-request-id") {
+                given_request_id = std::str::from_utf8(value).ok();
+            } else if !headers::is_hop_by_hop(name)
+                && !name.eq_ignore_ascii_case("x-forwarded-proto")
+                && !name.eq_ignore_ascii_case("x-forwarded-port")
+                && !name.eq_ignore_ascii_case("x-forwarded-host")
+            {
+                plain.kept.push((name, value));
+            }
+        }
+        if plain.host.is_empty() {
+            return None;
+        }
+        plain.kept.retain(|(name, _)| {
+            !connection_names
+                .iter()
+                .any(|c| c.eq_ignore_ascii_case(name.as_bytes()))
+        });
+        plain.request_id = headers::kept_or_new_request_id(given_request_id);
+        Some(plain)
+    }
+
+    /// The head sent upstream, into `out`.
+    fn write_upstream_head(&self, out: &mut Vec<u8>, local_port: &str) {
+        out.clear();
+        for part in [
+            self.method,
+            " ",
+            self.path,
+            " HTTP/1.1\r\nhost: ",
+            self.host,
+        ] {
+            out.extend_from_slice(part.as_bytes());
+        }
+        for (name, value) in &self.kept {
+            out.extend_from_slice(b"\r\n");
+            out.extend_from_slice(name.as_bytes());
+            out.extend_from_slice(b": ");
+            out.extend_from_slice(value);
+        }
+        out.extend_from_slice(b"\r\nx-forwarded-for: ");
+        for earlier in &self.forwarded_for {
+            out.extend_from_slice(earlier);
+            out.extend_from_slice(b", ");
+        }
+        out.extend_from_slice(self.peer_ip.as_bytes());
+        out.extend_from_slice(b"\r\nvia: ");
+        for earlier in &self.via {
+            out.extend_from_slice(earlier);
+            out.extend_from_slice(b", ");
+        }
+        for part in [
+            "1.1 berth\r\nx-forwarded-proto: http\r\nx-forwarded-port: ",
+            local_port,
+            "\r\nx-forwarded-host: ",
+            self.host,
+            "\r\nx-request-id: ",
+            &self.request_id,
+            "\r\n\r\n",
+        ] {
+            out.extend_from_slice(part.as_bytes());
+        }
+    }
+
+    /// The router's log line for this request, in Heroku's shape.
+    fn log_line(
+        &self,
+        outcome: std::fmt::Arguments<'_>,
+        dyno: &str,
+        tail: std::fmt::Arguments<'_>,
+    ) -> String {
+        format!(
+            "{outcome} method={} path=\"{}\" host={} request_id={} fwd=\"{}\" dyno={dyno} {tail}",
+            self.method,
+            self.path.replace('"', "%22"),
+            self.host,
+            self.request_id,
+            self.peer_ip,
+        )
+    }
+}
+
+/// Buffers reused from one request to the next on a connection.
+#[derive(Default)]
+struct Scratch {
+    upstream_head: Vec<u8>,
+    /// The upstream's answer as it arrives.
+    response: BytesMut,
+    /// What goes to the client next: the rewritten head, then body bytes.
+    out: Vec<u8>,
+}
+
+/// How a response body is delimited.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Framing {
+    Empty,
+    Length(u64),
+    Chunked,
+    UntilClose,
+}
+
+/// What the upstream's response head said, as far as relaying goes.
+#[derive(Debug, Clone, Copy)]
+struct ResponseHead {
+    status: u16,
+    framing: Framing,
+    /// The upstream connection may carry another request afterwards.
+    reusable: bool,
+}
+
+/// No response from an upstream, before any response byte: another try may follow.
+struct Unanswered;
+
+impl Worker {
+    /// Forwards one request and relays its answer; whether the client
+    /// connection stays open for another request.
+    async fn exchange(
+        &self,
+        route: &RouteEntry,
+        request: &PlainRequest<'_>,
+        client: &mut TcpStream,
+        scratch: &mut Scratch,
+        started: Instant,
+    ) -> bool {
+        request.write_upstream_head(&mut scratch.upstream_head, &self.local_port_text);
+        let mut last_dyno = "";
+        // An idempotent request gets one more try, on the next process.
+        for target in route.rotation().take(2) {
+            last_dyno = &target.dyno;
+            let in_flight = InFlight::start(target);
+            let attempt = self.attempt(target, request.head_only, scratch);
+            let (upstream, head) =
+                match tokio::time::timeout(self.router.config.first_byte_timeout, attempt).await {
+                    Ok(Ok(answered)) => answered,
+                    Ok(Err(Unanswered)) => continue,
+                    Err(_) => {
+                        let page = Error::new(Page::Timeout, "H12", "Request timeout");
+                        return self
+                            .answer_with_page(route, request, client, page, &target.dyno, started)
+                            .await;
+                    }
+                };
+            let service = started.elapsed().as_millis();
+            let (sent, keep_alive) = self
+                .relay(target, upstream, head, request.close, client, scratch)
+                .await;
+            drop(in_flight);
+            let line = request.log_line(
+                format_args!("at=info"),
+                &target.dyno,
+                format_args!("service={service}ms status={} bytes={sent}", head.status),
+            );
+            (self.router.log)(&route.app, line);
+            return keep_alive;
+        }
+        let page = Error::new(Page::AppError, "H13", "Connection closed without response");
+        self.answer_with_page(route, request, client, page, last_dyno, started)
+            .await
+    }
+
+    /// Sends the request head to `target` — on a pooled connection, and on
+    /// a new one if that one turns out closed — and reads the response
+    /// head; `scratch.out` then holds it rewritten for the client (without
+    /// its final blank line) and `scratch.response` the body bytes after it.
+    async fn attempt(
+        &self,
+        target: &Target,
+        head_only: bool,
+        scratch: &mut Scratch,
+    ) -> Result<(TcpStream, ResponseHead), Unanswered> {
+        let mut pooled = self.pool.take(target.address);
+        loop {
+            let reused = pooled.is_some();
+            let mut upstream = match pooled.take() {
+                Some(upstream) => upstream,
+                None => connect(target.address).await.ok_or(Unanswered)?,
+            };
+            if upstream.write_all(&scratch.upstream_head).await.is_err() {
+                if reused {
+                    continue;
+                }
+                return Err(Unanswered);
+            }
+            scratch.response.clear();
+            match read_response_head(&mut upstream, head_only, scratch).await {
+                Ok(head) => return Ok((upstream, head)),
+                // A pooled connection the app had closed: try a new one.
+                Err(Unanswered) if reused && scratch.response.is_empty() => continue,
+                Err(Unanswered) => return Err(Unanswered),
+            }
+        }
+    }
+
+    /// Passes the head and body to the client. Returns the body bytes sent
+    /// and whether the client connection may carry another request; the
+    /// upstream connection goes back to the pool when it is clean.
+    async fn relay(
+        &self,
+        target: &Target,
+        mut upstream: TcpStream,
+        head: ResponseHead,
+        client_asked_close: bool,
+        client: &mut TcpStream,
+        scratch: &mut Scratch,
+    ) -> (u64, bool) {
+        let keep_alive = !client_asked_close && head.framing != Framing::UntilClose;
+        if !keep_alive {
+            scratch.out.extend_from_slice(b"\r\nconnection: close");
+        }
+        scratch.out.extend_from_slice(b"\r\n\r\n");
+        let mut body = BodyProgress::new(head.framing);
+        let mut sent = 0;
+        // The head and whatever body came with it go out in one write.
+        let taken = match body.take(&scratch.response) {
+            Ok(taken) => taken,
+            Err(Malformed) => return (0, false),
+        };
+        scratch
+            .out
+            .extend_from_slice(&scratch.response[..taken.bytes]);
+        sent += taken.data;
+        scratch.response.advance(taken.bytes);
+        if client.write_all(&scratch.out).await.is_err() {
+            return (sent, false);
+        }
+        while !body.done() {
+            scratch.response.clear();
+            scratch.response.reserve(16 * 1024);
+            match upstream.read_buf(&mut scratch.response).await {
+                Ok(0) if head.framing == Framing::UntilClose => break,
+                Ok(0) | Err(_) => return (sent, false),
+                Ok(_) => {}
+            }
+            let taken = match body.take(&scratch.response) {
+                Ok(taken) => taken,
+                Err(Malformed) => return (sent, false),
+            };
+            sent += taken.data;
+            if client
+                .write_all(&scratch.response[..taken.bytes])
+                .await
+                .is_err()
+            {
+                return (sent, false);
+            }
+            scratch.response.advance(taken.bytes);
+        }
+        // Bytes beyond the body mean the upstream is out of step: drop it.
+        if head.reusable && scratch.response.is_empty() {
+            self.pool.put(target.address, upstream);
+        }
+        (sent, keep_alive)
+    }
+
+    /// Answers with one of the router's pages and logs why.
+    async fn answer_with_page(
+        &self,
+        route: &RouteEntry,
+        request: &PlainRequest<'_>,
+        client: &mut TcpStream,
+        error: Error,
+        dyno: &str,
+        started: Instant,
+    ) -> bool {
+        let status = error.page.status().as_u16();
+        let line = request.log_line(
+            format_args!(
+                "at=error code={} desc=\"{}\"",
+                error.code, error.description
+            ),
+            dyno,
+            format_args!(
+                "service={}ms status={status} bytes=0",
+                started.elapsed().as_millis()
+            ),
+        );
+        (self.router.log)(&route.app, line);
+        client.write_all(&error.page.http1()).await.is_ok() && !request.close
+    }
+
+    /// Serves the rest of the connection with hyper, the bytes already read first.
+    async fn hand_to_hyper(
+        self: Arc<Self>,
+        client: TcpStream,
+        read: BytesMut,
+        peer: SocketAddr,
+        watcher: Watcher,
+    ) {
+        let io = Rewound {
+            unread: read,
+            stream: client,
+        };
+        let worker = self.clone();
+        let service = hyper::service::service_fn(move |request| {
+            let worker = worker.clone();
+            async move { Ok::<_, std::convert::Infallible>(worker.handle(request, peer).await) }
+        });
+        let connection = self
+            .http
+            .serve_connection_with_upgrades(TokioIo::new(io), service);
+        if let Err(error) = watcher.watch(connection.into_owned()).await {
+            tracing::debug!(%peer, %error, "router: connection ended with an error");
+        }
+    }
+}
+
+/// A router error answered with a page, and its Heroku-style code.
+struct Error {
+    page: Page,
+    code: &'static str,
+    description: &'static str,
+}
+
+impl Error {
+    fn new(page: Page, code: &'static str, description: &'static str) -> Self {
+        Self {
+            page,
+            code,
+            description,
+        }
+    }
+}
+
+/// How long connecting to an upstream may take.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+async fn connect(address: SocketAddr) -> Option<TcpStream> {
+    let stream = tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(address))
+        .await
+        .ok()?
+        .ok()?;
+    let _ = stream.set_nodelay(true);
+    Some(stream)
+}
+
+/// Reads a response head (skipping interim 1xx answers) into
+/// `scratch.response`, writes its rewrite for the client into `scratch.out`
+/// and leaves the bytes after it in `scratch.response`.
+async fn read_response_head(
+    upstream: &mut TcpStream,
+    head_only: bool,
+    scratch: &mut Scratch,
+) -> Result<ResponseHead, Unanswered> {
+    loop {
+        let mut slots = [httparse::EMPTY_HEADER; MAX_HEADERS];
+        let mut response = httparse::Response::new(&mut slots);
+        match response.parse(&scratch.response) {
+            Ok(httparse::Status::Complete(length)) => {
+                let status = response.code.ok_or(Unanswered)?;
+                if (100..200).contains(&status) {
+                    // Interim answers (103 Early Hints) are not passed on;
+                    // a 101 was never asked for on this path.
+                    if status == 101 {
+                        return Err(Unanswered);
+                    }
+                    scratch.response.advance(length);
+                    continue;
+                }
+                let head = rewrite_response_head(&response, head_only, &mut scratch.out)?;
+                scratch.response.advance(length);
+                return Ok(head);
+            }
+            Ok(httparse::Status::Partial) => {}
+            Err(_) => return Err(Unanswered),
+        }
+        if scratch.response.len() > 64 * 1024 {
+            return Err(Unanswered);
+        }
+        scratch.response.reserve(16 * 1024);
+        match upstream.read_buf(&mut scratch.response).await {
+            Ok(0) | Err(_) => return Err(Unanswered),
+            Ok(_) => {}
+        }
+    }
+}
+
+/// The client's version of a response head: hop-by-hop headers gone
+/// (except the framing, which is passed through as it is).
+fn rewrite_response_head(
+    response: &httparse::Response<'_, '_>,
+    head_only: bool,
+    out: &mut Vec<u8>,
+) -> Result<ResponseHead, Unanswered> {
+    let status = response.code.ok_or(Unanswered)?;
+    let mut chunked = false;
+    let mut length = None;
+    let mut upstream_closes = response.version != Some(1);
+    let mut connection_names: Vec<&[u8]> = Vec::new();
+    for header in response.headers.iter() {
+        if header.name.eq_ignore_ascii_case("transfer-encoding") {
+            chunked = header
+                .value
+                .rsplit(|&b| b == b',')
+                .next()
+                .is_some_and(|last| last.trim_ascii().eq_ignore_ascii_case(b"chunked"));
+            if !chunked {
+                upstream_closes = true;
+            }
+        } else if header.name.eq_ignore_ascii_case("content-length") {
+            let value = std::str::from_utf8(header.value).map_err(|_| Unanswered)?;
+            length = Some(value.trim().parse::<u64>().map_err(|_| Unanswered)?);
+        } else if header.name.eq_ignore_ascii_case("connection") {
+            for token in header.value.split(|&b| b == b',').map(<[u8]>::trim_ascii) {
+                if token.eq_ignore_ascii_case(b"close") {
+                    upstream_closes = true;
+                }
+                connection_names.push(token);
+            }
+        }
+    }
+    let framing = if head_only || status == 204 || status == 304 {
+        Framing::Empty
+    } else if chunked {
+        Framing::Chunked
+    } else if let Some(length) = length {
+        Framing::Length(length)
+    } else {
+        Framing::UntilClose
+    };
+    out.clear();
+    out.extend_from_slice(b"HTTP/1.1 ");
+    out.extend_from_slice(status.to_string().as_bytes());
+    out.push(b' ');
+    out.extend_from_slice(response.reason.unwrap_or("").as_bytes());
+    for header in response.headers.iter() {
+        let name = header.name;
+        let framing_header = name.eq_ignore_ascii_case("transfer-encoding")
+            || name.eq_ignore_ascii_case("content-length");
+        let dropped = if framing_header {
+            // Chunked wins over a length; an unframed body has neither.
+            (chunked && name.eq_ignore_ascii_case("content-length"))
+                || framing == Framing::UntilClose
+        } else {
+            headers::is_hop_by_hop(name)
+                || name.eq_ignore_ascii_case("upgrade")
+                || connection_names
+                    .iter()
+                    .any(|c| c.eq_ignore_ascii_case(name.as_bytes()))
+        };
+        if !dropped {
+            out.extend_from_slice(b"\r\n");
+            out.extend_from_slice(name.as_bytes());
+            out.extend_from_slice(b": ");
+            out.extend_from_slice(header.value);
+        }
+    }
+    Ok(ResponseHead {
+        status,
+        framing,
+        reusable: !upstream_closes && framing != Framing::UntilClose,
+    })
+}
+
+/// Where a response body stands: how much is left, and for a chunked one,
+/// where in its framing the bytes so far have brought it.
+struct BodyProgress {
+    framing: Framing,
+    remaining: u64,
+    chunk: ChunkState,
+}
+
+/// A chunked body that does not parse: the exchange is cut off.
+struct Malformed;
+
+/// Bytes of a read that belong to the body, and how many of them are data.
+struct Taken {
+    bytes: usize,
+    data: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ChunkState {
+    Size { size: u64 },
+    Extension { size: u64 },
+    SizeNewline { size: u64 },
+    Data { left: u64 },
+    DataReturn,
+    DataNewline,
+    TrailerLineStart,
+    TrailerLine,
+    FinalNewline,
+    Done,
+}
+
+impl BodyProgress {
+    fn new(framing: Framing) -> Self {
+        Self {
+            framing,
+            remaining: match framing {
+                Framing::Length(length) => length,
+                _ => 0,
+            },
+            chunk: ChunkState::Size { size: 0 },
+        }
+    }
+
+    fn done(&self) -> bool {
+        match self.framing {
+            Framing::Empty => true,
+            Framing::Length(_) => self.remaining == 0,
+            Framing::Chunked => self.chunk == ChunkState::Done,
+            Framing::UntilClose => false,
+        }
+    }
+
+    /// How much of `bytes` (what came next from upstream) is body.
+    fn take(&mut self, bytes: &[u8]) -> Result<Taken, Malformed> {
+        match self.framing {
+            Framing::Empty => Ok(Taken { bytes: 0, data: 0 }),
+            Framing::UntilClose => Ok(Taken {
+                bytes: bytes.len(),
+                data: bytes.len() as u64,
+            }),
+            Framing::Length(_) => {
+                let taken = self.remaining.min(bytes.len() as u64);
+                self.remaining -= taken;
+                Ok(Taken {
+                    bytes: taken as usize,
+                    data: taken,
+                })
+            }
+            Framing::Chunked => self.take_chunked(bytes),
+        }
+    }
+
+    fn take_chunked(&mut self, bytes: &[u8]) -> Result<Taken, Malformed> {
+        let mut at = 0;
+        let mut data = 0;
+        while at < bytes.len() && self.chunk != ChunkState::Done {
+            let byte = bytes[at];
+            self.chunk = match self.chunk {
+                ChunkState::Size { size } => match byte {
+                    b'\r' => ChunkState::SizeNewline { size },
+                    b';' | b' ' | b'\t' => ChunkState::Extension { size },
+                    _ => {
+                        let digit = (byte as char).to_digit(16).ok_or(Malformed)?;
+                        let size = size
+                            .checked_mul(16)
+                            .and_then(|size| size.checked_add(u64::from(digit)))
+                            .ok_or(Malformed)?;
+                        ChunkState::Size { size }
+                    }
+                },
+                ChunkState::Extension { size } => match byte {
+                    b'\r' => ChunkState::SizeNewline { size },
+                    _ => ChunkState::Extension { size },
+                },
+                ChunkState::SizeNewline { size } => match (byte, size) {
+                    (b'\n', 0) => ChunkState::TrailerLineStart,
+                    (b'\n', size) => ChunkState::Data { left: size },
+                    _ => return Err(Malformed),
+                },
+                ChunkState::Data { left } => {
+                    let run = left.min((bytes.len() - at) as u64);
+                    at += run as usize;
+                    data += run;
+                    self.chunk = match left - run {
+                        0 => ChunkState::DataReturn,
+                        left => ChunkState::Data { left },
+                    };
+                    continue;
+                }
+                ChunkState::DataReturn if byte == b'\r' => ChunkState::DataNewline,
+                ChunkState::DataNewline if byte == b'\n' => ChunkState::Size { size: 0 },
+                ChunkState::DataReturn | ChunkState::DataNewline => return Err(Malformed),
+                ChunkState::TrailerLineStart => match byte {
+                    b'\r' => ChunkState::FinalNewline,
+                    _ => ChunkState::TrailerLine,
+                },
+                ChunkState::TrailerLine => match byte {
+                    b'\n' => ChunkState::TrailerLineStart,
+                    _ => ChunkState::TrailerLine,
+                },
+                ChunkState::FinalNewline if byte == b'\n' => ChunkState::Done,
+                ChunkState::FinalNewline => return Err(Malformed),
+                ChunkState::Done => ChunkState::Done,
+            };
+            at += 1;
+        }
+        Ok(Taken { bytes: at, data })
+    }
+}
+
+/// A connection with bytes already read from it put back in front.
+struct Rewound {
+    unread: BytesMut,
+    stream: TcpStream,
+}
+
+impl AsyncRead for Rewound {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        if self.unread.is_empty() {
+            return Pin::new(&mut self.stream).poll_read(cx, buf);
+        }
+        let count = self.unread.len().min(buf.remaining());
+        buf.put_slice(&self.unread[..count]);
+        self.unread.advance(count);
+        Poll::Ready(Ok(()))
+    }
+}
+
+impl AsyncWrite for Rewound {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.stream).poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.stream).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.stream.is_write_vectored()
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.stream).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.stream).poll_shutdown(cx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn chunked(pieces: &[&[u8]]) -> (Vec<usize>, u64, bool) {
+        let mut body = BodyProgress::new(Framing::Chunked);
+        let mut taken = Vec::new();
+        let mut data = 0;
+        for piece in pieces {
+            match body.take(piece) {
+                Ok(t) => {
+                    taken.push(t.bytes);
+                    data += t.data;
+                }
+                Err(Malformed) => return (taken, data, false),
+            }
+        }
+        (taken, data, body.done())
+    }
+
+    #[test]
+    fn chunked_bodies_end_where_their_framing_says() {
+        let whole: &[u8] = b"5\r\nhello\r\n1a;ext=1\r\nabcdefghijklmnopqrstuvwxyz\r\n0\r\n\r\nNEXT";
+        let (taken, data, done) = chunked(&[whole]);
+        assert_eq!(taken, [whole.len() - 4]);
+        assert_eq!(data, 31);
+        assert!(done);
+        // Split anywhere, the same.
+        for split in 1..whole.len() - 4 {
+            let (taken, data, done) = chunked(&[&whole[..split], &whole[split..]]);
+            assert_eq!(
+                taken.iter().sum::<usize>(),
+                whole.len() - 4,
+                "split at {split}"
+            );
+            assert_eq!(data, 31);
+            assert!(done);
+        }
+    }
+
+    #[test]
+    fn chunked_trailers_are_part_of_the_body() {
+        let whole: &[u8] = b"3\r\nabc\r\n0\r\nx-checksum: 1\r\n\r\n";
+        let (taken, data, done) = chunked(&[whole]);
+        assert_eq!(taken, [whole.len()]);
+        assert_eq!(data, 3);
+        assert!(done);
+    }
+
+    #[test]
+    fn malformed_chunks_are_refused() {
+        assert!(!chunked(&[b"zz\r\n"]).2);
+        assert!(!chunked(&[b"3\r\nabcX"]).2);
+    }
+
+    #[test]
+    fn heads_end_at_a_blank_line() {
+        assert!(has_whole_head(b"GET / HTTP/1.1\r\nhost: a\r\n\r\n"));
+        assert!(has_whole_head(b"GET / HTTP/1.1\nhost: a\n\n"));
+        assert!(!has_whole_head(b"GET / HTTP/1.1\r\nhost: a\r\n"));
+    }
+}
