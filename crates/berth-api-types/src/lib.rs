@@ -373,3 +373,62 @@ pub struct DnsCheck {
     /// Why it does not point here.
     pub problem: Option<String>,
 }
+
+/// A certificate of one of an app's domains.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Certificate {
+    pub hostname: String,
+    /// `acme` (automatic) or `manual`.
+    pub source: String,
+    pub issuer: String,
+    pub expires_at: DateTime<Utc>,
+    /// `serving`, `expired`, or `superseded` (an automatic one while a
+    /// manual one serves).
+    pub status: String,
+}
+
+/// `POST /apps/{name}/certs`: a manual certificate, PEM.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AddCertificateRequest {
+    /// The chain, leaf first.
+    pub certificate_pem: String,
+    pub private_key_pem: String,
+}
+
+/// `GET /apps/{name}/certs/auto`: automatic certificates of the app's domains.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AutoCertificates {
+    /// False when the platform has no ACME directory configured.
+    pub enabled: bool,
+    pub domains: Vec<AutoCertificate>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AutoCertificate {
+    pub hostname: String,
+    /// `pending`, `issued`, `failing`, or `manual` (a manual certificate serves).
+    pub status: String,
+    /// The last failure, in plain words.
+    pub last_error: Option<String>,
+    /// Failed attempts in a row.
+    pub failures: i64,
+    /// When the next issuance, renewal or retry is due.
+    pub next_attempt_at: Option<DateTime<Utc>>,
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+/// An app's HTTPS policy (`GET`/`PATCH /apps/{name}/certs/settings`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TlsSettings {
+    /// Plain HTTP to a hostname with a valid certificate is redirected to HTTPS.
+    pub redirect_http: bool,
+    /// HTTPS responses carry `Strict-Transport-Security`.
+    pub hsts: bool,
+}
+
+/// `PATCH /apps/{name}/certs/settings`: what to change.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize)]
+pub struct TlsSettingsChange {
+    pub redirect_http: Option<bool>,
+    pub hsts: Option<bool>,
+}

@@ -4,11 +4,13 @@
 use std::time::Duration;
 
 use berth_api_types::{
-    Account, AddDomainRequest, AddMemberRequest, App, AuditEvent, ConfigChanged, ConfigUpdate,
-    CreateAppRequest, CreateTokenRequest, CreateUserRequest, CreatedToken, DetachedRun, Domain,
-    DomainInfo, Drain, DrainRequest, Dyno, DynoSelection, ErrorBody, FormationEntry, LogEntry,
-    LoginRequest, MaintenanceRequest, Member, Release, ReleaseDetail, RemovedUser, RollbackRequest,
-    RunEvent, RunRequest, ScaleRequest, TerminalRunRequest, Token, UpdateMemberRequest, User,
+    Account, AddCertificateRequest, AddDomainRequest, AddMemberRequest, App, AuditEvent,
+    AutoCertificates, Certificate, ConfigChanged, ConfigUpdate, CreateAppRequest,
+    CreateTokenRequest, CreateUserRequest, CreatedToken, DetachedRun, Domain, DomainInfo, Drain,
+    DrainRequest, Dyno, DynoSelection, ErrorBody, FormationEntry, LogEntry, LoginRequest,
+    MaintenanceRequest, Member, Release, ReleaseDetail, RemovedUser, RollbackRequest, RunEvent,
+    RunRequest, ScaleRequest, TerminalRunRequest, TlsSettings, TlsSettingsChange, Token,
+    UpdateMemberRequest, User,
 };
 use reqwest::blocking::{RequestBuilder, Response};
 use reqwest::{Method, StatusCode};
@@ -241,6 +243,60 @@ impl Client {
             None::<&()>,
         )
         .map(drop)
+    }
+
+    pub fn certificates(&self, app: &str) -> Result<Vec<Certificate>> {
+        self.json(Method::GET, &["apps", app, "certs"], None::<&()>)
+    }
+
+    pub fn add_certificate(
+        &self,
+        app: &str,
+        request: &AddCertificateRequest,
+    ) -> Result<Vec<Certificate>> {
+        self.json(Method::POST, &["apps", app, "certs"], Some(request))
+    }
+
+    pub fn remove_certificate(&self, app: &str, hostname: &str) -> Result<()> {
+        self.send(
+            Method::DELETE,
+            &["apps", app, "certs", hostname],
+            None::<&()>,
+        )
+        .map(drop)
+    }
+
+    pub fn auto_certificates(&self, app: &str) -> Result<AutoCertificates> {
+        self.json(Method::GET, &["apps", app, "certs", "auto"], None::<&()>)
+    }
+
+    pub fn refresh_auto_certificates(&self, app: &str) -> Result<()> {
+        self.send(
+            Method::POST,
+            &["apps", app, "certs", "auto", "refresh"],
+            None::<&()>,
+        )
+        .map(drop)
+    }
+
+    pub fn tls_settings(&self, app: &str) -> Result<TlsSettings> {
+        self.json(
+            Method::GET,
+            &["apps", app, "certs", "settings"],
+            None::<&()>,
+        )
+    }
+
+    pub fn change_tls_settings(
+        &self,
+        app: &str,
+        change: &TlsSettingsChange,
+    ) -> Result<TlsSettings> {
+        self.json(
+            Method::PATCH,
+            &["apps", app, "certs", "settings"],
+            Some(change),
+        )
     }
 
     pub fn members(&self, app: &str) -> Result<Vec<Member>> {

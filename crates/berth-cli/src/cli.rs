@@ -100,7 +100,8 @@ pub enum Command {
     ///
     /// A subdomain needs a CNAME to <app>.<base domain>; an apex domain
     /// (example.com) needs A/AAAA records to the platform's addresses.
-    /// Wildcards are not supported yet, nor is automatic TLS.
+    /// Wildcards are not supported yet. With automatic TLS on, a certificate
+    /// is ordered at once (see certs:auto).
     #[command(name = "domains:add")]
     DomainsAdd(DomainArgs),
 
@@ -111,6 +112,37 @@ pub enum Command {
     /// Show a custom domain and check whether its DNS points here
     #[command(name = "domains:info")]
     DomainsInfo(DomainArgs),
+
+    /// List the certificates of an app's domains
+    Certs(AppJsonArgs),
+
+    /// Add a certificate of your own (PEM chain, leaf first, and its PEM key)
+    ///
+    /// It serves every domain of the app it covers, instead of an automatic
+    /// one. It must match its key, parse, be valid now, and cover a domain
+    /// of the app.
+    #[command(name = "certs:add")]
+    CertsAdd(CertsAddArgs),
+
+    /// Remove a domain's manual certificate (its automatic one serves again)
+    #[command(name = "certs:remove")]
+    CertsRemove(DomainArgs),
+
+    /// Show automatic TLS (ACME) per domain, with the last error
+    #[command(name = "certs:auto")]
+    CertsAuto(AppJsonArgs),
+
+    /// Retry automatic certificates of an app's domains now, without waiting out the backoff
+    #[command(name = "certs:auto:refresh")]
+    CertsAutoRefresh(AppArg),
+
+    /// Redirect plain HTTP to HTTPS for domains with a valid certificate (on by default)
+    #[command(name = "certs:redirect")]
+    CertsRedirect(TlsToggleArgs),
+
+    /// Send Strict-Transport-Security over HTTPS (off by default)
+    #[command(name = "certs:hsts")]
+    CertsHsts(TlsToggleArgs),
 
     /// Show an app's config vars
     Config(ConfigArgs),
@@ -320,6 +352,41 @@ pub struct DomainArgs {
 
     /// The hostname, e.g. www.example.com
     pub hostname: String,
+
+    /// Print JSON instead of text
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct CertsAddArgs {
+    #[command(flatten)]
+    pub app: AppArg,
+
+    /// The certificate chain, PEM, leaf first
+    pub certificate: std::path::PathBuf,
+
+    /// The private key, PEM
+    pub key: std::path::PathBuf,
+
+    /// Print JSON instead of text
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum OnOff {
+    On,
+    Off,
+}
+
+#[derive(Debug, Args)]
+pub struct TlsToggleArgs {
+    #[command(flatten)]
+    pub app: AppArg,
+
+    /// on or off (without it: show the current setting)
+    pub state: Option<OnOff>,
 
     /// Print JSON instead of text
     #[arg(long)]

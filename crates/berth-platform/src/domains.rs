@@ -1,6 +1,6 @@
 //! Custom domains: hostnames an app answers on besides `<app>.<base domain>`,
-//! what DNS record each needs, and whether DNS has it yet. Certificates for
-//! them (ACME) are not done yet.
+//! what DNS record each needs, and whether DNS has it yet. Their
+//! certificates are in certs.rs and acme.rs.
 
 use std::net::IpAddr;
 
@@ -85,6 +85,7 @@ impl Platform {
                 other => other.into(),
             })?;
         self.refresh_routes_after_change().await;
+        self.acme_wakeup.notify_one();
         Ok(self.domain_view(&app.name, record))
     }
 
@@ -104,6 +105,7 @@ impl Platform {
             return Err(domain_not_found(&hostname, &app.name));
         }
         self.refresh_routes_after_change().await;
+        self.refresh_certificates_after_change().await;
         Ok(())
     }
 
@@ -127,9 +129,39 @@ impl Platform {
         let resolver = self
             .dns_resolver
             .map_or_else(|| "system".to_string(), |server| server.to_string());
-        let answer = dns::lookup(hostname.as_str(), self.dns_resolver).await;
-        let default_host = self.default_host(&app.name);
-        let (answer, points_here, problem) = match answer {
+        let (answer, points_here, problem) = self.dns_findings(&app.name, &domain).await;
+        Ok(DomainCheck {
+            domain,
+            resolver,
+            answer,
+            points_here,
+            problem,
+        })
+    }
+
+    /// Why DNS for the app's `hostname` does not point here, if it does not.
+    pub(crate) async fn dns_problem(&self, app_name: &str, hostname: &str) -> Option<String> {
+        let record = DomainRecord {
+            id: 0,
+            app_id: 0,
+            hostname: hostname.to_string(),
+            created_at: Utc::now(),
+        };
+        let domain = self.domain_view(app_name, record);
+        self.dns_findings(app_name, &domain).await.2
+    }
+
+    /// What DNS answers for the domain, whether that points here, and if
+    /// not, what to do about it.
+    async fn dns_findings(
+        &self,
+        app_name: &str,
+        domain: &Domain,
+    ) -> (DnsAnswer, bool, Option<String>) {
+        let hostname = &domain.hostname;
+        let answer = dns::lookup(hostname, self.dns_resolver).await;
+        let default_host = self.default_host(app_name);
+        match answer {
             Err(why) => (DnsAnswer::default(), false, Some(why)),
             Ok(answer) => {
                 // Addresses of the default host count as the edge's too, for
@@ -157,14 +189,7 @@ impl Platform {
                 });
                 (answer, points_here, problem)
             }
-        };
-        Ok(DomainCheck {
-            domain,
-            resolver,
-            answer,
-            points_here,
-            problem,
-        })
+        }
     }
 
     /// Every app's custom hostnames, by app id, for the router's table.

@@ -5,9 +5,11 @@
 
 mod access;
 mod accounts;
+mod acme;
 mod app_logs;
 mod apps;
 mod audit;
+mod certs;
 mod config;
 mod credentials;
 mod deploy;
@@ -40,13 +42,16 @@ use berth_router::Router;
 use berth_store::Store;
 
 pub use accounts::{IssuedToken, Session};
+pub use acme::{AcmeConfig, AutoCertificate, AutoCertificates};
 pub use app_logs::MAX_LOG_LINES;
 pub use berth_core::AppRole;
 pub use berth_core::{Action, Actor, AppName, TokenScope};
+pub use berth_store::TlsSettings;
 pub use berth_store::{
     AppRecord, AuditEntry, AuditEvent, Member, ReleaseRecord, ReleaseStatus, TokenRecord,
     UserRecord,
 };
+pub use certs::Certificate;
 pub use config::ConfigChange;
 pub use deploy::{deploy_target, AppLease, RefUpdate};
 pub use dns::DnsAnswer;
@@ -100,6 +105,14 @@ pub struct Platform {
     edge_addresses: Vec<IpAddr>,
     image_retention: usize,
     throttle: throttle::SignInThrottle,
+    /// Automatic certificates; none when no ACME directory is configured.
+    acme: Option<acme::AcmeConfig>,
+    acme_account: tokio::sync::Mutex<Option<instant_acme::Account>>,
+    /// Wakes the certificate task when a domain may need a certificate now.
+    acme_wakeup: tokio::sync::Notify,
+    /// Pending HTTP-01 answers (token → key authorization) the router serves.
+    challenges: std::sync::Mutex<std::collections::HashMap<String, String>>,
+    certificate_refresh: tokio::sync::Mutex<()>,
 }
 
 impl Platform {
@@ -136,6 +149,11 @@ impl Platform {
             edge_addresses: config.edge_addresses.clone(),
             image_retention: config.image_retention.max(1),
             throttle: throttle::SignInThrottle::default(),
+            acme: None,
+            acme_account: tokio::sync::Mutex::new(None),
+            acme_wakeup: tokio::sync::Notify::new(),
+            challenges: std::sync::Mutex::default(),
+            certificate_refresh: tokio::sync::Mutex::new(()),
         })
     }
 
@@ -148,6 +166,12 @@ impl Platform {
     /// Gives the platform the router whose table it keeps.
     pub fn with_router(mut self, router: Arc<Router>) -> Self {
         self.router = Some(router);
+        self
+    }
+
+    /// Turns automatic certificates on, from this ACME directory.
+    pub fn with_acme(mut self, acme: acme::AcmeConfig) -> Self {
+        self.acme = Some(acme);
         self
     }
 
@@ -192,6 +216,14 @@ impl Platform {
             {
                 *sealed = next.seal(&context, &self.secrets.open(&context, sealed)?);
             }
+        }
+        for (_, domain_id, sealed) in &mut values.certificate_keys {
+            let context = certs::certificate_key_context(*domain_id);
+            *sealed = next.seal(&context, &self.secrets.open(&context, sealed)?);
+        }
+        for (_, directory, sealed) in &mut values.acme_accounts {
+            let context = acme::account_context(directory);
+            *sealed = next.seal(&context, &self.secrets.open(&context, sealed)?);
         }
         self.store.replace_sealed_values(&values).await?;
         SecretKey::promote_next(&self.data_dir)?;

@@ -290,6 +290,19 @@ async fn rotating_the_key_reseals_every_secret_and_keeps_them_readable() {
         phase: "done",
     };
     let release = platform.store.create_release(release).await.unwrap();
+    platform
+        .add_domain(&owner, "demo", "shop.example.test")
+        .await
+        .unwrap();
+    let key = rcgen::KeyPair::generate().unwrap();
+    let certificate = rcgen::CertificateParams::new(vec!["shop.example.test".to_string()])
+        .unwrap()
+        .self_signed(&key)
+        .unwrap();
+    platform
+        .add_certificate(&owner, "demo", &certificate.pem(), &key.serialize_pem())
+        .await
+        .unwrap();
     let old_id = platform.secrets().id().to_string();
 
     let new_id = platform.rotate_key().await.unwrap();
@@ -314,6 +327,19 @@ async fn rotating_the_key_reseals_every_secret_and_keeps_them_readable() {
     assert_eq!(
         reopened.open_release_config(&app, &stored).unwrap(),
         snapshot
+    );
+    let stored = reopened.store.certificates(None).await.unwrap().remove(0);
+    assert!(stored.key_sealed.starts_with(&format!("berth1:{new_id}:")));
+    let opened = reopened
+        .secrets()
+        .open(
+            &crate::certs::certificate_key_context(stored.domain_id),
+            &stored.key_sealed,
+        )
+        .unwrap();
+    assert_eq!(
+        String::from_utf8(opened).unwrap().trim(),
+        key.serialize_pem().trim()
     );
     assert!(dir.path().join("data/secret.key.previous").exists());
     assert!(!dir.path().join("data/secret.key.next").exists());

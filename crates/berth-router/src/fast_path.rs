@@ -3,7 +3,7 @@
 //! connection as a rewritten head, and the answer comes back byte for byte
 //! (only its head rewritten), as nginx does it. Anything else — bodies,
 //! upgrades, HTTP/1.0, HTTP/2, ACME answers, the router's own pages for
-//! unknown hosts and maintenance — hands the connection to hyper for the
+//! unknown hosts and maintenance, redirects to HTTPS — hands the connection to hyper for the
 //! rest of its life, with the bytes already read put back in front.
 //!
 //! The router spends most of its time per request here, so this path
@@ -73,7 +73,10 @@ pub(crate) async fn serve(
         let Some(route) = worker.router.table.load().lookup(plain.host).cloned() else {
             break;
         };
-        if route.maintenance || route.targets.is_empty() {
+        if route.maintenance
+            || route.targets.is_empty()
+            || worker.router.redirects_to_https(plain.host)
+        {
             break;
         }
         let keep_alive = worker

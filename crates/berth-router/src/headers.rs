@@ -109,6 +109,12 @@ pub(crate) fn forward(
     }
 }
 
+/// Marks a request that reached the router over TLS (its
+/// `X-Forwarded-Port` is already the TLS listener's).
+pub(crate) fn forwarded_over_tls(headers: &mut HeaderMap) {
+    headers.insert("x-forwarded-proto", HeaderValue::from_static("https"));
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

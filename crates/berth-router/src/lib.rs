@@ -8,6 +8,7 @@ mod headers;
 mod pages;
 mod proxy;
 mod table;
+mod tls;
 mod tracked;
 mod upstream_pool;
 mod worker;
@@ -15,6 +16,7 @@ mod worker;
 use std::collections::HashMap;
 use std::future::Future;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU16, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -26,6 +28,7 @@ use tokio::net::TcpListener;
 
 pub use table::{AppRoute, Upstream};
 use table::{InFlightCounters, RouteTable};
+pub use tls::{crypto_provider, HostTls, ServerCertificate, TlsError};
 
 pub(crate) type ProxyBody = BoxBody<Bytes, hyper::Error>;
 
@@ -69,6 +72,10 @@ pub struct Router {
     in_flight: InFlightCounters,
     log: RouterLog,
     config: RouterConfig,
+    /// Certificates and HTTPS policies, by hostname.
+    tls_hosts: Arc<tls::TlsHosts>,
+    /// The TLS listener's port (0 while there is none), for redirects.
+    https_port: AtomicU16,
 }
 
 impl Router {
@@ -79,7 +86,58 @@ impl Router {
             in_flight: InFlightCounters::default(),
             log,
             config,
+            tls_hosts: Arc::new(ArcSwap::from_pointee(HashMap::new())),
+            https_port: AtomicU16::new(0),
         })
+    }
+
+    /// Replaces every hostname's certificate and HTTPS policy at once: the
+    /// next TLS handshake sees the new set; a name left out gets the
+    /// default certificate.
+    pub fn set_tls_hosts(&self, hosts: Vec<HostTls>) {
+        let by_name = hosts
+            .into_iter()
+            .map(|mut host| {
+                host.hostname = tls::host_name(&host.hostname);
+                (host.hostname.clone(), Arc::new(host))
+            })
+            .collect();
+        self.tls_hosts.store(Arc::new(by_name));
+    }
+
+    /// Whether plain HTTP requests to `host` are redirected to HTTPS.
+    fn redirects_to_https(&self, host: &str) -> bool {
+        !self.tls_hosts.load().is_empty()
+            && self.https_port.load(Ordering::Acquire) != 0
+            && self
+                .tls_host(host)
+                .is_some_and(|tls_host| tls_host.redirect_http)
+    }
+
+    /// What the router serves over TLS for `host` (a `Host` header value).
+    fn tls_host(&self, host: &str) -> Option<Arc<HostTls>> {
+        self.tls_hosts.load().get(&tls::host_name(host)).cloned()
+    }
+
+    /// Serves HTTPS on `listener` (SNI picks the certificate; a self-signed
+    /// default answers for names without one) until `shutdown` resolves,
+    /// with its own workers, as `serve` does for plain HTTP.
+    pub async fn serve_tls(
+        self: Arc<Self>,
+        listener: TcpListener,
+        shutdown: impl Future<Output = ()>,
+    ) -> Result<(), TlsError> {
+        let default = ServerCertificate::self_signed(vec!["berth.invalid".to_string()])?;
+        let config = tls::server_config(tls::SniResolver {
+            hosts: self.tls_hosts.clone(),
+            default: tls::default_key(&default),
+        })?;
+        let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+        if let Ok(address) = listener.local_addr() {
+            self.https_port.store(address.port(), Ordering::Release);
+        }
+        self.serve_with(listener, Some(acceptor), shutdown).await;
+        Ok(())
     }
 
     /// Replaces the whole route table at once.
@@ -107,12 +165,21 @@ impl Router {
     /// nginx's worker processes do: a request and its upstream exchange stay
     /// on one thread, with no hand-offs between threads.
     pub async fn serve(self: Arc<Self>, listener: TcpListener, shutdown: impl Future<Output = ()>) {
+        self.serve_with(listener, None, shutdown).await;
+    }
+
+    async fn serve_with(
+        self: Arc<Self>,
+        listener: TcpListener,
+        tls: Option<tokio_rustls::TlsAcceptor>,
+        shutdown: impl Future<Output = ()>,
+    ) {
         let workers = match self.config.workers {
             0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
             n => n,
         };
         let (stop, stopping) = tokio::sync::watch::channel(());
-        let finished = match worker::start(&self, listener, workers, stopping) {
+        let finished = match worker::start(&self, listener, workers, stopping, tls) {
             Ok(finished) => finished,
             Err(error) => {
                 tracing::error!(%error, "router: could not start its workers");

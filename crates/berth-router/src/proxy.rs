@@ -40,6 +40,40 @@ impl Router {
         );
         Some(response)
     }
+
+    /// A redirect of a plain HTTP request to the same URL over HTTPS, once
+    /// a TLS listener runs: 301 for reads, 308 (method and body kept) for
+    /// the rest.
+    fn https_redirect<B>(
+        &self,
+        hostname: &str,
+        request: &Request<B>,
+    ) -> Option<Response<ProxyBody>> {
+        let port = self.https_port.load(std::sync::atomic::Ordering::Acquire);
+        if port == 0 {
+            return None;
+        }
+        let authority = match port {
+            443 => hostname.to_string(),
+            port => format!("{hostname}:{port}"),
+        };
+        let path = request
+            .uri()
+            .path_and_query()
+            .map_or("/", PathAndQuery::as_str);
+        let location =
+            hyper::header::HeaderValue::from_str(&format!("https://{authority}{path}")).ok()?;
+        let status = match *request.method() {
+            Method::GET | Method::HEAD => StatusCode::MOVED_PERMANENTLY,
+            _ => StatusCode::PERMANENT_REDIRECT,
+        };
+        let mut response = Response::new(Empty::new().map_err(|never| match never {}).boxed());
+        *response.status_mut() = status;
+        response
+            .headers_mut()
+            .insert(hyper::header::LOCATION, location);
+        Some(response)
+    }
 }
 
 impl Worker {
@@ -65,6 +99,17 @@ impl Worker {
                     .map(|authority| authority.to_string())
             })
             .unwrap_or_default();
+        let tls_host = router.tls_host(&host);
+        // Every ACME challenge stays on plain HTTP, even one for the app's own client.
+        if self.tls.is_none() && !request.uri().path().starts_with(ACME_CHALLENGE_PREFIX) {
+            if let Some(redirect) = tls_host
+                .as_ref()
+                .filter(|tls_host| tls_host.redirect_http)
+                .and_then(|tls_host| router.https_redirect(&tls_host.hostname, &request))
+            {
+                return redirect;
+            }
+        }
         let Some(route) = router.table.load().lookup(&host).cloned() else {
             return Page::NoSuchApp.response();
         };
@@ -120,6 +165,10 @@ impl Worker {
             &request_id,
             upgrade,
         );
+        if self.tls.is_some() {
+            headers::forwarded_over_tls(&mut parts.headers);
+        }
+        let hsts = self.tls.is_some() && tls_host.is_some_and(|tls_host| tls_host.hsts);
         // An idempotent request without a body gets one more try, on the next process.
         let retry = retryable.then(|| {
             let body = Empty::new().map_err(|never| match never {}).boxed();
@@ -190,6 +239,12 @@ impl Worker {
                 }
             }
             headers::strip_hop_by_hop(response.headers_mut(), false);
+            if hsts {
+                response.headers_mut().insert(
+                    hyper::header::STRICT_TRANSPORT_SECURITY,
+                    hyper::header::HeaderValue::from_static(crate::tls::HSTS_VALUE),
+                );
+            }
             let access = AccessLog {
                 log: router.log.clone(),
                 app: route.app.clone(),

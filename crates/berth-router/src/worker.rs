@@ -8,11 +8,12 @@ use std::time::Duration;
 
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
-use hyper_util::rt::{TokioExecutor, TokioTimer};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, oneshot, watch};
+use tokio_rustls::TlsAcceptor;
 
 use crate::fast_path;
 use crate::upstream_pool::{UpstreamPool, IDLE_LIMIT};
@@ -30,7 +31,13 @@ pub(crate) struct Worker {
     pub local_port: u16,
     /// `local_port` as the fast path writes it into `X-Forwarded-Port`.
     pub local_port_text: String,
+    /// Set on the workers of the TLS listener: connections start with a
+    /// handshake, and hyper serves them (the fast path is for plain HTTP).
+    pub tls: Option<TlsAcceptor>,
 }
+
+/// How long a client gets to complete its TLS handshake.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// A connection dealt to a worker.
 type Dealt = (std::net::TcpStream, SocketAddr);
@@ -45,6 +52,7 @@ pub(crate) fn start(
     listener: TcpListener,
     count: usize,
     stopping: watch::Receiver<()>,
+    tls: Option<TlsAcceptor>,
 ) -> std::io::Result<Vec<oneshot::Receiver<()>>> {
     let local_port = listener.local_addr()?.port();
     let mut listener = Some(listener.into_std()?);
@@ -57,6 +65,7 @@ pub(crate) fn start(
         let acceptor = (index == 0).then(|| (listener.take(), dealers.clone()));
         let router = router.clone();
         let stopping = stopping.clone();
+        let tls = tls.clone();
         let (done, finished_one) = oneshot::channel();
         std::thread::Builder::new()
             .name(format!("berth-router-{index}"))
@@ -79,6 +88,7 @@ pub(crate) fn start(
                         router,
                         local_port,
                         local_port_text: local_port.to_string(),
+                        tls,
                     });
                     if let Some((Some(listener), dealers)) = acceptor {
                         match TcpListener::from_std(listener) {
@@ -163,16 +173,21 @@ impl Worker {
                 dealt = inbox.recv() => {
                     let Some((stream, peer)) = dealt else { break };
                     match tokio::net::TcpStream::from_std(stream) {
-                        Ok(stream) => {
-                            let serving = fast_path::serve(
-                                self.clone(),
-                                stream,
-                                peer,
-                                stopping.clone(),
-                                graceful.watcher(),
-                            );
-                            tokio::spawn(serving);
-                        }
+                        Ok(stream) => match &self.tls {
+                            Some(acceptor) => {
+                                self.serve_tls_connection(&graceful, acceptor.clone(), stream, peer);
+                            }
+                            None => {
+                                let serving = fast_path::serve(
+                                    self.clone(),
+                                    stream,
+                                    peer,
+                                    stopping.clone(),
+                                    graceful.watcher(),
+                                );
+                                tokio::spawn(serving);
+                            }
+                        },
                         Err(error) => tracing::warn!(%error, "router: cannot take a connection"),
                     }
                 }
@@ -186,5 +201,41 @@ impl Worker {
         {
             tracing::warn!("router: connections still open after the grace period were closed");
         }
+    }
+
+    /// Handshakes on its own task (a slow client holds up no other
+    /// connection), then lets hyper serve the connection.
+    fn serve_tls_connection(
+        self: &Arc<Self>,
+        graceful: &GracefulShutdown,
+        acceptor: TlsAcceptor,
+        stream: tokio::net::TcpStream,
+        peer: SocketAddr,
+    ) {
+        let worker = self.clone();
+        let watcher = graceful.watcher();
+        tokio::spawn(async move {
+            let stream =
+                match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
+                    Ok(Ok(stream)) => stream,
+                    Ok(Err(error)) => {
+                        tracing::debug!(%peer, %error, "router: TLS handshake failed");
+                        return;
+                    }
+                    Err(_) => return,
+                };
+            let service_worker = worker.clone();
+            let service = hyper::service::service_fn(move |request| {
+                let worker = service_worker.clone();
+                async move { Ok::<_, std::convert::Infallible>(worker.handle(request, peer).await) }
+            });
+            let connection = worker
+                .http
+                .serve_connection_with_upgrades(TokioIo::new(stream), service)
+                .into_owned();
+            if let Err(error) = watcher.watch(connection).await {
+                tracing::debug!(%peer, %error, "router: TLS connection ended with an error");
+            }
+        });
     }
 }

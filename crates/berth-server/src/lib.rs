@@ -31,6 +31,8 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 pub struct Listeners {
     pub api: TcpListener,
     pub http: TcpListener,
+    /// The router's TLS listener, when HTTPS is on.
+    pub https: Option<TcpListener>,
 }
 
 impl Listeners {
@@ -40,10 +42,22 @@ impl Listeners {
                 .await
                 .with_context(|| format!("cannot listen on {address} ({variable})"))
         };
+        let https = match settings.https_listen {
+            Some(address) => Some(bind(address, "BERTH_HTTPS_LISTEN").await?),
+            None => None,
+        };
         Ok(Self {
             api: bind(settings.api_listen, "BERTH_API_LISTEN").await?,
             http: bind(settings.http_listen, "BERTH_HTTP_LISTEN").await?,
+            https,
         })
+    }
+
+    /// Adds the router's TLS listener.
+    pub fn with_https(mut self, https: std::net::TcpListener) -> std::io::Result<Self> {
+        https.set_nonblocking(true)?;
+        self.https = Some(TcpListener::from_std(https)?);
+        Ok(self)
     }
 
     pub fn from_std(
@@ -55,6 +69,7 @@ impl Listeners {
         Ok(Self {
             api: TcpListener::from_std(api)?,
             http: TcpListener::from_std(http)?,
+            https: None,
         })
     }
 }
@@ -124,11 +139,18 @@ pub async fn launch(
             logs.write(app, LogLine::now(LogSource::Berth, "router", &line));
         }),
     );
-    let platform = platform.with_router(router.clone());
+    let mut platform = platform.with_router(router.clone());
+    if let Some(acme) = settings.acme_config() {
+        tracing::info!(directory = %acme.directory, "automatic TLS from {}", acme.directory);
+        platform = platform.with_acme(acme);
+    }
     // Adopt what already runs: a restarted berthd routes to the containers
     // it finds instead of restarting them, and cleans up after a deploy it
     // was stopped in the middle of.
     platform.recover().await?;
+    if let Err(error) = platform.refresh_certificates().await {
+        tracing::warn!(%error, "cannot give the router its certificates");
+    }
     if platform.needs_first_user().await? {
         tracing::info!(
             "No user exists yet. Create the first one with: berthd admin create-user you@example.com --admin"
@@ -162,6 +184,18 @@ pub async fn launch(
         .with_graceful_shutdown(wait_for_stop(stopped.clone()))
         .into_future(),
     );
+    let https_address = match &listeners.https {
+        Some(https) => Some(https.local_addr().context("router TLS listener address")?),
+        None => None,
+    };
+    let mut router_tls = match listeners.https {
+        Some(https) => tokio::spawn(
+            router
+                .clone()
+                .serve_tls(https, wait_for_stop(stopped.clone())),
+        ),
+        None => tokio::spawn(std::future::pending()),
+    };
     let mut router = tokio::spawn(router.serve(listeners.http, wait_for_stop(stopped.clone())));
     tracing::info!("API, dashboard and git on http://{api_address}");
     tracing::info!(
@@ -169,7 +203,17 @@ pub async fn launch(
         settings.base_domain,
         http_address.port()
     );
-    let reconciler = tokio::spawn(converge_periodically(state.clone(), wait_for_stop(stopped)));
+    if let Some(https_address) = https_address {
+        tracing::info!("router on https://{https_address}");
+    }
+    let reconciler = tokio::spawn(converge_periodically(
+        state.clone(),
+        wait_for_stop(stopped.clone()),
+    ));
+    let certificates = tokio::spawn(tend_certificates_periodically(
+        state.clone(),
+        wait_for_stop(stopped),
+    ));
     on_ready();
 
     tokio::select! {
@@ -182,19 +226,26 @@ pub async fn launch(
             result.context("router task")?;
             anyhow::bail!("the router stopped unexpectedly");
         }
+        result = &mut router_tls => {
+            result.context("router TLS task")?.context("router TLS listener")?;
+            anyhow::bail!("the router's TLS listener stopped unexpectedly");
+        }
     }
     let _ = stop.send(true);
     let drained = tokio::time::timeout(SHUTDOWN_GRACE, async {
         let _ = (&mut api_server).await;
         let _ = (&mut router).await;
+        let _ = (&mut router_tls).await;
     })
     .await;
     if drained.is_err() {
         tracing::warn!("requests still open after {SHUTDOWN_GRACE:?} were cut off");
         api_server.abort();
         router.abort();
+        router_tls.abort();
     }
     reconciler.abort();
+    certificates.abort();
     state.platform.close().await;
     Ok(())
 }
@@ -215,6 +266,28 @@ async fn converge_periodically(state: AppState, stop: impl Future<Output = ()>) 
         }
         if let Err(error) = state.platform.refresh_routes().await {
             tracing::warn!(%error, "cannot refresh the route table");
+        }
+    }
+}
+
+/// How often the certificate task looks for domains whose certificate is
+/// due (issuance, renewal, retry after backoff); adding a domain wakes it.
+const TEND_CERTIFICATES_EVERY: Duration = Duration::from_secs(5);
+
+async fn tend_certificates_periodically(state: AppState, stop: impl Future<Output = ()>) {
+    tokio::pin!(stop);
+    loop {
+        // Also drops certificates that expired from the router's map.
+        if let Err(error) = state.platform.refresh_certificates().await {
+            tracing::warn!(%error, "cannot give the router its certificates");
+        }
+        if let Err(error) = state.platform.tend_certificates().await {
+            tracing::warn!(%error, "cannot tend the certificates");
+        }
+        tokio::select! {
+            () = &mut stop => return,
+            () = tokio::time::sleep(TEND_CERTIFICATES_EVERY) => {}
+            () = state.platform.certificates_wanted() => {}
         }
     }
 }

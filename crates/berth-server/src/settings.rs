@@ -3,7 +3,7 @@ use std::path::PathBuf;
 
 use std::time::Duration;
 
-use berth_platform::PlatformConfig;
+use berth_platform::{AcmeConfig, PlatformConfig};
 use berth_router::RouterConfig;
 
 /// How `berthd` is configured: flags override environment variables, which
@@ -35,6 +35,22 @@ pub struct Settings {
     /// Address of the router (plain HTTP).
     #[arg(long, env = "BERTH_HTTP_LISTEN", default_value = "127.0.0.1:8080")]
     pub http_listen: SocketAddr,
+
+    /// Address of the router's TLS listener (HTTPS); unset: no HTTPS.
+    #[arg(long, env = "BERTH_HTTPS_LISTEN")]
+    pub https_listen: Option<SocketAddr>,
+
+    /// ACME directory URL for automatic certificates (unset: automatic TLS is off).
+    #[arg(long, env = "BERTH_ACME_DIRECTORY")]
+    pub acme_directory: Option<String>,
+
+    /// Contact email of the platform's ACME account.
+    #[arg(long, env = "BERTH_ACME_EMAIL")]
+    pub acme_email: Option<String>,
+
+    /// A CA certificate (PEM file) to trust for the ACME directory's own TLS, e.g. a test CA's.
+    #[arg(long, env = "BERTH_ACME_CA_BUNDLE")]
+    pub acme_ca_bundle: Option<PathBuf>,
 
     /// Every app is reachable at <app>.<base domain>.
     #[arg(long, env = "BERTH_BASE_DOMAIN", default_value = "localhost")]
@@ -118,6 +134,15 @@ impl Settings {
                 max_age: Duration::from_secs(self.log_retention_days * 24 * 3600),
             },
         }
+    }
+
+    /// Where automatic certificates come from, when a directory is set.
+    pub fn acme_config(&self) -> Option<AcmeConfig> {
+        Some(AcmeConfig {
+            directory: self.acme_directory.clone()?,
+            email: self.acme_email.clone(),
+            ca_bundle: self.acme_ca_bundle.clone(),
+        })
     }
 
     pub fn router_config(&self) -> RouterConfig {

@@ -50,6 +50,10 @@ pub struct SealedValues {
     pub release_configs: Vec<(i64, i64, String)>,
     /// `(drain id, app id, sealed URL)`
     pub drain_urls: Vec<(i64, i64, String)>,
+    /// `(certificate id, domain id, sealed private key)`
+    pub certificate_keys: Vec<(i64, i64, String)>,
+    /// `(account id, directory, sealed credentials)`
+    pub acme_accounts: Vec<(i64, String, String)>,
 }
 
 impl Store {
@@ -66,6 +70,14 @@ impl Store {
             .fetch_all(&self.pool)
             .await
             .context("read sealed drain URLs")?;
+        let keys = sqlx::query("SELECT id, domain_id, key_sealed FROM certificates")
+            .fetch_all(&self.pool)
+            .await
+            .context("read sealed certificate keys")?;
+        let accounts = sqlx::query("SELECT id, directory, credentials_sealed FROM acme_accounts")
+            .fetch_all(&self.pool)
+            .await
+            .context("read sealed ACME accounts")?;
         let read = || -> std::result::Result<SealedValues, sqlx::Error> {
             Ok(SealedValues {
                 config_vars: vars
@@ -95,6 +107,26 @@ impl Store {
                             r.try_get("id")?,
                             r.try_get("app_id")?,
                             r.try_get("url_sealed")?,
+                        ))
+                    })
+                    .collect::<std::result::Result<_, sqlx::Error>>()?,
+                certificate_keys: keys
+                    .iter()
+                    .map(|r| {
+                        Ok((
+                            r.try_get("id")?,
+                            r.try_get("domain_id")?,
+                            r.try_get("key_sealed")?,
+                        ))
+                    })
+                    .collect::<std::result::Result<_, sqlx::Error>>()?,
+                acme_accounts: accounts
+                    .iter()
+                    .map(|r| {
+                        Ok((
+                            r.try_get("id")?,
+                            r.try_get("directory")?,
+                            r.try_get("credentials_sealed")?,
                         ))
                     })
                     .collect::<std::result::Result<_, sqlx::Error>>()?,
@@ -130,6 +162,22 @@ impl Store {
                 .execute(&mut *tx)
                 .await
                 .context("re-seal drain URL")?;
+        }
+        for (certificate_id, _, sealed) in &values.certificate_keys {
+            sqlx::query("UPDATE certificates SET key_sealed = $1 WHERE id = $2")
+                .bind(sealed)
+                .bind(certificate_id)
+                .execute(&mut *tx)
+                .await
+                .context("re-seal certificate key")?;
+        }
+        for (account_id, _, sealed) in &values.acme_accounts {
+            sqlx::query("UPDATE acme_accounts SET credentials_sealed = $1 WHERE id = $2")
+                .bind(sealed)
+                .bind(account_id)
+                .execute(&mut *tx)
+                .await
+                .context("re-seal ACME account")?;
         }
         tx.commit().await.context("commit re-seal")
     }

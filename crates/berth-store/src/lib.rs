@@ -5,6 +5,7 @@
 
 mod apps;
 mod audit;
+mod certificates;
 mod config_vars;
 mod domains;
 mod drains;
@@ -22,6 +23,9 @@ use sqlx::{AnyPool, Executor};
 
 pub use apps::AppRecord;
 pub use audit::{AuditEntry, AuditEvent};
+pub use certificates::{
+    AcmeState, CertificateRecord, CertificateSource, NewCertificate, TlsSettings,
+};
 pub use config_vars::SealedValues;
 pub use domains::DomainRecord;
 pub use drains::DrainRecord;

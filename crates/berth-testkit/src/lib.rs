@@ -3,6 +3,7 @@
 //! `berth` CLI, `git` and HTTP clients.
 
 mod apps;
+mod pebble;
 
 use std::net::TcpListener;
 use std::path::Path;
@@ -12,12 +13,16 @@ use berth_platform::secrets::SecretKey;
 use berth_server::{Listeners, Settings};
 
 pub use apps::{git_command, unique_app_name, with_credentials, AppRepo, EngineCleanup};
+pub use pebble::{signed_certificate, Pebble, PebbleOptions};
 
 pub struct TestServer {
     /// e.g. `http://127.0.0.1:41234`: the API, dashboard and git endpoint.
     pub api_url: String,
     /// e.g. `http://127.0.0.1:41235`: the router.
     pub http_url: String,
+    /// The router's TLS listener, when the settings ask for one
+    /// (`https_listen`, e.g. `127.0.0.1:0`).
+    pub https_address: Option<std::net::SocketAddr>,
     settings: Settings,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<JoinHandle<()>>,
@@ -32,13 +37,26 @@ impl TestServer {
 
     /// Starts a server with settings changed by `configure` (e.g. a short boot timeout).
     pub fn start_with(configure: impl FnOnce(&mut Settings)) -> Self {
+        let http = TcpListener::bind("127.0.0.1:0").expect("bind router listener");
+        Self::start_with_router_listener(http, configure)
+    }
+
+    /// Starts a server whose router serves plain HTTP on `http`, bound by
+    /// the caller (whose port, say, an ACME server must know first).
+    pub fn start_with_router_listener(
+        http: TcpListener,
+        configure: impl FnOnce(&mut Settings),
+    ) -> Self {
         let data_dir = tempfile::tempdir().expect("temporary data directory");
         let api = TcpListener::bind("127.0.0.1:0").expect("bind API listener");
-        let http = TcpListener::bind("127.0.0.1:0").expect("bind router listener");
         let api_url = format!("http://{}", api.local_addr().unwrap());
         let http_url = format!("http://{}", http.local_addr().unwrap());
         let mut settings = Settings::for_data_dir(data_dir.path().to_path_buf());
         configure(&mut settings);
+        let https = settings
+            .https_listen
+            .map(|address| TcpListener::bind(address).expect("bind router TLS listener"));
+        let https_address = https.as_ref().map(|https| https.local_addr().unwrap());
         let (shutdown, shutdown_rx) = tokio::sync::oneshot::channel::<()>();
         let (ready_tx, ready_rx) = std::sync::mpsc::channel::<Result<(), String>>();
         let server_settings = settings.clone();
@@ -49,7 +67,10 @@ impl TestServer {
                 .build()
                 .expect("tokio runtime");
             runtime.block_on(async move {
-                let listeners = Listeners::from_std(api, http).expect("adopt listeners");
+                let mut listeners = Listeners::from_std(api, http).expect("adopt listeners");
+                if let Some(https) = https {
+                    listeners = listeners.with_https(https).expect("adopt TLS listener");
+                }
                 let shutdown = async {
                     let _ = shutdown_rx.await;
                 };
@@ -70,6 +91,7 @@ impl TestServer {
         Self {
             api_url,
             http_url,
+            https_address,
             settings,
             shutdown: Some(shutdown),
             thread: Some(thread),

@@ -2,13 +2,12 @@
 
 use berth_api_types::Domain;
 
+use super::certs::AUTO_TLS_OFF;
 use super::Context;
+use crate::api::Client;
 use crate::cli::{AppJsonArgs, DomainArgs};
 use crate::error::Result;
 use crate::output;
-
-/// Said wherever a certificate would be: HTTPS for custom domains comes later.
-const NO_TLS: &str = "automatic TLS is not available yet: the domain is served over plain HTTP";
 
 pub fn list(context: &Context, args: AppJsonArgs) -> Result<()> {
     let name = context.app_name(&args.app)?;
@@ -40,7 +39,8 @@ pub fn list(context: &Context, args: AppJsonArgs) -> Result<()> {
 
 pub fn add(context: &Context, args: DomainArgs) -> Result<()> {
     let name = context.app_name(&args.app)?;
-    let domain = context.client()?.add_domain(&name, &args.hostname)?;
+    let client = context.client()?;
+    let domain = client.add_domain(&name, &args.hostname)?;
     if args.json {
         output::print_json(&domain);
         return Ok(());
@@ -60,7 +60,14 @@ pub fn add(context: &Context, args: DomainArgs) -> Result<()> {
         );
     }
     crate::outln!("Then check it with: berth domains:info {}", domain.hostname);
-    crate::outln!("Note: {NO_TLS}.");
+    if client.auto_certificates(&name)?.enabled {
+        crate::outln!(
+            "A certificate is being ordered now; follow it with: berth certs:auto \
+             (it needs the DNS record in place)"
+        );
+    } else {
+        crate::outln!("Note: {AUTO_TLS_OFF}.");
+    }
     Ok(())
 }
 
@@ -73,7 +80,8 @@ pub fn remove(context: &Context, args: DomainArgs) -> Result<()> {
 
 pub fn info(context: &Context, args: DomainArgs) -> Result<()> {
     let name = context.app_name(&args.app)?;
-    let info = context.client()?.domain_info(&name, &args.hostname)?;
+    let client = context.client()?;
+    let info = client.domain_info(&name, &args.hostname)?;
     if args.json {
         output::print_json(&info);
         return Ok(());
@@ -112,10 +120,48 @@ pub fn info(context: &Context, args: DomainArgs) -> Result<()> {
     if let Some(problem) = &info.dns.problem {
         pairs.push(("Problem", problem.clone()));
     }
-    pairs.push(("Certificate", NO_TLS.to_string()));
+    pairs.push((
+        "Certificate",
+        certificate_status(&client, &name, &info.domain.hostname)?,
+    ));
     crate::outln!("=== {}", info.domain.hostname);
     crate::out!("{}", output::key_values(&pairs));
     Ok(())
+}
+
+/// The domain's serving certificate, else how automatic TLS fares for it.
+fn certificate_status(client: &Client, app: &str, hostname: &str) -> Result<String> {
+    let serving = client
+        .certificates(app)?
+        .into_iter()
+        .find(|c| c.hostname == hostname && c.status == "serving");
+    if let Some(certificate) = serving {
+        return Ok(format!(
+            "{} from {}, expires {}",
+            if certificate.source == "acme" {
+                "automatic"
+            } else {
+                "manual"
+            },
+            certificate.issuer,
+            output::time(&certificate.expires_at)
+        ));
+    }
+    let auto = client.auto_certificates(app)?;
+    if !auto.enabled {
+        return Ok(AUTO_TLS_OFF.to_string());
+    }
+    Ok(auto
+        .domains
+        .into_iter()
+        .find(|domain| domain.hostname == hostname)
+        .map_or_else(
+            || "none yet".to_string(),
+            |domain| match domain.last_error {
+                Some(error) => format!("{}: {error}", domain.status),
+                None => domain.status,
+            },
+        ))
 }
 
 fn record_type(domain: &Domain) -> &'static str {

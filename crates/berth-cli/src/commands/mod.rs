@@ -4,6 +4,7 @@
 mod access;
 mod apps;
 mod auth;
+mod certs;
 mod config;
 mod domains;
 mod git_remote;
@@ -56,6 +57,13 @@ pub fn run(command: Command, context: &Context) -> Result<()> {
         Command::DomainsAdd(args) => domains::add(context, args),
         Command::DomainsRemove(args) => domains::remove(context, args),
         Command::DomainsInfo(args) => domains::info(context, args),
+        Command::Certs(args) => certs::list(context, args),
+        Command::CertsAdd(args) => certs::add(context, args),
+        Command::CertsRemove(args) => certs::remove(context, args),
+        Command::CertsAuto(args) => certs::auto(context, args),
+        Command::CertsAutoRefresh(app) => certs::refresh(context, app),
+        Command::CertsRedirect(args) => certs::redirect(context, args),
+        Command::CertsHsts(args) => certs::hsts(context, args),
         Command::Drains(args) => logs::drains(context, args),
         Command::DrainsAdd(args) => logs::add_drain(context, args),
         Command::DrainsRemove(args) => logs::remove_drain(context, args),

@@ -130,7 +130,7 @@ fn domains_route_to_their_app_and_dns_is_checked() {
         "{added}"
     );
     assert!(
-        added.contains("automatic TLS is not available yet"),
+        added.contains("automatic TLS is off on this platform"),
         "{added}"
     );
     app.push();
@@ -177,7 +177,7 @@ fn domains_route_to_their_app_and_dns_is_checked() {
     let text = app.berth(&["domains:info", "example.test"]).ok();
     assert!(text.contains("Points here: yes"), "{text}");
     assert!(
-        text.contains("automatic TLS is not available yet"),
+        text.contains("automatic TLS is off on this platform"),
         "{text}"
     );
 

@@ -3,6 +3,7 @@
 mod access;
 mod account;
 mod apps;
+mod certs;
 mod config;
 mod domains;
 mod drains;
@@ -77,6 +78,14 @@ fn v1() -> Routes {
             "/apps/{name}/domains/{hostname}",
             get(domains::info).delete(domains::remove),
         )
+        .route("/apps/{name}/certs", get(certs::list).post(certs::add))
+        .route("/apps/{name}/certs/auto", get(certs::auto))
+        .route("/apps/{name}/certs/auto/refresh", post(certs::refresh))
+        .route(
+            "/apps/{name}/certs/settings",
+            get(certs::settings).patch(certs::change_settings),
+        )
+        .route("/apps/{name}/certs/{hostname}", delete(certs::remove))
         .route("/apps/{name}/dynos/restart", post(config::restart))
         .route("/apps/{name}/dynos/stop", post(config::stop))
         .route("/apps/{name}/dynos/run", post(run::run))

@@ -162,6 +162,25 @@ fn matrix() -> BTreeMap<(&'static str, &'static str), Need> {
             ("DELETE", "/api/v1/apps/{name}/domains/{hostname}"),
             App(Admin, Full),
         ),
+        (("GET", "/api/v1/apps/{name}/certs"), App(Viewer, Read)),
+        (("POST", "/api/v1/apps/{name}/certs"), App(Admin, Full)),
+        (("GET", "/api/v1/apps/{name}/certs/auto"), App(Viewer, Read)),
+        (
+            ("POST", "/api/v1/apps/{name}/certs/auto/refresh"),
+            App(Admin, Full),
+        ),
+        (
+            ("GET", "/api/v1/apps/{name}/certs/settings"),
+            App(Viewer, Read),
+        ),
+        (
+            ("PATCH", "/api/v1/apps/{name}/certs/settings"),
+            App(Admin, Full),
+        ),
+        (
+            ("DELETE", "/api/v1/apps/{name}/certs/{hostname}"),
+            App(Admin, Full),
+        ),
         (("GET", "/api/v1/audit"), PlatformAdmin(Read)),
         (("GET", "/api/v1/users"), PlatformAdmin(Read)),
         (("POST", "/api/v1/users"), PlatformAdmin(Full)),
@@ -397,6 +416,10 @@ fn body_for(method: &str, template: &str) -> Option<Value> {
         ("POST", "/api/v1/apps/{name}/domains") => {
             json!({"hostname": format!("{}.example.test", unique_app_name("matrix"))})
         }
+        ("POST", "/api/v1/apps/{name}/certs") => {
+            json!({"certificate_pem": "not a certificate", "private_key_pem": "not a key"})
+        }
+        ("PATCH", "/api/v1/apps/{name}/certs/settings") => json!({"hsts": true}),
         ("PATCH", "/api/v1/apps/{name}/config") => json!({"GREETING": "hello"}),
         ("PATCH", "/api/v1/apps/{name}/formation") => json!({"changes": ["web=1"]}),
         (_, _) if method == "GET" || method == "DELETE" => return None,

@@ -528,6 +528,8 @@ async fn every_app_page_and_action_answers_each_role_as_the_policy_says() {
                     html.contains("shop.example.test") && html.contains("CNAME "),
                     "{html}"
                 );
+                // This server has no ACME directory: the certificate column says so.
+                assert!(html.contains("None (automatic TLS is off)"), "{html}");
             }
             let want = if who == "stranger" {
                 StatusCode::NOT_FOUND
