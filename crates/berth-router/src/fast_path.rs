@@ -3,8 +3,9 @@
 //! connection as a rewritten head, and the answer comes back byte for byte
 //! (only its head rewritten), as nginx does it. Anything else — bodies,
 //! upgrades, HTTP/1.0, HTTP/2, ACME answers, the router's own pages for
-//! unknown hosts and maintenance, redirects to HTTPS — hands the connection to hyper for the
-//! rest of its life, with the bytes already read put back in front.
+//! unknown hosts and maintenance, redirects to HTTPS — hands the connection
+//! to hyper for the rest of its life, with the bytes already read put back
+//! in front.
 //!
 //! The router spends most of its time per request here, so this path
 //! parses each head once, formats each log line once, and makes one write
