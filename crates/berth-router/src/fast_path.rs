@@ -19,7 +19,6 @@ use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use bytes::{Buf, BytesMut};
-use hyper_util::rt::TokioIo;
 use hyper_util::server::graceful::Watcher;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::TcpStream;
@@ -461,17 +460,7 @@ impl Worker {
             unread: read,
             stream: client,
         };
-        let worker = self.clone();
-        let service = hyper::service::service_fn(move |request| {
-            let worker = worker.clone();
-            async move { Ok::<_, std::convert::Infallible>(worker.handle(request, peer).await) }
-        });
-        let connection = self
-            .http
-            .serve_connection_with_upgrades(TokioIo::new(io), service);
-        if let Err(error) = watcher.watch(connection.into_owned()).await {
-            tracing::debug!(%peer, %error, "router: connection ended with an error");
-        }
+        self.serve_with_hyper(io, peer, watcher).await;
     }
 }
 

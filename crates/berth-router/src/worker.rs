@@ -10,7 +10,7 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
-use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::server::graceful::{GracefulShutdown, Watcher};
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio_rustls::TlsAcceptor;
@@ -224,18 +224,31 @@ impl Worker {
                     }
                     Err(_) => return,
                 };
-            let service_worker = worker.clone();
-            let service = hyper::service::service_fn(move |request| {
-                let worker = service_worker.clone();
-                async move { Ok::<_, std::convert::Infallible>(worker.handle(request, peer).await) }
-            });
-            let connection = worker
-                .http
-                .serve_connection_with_upgrades(TokioIo::new(stream), service)
-                .into_owned();
-            if let Err(error) = watcher.watch(connection).await {
-                tracing::debug!(%peer, %error, "router: TLS connection ended with an error");
-            }
+            worker.serve_with_hyper(stream, peer, watcher).await;
         });
+    }
+
+    /// Serves a connection with hyper until it ends (HTTP/1.1 or HTTP/2,
+    /// upgrades included), counted in the graceful shutdown.
+    pub(crate) async fn serve_with_hyper<Io>(
+        self: Arc<Self>,
+        io: Io,
+        peer: SocketAddr,
+        watcher: Watcher,
+    ) where
+        Io: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+    {
+        let worker = self.clone();
+        let service = hyper::service::service_fn(move |request| {
+            let worker = worker.clone();
+            async move { Ok::<_, std::convert::Infallible>(worker.handle(request, peer).await) }
+        });
+        let connection = self
+            .http
+            .serve_connection_with_upgrades(TokioIo::new(io), service)
+            .into_owned();
+        if let Err(error) = watcher.watch(connection).await {
+            tracing::debug!(%peer, %error, "router: connection ended with an error");
+        }
     }
 }
