@@ -50,6 +50,8 @@ pub struct SealedValues {
     pub release_configs: Vec<(i64, i64, String)>,
     /// `(drain id, app id, sealed URL)`
     pub drain_urls: Vec<(i64, i64, String)>,
+    /// `(add-on id, add-on name, sealed credentials)`
+    pub addon_credentials: Vec<(i64, String, String)>,
 }
 
 impl Store {
@@ -66,6 +68,10 @@ impl Store {
             .fetch_all(&self.pool)
             .await
             .context("read sealed drain URLs")?;
+        let addons = sqlx::query("SELECT id, name, credentials_sealed FROM addons")
+            .fetch_all(&self.pool)
+            .await
+            .context("read sealed add-on credentials")?;
         let read = || -> std::result::Result<SealedValues, sqlx::Error> {
             Ok(SealedValues {
                 config_vars: vars
@@ -95,6 +101,16 @@ impl Store {
                             r.try_get("id")?,
                             r.try_get("app_id")?,
                             r.try_get("url_sealed")?,
+                        ))
+                    })
+                    .collect::<std::result::Result<_, sqlx::Error>>()?,
+                addon_credentials: addons
+                    .iter()
+                    .map(|r| {
+                        Ok((
+                            r.try_get("id")?,
+                            r.try_get("name")?,
+                            r.try_get("credentials_sealed")?,
                         ))
                     })
                     .collect::<std::result::Result<_, sqlx::Error>>()?,
@@ -130,6 +146,14 @@ impl Store {
                 .execute(&mut *tx)
                 .await
                 .context("re-seal drain URL")?;
+        }
+        for (addon_id, _, sealed) in &values.addon_credentials {
+            sqlx::query("UPDATE addons SET credentials_sealed = $1 WHERE id = $2")
+                .bind(sealed)
+                .bind(addon_id)
+                .execute(&mut *tx)
+                .await
+                .context("re-seal add-on credentials")?;
         }
         tx.commit().await.context("commit re-seal")
     }
