@@ -113,6 +113,17 @@ impl Platform {
     /// Destroys an app: its record, memberships and repository.
     pub async fn destroy_app(&self, actor: &Actor, name: &str) -> Result<AppRecord> {
         let app = self.authorize_app(actor, name, Action::DestroyApp).await?;
+        let addons = self.addons_owned_by(&app).await?;
+        if !addons.is_empty() {
+            return Err(PlatformError::Conflict(format!(
+                "{} still has add-ons ({}): destroy them first with `berth addons:destroy NAME \
+                 -a {} --confirm {}`, so that no database is dropped by surprise",
+                app.name,
+                addons.join(", "),
+                app.name,
+                app.name
+            )));
+        }
         self.store
             .delete_app(
                 app.id,

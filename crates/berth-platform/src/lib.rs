@@ -4,6 +4,7 @@
 //! touches data, and records an audit entry for every change.
 
 mod access;
+mod addons;
 mod accounts;
 mod app_logs;
 mod apps;
@@ -40,6 +41,7 @@ use berth_router::Router;
 use berth_store::Store;
 
 pub use accounts::{IssuedToken, Session};
+pub use addons::{Addon, AddonSettings, Attachment, Credentials as AddonCredentials};
 pub use app_logs::MAX_LOG_LINES;
 pub use berth_core::AppRole;
 pub use berth_core::{Action, Actor, AppName, TokenScope};
@@ -79,6 +81,7 @@ pub struct PlatformConfig {
     /// How many of an app's latest releases keep their images (for rollbacks).
     pub image_retention: usize,
     pub log_retention: Retention,
+    pub addons: AddonSettings,
 }
 
 pub struct Platform {
@@ -100,6 +103,7 @@ pub struct Platform {
     edge_addresses: Vec<IpAddr>,
     image_retention: usize,
     throttle: throttle::SignInThrottle,
+    providers: addons::Providers,
 }
 
 impl Platform {
@@ -136,6 +140,7 @@ impl Platform {
             edge_addresses: config.edge_addresses.clone(),
             image_retention: config.image_retention.max(1),
             throttle: throttle::SignInThrottle::default(),
+            providers: addons::Providers::new(&config.addons)?,
         })
     }
 
@@ -193,6 +198,7 @@ impl Platform {
                 *sealed = next.seal(&context, &self.secrets.open(&context, sealed)?);
             }
         }
+        self.reseal_addon_credentials(&next, &mut values.addon_credentials)?;
         self.store.replace_sealed_values(&values).await?;
         SecretKey::promote_next(&self.data_dir)?;
         Ok(next.id().to_string())

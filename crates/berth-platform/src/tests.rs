@@ -16,6 +16,7 @@ async fn platform() -> (tempfile::TempDir, Platform) {
         edge_addresses: Vec::new(),
         image_retention: 10,
         log_retention: crate::Retention::default(),
+        addons: AddonSettings::default(),
     };
     let platform = Platform::open(&config).await.unwrap();
     (dir, platform)
@@ -268,6 +269,7 @@ async fn rotating_the_key_reseals_every_secret_and_keeps_them_readable() {
         edge_addresses: Vec::new(),
         image_retention: 10,
         log_retention: crate::Retention::default(),
+        addons: AddonSettings::default(),
     };
     let platform = Platform::open(&config).await.unwrap();
     let owner = signed_in(&platform, "o@example.com", false).await.actor;

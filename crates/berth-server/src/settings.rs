@@ -87,6 +87,24 @@ pub struct Settings {
     /// Router: threads serving connections, each with its own event loop (0: one per CPU).
     #[arg(long, env = "BERTH_ROUTER_WORKERS", default_value_t = 0)]
     pub router_workers: usize,
+
+    /// Add-ons: a Postgres URL of a role with CREATEDB and CREATEROLE; each
+    /// Postgres add-on is a database and roles on that server.
+    #[arg(long, env = "BERTH_ADDON_POSTGRES_ADMIN_URL", hide_env_values = true)]
+    pub addon_postgres_admin_url: Option<String>,
+
+    /// Add-ons: the host apps reach that Postgres server by (default: the admin URL's).
+    #[arg(long, env = "BERTH_ADDON_POSTGRES_HOST")]
+    pub addon_postgres_host: Option<String>,
+
+    /// Add-ons: a Redis URL of a user allowed ACL SETUSER; each Redis add-on
+    /// is an ACL user with its own key prefix on that server.
+    #[arg(long, env = "BERTH_ADDON_REDIS_ADMIN_URL", hide_env_values = true)]
+    pub addon_redis_admin_url: Option<String>,
+
+    /// Add-ons: the host apps reach that Redis server by (default: the admin URL's).
+    #[arg(long, env = "BERTH_ADDON_REDIS_HOST")]
+    pub addon_redis_host: Option<String>,
 }
 
 impl Settings {
@@ -116,6 +134,12 @@ impl Settings {
             log_retention: berth_platform::Retention {
                 lines: self.log_retention_lines,
                 max_age: Duration::from_secs(self.log_retention_days * 24 * 3600),
+            },
+            addons: berth_platform::AddonSettings {
+                postgres_admin_url: self.addon_postgres_admin_url.clone(),
+                postgres_host: self.addon_postgres_host.clone(),
+                redis_admin_url: self.addon_redis_admin_url.clone(),
+                redis_host: self.addon_redis_host.clone(),
             },
         }
     }

@@ -1,0 +1,213 @@
+//! What every add-on service provides — provision, rotate, revoke,
+//! deprovision — and the registry that finds a service's provider by name
+//! (Heroku's names too). Names and passwords on the provider's side are
+//! generated here, never taken from user input.
+
+use futures_util::future::BoxFuture;
+use rand::RngCore;
+use serde::{Deserialize, Serialize};
+
+use super::postgres::PostgresServer;
+use super::redis::RedisServer;
+use crate::{PlatformError, Result};
+
+/// How add-ons are provisioned, from berthd's settings.
+#[derive(Debug, Clone, Default)]
+pub struct AddonSettings {
+    /// A Postgres role with CREATEDB and CREATEROLE: each add-on gets a
+    /// database and roles on that server.
+    pub postgres_admin_url: Option<String>,
+    /// The host apps reach that Postgres server by (default: the admin URL's).
+    pub postgres_host: Option<String>,
+    /// A Redis user allowed `ACL SETUSER`: each add-on gets an ACL user and a key prefix.
+    pub redis_admin_url: Option<String>,
+    /// The host apps reach that Redis server by (default: the admin URL's).
+    pub redis_host: Option<String>,
+}
+
+/// An add-on's credentials as sealed in the store. `url` is what the app
+/// gets as `<AS>_URL`; the rest lets the provider find what it made.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Credentials {
+    pub url: String,
+    pub username: String,
+    pub password: String,
+    /// Postgres: the database; Redis: the key prefix (keys are `<prefix>:…`).
+    pub resource: String,
+    /// Postgres: the role that owns the database, which each login is a member of.
+    pub owner: Option<String>,
+}
+
+/// One add-on service on one kind of backend.
+pub trait Provider: Send + Sync {
+    /// `server` (an operator's server) or `container`.
+    fn mode(&self) -> &'static str;
+    /// Makes a fresh resource with its own login. Leaves nothing behind when it fails.
+    fn provision(&self) -> BoxFuture<'_, Result<Credentials>>;
+    /// A new login reaching the same data; the current one keeps working
+    /// until `revoke`.
+    fn rotate<'a>(&'a self, current: &'a Credentials) -> BoxFuture<'a, Result<Credentials>>;
+    /// Ends an old login (and its open sessions) once apps use the new one.
+    fn revoke<'a>(&'a self, old: &'a Credentials) -> BoxFuture<'a, Result<()>>;
+    /// Removes the resource, its data and its login.
+    fn deprovision<'a>(&'a self, current: &'a Credentials) -> BoxFuture<'a, Result<()>>;
+}
+
+/// The services Berth knows, and the providers configured for them.
+pub(crate) struct Providers {
+    postgres: Option<PostgresServer>,
+    redis: Option<RedisServer>,
+}
+
+/// A service and plan, from `postgres`, `heroku-postgresql:mini`…
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct ServiceSpec {
+    pub service: &'static str,
+    pub plan: String,
+}
+
+pub(crate) const DEFAULT_PLAN: &str = "standard";
+
+impl ServiceSpec {
+    pub(crate) fn parse(spec: &str) -> Result<Self> {
+        let (name, plan) = match spec.split_once(':') {
+            Some((name, plan)) => (name, Some(plan)),
+            None => (spec, None),
+        };
+        let service = match name {
+            "postgres" | "postgresql" | "heroku-postgresql" => "postgres",
+            "redis" | "heroku-redis" => "redis",
+            _ => {
+                return Err(PlatformError::Invalid(format!(
+                    "unknown add-on service {name:?}: use postgres (or heroku-postgresql) or \
+                     redis (or heroku-redis)"
+                )))
+            }
+        };
+        let plan = match plan {
+            None => DEFAULT_PLAN.to_string(),
+            Some(plan)
+                if !plan.is_empty()
+                    && plan.len() <= 40
+                    && plan
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') =>
+            {
+                plan.to_string()
+            }
+            Some(plan) => {
+                return Err(PlatformError::Invalid(format!(
+                    "plan {plan:?} of {name}: use up to 40 letters, digits, dashes and underscores"
+                )))
+            }
+        };
+        Ok(Self { service, plan })
+    }
+
+    /// The attachment name an app gets by default: its var is `<AS>_URL`.
+    pub(crate) fn default_as(&self) -> &'static str {
+        match self.service {
+            "postgres" => "DATABASE",
+            _ => "REDIS",
+        }
+    }
+}
+
+impl Providers {
+    pub(crate) fn new(settings: &AddonSettings) -> Result<Self> {
+        Ok(Self {
+            postgres: settings
+                .postgres_admin_url
+                .as_deref()
+                .map(|url| PostgresServer::new(url, settings.postgres_host.as_deref()))
+                .transpose()?,
+            redis: settings
+                .redis_admin_url
+                .as_deref()
+                .map(|url| RedisServer::new(url, settings.redis_host.as_deref()))
+                .transpose()?,
+        })
+    }
+
+    /// The provider of `service`, or why there is none.
+    pub(crate) fn get(&self, service: &str) -> Result<&dyn Provider> {
+        let not_configured = |setting: &str, what: &str| {
+            PlatformError::Invalid(format!(
+                "{service} add-ons are not set up on this Berth: the operator sets {setting} \
+                 ({what}); dedicated add-on containers are not available yet"
+            ))
+        };
+        match service {
+            "postgres" => self
+                .postgres
+                .as_ref()
+                .map(|p| p as &dyn Provider)
+                .ok_or_else(|| {
+                    not_configured(
+                        "BERTH_ADDON_POSTGRES_ADMIN_URL",
+                        "a Postgres role with CREATEDB and CREATEROLE",
+                    )
+                }),
+            "redis" => self
+                .redis
+                .as_ref()
+                .map(|p| p as &dyn Provider)
+                .ok_or_else(|| {
+                    not_configured(
+                        "BERTH_ADDON_REDIS_ADMIN_URL",
+                        "a Redis user allowed to run ACL SETUSER",
+                    )
+                }),
+            other => Err(PlatformError::Internal(format!(
+                "no provider for service {other}"
+            ))),
+        }
+    }
+}
+
+/// `bytes` random bytes as hex: identifiers and passwords safe in any quoting.
+pub(crate) fn random_hex(bytes: usize) -> String {
+    let mut buffer = vec![0u8; bytes];
+    rand::rngs::OsRng.fill_bytes(&mut buffer);
+    hex::encode(buffer)
+}
+
+/// The host and port apps reach a server by: `app_host` if the operator set
+/// one, else the admin URL's.
+pub(crate) fn app_address(
+    admin: &reqwest::Url,
+    app_host: Option<&str>,
+    default_port: u16,
+) -> Result<(String, u16)> {
+    let host = match app_host {
+        Some(host) => host.to_string(),
+        None => admin
+            .host_str()
+            .ok_or_else(|| PlatformError::Invalid("the add-on admin URL has no host".into()))?
+            .to_string(),
+    };
+    Ok((host, admin.port().unwrap_or(default_port)))
+}
+
+pub(crate) fn provider_error(what: &str, error: impl std::fmt::Display) -> PlatformError {
+    PlatformError::AddonProvider(format!("{what}: {error}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn heroku_service_names_and_plans_resolve() {
+        let spec = ServiceSpec::parse("heroku-postgresql:essential-0").unwrap();
+        assert_eq!((spec.service, spec.plan.as_str()), ("postgres", "essential-0"));
+        assert_eq!(spec.default_as(), "DATABASE");
+        let spec = ServiceSpec::parse("heroku-redis").unwrap();
+        assert_eq!((spec.service, spec.plan.as_str()), ("redis", DEFAULT_PLAN));
+        assert_eq!(spec.default_as(), "REDIS");
+        let error = ServiceSpec::parse("mongodb").unwrap_err().to_string();
+        assert!(error.contains("unknown add-on service \"mongodb\""), "{error}");
+        let error = ServiceSpec::parse("postgres:big plan").unwrap_err().to_string();
+        assert!(error.contains("plan \"big plan\""), "{error}");
+    }
+}
