@@ -1,6 +1,7 @@
 //! The JSON API under `/api/v1`.
 
 mod access;
+mod addons;
 mod account;
 mod apps;
 mod config;
@@ -60,6 +61,20 @@ fn v1() -> Routes {
         .route("/tokens", get(account::tokens).post(account::create_token))
         .route("/tokens/{id}", delete(account::revoke_token))
         .route("/apps", get(apps::list).post(apps::create))
+        .route("/addons", get(addons::list_all))
+        .route(
+            "/apps/{name}/addons",
+            get(addons::list).post(addons::create),
+        )
+        .route(
+            "/apps/{name}/addons/{addon}",
+            get(addons::info).delete(addons::destroy),
+        )
+        .route(
+            "/apps/{name}/addons/{addon}/attachments",
+            post(addons::attach).delete(addons::detach),
+        )
+        .route("/apps/{name}/addons/{addon}/rotate", post(addons::rotate))
         .route("/apps/{name}", get(apps::show).delete(apps::destroy))
         .route("/apps/{name}/releases", get(releases::list))
         .route("/apps/{name}/releases/{version}", get(releases::show))
