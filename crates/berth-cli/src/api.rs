@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use berth_api_types::{
-    Account, AddDomainRequest, AddMemberRequest, App, AuditEvent, ConfigChanged, ConfigUpdate,
+    Account, AddDomainRequest, Addon, AddonInfo, AttachAddonRequest, CreateAddonRequest, AddMemberRequest, App, AuditEvent, ConfigChanged, ConfigUpdate,
     CreateAppRequest, CreateTokenRequest, CreateUserRequest, CreatedToken, DetachedRun, Domain,
     DomainInfo, Drain, DrainRequest, Dyno, DynoSelection, ErrorBody, FormationEntry, LogEntry,
     LoginRequest, MaintenanceRequest, Member, Release, ReleaseDetail, RemovedUser, RollbackRequest,
@@ -213,6 +213,60 @@ impl Client {
             on_entry(entry);
         }
         Err(broken("the log stream ended".into()))
+    }
+
+    pub fn addons(&self, app: Option<&str>) -> Result<Vec<Addon>> {
+        match app {
+            Some(app) => self.json(Method::GET, &["apps", app, "addons"], None::<&()>),
+            None => self.json(Method::GET, &["addons"], None::<&()>),
+        }
+    }
+
+    pub fn create_addon(&self, app: &str, request: &CreateAddonRequest) -> Result<Addon> {
+        self.json(Method::POST, &["apps", app, "addons"], Some(request))
+    }
+
+    pub fn addon_info(&self, app: &str, addon: &str, reveal: bool) -> Result<AddonInfo> {
+        let mut url = self.url(&["apps", app, "addons", addon])?;
+        if reveal {
+            url.query_pairs_mut().append_pair("reveal", "true");
+        }
+        let response = self.send_to(Method::GET, url, None::<&()>, REQUEST_TIMEOUT)?;
+        self.read_json(response)
+    }
+
+    pub fn destroy_addon(&self, app: &str, addon: &str) -> Result<()> {
+        self.send(Method::DELETE, &["apps", app, "addons", addon], None::<&()>)
+            .map(drop)
+    }
+
+    pub fn attach_addon(&self, app: &str, addon: &str, as_name: Option<&str>) -> Result<Addon> {
+        let request = AttachAddonRequest {
+            as_name: as_name.map(str::to_string),
+        };
+        self.json(
+            Method::POST,
+            &["apps", app, "addons", addon, "attachments"],
+            Some(&request),
+        )
+    }
+
+    pub fn detach_addon(&self, app: &str, addon: &str) -> Result<()> {
+        self.send(
+            Method::DELETE,
+            &["apps", app, "addons", addon, "attachments"],
+            None::<&()>,
+        )
+        .map(drop)
+    }
+
+    pub fn rotate_addon(&self, app: &str, addon: &str) -> Result<()> {
+        self.send(
+            Method::POST,
+            &["apps", app, "addons", addon, "rotate"],
+            None::<&()>,
+        )
+        .map(drop)
     }
 
     pub fn domains(&self, app: &str) -> Result<Vec<Domain>> {
