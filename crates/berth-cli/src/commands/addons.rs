@@ -49,7 +49,6 @@ pub fn list(context: &Context, args: AddonsArgs) -> Result<()> {
 
 pub fn create(context: &Context, args: AddonsCreateArgs) -> Result<()> {
     let name = context.app_name(&args.app)?;
-    eprintln!("Creating {} on {name}...", args.service);
     let request = CreateAddonRequest {
         service: args.service,
         as_name: args.as_name,

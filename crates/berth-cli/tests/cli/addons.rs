@@ -1,0 +1,354 @@
+//! Add-ons end to end against real servers (Debian's Postgres 15 and
+//! redis-server on loopback, started by script/test): the `berth` binary
+//! creates, attaches, rotates, detaches and destroys them, and the test
+//! connects with the credentials the apps got, through 127.0.0.1.
+
+use super::*;
+
+const POSTGRES_ADMIN_URL: &str =
+    "postgres://berth_test_admin:berth-test-admin@127.0.0.1:5432/postgres";
+const REDIS_ADMIN_URL: &str = "redis://default:berth-test-admin@127.0.0.1:6379";
+
+fn postgres_admin_url() -> String {
+    std::env::var("BERTH_TEST_POSTGRES_ADMIN_URL").unwrap_or_else(|_| POSTGRES_ADMIN_URL.into())
+}
+
+fn redis_admin_url() -> String {
+    std::env::var("BERTH_TEST_REDIS_ADMIN_URL").unwrap_or_else(|_| REDIS_ADMIN_URL.into())
+}
+
+/// The parts of a `postgres://` or `redis://` URL a client is given.
+struct Login {
+    user: String,
+    password: String,
+    host: String,
+    port: String,
+    path: String,
+}
+
+impl Login {
+    fn of(url: &str) -> Self {
+        let url = url::Url::parse(url).unwrap_or_else(|e| panic!("{url}: {e}"));
+        Self {
+            user: url.username().to_string(),
+            password: url.password().unwrap_or_default().to_string(),
+            host: url.host_str().unwrap().to_string(),
+            port: url.port().unwrap().to_string(),
+            path: url.path().trim_start_matches('/').to_string(),
+        }
+    }
+
+    /// `psql` with this login (the password in the environment, never in argv).
+    fn psql(&self, sql: &str) -> Output {
+        Command::new("psql")
+            .args(["-X", "-q", "-t", "-A", "-v", "ON_ERROR_STOP=1"])
+            .args(["-h", &self.host, "-p", &self.port, "-U", &self.user])
+            .args(["-d", &self.path, "-c", sql])
+            .env("PGPASSWORD", &self.password)
+            .env("PGCONNECT_TIMEOUT", "5")
+            .output()
+            .expect("run psql (Debian's postgresql-client)")
+    }
+
+    /// `redis-cli` with this login (the password in the environment).
+    fn redis(&self, args: &[&str]) -> String {
+        let output = Command::new("redis-cli")
+            .args(["-h", &self.host, "-p", &self.port, "--user", &self.user])
+            .args(args)
+            .env("REDISCLI_AUTH", &self.password)
+            .output()
+            .expect("run redis-cli (Debian's redis-tools)");
+        String::from_utf8_lossy(&output.stdout).trim().to_string()
+            + &String::from_utf8_lossy(&output.stderr)
+    }
+}
+
+#[track_caller]
+fn sql_ok(output: Output) -> String {
+    assert!(
+        output.status.success(),
+        "psql failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).unwrap().trim().to_string()
+}
+
+/// Fails (never skips) when the server the tests need is not there.
+fn require_servers() {
+    let admin = Login::of(&postgres_admin_url());
+    let reached = admin.psql("SELECT 1");
+    assert!(
+        reached.status.success(),
+        "the add-on tests need Postgres at {}:{} with the admin role {} (script/test starts \
+         it): {}",
+        admin.host,
+        admin.port,
+        admin.user,
+        String::from_utf8_lossy(&reached.stderr)
+    );
+    let redis = Login::of(&redis_admin_url());
+    let pong = redis.redis(&["PING"]);
+    assert!(
+        pong.contains("PONG"),
+        "the add-on tests need redis-server at {}:{} with the admin password (script/test \
+         starts it): {pong}",
+        redis.host,
+        redis.port
+    );
+}
+
+fn addon_world(postgres_admin_url: String) -> World {
+    World {
+        server: TestServer::start_with(|settings| {
+            settings.addon_postgres_admin_url = Some(postgres_admin_url);
+            settings.addon_redis_admin_url = Some(redis_admin_url());
+        }),
+        home: tempfile::tempdir().unwrap(),
+        cwd: tempfile::tempdir().unwrap(),
+    }
+}
+
+/// Signs dev@ in and deploys one app per prefix.
+fn deployed_apps(world: &World, prefixes: &[&str]) -> Vec<(String, berth_testkit::EngineCleanup)> {
+    world
+        .server
+        .create_user("dev@example.com", false, Some(PASSWORD));
+    world.login("dev@example.com", PASSWORD).ok();
+    prefixes
+        .iter()
+        .map(|prefix| {
+            let name = berth_testkit::unique_app_name(prefix);
+            let cleanup = berth_testkit::EngineCleanup::new(&name);
+            let repo = berth_testkit::AppRepo::from_fixture("cmd-only");
+            world.berth(&["apps:create", &name, "--no-remote"]).ok();
+            let push = world
+                .command("git", repo.path())
+                .args(["push", &format!("{}/{name}.git", world.server.api_url), "main"])
+                .output()
+                .unwrap();
+            assert!(push.status.success(), "{}", String::from_utf8_lossy(&push.stderr));
+            (name, cleanup)
+        })
+        .collect()
+}
+
+fn latest_release(world: &World, app: &str) -> Value {
+    let releases = world.berth(&["releases", "-a", app, "--json"]).json();
+    releases.as_array().unwrap().last().unwrap().clone()
+}
+
+fn config_get(world: &World, app: &str, key: &str) -> String {
+    world
+        .berth(&["config:get", key, "-a", app])
+        .ok()
+        .trim_end_matches('\n')
+        .to_string()
+}
+
+#[test]
+fn a_postgres_addon_is_created_attached_rotated_detached_and_destroyed() {
+    require_servers();
+    let world = addon_world(postgres_admin_url());
+    let apps = deployed_apps(&world, &["pg-one", "pg-two"]);
+    let (one, two) = (&apps[0].0, &apps[1].0);
+    let addon = berth_testkit::unique_app_name("pg");
+
+    let created = world
+        .berth(&[
+            "addons:create",
+            "heroku-postgresql:mini",
+            "--name",
+            &addon,
+            "-a",
+            one,
+            "--json",
+        ])
+        .json();
+    assert_eq!(created["name"], addon.as_str());
+    assert_eq!(created["service"], "postgres");
+    assert_eq!(created["plan"], "mini");
+    assert_eq!(created["attachments"][0]["app"], one.as_str());
+    assert_eq!(created["attachments"][0]["config_var"], "DATABASE_URL");
+    assert_eq!(
+        latest_release(&world, one)["description"],
+        format!("Attach DATABASE ({addon})")
+    );
+
+    // The release's processes have the var; config:get prints the bare value.
+    let url = config_get(&world, one, "DATABASE_URL");
+    assert!(url.starts_with("postgres://berth_"), "{url}");
+    let echoed = world
+        .berth(&["run", "--no-tty", "-a", one, "echo \"$DATABASE_URL\""])
+        .ok();
+    assert_eq!(echoed.trim(), url);
+    let revealed = world
+        .berth(&["addons:info", &addon, "-a", one, "--reveal", "--json"])
+        .json();
+    assert_eq!(revealed["credentials"]["url"], url.as_str());
+    let hidden = world.berth(&["addons:info", &addon, "-a", one]).ok();
+    assert!(!hidden.contains(&Login::of(&url).password), "{hidden}");
+
+    let login = Login::of(&url);
+    sql_ok(login.psql("CREATE TABLE notes (body text); INSERT INTO notes VALUES ('kept')"));
+
+    // A var an add-on manages is not the user's to change.
+    let refused = world
+        .berth(&["config:unset", "DATABASE_URL", "-a", one])
+        .fails();
+    assert!(refused.contains(&format!("managed by add-on {addon}")), "{refused}");
+
+    world
+        .berth(&["addons:attach", &addon, "-a", two])
+        .ok();
+    assert_eq!(config_get(&world, two, "DATABASE_URL"), url);
+    assert_eq!(
+        latest_release(&world, two)["description"],
+        format!("Attach DATABASE ({addon})")
+    );
+    let listed = world.berth(&["addons", "--all", "--json"]).json();
+    let entry = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["name"] == addon.as_str())
+        .unwrap();
+    assert_eq!(entry["attachments"].as_array().unwrap().len(), 2);
+    let table = world.berth(&["addons", "-a", two]).ok();
+    assert!(table.contains(&format!("{two}::DATABASE")), "{table}");
+
+    // Rotation: both apps get the new URL in a release; the old password is rejected.
+    world.berth(&["addons:rotate", &addon, "-a", one]).ok();
+    let rotated = config_get(&world, one, "DATABASE_URL");
+    assert_ne!(rotated, url);
+    assert_eq!(config_get(&world, two, "DATABASE_URL"), rotated);
+    let old = login.psql("SELECT 1");
+    assert!(!old.status.success(), "the old login still works");
+    assert!(
+        String::from_utf8_lossy(&old.stderr).contains("password authentication failed"),
+        "{}",
+        String::from_utf8_lossy(&old.stderr)
+    );
+    let new_login = Login::of(&rotated);
+    assert_eq!(sql_ok(new_login.psql("SELECT body FROM notes")), "kept");
+    sql_ok(new_login.psql("INSERT INTO notes VALUES ('after rotation')"));
+
+    // It stays while attached elsewhere, and an app owning it is not destroyed.
+    let refused = world
+        .berth(&["addons:destroy", &addon, "-a", one, "--confirm", one])
+        .fails();
+    assert!(refused.contains(&format!("still attached to {two}")), "{refused}");
+    let refused = world
+        .berth(&["apps:destroy", "-a", one, "--confirm", one])
+        .fails();
+    assert!(refused.contains(&addon), "{refused}");
+
+    world.berth(&["addons:detach", &addon, "-a", two]).ok();
+    assert_eq!(config_get(&world, two, "DATABASE_URL"), "");
+    assert_eq!(
+        latest_release(&world, two)["description"],
+        format!("Detach DATABASE ({addon})")
+    );
+    world
+        .berth(&["addons:destroy", &addon, "-a", one, "--confirm", one])
+        .ok();
+    assert_eq!(config_get(&world, one, "DATABASE_URL"), "");
+    let admin = Login::of(&postgres_admin_url());
+    let database = new_login.path.clone();
+    let left = sql_ok(admin.psql(&format!(
+        "SELECT count(*) FROM pg_database WHERE datname = '{database}'"
+    )));
+    assert_eq!(left, "0", "the database is gone");
+    let roles = sql_ok(admin.psql(&format!(
+        "SELECT count(*) FROM pg_roles WHERE rolname LIKE '{database}%'"
+    )));
+    assert_eq!(roles, "0", "its roles are gone");
+    let listed = world.berth(&["addons", "-a", one, "--json"]).json();
+    assert_eq!(listed, serde_json::json!([]));
+}
+
+#[test]
+fn a_failed_provisioning_leaves_no_addon_and_no_config_var() {
+    require_servers();
+    let admin = Login::of(&postgres_admin_url());
+    let wrong = format!(
+        "postgres://{}:not-the-password@{}:{}/postgres",
+        admin.user, admin.host, admin.port
+    );
+    let world = addon_world(wrong);
+    let apps = deployed_apps(&world, &["pg-fail"]);
+    let app = &apps[0].0;
+    let before = latest_release(&world, app)["version"].clone();
+
+    let error = world
+        .berth(&["addons:create", "postgres", "-a", app])
+        .fails();
+    assert!(
+        error.contains("cannot connect to the add-on Postgres server"),
+        "{error}"
+    );
+    let error = world
+        .berth(&["addons:create", "mysql", "-a", app])
+        .fails();
+    assert!(error.contains("unknown add-on service \"mysql\""), "{error}");
+    let error = world
+        .berth(&["addons:create", "redis", "--as", "9lives", "-a", app])
+        .fails();
+    assert!(error.contains("--as \"9lives\""), "{error}");
+
+    assert_eq!(world.berth(&["addons", "-a", app, "--json"]).json(), serde_json::json!([]));
+    assert_eq!(config_get(&world, app, "DATABASE_URL"), "");
+    assert_eq!(latest_release(&world, app)["version"], before);
+}
+
+#[test]
+fn redis_addons_keep_to_their_key_prefix_and_rotate() {
+    require_servers();
+    let world = addon_world(postgres_admin_url());
+    let apps = deployed_apps(&world, &["redis-one", "redis-two"]);
+    let (one, two) = (&apps[0].0, &apps[1].0);
+    let first = berth_testkit::unique_app_name("cache");
+    let second = berth_testkit::unique_app_name("cache");
+    world
+        .berth(&["addons:create", "heroku-redis", "--name", &first, "-a", one])
+        .ok();
+    world
+        .berth(&["addons:create", "redis", "--name", &second, "--as", "CACHE", "-a", two])
+        .ok();
+    let url = config_get(&world, one, "REDIS_URL");
+    let other_url = config_get(&world, two, "CACHE_URL");
+    let prefix = |app: &str, addon: &str| {
+        let info = world
+            .berth(&["addons:info", addon, "-a", app, "--reveal", "--json"])
+            .json();
+        info["credentials"]["resource"].as_str().unwrap().to_string()
+    };
+    let (mine, theirs) = (prefix(one, &first), prefix(two, &second));
+    let (me, them) = (Login::of(&url), Login::of(&other_url));
+
+    assert_eq!(me.redis(&["SET", &format!("{mine}:greeting"), "hello"]), "OK");
+    assert_eq!(them.redis(&["SET", &format!("{theirs}:secret"), "theirs"]), "OK");
+    let denied = me.redis(&["GET", &format!("{theirs}:secret")]);
+    assert!(denied.contains("NOPERM"), "{denied}");
+    let denied = me.redis(&["SET", "unprefixed", "x"]);
+    assert!(denied.contains("NOPERM"), "{denied}");
+    let denied = me.redis(&["FLUSHALL"]);
+    assert!(denied.contains("NOPERM"), "{denied}");
+
+    world.berth(&["addons:rotate", &first, "-a", one]).ok();
+    let rotated = Login::of(&config_get(&world, one, "REDIS_URL"));
+    assert_ne!(rotated.user, me.user);
+    let old = me.redis(&["GET", &format!("{mine}:greeting")]);
+    assert!(old.contains("WRONGPASS") || old.contains("invalid"), "{old}");
+    assert_eq!(rotated.redis(&["GET", &format!("{mine}:greeting")]), "hello");
+
+    for (app, addon) in [(one, &first), (two, &second)] {
+        world
+            .berth(&["addons:destroy", addon, "-a", app, "--confirm", app])
+            .ok();
+    }
+    let admin = Login::of(&redis_admin_url());
+    let users = admin.redis(&["ACL", "USERS"]);
+    assert!(!users.contains(&rotated.user) && !users.contains(&them.user), "{users}");
+    assert_eq!(admin.redis(&["EXISTS", &format!("{mine}:greeting")]), "0");
+    assert_eq!(admin.redis(&["EXISTS", &format!("{theirs}:secret")]), "0");
+}
