@@ -292,6 +292,26 @@ async fn rotating_the_key_reseals_every_secret_and_keeps_them_readable() {
         phase: "done",
     };
     let release = platform.store.create_release(release).await.unwrap();
+    let credentials = AddonCredentials {
+        url: "postgres://login:pw@127.0.0.1:5432/db".into(),
+        username: "login".into(),
+        password: "pw".into(),
+        resource: "db".into(),
+        owner: Some("db_owner".into()),
+    };
+    let addon = berth_store::NewAddon {
+        name: "postgres-demo",
+        service: "postgres",
+        plan: "standard",
+        provider_mode: "server",
+        credentials_sealed: &platform
+            .seal_credentials("postgres-demo", &credentials)
+            .unwrap(),
+        app_id: app.id,
+        as_name: "DATABASE",
+    };
+    let entry = crate::audit::app_entry(&owner, "demo", "addons.create", String::new());
+    platform.store.create_addon(&addon, &entry).await.unwrap();
     let old_id = platform.secrets().id().to_string();
 
     let new_id = platform.rotate_key().await.unwrap();
@@ -317,6 +337,11 @@ async fn rotating_the_key_reseals_every_secret_and_keeps_them_readable() {
         reopened.open_release_config(&app, &stored).unwrap(),
         snapshot
     );
+    let addon = reopened.store.addon("postgres-demo").await.unwrap().unwrap();
+    assert!(addon
+        .credentials_sealed
+        .starts_with(&format!("berth1:{new_id}:")));
+    assert_eq!(reopened.open_credentials(&addon).unwrap(), credentials);
     assert!(dir.path().join("data/secret.key.previous").exists());
     assert!(!dir.path().join("data/secret.key.next").exists());
 }

@@ -559,13 +559,13 @@ impl Platform {
         Ok(())
     }
 
-    fn seal_credentials(&self, addon_name: &str, credentials: &Credentials) -> Result<String> {
+    pub(crate) fn seal_credentials(&self, addon_name: &str, credentials: &Credentials) -> Result<String> {
         let json = serde_json::to_vec(credentials)
             .map_err(|e| PlatformError::Internal(format!("cannot encode credentials: {e}")))?;
         Ok(self.secrets.seal(&sealing_context(addon_name), &json))
     }
 
-    fn open_credentials(&self, addon: &AddonRecord) -> Result<Credentials> {
+    pub(crate) fn open_credentials(&self, addon: &AddonRecord) -> Result<Credentials> {
         let json = self.secrets.open(
             &sealing_context(&addon.name),
             &addon.credentials_sealed,
