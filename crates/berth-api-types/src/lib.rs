@@ -138,6 +138,9 @@ pub struct CreateAppRequest {
     /// A name by Heroku's rule; none picks a random friendly one.
     #[serde(default)]
     pub name: Option<String>,
+    /// A `heroku.yml`: its `setup` (add-ons, config vars) applies to the new app.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub manifest: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

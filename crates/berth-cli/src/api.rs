@@ -71,8 +71,8 @@ impl Client {
         self.json(Method::GET, &["apps"], None::<&()>)
     }
 
-    pub fn create_app(&self, name: Option<String>) -> Result<App> {
-        self.json(Method::POST, &["apps"], Some(&CreateAppRequest { name }))
+    pub fn create_app(&self, name: Option<String>, manifest: Option<String>) -> Result<App> {
+        self.json(Method::POST, &["apps"], Some(&CreateAppRequest { name, manifest }))
     }
 
     pub fn app(&self, name: &str) -> Result<App> {

@@ -307,6 +307,11 @@ pub struct AppsCreateArgs {
     #[arg(long)]
     pub no_remote: bool,
 
+    /// Set the app up as the repository's heroku.yml says: the add-ons and
+    /// config vars under `setup` come with it (otherwise: on its first push)
+    #[arg(long)]
+    pub manifest: bool,
+
     /// Print the created app as JSON
     #[arg(long)]
     pub json: bool,

@@ -352,3 +352,165 @@ fn redis_addons_keep_to_their_key_prefix_and_rotate() {
     assert_eq!(admin.redis(&["EXISTS", &format!("{mine}:greeting")]), "0");
     assert_eq!(admin.redis(&["EXISTS", &format!("{theirs}:secret")]), "0");
 }
+
+/// A heroku.yml for the `cmd-only` fixture with `setup` lines before it.
+fn heroku_yml(setup: &str) -> String {
+    format!("{setup}build:\n  docker:\n    web: Dockerfile\n")
+}
+
+/// Pushes the repository to the app; the push's output (stderr), and whether it succeeded.
+fn push(world: &World, repo: &berth_testkit::AppRepo, app: &str) -> (bool, String) {
+    let output = world
+        .command("git", repo.path())
+        .args(["push", &format!("{}/{app}.git", world.server.api_url), "main"])
+        .output()
+        .unwrap();
+    (
+        output.status.success(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+fn addon_count(world: &World, app: &str) -> usize {
+    let listed = world.berth(&["addons", "-a", app, "--json"]).json();
+    listed.as_array().unwrap().len()
+}
+
+#[test]
+fn heroku_yml_setup_applies_on_the_first_push_and_later_changes_are_reported() {
+    require_servers();
+    let world = addon_world(postgres_admin_url());
+    world
+        .server
+        .create_user("dev@example.com", false, Some(PASSWORD));
+    world.login("dev@example.com", PASSWORD).ok();
+    let app = berth_testkit::unique_app_name("setup-push");
+    let _cleanup = berth_testkit::EngineCleanup::new(&app);
+    world.berth(&["apps:create", &app, "--no-remote"]).ok();
+    let repo = berth_testkit::AppRepo::from_fixture("cmd-only");
+    repo.write(
+        "heroku.yml",
+        &heroku_yml(
+            "setup:\n  addons:\n    - plan: heroku-postgresql:mini\n  config:\n    GREETING: from-setup\n",
+        ),
+    );
+    repo.commit("Set the app up from heroku.yml");
+
+    let (pushed, output) = push(&world, &repo, &app);
+    assert!(pushed, "{output}");
+    assert!(output.contains("Setting up the app as heroku.yml's setup says"), "{output}");
+    let url = config_get(&world, &app, "DATABASE_URL");
+    assert_eq!(sql_ok(Login::of(&url).psql("SELECT 'reachable'")), "reachable");
+    assert_eq!(config_get(&world, &app, "GREETING"), "from-setup");
+    let echoed = world
+        .berth(&["run", "--no-tty", "-a", &app, "echo \"$GREETING $DATABASE_URL\""])
+        .ok();
+    assert_eq!(echoed.trim(), format!("from-setup {url}"));
+
+    repo.write(
+        "heroku.yml",
+        &heroku_yml(
+            "setup:\n  addons:\n    - plan: heroku-postgresql:mini\n    - plan: heroku-redis\n",
+        ),
+    );
+    repo.commit("Ask for a cache too");
+    let (pushed, output) = push(&world, &repo, &app);
+    assert!(pushed, "{output}");
+    assert!(
+        output.contains("setup applies only to a new app")
+            && output.contains("heroku-redis as REDIS"),
+        "{output}"
+    );
+    assert_eq!(addon_count(&world, &app), 1);
+    assert_eq!(config_get(&world, &app, "DATABASE_URL"), url);
+}
+
+#[test]
+fn a_setup_that_cannot_be_provisioned_rejects_the_first_push_and_leaves_nothing() {
+    require_servers();
+    let admin = Login::of(&postgres_admin_url());
+    let wrong = format!(
+        "postgres://{}:not-the-password@{}:{}/postgres",
+        admin.user, admin.host, admin.port
+    );
+    let world = addon_world(wrong);
+    world
+        .server
+        .create_user("dev@example.com", false, Some(PASSWORD));
+    world.login("dev@example.com", PASSWORD).ok();
+    let app = berth_testkit::unique_app_name("setup-fail");
+    let _cleanup = berth_testkit::EngineCleanup::new(&app);
+    world.berth(&["apps:create", &app, "--no-remote"]).ok();
+    let repo = berth_testkit::AppRepo::from_fixture("cmd-only");
+
+    repo.write(
+        "heroku.yml",
+        &heroku_yml("setup:\n  addons:\n    - plan: heroku-mongodb\n"),
+    );
+    repo.commit("An unknown service");
+    let (pushed, output) = push(&world, &repo, &app);
+    assert!(!pushed, "{output}");
+    assert!(output.contains("unknown add-on service \"heroku-mongodb\""), "{output}");
+
+    // Redis is made first, then Postgres fails: the Redis add-on goes again.
+    repo.write(
+        "heroku.yml",
+        &heroku_yml(
+            "setup:\n  addons:\n    - plan: heroku-redis\n    - plan: heroku-postgresql\n  config:\n    GREETING: never\n",
+        ),
+    );
+    repo.commit("A database the server refuses");
+    let (pushed, output) = push(&world, &repo, &app);
+    assert!(!pushed, "{output}");
+    assert!(
+        output.contains("the postgres add-on (DATABASE) could not be created, so none was"),
+        "{output}"
+    );
+    assert_eq!(addon_count(&world, &app), 0);
+    let config = world.berth(&["config", "-a", &app, "--json"]).json();
+    assert_eq!(config, serde_json::json!({}));
+}
+
+#[test]
+fn apps_create_with_the_manifest_sets_the_app_up_before_its_first_push() {
+    require_servers();
+    let world = addon_world(postgres_admin_url());
+    world
+        .server
+        .create_user("dev@example.com", false, Some(PASSWORD));
+    world.login("dev@example.com", PASSWORD).ok();
+    let repo = berth_testkit::AppRepo::from_fixture("cmd-only");
+    repo.write(
+        "heroku.yml",
+        &heroku_yml("setup:\n  addons:\n    - plan: heroku-redis\n      as: CACHE\n"),
+    );
+    repo.commit("Set up with a cache");
+    let app = berth_testkit::unique_app_name("setup-create");
+    let _cleanup = berth_testkit::EngineCleanup::new(&app);
+    let in_repo = |args: &[&str]| {
+        Run::from(
+            world
+                .command(env!("CARGO_BIN_EXE_berth"), repo.path())
+                .args(args)
+                .stdin(Stdio::null())
+                .output()
+                .unwrap(),
+        )
+    };
+    in_repo(&["apps:create", &app, "--manifest", "--no-remote"]).ok();
+    let url = config_get(&world, &app, "CACHE_URL");
+    assert!(url.starts_with("redis://"), "{url}");
+    let (pushed, output) = push(&world, &repo, &app);
+    assert!(pushed, "{output}");
+    assert!(!output.contains("Setting up the app"), "{output}");
+    assert_eq!(addon_count(&world, &app), 1);
+    assert_eq!(config_get(&world, &app, "CACHE_URL"), url);
+
+    // A manifest that does not parse creates nothing, and says where it is wrong.
+    repo.write("heroku.yml", "setup:\n  addon: []\n");
+    let other = berth_testkit::unique_app_name("setup-bad");
+    let error = in_repo(&["apps:create", &other, "--manifest", "--no-remote"]).fails();
+    assert!(error.contains("heroku.yml:2:3: unknown key \"addon\""), "{error}");
+    let apps = world.berth(&["apps", "--json"]).json();
+    assert!(!apps.to_string().contains(&other), "{apps}");
+}

@@ -11,7 +11,7 @@ mod redis;
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use berth_core::{check_config_key, Action, Actor, AppName};
+use berth_core::{check_config_key, Action, Actor, AppName, Setup};
 use berth_store::{AddonRecord, AppRecord, AttachmentRecord, NewAddon};
 use chrono::{DateTime, Utc};
 
@@ -169,61 +169,252 @@ impl Platform {
                 AppName::random(&mut rand::thread_rng())
             ),
         };
-        let provider = self.providers.get(spec.service)?;
         self.exclusively(&app, progress, async {
-            if self.store.addon(&name).await?.is_some() {
-                return Err(PlatformError::Conflict(format!(
-                    "an add-on named {name} already exists: choose another --name"
-                )));
-            }
-            self.check_attachable(&app, &as_name).await?;
-            progress.say(&format!("-----> Creating {name} ({})", spec.service));
-            let credentials = provider.provision().await?;
-            let sealed = self.seal_credentials(&name, &credentials)?;
-            let entry = app_entry(
-                actor,
-                &app.name,
-                "addons.create",
-                format!("{name} ({}:{}) as {as_name}", spec.service, spec.plan),
-            );
-            let new = NewAddon {
-                name: &name,
-                service: spec.service,
-                plan: &spec.plan,
-                provider_mode: provider.mode(),
-                credentials_sealed: &sealed,
-                app_id: app.id,
-                as_name: &as_name,
-            };
-            let record = match self.store.create_addon(&new, &entry).await {
-                Ok(record) => record,
-                Err(error) => {
-                    undo_provision(provider, &name, &credentials).await;
-                    return Err(error.into());
-                }
-            };
-            let changes = BTreeMap::from([(config_var(&as_name), Some(credentials.url.clone()))]);
-            let description = format!("Attach {as_name} ({name})");
-            if let Err(error) = self
-                .change_config_locked(actor, &app, &changes, Some(description), progress)
-                .await
-            {
-                let undo = app_entry(
-                    actor,
-                    &app.name,
-                    "addons.destroy",
-                    format!("{name}: its release failed"),
-                );
-                if let Err(store_error) = self.store.delete_addon(record.id, &undo).await {
-                    tracing::error!(addon = %name, %store_error, "a failed add-on's record stayed");
-                }
-                undo_provision(provider, &name, &credentials).await;
-                return Err(error);
-            }
+            let record = self
+                .provision_locked(actor, &app, &spec, &as_name, &name, progress)
+                .await?;
             let attachments = self.store.addon_attachments(None).await?;
             Ok(view(record, &attachments, |_| true))
         })
         .await
+    }
+
+    /// Provisions an add-on and attaches it to the app, whose lease the
+    /// caller holds; on failure nothing of it is left.
+    async fn provision_locked(
+        &self,
+        actor: &Actor,
+        app: &AppRecord,
+        spec: &ServiceSpec,
+        as_name: &str,
+        name: &str,
+        progress: &Progress,
+    ) -> Result<AddonRecord> {
+        let provider = self.providers.get(spec.service)?;
+        if self.store.addon(name).await?.is_some() {
+            return Err(PlatformError::Conflict(format!(
+                "an add-on named {name} already exists: choose another --name"
+            )));
+        }
+        self.check_attachable(app, as_name).await?;
+        progress.say(&format!("-----> Creating {name} ({})", spec.service));
+        let credentials = provider.provision().await?;
+        let sealed = self.seal_credentials(name, &credentials)?;
+        let entry = app_entry(
+            actor,
+            &app.name,
+            "addons.create",
+            format!("{name} ({}:{}) as {as_name}", spec.service, spec.plan),
+        );
+        let new = NewAddon {
+            name,
+            service: spec.service,
+            plan: &spec.plan,
+            provider_mode: provider.mode(),
+            credentials_sealed: &sealed,
+            app_id: app.id,
+            as_name,
+        };
+        let record = match self.store.create_addon(&new, &entry).await {
+            Ok(record) => record,
+            Err(error) => {
+                undo_provision(provider, name, &credentials).await;
+                return Err(error.into());
+            }
+        };
+        let changes = BTreeMap::from([(config_var(as_name), Some(credentials.url.clone()))]);
+        let description = format!("Attach {as_name} ({name})");
+        if let Err(error) = self
+            .change_config_locked(actor, app, &changes, Some(description), progress)
+            .await
+        {
+            let undo = app_entry(
+                actor,
+                &app.name,
+                "addons.destroy",
+                format!("{name}: its release failed"),
+            );
+            if let Err(store_error) = self.store.delete_addon(record.id, &undo).await {
+                tracing::error!(addon = %name, %store_error, "a failed add-on's record stayed");
+            }
+            undo_provision(provider, name, &credentials).await;
+            return Err(error);
+        }
+        Ok(record)
+    }
+
+    /// A manifest's `setup` on a push, under the app's lease: applied to an
+    /// app with no release and no add-ons yet (all of it, or nothing), else
+    /// only what differs from the app is reported.
+    pub(crate) async fn setup_on_push(
+        &self,
+        actor: &Actor,
+        app: &AppRecord,
+        setup: &Setup,
+        progress: &Progress,
+    ) -> Result<()> {
+        if setup.addons.is_empty() && setup.config.is_empty() {
+            return Ok(());
+        }
+        // Read again under the lease: another push may have released meanwhile.
+        let app = self
+            .store
+            .app_with_role(&app.name, 0)
+            .await?
+            .map_or_else(|| app.clone(), |(app, _)| app);
+        let attachments = self.store.addon_attachments(Some(app.id)).await?;
+        if app.current_release.is_none()
+            && attachments.is_empty()
+            && self.addons_owned_by(&app).await?.is_empty()
+        {
+            progress.say("-----> Setting up the app as heroku.yml's setup says");
+            return self.apply_setup_locked(actor, &app, setup, progress).await;
+        }
+        let config = self.current_config(&app).await?;
+        let mut differences = Vec::new();
+        for request in &setup.addons {
+            let as_name = match ServiceSpec::parse(&request.plan) {
+                Ok(spec) => request
+                    .as_name
+                    .clone()
+                    .unwrap_or_else(|| spec.default_as().to_string())
+                    .to_ascii_uppercase(),
+                Err(error) => {
+                    differences.push(format!("setup.addons: {error}"));
+                    continue;
+                }
+            };
+            if !attachments.iter().any(|t| t.as_name == as_name) {
+                differences.push(format!(
+                    "setup.addons asks for {} as {as_name}, which {} does not have: add it with \
+                     `berth addons:create {} --as {as_name}`",
+                    request.plan, app.name, request.plan
+                ));
+            }
+        }
+        for key in setup.config.keys() {
+            if !config.contains_key(key) {
+                differences.push(format!(
+                    "setup.config sets {key}, which {} does not have: set it with `berth \
+                     config:set {key}=…`",
+                    app.name
+                ));
+            }
+        }
+        if !differences.is_empty() {
+            progress.say(
+                "-----> heroku.yml's setup applies only to a new app; it differs from this one:",
+            );
+            for difference in differences {
+                progress.say(&format!("       {difference}"));
+            }
+        }
+        Ok(())
+    }
+
+    /// Creates the add-ons and sets the config vars a manifest's `setup`
+    /// names, under the app's lease. Everything is checked before anything
+    /// is provisioned; if one add-on fails, those made before it go again.
+    pub(crate) async fn apply_setup_locked(
+        &self,
+        actor: &Actor,
+        app: &AppRecord,
+        setup: &Setup,
+        progress: &Progress,
+    ) -> Result<()> {
+        let mut planned: Vec<(ServiceSpec, String)> = Vec::new();
+        for request in &setup.addons {
+            let spec = ServiceSpec::parse(&request.plan)
+                .map_err(|e| PlatformError::Invalid(format!("heroku.yml setup.addons: {e}")))?;
+            let as_name = check_as_name(request.as_name.as_deref().unwrap_or(spec.default_as()))
+                .map_err(|e| PlatformError::Invalid(format!("heroku.yml setup.addons: {e}")))?;
+            if planned.iter().any(|(_, taken)| *taken == as_name) {
+                return Err(PlatformError::Invalid(format!(
+                    "heroku.yml setup.addons names {as_name} twice: give one of them another `as`"
+                )));
+            }
+            self.providers.get(spec.service)?;
+            planned.push((spec, as_name));
+        }
+        for key in setup.config.keys() {
+            check_config_key(key).map_err(|e| {
+                PlatformError::Invalid(format!("heroku.yml setup.config: {e}"))
+            })?;
+        }
+        let mut created = Vec::new();
+        for (spec, as_name) in &planned {
+            let name = format!(
+                "{}-{}",
+                spec.service,
+                AppName::random(&mut rand::thread_rng())
+            );
+            match self
+                .provision_locked(actor, app, spec, as_name, &name, progress)
+                .await
+            {
+                Ok(record) => created.push((record, as_name.clone())),
+                Err(error) => {
+                    self.undo_setup(actor, app, &created, progress).await;
+                    return Err(PlatformError::DeployFailed(format!(
+                        "heroku.yml setup: the {} add-on ({as_name}) could not be created, so \
+                     none was: {error}",
+                        spec.service
+                    )));
+                }
+            }
+        }
+        let config = self.current_config(app).await?;
+        let changes: BTreeMap<String, Option<String>> = setup
+            .config
+            .iter()
+            .filter(|(key, _)| !config.contains_key(*key))
+            .map(|(key, value)| (key.clone(), Some(value.clone())))
+            .collect();
+        if !changes.is_empty() {
+            let description = "Set up config vars from heroku.yml".to_string();
+            if let Err(error) = self
+                .change_config_locked(actor, app, &changes, Some(description), progress)
+                .await
+            {
+                self.undo_setup(actor, app, &created, progress).await;
+                return Err(error);
+            }
+        }
+        Ok(())
+    }
+
+    /// Removes add-ons a failed setup made, best effort (each failure is logged).
+    async fn undo_setup(
+        &self,
+        actor: &Actor,
+        app: &AppRecord,
+        created: &[(AddonRecord, String)],
+        progress: &Progress,
+    ) {
+        for (addon, as_name) in created.iter().rev() {
+            let undone = async {
+                let changes = BTreeMap::from([(config_var(as_name), None)]);
+                let description = format!("Detach {as_name} ({}): setup failed", addon.name);
+                self.change_config_locked(actor, app, &changes, Some(description), progress)
+                    .await?;
+                let provider = self.providers.get(&addon.service)?;
+                provider
+                    .deprovision(&self.open_credentials(addon)?)
+                    .await?;
+                let entry = app_entry(
+                    actor,
+                    &app.name,
+                    "addons.destroy",
+                    format!("{}: the setup it was part of failed", addon.name),
+                );
+                self.store.delete_addon(addon.id, &entry).await?;
+                Ok::<(), PlatformError>(())
+            }
+            .await;
+            if let Err(error) = undone {
+                tracing::error!(addon = %addon.name, %error, "a failed setup's add-on stayed");
+            }
+        }
     }
 
     /// Attaches an existing add-on to another app, which needs the right to
