@@ -445,3 +445,13 @@ pub struct AddonCredentials {
     /// Postgres: the database; Redis: the key prefix the app's keys must start with (`PREFIX:`).
     pub resource: String,
 }
+
+/// A backup of a Postgres add-on.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Backup {
+    /// `b001`, `b002`…
+    pub id: String,
+    pub addon: String,
+    pub size_bytes: u64,
+    pub created_at: DateTime<Utc>,
+}

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use berth_api_types::{
-    Account, AddDomainRequest, Addon, AddonInfo, AttachAddonRequest, CreateAddonRequest, AddMemberRequest, App, AuditEvent, ConfigChanged, ConfigUpdate,
+    Account, AddDomainRequest, Addon, AddonInfo, AttachAddonRequest, Backup, CreateAddonRequest, AddMemberRequest, App, AuditEvent, ConfigChanged, ConfigUpdate,
     CreateAppRequest, CreateTokenRequest, CreateUserRequest, CreatedToken, DetachedRun, Domain,
     DomainInfo, Drain, DrainRequest, Dyno, DynoSelection, ErrorBody, FormationEntry, LogEntry,
     LoginRequest, MaintenanceRequest, Member, Release, ReleaseDetail, RemovedUser, RollbackRequest,
@@ -264,6 +264,31 @@ impl Client {
         self.send(
             Method::POST,
             &["apps", app, "addons", addon, "rotate"],
+            None::<&()>,
+        )
+        .map(drop)
+    }
+
+    pub fn backups(&self, app: &str, addon: &str) -> Result<Vec<Backup>> {
+        self.json(
+            Method::GET,
+            &["apps", app, "addons", addon, "backups"],
+            None::<&()>,
+        )
+    }
+
+    pub fn capture_backup(&self, app: &str, addon: &str) -> Result<Backup> {
+        self.json(
+            Method::POST,
+            &["apps", app, "addons", addon, "backups"],
+            None::<&()>,
+        )
+    }
+
+    pub fn restore_backup(&self, app: &str, addon: &str, id: &str) -> Result<()> {
+        self.send(
+            Method::POST,
+            &["apps", app, "addons", addon, "backups", id, "restore"],
             None::<&()>,
         )
         .map(drop)

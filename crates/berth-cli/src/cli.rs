@@ -125,6 +125,18 @@ pub enum Command {
     #[command(name = "addons:rotate")]
     AddonsRotate(AddonNameArgs),
 
+    /// List the backups of a Postgres add-on (default: the app's DATABASE)
+    #[command(name = "pg:backups")]
+    PgBackups(PgBackupsArgs),
+
+    /// Back up a Postgres add-on now (one is also taken daily; the newest few are kept)
+    #[command(name = "pg:backups:capture")]
+    PgBackupsCapture(PgBackupsArgs),
+
+    /// Restore a backup into its Postgres add-on, replacing what the database holds
+    #[command(name = "pg:backups:restore")]
+    PgBackupsRestore(PgRestoreArgs),
+
     /// List an app's custom domains and the DNS record each needs
     Domains(AppJsonArgs),
 
@@ -441,6 +453,35 @@ pub struct AddonNameArgs {
 
     /// The add-on's name
     pub name: String,
+}
+
+#[derive(Debug, Args)]
+pub struct PgBackupsArgs {
+    #[command(flatten)]
+    pub app: AppArg,
+
+    /// The Postgres add-on (default: the one attached to the app as DATABASE)
+    pub addon: Option<String>,
+
+    /// Print JSON instead of text
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct PgRestoreArgs {
+    #[command(flatten)]
+    pub app: AppArg,
+
+    /// The backup, e.g. b003 (see pg:backups)
+    pub id: String,
+
+    /// The Postgres add-on (default: the one attached to the app as DATABASE)
+    pub addon: Option<String>,
+
+    /// The app's name again, to confirm
+    #[arg(long, value_name = "APP")]
+    pub confirm: Option<String>,
 }
 
 #[derive(Debug, Args)]

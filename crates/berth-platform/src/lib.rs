@@ -41,7 +41,7 @@ use berth_router::Router;
 use berth_store::Store;
 
 pub use accounts::{IssuedToken, Session};
-pub use addons::{Addon, AddonSettings, Attachment, Credentials as AddonCredentials};
+pub use addons::{Addon, AddonSettings, Attachment, Backup, Credentials as AddonCredentials};
 pub use app_logs::MAX_LOG_LINES;
 pub use berth_core::AppRole;
 pub use berth_core::{Action, Actor, AppName, TokenScope};
@@ -104,6 +104,7 @@ pub struct Platform {
     image_retention: usize,
     throttle: throttle::SignInThrottle,
     providers: addons::Providers,
+    backup_retention: usize,
 }
 
 impl Platform {
@@ -141,6 +142,7 @@ impl Platform {
             image_retention: config.image_retention.max(1),
             throttle: throttle::SignInThrottle::default(),
             providers: addons::Providers::new(&config.addons)?,
+            backup_retention: config.addons.backup_retention.max(1),
         })
     }
 

@@ -105,6 +105,11 @@ pub struct Settings {
     /// Add-ons: the host apps reach that Redis server by (default: the admin URL's).
     #[arg(long, env = "BERTH_ADDON_REDIS_HOST")]
     pub addon_redis_host: Option<String>,
+
+    /// Add-ons: how many backups of each Postgres add-on are kept (the newest;
+    /// one is captured daily, more with pg:backups:capture).
+    #[arg(long, env = "BERTH_ADDON_BACKUP_RETENTION", default_value_t = 7)]
+    pub addon_backup_retention: usize,
 }
 
 impl Settings {
@@ -140,6 +145,7 @@ impl Settings {
                 postgres_host: self.addon_postgres_host.clone(),
                 redis_admin_url: self.addon_redis_admin_url.clone(),
                 redis_host: self.addon_redis_host.clone(),
+                backup_retention: self.addon_backup_retention,
             },
         }
     }

@@ -4,9 +4,10 @@
 use berth_api_types::{Addon, CreateAddonRequest};
 
 use super::{interactive, prompt_line, Context};
+use crate::api::Client;
 use crate::cli::{
     AddonNameArgs, AddonsArgs, AddonsAttachArgs, AddonsCreateArgs, AddonsDestroyArgs,
-    AddonsInfoArgs,
+    AddonsInfoArgs, PgBackupsArgs, PgRestoreArgs,
 };
 use crate::error::{Error, Result};
 use crate::output;
@@ -166,6 +167,104 @@ pub fn rotate(context: &Context, args: AddonNameArgs) -> Result<()> {
         args.name
     );
     Ok(())
+}
+
+pub fn backups(context: &Context, args: PgBackupsArgs) -> Result<()> {
+    let name = context.app_name(&args.app)?;
+    let client = context.client()?;
+    let addon = postgres_addon(&client, &name, args.addon)?;
+    let backups = client.backups(&name, &addon)?;
+    if args.json {
+        output::print_json(&backups);
+    } else if backups.is_empty() {
+        crate::outln!("{addon} has no backups yet. Take one with: berth pg:backups:capture {addon}");
+    } else {
+        let rows: Vec<Vec<String>> = backups
+            .iter()
+            .map(|b| {
+                vec![
+                    b.id.clone(),
+                    output::time(&b.created_at),
+                    format!("{} bytes", b.size_bytes),
+                ]
+            })
+            .collect();
+        crate::outln!("=== Backups of {addon}");
+        crate::out!("{}", output::table(&["ID", "TAKEN", "SIZE"], &rows));
+    }
+    Ok(())
+}
+
+pub fn capture(context: &Context, args: PgBackupsArgs) -> Result<()> {
+    let name = context.app_name(&args.app)?;
+    let client = context.client()?;
+    let addon = postgres_addon(&client, &name, args.addon)?;
+    let backup = client.capture_backup(&name, &addon)?;
+    if args.json {
+        output::print_json(&backup);
+    } else {
+        crate::outln!(
+            "Backing up {addon}... done: {} ({} bytes)",
+            backup.id,
+            backup.size_bytes
+        );
+        crate::outln!("Restore it with: berth pg:backups:restore {} {addon} -a {name}", backup.id);
+    }
+    Ok(())
+}
+
+pub fn restore(context: &Context, args: PgRestoreArgs) -> Result<()> {
+    let name = context.app_name(&args.app)?;
+    let client = context.client()?;
+    let addon = postgres_addon(&client, &name, args.addon)?;
+    let confirmation = match args.confirm {
+        Some(confirmation) => confirmation,
+        None if interactive() => {
+            eprintln!("This replaces what {addon} holds with backup {}.", args.id);
+            prompt_line(&format!("Type {name} to confirm: "))?
+                .trim()
+                .to_string()
+        }
+        None => {
+            return Err(Error::Input(format!(
+                "this replaces what {addon} holds with backup {}: run again with --confirm {name}",
+                args.id
+            )))
+        }
+    };
+    if confirmation != name {
+        return Err(Error::ConfirmationMismatch {
+            given: confirmation,
+            app: name,
+        });
+    }
+    client.restore_backup(&name, &addon, &args.id)?;
+    crate::outln!("Restoring {} into {addon}... done", args.id);
+    Ok(())
+}
+
+/// The add-on named, else the app's Postgres add-on attached as DATABASE,
+/// else its only Postgres add-on.
+fn postgres_addon(client: &Client, app: &str, named: Option<String>) -> Result<String> {
+    if let Some(name) = named {
+        return Ok(name);
+    }
+    let addons = client.addons(Some(app))?;
+    let postgres: Vec<&Addon> = addons.iter().filter(|a| a.service == "postgres").collect();
+    let attached = postgres.iter().find(|a| {
+        a.attachments
+            .iter()
+            .any(|t| t.app == app && t.as_name == "DATABASE")
+    });
+    match (attached, postgres.as_slice()) {
+        (Some(addon), _) | (None, [addon]) => Ok(addon.name.clone()),
+        (None, []) => Err(Error::Input(format!(
+            "{app} has no Postgres add-on: create one with berth addons:create postgres"
+        ))),
+        (None, _) => Err(Error::Input(format!(
+            "{app} has several Postgres add-ons: name one (berth addons -a {app} lists them)"
+        ))),
+    }
 }
 
 /// `app::AS` for each attachment, e.g. `web::DATABASE, worker::DATABASE`.

@@ -514,3 +514,88 @@ fn apps_create_with_the_manifest_sets_the_app_up_before_its_first_push() {
     let apps = world.berth(&["apps", "--json"]).json();
     assert!(!apps.to_string().contains(&other), "{apps}");
 }
+
+#[test]
+fn a_postgres_backup_brings_a_dropped_table_back_and_old_ones_expire() {
+    require_servers();
+    let world = World {
+        server: TestServer::start_with(|settings| {
+            settings.addon_postgres_admin_url = Some(postgres_admin_url());
+            settings.addon_backup_retention = 2;
+        }),
+        home: tempfile::tempdir().unwrap(),
+        cwd: tempfile::tempdir().unwrap(),
+    };
+    world
+        .server
+        .create_user("dev@example.com", false, Some(PASSWORD));
+    world.login("dev@example.com", PASSWORD).ok();
+    let app = berth_testkit::unique_app_name("pg-backup");
+    world.berth(&["apps:create", &app, "--no-remote"]).ok();
+    let addon = berth_testkit::unique_app_name("pg-backed");
+    world
+        .berth(&["addons:create", "postgres", "--name", &addon, "-a", &app])
+        .ok();
+    let login = Login::of(&config_get(&world, &app, "DATABASE_URL"));
+    sql_ok(login.psql(
+        "CREATE TABLE invoices (id int PRIMARY KEY, total int); \
+         INSERT INTO invoices VALUES (1, 100), (2, 250)",
+    ));
+    assert_eq!(
+        world.berth(&["pg:backups", "-a", &app]).ok().trim(),
+        format!("{addon} has no backups yet. Take one with: berth pg:backups:capture {addon}")
+    );
+
+    let captured = world
+        .berth(&["pg:backups:capture", "-a", &app, "--json"])
+        .json();
+    assert_eq!(captured["id"], "b001");
+    assert!(captured["size_bytes"].as_u64().unwrap() > 0);
+    let file = world
+        .server
+        .data_dir()
+        .join("backups")
+        .join(&addon)
+        .join("b001.dump");
+    assert!(file.is_file(), "{}", file.display());
+    let listed = world.berth(&["pg:backups", &addon, "-a", &app]).ok();
+    assert!(listed.contains("b001"), "{listed}");
+
+    sql_ok(login.psql("DROP TABLE invoices"));
+    let refused = world
+        .berth(&["pg:backups:restore", "b001", "-a", &app])
+        .fails();
+    assert!(refused.contains("--confirm"), "{refused}");
+    let missing = world
+        .berth(&["pg:backups:restore", "b009", "-a", &app, "--confirm", &app])
+        .fails();
+    assert!(missing.contains("has no backup b009"), "{missing}");
+    world
+        .berth(&["pg:backups:restore", "b001", "-a", &app, "--confirm", &app])
+        .ok();
+    assert_eq!(
+        sql_ok(login.psql("SELECT sum(total) FROM invoices")),
+        "350",
+        "the table is back with its rows"
+    );
+    // What the restore made belongs to the add-on, so the app can keep writing.
+    sql_ok(login.psql("INSERT INTO invoices VALUES (3, 1)"));
+
+    // Retention 2: a third backup makes the first go.
+    for _ in 0..2 {
+        world.berth(&["pg:backups:capture", "-a", &app]).ok();
+    }
+    let kept = world.berth(&["pg:backups", "-a", &app, "--json"]).json();
+    let ids: Vec<&str> = kept
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["b002", "b003"]);
+    assert!(!file.exists());
+
+    world
+        .berth(&["addons:destroy", &addon, "-a", &app, "--confirm", &app])
+        .ok();
+}

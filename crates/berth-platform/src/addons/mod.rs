@@ -5,6 +5,7 @@
 //! it is destroyed explicitly. Attached vars are managed: `config:set` and
 //! `config:unset` refuse them (rotate or detach instead).
 
+mod backups;
 mod postgres;
 mod provider;
 mod redis;
@@ -19,6 +20,7 @@ use crate::audit::app_entry;
 use crate::progress::Progress;
 use crate::{Platform, PlatformError, Result};
 
+pub use backups::Backup;
 pub use provider::{AddonSettings, Credentials, Provider};
 pub(crate) use provider::{Providers, ServiceSpec};
 

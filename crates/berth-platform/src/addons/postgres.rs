@@ -44,6 +44,12 @@ impl PostgresServer {
         })
     }
 
+    /// Where berthd itself reaches the server (the admin URL's host and port),
+    /// which apps may reach by another address.
+    pub(crate) fn server_address(&self) -> (String, u16) {
+        (self.admin.get_host().to_string(), self.admin.get_port())
+    }
+
     /// A connection as the admin role, to its own database or to `database`.
     async fn connect(&self, database: Option<&str>) -> Result<PgConnection> {
         let mut options = self.admin.clone().disable_statement_logging();

@@ -12,7 +12,7 @@ use super::redis::RedisServer;
 use crate::{PlatformError, Result};
 
 /// How add-ons are provisioned, from berthd's settings.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct AddonSettings {
     /// A Postgres role with CREATEDB and CREATEROLE: each add-on gets a
     /// database and roles on that server.
@@ -23,6 +23,20 @@ pub struct AddonSettings {
     pub redis_admin_url: Option<String>,
     /// The host apps reach that Redis server by (default: the admin URL's).
     pub redis_host: Option<String>,
+    /// How many backups of each Postgres add-on are kept (the newest).
+    pub backup_retention: usize,
+}
+
+impl Default for AddonSettings {
+    fn default() -> Self {
+        Self {
+            postgres_admin_url: None,
+            postgres_host: None,
+            redis_admin_url: None,
+            redis_host: None,
+            backup_retention: 7,
+        }
+    }
 }
 
 /// An add-on's credentials as sealed in the store. `url` is what the app
@@ -126,6 +140,17 @@ impl Providers {
                 .as_deref()
                 .map(|url| RedisServer::new(url, settings.redis_host.as_deref()))
                 .transpose()?,
+        })
+    }
+
+    /// The Postgres server, for backups (which are Postgres's alone).
+    pub(crate) fn postgres(&self) -> Result<&PostgresServer> {
+        self.postgres.as_ref().ok_or_else(|| {
+            PlatformError::Invalid(
+                "postgres add-ons are not set up on this Berth: the operator sets \
+                 BERTH_ADDON_POSTGRES_ADMIN_URL"
+                    .into(),
+            )
         })
     }
 

@@ -6,7 +6,7 @@ use axum::http::StatusCode;
 use axum::Json;
 use berth_api_types::{
     Addon, AddonAttachment, AddonCredentials, AddonInfo, AddonInfoQuery, AttachAddonRequest,
-    CreateAddonRequest,
+    Backup, CreateAddonRequest,
 };
 use berth_platform::Progress;
 
@@ -148,6 +148,51 @@ pub(super) async fn rotate(
     state
         .platform
         .rotate_addon(&session.actor, &name, &addon, &progress)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+fn backup_view(backup: berth_platform::Backup) -> Backup {
+    Backup {
+        id: backup.id,
+        addon: backup.addon,
+        size_bytes: backup.size_bytes,
+        created_at: backup.created_at,
+    }
+}
+
+pub(super) async fn backups(
+    State(state): State<AppState>,
+    Authenticated(session): Authenticated,
+    Path((name, addon)): Path<(String, String)>,
+) -> Result<Json<Vec<Backup>>, ApiError> {
+    let backups = state
+        .platform
+        .backups(&session.actor, &name, &addon)
+        .await?;
+    Ok(Json(backups.into_iter().map(backup_view).collect()))
+}
+
+pub(super) async fn capture(
+    State(state): State<AppState>,
+    Authenticated(session): Authenticated,
+    Path((name, addon)): Path<(String, String)>,
+) -> Result<(StatusCode, Json<Backup>), ApiError> {
+    let backup = state
+        .platform
+        .capture_backup(&session.actor, &name, &addon)
+        .await?;
+    Ok((StatusCode::CREATED, Json(backup_view(backup))))
+}
+
+pub(super) async fn restore(
+    State(state): State<AppState>,
+    Authenticated(session): Authenticated,
+    Path((name, addon, id)): Path<(String, String, String)>,
+) -> Result<StatusCode, ApiError> {
+    state
+        .platform
+        .restore_backup(&session.actor, &name, &addon, &id)
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }

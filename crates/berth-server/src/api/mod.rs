@@ -75,6 +75,14 @@ fn v1() -> Routes {
             post(addons::attach).delete(addons::detach),
         )
         .route("/apps/{name}/addons/{addon}/rotate", post(addons::rotate))
+        .route(
+            "/apps/{name}/addons/{addon}/backups",
+            get(addons::backups).post(addons::capture),
+        )
+        .route(
+            "/apps/{name}/addons/{addon}/backups/{backup}/restore",
+            post(addons::restore),
+        )
         .route("/apps/{name}", get(apps::show).delete(apps::destroy))
         .route("/apps/{name}/releases", get(releases::list))
         .route("/apps/{name}/releases/{version}", get(releases::show))

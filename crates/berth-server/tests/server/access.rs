@@ -185,6 +185,18 @@ fn matrix() -> BTreeMap<(&'static str, &'static str), Need> {
             ("POST", "/api/v1/apps/{name}/addons/{addon}/rotate"),
             App(Admin, Full),
         ),
+        (
+            ("GET", "/api/v1/apps/{name}/addons/{addon}/backups"),
+            App(Viewer, Read),
+        ),
+        (
+            ("POST", "/api/v1/apps/{name}/addons/{addon}/backups"),
+            App(Admin, Full),
+        ),
+        (
+            ("POST", "/api/v1/apps/{name}/addons/{addon}/backups/{backup}/restore"),
+            App(Admin, Full),
+        ),
         (("GET", "/api/v1/audit"), PlatformAdmin(Read)),
         (("GET", "/api/v1/users"), PlatformAdmin(Read)),
         (("POST", "/api/v1/users"), PlatformAdmin(Full)),
@@ -441,7 +453,8 @@ async fn routes_of_the_router(api: &Api) -> BTreeSet<(String, String)> {
             .replace("{version}", "current")
             .replace("{email}", "probe@example.com")
             .replace("{hostname}", "probe.example.test")
-            .replace("{addon}", "probe");
+            .replace("{addon}", "probe")
+            .replace("{backup}", "b001");
         for method in ["GET", "POST", "PUT", "PATCH", "DELETE"] {
             let method = Method::from_bytes(method.as_bytes()).unwrap();
             let response = api.request(method.clone(), &path, None, None).await;
@@ -507,6 +520,7 @@ async fn every_route_answers_every_caller_as_the_policy_says() {
                     .replace("{email}", member)
                     .replace("{hostname}", "shop.example.test")
                     .replace("{addon}", "postgres-matrix-probe")
+                    .replace("{backup}", "b001")
             };
             let path = concrete(&app);
             let method = Method::from_bytes(method.as_bytes()).unwrap();
