@@ -4,11 +4,12 @@
 use std::time::Duration;
 
 use berth_api_types::{
-    Account, AddDomainRequest, Addon, AddonInfo, AttachAddonRequest, Backup, CreateAddonRequest, AddMemberRequest, App, AuditEvent, ConfigChanged, ConfigUpdate,
-    CreateAppRequest, CreateTokenRequest, CreateUserRequest, CreatedToken, DetachedRun, Domain,
-    DomainInfo, Drain, DrainRequest, Dyno, DynoSelection, ErrorBody, FormationEntry, LogEntry,
-    LoginRequest, MaintenanceRequest, Member, Release, ReleaseDetail, RemovedUser, RollbackRequest,
-    RunEvent, RunRequest, ScaleRequest, TerminalRunRequest, Token, UpdateMemberRequest, User,
+    Account, AddDomainRequest, AddMemberRequest, Addon, AddonInfo, App, AttachAddonRequest,
+    AuditEvent, Backup, ConfigChanged, ConfigUpdate, CreateAddonRequest, CreateAppRequest,
+    CreateTokenRequest, CreateUserRequest, CreatedToken, DetachedRun, Domain, DomainInfo, Drain,
+    DrainRequest, Dyno, DynoSelection, ErrorBody, FormationEntry, LogEntry, LoginRequest,
+    MaintenanceRequest, Member, Release, ReleaseDetail, RemovedUser, RollbackRequest, RunEvent,
+    RunRequest, ScaleRequest, TerminalRunRequest, Token, UpdateMemberRequest, User,
 };
 use reqwest::blocking::{RequestBuilder, Response};
 use reqwest::{Method, StatusCode};
@@ -72,7 +73,11 @@ impl Client {
     }
 
     pub fn create_app(&self, name: Option<String>, manifest: Option<String>) -> Result<App> {
-        self.json(Method::POST, &["apps"], Some(&CreateAppRequest { name, manifest }))
+        self.json(
+            Method::POST,
+            &["apps"],
+            Some(&CreateAppRequest { name, manifest }),
+        )
     }
 
     pub fn app(&self, name: &str) -> Result<App> {

@@ -4,8 +4,8 @@
 //! touches data, and records an audit entry for every change.
 
 mod access;
-mod addons;
 mod accounts;
+mod addons;
 mod app_logs;
 mod apps;
 mod audit;

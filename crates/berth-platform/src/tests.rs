@@ -337,7 +337,12 @@ async fn rotating_the_key_reseals_every_secret_and_keeps_them_readable() {
         reopened.open_release_config(&app, &stored).unwrap(),
         snapshot
     );
-    let addon = reopened.store.addon("postgres-demo").await.unwrap().unwrap();
+    let addon = reopened
+        .store
+        .addon("postgres-demo")
+        .await
+        .unwrap()
+        .unwrap();
     assert!(addon
         .credentials_sealed
         .starts_with(&format!("berth1:{new_id}:")));

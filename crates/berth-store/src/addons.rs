@@ -151,7 +151,9 @@ impl Store {
         .bind(to_millis(Utc::now()))
         .fetch_one(&mut *tx)
         .await
-        .conflict_as("create add-on", || format!("an add-on named {}", addon.name))?
+        .conflict_as("create add-on", || {
+            format!("an add-on named {}", addon.name)
+        })?
         .try_get("id")
         .context("read add-on id")?;
         insert_attachment(&mut tx, id, addon.app_id, addon.as_name).await?;

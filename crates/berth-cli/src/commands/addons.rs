@@ -67,7 +67,10 @@ pub fn create(context: &Context, args: AddonsCreateArgs) -> Result<()> {
         addon.plan,
         attachments(&addon)
     );
-    crate::outln!("Use `berth addons:info {} --reveal` to see its credentials", addon.name);
+    crate::outln!(
+        "Use `berth addons:info {} --reveal` to see its credentials",
+        addon.name
+    );
     Ok(())
 }
 
@@ -177,7 +180,9 @@ pub fn backups(context: &Context, args: PgBackupsArgs) -> Result<()> {
     if args.json {
         output::print_json(&backups);
     } else if backups.is_empty() {
-        crate::outln!("{addon} has no backups yet. Take one with: berth pg:backups:capture {addon}");
+        crate::outln!(
+            "{addon} has no backups yet. Take one with: berth pg:backups:capture {addon}"
+        );
     } else {
         let rows: Vec<Vec<String>> = backups
             .iter()
@@ -208,7 +213,10 @@ pub fn capture(context: &Context, args: PgBackupsArgs) -> Result<()> {
             backup.id,
             backup.size_bytes
         );
-        crate::outln!("Restore it with: berth pg:backups:restore {} {addon} -a {name}", backup.id);
+        crate::outln!(
+            "Restore it with: berth pg:backups:restore {} {addon} -a {name}",
+            backup.id
+        );
     }
     Ok(())
 }

@@ -41,11 +41,13 @@ pub fn create(context: &Context, args: AppsCreateArgs) -> Result<()> {
             return Err(Error::NotAGitRepository);
         }
         let path = git.top_level()?.join("heroku.yml");
-        Some(std::fs::read_to_string(&path).map_err(|source| Error::File {
-            action: "cannot read the manifest",
-            path,
-            source,
-        })?)
+        Some(
+            std::fs::read_to_string(&path).map_err(|source| Error::File {
+                action: "cannot read the manifest",
+                path,
+                source,
+            })?,
+        )
     } else {
         None
     };

@@ -123,10 +123,18 @@ fn deployed_apps(world: &World, prefixes: &[&str]) -> Vec<(String, berth_testkit
             world.berth(&["apps:create", &name, "--no-remote"]).ok();
             let push = world
                 .command("git", repo.path())
-                .args(["push", &format!("{}/{name}.git", world.server.api_url), "main"])
+                .args([
+                    "push",
+                    &format!("{}/{name}.git", world.server.api_url),
+                    "main",
+                ])
                 .output()
                 .unwrap();
-            assert!(push.status.success(), "{}", String::from_utf8_lossy(&push.stderr));
+            assert!(
+                push.status.success(),
+                "{}",
+                String::from_utf8_lossy(&push.stderr)
+            );
             (name, cleanup)
         })
         .collect()
@@ -195,11 +203,12 @@ fn a_postgres_addon_is_created_attached_rotated_detached_and_destroyed() {
     let refused = world
         .berth(&["config:unset", "DATABASE_URL", "-a", one])
         .fails();
-    assert!(refused.contains(&format!("managed by add-on {addon}")), "{refused}");
+    assert!(
+        refused.contains(&format!("managed by add-on {addon}")),
+        "{refused}"
+    );
 
-    world
-        .berth(&["addons:attach", &addon, "-a", two])
-        .ok();
+    world.berth(&["addons:attach", &addon, "-a", two]).ok();
     assert_eq!(config_get(&world, two, "DATABASE_URL"), url);
     assert_eq!(
         latest_release(&world, two)["description"],
@@ -236,7 +245,10 @@ fn a_postgres_addon_is_created_attached_rotated_detached_and_destroyed() {
     let refused = world
         .berth(&["addons:destroy", &addon, "-a", one, "--confirm", one])
         .fails();
-    assert!(refused.contains(&format!("still attached to {two}")), "{refused}");
+    assert!(
+        refused.contains(&format!("still attached to {two}")),
+        "{refused}"
+    );
     let refused = world
         .berth(&["apps:destroy", "-a", one, "--confirm", one])
         .fails();
@@ -286,16 +298,20 @@ fn a_failed_provisioning_leaves_no_addon_and_no_config_var() {
         error.contains("cannot connect to the add-on Postgres server"),
         "{error}"
     );
-    let error = world
-        .berth(&["addons:create", "mysql", "-a", app])
-        .fails();
-    assert!(error.contains("unknown add-on service \"mysql\""), "{error}");
+    let error = world.berth(&["addons:create", "mysql", "-a", app]).fails();
+    assert!(
+        error.contains("unknown add-on service \"mysql\""),
+        "{error}"
+    );
     let error = world
         .berth(&["addons:create", "redis", "--as", "9lives", "-a", app])
         .fails();
     assert!(error.contains("--as \"9lives\""), "{error}");
 
-    assert_eq!(world.berth(&["addons", "-a", app, "--json"]).json(), serde_json::json!([]));
+    assert_eq!(
+        world.berth(&["addons", "-a", app, "--json"]).json(),
+        serde_json::json!([])
+    );
     assert_eq!(config_get(&world, app, "DATABASE_URL"), "");
     assert_eq!(latest_release(&world, app)["version"], before);
 }
@@ -312,7 +328,16 @@ fn redis_addons_keep_to_their_key_prefix_and_rotate() {
         .berth(&["addons:create", "heroku-redis", "--name", &first, "-a", one])
         .ok();
     world
-        .berth(&["addons:create", "redis", "--name", &second, "--as", "CACHE", "-a", two])
+        .berth(&[
+            "addons:create",
+            "redis",
+            "--name",
+            &second,
+            "--as",
+            "CACHE",
+            "-a",
+            two,
+        ])
         .ok();
     let url = config_get(&world, one, "REDIS_URL");
     let other_url = config_get(&world, two, "CACHE_URL");
@@ -320,13 +345,22 @@ fn redis_addons_keep_to_their_key_prefix_and_rotate() {
         let info = world
             .berth(&["addons:info", addon, "-a", app, "--reveal", "--json"])
             .json();
-        info["credentials"]["resource"].as_str().unwrap().to_string()
+        info["credentials"]["resource"]
+            .as_str()
+            .unwrap()
+            .to_string()
     };
     let (mine, theirs) = (prefix(one, &first), prefix(two, &second));
     let (me, them) = (Login::of(&url), Login::of(&other_url));
 
-    assert_eq!(me.redis(&["SET", &format!("{mine}:greeting"), "hello"]), "OK");
-    assert_eq!(them.redis(&["SET", &format!("{theirs}:secret"), "theirs"]), "OK");
+    assert_eq!(
+        me.redis(&["SET", &format!("{mine}:greeting"), "hello"]),
+        "OK"
+    );
+    assert_eq!(
+        them.redis(&["SET", &format!("{theirs}:secret"), "theirs"]),
+        "OK"
+    );
     let denied = me.redis(&["GET", &format!("{theirs}:secret")]);
     assert!(denied.contains("NOPERM"), "{denied}");
     let denied = me.redis(&["SET", "unprefixed", "x"]);
@@ -338,8 +372,14 @@ fn redis_addons_keep_to_their_key_prefix_and_rotate() {
     let rotated = Login::of(&config_get(&world, one, "REDIS_URL"));
     assert_ne!(rotated.user, me.user);
     let old = me.redis(&["GET", &format!("{mine}:greeting")]);
-    assert!(old.contains("WRONGPASS") || old.contains("invalid"), "{old}");
-    assert_eq!(rotated.redis(&["GET", &format!("{mine}:greeting")]), "hello");
+    assert!(
+        old.contains("WRONGPASS") || old.contains("invalid"),
+        "{old}"
+    );
+    assert_eq!(
+        rotated.redis(&["GET", &format!("{mine}:greeting")]),
+        "hello"
+    );
 
     for (app, addon) in [(one, &first), (two, &second)] {
         world
@@ -348,7 +388,10 @@ fn redis_addons_keep_to_their_key_prefix_and_rotate() {
     }
     let admin = Login::of(&redis_admin_url());
     let users = admin.redis(&["ACL", "USERS"]);
-    assert!(!users.contains(&rotated.user) && !users.contains(&them.user), "{users}");
+    assert!(
+        !users.contains(&rotated.user) && !users.contains(&them.user),
+        "{users}"
+    );
     assert_eq!(admin.redis(&["EXISTS", &format!("{mine}:greeting")]), "0");
     assert_eq!(admin.redis(&["EXISTS", &format!("{theirs}:secret")]), "0");
 }
@@ -362,7 +405,11 @@ fn heroku_yml(setup: &str) -> String {
 fn push(world: &World, repo: &berth_testkit::AppRepo, app: &str) -> (bool, String) {
     let output = world
         .command("git", repo.path())
-        .args(["push", &format!("{}/{app}.git", world.server.api_url), "main"])
+        .args([
+            "push",
+            &format!("{}/{app}.git", world.server.api_url),
+            "main",
+        ])
         .output()
         .unwrap();
     (
@@ -398,12 +445,24 @@ fn heroku_yml_setup_applies_on_the_first_push_and_later_changes_are_reported() {
 
     let (pushed, output) = push(&world, &repo, &app);
     assert!(pushed, "{output}");
-    assert!(output.contains("Setting up the app as heroku.yml's setup says"), "{output}");
+    assert!(
+        output.contains("Setting up the app as heroku.yml's setup says"),
+        "{output}"
+    );
     let url = config_get(&world, &app, "DATABASE_URL");
-    assert_eq!(sql_ok(Login::of(&url).psql("SELECT 'reachable'")), "reachable");
+    assert_eq!(
+        sql_ok(Login::of(&url).psql("SELECT 'reachable'")),
+        "reachable"
+    );
     assert_eq!(config_get(&world, &app, "GREETING"), "from-setup");
     let echoed = world
-        .berth(&["run", "--no-tty", "-a", &app, "echo \"$GREETING $DATABASE_URL\""])
+        .berth(&[
+            "run",
+            "--no-tty",
+            "-a",
+            &app,
+            "echo \"$GREETING $DATABASE_URL\"",
+        ])
         .ok();
     assert_eq!(echoed.trim(), format!("from-setup {url}"));
 
@@ -450,7 +509,10 @@ fn a_setup_that_cannot_be_provisioned_rejects_the_first_push_and_leaves_nothing(
     repo.commit("An unknown service");
     let (pushed, output) = push(&world, &repo, &app);
     assert!(!pushed, "{output}");
-    assert!(output.contains("unknown add-on service \"heroku-mongodb\""), "{output}");
+    assert!(
+        output.contains("unknown add-on service \"heroku-mongodb\""),
+        "{output}"
+    );
 
     // Redis is made first, then Postgres fails: the Redis add-on goes again.
     repo.write(
@@ -510,7 +572,10 @@ fn apps_create_with_the_manifest_sets_the_app_up_before_its_first_push() {
     repo.write("heroku.yml", "setup:\n  addon: []\n");
     let other = berth_testkit::unique_app_name("setup-bad");
     let error = in_repo(&["apps:create", &other, "--manifest", "--no-remote"]).fails();
-    assert!(error.contains("heroku.yml:2:3: unknown key \"addon\""), "{error}");
+    assert!(
+        error.contains("heroku.yml:2:3: unknown key \"addon\""),
+        "{error}"
+    );
     let apps = world.berth(&["apps", "--json"]).json();
     assert!(!apps.to_string().contains(&other), "{apps}");
 }

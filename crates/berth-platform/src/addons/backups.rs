@@ -89,7 +89,9 @@ impl Platform {
             })?;
         let credentials = self.open_credentials(&addon)?;
         let (host, port) = self.providers.postgres()?.server_address();
-        let file = self.backup_dir(&addon.name).join(format!("{}.dump", backup.id));
+        let file = self
+            .backup_dir(&addon.name)
+            .join(format!("{}.dump", backup.id));
         let mut command = tokio::process::Command::new("pg_restore");
         command
             .args(["--clean", "--if-exists", "--no-owner", "--no-privileges"])
@@ -115,7 +117,11 @@ impl Platform {
             }
             let newest = self.backups_of(&addon.name)?.pop();
             let due = newest.is_none_or(|b| {
-                Utc::now().signed_duration_since(b.created_at).to_std().unwrap_or_default() >= DAILY
+                Utc::now()
+                    .signed_duration_since(b.created_at)
+                    .to_std()
+                    .unwrap_or_default()
+                    >= DAILY
             });
             if !due {
                 continue;

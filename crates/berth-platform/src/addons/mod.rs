@@ -339,9 +339,8 @@ impl Platform {
             planned.push((spec, as_name));
         }
         for key in setup.config.keys() {
-            check_config_key(key).map_err(|e| {
-                PlatformError::Invalid(format!("heroku.yml setup.config: {e}"))
-            })?;
+            check_config_key(key)
+                .map_err(|e| PlatformError::Invalid(format!("heroku.yml setup.config: {e}")))?;
         }
         let mut created = Vec::new();
         for (spec, as_name) in &planned {
@@ -400,9 +399,7 @@ impl Platform {
                 self.change_config_locked(actor, app, &changes, Some(description), progress)
                     .await?;
                 let provider = self.providers.get(&addon.service)?;
-                provider
-                    .deprovision(&self.open_credentials(addon)?)
-                    .await?;
+                provider.deprovision(&self.open_credentials(addon)?).await?;
                 let entry = app_entry(
                     actor,
                     &app.name,
@@ -623,10 +620,8 @@ impl Platform {
             return Err(error.into());
         }
         for (attachment, target) in attached.iter().zip(&apps) {
-            let changes = BTreeMap::from([(
-                config_var(&attachment.as_name),
-                Some(new.url.clone()),
-            )]);
+            let changes =
+                BTreeMap::from([(config_var(&attachment.as_name), Some(new.url.clone()))]);
             let description = format!("Rotate {} ({addon_name})", attachment.as_name);
             self.exclusively(target, progress, async {
                 self.change_config_locked(actor, target, &changes, Some(description), progress)
@@ -651,9 +646,7 @@ impl Platform {
         let addons = self.store.addons().await?;
         for addon in &addons {
             let provider = self.providers.get(&addon.service)?;
-            provider
-                .deprovision(&self.open_credentials(addon)?)
-                .await?;
+            provider.deprovision(&self.open_credentials(addon)?).await?;
             let entry = berth_store::AuditEntry {
                 actor_email: None,
                 source: "berthd".into(),
@@ -734,10 +727,7 @@ impl Platform {
         progress: &Progress,
     ) -> Result<()> {
         let changes = BTreeMap::from([(config_var(&attachment.as_name), None)]);
-        let description = format!(
-            "Detach {} ({})",
-            attachment.as_name, attachment.addon_name
-        );
+        let description = format!("Detach {} ({})", attachment.as_name, attachment.addon_name);
         self.change_config_locked(actor, app, &changes, Some(description), progress)
             .await?;
         let entry = app_entry(
@@ -752,19 +742,25 @@ impl Platform {
         Ok(())
     }
 
-    pub(crate) fn seal_credentials(&self, addon_name: &str, credentials: &Credentials) -> Result<String> {
+    pub(crate) fn seal_credentials(
+        &self,
+        addon_name: &str,
+        credentials: &Credentials,
+    ) -> Result<String> {
         let json = serde_json::to_vec(credentials)
             .map_err(|e| PlatformError::Internal(format!("cannot encode credentials: {e}")))?;
         Ok(self.secrets.seal(&sealing_context(addon_name), &json))
     }
 
     pub(crate) fn open_credentials(&self, addon: &AddonRecord) -> Result<Credentials> {
-        let json = self.secrets.open(
-            &sealing_context(&addon.name),
-            &addon.credentials_sealed,
-        )?;
+        let json = self
+            .secrets
+            .open(&sealing_context(&addon.name), &addon.credentials_sealed)?;
         serde_json::from_slice(&json).map_err(|e| {
-            PlatformError::Internal(format!("the credentials of {} are unreadable: {e}", addon.name))
+            PlatformError::Internal(format!(
+                "the credentials of {} are unreadable: {e}",
+                addon.name
+            ))
         })
     }
 

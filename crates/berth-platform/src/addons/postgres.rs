@@ -119,11 +119,7 @@ impl PostgresServer {
         self.create_login(admin, owner, login, password).await?;
         run(
             admin,
-            &format!(
-                "CREATE DATABASE {} OWNER {}",
-                ident(database),
-                ident(owner)
-            ),
+            &format!("CREATE DATABASE {} OWNER {}", ident(database), ident(owner)),
         )
         .await?;
         run(
@@ -199,11 +195,13 @@ impl Provider for PostgresServer {
             // Membership lets the admin end the old login's sessions and take
             // over anything it made as itself (after a RESET ROLE).
             run(&mut in_database, &format!("GRANT {login} TO CURRENT_USER")).await?;
-            sqlx::query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = $1")
-                .bind(&old.username)
-                .execute(&mut in_database)
-                .await
-                .map_err(|e| provider_error("cannot end the old login's sessions", e))?;
+            sqlx::query(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = $1",
+            )
+            .bind(&old.username)
+            .execute(&mut in_database)
+            .await
+            .map_err(|e| provider_error("cannot end the old login's sessions", e))?;
             run(
                 &mut in_database,
                 &format!("REASSIGN OWNED BY {login} TO {}", ident(owner)),

@@ -225,14 +225,22 @@ mod tests {
     #[test]
     fn heroku_service_names_and_plans_resolve() {
         let spec = ServiceSpec::parse("heroku-postgresql:essential-0").unwrap();
-        assert_eq!((spec.service, spec.plan.as_str()), ("postgres", "essential-0"));
+        assert_eq!(
+            (spec.service, spec.plan.as_str()),
+            ("postgres", "essential-0")
+        );
         assert_eq!(spec.default_as(), "DATABASE");
         let spec = ServiceSpec::parse("heroku-redis").unwrap();
         assert_eq!((spec.service, spec.plan.as_str()), ("redis", DEFAULT_PLAN));
         assert_eq!(spec.default_as(), "REDIS");
         let error = ServiceSpec::parse("mongodb").unwrap_err().to_string();
-        assert!(error.contains("unknown add-on service \"mongodb\""), "{error}");
-        let error = ServiceSpec::parse("postgres:big plan").unwrap_err().to_string();
+        assert!(
+            error.contains("unknown add-on service \"mongodb\""),
+            "{error}"
+        );
+        let error = ServiceSpec::parse("postgres:big plan")
+            .unwrap_err()
+            .to_string();
         assert!(error.contains("plan \"big plan\""), "{error}");
     }
 }

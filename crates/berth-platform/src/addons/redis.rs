@@ -199,12 +199,18 @@ impl Provider for RedisServer {
                     .command(&["SCAN", &cursor, "MATCH", &pattern, "COUNT", SCAN_BATCH])
                     .await?;
                 let Reply::Array(mut parts) = reply else {
-                    return Err(provider_error("unexpected SCAN reply", format!("{reply:?}")));
+                    return Err(provider_error(
+                        "unexpected SCAN reply",
+                        format!("{reply:?}"),
+                    ));
                 };
                 let (Some(Reply::Array(keys)), Some(Reply::Bulk(next))) =
                     (parts.pop(), parts.pop())
                 else {
-                    return Err(provider_error("unexpected SCAN reply", "no cursor and keys"));
+                    return Err(provider_error(
+                        "unexpected SCAN reply",
+                        "no cursor and keys",
+                    ));
                 };
                 let keys: Vec<String> = keys
                     .into_iter()

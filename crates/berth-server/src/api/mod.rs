@@ -1,8 +1,8 @@
 //! The JSON API under `/api/v1`.
 
 mod access;
-mod addons;
 mod account;
+mod addons;
 mod apps;
 mod config;
 mod domains;

@@ -194,7 +194,10 @@ fn matrix() -> BTreeMap<(&'static str, &'static str), Need> {
             App(Admin, Full),
         ),
         (
-            ("POST", "/api/v1/apps/{name}/addons/{addon}/backups/{backup}/restore"),
+            (
+                "POST",
+                "/api/v1/apps/{name}/addons/{addon}/backups/{backup}/restore",
+            ),
             App(Admin, Full),
         ),
         (("GET", "/api/v1/audit"), PlatformAdmin(Read)),

@@ -638,7 +638,10 @@ async fn the_addons_tab_lists_addons_and_reveals_a_url_only_to_those_who_read_co
     viewer.sign_in("viewer@example.com", "pw-viewer").await;
     let (status, _, html) = viewer.get(&format!("/apps/{app}/addons")).await;
     assert_eq!(status, StatusCode::OK);
-    assert!(html.contains(&addon) && html.contains(&format!("{app}::DATABASE")), "{html}");
+    assert!(
+        html.contains(&addon) && html.contains(&format!("{app}::DATABASE")),
+        "{html}"
+    );
     assert!(!html.contains(&url), "{html}");
     let (status, _, html) = viewer
         .get(&format!("/apps/{app}/addons?reveal={addon}"))
@@ -655,7 +658,10 @@ async fn the_addons_tab_lists_addons_and_reveals_a_url_only_to_those_who_read_co
     assert!(html.contains(&url), "{html}");
 
     let destroyed = api
-        .delete(format!("{}/api/v1/apps/{app}/addons/{addon}", server.api_url))
+        .delete(format!(
+            "{}/api/v1/apps/{app}/addons/{addon}",
+            server.api_url
+        ))
         .bearer_auth(&owner_token)
         .send()
         .await
