@@ -190,7 +190,12 @@ impl Platform {
                     target.version, target.status
                 )));
             }
-            let config = self.open_release_config(&app, target)?;
+            let mut config = self.open_release_config(&app, target)?;
+            // Add-on vars are not rolled back: an older release may hold
+            // credentials revoked since (a rotation) or none at all.
+            for (var, url) in self.managed_config(&app).await? {
+                config.insert(var, url);
+            }
             let description = format!("Rollback to v{}", target.version);
             let release = self
                 .rerelease(actor, &app, target, &description, &config, progress)

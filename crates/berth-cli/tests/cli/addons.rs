@@ -240,6 +240,9 @@ fn a_postgres_addon_is_created_attached_rotated_detached_and_destroyed() {
     let new_login = Login::of(&rotated);
     assert_eq!(sql_ok(new_login.psql("SELECT body FROM notes")), "kept");
     sql_ok(new_login.psql("INSERT INTO notes VALUES ('after rotation')"));
+    // A rollback keeps the add-on's current credentials, not the revoked ones.
+    world.berth(&["releases:rollback", "-a", one]).ok();
+    assert_eq!(config_get(&world, one, "DATABASE_URL"), rotated);
 
     // It stays while attached elsewhere, and an app owning it is not destroyed.
     let refused = world

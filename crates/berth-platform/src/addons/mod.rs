@@ -659,6 +659,25 @@ impl Platform {
         Ok(addons.len())
     }
 
+    /// The vars the app's attachments set, with their current URLs.
+    pub(crate) async fn managed_config(&self, app: &AppRecord) -> Result<BTreeMap<String, String>> {
+        let mut managed = BTreeMap::new();
+        for attachment in self.store.addon_attachments(Some(app.id)).await? {
+            let addon = self
+                .store
+                .addon(&attachment.addon_name)
+                .await?
+                .ok_or_else(|| {
+                    PlatformError::Internal(format!("add-on {} vanished", attachment.addon_name))
+                })?;
+            managed.insert(
+                config_var(&attachment.as_name),
+                self.open_credentials(&addon)?.url,
+            );
+        }
+        Ok(managed)
+    }
+
     /// The names of the add-ons an app owns (which keep it from being destroyed).
     pub(crate) async fn addons_owned_by(&self, app: &AppRecord) -> Result<Vec<String>> {
         Ok(self
