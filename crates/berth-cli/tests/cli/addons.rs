@@ -666,4 +666,5 @@ fn a_postgres_backup_brings_a_dropped_table_back_and_old_ones_expire() {
     world
         .berth(&["addons:destroy", &addon, "-a", &app, "--confirm", &app])
         .ok();
+    assert!(!file.parent().unwrap().exists(), "its backups went with it");
 }

@@ -194,6 +194,18 @@ impl Platform {
             .ok_or_else(|| PlatformError::Internal(format!("backup {id} vanished")))
     }
 
+    /// A destroyed add-on's backups go with it (its data is gone by request).
+    pub(crate) fn remove_backups(&self, addon_name: &str) {
+        let dir = self.backup_dir(addon_name);
+        match std::fs::remove_dir_all(&dir) {
+            Ok(()) => {}
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
+            Err(error) => {
+                tracing::warn!(dir = %dir.display(), %error, "a destroyed add-on's backups stayed")
+            }
+        }
+    }
+
     fn backup_dir(&self, addon_name: &str) -> PathBuf {
         self.data_dir.join("backups").join(addon_name)
     }

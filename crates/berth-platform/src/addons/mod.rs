@@ -569,6 +569,7 @@ impl Platform {
                 .await?;
             let entry = app_entry(actor, &app.name, "addons.destroy", addon_name.to_string());
             self.store.delete_addon(addon.id, &entry).await?;
+            self.remove_backups(addon_name);
             Ok(())
         })
         .await
