@@ -1,6 +1,7 @@
 //! Add-ons: listed per app or across apps, created, attached, detached,
 //! rotated and destroyed.
 
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::Json;
@@ -76,8 +77,9 @@ pub(super) async fn info(
     State(state): State<AppState>,
     Authenticated(session): Authenticated,
     Path((name, addon)): Path<(String, String)>,
-    Query(query): Query<AddonInfoQuery>,
+    query: Result<Query<AddonInfoQuery>, QueryRejection>,
 ) -> Result<Json<AddonInfo>, ApiError> {
+    let Query(query) = query.map_err(|rejection| ApiError::invalid(rejection.body_text()))?;
     let (addon, credentials) = state
         .platform
         .addon_info(&session.actor, &name, &addon, query.reveal)
