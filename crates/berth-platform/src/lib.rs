@@ -148,6 +148,7 @@ impl Platform {
 
     /// Gives the platform the container engine that deploys run on.
     pub fn with_engine(mut self, engine: Engine) -> Self {
+        self.providers.use_engine(&engine, self.secrets.id());
         self.engine = Some(engine);
         self
     }

@@ -298,6 +298,7 @@ async fn rotating_the_key_reseals_every_secret_and_keeps_them_readable() {
         password: "pw".into(),
         resource: "db".into(),
         owner: Some("db_owner".into()),
+        container: None,
     };
     let addon = berth_store::NewAddon {
         name: "postgres-demo",

@@ -97,6 +97,12 @@ pub struct Settings {
     #[arg(long, env = "BERTH_ADDON_POSTGRES_HOST")]
     pub addon_postgres_host: Option<String>,
 
+    /// Add-ons: without a Postgres server, each Postgres add-on is a dedicated
+    /// container of this image (Debian's postgresql: initdb and postgres on its
+    /// PATH, runuser) with a named volume, on its app's private network.
+    #[arg(long, env = "BERTH_ADDON_POSTGRES_IMAGE")]
+    pub addon_postgres_image: Option<String>,
+
     /// Add-ons: a Redis URL of a user allowed ACL SETUSER; each Redis add-on
     /// is an ACL user with its own key prefix on that server.
     #[arg(long, env = "BERTH_ADDON_REDIS_ADMIN_URL", hide_env_values = true)]
@@ -143,6 +149,7 @@ impl Settings {
             addons: berth_platform::AddonSettings {
                 postgres_admin_url: self.addon_postgres_admin_url.clone(),
                 postgres_host: self.addon_postgres_host.clone(),
+                postgres_image: self.addon_postgres_image.clone(),
                 redis_admin_url: self.addon_redis_admin_url.clone(),
                 redis_host: self.addon_redis_host.clone(),
                 backup_retention: self.addon_backup_retention,

@@ -668,3 +668,85 @@ fn a_postgres_backup_brings_a_dropped_table_back_and_old_ones_expire() {
         .ok();
     assert!(!file.parent().unwrap().exists(), "its backups went with it");
 }
+
+/// The image dedicated Postgres add-ons run in the tests (script/test builds it).
+fn postgres_image() -> String {
+    std::env::var("BERTH_TEST_POSTGRES_IMAGE").unwrap_or_else(|_| "berth-test/postgres:15".into())
+}
+
+fn docker(args: &[&str]) -> String {
+    let output = Command::new("docker").args(args).output().unwrap();
+    String::from_utf8_lossy(&output.stdout).trim().to_string()
+}
+
+#[test]
+fn a_postgres_addon_in_its_own_container_is_reachable_rotated_and_removed() {
+    let image = postgres_image();
+    assert!(
+        !docker(&["image", "inspect", "--format", "{{.Id}}", &image]).is_empty(),
+        "the test needs the image {image} (script/test builds it with debootstrap)"
+    );
+    let world = World {
+        server: TestServer::start_with(|settings| {
+            settings.addon_postgres_image = Some(image);
+        }),
+        home: tempfile::tempdir().unwrap(),
+        cwd: tempfile::tempdir().unwrap(),
+    };
+    let apps = deployed_apps(&world, &["pg-container"]);
+    let app = &apps[0].0;
+    let created = world
+        .berth(&["addons:create", "postgres", "-a", app, "--json"])
+        .json();
+    let addon = created["name"].as_str().unwrap().to_string();
+    assert_eq!(created["mode"], "container");
+    let url = config_get(&world, app, "DATABASE_URL");
+    let login = Login::of(&url);
+    let container = login.host.clone();
+    assert!(container.starts_with("berth-addon-"), "{url}");
+
+    // The app's processes reach it by name on their private network.
+    let probe = format!("nc -w 5 {container} 5432 -e true 2>&1; echo \"nc exit $?\"");
+    let reached = world.berth(&["run", "--no-tty", "-a", app, &probe]).ok();
+    assert_eq!(reached.trim(), "nc exit 0");
+
+    // The test reaches it through the port published on 127.0.0.1.
+    let published = docker(&["port", &container, "5432/tcp"]);
+    let port = published.rsplit(':').next().unwrap().to_string();
+    assert!(published.starts_with("127.0.0.1:"), "{published}");
+    let local = |login: &Login| Login {
+        user: login.user.clone(),
+        password: login.password.clone(),
+        host: "127.0.0.1".into(),
+        port: port.clone(),
+        path: login.path.clone(),
+    };
+    sql_ok(local(&login).psql("CREATE TABLE kept (v text); INSERT INTO kept VALUES ('yes')"));
+
+    world.berth(&["addons:rotate", &addon, "-a", app]).ok();
+    let rotated = Login::of(&config_get(&world, app, "DATABASE_URL"));
+    assert_ne!(rotated.user, login.user);
+    assert!(
+        !local(&login).psql("SELECT 1").status.success(),
+        "the old login still works"
+    );
+    assert_eq!(sql_ok(local(&rotated).psql("SELECT v FROM kept")), "yes");
+
+    world
+        .berth(&["addons:destroy", &addon, "-a", app, "--confirm", app])
+        .ok();
+    assert_eq!(
+        docker(&["ps", "-aq", "--filter", &format!("name=^{container}$")]),
+        ""
+    );
+    assert_eq!(
+        docker(&[
+            "volume",
+            "ls",
+            "-q",
+            "--filter",
+            &format!("name=^{container}$")
+        ]),
+        ""
+    );
+}

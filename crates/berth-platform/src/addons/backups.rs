@@ -88,7 +88,10 @@ impl Platform {
                 ))
             })?;
         let credentials = self.open_credentials(&addon)?;
-        let (host, port) = self.providers.postgres()?.server_address();
+        let (host, port) = self
+            .providers
+            .postgres_address(&addon, &credentials)
+            .await?;
         let file = self
             .backup_dir(&addon.name)
             .join(format!("{}.dump", backup.id));
@@ -153,7 +156,7 @@ impl Platform {
             )));
         }
         let credentials = self.open_credentials(addon)?;
-        let (host, port) = self.providers.postgres()?.server_address();
+        let (host, port) = self.providers.postgres_address(addon, &credentials).await?;
         let dir = self.backup_dir(&addon.name);
         create_private_dir(&dir)?;
         let next = self

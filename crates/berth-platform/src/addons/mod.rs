@@ -6,6 +6,7 @@
 //! `config:unset` refuse them (rotate or detach instead).
 
 mod backups;
+mod container;
 mod postgres;
 mod provider;
 mod redis;
@@ -200,7 +201,7 @@ impl Platform {
         }
         self.check_attachable(app, as_name).await?;
         progress.say(&format!("-----> Creating {name} ({})", spec.service));
-        let credentials = provider.provision().await?;
+        let credentials = provider.provision(&app.name).await?;
         let sealed = self.seal_credentials(name, &credentials)?;
         let entry = app_entry(
             actor,
@@ -398,7 +399,7 @@ impl Platform {
                 let description = format!("Detach {as_name} ({}): setup failed", addon.name);
                 self.change_config_locked(actor, app, &changes, Some(description), progress)
                     .await?;
-                let provider = self.providers.get(&addon.service)?;
+                let provider = self.providers.of(addon)?;
                 provider.deprovision(&self.open_credentials(addon)?).await?;
                 let entry = app_entry(
                     actor,
@@ -446,6 +447,14 @@ impl Platform {
                 )),
                 other => other,
             })?;
+        if addon.provider_mode == "container" && addon.app_id != app.id {
+            return Err(PlatformError::Invalid(format!(
+                "{addon_name} runs in its own container on {}'s private network, which other \
+                 apps do not reach: to share a database, the operator sets up a server \
+                 (BERTH_ADDON_POSTGRES_ADMIN_URL)",
+                addon.app_name
+            )));
+        }
         let spec = ServiceSpec::parse(&addon.service)?;
         let as_name = check_as_name(as_name.unwrap_or(spec.default_as()))?;
         self.exclusively(&app, progress, async {
@@ -556,7 +565,7 @@ impl Platform {
                     elsewhere[0]
                 )));
             }
-            let provider = self.providers.get(&addon.service)?;
+            let provider = self.providers.of(&addon)?;
             if let Some(own) = attachments
                 .iter()
                 .find(|t| t.addon_id == addon.id && t.app_id == app.id)
@@ -607,7 +616,7 @@ impl Platform {
                     })?,
             );
         }
-        let provider = self.providers.get(&addon.service)?;
+        let provider = self.providers.of(&addon)?;
         let old = self.open_credentials(&addon)?;
         let new = provider.rotate(&old).await?;
         let entry = app_entry(actor, &app.name, "addons.rotate", addon_name.to_string());
@@ -617,7 +626,7 @@ impl Platform {
             .set_addon_credentials(addon.id, &sealed, &entry)
             .await
         {
-            undo_provision_login(provider, addon_name, &new).await;
+            undo_provision_login(provider, addon_name, &old, &new).await;
             return Err(error.into());
         }
         for (attachment, target) in attached.iter().zip(&apps) {
@@ -637,7 +646,7 @@ impl Platform {
             })?;
         }
         progress.say(&format!("-----> Revoking {addon_name}'s old credentials"));
-        provider.revoke(&old).await
+        provider.revoke(&new, &old).await
     }
 
     /// Deprovisions every add-on the platform holds and deletes its record,
@@ -646,7 +655,7 @@ impl Platform {
     pub async fn remove_every_addon(&self) -> Result<usize> {
         let addons = self.store.addons().await?;
         for addon in &addons {
-            let provider = self.providers.get(&addon.service)?;
+            let provider = self.providers.of(addon)?;
             provider.deprovision(&self.open_credentials(addon)?).await?;
             let entry = berth_store::AuditEntry {
                 actor_email: None,
@@ -830,8 +839,13 @@ async fn undo_provision(provider: &dyn Provider, name: &str, credentials: &Crede
 }
 
 /// Removes a rotation's new login, after storing it failed.
-async fn undo_provision_login(provider: &dyn Provider, name: &str, credentials: &Credentials) {
-    if let Err(error) = provider.revoke(credentials).await {
+async fn undo_provision_login(
+    provider: &dyn Provider,
+    name: &str,
+    current: &Credentials,
+    new: &Credentials,
+) {
+    if let Err(error) = provider.revoke(current, new).await {
         tracing::error!(addon = %name, %error, "a rotation's new login was not revoked");
     }
 }

@@ -78,6 +78,7 @@ impl PostgresServer {
             password: password.to_string(),
             resource: database.to_string(),
             owner: Some(owner.to_string()),
+            container: None,
         }
     }
 
@@ -154,7 +155,7 @@ impl Provider for PostgresServer {
         "server"
     }
 
-    fn provision(&self) -> BoxFuture<'_, Result<Credentials>> {
+    fn provision<'a>(&'a self, _app: &'a str) -> BoxFuture<'a, Result<Credentials>> {
         Box::pin(async move {
             let id = random_hex(8);
             let database = format!("berth_{id}");
@@ -187,7 +188,11 @@ impl Provider for PostgresServer {
         })
     }
 
-    fn revoke<'a>(&'a self, old: &'a Credentials) -> BoxFuture<'a, Result<()>> {
+    fn revoke<'a>(
+        &'a self,
+        _current: &'a Credentials,
+        old: &'a Credentials,
+    ) -> BoxFuture<'a, Result<()>> {
         Box::pin(async move {
             let owner = owner_of(old)?;
             let login = ident(&old.username);

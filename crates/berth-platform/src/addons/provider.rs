@@ -7,6 +7,10 @@ use futures_util::future::BoxFuture;
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
 
+use berth_docker::Engine;
+use berth_store::AddonRecord;
+
+use super::container::PostgresContainer;
 use super::postgres::PostgresServer;
 use super::redis::RedisServer;
 use crate::{PlatformError, Result};
@@ -19,6 +23,8 @@ pub struct AddonSettings {
     pub postgres_admin_url: Option<String>,
     /// The host apps reach that Postgres server by (default: the admin URL's).
     pub postgres_host: Option<String>,
+    /// The image dedicated Postgres add-on containers run, when no server is set.
+    pub postgres_image: Option<String>,
     /// A Redis user allowed `ACL SETUSER`: each add-on gets an ACL user and a key prefix.
     pub redis_admin_url: Option<String>,
     /// The host apps reach that Redis server by (default: the admin URL's).
@@ -32,6 +38,7 @@ impl Default for AddonSettings {
         Self {
             postgres_admin_url: None,
             postgres_host: None,
+            postgres_image: None,
             redis_admin_url: None,
             redis_host: None,
             backup_retention: 7,
@@ -50,19 +57,28 @@ pub struct Credentials {
     pub resource: String,
     /// Postgres: the role that owns the database, which each login is a member of.
     pub owner: Option<String>,
+    /// A dedicated add-on's container (and volume).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub container: Option<String>,
 }
 
 /// One add-on service on one kind of backend.
 pub trait Provider: Send + Sync {
     /// `server` (an operator's server) or `container`.
     fn mode(&self) -> &'static str;
-    /// Makes a fresh resource with its own login. Leaves nothing behind when it fails.
-    fn provision(&self) -> BoxFuture<'_, Result<Credentials>>;
+    /// Makes a fresh resource with its own login, for `app` (whose private
+    /// network a container joins). Leaves nothing behind when it fails.
+    fn provision<'a>(&'a self, app: &'a str) -> BoxFuture<'a, Result<Credentials>>;
     /// A new login reaching the same data; the current one keeps working
     /// until `revoke`.
     fn rotate<'a>(&'a self, current: &'a Credentials) -> BoxFuture<'a, Result<Credentials>>;
-    /// Ends an old login (and its open sessions) once apps use the new one.
-    fn revoke<'a>(&'a self, old: &'a Credentials) -> BoxFuture<'a, Result<()>>;
+    /// Ends an old login (and its open sessions) once apps use the new,
+    /// `current` one.
+    fn revoke<'a>(
+        &'a self,
+        current: &'a Credentials,
+        old: &'a Credentials,
+    ) -> BoxFuture<'a, Result<()>>;
     /// Removes the resource, its data and its login.
     fn deprovision<'a>(&'a self, current: &'a Credentials) -> BoxFuture<'a, Result<()>>;
 }
@@ -70,6 +86,8 @@ pub trait Provider: Send + Sync {
 /// The services Berth knows, and the providers configured for them.
 pub(crate) struct Providers {
     postgres: Option<PostgresServer>,
+    postgres_image: Option<String>,
+    postgres_container: Option<PostgresContainer>,
     redis: Option<RedisServer>,
 }
 
@@ -135,6 +153,8 @@ impl Providers {
                 .as_deref()
                 .map(|url| PostgresServer::new(url, settings.postgres_host.as_deref()))
                 .transpose()?,
+            postgres_image: settings.postgres_image.clone(),
+            postgres_container: None,
             redis: settings
                 .redis_admin_url
                 .as_deref()
@@ -143,23 +163,60 @@ impl Providers {
         })
     }
 
-    /// The Postgres server, for backups (which are Postgres's alone).
-    pub(crate) fn postgres(&self) -> Result<&PostgresServer> {
-        self.postgres.as_ref().ok_or_else(|| {
-            PlatformError::Invalid(
-                "postgres add-ons are not set up on this Berth: the operator sets \
-                 BERTH_ADDON_POSTGRES_ADMIN_URL"
-                    .into(),
-            )
-        })
+    /// Dedicated containers need the engine, which the platform gets after it opened.
+    pub(crate) fn use_engine(&mut self, engine: &Engine, platform: &str) {
+        self.postgres_container = self
+            .postgres_image
+            .as_deref()
+            .map(|image| PostgresContainer::new(engine.clone(), image, platform));
     }
 
-    /// The provider of `service`, or why there is none.
+    /// Where berthd itself reaches a Postgres add-on, for backups.
+    pub(crate) async fn postgres_address(
+        &self,
+        addon: &AddonRecord,
+        credentials: &Credentials,
+    ) -> Result<(String, u16)> {
+        match (
+            addon.provider_mode.as_str(),
+            &self.postgres,
+            &self.postgres_container,
+        ) {
+            ("server", Some(server), _) => Ok(server.server_address()),
+            ("container", _, Some(container)) => container.local_address(credentials).await,
+            (mode, _, _) => Err(self.missing(&addon.service, mode)),
+        }
+    }
+
+    /// The provider an existing add-on was made by.
+    pub(crate) fn of(&self, addon: &AddonRecord) -> Result<&dyn Provider> {
+        let provider: Option<&dyn Provider> =
+            match (addon.service.as_str(), addon.provider_mode.as_str()) {
+                ("postgres", "server") => self.postgres.as_ref().map(|p| p as &dyn Provider),
+                ("postgres", "container") => {
+                    self.postgres_container.as_ref().map(|p| p as &dyn Provider)
+                }
+                ("redis", "server") => self.redis.as_ref().map(|p| p as &dyn Provider),
+                _ => None,
+            };
+        provider.ok_or_else(|| self.missing(&addon.service, &addon.provider_mode))
+    }
+
+    fn missing(&self, service: &str, mode: &str) -> PlatformError {
+        PlatformError::Invalid(format!(
+            "{service} add-on of mode {mode}: this Berth is no longer set up for it (its \
+             BERTH_ADDON_{}_* settings changed)",
+            service.to_ascii_uppercase()
+        ))
+    }
+
+    /// The provider new add-ons of `service` get: the operator's server if
+    /// one is set, else a dedicated container if an image is; else why none.
     pub(crate) fn get(&self, service: &str) -> Result<&dyn Provider> {
         let not_configured = |setting: &str, what: &str| {
             PlatformError::Invalid(format!(
                 "{service} add-ons are not set up on this Berth: the operator sets {setting} \
-                 ({what}); dedicated add-on containers are not available yet"
+                 ({what})"
             ))
         };
         match service {
@@ -167,10 +224,12 @@ impl Providers {
                 .postgres
                 .as_ref()
                 .map(|p| p as &dyn Provider)
+                .or_else(|| self.postgres_container.as_ref().map(|p| p as &dyn Provider))
                 .ok_or_else(|| {
                     not_configured(
-                        "BERTH_ADDON_POSTGRES_ADMIN_URL",
-                        "a Postgres role with CREATEDB and CREATEROLE",
+                        "BERTH_ADDON_POSTGRES_ADMIN_URL or BERTH_ADDON_POSTGRES_IMAGE",
+                        "a Postgres role with CREATEDB and CREATEROLE, or an image for \
+                         dedicated containers",
                     )
                 }),
             "redis" => self

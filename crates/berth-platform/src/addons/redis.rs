@@ -100,6 +100,7 @@ impl RedisServer {
             password: password.to_string(),
             resource: prefix.to_string(),
             owner: None,
+            container: None,
         }
     }
 
@@ -147,7 +148,7 @@ impl Provider for RedisServer {
         "server"
     }
 
-    fn provision(&self) -> BoxFuture<'_, Result<Credentials>> {
+    fn provision<'a>(&'a self, _app: &'a str) -> BoxFuture<'a, Result<Credentials>> {
         Box::pin(async move {
             let prefix = format!("berth_{}", random_hex(8));
             let user = format!("{prefix}_{}", random_hex(3));
@@ -175,7 +176,11 @@ impl Provider for RedisServer {
         })
     }
 
-    fn revoke<'a>(&'a self, old: &'a Credentials) -> BoxFuture<'a, Result<()>> {
+    fn revoke<'a>(
+        &'a self,
+        _current: &'a Credentials,
+        old: &'a Credentials,
+    ) -> BoxFuture<'a, Result<()>> {
         Box::pin(async move {
             let mut connection = self.connect().await?;
             connection
