@@ -108,6 +108,14 @@ fn addon_world(postgres_admin_url: String) -> World {
     }
 }
 
+/// One more app for a signed-in world (not deployed).
+fn another_app(world: &World, prefix: &str) -> (String, berth_testkit::EngineCleanup) {
+    let name = berth_testkit::unique_app_name(prefix);
+    let cleanup = berth_testkit::EngineCleanup::new(&name);
+    world.berth(&["apps:create", &name, "--no-remote"]).ok();
+    (name, cleanup)
+}
+
 /// Signs dev@ in and deploys one app per prefix.
 fn deployed_apps(world: &World, prefixes: &[&str]) -> Vec<(String, berth_testkit::EngineCleanup)> {
     world
@@ -680,7 +688,7 @@ fn docker(args: &[&str]) -> String {
 }
 
 #[test]
-fn a_postgres_addon_in_its_own_container_is_reachable_rotated_and_removed() {
+fn a_postgres_addon_in_its_own_container_is_reachable_rotated_backed_up_and_removed() {
     let image = postgres_image();
     assert!(
         !docker(&["image", "inspect", "--format", "{{.Id}}", &image]).is_empty(),
@@ -731,6 +739,19 @@ fn a_postgres_addon_in_its_own_container_is_reachable_rotated_and_removed() {
         "the old login still works"
     );
     assert_eq!(sql_ok(local(&rotated).psql("SELECT v FROM kept")), "yes");
+
+    // Backups reach it through the published port too.
+    world.berth(&["pg:backups:capture", "-a", app]).ok();
+    sql_ok(local(&rotated).psql("DROP TABLE kept"));
+    world
+        .berth(&["pg:backups:restore", "b001", "-a", app, "--confirm", app])
+        .ok();
+    assert_eq!(sql_ok(local(&rotated).psql("SELECT v FROM kept")), "yes");
+    let other = another_app(&world, "pg-other");
+    let refused = world
+        .berth(&["addons:attach", &addon, "-a", &other.0])
+        .fails();
+    assert!(refused.contains("private network"), "{refused}");
 
     world
         .berth(&["addons:destroy", &addon, "-a", app, "--confirm", app])
