@@ -138,6 +138,9 @@ pub struct CreateAppRequest {
     /// A name by Heroku's rule; none picks a random friendly one.
     #[serde(default)]
     pub name: Option<String>,
+    /// A `heroku.yml`: its `setup` (add-ons, config vars) applies to the new app.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub manifest: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -431,4 +434,83 @@ pub struct TlsSettings {
 pub struct TlsSettingsChange {
     pub redirect_http: Option<bool>,
     pub hsts: Option<bool>,
+}
+
+/// An add-on: a database or cache provisioned for an app, and the apps it
+/// is attached to. Never its credentials (see `AddonInfo`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Addon {
+    pub name: String,
+    /// `postgres` or `redis`.
+    pub service: String,
+    pub plan: String,
+    /// `server`: provisioned on the operator's server.
+    pub mode: String,
+    /// The app it belongs to.
+    pub app: String,
+    pub attachments: Vec<AddonAttachment>,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AddonAttachment {
+    pub app: String,
+    /// The attachment's name, e.g. `DATABASE`.
+    #[serde(rename = "as")]
+    pub as_name: String,
+    /// The config var it sets, e.g. `DATABASE_URL`.
+    pub config_var: String,
+}
+
+/// `POST /apps/{name}/addons`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CreateAddonRequest {
+    /// `postgres`, `redis`, or Heroku's `heroku-postgresql[:PLAN]`, `heroku-redis[:PLAN]`.
+    pub service: String,
+    #[serde(default, rename = "as")]
+    pub as_name: Option<String>,
+    #[serde(default)]
+    pub name: Option<String>,
+}
+
+/// `POST /apps/{name}/addons/{addon}/attachments`: attach to the app in the path.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct AttachAddonRequest {
+    #[serde(default, rename = "as")]
+    pub as_name: Option<String>,
+}
+
+/// `GET /apps/{name}/addons/{addon}?reveal=true`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct AddonInfoQuery {
+    #[serde(default)]
+    pub reveal: bool,
+}
+
+/// An add-on with its credentials when they were asked for (and may be read).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AddonInfo {
+    #[serde(flatten)]
+    pub addon: Addon,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credentials: Option<AddonCredentials>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AddonCredentials {
+    pub url: String,
+    pub username: String,
+    pub password: String,
+    /// Postgres: the database; Redis: the key prefix the app's keys must start with (`PREFIX:`).
+    pub resource: String,
+}
+
+/// A backup of a Postgres add-on.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Backup {
+    /// `b001`, `b002`…
+    pub id: String,
+    pub addon: String,
+    pub size_bytes: u64,
+    pub created_at: DateTime<Utc>,
 }

@@ -4,13 +4,13 @@
 use std::time::Duration;
 
 use berth_api_types::{
-    Account, AddCertificateRequest, AddDomainRequest, AddMemberRequest, App, AuditEvent,
-    AutoCertificates, Certificate, ConfigChanged, ConfigUpdate, CreateAppRequest,
-    CreateTokenRequest, CreateUserRequest, CreatedToken, DetachedRun, Domain, DomainInfo, Drain,
-    DrainRequest, Dyno, DynoSelection, ErrorBody, FormationEntry, LogEntry, LoginRequest,
-    MaintenanceRequest, Member, Release, ReleaseDetail, RemovedUser, RollbackRequest, RunEvent,
-    RunRequest, ScaleRequest, TerminalRunRequest, TlsSettings, TlsSettingsChange, Token,
-    UpdateMemberRequest, User,
+    Account, AddCertificateRequest, AddDomainRequest, AddMemberRequest, Addon, AddonInfo, App,
+    AttachAddonRequest, AuditEvent, AutoCertificates, Backup, Certificate, ConfigChanged,
+    ConfigUpdate, CreateAddonRequest, CreateAppRequest, CreateTokenRequest, CreateUserRequest,
+    CreatedToken, DetachedRun, Domain, DomainInfo, Drain, DrainRequest, Dyno, DynoSelection,
+    ErrorBody, FormationEntry, LogEntry, LoginRequest, MaintenanceRequest, Member, Release,
+    ReleaseDetail, RemovedUser, RollbackRequest, RunEvent, RunRequest, ScaleRequest,
+    TerminalRunRequest, TlsSettings, TlsSettingsChange, Token, UpdateMemberRequest, User,
 };
 use reqwest::blocking::{RequestBuilder, Response};
 use reqwest::{Method, StatusCode};
@@ -73,8 +73,12 @@ impl Client {
         self.json(Method::GET, &["apps"], None::<&()>)
     }
 
-    pub fn create_app(&self, name: Option<String>) -> Result<App> {
-        self.json(Method::POST, &["apps"], Some(&CreateAppRequest { name }))
+    pub fn create_app(&self, name: Option<String>, manifest: Option<String>) -> Result<App> {
+        self.json(
+            Method::POST,
+            &["apps"],
+            Some(&CreateAppRequest { name, manifest }),
+        )
     }
 
     pub fn app(&self, name: &str) -> Result<App> {
@@ -215,6 +219,85 @@ impl Client {
             on_entry(entry);
         }
         Err(broken("the log stream ended".into()))
+    }
+
+    pub fn addons(&self, app: Option<&str>) -> Result<Vec<Addon>> {
+        match app {
+            Some(app) => self.json(Method::GET, &["apps", app, "addons"], None::<&()>),
+            None => self.json(Method::GET, &["addons"], None::<&()>),
+        }
+    }
+
+    pub fn create_addon(&self, app: &str, request: &CreateAddonRequest) -> Result<Addon> {
+        self.json(Method::POST, &["apps", app, "addons"], Some(request))
+    }
+
+    pub fn addon_info(&self, app: &str, addon: &str, reveal: bool) -> Result<AddonInfo> {
+        let mut url = self.url(&["apps", app, "addons", addon])?;
+        if reveal {
+            url.query_pairs_mut().append_pair("reveal", "true");
+        }
+        let response = self.send_to(Method::GET, url, None::<&()>, REQUEST_TIMEOUT)?;
+        self.read_json(response)
+    }
+
+    pub fn destroy_addon(&self, app: &str, addon: &str) -> Result<()> {
+        self.send(Method::DELETE, &["apps", app, "addons", addon], None::<&()>)
+            .map(drop)
+    }
+
+    pub fn attach_addon(&self, app: &str, addon: &str, as_name: Option<&str>) -> Result<Addon> {
+        let request = AttachAddonRequest {
+            as_name: as_name.map(str::to_string),
+        };
+        self.json(
+            Method::POST,
+            &["apps", app, "addons", addon, "attachments"],
+            Some(&request),
+        )
+    }
+
+    pub fn detach_addon(&self, app: &str, addon: &str) -> Result<()> {
+        self.send(
+            Method::DELETE,
+            &["apps", app, "addons", addon, "attachments"],
+            None::<&()>,
+        )
+        .map(drop)
+    }
+
+    pub fn rotate_addon(&self, app: &str, addon: &str) -> Result<()> {
+        self.send(
+            Method::POST,
+            &["apps", app, "addons", addon, "rotate"],
+            None::<&()>,
+        )
+        .map(drop)
+    }
+
+    pub fn backups(&self, app: &str, addon: &str) -> Result<Vec<Backup>> {
+        self.json(
+            Method::GET,
+            &["apps", app, "addons", addon, "backups"],
+            None::<&()>,
+        )
+    }
+
+    pub fn capture_backup(&self, app: &str, addon: &str) -> Result<Backup> {
+        self.json(
+            Method::POST,
+            &["apps", app, "addons", addon, "backups"],
+            None::<&()>,
+        )
+    }
+
+    pub fn restore_backup(&self, app: &str, addon: &str, id: &str) -> Result<()> {
+        self.send(
+            Method::POST,
+            &["apps", app, "addons", addon, "backups", id, "restore"],
+            None::<&()>,
+        )
+        .map(drop)
     }
 
     pub fn domains(&self, app: &str) -> Result<Vec<Domain>> {

@@ -93,6 +93,50 @@ pub enum Command {
     #[command(name = "drains:remove")]
     DrainsRemove(DrainArgs),
 
+    /// List an app's add-ons (or, with --all, those of every app you can see)
+    Addons(AddonsArgs),
+
+    /// Provision an add-on and attach it to the app
+    ///
+    /// SERVICE is postgres or redis, or Heroku's heroku-postgresql[:PLAN] /
+    /// heroku-redis[:PLAN]. The app gets <AS>_URL (DATABASE_URL, REDIS_URL by
+    /// default) in a new release with a rolling restart. The var is managed:
+    /// config:set and config:unset refuse it; use addons:rotate / addons:detach.
+    #[command(name = "addons:create")]
+    AddonsCreate(AddonsCreateArgs),
+
+    /// Show an add-on, its attachments and (with --reveal) its credentials
+    #[command(name = "addons:info")]
+    AddonsInfo(AddonsInfoArgs),
+
+    /// Destroy an add-on and all its data (once no other app has it attached)
+    #[command(name = "addons:destroy")]
+    AddonsDestroy(AddonsDestroyArgs),
+
+    /// Attach an existing add-on to another app (needs rights on both apps)
+    #[command(name = "addons:attach")]
+    AddonsAttach(AddonsAttachArgs),
+
+    /// Detach an add-on from the app: its var goes in a new release; the add-on stays
+    #[command(name = "addons:detach")]
+    AddonsDetach(AddonNameArgs),
+
+    /// Give an add-on new credentials, roll them out to every attached app, then revoke the old ones
+    #[command(name = "addons:rotate")]
+    AddonsRotate(AddonNameArgs),
+
+    /// List the backups of a Postgres add-on (default: the app's DATABASE)
+    #[command(name = "pg:backups")]
+    PgBackups(PgBackupsArgs),
+
+    /// Back up a Postgres add-on now (one is also taken daily; the newest few are kept)
+    #[command(name = "pg:backups:capture")]
+    PgBackupsCapture(PgBackupsArgs),
+
+    /// Restore a backup into its Postgres add-on, replacing what the database holds
+    #[command(name = "pg:backups:restore")]
+    PgBackupsRestore(PgRestoreArgs),
+
     /// List an app's custom domains and the DNS record each needs
     Domains(AppJsonArgs),
 
@@ -307,6 +351,11 @@ pub struct AppsCreateArgs {
     #[arg(long)]
     pub no_remote: bool,
 
+    /// Set the app up as the repository's heroku.yml says: the add-ons and
+    /// config vars under `setup` come with it (otherwise: on its first push)
+    #[arg(long)]
+    pub manifest: bool,
+
     /// Print the created app as JSON
     #[arg(long)]
     pub json: bool,
@@ -343,6 +392,128 @@ pub struct DrainArgs {
     /// Print JSON instead of text
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct AddonsArgs {
+    #[command(flatten)]
+    pub app: AppArg,
+
+    /// Every add-on of every app you can see
+    #[arg(long, conflicts_with = "app")]
+    pub all: bool,
+
+    /// Print JSON instead of text
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct AddonsCreateArgs {
+    #[command(flatten)]
+    pub app: AppArg,
+
+    /// postgres, redis, heroku-postgresql[:PLAN] or heroku-redis[:PLAN]
+    #[arg(value_name = "SERVICE[:PLAN]")]
+    pub service: String,
+
+    /// The attachment's name: the app's config var is <AS>_URL
+    #[arg(long = "as", value_name = "NAME")]
+    pub as_name: Option<String>,
+
+    /// The add-on's name (default: a random one, e.g. postgres-quiet-harbor-4821)
+    #[arg(long, value_name = "ADDON")]
+    pub name: Option<String>,
+
+    /// Print JSON instead of text
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct AddonsInfoArgs {
+    #[command(flatten)]
+    pub app: AppArg,
+
+    /// The add-on's name
+    pub name: String,
+
+    /// Also show its URL, login and password (needs the right to read config vars)
+    #[arg(long)]
+    pub reveal: bool,
+
+    /// Print JSON instead of text
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct AddonsDestroyArgs {
+    #[command(flatten)]
+    pub app: AppArg,
+
+    /// The add-on's name
+    pub name: String,
+
+    /// The name of the app it belongs to, to confirm
+    #[arg(long, value_name = "APP")]
+    pub confirm: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct AddonsAttachArgs {
+    /// The app to attach it to
+    #[command(flatten)]
+    pub app: AppArg,
+
+    /// The add-on's name
+    pub name: String,
+
+    /// The attachment's name: the app's config var is <AS>_URL
+    #[arg(long = "as", value_name = "NAME")]
+    pub as_name: Option<String>,
+
+    /// Print JSON instead of text
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct AddonNameArgs {
+    #[command(flatten)]
+    pub app: AppArg,
+
+    /// The add-on's name
+    pub name: String,
+}
+
+#[derive(Debug, Args)]
+pub struct PgBackupsArgs {
+    #[command(flatten)]
+    pub app: AppArg,
+
+    /// The Postgres add-on (default: the one attached to the app as DATABASE)
+    pub addon: Option<String>,
+
+    /// Print JSON instead of text
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct PgRestoreArgs {
+    #[command(flatten)]
+    pub app: AppArg,
+
+    /// The backup, e.g. b003 (see pg:backups)
+    pub id: String,
+
+    /// The Postgres add-on (default: the one attached to the app as DATABASE)
+    pub addon: Option<String>,
+
+    /// The app's name again, to confirm
+    #[arg(long, value_name = "APP")]
+    pub confirm: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -53,6 +53,12 @@ pub enum Error {
     #[error("this destroys {app} and everything in it: run again with --confirm {app}")]
     ConfirmationRequired { app: String },
 
+    #[error(
+        "this destroys add-on {addon} and all its data: run again with --confirm {app} \
+         (the app it belongs to)"
+    )]
+    AddonConfirmationRequired { addon: String, app: String },
+
     #[error("not a git repository: run git init first")]
     NotAGitRepository,
 

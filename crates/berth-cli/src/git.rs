@@ -57,6 +57,13 @@ impl Git {
         self.run(&["remote", "remove", "--", remote]).map(drop)
     }
 
+    /// The root of the work tree the directory is in.
+    pub fn top_level(&self) -> Result<PathBuf> {
+        Ok(PathBuf::from(
+            self.run(&["rev-parse", "--show-toplevel"])?.trim_end(),
+        ))
+    }
+
     /// Runs git with `args` in the directory; its stdout on success.
     fn run(&self, args: &[&str]) -> Result<String> {
         let failed = |reason: String| Error::Git {

@@ -11,6 +11,8 @@ use berth_testkit::TestServer;
 
 #[path = "cli/access.rs"]
 mod access;
+#[path = "cli/addons.rs"]
+mod addons;
 #[path = "cli/certs.rs"]
 mod certs;
 #[path = "cli/domains.rs"]

@@ -48,6 +48,8 @@ pub enum Action {
     ManageAccess,
     /// Add or remove the app's custom domains.
     ManageDomains,
+    /// Create, attach, detach, rotate or destroy the app's add-ons.
+    ManageAddons,
     DestroyApp,
     /// Create, list or revoke the actor's own API tokens.
     ManageOwnTokens,
@@ -85,7 +87,10 @@ impl Action {
             Action::ListApps | Action::ReadApp | Action::ReadPlatform => TokenScope::Read,
             Action::Deploy => TokenScope::Deploy,
             Action::ReadConfig => TokenScope::Read,
-            Action::Configure | Action::ManageAccess | Action::ManageDomains => TokenScope::Full,
+            Action::Configure
+            | Action::ManageAccess
+            | Action::ManageDomains
+            | Action::ManageAddons => TokenScope::Full,
             Action::CreateApp
             | Action::DestroyApp
             | Action::ManageOwnTokens
@@ -114,6 +119,7 @@ impl Action {
             Action::Configure => "change this app's config",
             Action::ManageAccess => "change who has access to this app",
             Action::ManageDomains => "change this app's domains",
+            Action::ManageAddons => "change this app's add-ons",
             Action::DestroyApp => "destroy this app",
             Action::ManageOwnTokens => "manage API tokens",
             Action::ManageUsers => "manage users",
@@ -164,6 +170,7 @@ pub fn authorize(actor: &Actor, role: Option<AppRole>, action: Action) -> Result
         | Action::Configure
         | Action::ManageAccess
         | Action::ManageDomains
+        | Action::ManageAddons
         | Action::DestroyApp => {
             actor.is_platform_admin || role.is_some_and(|role| role.permits(action))
         }

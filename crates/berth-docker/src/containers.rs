@@ -44,6 +44,12 @@ pub struct ContainerSpec {
     pub publish_port: Option<u16>,
     /// Seconds between SIGTERM and SIGKILL when the engine stops it.
     pub stop_timeout_secs: Option<i64>,
+    /// Named volumes mounted `(volume, path in the container)`; the engine
+    /// creates a missing one.
+    pub volumes: Vec<(String, String)>,
+    /// Let the engine restart it when it exits, until it is stopped
+    /// (for services such as add-ons, which no reconciler watches).
+    pub restart_unless_stopped: bool,
 }
 
 /// A long-running container that was just started.
@@ -375,6 +381,19 @@ impl Engine {
 
     /// Removes a container, killing it if it runs. Missing is fine, and so is
     /// a removal the engine is already doing.
+    /// Removes a named volume and its data; a missing one is not an error.
+    pub async fn remove_volume(&self, name: &str) -> Result<(), DockerError> {
+        match self
+            .docker
+            .remove_volume(name, None::<bollard::query_parameters::RemoveVolumeOptions>)
+            .await
+        {
+            Ok(()) => Ok(()),
+            Err(error) if status_of(&error) == Some(404) => Ok(()),
+            Err(error) => Err(api(format!("remove volume {name}"))(error)),
+        }
+    }
+
     pub async fn remove_container(&self, id: &str) -> Result<(), DockerError> {
         self.force_remove(id, id).await
     }
@@ -408,8 +427,18 @@ pub(crate) fn container_body(spec: &ContainerSpec) -> ContainerCreateBody {
     let host_config = HostConfig {
         init: Some(true),
         restart_policy: Some(RestartPolicy {
-            name: Some(RestartPolicyNameEnum::NO),
+            name: Some(if spec.restart_unless_stopped {
+                RestartPolicyNameEnum::UNLESS_STOPPED
+            } else {
+                RestartPolicyNameEnum::NO
+            }),
             maximum_retry_count: None,
+        }),
+        binds: (!spec.volumes.is_empty()).then(|| {
+            spec.volumes
+                .iter()
+                .map(|(volume, path)| format!("{volume}:{path}"))
+                .collect()
         }),
         port_bindings: port_key.clone().map(|key| {
             HashMap::from([(

@@ -61,6 +61,43 @@ impl Platform {
         Ok(app)
     }
 
+    /// Creates an app from its `heroku.yml`: the add-ons and config vars its
+    /// `setup` names come with it. A manifest that does not parse creates
+    /// nothing; if setting up fails, the app goes again.
+    pub async fn create_app_from_manifest(
+        &self,
+        actor: &Actor,
+        name: Option<&str>,
+        heroku_yml: &str,
+        progress: &crate::Progress,
+    ) -> Result<AppRecord> {
+        authorize_platform(actor, Action::CreateApp)?;
+        // The build context is not here: Dockerfile paths are checked on push.
+        let manifest = berth_core::parse_heroku_yml(heroku_yml, |_| true)
+            .map_err(|e| PlatformError::Invalid(e.to_string()))?;
+        let app = self.create_app(actor, name).await?;
+        let setup = self
+            .exclusively(&app, progress, async {
+                self.apply_setup_locked(actor, &app, &manifest.setup, progress)
+                    .await
+            })
+            .await;
+        if let Err(error) = setup {
+            let entry = app_entry(
+                actor,
+                &app.name,
+                "app.destroy",
+                "setting it up from heroku.yml failed".into(),
+            );
+            self.store.delete_app(app.id, &entry).await?;
+            if let Err(error) = self.repos.remove(&app.name) {
+                tracing::warn!(app = %app.name, %error, "the repository of an app not set up stayed");
+            }
+            return Err(error);
+        }
+        Ok(app)
+    }
+
     async fn insert_randomly_named_app(&self, actor: &Actor) -> Result<AppRecord> {
         for _ in 0..RANDOM_NAME_ATTEMPTS {
             let name = AppName::random(&mut rand::thread_rng());
@@ -113,6 +150,17 @@ impl Platform {
     /// Destroys an app: its record, memberships and repository.
     pub async fn destroy_app(&self, actor: &Actor, name: &str) -> Result<AppRecord> {
         let app = self.authorize_app(actor, name, Action::DestroyApp).await?;
+        let addons = self.addons_owned_by(&app).await?;
+        if !addons.is_empty() {
+            return Err(PlatformError::Conflict(format!(
+                "{} still has add-ons ({}): destroy them first with `berth addons:destroy NAME \
+                 -a {} --confirm {}`, so that no database is dropped by surprise",
+                app.name,
+                addons.join(", "),
+                app.name,
+                app.name
+            )));
+        }
         self.store
             .delete_app(
                 app.id,

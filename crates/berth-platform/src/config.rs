@@ -80,40 +80,68 @@ impl Platform {
         for key in changes.keys() {
             check_config_key(key).map_err(PlatformError::Invalid)?;
         }
-        self.exclusively(&app, progress, async {
-            let mut config = self.current_config(&app).await?;
-            for (key, value) in &changes {
-                match value {
-                    Some(value) => config.insert(key.clone(), value.clone()),
-                    None => config.remove(key),
-                };
+        let managed = self.store.addon_attachments(Some(app.id)).await?;
+        for key in changes.keys() {
+            if let Some(attachment) = managed
+                .iter()
+                .find(|a| crate::addons::config_var(&a.as_name) == *key)
+            {
+                return Err(PlatformError::Invalid(format!(
+                    "{key} is managed by add-on {addon}: `berth addons:rotate {addon}` changes \
+                     it and `berth addons:detach {addon} -a {app}` removes it",
+                    addon = attachment.addon_name,
+                    app = app.name
+                )));
             }
-            let keys = |set: bool| -> Vec<&String> {
-                changes
-                    .iter()
-                    .filter(|(_, v)| v.is_some() == set)
-                    .map(|(k, _)| k)
-                    .collect()
-            };
-            let (set, unset) = (keys(true), keys(false));
-            let description = match (set.is_empty(), unset.is_empty()) {
-                (false, true) => format!("Set {} config vars", join(&set)),
-                (true, false) => format!("Remove {} config vars", join(&unset)),
-                _ => format!("Set {} and remove {} config vars", join(&set), join(&unset)),
-            };
-            let release = match self.current_release(&app).await? {
-                Some(current) => Some(
-                    self.rerelease(actor, &app, &current, &description, &config, progress)
-                        .await?,
-                ),
-                None => None,
-            };
-            self.store_config(&app, &config).await?;
-            self.audit_app(actor, &app.name, "config.change", description)
-                .await?;
-            Ok(ConfigChange { config, release })
+        }
+        self.exclusively(&app, progress, async {
+            self.change_config_locked(actor, &app, &changes, None, progress)
+                .await
         })
         .await
+    }
+
+    /// Sets and unsets config vars as one new release (when the app has
+    /// one), for a caller that authorized the change and holds the app's lease.
+    pub(crate) async fn change_config_locked(
+        &self,
+        actor: &Actor,
+        app: &AppRecord,
+        changes: &BTreeMap<String, Option<String>>,
+        description: Option<String>,
+        progress: &Progress,
+    ) -> Result<ConfigChange> {
+        let mut config = self.current_config(app).await?;
+        for (key, value) in changes {
+            match value {
+                Some(value) => config.insert(key.clone(), value.clone()),
+                None => config.remove(key),
+            };
+        }
+        let keys = |set: bool| -> Vec<&String> {
+            changes
+                .iter()
+                .filter(|(_, v)| v.is_some() == set)
+                .map(|(k, _)| k)
+                .collect()
+        };
+        let (set, unset) = (keys(true), keys(false));
+        let description = description.unwrap_or_else(|| match (set.is_empty(), unset.is_empty()) {
+            (false, true) => format!("Set {} config vars", join(&set)),
+            (true, false) => format!("Remove {} config vars", join(&unset)),
+            _ => format!("Set {} and remove {} config vars", join(&set), join(&unset)),
+        });
+        let release = match self.current_release(app).await? {
+            Some(current) => Some(
+                self.rerelease(actor, app, &current, &description, &config, progress)
+                    .await?,
+            ),
+            None => None,
+        };
+        self.store_config(app, &config).await?;
+        self.audit_app(actor, &app.name, "config.change", description)
+            .await?;
+        Ok(ConfigChange { config, release })
     }
 
     /// A new release with the images and config of `target` (default: the
@@ -162,7 +190,12 @@ impl Platform {
                     target.version, target.status
                 )));
             }
-            let config = self.open_release_config(&app, target)?;
+            let mut config = self.open_release_config(&app, target)?;
+            // Add-on vars are not rolled back: an older release may hold
+            // credentials revoked since (a rotation) or none at all.
+            for (var, url) in self.managed_config(&app).await? {
+                config.insert(var, url);
+            }
             let description = format!("Rollback to v{}", target.version);
             let release = self
                 .rerelease(actor, &app, target, &description, &config, progress)

@@ -250,6 +250,8 @@ impl Platform {
         })
         .await
         .map_err(|e| PlatformError::Internal(format!("reading the push failed: {e}")))??;
+        self.setup_on_push(actor, app, &push.manifest.setup, progress)
+            .await?;
         let config = self.current_config(app).await?;
         let release = self
             .store

@@ -21,6 +21,9 @@ pub enum PlatformError {
     /// A build, release command or start failed: the user's to fix.
     #[error("{0}")]
     DeployFailed(String),
+    /// The server an add-on lives on failed or refused (unreachable, no rights…).
+    #[error("{0}")]
+    AddonProvider(String),
     #[error(transparent)]
     Docker(#[from] berth_docker::DockerError),
     #[error(transparent)]

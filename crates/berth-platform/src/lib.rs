@@ -6,6 +6,7 @@
 mod access;
 mod accounts;
 mod acme;
+mod addons;
 mod app_logs;
 mod apps;
 mod audit;
@@ -43,6 +44,7 @@ use berth_store::Store;
 
 pub use accounts::{IssuedToken, Session};
 pub use acme::{AcmeConfig, AutoCertificate, AutoCertificates};
+pub use addons::{Addon, AddonSettings, Attachment, Backup, Credentials as AddonCredentials};
 pub use app_logs::MAX_LOG_LINES;
 pub use berth_core::AppRole;
 pub use berth_core::{Action, Actor, AppName, TokenScope};
@@ -84,6 +86,7 @@ pub struct PlatformConfig {
     /// How many of an app's latest releases keep their images (for rollbacks).
     pub image_retention: usize,
     pub log_retention: Retention,
+    pub addons: AddonSettings,
 }
 
 pub struct Platform {
@@ -113,6 +116,8 @@ pub struct Platform {
     /// Pending HTTP-01 answers (token → key authorization) the router serves.
     challenges: std::sync::Mutex<std::collections::HashMap<String, String>>,
     certificate_refresh: tokio::sync::Mutex<()>,
+    providers: addons::Providers,
+    backup_retention: usize,
 }
 
 impl Platform {
@@ -154,11 +159,14 @@ impl Platform {
             acme_wakeup: tokio::sync::Notify::new(),
             challenges: std::sync::Mutex::default(),
             certificate_refresh: tokio::sync::Mutex::new(()),
+            providers: addons::Providers::new(&config.addons)?,
+            backup_retention: config.addons.backup_retention.max(1),
         })
     }
 
     /// Gives the platform the container engine that deploys run on.
     pub fn with_engine(mut self, engine: Engine) -> Self {
+        self.providers.use_engine(&engine, self.secrets.id());
         self.engine = Some(engine);
         self
     }
@@ -225,6 +233,7 @@ impl Platform {
             let context = acme::account_context(directory);
             *sealed = next.seal(&context, &self.secrets.open(&context, sealed)?);
         }
+        self.reseal_addon_credentials(&next, &mut values.addon_credentials)?;
         self.store.replace_sealed_values(&values).await?;
         SecretKey::promote_next(&self.data_dir)?;
         Ok(next.id().to_string())

@@ -230,6 +230,7 @@ impl Platform {
             network_alias: Some(process.process_type.clone()),
             publish_port: is_web.then_some(WEB_PORT),
             stop_timeout_secs: Some(STOP_GRACE.as_secs() as i64),
+            ..Default::default()
         };
         let started = engine.start_container(&spec).await?;
         self.follow_output(&app.name, &dyno, &started.id, None);
@@ -298,6 +299,7 @@ impl Platform {
             network_alias: None,
             publish_port: None,
             stop_timeout_secs: Some(STOP_GRACE.as_secs() as i64),
+            ..Default::default()
         }
     }
 

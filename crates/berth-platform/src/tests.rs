@@ -16,6 +16,7 @@ async fn platform() -> (tempfile::TempDir, Platform) {
         edge_addresses: Vec::new(),
         image_retention: 10,
         log_retention: crate::Retention::default(),
+        addons: AddonSettings::default(),
     };
     let platform = Platform::open(&config).await.unwrap();
     (dir, platform)
@@ -268,6 +269,7 @@ async fn rotating_the_key_reseals_every_secret_and_keeps_them_readable() {
         edge_addresses: Vec::new(),
         image_retention: 10,
         log_retention: crate::Retention::default(),
+        addons: AddonSettings::default(),
     };
     let platform = Platform::open(&config).await.unwrap();
     let owner = signed_in(&platform, "o@example.com", false).await.actor;
@@ -303,6 +305,27 @@ async fn rotating_the_key_reseals_every_secret_and_keeps_them_readable() {
         .add_certificate(&owner, "demo", &certificate.pem(), &key.serialize_pem())
         .await
         .unwrap();
+    let credentials = AddonCredentials {
+        url: "postgres://login:pw@127.0.0.1:5432/db".into(),
+        username: "login".into(),
+        password: "pw".into(),
+        resource: "db".into(),
+        owner: Some("db_owner".into()),
+        container: None,
+    };
+    let addon = berth_store::NewAddon {
+        name: "postgres-demo",
+        service: "postgres",
+        plan: "standard",
+        provider_mode: "server",
+        credentials_sealed: &platform
+            .seal_credentials("postgres-demo", &credentials)
+            .unwrap(),
+        app_id: app.id,
+        as_name: "DATABASE",
+    };
+    let entry = crate::audit::app_entry(&owner, "demo", "addons.create", String::new());
+    platform.store.create_addon(&addon, &entry).await.unwrap();
     let old_id = platform.secrets().id().to_string();
 
     let new_id = platform.rotate_key().await.unwrap();
@@ -341,6 +364,16 @@ async fn rotating_the_key_reseals_every_secret_and_keeps_them_readable() {
         String::from_utf8(opened).unwrap().trim(),
         key.serialize_pem().trim()
     );
+    let addon = reopened
+        .store
+        .addon("postgres-demo")
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(addon
+        .credentials_sealed
+        .starts_with(&format!("berth1:{new_id}:")));
+    assert_eq!(reopened.open_credentials(&addon).unwrap(), credentials);
     assert!(dir.path().join("data/secret.key.previous").exists());
     assert!(!dir.path().join("data/secret.key.next").exists());
 }

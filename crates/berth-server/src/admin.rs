@@ -36,3 +36,16 @@ pub async fn set_password(settings: &Settings, email: &str, password: &str) -> a
     platform.close().await;
     Ok(result?)
 }
+
+/// Deprovisions every add-on of this Berth (databases, logins, keys) and
+/// deletes its record; returns how many went. For tearing a Berth down.
+pub async fn remove_every_addon(settings: &Settings) -> anyhow::Result<usize> {
+    // Dedicated add-on containers go through the engine.
+    let engine = berth_docker::Engine::connect(settings.docker_host.as_deref()).await?;
+    let platform = Platform::open(&settings.platform_config())
+        .await?
+        .with_engine(engine);
+    let removed = platform.remove_every_addon().await;
+    platform.close().await;
+    Ok(removed?)
+}

@@ -212,8 +212,9 @@ pub async fn launch(
     ));
     let certificates = tokio::spawn(tend_certificates_periodically(
         state.clone(),
-        wait_for_stop(stopped),
+        wait_for_stop(stopped.clone()),
     ));
+    let backups = tokio::spawn(back_up_daily(state.clone(), wait_for_stop(stopped)));
     on_ready();
 
     tokio::select! {
@@ -246,6 +247,7 @@ pub async fn launch(
     }
     reconciler.abort();
     certificates.abort();
+    backups.abort();
     state.platform.close().await;
     Ok(())
 }
@@ -253,6 +255,22 @@ pub async fn launch(
 /// How often the engine is converged to the store (crashed processes
 /// restarted, missing ones started) and the route table rebuilt from it.
 const CONVERGE_EVERY: Duration = Duration::from_secs(2);
+
+/// How often Postgres add-ons are checked for a backup due (one a day each).
+const BACKUP_CHECK_EVERY: Duration = Duration::from_secs(3600);
+
+async fn back_up_daily(state: AppState, stop: impl Future<Output = ()>) {
+    tokio::pin!(stop);
+    loop {
+        tokio::select! {
+            () = &mut stop => return,
+            () = tokio::time::sleep(BACKUP_CHECK_EVERY) => {}
+        }
+        if let Err(error) = state.platform.capture_due_backups().await {
+            tracing::warn!(%error, "cannot take the daily add-on backups");
+        }
+    }
+}
 
 async fn converge_periodically(state: AppState, stop: impl Future<Output = ()>) {
     tokio::pin!(stop);

@@ -103,6 +103,35 @@ pub struct Settings {
     /// Router: threads serving connections, each with its own event loop (0: one per CPU).
     #[arg(long, env = "BERTH_ROUTER_WORKERS", default_value_t = 0)]
     pub router_workers: usize,
+
+    /// Add-ons: a Postgres URL of a role with CREATEDB and CREATEROLE; each
+    /// Postgres add-on is a database and roles on that server.
+    #[arg(long, env = "BERTH_ADDON_POSTGRES_ADMIN_URL", hide_env_values = true)]
+    pub addon_postgres_admin_url: Option<String>,
+
+    /// Add-ons: the host apps reach that Postgres server by (default: the admin URL's).
+    #[arg(long, env = "BERTH_ADDON_POSTGRES_HOST")]
+    pub addon_postgres_host: Option<String>,
+
+    /// Add-ons: without a Postgres server, each Postgres add-on is a dedicated
+    /// container of this image (Debian's postgresql: initdb and postgres on its
+    /// PATH, runuser) with a named volume, on its app's private network.
+    #[arg(long, env = "BERTH_ADDON_POSTGRES_IMAGE")]
+    pub addon_postgres_image: Option<String>,
+
+    /// Add-ons: a Redis URL of a user allowed ACL SETUSER; each Redis add-on
+    /// is an ACL user with its own key prefix on that server.
+    #[arg(long, env = "BERTH_ADDON_REDIS_ADMIN_URL", hide_env_values = true)]
+    pub addon_redis_admin_url: Option<String>,
+
+    /// Add-ons: the host apps reach that Redis server by (default: the admin URL's).
+    #[arg(long, env = "BERTH_ADDON_REDIS_HOST")]
+    pub addon_redis_host: Option<String>,
+
+    /// Add-ons: how many backups of each Postgres add-on are kept (the newest;
+    /// one is captured daily, more with pg:backups:capture).
+    #[arg(long, env = "BERTH_ADDON_BACKUP_RETENTION", default_value_t = 7)]
+    pub addon_backup_retention: usize,
 }
 
 impl Settings {
@@ -132,6 +161,14 @@ impl Settings {
             log_retention: berth_platform::Retention {
                 lines: self.log_retention_lines,
                 max_age: Duration::from_secs(self.log_retention_days * 24 * 3600),
+            },
+            addons: berth_platform::AddonSettings {
+                postgres_admin_url: self.addon_postgres_admin_url.clone(),
+                postgres_host: self.addon_postgres_host.clone(),
+                postgres_image: self.addon_postgres_image.clone(),
+                redis_admin_url: self.addon_redis_admin_url.clone(),
+                redis_host: self.addon_redis_host.clone(),
+                backup_retention: self.addon_backup_retention,
             },
         }
     }

@@ -54,6 +54,8 @@ pub struct SealedValues {
     pub certificate_keys: Vec<(i64, i64, String)>,
     /// `(account id, directory, sealed credentials)`
     pub acme_accounts: Vec<(i64, String, String)>,
+    /// `(add-on id, add-on name, sealed credentials)`
+    pub addon_credentials: Vec<(i64, String, String)>,
 }
 
 impl Store {
@@ -78,6 +80,10 @@ impl Store {
             .fetch_all(&self.pool)
             .await
             .context("read sealed ACME accounts")?;
+        let addons = sqlx::query("SELECT id, name, credentials_sealed FROM addons")
+            .fetch_all(&self.pool)
+            .await
+            .context("read sealed add-on credentials")?;
         let read = || -> std::result::Result<SealedValues, sqlx::Error> {
             Ok(SealedValues {
                 config_vars: vars
@@ -130,6 +136,16 @@ impl Store {
                         ))
                     })
                     .collect::<std::result::Result<_, sqlx::Error>>()?,
+                addon_credentials: addons
+                    .iter()
+                    .map(|r| {
+                        Ok((
+                            r.try_get("id")?,
+                            r.try_get("name")?,
+                            r.try_get("credentials_sealed")?,
+                        ))
+                    })
+                    .collect::<std::result::Result<_, sqlx::Error>>()?,
             })
         };
         read().context("read sealed value")
@@ -178,6 +194,14 @@ impl Store {
                 .execute(&mut *tx)
                 .await
                 .context("re-seal ACME account")?;
+        }
+        for (addon_id, _, sealed) in &values.addon_credentials {
+            sqlx::query("UPDATE addons SET credentials_sealed = $1 WHERE id = $2")
+                .bind(sealed)
+                .bind(addon_id)
+                .execute(&mut *tx)
+                .await
+                .context("re-seal add-on credentials")?;
         }
         tx.commit().await.context("commit re-seal")
     }

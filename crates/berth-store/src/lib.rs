@@ -3,6 +3,7 @@
 //! parameters, integer times) so a Postgres store needs only its own
 //! migration set.
 
+mod addons;
 mod apps;
 mod audit;
 mod certificates;
@@ -21,6 +22,7 @@ use chrono::{DateTime, TimeZone, Utc};
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, Executor};
 
+pub use addons::{AddonRecord, AttachmentRecord, NewAddon};
 pub use apps::AppRecord;
 pub use audit::{AuditEntry, AuditEvent};
 pub use certificates::{

@@ -510,3 +510,89 @@ async fn removing_a_sole_owner_needs_an_heir() {
         "the trail keeps naming removed users"
     );
 }
+
+#[tokio::test]
+async fn addons_are_unique_attach_once_per_app_and_keep_their_owner_from_deletion() {
+    let (_dir, store) = temp_store().await;
+    let alice = store
+        .create_user("alice@example.com", None, false)
+        .await
+        .unwrap();
+    let web = store
+        .create_app("web", alice.id, &audit("app.create"))
+        .await
+        .unwrap();
+    let worker = store
+        .create_app("worker", alice.id, &audit("app.create"))
+        .await
+        .unwrap();
+    let new = NewAddon {
+        name: "postgres-one",
+        service: "postgres",
+        plan: "standard",
+        provider_mode: "server",
+        credentials_sealed: "sealed",
+        app_id: web.id,
+        as_name: "DATABASE",
+    };
+    let addon = store
+        .create_addon(&new, &audit("addons.create"))
+        .await
+        .unwrap();
+    assert_eq!(addon.app_name, "web");
+    let again = store
+        .create_addon(&new, &audit("addons.create"))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        again.to_string(),
+        "an add-on named postgres-one already exists"
+    );
+
+    store
+        .attach_addon(addon.id, worker.id, "DATABASE", &audit("addons.attach"))
+        .await
+        .unwrap();
+    let twice = store
+        .attach_addon(addon.id, worker.id, "OTHER", &audit("addons.attach"))
+        .await;
+    assert!(matches!(twice, Err(StoreError::Conflict(_))), "{twice:?}");
+    let attached: Vec<(String, String)> = store
+        .addon_attachments(None)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|t| (t.app_name, t.as_name))
+        .collect();
+    assert_eq!(
+        attached,
+        [
+            ("web".to_string(), "DATABASE".to_string()),
+            ("worker".to_string(), "DATABASE".to_string())
+        ]
+    );
+
+    // The owning app cannot go while its add-on is recorded; an attached one can.
+    assert!(store
+        .delete_app(web.id, &audit("app.destroy"))
+        .await
+        .is_err());
+    store
+        .delete_app(worker.id, &audit("app.destroy"))
+        .await
+        .unwrap();
+    assert_eq!(store.addon_attachments(None).await.unwrap().len(), 1);
+    assert!(store
+        .detach_addon(addon.id, web.id, &audit("addons.detach"))
+        .await
+        .unwrap());
+    store
+        .delete_addon(addon.id, &audit("addons.destroy"))
+        .await
+        .unwrap();
+    assert_eq!(store.addon("postgres-one").await.unwrap(), None);
+    store
+        .delete_app(web.id, &audit("app.destroy"))
+        .await
+        .unwrap();
+}

@@ -137,6 +137,18 @@ impl Drop for TestServer {
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();
         }
+        // Add-ons a test left (it failed before destroying them) would stay
+        // provisioned on the shared Postgres and Redis servers.
+        let settings = self.settings.clone();
+        let addons = std::thread::spawn(move || {
+            tokio::runtime::Runtime::new()
+                .expect("tokio runtime")
+                .block_on(berth_server::admin::remove_every_addon(&settings))
+        })
+        .join();
+        if let Ok(Err(error)) = addons {
+            eprintln!("warning: the test server's add-ons were not all removed: {error:#}");
+        }
         // The reconciler may have started a process again after a test's
         // EngineCleanup ran: whatever this server's platform still owns goes,
         // app by app, now that it has stopped.

@@ -35,8 +35,23 @@ pub fn list(context: &Context, args: JsonArgs) -> Result<()> {
 }
 
 pub fn create(context: &Context, args: AppsCreateArgs) -> Result<()> {
-    let app = context.client()?.create_app(args.name)?;
     let git = &context.git;
+    let manifest = if args.manifest {
+        if !git.is_work_tree() {
+            return Err(Error::NotAGitRepository);
+        }
+        let path = git.top_level()?.join("heroku.yml");
+        Some(
+            std::fs::read_to_string(&path).map_err(|source| Error::File {
+                action: "cannot read the manifest",
+                path,
+                source,
+            })?,
+        )
+    } else {
+        None
+    };
+    let app = context.client()?.create_app(args.name, manifest)?;
     // As `heroku create` does: a repository without the remote gets it.
     let remote_added = !args.no_remote
         && git.is_work_tree()

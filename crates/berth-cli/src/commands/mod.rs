@@ -2,6 +2,7 @@
 //! environment, the stored login, the API client and the app being acted on.
 
 mod access;
+mod addons;
 mod apps;
 mod auth;
 mod certs;
@@ -53,6 +54,16 @@ pub fn run(command: Command, context: &Context) -> Result<()> {
         Command::MaintenanceOff(app) => config::set_maintenance(context, app, false),
         Command::Ps(args) => releases::ps(context, args),
         Command::Logs(args) => logs::show(context, args),
+        Command::Addons(args) => addons::list(context, args),
+        Command::AddonsCreate(args) => addons::create(context, args),
+        Command::AddonsInfo(args) => addons::info(context, args),
+        Command::AddonsDestroy(args) => addons::destroy(context, args),
+        Command::AddonsAttach(args) => addons::attach(context, args),
+        Command::AddonsDetach(args) => addons::detach(context, args),
+        Command::AddonsRotate(args) => addons::rotate(context, args),
+        Command::PgBackups(args) => addons::backups(context, args),
+        Command::PgBackupsCapture(args) => addons::capture(context, args),
+        Command::PgBackupsRestore(args) => addons::restore(context, args),
         Command::Domains(args) => domains::list(context, args),
         Command::DomainsAdd(args) => domains::add(context, args),
         Command::DomainsRemove(args) => domains::remove(context, args),

@@ -29,10 +29,26 @@ pub(super) async fn create(
     Authenticated(session): Authenticated,
     JsonBody(request): JsonBody<CreateAppRequest>,
 ) -> Result<(StatusCode, Json<App>), ApiError> {
-    let app = state
-        .platform
-        .create_app(&session.actor, request.name.as_deref())
-        .await?;
+    let app = match &request.manifest {
+        Some(manifest) => {
+            let (progress, _) = berth_platform::Progress::channel();
+            state
+                .platform
+                .create_app_from_manifest(
+                    &session.actor,
+                    request.name.as_deref(),
+                    manifest,
+                    &progress,
+                )
+                .await?
+        }
+        None => {
+            state
+                .platform
+                .create_app(&session.actor, request.name.as_deref())
+                .await?
+        }
+    };
     Ok((StatusCode::CREATED, Json(view(&state, &base, app))))
 }
 

@@ -49,6 +49,9 @@ impl From<PlatformError> for ApiError {
             PlatformError::NotFound(_) => Self::not_found(message),
             PlatformError::Conflict(_) => Self::new(StatusCode::CONFLICT, "conflict", message),
             PlatformError::Invalid(_) | PlatformError::DeployFailed(_) => Self::invalid(message),
+            PlatformError::AddonProvider(_) => {
+                Self::new(StatusCode::BAD_GATEWAY, "addon_provider_failed", message)
+            }
             PlatformError::Throttled { retry_after_secs } => Self {
                 retry_after: Some(retry_after_secs),
                 ..Self::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", message)

@@ -2,6 +2,7 @@
 
 mod access;
 mod account;
+mod addons;
 mod apps;
 mod certs;
 mod config;
@@ -61,6 +62,28 @@ fn v1() -> Routes {
         .route("/tokens", get(account::tokens).post(account::create_token))
         .route("/tokens/{id}", delete(account::revoke_token))
         .route("/apps", get(apps::list).post(apps::create))
+        .route("/addons", get(addons::list_all))
+        .route(
+            "/apps/{name}/addons",
+            get(addons::list).post(addons::create),
+        )
+        .route(
+            "/apps/{name}/addons/{addon}",
+            get(addons::info).delete(addons::destroy),
+        )
+        .route(
+            "/apps/{name}/addons/{addon}/attachments",
+            post(addons::attach).delete(addons::detach),
+        )
+        .route("/apps/{name}/addons/{addon}/rotate", post(addons::rotate))
+        .route(
+            "/apps/{name}/addons/{addon}/backups",
+            get(addons::backups).post(addons::capture),
+        )
+        .route(
+            "/apps/{name}/addons/{addon}/backups/{backup}/restore",
+            post(addons::restore),
+        )
         .route("/apps/{name}", get(apps::show).delete(apps::destroy))
         .route("/apps/{name}/releases", get(releases::list))
         .route("/apps/{name}/releases/{version}", get(releases::show))

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use askama::Template;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use berth_platform::{AppRecord, Dyno};
 use chrono::{DateTime, Utc};
@@ -371,33 +371,6 @@ pub(super) async fn maintenance(
     after_action(&format!("/apps/{name}"), result, signed_in.tls)
 }
 
-#[derive(Template)]
-#[template(path = "app_later.html")]
-struct LaterPage {
-    chrome: Chrome,
-    app: AppHeader,
-    what: &'static str,
-    cli: &'static str,
-}
-
-async fn later(
-    state: AppState,
-    name: String,
-    signed_in: SignedIn,
-    tab: &'static str,
-    what: &'static str,
-    cli: &'static str,
-) -> Result<Response, DashboardError> {
-    let app = state.platform.app(&signed_in.session.actor, &name).await?;
-    let page = LaterPage {
-        chrome: signed_in.chrome,
-        app: AppHeader::new(&state, &app, tab),
-        what,
-        cli,
-    };
-    Ok(render(&page)?.into_response())
-}
-
 struct DomainRow {
     hostname: String,
     /// `CNAME <app host>`, or `A/AAAA <addresses>`.
@@ -489,20 +462,83 @@ pub(super) async fn domains(
     Ok(render(&page)?.into_response())
 }
 
+struct AddonRow {
+    name: String,
+    service: String,
+    /// `app::AS` for each attachment.
+    attached: String,
+}
+
+/// An add-on's credentials, shown after a deliberate click.
+struct RevealedAddon {
+    name: String,
+    url: String,
+}
+
+#[derive(Template)]
+#[template(path = "app_addons.html")]
+struct AddonsPage {
+    chrome: Chrome,
+    app: AppHeader,
+    addons: Vec<AddonRow>,
+    revealed: Option<RevealedAddon>,
+}
+
+#[derive(Deserialize)]
+pub(super) struct AddonsQuery {
+    /// The add-on whose URL to show (needs the right to read config vars).
+    reveal: Option<String>,
+}
+
+/// The app's add-ons and where each is attached; one add-on's URL on request.
 pub(super) async fn addons(
     State(state): State<AppState>,
     Path(name): Path<String>,
+    Query(query): Query<AddonsQuery>,
     signed_in: SignedIn,
 ) -> Result<Response, DashboardError> {
-    later(
-        state,
-        name,
-        signed_in,
-        "Add-ons",
-        "Databases and other add-ons",
-        "berth addons:create postgres",
-    )
-    .await
+    let actor = &signed_in.session.actor;
+    let app = state.platform.app(actor, &name).await?;
+    let addons = state
+        .platform
+        .addons(actor, Some(&name))
+        .await?
+        .into_iter()
+        .map(|addon| AddonRow {
+            attached: if addon.attachments.is_empty() {
+                "(not attached)".to_string()
+            } else {
+                addon
+                    .attachments
+                    .iter()
+                    .map(|a| format!("{}::{}", a.app, a.as_name))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            },
+            service: format!("{}:{}", addon.service, addon.plan),
+            name: addon.name,
+        })
+        .collect();
+    let revealed = match query.reveal {
+        Some(addon) => {
+            let (_, credentials) = state
+                .platform
+                .addon_info(actor, &name, &addon, true)
+                .await?;
+            credentials.map(|c| RevealedAddon {
+                name: addon,
+                url: c.url,
+            })
+        }
+        None => None,
+    };
+    let page = AddonsPage {
+        chrome: signed_in.chrome,
+        app: AppHeader::new(&state, &app, "Add-ons"),
+        addons,
+        revealed,
+    };
+    Ok(render(&page)?.into_response())
 }
 
 struct MemberRow {

@@ -181,6 +181,44 @@ fn matrix() -> BTreeMap<(&'static str, &'static str), Need> {
             ("DELETE", "/api/v1/apps/{name}/certs/{hostname}"),
             App(Admin, Full),
         ),
+        (("GET", "/api/v1/addons"), User(Read)),
+        (("GET", "/api/v1/apps/{name}/addons"), App(Viewer, Read)),
+        (("POST", "/api/v1/apps/{name}/addons"), App(Admin, Full)),
+        (
+            ("GET", "/api/v1/apps/{name}/addons/{addon}"),
+            App(Viewer, Read),
+        ),
+        (
+            ("DELETE", "/api/v1/apps/{name}/addons/{addon}"),
+            App(Admin, Full),
+        ),
+        (
+            ("POST", "/api/v1/apps/{name}/addons/{addon}/attachments"),
+            App(Admin, Full),
+        ),
+        (
+            ("DELETE", "/api/v1/apps/{name}/addons/{addon}/attachments"),
+            App(Admin, Full),
+        ),
+        (
+            ("POST", "/api/v1/apps/{name}/addons/{addon}/rotate"),
+            App(Admin, Full),
+        ),
+        (
+            ("GET", "/api/v1/apps/{name}/addons/{addon}/backups"),
+            App(Viewer, Read),
+        ),
+        (
+            ("POST", "/api/v1/apps/{name}/addons/{addon}/backups"),
+            App(Admin, Full),
+        ),
+        (
+            (
+                "POST",
+                "/api/v1/apps/{name}/addons/{addon}/backups/{backup}/restore",
+            ),
+            App(Admin, Full),
+        ),
         (("GET", "/api/v1/audit"), PlatformAdmin(Read)),
         (("GET", "/api/v1/users"), PlatformAdmin(Read)),
         (("POST", "/api/v1/users"), PlatformAdmin(Full)),
@@ -421,6 +459,8 @@ fn body_for(method: &str, template: &str) -> Option<Value> {
         }
         ("PATCH", "/api/v1/apps/{name}/certs/settings") => json!({"hsts": true}),
         ("PATCH", "/api/v1/apps/{name}/config") => json!({"GREETING": "hello"}),
+        ("POST", "/api/v1/apps/{name}/addons") => json!({"service": "heroku-postgresql"}),
+        ("POST", "/api/v1/apps/{name}/addons/{addon}/attachments") => json!({"as": "MATRIX"}),
         ("PATCH", "/api/v1/apps/{name}/formation") => json!({"changes": ["web=1"]}),
         (_, _) if method == "GET" || method == "DELETE" => return None,
         _ => json!({}),
@@ -438,7 +478,9 @@ async fn routes_of_the_router(api: &Api) -> BTreeSet<(String, String)> {
             .replace("{id}", "probe")
             .replace("{version}", "current")
             .replace("{email}", "probe@example.com")
-            .replace("{hostname}", "probe.example.test");
+            .replace("{hostname}", "probe.example.test")
+            .replace("{addon}", "probe")
+            .replace("{backup}", "b001");
         for method in ["GET", "POST", "PUT", "PATCH", "DELETE"] {
             let method = Method::from_bytes(method.as_bytes()).unwrap();
             let response = api.request(method.clone(), &path, None, None).await;
@@ -503,6 +545,8 @@ async fn every_route_answers_every_caller_as_the_policy_says() {
                     .replace("{version}", "current")
                     .replace("{email}", member)
                     .replace("{hostname}", "shop.example.test")
+                    .replace("{addon}", "postgres-matrix-probe")
+                    .replace("{backup}", "b001")
             };
             let path = concrete(&app);
             let method = Method::from_bytes(method.as_bytes()).unwrap();

@@ -579,3 +579,94 @@ async fn every_app_page_and_action_answers_each_role_as_the_policy_says() {
         "the owner destroyed it"
     );
 }
+
+#[tokio::test]
+async fn the_addons_tab_lists_addons_and_reveals_a_url_only_to_those_who_read_config() {
+    let admin_url = std::env::var("BERTH_TEST_POSTGRES_ADMIN_URL").unwrap_or_else(|_| {
+        "postgres://berth_test_admin:berth-test-admin@127.0.0.1:5432/postgres".into()
+    });
+    let server = TestServer::start_with(|settings| {
+        settings.addon_postgres_admin_url = Some(admin_url);
+    });
+    let owner_token = server.create_user("owner@example.com", false, Some("pw-owner"));
+    let app = berth_testkit::unique_app_name("dash-addons");
+    let api = reqwest::Client::new();
+    let created = api
+        .post(format!("{}/api/v1/apps", server.api_url))
+        .bearer_auth(&owner_token)
+        .json(&serde_json::json!({"name": app}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), StatusCode::CREATED);
+    server.create_user("viewer@example.com", false, Some("pw-viewer"));
+    let added = api
+        .post(format!("{}/api/v1/apps/{app}/access", server.api_url))
+        .bearer_auth(&owner_token)
+        .json(&serde_json::json!({"email": "viewer@example.com", "role": "viewer"}))
+        .send()
+        .await
+        .unwrap();
+    assert!(added.status().is_success(), "{}", added.status());
+    let addon = berth_testkit::unique_app_name("dash-pg");
+    let provisioned = api
+        .post(format!("{}/api/v1/apps/{app}/addons", server.api_url))
+        .bearer_auth(&owner_token)
+        .json(&serde_json::json!({"service": "postgres", "name": addon}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        provisioned.status(),
+        StatusCode::CREATED,
+        "the test needs Postgres on 127.0.0.1 (script/test starts it): {}",
+        provisioned.text().await.unwrap()
+    );
+    let info: serde_json::Value = api
+        .get(format!(
+            "{}/api/v1/apps/{app}/addons/{addon}?reveal=true",
+            server.api_url
+        ))
+        .bearer_auth(&owner_token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let url = info["credentials"]["url"].as_str().unwrap().to_string();
+
+    let mut viewer = Visitor::new(&server);
+    viewer.sign_in("viewer@example.com", "pw-viewer").await;
+    let (status, _, html) = viewer.get(&format!("/apps/{app}/addons")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        html.contains(&addon) && html.contains(&format!("{app}::DATABASE")),
+        "{html}"
+    );
+    assert!(!html.contains(&url), "{html}");
+    let (status, _, html) = viewer
+        .get(&format!("/apps/{app}/addons?reveal={addon}"))
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert!(!html.contains(&url), "{html}");
+
+    let mut owner = Visitor::new(&server);
+    owner.sign_in("owner@example.com", "pw-owner").await;
+    let (status, _, html) = owner
+        .get(&format!("/apps/{app}/addons?reveal={addon}"))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains(&url), "{html}");
+
+    let destroyed = api
+        .delete(format!(
+            "{}/api/v1/apps/{app}/addons/{addon}",
+            server.api_url
+        ))
+        .bearer_auth(&owner_token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(destroyed.status(), StatusCode::NO_CONTENT);
+}
