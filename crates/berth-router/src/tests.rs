@@ -114,6 +114,25 @@ async fn router_with(config: RouterConfig, routes: Vec<AppRoute>) -> Running {
     }
 }
 
+impl Running {
+    /// The router's log lines once there are `count` (a line is written
+    /// just after its response has gone out), within 5 s.
+    async fn log_lines(&self, count: usize) -> Vec<(String, String)> {
+        for _ in 0..500 {
+            let lines = self.lines.lock().unwrap().clone();
+            if lines.len() >= count {
+                assert_eq!(lines.len(), count, "{lines:?}");
+                return lines;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        panic!(
+            "{count} log lines did not come: {:?}",
+            self.lines.lock().unwrap()
+        );
+    }
+}
+
 fn route(upstreams: Vec<(SocketAddr, &str)>) -> AppRoute {
     AppRoute {
         app: "demo".into(),
@@ -163,8 +182,7 @@ async fn requests_spread_over_replicas_with_forwarding_headers() {
     }
     assert_eq!(names, ["one", "two", "one", "two"]);
 
-    let lines = running.lines.lock().unwrap().clone();
-    assert_eq!(lines.len(), 4);
+    let lines = running.log_lines(4).await;
     let (app, line) = &lines[0];
     assert_eq!(app, "demo");
     assert!(
@@ -505,7 +523,7 @@ async fn chunked_answers_stream_through_and_the_connections_stay_open() {
         1,
         "one upstream connection served all three"
     );
-    let lines = running.lines.lock().unwrap().clone();
+    let lines = running.log_lines(3).await;
     assert!(lines[0].1.ends_with("status=200 bytes=11"), "{lines:?}");
 }
 
