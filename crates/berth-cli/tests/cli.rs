@@ -1185,6 +1185,11 @@ fn deployed_app(world: &World, prefix: &str) -> (String, berth_testkit::EngineCl
         .server
         .create_user("dev@example.com", false, Some(PASSWORD));
     world.login("dev@example.com", PASSWORD).ok();
+    deploy_cmd_only_app(world, prefix)
+}
+
+/// An app of the logged-in user, deployed from the `cmd-only` fixture.
+fn deploy_cmd_only_app(world: &World, prefix: &str) -> (String, berth_testkit::EngineCleanup) {
     let name = berth_testkit::unique_app_name(prefix);
     let cleanup = berth_testkit::EngineCleanup::new(&name);
     let repo = berth_testkit::AppRepo::from_fixture("cmd-only");

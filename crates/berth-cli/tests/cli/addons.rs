@@ -124,27 +124,7 @@ fn deployed_apps(world: &World, prefixes: &[&str]) -> Vec<(String, berth_testkit
     world.login("dev@example.com", PASSWORD).ok();
     prefixes
         .iter()
-        .map(|prefix| {
-            let name = berth_testkit::unique_app_name(prefix);
-            let cleanup = berth_testkit::EngineCleanup::new(&name);
-            let repo = berth_testkit::AppRepo::from_fixture("cmd-only");
-            world.berth(&["apps:create", &name, "--no-remote"]).ok();
-            let push = world
-                .command("git", repo.path())
-                .args([
-                    "push",
-                    &format!("{}/{name}.git", world.server.api_url),
-                    "main",
-                ])
-                .output()
-                .unwrap();
-            assert!(
-                push.status.success(),
-                "{}",
-                String::from_utf8_lossy(&push.stderr)
-            );
-            (name, cleanup)
-        })
+        .map(|prefix| super::deploy_cmd_only_app(world, prefix))
         .collect()
 }
 
