@@ -11,7 +11,9 @@ mod snapshot;
 use std::path::PathBuf;
 
 pub use dockerignore::{DockerIgnore, IgnoreError};
-pub use snapshot::{BuildContext, Snapshot, OUTSIDE_DOCKERFILE};
+pub use snapshot::{
+    BuildContext, Snapshot, MAX_READ_BYTES, MAX_TREE_DEPTH, MAX_TREE_ENTRIES, OUTSIDE_DOCKERFILE,
+};
 
 #[derive(Debug, thiserror::Error)]
 pub enum GitError {
@@ -42,6 +44,16 @@ pub enum GitError {
     Read(#[from] git2::Error),
     #[error("cannot write the build context: {0}")]
     Tar(#[source] std::io::Error),
+    #[error(
+        "the pushed files hold more than {limit} bytes, the most this server takes in one push"
+    )]
+    TooLarge { limit: u64 },
+    #[error("the pushed tree nests directories more than {limit} levels deep")]
+    TooDeep { limit: usize },
+    #[error("the pushed tree holds more than {limit} files and directories")]
+    TooManyEntries { limit: u64 },
+    #[error("{path} is larger than {limit} bytes")]
+    FileTooLarge { path: String, limit: u64 },
 }
 
 /// The directory holding every app's bare repository.

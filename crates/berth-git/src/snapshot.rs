@@ -2,9 +2,11 @@
 
 use std::borrow::Cow;
 use std::fmt;
-use std::path::Path;
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
 
-use git2::{ErrorCode, Oid, Repository, Tree, TreeEntry};
+use git2::{ErrorCode, ObjectType, Oid, Repository, Tree, TreeEntry};
 
 use crate::{DockerIgnore, GitError, Repos};
 
@@ -19,6 +21,22 @@ pub const OUTSIDE_DOCKERFILE: &str = ".berth.Dockerfile";
 /// 1980, so that zip-based tooling (Python wheels, jars) accepts the files.
 pub(crate) const CONTEXT_MTIME: u64 = 946_684_800;
 
+/// How deep directories may nest in a pushed tree. Walks are iterative, so this bounds
+/// the work and the paths, not a stack.
+pub const MAX_TREE_DEPTH: usize = 64;
+
+/// How many entries (files, links, directories, counted each time a tree reaches them) a
+/// pushed tree may hold: trees shared many times over would otherwise multiply the walk.
+pub const MAX_TREE_ENTRIES: u64 = 1_000_000;
+
+/// The largest file read whole into memory: manifests, Dockerfiles, `.dockerignore`,
+/// symlink targets.
+pub const MAX_READ_BYTES: u64 = 1 << 20;
+
+/// Files larger than this go into a build context streamed by `git cat-file`, not read
+/// whole into memory.
+const STREAM_ABOVE: u64 = 1 << 20;
+
 const MODE_TREE: i32 = 0o040000;
 const MODE_SYMLINK: i32 = 0o120000;
 const MODE_GITLINK: i32 = 0o160000;
@@ -27,19 +45,19 @@ fn is_regular(mode: i32) -> bool {
     mode & 0o170000 == 0o100000
 }
 
-/// A Docker build context: an uncompressed tar, and the Dockerfile's path inside it.
+/// A Docker build context: an uncompressed tar written to `tar`, and the Dockerfile's
+/// path inside it.
 #[derive(Clone, PartialEq, Eq)]
-pub struct BuildContext {
-    pub tar: Vec<u8>,
+pub struct BuildContext<W> {
+    pub tar: W,
     pub dockerfile: String,
 }
 
-impl fmt::Debug for BuildContext {
+impl<W> fmt::Debug for BuildContext<W> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("BuildContext")
-            .field("tar", &format_args!("<{} bytes>", self.tar.len()))
             .field("dockerfile", &self.dockerfile)
-            .finish()
+            .finish_non_exhaustive()
     }
 }
 
@@ -48,6 +66,9 @@ impl fmt::Debug for BuildContext {
 /// inside `spawn_blocking`).
 pub struct Snapshot {
     repo: Repository,
+    /// Where `git cat-file` finds the objects: the repository and the quarantine.
+    git_dir: PathBuf,
+    quarantine: Option<PathBuf>,
     tree: Oid,
     sha: String,
     summary: String,
@@ -105,6 +126,8 @@ impl Repos {
         };
         Ok(Snapshot {
             repo,
+            git_dir: path,
+            quarantine: quarantine.map(Path::to_path_buf),
             tree,
             sha: oid.to_string(),
             summary,
@@ -149,14 +172,72 @@ impl Snapshot {
 
     /// A regular file's contents at `path` (repository-relative, `/`-separated); `None` if
     /// there is nothing there or it is not a regular file (a directory, a symlink, a
-    /// submodule).
+    /// submodule). Files over [`MAX_READ_BYTES`] are refused: this is for manifests.
     pub fn read_file(&self, path: &str) -> Result<Option<Vec<u8>>, GitError> {
         match self.entry(path)? {
             Some(entry) if is_regular(entry.filemode()) => {
-                Ok(Some(self.repo.find_blob(entry.id())?.content().to_vec()))
+                Ok(Some(self.read_small_blob(entry.id(), path)?))
             }
             _ => Ok(None),
         }
+    }
+
+    /// A blob's contents, refused over [`MAX_READ_BYTES`] before anything is loaded.
+    fn read_small_blob(&self, id: Oid, path: &str) -> Result<Vec<u8>, GitError> {
+        let (size, _) = self.repo.odb()?.read_header(id)?;
+        if size as u64 > MAX_READ_BYTES {
+            return Err(GitError::FileTooLarge {
+                path: path.to_string(),
+                limit: MAX_READ_BYTES,
+            });
+        }
+        Ok(self.repo.find_blob(id)?.content().to_vec())
+    }
+
+    /// The bytes of every file (and link) of the commit's tree as a checkout would write
+    /// them, counted from object headers without reading contents. Refused as soon as it
+    /// passes `limit`, or the tree nests deeper than [`MAX_TREE_DEPTH`] or holds more than
+    /// [`MAX_TREE_ENTRIES`] entries.
+    pub fn unpacked_size(&self, limit: u64) -> Result<u64, GitError> {
+        let odb = self.repo.odb()?;
+        let mut total = 0u64;
+        let mut entries = 0u64;
+        let mut pending = vec![(self.tree, 0usize)];
+        while let Some((id, depth)) = pending.pop() {
+            let tree = self.repo.find_tree(id)?;
+            for entry in tree.iter() {
+                entries += 1;
+                if entries > MAX_TREE_ENTRIES {
+                    return Err(GitError::TooManyEntries {
+                        limit: MAX_TREE_ENTRIES,
+                    });
+                }
+                match entry.filemode() {
+                    MODE_TREE => {
+                        if depth + 1 > MAX_TREE_DEPTH {
+                            return Err(GitError::TooDeep {
+                                limit: MAX_TREE_DEPTH,
+                            });
+                        }
+                        pending.push((entry.id(), depth + 1));
+                    }
+                    MODE_GITLINK => {}
+                    _ => {
+                        let (size, kind) = odb.read_header(entry.id())?;
+                        if kind != ObjectType::Blob {
+                            return Err(GitError::InvalidPath(
+                                String::from_utf8_lossy(entry.name_bytes()).into_owned(),
+                            ));
+                        }
+                        total = total.saturating_add(size as u64);
+                        if total > limit {
+                            return Err(GitError::TooLarge { limit });
+                        }
+                    }
+                }
+            }
+        }
+        Ok(total)
     }
 
     /// Whether `path` is a regular file in this commit.
@@ -194,11 +275,15 @@ impl Snapshot {
     /// `dockerfile` is the Dockerfile's repository-relative path. Inside the context, the
     /// returned [`BuildContext::dockerfile`] is its path in the tar; outside it, it is
     /// added as [`OUTSIDE_DOCKERFILE`] (and listed in the tar's `.dockerignore`).
-    pub fn build_context(
+    ///
+    /// The tar is written to `out` as it is made; large files are streamed from git, so
+    /// memory use does not grow with the size of the context.
+    pub fn build_context<W: Write>(
         &self,
         context_dir: &str,
         dockerfile: &str,
-    ) -> Result<BuildContext, GitError> {
+        out: W,
+    ) -> Result<BuildContext<W>, GitError> {
         let context = normalize(context_dir)?;
         let dockerfile_path = normalize(dockerfile)?;
         if dockerfile_path.is_empty() {
@@ -215,7 +300,7 @@ impl Snapshot {
 
         let ignore_file = match context_tree.get_name(".dockerignore") {
             Some(entry) if is_regular(entry.filemode()) => {
-                Some(self.repo.find_blob(entry.id())?.content().to_vec())
+                Some(self.read_small_blob(entry.id(), ".dockerignore")?)
             }
             _ => None,
         };
@@ -256,13 +341,13 @@ impl Snapshot {
         };
 
         let mut walker = Walker {
-            repo: &self.repo,
+            snapshot: self,
             ignore: &ignore,
             overrides,
-            tar: tar::Builder::new(Vec::new()),
+            tar: tar::Builder::new(out),
             ancestors: Vec::new(),
         };
-        walker.walk(&context_tree, "")?;
+        walker.walk(context_tree)?;
         Ok(BuildContext {
             tar: walker.finish()?,
             dockerfile: tar_dockerfile,
@@ -270,32 +355,59 @@ impl Snapshot {
     }
 }
 
-struct Walker<'a> {
-    repo: &'a Repository,
+struct Walker<'a, W: Write> {
+    snapshot: &'a Snapshot,
     ignore: &'a DockerIgnore,
     /// Files written in place of the entry of that name at the context root (or after
     /// everything when there is none), whatever `.dockerignore` says. `None` once written.
     overrides: Vec<(String, Option<Vec<u8>>)>,
-    tar: tar::Builder<Vec<u8>>,
+    tar: tar::Builder<W>,
     /// The directories from the context root down to the one being walked, each with
     /// whether it is in the tar yet: an excluded one is written only when something below
     /// it is kept.
     ancestors: Vec<(String, bool)>,
 }
 
-impl Walker<'_> {
-    fn walk(&mut self, tree: &Tree<'_>, prefix: &str) -> Result<(), GitError> {
-        for entry in tree.iter() {
-            let name = entry_name(&entry)?;
+/// A directory being walked: its tree, the next entry to look at, and its path.
+struct Frame<'r> {
+    tree: Tree<'r>,
+    next: usize,
+    prefix: String,
+}
+
+impl<'a, W: Write> Walker<'a, W> {
+    /// Writes the tree in git's order, depth first, with an explicit stack: a deep tree
+    /// is refused beyond [`MAX_TREE_DEPTH`], never a stack overflow.
+    fn walk(&mut self, root: Tree<'a>) -> Result<(), GitError> {
+        let snapshot = self.snapshot;
+        let mut frames = vec![Frame {
+            tree: root,
+            next: 0,
+            prefix: String::new(),
+        }];
+        while let Some(frame) = frames.last_mut() {
+            let Some(entry) = frame.tree.get(frame.next) else {
+                frames.pop();
+                // The root frame has no ancestor entry: this pops the walked directory's.
+                if !frames.is_empty() {
+                    self.ancestors.pop();
+                }
+                continue;
+            };
+            frame.next += 1;
+            let name = entry_name(&entry)?.to_string();
+            let (id, mode) = (entry.id(), entry.filemode());
+            drop(entry);
             if name.eq_ignore_ascii_case(".git") {
                 continue;
             }
-            let path = if prefix.is_empty() {
-                name.to_string()
+            let at_root = frame.prefix.is_empty();
+            let path = if at_root {
+                name
             } else {
-                format!("{prefix}/{name}")
+                format!("{}/{name}", frame.prefix)
             };
-            if prefix.is_empty() {
+            if at_root {
                 if let Some(slot) = self.overrides.iter_mut().find(|(n, _)| *n == path) {
                     if let Some(content) = slot.1.take() {
                         append_file(&mut self.tar, &path, &content, 0o644)?;
@@ -304,36 +416,83 @@ impl Walker<'_> {
                 }
             }
             let excluded = self.ignore.is_excluded(&path);
-            let mode = entry.filemode();
             if mode == MODE_TREE {
                 if excluded && !self.ignore.may_reinclude_under(&path) {
                     continue;
                 }
-                let subtree = self.repo.find_tree(entry.id())?;
+                if frames.len() > MAX_TREE_DEPTH {
+                    return Err(GitError::TooDeep {
+                        limit: MAX_TREE_DEPTH,
+                    });
+                }
                 self.ancestors.push((path.clone(), false));
                 if !excluded {
                     self.write_ancestors()?;
                 }
-                self.walk(&subtree, &path)?;
-                self.ancestors.pop();
+                frames.push(Frame {
+                    tree: snapshot.repo.find_tree(id)?,
+                    next: 0,
+                    prefix: path,
+                });
             } else if excluded || mode == MODE_GITLINK {
                 continue;
             } else if mode == MODE_SYMLINK {
-                let blob = self.repo.find_blob(entry.id())?;
-                if blob.content().is_empty() {
+                let target = snapshot.read_small_blob(id, &path)?;
+                if target.is_empty() {
                     continue;
                 }
                 self.write_ancestors()?;
                 let mut header = header(tar::EntryType::Symlink, 0o777, 0);
                 self.tar
-                    .append_link(&mut header, &path, bytes_path(blob.content()))
+                    .append_link(&mut header, &path, bytes_path(&target))
                     .map_err(GitError::Tar)?;
             } else if is_regular(mode) {
-                let blob = self.repo.find_blob(entry.id())?;
                 self.write_ancestors()?;
                 let perm = if mode & 0o111 != 0 { 0o755 } else { 0o644 };
-                append_file(&mut self.tar, &path, blob.content(), perm)?;
+                self.append_blob(id, &path, perm)?;
             }
+        }
+        Ok(())
+    }
+
+    /// Appends a file: small ones read through git2, large ones streamed from
+    /// `git cat-file` (run with an argv) straight into the tar.
+    fn append_blob(&mut self, id: Oid, path: &str, mode: u32) -> Result<(), GitError> {
+        let (size, _) = self.snapshot.repo.odb()?.read_header(id)?;
+        let size = size as u64;
+        if size <= STREAM_ABOVE {
+            let blob = self.snapshot.repo.find_blob(id)?;
+            return append_file(&mut self.tar, path, blob.content(), mode);
+        }
+        let mut command = Command::new("git");
+        command
+            .arg("--git-dir")
+            .arg(&self.snapshot.git_dir)
+            .args(["cat-file", "blob", &id.to_string()])
+            .env_remove("GIT_OBJECT_DIRECTORY")
+            .env_remove("GIT_ALTERNATE_OBJECT_DIRECTORIES")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        if let Some(quarantine) = &self.snapshot.quarantine {
+            command.env("GIT_ALTERNATE_OBJECT_DIRECTORIES", quarantine);
+        }
+        let mut child = command.spawn().map_err(GitError::Tar)?;
+        let stdout = child.stdout.take().expect("piped stdout");
+        let mut counted = CountingReader {
+            inner: stdout.take(size),
+            count: 0,
+        };
+        let mut header = header(tar::EntryType::Regular, mode, size);
+        let appended = self.tar.append_data(&mut header, path, &mut counted);
+        let output = child.wait_with_output().map_err(GitError::Tar)?;
+        appended.map_err(GitError::Tar)?;
+        if !output.status.success() || counted.count != size {
+            return Err(GitError::Tar(std::io::Error::other(format!(
+                "git cat-file gave {} of the {size} bytes of {path}: {}",
+                counted.count,
+                String::from_utf8_lossy(&output.stderr).trim()
+            ))));
         }
         Ok(())
     }
@@ -349,13 +508,27 @@ impl Walker<'_> {
         Ok(())
     }
 
-    fn finish(mut self) -> Result<Vec<u8>, GitError> {
+    fn finish(mut self) -> Result<W, GitError> {
         for (name, content) in std::mem::take(&mut self.overrides) {
             if let Some(content) = content {
                 append_file(&mut self.tar, &name, &content, 0o644)?;
             }
         }
         self.tar.into_inner().map_err(GitError::Tar)
+    }
+}
+
+/// Counts what passes, to tell a complete stream from one cut short.
+struct CountingReader<R> {
+    inner: R,
+    count: u64,
+}
+
+impl<R: Read> Read for CountingReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let read = self.inner.read(buf)?;
+        self.count += read as u64;
+        Ok(read)
     }
 }
 
@@ -380,8 +553,8 @@ fn header(kind: tar::EntryType, mode: u32, size: u64) -> tar::Header {
     header
 }
 
-fn append_file(
-    tar: &mut tar::Builder<Vec<u8>>,
+fn append_file<W: Write>(
+    tar: &mut tar::Builder<W>,
     path: &str,
     content: &[u8],
     mode: u32,

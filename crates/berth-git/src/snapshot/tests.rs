@@ -176,7 +176,7 @@ fn a_snapshot_reads_the_commit_and_its_files() {
 fn a_snapshot_can_move_to_another_thread() {
     fn assert_send<T: Send>() {}
     assert_send::<Snapshot>();
-    assert_send::<BuildContext>();
+    assert_send::<BuildContext<Vec<u8>>>();
 }
 
 #[test]
@@ -242,7 +242,7 @@ fn the_context_keeps_modes_symlinks_and_directories() {
         ("vendor/sub", GITLINK, submodule),
         ("empty.txt", FILE, b""),
     ]);
-    let ctx = snap.build_context("", "Dockerfile").unwrap();
+    let ctx = snap.build_context("", "Dockerfile", Vec::new()).unwrap();
     assert_eq!(ctx.dockerfile, "Dockerfile");
     let got = entries(&ctx.tar);
     let summary: Vec<(&str, char, u32)> = got
@@ -296,7 +296,7 @@ fn dockerignore_rules_are_applied() {
         ("dist/bundle.js", FILE, b"bundle"),
         ("dist/sub/x.js", FILE, b"x"),
     ]);
-    let ctx = snap.build_context("", "Dockerfile").unwrap();
+    let ctx = snap.build_context("", "Dockerfile", Vec::new()).unwrap();
     assert_eq!(
         names(&ctx.tar),
         [
@@ -333,7 +333,9 @@ fn a_dockerfile_under_an_excluded_directory_is_still_sent() {
         ("docker/notes.txt", FILE, b"notes"),
         ("main.c", FILE, b"int main;"),
     ]);
-    let ctx = snap.build_context("", "docker/Dockerfile").unwrap();
+    let ctx = snap
+        .build_context("", "docker/Dockerfile", Vec::new())
+        .unwrap();
     assert_eq!(ctx.dockerfile, "docker/Dockerfile");
     assert_eq!(
         names(&ctx.tar),
@@ -353,14 +355,17 @@ fn exports_are_deterministic() {
         ("link", LINK, b"a/b"),
     ];
     let first = fx.snapshot_of(items);
-    let one = first.build_context("", "Dockerfile").unwrap();
-    let two = first.build_context("", "Dockerfile").unwrap();
+    let one = first.build_context("", "Dockerfile", Vec::new()).unwrap();
+    let two = first.build_context("", "Dockerfile", Vec::new()).unwrap();
     assert_eq!(one, two);
     // Another commit of the same tree (other message, reopened) gives the same bytes.
     let sha = commit(&fx.repo, "Same tree again", items);
     assert_ne!(sha, first.commit_sha());
     let second = fx.repos.snapshot("demo", &sha, None).unwrap();
-    assert_eq!(second.build_context("", "Dockerfile").unwrap(), one);
+    assert_eq!(
+        second.build_context("", "Dockerfile", Vec::new()).unwrap(),
+        one
+    );
     // The tar is well formed: the last two 512-byte blocks are zero.
     assert_eq!(one.tar.len() % 512, 0);
     assert!(one.tar[one.tar.len() - 1024..].iter().all(|&b| b == 0));
@@ -380,7 +385,7 @@ fn a_context_directory_has_its_own_dockerignore() {
         ("services/worker/Dockerfile", FILE, b"FROM scratch\n"),
     ]);
     let ctx = snap
-        .build_context("services/web/", "./services/web/Dockerfile")
+        .build_context("services/web/", "./services/web/Dockerfile", Vec::new())
         .unwrap();
     assert_eq!(ctx.dockerfile, "Dockerfile");
     assert_eq!(
@@ -406,7 +411,9 @@ fn a_dockerfile_outside_the_context_is_added_under_a_reserved_name() {
         ("app/old.bak", FILE, b"old"),
         ("site/index.html", FILE, b"site"),
     ]);
-    let ctx = snap.build_context("app", "docker/web.Dockerfile").unwrap();
+    let ctx = snap
+        .build_context("app", "docker/web.Dockerfile", Vec::new())
+        .unwrap();
     assert_eq!(ctx.dockerfile, OUTSIDE_DOCKERFILE);
     let got = entries(&ctx.tar);
     assert_eq!(
@@ -422,7 +429,9 @@ fn a_dockerfile_outside_the_context_is_added_under_a_reserved_name() {
     );
 
     // Without a .dockerignore, one is made, listing itself too (as the Docker client does).
-    let ctx = snap.build_context("site", "docker/web.Dockerfile").unwrap();
+    let ctx = snap
+        .build_context("site", "docker/web.Dockerfile", Vec::new())
+        .unwrap();
     let got = entries(&ctx.tar);
     assert_eq!(
         names(&ctx.tar),
@@ -445,36 +454,43 @@ fn build_context_errors() {
         ("link", LINK, b"Dockerfile"),
     ]);
     assert!(matches!(
-        snap.build_context("nope", "Dockerfile"),
+        snap.build_context("nope", "Dockerfile", Vec::new()),
         Err(GitError::ContextNotFound(c)) if c == "nope"
     ));
     assert!(matches!(
-        snap.build_context("file", "Dockerfile"),
+        snap.build_context("file", "Dockerfile", Vec::new()),
         Err(GitError::ContextNotFound(_))
     ));
     assert!(matches!(
-        snap.build_context("", "Missing.Dockerfile"),
+        snap.build_context("", "Missing.Dockerfile", Vec::new()),
         Err(GitError::DockerfileNotFound(_))
     ));
     assert!(matches!(
-        snap.build_context("", "bad"),
+        snap.build_context("", "bad", Vec::new()),
         Err(GitError::DockerfileNotFound(_))
     ));
     assert!(matches!(
-        snap.build_context("", ""),
+        snap.build_context("", "", Vec::new()),
         Err(GitError::InvalidPath(_))
     ));
     assert!(matches!(
-        snap.build_context("../up", "Dockerfile"),
+        snap.build_context("../up", "Dockerfile", Vec::new()),
         Err(GitError::InvalidPath(_))
     ));
-    let err = snap.build_context("bad", "bad/Dockerfile").unwrap_err();
+    let err = snap
+        .build_context("bad", "bad/Dockerfile", Vec::new())
+        .unwrap_err();
     assert!(
         matches!(&err, GitError::DockerIgnore(e) if e.line == 2),
         "{err}"
     );
     // A symlinked Dockerfile inside the context is sent as it is; the engine follows it.
-    assert_eq!(snap.build_context("", "link").unwrap().dockerfile, "link");
+    assert_eq!(
+        snap.build_context("", "link", Vec::new())
+            .unwrap()
+            .dockerfile,
+        "link"
+    );
 }
 
 #[test]
@@ -488,7 +504,12 @@ fn long_paths_and_link_targets_survive() {
         (&long_file, FILE, b"deep"),
         ("link", LINK, long_target.as_bytes()),
     ]);
-    let got = entries(&snap.build_context("", "Dockerfile").unwrap().tar);
+    let got = entries(
+        &snap
+            .build_context("", "Dockerfile", Vec::new())
+            .unwrap()
+            .tar,
+    );
     assert_eq!(find(&got, &format!("{long_dir}/")).kind, 'd');
     assert_eq!(find(&got, &long_file).data, b"deep");
     assert_eq!(find(&got, "link").data, long_target.as_bytes());
@@ -535,7 +556,7 @@ fn a_commit_in_quarantine_is_read_through_the_alternate() {
         snap.read_file("shared.txt").unwrap().as_deref(),
         Some(&b"shared content\n"[..])
     );
-    let ctx = snap.build_context("", "Dockerfile").unwrap();
+    let ctx = snap.build_context("", "Dockerfile", Vec::new()).unwrap();
     let got = entries(&ctx.tar);
     assert_eq!(names(&ctx.tar), ["Dockerfile", "shared.txt"]);
     assert_eq!(find(&got, "Dockerfile").data, b"FROM scratch\n");
@@ -605,7 +626,7 @@ fn work_tree_commit(dir: &Path) -> String {
 #[cfg(unix)]
 fn assert_pushed_context(snap: &Snapshot) {
     assert_eq!(snap.message_summary(), "First deploy");
-    let ctx = snap.build_context("", "Dockerfile").unwrap();
+    let ctx = snap.build_context("", "Dockerfile", Vec::new()).unwrap();
     let got = entries(&ctx.tar);
     let summary: Vec<(&str, char, u32)> = got
         .iter()
@@ -701,4 +722,91 @@ fn a_push_in_quarantine_is_exported_before_any_ref_moves() {
         let snap = fx.repos.snapshot(app, &sha, Some(&kept)).unwrap();
         assert_pushed_context(&snap);
     }
+}
+
+/// A tree of `levels` nested directories `d/d/d/…` with one file at the bottom.
+fn nested(repo: &Repository, levels: usize) -> String {
+    let mut builder = repo.treebuilder(None).unwrap();
+    builder
+        .insert("Dockerfile", repo.blob(b"FROM scratch\n").unwrap(), FILE)
+        .unwrap();
+    let mut tree = builder.write().unwrap();
+    for _ in 0..levels {
+        let mut builder = repo.treebuilder(None).unwrap();
+        builder.insert("d", tree, 0o040000).unwrap();
+        tree = builder.write().unwrap();
+    }
+    let mut root = repo
+        .treebuilder(Some(&repo.find_tree(tree).unwrap()))
+        .unwrap();
+    root.insert("Dockerfile", repo.blob(b"FROM scratch\n").unwrap(), FILE)
+        .unwrap();
+    let tree = repo.find_tree(root.write().unwrap()).unwrap();
+    let sig = Signature::new("Test", "test@example.com", &Time::new(1_700_000_000, 0)).unwrap();
+    repo.commit(None, &sig, &sig, "deep", &tree, &[])
+        .unwrap()
+        .to_string()
+}
+
+#[test]
+fn trees_nested_beyond_the_limit_are_refused_without_recursion() {
+    let fx = fixture();
+    let ok = fx
+        .repos
+        .snapshot("demo", &nested(&fx.repo, MAX_TREE_DEPTH), None)
+        .unwrap();
+    assert!(ok.unpacked_size(u64::MAX).is_ok());
+    assert!(ok.build_context("", "Dockerfile", Vec::new()).is_ok());
+
+    let deep = nested(&fx.repo, 10_000);
+    let snap = fx.repos.snapshot("demo", &deep, None).unwrap();
+    assert!(matches!(
+        snap.unpacked_size(u64::MAX),
+        Err(GitError::TooDeep {
+            limit: MAX_TREE_DEPTH
+        })
+    ));
+    assert!(matches!(
+        snap.build_context("", "Dockerfile", Vec::new()),
+        Err(GitError::TooDeep {
+            limit: MAX_TREE_DEPTH
+        })
+    ));
+}
+
+#[test]
+fn the_unpacked_size_counts_every_file_and_stops_at_the_limit() {
+    let fx = fixture();
+    let snap = fx.snapshot_of(&[
+        ("Dockerfile", FILE, b"FROM scratch\n"),
+        ("a/one", FILE, &[7; 1000]),
+        ("b/one", FILE, &[7; 1000]),
+        ("link", LINK, b"a/one"),
+    ]);
+    assert_eq!(snap.unpacked_size(u64::MAX).unwrap(), 13 + 2000 + 5);
+    assert!(matches!(
+        snap.unpacked_size(1500),
+        Err(GitError::TooLarge { limit: 1500 })
+    ));
+}
+
+#[test]
+fn large_files_are_streamed_into_the_context_intact() {
+    let fx = fixture();
+    let big: Vec<u8> = (0..3 * STREAM_ABOVE as usize + 17)
+        .map(|i| (i % 251) as u8)
+        .collect();
+    let snap = fx.snapshot_of(&[
+        ("Dockerfile", FILE, b"FROM scratch\n"),
+        ("big.bin", EXEC, &big),
+    ]);
+    let ctx = snap.build_context("", "Dockerfile", Vec::new()).unwrap();
+    let got = entries(&ctx.tar);
+    let file = find(&got, "big.bin");
+    assert_eq!(file.mode, 0o755);
+    assert!(file.data == big, "the streamed file differs");
+    assert!(matches!(
+        snap.read_file("big.bin"),
+        Err(GitError::FileTooLarge { .. })
+    ));
 }
