@@ -11,9 +11,11 @@ use crate::{DockerError, Engine};
 
 /// One image build: a tar of the build context, the Dockerfile's path inside
 /// it, and what to call and label the result.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug)]
 pub struct BuildRequest {
-    pub context_tar: Vec<u8>,
+    /// The context as an uncompressed tar, read from the start and streamed to
+    /// the engine: a context of any size costs the same memory.
+    pub context_tar: std::fs::File,
     /// Path of the Dockerfile inside the tar.
     pub dockerfile: String,
     /// The stage to build, for a multi-stage Dockerfile.
@@ -57,9 +59,13 @@ impl Engine {
         };
         let mut output = LineBuffer::default();
         let mut image_id = None;
-        let mut messages =
-            self.docker
-                .build_image(options, None, Some(bollard::body_full(context_tar.into())));
+        let context_stream =
+            tokio_util::io::ReaderStream::new(tokio::fs::File::from_std(context_tar));
+        let mut messages = self.docker.build_image(
+            options,
+            None,
+            Some(bollard::body_try_stream(context_stream)),
+        );
         while let Some(message) = messages.next().await {
             let info = match message {
                 Ok(info) => info,

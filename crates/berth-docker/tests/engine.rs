@@ -52,7 +52,7 @@ impl Scope {
     /// A build context: the Dockerfile, busybox and a page for httpd. The
     /// Dockerfile starts `FROM scratch` and labels every layer with the
     /// test's id, so that even the layers of a failed build can be found.
-    fn context(&self, steps: &str) -> Vec<u8> {
+    fn context(&self, steps: &str) -> std::fs::File {
         let dockerfile = format!(
             "FROM scratch\nLABEL {TEST_LABEL}={id}\nCOPY busybox /bin/busybox\n\
              RUN [\"/bin/busybox\",\"--install\",\"-s\",\"/bin\"]\n{steps}",
@@ -71,7 +71,10 @@ impl Scope {
             header.set_cksum();
             tar.append_data(&mut header, path, data).unwrap();
         }
-        tar.into_inner().unwrap()
+        let mut file = tempfile::tempfile().unwrap();
+        std::io::Write::write_all(&mut file, &tar.into_inner().unwrap()).unwrap();
+        std::io::Seek::rewind(&mut file).unwrap();
+        file
     }
 
     fn build_request(&self, tag: &str, steps: &str) -> BuildRequest {
