@@ -136,9 +136,13 @@ impl Platform {
                 self.rerelease(actor, app, &current, &description, &config, progress)
                     .await?,
             ),
-            None => None,
+            None => {
+                self.store
+                    .replace_config_vars(app.id, &self.seal_config_vars(app, &config))
+                    .await?;
+                None
+            }
         };
-        self.store_config(app, &config).await?;
         self.audit_app(actor, &app.name, "config.change", description)
             .await?;
         Ok(ConfigChange { config, release })
@@ -200,7 +204,6 @@ impl Platform {
             let release = self
                 .rerelease(actor, &app, target, &description, &config, progress)
                 .await?;
-            self.store_config(&app, &config).await?;
             let detail = format!("{description}: v{}", release.version);
             self.audit_app(actor, &app.name, "release.rollback", detail)
                 .await?;
@@ -460,7 +463,8 @@ impl Platform {
         }
     }
 
-    /// A new release running `base`'s images and processes with `config`.
+    /// A new release running `base`'s images and processes with `config`,
+    /// which becomes the app's stored config as the release becomes current.
     async fn rerelease(
         &self,
         actor: &Actor,
@@ -497,7 +501,9 @@ impl Platform {
                 PlatformError::Internal(format!("release v{} vanished", release.version))
             })?;
         progress.say(&format!("-----> {description}: v{}", release.version));
-        self.roll_out(actor, app, release, config, progress, String::new())
+        let sealed = self.seal_config_vars(app, config);
+        let output = crate::progress::ReleaseOutput::new(self.release_output_bytes);
+        self.roll_out(actor, app, release, config, Some(&sealed), progress, output)
             .await
     }
 
@@ -514,8 +520,12 @@ impl Platform {
             .map_err(|e| PlatformError::Internal(format!("release config: {e}")))
     }
 
-    async fn store_config(&self, app: &AppRecord, config: &BTreeMap<String, String>) -> Result<()> {
-        let sealed: Vec<(String, String)> = config
+    fn seal_config_vars(
+        &self,
+        app: &AppRecord,
+        config: &BTreeMap<String, String>,
+    ) -> Vec<(String, String)> {
+        config
             .iter()
             .map(|(name, value)| {
                 (
@@ -524,8 +534,7 @@ impl Platform {
                         .seal(&sealing_context(app, name), value.as_bytes()),
                 )
             })
-            .collect();
-        Ok(self.store.replace_config_vars(app.id, &sealed).await?)
+            .collect()
     }
 
     /// Starts and stops processes of the current release until each type

@@ -4,6 +4,8 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use berth_core::{parse_heroku_yml, parse_procfile, Manifest, ManifestError};
@@ -14,7 +16,7 @@ use berth_store::{AppRecord, NewRelease, ReleaseProcess, ReleaseRecord};
 use rand::RngCore;
 
 use crate::logs::{LogLine, LogSource};
-use crate::progress::Progress;
+use crate::progress::{Progress, ReleaseOutput};
 use crate::{Platform, PlatformError, Result};
 
 /// Branches whose push deploys, as on Heroku.
@@ -30,9 +32,7 @@ const LEASE_WAIT: Duration = Duration::from_secs(15 * 60);
 /// The app's lease, renewed while held. Dropping it stops the renewal, so a
 /// lease never given back expires on its own.
 pub struct AppLease {
-    store: berth_store::Store,
-    app_id: i64,
-    holder: String,
+    held: HeldLease,
     renewal: tokio::task::JoinHandle<()>,
 }
 
@@ -40,9 +40,59 @@ impl AppLease {
     pub async fn release(self) -> Result<()> {
         self.renewal.abort();
         Ok(self
+            .held
             .store
-            .release_deploy_lease(self.app_id, &self.holder)
+            .release_deploy_lease(self.held.app_id, &self.held.holder)
             .await?)
+    }
+}
+
+/// The lease a change of an app runs under, as the change's steps see it.
+#[derive(Clone)]
+struct HeldLease {
+    store: berth_store::Store,
+    app_id: i64,
+    holder: String,
+    /// Set once a renewal failed or found another holder: from then on the
+    /// change may not start anything nor make its release current.
+    lost: Arc<AtomicBool>,
+}
+
+impl HeldLease {
+    /// Renews the lease now; an error if it is lost.
+    async fn confirm(&self) -> Result<()> {
+        if !self.lost.load(Ordering::SeqCst) {
+            match self
+                .store
+                .acquire_deploy_lease(self.app_id, &self.holder, LEASE_TTL)
+                .await
+            {
+                Ok(true) => return Ok(()),
+                Ok(false) => {}
+                Err(error) => tracing::warn!(%error, "cannot renew the deploy lease"),
+            }
+            self.lost.store(true, Ordering::SeqCst);
+        }
+        Err(PlatformError::Conflict(
+            "this deploy lost the app's lease (it could not be renewed, or another deploy took \
+             it): stopped before starting anything more or making its release current"
+                .into(),
+        ))
+    }
+}
+
+tokio::task_local! {
+    /// The lease of the change running in this task, set by `deploy_push` and
+    /// `exclusively`, so the roll-out's steps can check it wherever they are called from.
+    static HELD_LEASE: HeldLease;
+}
+
+/// Checks, before a step that starts containers or makes a release current,
+/// that the change running here still holds its app's lease (when it runs under one).
+pub(crate) async fn confirm_lease() -> Result<()> {
+    match HELD_LEASE.try_with(HeldLease::clone) {
+        Ok(held) => held.confirm().await,
+        Err(_) => Ok(()),
     }
 }
 
@@ -113,18 +163,19 @@ impl Platform {
         let app = self.authorize_app(actor, app_name, Action::Deploy).await?;
         let commit = deploy_target(refs)?;
         let lease = self.lock_app(&app, progress).await?;
-        let deployed = async {
-            self.check_branch_unmoved(&app, &refs[0])?;
-            let release = self
-                .deploy_commit(actor, &app, commit, quarantine, progress)
-                .await?;
-            self.repos.point_head(&app.name, &refs[0].name)?;
-            let detail = format!("v{} from {commit}", release.version);
-            self.audit_app(actor, &app.name, "release.deploy", detail)
-                .await?;
-            Ok(release)
-        }
-        .await;
+        let deployed = HELD_LEASE
+            .scope(lease.held.clone(), async {
+                self.check_branch_unmoved(&app, &refs[0])?;
+                let release = self
+                    .deploy_commit(actor, &app, commit, quarantine, progress)
+                    .await?;
+                self.repos.point_head(&app.name, &refs[0].name)?;
+                let detail = format!("v{} from {commit}", release.version);
+                self.audit_app(actor, &app.name, "release.deploy", detail)
+                    .await?;
+                Ok(release)
+            })
+            .await;
         match deployed {
             Ok(release) => Ok((release, lease)),
             Err(error) => {
@@ -143,7 +194,7 @@ impl Platform {
         change: impl std::future::Future<Output = Result<T>>,
     ) -> Result<T> {
         let lease = self.lock_app(app, progress).await?;
-        let result = change.await;
+        let result = HELD_LEASE.scope(lease.held.clone(), change).await;
         lease.release().await?;
         result
     }
@@ -151,13 +202,7 @@ impl Platform {
     /// Takes the app's lease (waiting for another holder to finish) and keeps renewing it.
     async fn lock_app(&self, app: &AppRecord, progress: &Progress) -> Result<AppLease> {
         let holder = self.take_deploy_lease(app, progress).await?;
-        let renewal = self.keep_lease(app, &holder);
-        Ok(AppLease {
-            store: self.store.clone(),
-            app_id: app.id,
-            holder,
-            renewal,
-        })
+        Ok(self.hold_lease(app, holder))
     }
 
     /// Takes the app's lease if nobody holds it; never waits.
@@ -170,13 +215,7 @@ impl Platform {
         {
             return Ok(None);
         }
-        let renewal = self.keep_lease(app, &holder);
-        Ok(Some(AppLease {
-            store: self.store.clone(),
-            app_id: app.id,
-            holder,
-            renewal,
-        }))
+        Ok(Some(self.hold_lease(app, holder)))
     }
 
     async fn take_deploy_lease(&self, app: &AppRecord, progress: &Progress) -> Result<String> {
@@ -223,16 +262,26 @@ impl Platform {
         )))
     }
 
-    fn keep_lease(&self, app: &AppRecord, holder: &str) -> tokio::task::JoinHandle<()> {
-        let (store, app_id, holder) = (self.store.clone(), app.id, holder.to_string());
-        tokio::spawn(async move {
+    /// The lease `holder` has just taken, renewed in the background until a
+    /// renewal fails: then it is marked lost, and the change stops at its next step.
+    fn hold_lease(&self, app: &AppRecord, holder: String) -> AppLease {
+        let held = HeldLease {
+            store: self.store.clone(),
+            app_id: app.id,
+            holder,
+            lost: Arc::default(),
+        };
+        let renewing = held.clone();
+        let renewal = tokio::spawn(async move {
             loop {
                 tokio::time::sleep(LEASE_RENEW_EVERY).await;
-                if let Err(error) = store.acquire_deploy_lease(app_id, &holder, LEASE_TTL).await {
-                    tracing::warn!(%error, "cannot renew the deploy lease");
+                if renewing.confirm().await.is_err() {
+                    tracing::warn!(app_id = renewing.app_id, "the deploy lease was lost");
+                    return;
                 }
             }
-        })
+        });
+        AppLease { held, renewal }
     }
 
     async fn deploy_commit(
@@ -245,8 +294,16 @@ impl Platform {
     ) -> Result<ReleaseRecord> {
         let (repos, name, commit_id) = (self.repos.clone(), app.name.clone(), commit.to_string());
         let quarantine = quarantine.map(Path::to_path_buf);
+        let (max_bytes, scratch) = (self.max_push_bytes, self.data_dir.join("build-contexts"));
         let push = tokio::task::spawn_blocking(move || {
-            PreparedPush::read(&repos, &name, &commit_id, quarantine.as_deref())
+            PreparedPush::read(
+                &repos,
+                &name,
+                &commit_id,
+                quarantine.as_deref(),
+                max_bytes,
+                &scratch,
+            )
         })
         .await
         .map_err(|e| PlatformError::Internal(format!("reading the push failed: {e}")))??;
@@ -268,22 +325,32 @@ impl Platform {
             "-----> Building {} v{} from {} ({})",
             app.name, release.version, push.short_sha, push.summary
         ));
-        let mut output = String::new();
-        let images = match self
-            .build_images(
+        let mut output = ReleaseOutput::new(self.release_output_bytes);
+        // Dropping the builds at the deadline closes their connections to the
+        // engine, which cancels them.
+        let built = tokio::time::timeout(
+            self.build_timeout,
+            self.build_images(
                 app,
                 &release,
                 push.builds,
                 &push.manifest,
                 progress,
                 &mut output,
-            )
-            .await
-        {
+            ),
+        )
+        .await
+        .unwrap_or_else(|_| {
+            Err(PlatformError::DeployFailed(format!(
+                "the build did not finish within {} s (BERTH_BUILD_TIMEOUT)",
+                self.build_timeout.as_secs()
+            )))
+        });
+        let images = match built {
             Ok(images) => images,
             Err(error) => {
                 self.store
-                    .fail_release(release.id, &error.to_string(), &output)
+                    .fail_release(release.id, &error.to_string(), output.as_str())
                     .await?;
                 return Err(error);
             }
@@ -321,7 +388,7 @@ impl Platform {
             .ok_or_else(|| {
                 PlatformError::Internal(format!("release v{} vanished", release.version))
             })?;
-        self.roll_out(actor, app, release, &config, progress, output)
+        self.roll_out(actor, app, release, &config, None, progress, output)
             .await
     }
 
@@ -330,10 +397,10 @@ impl Platform {
         &self,
         app: &AppRecord,
         release: &ReleaseRecord,
-        contexts: BTreeMap<String, BuildContext>,
+        contexts: BTreeMap<String, BuildContext<std::fs::File>>,
         manifest: &Manifest,
         progress: &Progress,
-        output: &mut String,
+        output: &mut ReleaseOutput,
     ) -> Result<HashMap<String, String>> {
         let engine = self.engine()?;
         let mut images = HashMap::new();
@@ -359,8 +426,7 @@ impl Platform {
             let result = engine
                 .build_image(request, |line| {
                     progress.say(line);
-                    output.push_str(line);
-                    output.push('\n');
+                    output.push_line(line);
                     sink.write(&app_name, LogLine::now(LogSource::App, "build", line));
                 })
                 .await;
@@ -387,13 +453,37 @@ struct PreparedPush {
     short_sha: String,
     summary: String,
     manifest: Manifest,
-    builds: BTreeMap<String, BuildContext>,
+    builds: BTreeMap<String, BuildContext<std::fs::File>>,
 }
 
 impl PreparedPush {
-    fn read(repos: &Repos, app: &str, commit: &str, quarantine: Option<&Path>) -> Result<Self> {
+    /// Refuses a push whose files hold more than `max_bytes` before anything
+    /// else is read, then writes each build context to an unnamed file in
+    /// `scratch` (gone with its last handle, even after a crash).
+    fn read(
+        repos: &Repos,
+        app: &str,
+        commit: &str,
+        quarantine: Option<&Path>,
+        max_bytes: u64,
+        scratch: &Path,
+    ) -> Result<Self> {
         let snapshot = repos.snapshot(app, commit, quarantine)?;
+        snapshot
+            .unpacked_size(max_bytes)
+            .map_err(|error| match error {
+                berth_git::GitError::TooLarge { limit } => PlatformError::Invalid(format!(
+                    "this push holds more than {limit} bytes of files, the server's limit \
+                 (BERTH_MAX_PUSH_BYTES): nothing was built or changed"
+                )),
+                other => PlatformError::Invalid(format!("{other}: nothing was built or changed")),
+            })?;
         let manifest = read_manifest(&snapshot)?;
+        let io_error = |context: &str| {
+            let context = context.to_string();
+            move |source| PlatformError::Io { context, source }
+        };
+        std::fs::create_dir_all(scratch).map_err(io_error("create the build context folder"))?;
         let needed: BTreeSet<&String> = manifest
             .processes
             .values()
@@ -403,9 +493,24 @@ impl PreparedPush {
         let mut builds = BTreeMap::new();
         for key in needed {
             let spec = &manifest.builds[key];
+            let file =
+                tempfile::tempfile_in(scratch).map_err(io_error("create a build context file"))?;
+            let context = snapshot.build_context(
+                &spec.context,
+                &spec.dockerfile,
+                std::io::BufWriter::new(file),
+            )?;
+            let mut file = context.tar.into_inner().map_err(|e| PlatformError::Io {
+                context: "write the build context".into(),
+                source: e.into_error(),
+            })?;
+            std::io::Seek::rewind(&mut file).map_err(io_error("read the build context"))?;
             builds.insert(
                 key.clone(),
-                snapshot.build_context(&spec.context, &spec.dockerfile)?,
+                BuildContext {
+                    tar: file,
+                    dockerfile: context.dockerfile,
+                },
             );
         }
         Ok(Self {

@@ -61,7 +61,7 @@ pub use domains::{DnsRecord, Domain, DomainCheck};
 pub use drains::Drain;
 pub use error::{PlatformError, Result};
 pub use logs::{LogFilter, LogLine, LogSink, LogSource, Retention, TailEvent};
-pub use progress::Progress;
+pub use progress::{Progress, OUTPUT_TRUNCATED_MARKER};
 pub use release::Dyno;
 use secrets::SecretKey;
 
@@ -87,6 +87,12 @@ pub struct PlatformConfig {
     pub image_retention: usize,
     pub log_retention: Retention,
     pub addons: AddonSettings,
+    /// The most bytes of files a pushed tree may hold (unpacked).
+    pub max_push_bytes: u64,
+    /// The most build and release output kept with each release.
+    pub release_output_bytes: usize,
+    /// How long the builds of one push may take before the push is rejected.
+    pub build_timeout: Duration,
 }
 
 pub struct Platform {
@@ -107,6 +113,9 @@ pub struct Platform {
     dns_resolver: Option<SocketAddr>,
     edge_addresses: Vec<IpAddr>,
     image_retention: usize,
+    max_push_bytes: u64,
+    release_output_bytes: usize,
+    build_timeout: Duration,
     throttle: throttle::SignInThrottle,
     /// Automatic certificates; none when no ACME directory is configured.
     acme: Option<acme::AcmeConfig>,
@@ -153,6 +162,9 @@ impl Platform {
             dns_resolver: config.dns_resolver,
             edge_addresses: config.edge_addresses.clone(),
             image_retention: config.image_retention.max(1),
+            max_push_bytes: config.max_push_bytes,
+            release_output_bytes: config.release_output_bytes,
+            build_timeout: config.build_timeout,
             throttle: throttle::SignInThrottle::default(),
             acme: None,
             acme_account: tokio::sync::Mutex::new(None),

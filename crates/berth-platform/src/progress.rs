@@ -21,3 +21,61 @@ impl Progress {
         }
     }
 }
+
+/// The build and release output kept with a release, bounded: past `limit`
+/// bytes the rest is dropped and one marker line says so. (The pusher's live
+/// `remote:` lines still show everything.)
+pub(crate) struct ReleaseOutput {
+    text: String,
+    limit: usize,
+    truncated: bool,
+}
+
+/// The line that ends output cut at the limit.
+pub const OUTPUT_TRUNCATED_MARKER: &str =
+    "[berth: output truncated here: BERTH_RELEASE_OUTPUT_BYTES reached]";
+
+impl ReleaseOutput {
+    pub(crate) fn new(limit: usize) -> Self {
+        Self {
+            text: String::new(),
+            limit,
+            truncated: false,
+        }
+    }
+
+    pub(crate) fn push_line(&mut self, line: &str) {
+        if self.truncated {
+            return;
+        }
+        if self.text.len() + line.len() + 1 > self.limit {
+            self.text.push_str(OUTPUT_TRUNCATED_MARKER);
+            self.text.push('\n');
+            self.truncated = true;
+            return;
+        }
+        self.text.push_str(line);
+        self.text.push('\n');
+    }
+
+    pub(crate) fn as_str(&self) -> &str {
+        &self.text
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn output_past_the_limit_ends_with_the_marker() {
+        let mut output = ReleaseOutput::new(10);
+        output.push_line("12345");
+        output.push_line("67890");
+        output.push_line("more");
+        assert_eq!(
+            output.as_str(),
+            format!("12345\n{OUTPUT_TRUNCATED_MARKER}\n")
+        );
+    }
+}

@@ -13,7 +13,7 @@ use berth_store::{AppRecord, ReleaseProcess, ReleaseRecord};
 use chrono::{DateTime, Utc};
 
 use crate::logs::{LogLine, LogSource};
-use crate::progress::Progress;
+use crate::progress::{Progress, ReleaseOutput};
 use crate::{Platform, PlatformError, Result};
 
 /// SIGTERM, then SIGKILL after this long, as on Heroku.
@@ -79,22 +79,34 @@ fn shell(command: &str) -> Vec<String> {
 
 impl Platform {
     /// Runs `release` (its processes already recorded) and makes it current,
-    /// or marks it failed and leaves the running release untouched.
+    /// or marks it failed and leaves the running release untouched. With
+    /// `new_config` (a config change, a rollback), the app's config vars become
+    /// these sealed values in the same transaction that makes the release
+    /// current: a crash never leaves a current release whose config is not stored.
+    #[allow(clippy::too_many_arguments)]
     pub(crate) async fn roll_out(
         &self,
         actor: &Actor,
         app: &AppRecord,
         release: ReleaseRecord,
         config: &BTreeMap<String, String>,
+        new_config: Option<&[(String, String)]>,
         progress: &Progress,
-        mut output: String,
+        mut output: ReleaseOutput,
     ) -> Result<ReleaseRecord> {
-        match self
+        let started = self
             .start_release(app, &release, config, progress, &mut output)
-            .await
-        {
+            .await;
+        // The last moment to find the lease lost: after this the release is current.
+        let started = match started {
+            Ok(()) => crate::deploy::confirm_lease().await,
+            Err(error) => Err(error),
+        };
+        match started {
             Ok(()) => {
-                self.store.succeed_release(&release, &output).await?;
+                self.store
+                    .succeed_release(&release, output.as_str(), new_config)
+                    .await?;
                 let message = format!("Release v{} created by {}", release.version, actor.email);
                 self.logs
                     .write(&app.name, LogLine::now(LogSource::Berth, "api", &message));
@@ -112,7 +124,7 @@ impl Platform {
             }
             Err(error) => {
                 self.store
-                    .fail_release(release.id, &error.to_string(), &output)
+                    .fail_release(release.id, &error.to_string(), output.as_str())
                     .await?;
                 self.remove_release_containers(app, release.version).await;
                 Err(error)
@@ -126,7 +138,7 @@ impl Platform {
         release: &ReleaseRecord,
         config: &BTreeMap<String, String>,
         progress: &Progress,
-        output: &mut String,
+        output: &mut ReleaseOutput,
     ) -> Result<()> {
         let engine = self.engine()?;
         let network = network_name(&app.name);
@@ -141,14 +153,14 @@ impl Platform {
             self.store
                 .set_release_phase(release.id, "releasing")
                 .await?;
+            crate::deploy::confirm_lease().await?;
             progress.say(&format!("-----> Running release command: {command}"));
             let spec = self.oneoff_spec(app, release, "release", image.clone(), command, config);
             let sink = self.logs.clone();
             let code = engine
                 .run_to_completion(&spec, self.release_timeout, |line| {
                     progress.say(&line.text);
-                    output.push_str(&line.text);
-                    output.push('\n');
+                    output.push_line(&line.text);
                     sink.write(
                         &app.name,
                         LogLine::at(line.at, LogSource::App, "release", &line.text),
@@ -184,6 +196,7 @@ impl Platform {
                 .find(|(process_type, _)| *process_type == process.process_type)
                 .map_or(0, |(_, quantity)| *quantity);
             for index in 1..=quantity {
+                crate::deploy::confirm_lease().await?;
                 self.start_dyno(app, release, process, index, config, progress)
                     .await?;
             }
@@ -306,20 +319,13 @@ impl Platform {
     /// Removes the images only releases older than the retention window use;
     /// the window always holds the current release and recent rollback targets.
     async fn prune_images(&self, app: &AppRecord) -> Result<()> {
-        let releases = self.store.releases(app.id).await?;
-        let images_of = |release: &ReleaseRecord| -> Vec<String> {
-            release
-                .processes
-                .iter()
-                .map(|p| p.image.clone())
-                .chain(release.release_image.clone())
-                .collect()
-        };
+        // Images only: the releases' output and config are not loaded for this.
+        let releases = self.store.release_images(app.id).await?;
         let (old, kept) = releases.split_at(releases.len().saturating_sub(self.image_retention));
-        let kept: std::collections::HashSet<String> = kept.iter().flat_map(images_of).collect();
+        let kept: std::collections::HashSet<&String> = kept.iter().flatten().collect();
         let engine = self.engine()?;
         let mut removed = std::collections::HashSet::new();
-        for image in old.iter().flat_map(images_of) {
+        for image in old.iter().flatten() {
             if !kept.contains(&image) && removed.insert(image.clone()) {
                 engine.remove_image(&image).await?;
             }

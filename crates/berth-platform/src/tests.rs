@@ -16,6 +16,9 @@ async fn platform() -> (tempfile::TempDir, Platform) {
         edge_addresses: Vec::new(),
         image_retention: 10,
         log_retention: crate::Retention::default(),
+        max_push_bytes: 1 << 30,
+        release_output_bytes: 1 << 20,
+        build_timeout: std::time::Duration::from_secs(1800),
         addons: AddonSettings::default(),
     };
     let platform = Platform::open(&config).await.unwrap();
@@ -269,6 +272,9 @@ async fn rotating_the_key_reseals_every_secret_and_keeps_them_readable() {
         edge_addresses: Vec::new(),
         image_retention: 10,
         log_retention: crate::Retention::default(),
+        max_push_bytes: 1 << 30,
+        release_output_bytes: 1 << 20,
+        build_timeout: std::time::Duration::from_secs(1800),
         addons: AddonSettings::default(),
     };
     let platform = Platform::open(&config).await.unwrap();

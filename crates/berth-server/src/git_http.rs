@@ -23,7 +23,7 @@ use axum::Router;
 use berth_core::Action;
 use berth_platform::{AppLease, PlatformError, Progress, RefUpdate, Session};
 use futures_util::TryStreamExt;
-use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::unix::pipe;
 use tokio::process::Command;
 use tokio_util::io::{ReaderStream, StreamReader};
@@ -101,6 +101,7 @@ enum GitRefusal {
     NotFound,
     Forbidden(String),
     BadRequest(String),
+    TooLarge(String),
     Internal(String),
 }
 
@@ -121,6 +122,9 @@ impl IntoResponse for GitRefusal {
             }
             GitRefusal::BadRequest(message) => {
                 (StatusCode::BAD_REQUEST, format!("{message}\n")).into_response()
+            }
+            GitRefusal::TooLarge(message) => {
+                (StatusCode::PAYLOAD_TOO_LARGE, format!("{message}\n")).into_response()
             }
             GitRefusal::Internal(message) => {
                 tracing::error!(error = %message, "git request failed");
@@ -248,8 +252,8 @@ async fn upload_pack(
 ) -> Result<Response, GitRefusal> {
     let (_, _, path) = authorize(&state, &headers, &origin, &repo, Service::UploadPack).await?;
     let mut child = spawn_service(Service::UploadPack, &path, None)?;
-    feed_request_body(&mut child, &headers, body);
-    let stdout = child.stdout.take().expect("piped stdout");
+    let fed = feed_request_body(&mut child, &headers, body, state.max_git_body_bytes);
+    let stdout = refuse_oversized_body(&mut child, fed, state.max_git_body_bytes).await?;
     tokio::spawn(async move {
         if let Err(error) = child.wait().await {
             tracing::warn!(%error, "git upload-pack did not finish");
@@ -275,8 +279,8 @@ async fn receive_pack(
         .open_input()
         .map_err(|e| GitRefusal::Internal(format!("cannot open the hook FIFO: {e}")))?;
     let mut child = spawn_service(Service::ReceivePack, &path, Some(push_dir.path()))?;
-    feed_request_body(&mut child, &headers, body);
-    let stdout = child.stdout.take().expect("piped stdout");
+    let fed = feed_request_body(&mut child, &headers, body, state.max_git_body_bytes);
+    let stdout = refuse_oversized_body(&mut child, fed, state.max_git_body_bytes).await?;
     let base = state.web_url(&app);
     tokio::spawn(async move {
         let exited = child.wait();
@@ -327,29 +331,62 @@ fn spawn_service(
         .map_err(|e| GitRefusal::Internal(format!("cannot run git {}: {e}", service.command())))
 }
 
-/// Streams the request body (gzip-decoded if the client compressed it) into the child.
-fn feed_request_body(child: &mut tokio::process::Child, headers: &HeaderMap, body: Body) {
+/// Streams the request body (gzip-decoded if the client compressed it) into the
+/// child, at most `limit` decoded bytes: a small compressed body must not
+/// inflate without bound. The task's result says whether the body fit.
+fn feed_request_body(
+    child: &mut tokio::process::Child,
+    headers: &HeaderMap,
+    body: Body,
+    limit: u64,
+) -> tokio::task::JoinHandle<bool> {
     let mut stdin = child.stdin.take().expect("piped stdin");
     let gzipped = headers
         .get(CONTENT_ENCODING)
         .is_some_and(|value| value == "gzip");
     let reader = StreamReader::new(body.into_data_stream().map_err(std::io::Error::other));
     tokio::spawn(async move {
-        let mut reader: std::pin::Pin<Box<dyn AsyncRead + Send>> = if gzipped {
+        let reader: std::pin::Pin<Box<dyn AsyncRead + Send>> = if gzipped {
             Box::pin(async_compression::tokio::bufread::GzipDecoder::new(
                 BufReader::new(reader),
             ))
         } else {
             Box::pin(reader)
         };
-        if let Err(error) = tokio::io::copy(&mut reader, &mut stdin).await {
-            tracing::debug!(%error, "git request body ended early");
+        let mut bounded = reader.take(limit.saturating_add(1));
+        match tokio::io::copy(&mut bounded, &mut stdin).await {
+            Ok(copied) if copied > limit => return false,
+            Ok(_) => {}
+            Err(error) => tracing::debug!(%error, "git request body ended early"),
         }
         let _ = stdin.shutdown().await;
-    });
+        true
+    })
 }
 
-fn service_response(service: Service, stdout: tokio::process::ChildStdout) -> Response {
+/// Waits until git answers or the whole body went in, whichever comes first
+/// (git answers only once it has read its input): a body over the limit is
+/// refused with 413 and git stopped, before any answer went out.
+async fn refuse_oversized_body(
+    child: &mut tokio::process::Child,
+    fed: tokio::task::JoinHandle<bool>,
+    limit: u64,
+) -> Result<BufReader<tokio::process::ChildStdout>, GitRefusal> {
+    let mut stdout = BufReader::new(child.stdout.take().expect("piped stdout"));
+    let fits = tokio::select! {
+        fed = fed => fed.unwrap_or(true),
+        _ = stdout.fill_buf() => true,
+    };
+    if !fits {
+        let _ = child.start_kill();
+        return Err(GitRefusal::TooLarge(format!(
+            "the request body is larger than {limit} bytes once decoded (BERTH_MAX_PUSH_BYTES)"
+        )));
+    }
+    Ok(stdout)
+}
+
+fn service_response(service: Service, stdout: BufReader<tokio::process::ChildStdout>) -> Response {
     (
         [
             (

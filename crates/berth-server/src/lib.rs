@@ -83,6 +83,8 @@ pub(crate) struct ServerState {
     pub base_domain: String,
     /// The router's port, as apps' web URLs need it (omitted when 80).
     pub router_port: u16,
+    /// The most bytes a git request body may hold once decoded.
+    pub max_git_body_bytes: u64,
 }
 
 impl ServerState {
@@ -166,6 +168,7 @@ pub async fn launch(
         platform,
         base_domain: settings.base_domain.clone(),
         router_port: http_address.port(),
+        max_git_body_bytes: settings.max_push_bytes,
     }));
 
     let (stop, stopped) = watch::channel(false);

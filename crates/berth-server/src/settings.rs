@@ -104,6 +104,22 @@ pub struct Settings {
     #[arg(long, env = "BERTH_ROUTER_WORKERS", default_value_t = 0)]
     pub router_workers: usize,
 
+    /// The most bytes of files (unpacked) one push may hold, and the most
+    /// bytes a git request body may decode to; larger pushes are refused before
+    /// anything is built.
+    #[arg(long, env = "BERTH_MAX_PUSH_BYTES", default_value_t = 1 << 30)]
+    pub max_push_bytes: u64,
+
+    /// The most bytes of build and release output kept with each release; the
+    /// rest is dropped after a marker line.
+    #[arg(long, env = "BERTH_RELEASE_OUTPUT_BYTES", default_value_t = 1 << 20)]
+    pub release_output_bytes: usize,
+
+    /// How long the image builds of one push may take, in seconds, before
+    /// they are cancelled and the push rejected.
+    #[arg(long, env = "BERTH_BUILD_TIMEOUT", default_value_t = 1800)]
+    pub build_timeout: u64,
+
     /// Add-ons: a Postgres URL of a role with CREATEDB and CREATEROLE; each
     /// Postgres add-on is a database and roles on that server.
     #[arg(long, env = "BERTH_ADDON_POSTGRES_ADMIN_URL", hide_env_values = true)]
@@ -158,6 +174,9 @@ impl Settings {
             dns_resolver: self.dns_resolver,
             edge_addresses: self.edge_addresses.clone(),
             image_retention: self.image_retention,
+            max_push_bytes: self.max_push_bytes,
+            release_output_bytes: self.release_output_bytes,
+            build_timeout: Duration::from_secs(self.build_timeout),
             log_retention: berth_platform::Retention {
                 lines: self.log_retention_lines,
                 max_age: Duration::from_secs(self.log_retention_days * 24 * 3600),

@@ -23,20 +23,7 @@ impl Store {
     /// Replaces the app's config vars with `vars` in one transaction.
     pub async fn replace_config_vars(&self, app_id: i64, vars: &[(String, String)]) -> Result<()> {
         let mut tx = self.pool.begin().await.context("begin config change")?;
-        sqlx::query("DELETE FROM config_vars WHERE app_id = $1")
-            .bind(app_id)
-            .execute(&mut *tx)
-            .await
-            .context("clear config vars")?;
-        for (name, sealed) in vars {
-            sqlx::query("INSERT INTO config_vars (app_id, name, value_sealed) VALUES ($1, $2, $3)")
-                .bind(app_id)
-                .bind(name)
-                .bind(sealed)
-                .execute(&mut *tx)
-                .await
-                .context("write config var")?;
-        }
+        replace_config_vars_in(&mut tx, app_id, vars).await?;
         tx.commit().await.context("commit config change")
     }
 }
@@ -205,4 +192,27 @@ impl Store {
         }
         tx.commit().await.context("commit re-seal")
     }
+}
+
+/// Replaces the app's config vars inside the caller's transaction.
+pub(crate) async fn replace_config_vars_in(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    app_id: i64,
+    vars: &[(String, String)],
+) -> Result<()> {
+    sqlx::query("DELETE FROM config_vars WHERE app_id = $1")
+        .bind(app_id)
+        .execute(&mut **tx)
+        .await
+        .context("clear config vars")?;
+    for (name, sealed) in vars {
+        sqlx::query("INSERT INTO config_vars (app_id, name, value_sealed) VALUES ($1, $2, $3)")
+            .bind(app_id)
+            .bind(name)
+            .bind(sealed)
+            .execute(&mut **tx)
+            .await
+            .context("write config var")?;
+    }
+    Ok(())
 }

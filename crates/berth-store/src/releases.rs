@@ -214,8 +214,14 @@ impl Store {
         tx.commit().await.context("commit release contents")
     }
 
-    /// Marks a release succeeded and makes it the app's current release, at once.
-    pub async fn succeed_release(&self, release: &ReleaseRecord, output: &str) -> Result<()> {
+    /// Marks a release succeeded and makes it the app's current release, at once;
+    /// with `config_vars` (sealed), they replace the app's config in the same transaction.
+    pub async fn succeed_release(
+        &self,
+        release: &ReleaseRecord,
+        output: &str,
+        config_vars: Option<&[(String, String)]>,
+    ) -> Result<()> {
         let mut tx = self.pool.begin().await.context("begin release success")?;
         sqlx::query(
             "UPDATE releases SET status = 'succeeded', phase = 'done', output = $1, \
@@ -233,6 +239,9 @@ impl Store {
             .execute(&mut *tx)
             .await
             .context("make release current")?;
+        if let Some(vars) = config_vars {
+            crate::config_vars::replace_config_vars_in(&mut tx, release.app_id, vars).await?;
+        }
         tx.commit().await.context("commit release success")
     }
 
@@ -279,6 +288,34 @@ impl Store {
             release.processes = self.release_processes(release.id).await?;
         }
         Ok(releases)
+    }
+
+    /// The images each release of the app runs (processes and release phase),
+    /// oldest release first; nothing else of the releases is read.
+    pub async fn release_images(&self, app_id: i64) -> Result<Vec<Vec<String>>> {
+        let rows = sqlx::query(
+            "SELECT r.version, r.release_image AS image FROM releases r \
+             WHERE r.app_id = $1 \
+             UNION ALL SELECT r.version, p.image AS image FROM releases r \
+             JOIN release_processes p ON p.release_id = r.id WHERE r.app_id = $1 \
+             ORDER BY 1",
+        )
+        .bind(app_id)
+        .fetch_all(&self.pool)
+        .await
+        .context("list release images")?;
+        let mut releases: Vec<(i64, Vec<String>)> = Vec::new();
+        for row in &rows {
+            let version: i64 = row.try_get(0).context("read release image")?;
+            let image: Option<String> = row.try_get(1).context("read release image")?;
+            if releases.last().map(|(v, _)| *v) != Some(version) {
+                releases.push((version, Vec::new()));
+            }
+            if let (Some(image), Some((_, images))) = (image, releases.last_mut()) {
+                images.push(image);
+            }
+        }
+        Ok(releases.into_iter().map(|(_, images)| images).collect())
     }
 
     pub async fn release(&self, app_id: i64, version: i64) -> Result<Option<ReleaseRecord>> {

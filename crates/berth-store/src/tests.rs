@@ -222,7 +222,7 @@ async fn releases_are_numbered_per_app_and_only_successes_become_current() {
         .set_release_contents(v1.id, std::slice::from_ref(&web), None, None)
         .await
         .unwrap();
-    store.succeed_release(&v1, "built").await.unwrap();
+    store.succeed_release(&v1, "built", None).await.unwrap();
     store
         .fail_release(v2.id, "release command exited with 1", "boom")
         .await
