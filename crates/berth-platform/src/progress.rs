@@ -48,7 +48,8 @@ impl ReleaseOutput {
         if self.truncated {
             return;
         }
-        if self.text.len() + line.len() + 1 > self.limit {
+        // Room is kept for the marker, so the kept text stays within the limit.
+        if self.text.len() + line.len() + OUTPUT_TRUNCATED_MARKER.len() + 2 > self.limit {
             self.text.push_str(OUTPUT_TRUNCATED_MARKER);
             self.text.push('\n');
             self.truncated = true;
@@ -69,7 +70,7 @@ mod tests {
 
     #[test]
     fn output_past_the_limit_ends_with_the_marker() {
-        let mut output = ReleaseOutput::new(10);
+        let mut output = ReleaseOutput::new(OUTPUT_TRUNCATED_MARKER.len() + 1 + 12);
         output.push_line("12345");
         output.push_line("67890");
         output.push_line("more");

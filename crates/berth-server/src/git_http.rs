@@ -340,26 +340,46 @@ fn feed_request_body(
     body: Body,
     limit: u64,
 ) -> tokio::task::JoinHandle<bool> {
-    let mut stdin = child.stdin.take().expect("piped stdin");
+    let stdin = child.stdin.take().expect("piped stdin");
     let gzipped = headers
         .get(CONTENT_ENCODING)
         .is_some_and(|value| value == "gzip");
     let reader = StreamReader::new(body.into_data_stream().map_err(std::io::Error::other));
     tokio::spawn(async move {
-        let reader: std::pin::Pin<Box<dyn AsyncRead + Send>> = if gzipped {
+        let mut reader: std::pin::Pin<Box<dyn AsyncRead + Send>> = if gzipped {
             Box::pin(async_compression::tokio::bufread::GzipDecoder::new(
                 BufReader::new(reader),
             ))
         } else {
             Box::pin(reader)
         };
-        let mut bounded = reader.take(limit.saturating_add(1));
-        match tokio::io::copy(&mut bounded, &mut stdin).await {
-            Ok(copied) if copied > limit => return false,
-            Ok(_) => {}
-            Err(error) => tracing::debug!(%error, "git request body ended early"),
+        // Decoding goes on when git stops reading early, so that the verdict
+        // covers the whole body (bounded by `limit` all the same).
+        let mut stdin = Some(stdin);
+        let mut buffer = vec![0u8; 64 * 1024];
+        let mut total = 0u64;
+        loop {
+            let read = match reader.read(&mut buffer).await {
+                Ok(0) => break,
+                Ok(read) => read,
+                Err(error) => {
+                    tracing::debug!(%error, "git request body ended early");
+                    break;
+                }
+            };
+            total += read as u64;
+            if total > limit {
+                return false;
+            }
+            if let Some(pipe) = &mut stdin {
+                if pipe.write_all(&buffer[..read]).await.is_err() {
+                    stdin = None;
+                }
+            }
         }
-        let _ = stdin.shutdown().await;
+        if let Some(mut pipe) = stdin {
+            let _ = pipe.shutdown().await;
+        }
         true
     })
 }
@@ -373,9 +393,15 @@ async fn refuse_oversized_body(
     limit: u64,
 ) -> Result<BufReader<tokio::process::ChildStdout>, GitRefusal> {
     let mut stdout = BufReader::new(child.stdout.take().expect("piped stdout"));
-    let fits = tokio::select! {
-        fed = fed => fed.unwrap_or(true),
-        _ = stdout.fill_buf() => true,
+    let mut fed = fed;
+    let answered = tokio::select! {
+        fed = &mut fed => Some(fed.unwrap_or(true)),
+        filled = stdout.fill_buf() => filled.is_ok_and(|bytes| !bytes.is_empty()).then_some(true),
+    };
+    // git ended without answering: the body's verdict decides.
+    let fits = match answered {
+        Some(fits) => fits,
+        None => fed.await.unwrap_or(true),
     };
     if !fits {
         let _ = child.start_kill();
