@@ -17,6 +17,7 @@ async fn platform() -> (tempfile::TempDir, Platform) {
         image_retention: 10,
         log_retention: crate::Retention::default(),
         addons: AddonSettings::default(),
+        quotas: Quotas::default(),
     };
     let platform = Platform::open(&config).await.unwrap();
     (dir, platform)
@@ -270,6 +271,7 @@ async fn rotating_the_key_reseals_every_secret_and_keeps_them_readable() {
         image_retention: 10,
         log_retention: crate::Retention::default(),
         addons: AddonSettings::default(),
+        quotas: Quotas::default(),
     };
     let platform = Platform::open(&config).await.unwrap();
     let owner = signed_in(&platform, "o@example.com", false).await.actor;
@@ -334,6 +336,10 @@ async fn rotating_the_key_reseals_every_secret_and_keeps_them_readable() {
 
     let reopened = Platform::open(&config).await.unwrap();
     assert_eq!(reopened.secrets().id(), new_id);
+    assert_eq!(
+        reopened.platform_id, platform.platform_id,
+        "the platform's id, which labels its containers, outlives the key"
+    );
     assert_eq!(
         reopened.config(&owner, "demo").await.unwrap()["TOKEN"],
         "s3cret"
