@@ -50,7 +50,37 @@ pub struct ContainerSpec {
     /// Let the engine restart it when it exits, until it is stopped
     /// (for services such as add-ons, which no reconciler watches).
     pub restart_unless_stopped: bool,
+    /// Ceilings on what it may use of the host.
+    pub limits: Limits,
 }
+
+/// Resource ceilings of a container; `None` leaves one unlimited.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Limits {
+    /// Memory, swap included (no swap beyond it), in bytes.
+    pub memory_bytes: Option<i64>,
+    /// Processes and threads alive at once: a fork bomb stops here.
+    pub pids: Option<i64>,
+}
+
+/// The capabilities every container keeps; the engine's other defaults
+/// (NET_RAW, MKNOD, SYS_CHROOT, SETPCAP, SETFCAP, FSETID, AUDIT_WRITE) go.
+/// Listening on `$PORT` (above 1024) needs none of them. Kept because
+/// common images rely on them: CHOWN, FOWNER and DAC_OVERRIDE for
+/// entrypoints that prepare data directories as root (the Postgres add-on
+/// does); SETUID and SETGID to drop from root to the image's user (gosu,
+/// su-exec, runuser, nginx workers); NET_BIND_SERVICE for images that listen
+/// on 80 inside the container; KILL so that the init process (root) can
+/// forward SIGTERM to an app running as another user.
+pub const KEPT_CAPABILITIES: [&str; 7] = [
+    "CHOWN",
+    "DAC_OVERRIDE",
+    "FOWNER",
+    "SETGID",
+    "SETUID",
+    "NET_BIND_SERVICE",
+    "KILL",
+];
 
 /// A long-running container that was just started.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -450,6 +480,14 @@ pub(crate) fn container_body(spec: &ContainerSpec) -> ContainerCreateBody {
             )])
         }),
         network_mode: spec.network.clone(),
+        // Nothing in the container gains privileges through setuid binaries
+        // or file capabilities, and only the capabilities apps need remain.
+        security_opt: Some(vec!["no-new-privileges:true".into()]),
+        cap_drop: Some(vec!["ALL".into()]),
+        cap_add: Some(KEPT_CAPABILITIES.iter().map(|c| c.to_string()).collect()),
+        memory: spec.limits.memory_bytes,
+        memory_swap: spec.limits.memory_bytes,
+        pids_limit: spec.limits.pids,
         // The engine keeps output for `logs`; rotate it so that a chatty app
         // cannot fill the disk.
         log_config: Some(HostConfigLogConfig {
@@ -534,6 +572,10 @@ mod tests {
             network_alias: Some("web".into()),
             publish_port: Some(5000),
             stop_timeout_secs: Some(30),
+            limits: Limits {
+                memory_bytes: Some(512 << 20),
+                pids: Some(256),
+            },
             ..Default::default()
         };
         let body = container_body(&spec);
@@ -552,6 +594,19 @@ mod tests {
         assert_eq!(binding.host_ip.as_deref(), Some("127.0.0.1"));
         assert_eq!(binding.host_port.as_deref(), Some(""));
         assert_eq!(host.network_mode.as_deref(), Some("berth-demo"));
+        assert_eq!(host.memory, Some(512 << 20));
+        assert_eq!(
+            host.memory_swap,
+            Some(512 << 20),
+            "no swap beyond the limit"
+        );
+        assert_eq!(host.pids_limit, Some(256));
+        assert_eq!(
+            host.security_opt,
+            Some(vec!["no-new-privileges:true".to_string()])
+        );
+        assert_eq!(host.cap_drop, Some(vec!["ALL".to_string()]));
+        assert!(!host.cap_add.unwrap().iter().any(|c| c == "NET_RAW"));
         let endpoints = body.networking_config.unwrap().endpoints_config.unwrap();
         assert_eq!(
             endpoints["berth-demo"].aliases,

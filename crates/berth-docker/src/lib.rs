@@ -14,7 +14,9 @@ mod networks;
 mod runtime;
 mod terminal;
 
-pub use containers::{ContainerSpec, ContainerSummary, StartedContainer};
+pub use containers::{
+    ContainerSpec, ContainerSummary, Limits, StartedContainer, KEPT_CAPABILITIES,
+};
 pub use engine::{Engine, EngineInfo};
 pub use error::DockerError;
 pub use images::BuildRequest;

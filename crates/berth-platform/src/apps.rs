@@ -33,6 +33,7 @@ impl Platform {
     /// name, with its git repository. Nothing is left behind when it fails.
     pub async fn create_app(&self, actor: &Actor, name: Option<&str>) -> Result<AppRecord> {
         authorize_platform(actor, Action::CreateApp)?;
+        self.check_app_quota(actor).await?;
         let app = match name {
             Some(name) => {
                 let name =
@@ -96,6 +97,31 @@ impl Platform {
             return Err(error);
         }
         Ok(app)
+    }
+
+    /// A member owns at most `BERTH_MAX_APPS_PER_USER` apps; platform
+    /// admins are exempt.
+    async fn check_app_quota(&self, actor: &Actor) -> Result<()> {
+        let Some(limit) = self.quotas.apps_per_user else {
+            return Ok(());
+        };
+        if actor.is_platform_admin {
+            return Ok(());
+        }
+        let owned = self
+            .store
+            .apps_visible_to(actor.user_id, false)
+            .await?
+            .iter()
+            .filter(|app| app.owner_email == actor.email)
+            .count();
+        if owned >= limit {
+            return Err(PlatformError::Forbidden(format!(
+                "you own {owned} apps, the most this platform allows a member \
+                 (BERTH_MAX_APPS_PER_USER={limit}): destroy one, or ask an operator"
+            )));
+        }
+        Ok(())
     }
 
     async fn insert_randomly_named_app(&self, actor: &Actor) -> Result<AppRecord> {

@@ -280,6 +280,25 @@ impl Platform {
                     change.apply(*current).map_err(PlatformError::Invalid)?,
                 ));
             }
+            if let Some(limit) = self.quotas.dynos_per_app {
+                let total: i64 = formation
+                    .iter()
+                    .map(|(process_type, quantity)| {
+                        updates
+                            .iter()
+                            .rev()
+                            .find(|(t, _)| t == process_type)
+                            .map_or(*quantity, |(_, q)| *q)
+                    })
+                    .sum();
+                if total > limit {
+                    return Err(PlatformError::Invalid(format!(
+                        "{} would run {total} dynos, more than this platform allows an app \
+                         (BERTH_MAX_DYNOS_PER_APP={limit}): nothing was changed",
+                        app.name
+                    )));
+                }
+            }
             self.store.set_formation(app.id, &updates).await?;
             self.converge_formation(&app, &progress).await?;
             let summary: Vec<String> = updates.iter().map(|(t, q)| format!("{t}@{q}")).collect();
@@ -425,8 +444,7 @@ impl Platform {
     ) -> Result<Vec<(String, String)>> {
         let version = format!("v{}", release.version);
         let mut targets: Vec<(String, String)> = self
-            .engine()?
-            .containers(&[("berth.app", &app.name)])
+            .app_containers(&app.name, &[])
             .await?
             .into_iter()
             .filter_map(|c| {
@@ -551,10 +569,7 @@ impl Platform {
         };
         let config = self.open_release_config(&app, &release)?;
         let version = format!("v{}", release.version);
-        let running = self
-            .engine()?
-            .containers(&[("berth.app", &app.name)])
-            .await?;
+        let running = self.app_containers(&app.name, &[]).await?;
         for (process_type, quantity) in self.store.formation(app.id).await? {
             let Some(process) = release
                 .processes

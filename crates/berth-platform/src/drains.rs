@@ -22,8 +22,12 @@ use crate::audit::app_entry;
 use crate::logs::{LogLine, LogSink, LogSource};
 use crate::{Platform, PlatformError, Result};
 
-/// Lines a drain holds while its endpoint is unreachable.
+/// Lines a drain holds while its endpoint is unreachable or slow; the
+/// oldest go first past this many, or past `DRAIN_BUFFER_BYTES` of them.
 const DRAIN_BUFFER: usize = 10_000;
+/// What a drain's buffered lines may weigh: its memory stays bounded
+/// whatever the lines' length.
+const DRAIN_BUFFER_BYTES: usize = 4 << 20;
 /// Lines sent in one batch (one POST, or one write to the syslog stream).
 const BATCH: usize = 500;
 const RETRY_FIRST: Duration = Duration::from_secs(1);
@@ -136,6 +140,16 @@ impl Platform {
             .authorize_app(actor, app_name, Action::Configure)
             .await?;
         Endpoint::parse(url)?;
+        if let Some(limit) = self.quotas.drains_per_app {
+            let count = self.store.drains(Some(app.id)).await?.len();
+            if count >= limit {
+                return Err(PlatformError::Invalid(format!(
+                    "{} already has {count} drains, the most this platform allows an app \
+                     (BERTH_MAX_DRAINS_PER_APP={limit}): remove one first",
+                    app.name
+                )));
+            }
+        }
         let mut token = [0u8; 12];
         rand::rngs::OsRng.fill_bytes(&mut token);
         let token = format!("d.{}", hex::encode(token));
@@ -209,8 +223,7 @@ impl Platform {
                 app: app.name.clone(),
                 endpoint,
                 token: drain.token.clone(),
-                buffer: VecDeque::new(),
-                dropped: 0,
+                buffer: DrainBuffer::default(),
             };
             running.insert(drain.id, tokio::spawn(shipper.run()));
         }
@@ -243,9 +256,57 @@ struct Shipper {
     app: String,
     endpoint: Endpoint,
     token: String,
-    buffer: VecDeque<String>,
+    buffer: DrainBuffer,
+}
+
+/// The lines waiting for a drain's endpoint: at most `DRAIN_BUFFER` of
+/// them and `DRAIN_BUFFER_BYTES` together; past that the oldest are
+/// dropped and counted.
+#[derive(Default)]
+struct DrainBuffer {
+    frames: VecDeque<String>,
+    bytes: usize,
     /// Lines lost since the last `L10` notice.
     dropped: u64,
+}
+
+impl DrainBuffer {
+    fn push_back(&mut self, frame: String) {
+        self.bytes += frame.len();
+        self.frames.push_back(frame);
+        self.shed();
+    }
+
+    fn push_front(&mut self, frame: String) {
+        self.bytes += frame.len();
+        self.frames.push_front(frame);
+    }
+
+    /// Drops the oldest lines until the buffer is within its bounds.
+    fn shed(&mut self) {
+        while self.frames.len() > DRAIN_BUFFER || self.bytes > DRAIN_BUFFER_BYTES {
+            let Some(oldest) = self.frames.pop_front() else {
+                break;
+            };
+            self.bytes -= oldest.len();
+            self.dropped += 1;
+        }
+    }
+
+    /// Removes the first `count` lines, which were delivered.
+    fn delivered(&mut self, count: usize) {
+        for frame in self.frames.drain(..count) {
+            self.bytes -= frame.len();
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.frames.len()
+    }
+
+    fn is_empty(&self) -> bool {
+        self.frames.is_empty()
+    }
 }
 
 /// An open connection to a syslog endpoint.
@@ -253,7 +314,10 @@ type SyslogStream = Box<dyn tokio::io::AsyncWrite + Send + Unpin>;
 
 impl Shipper {
     async fn run(mut self) {
+        // A drain answering with a redirect must not send its lines (nor
+        // Berth's requests) anywhere else.
         let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
             .timeout(SEND_TIMEOUT)
             .build()
             .expect("an HTTP client builds");
@@ -265,7 +329,7 @@ impl Shipper {
             tokio::select! {
                 received = self.lines.recv() => match received {
                     Ok(line) => self.take(&line),
-                    Err(broadcast::error::RecvError::Lagged(lost)) => self.dropped += lost,
+                    Err(broadcast::error::RecvError::Lagged(lost)) => self.buffer.dropped += lost,
                     Err(broadcast::error::RecvError::Closed) => return,
                 },
                 () = tokio::time::sleep_until(next_try), if waiting => {}
@@ -281,7 +345,7 @@ impl Shipper {
             }
             self.announce_drops();
             let count = self.buffer.len().min(BATCH);
-            let batch: Vec<&String> = self.buffer.iter().take(count).collect();
+            let batch: Vec<&String> = self.buffer.frames.iter().take(count).collect();
             let sent = match &self.endpoint {
                 Endpoint::Http { url } => send_http(&http, url, &self.token, &batch).await,
                 Endpoint::Syslog { host, port, tls } => {
@@ -290,7 +354,7 @@ impl Shipper {
             };
             match sent {
                 Ok(()) => {
-                    self.buffer.drain(..count);
+                    self.buffer.delivered(count);
                     retry_in = RETRY_FIRST;
                     next_try = tokio::time::Instant::now();
                 }
@@ -305,27 +369,23 @@ impl Shipper {
     }
 
     fn take(&mut self, line: &LogLine) {
-        if self.buffer.len() >= DRAIN_BUFFER {
-            self.buffer.pop_front();
-            self.dropped += 1;
-        }
         self.buffer.push_back(syslog_frame(&self.app, line));
     }
 
     /// Says, in the drain and in the app's log, how many lines were lost.
     fn announce_drops(&mut self) {
-        if self.dropped == 0 {
+        let dropped = std::mem::take(&mut self.buffer.dropped);
+        if dropped == 0 {
             return;
         }
+        tracing::warn!(app = %self.app, dropped, "a log drain fell behind: lines were dropped");
         let notice = LogLine::now(
             LogSource::Berth,
             "drain",
             &format!(
-                "Error L10 (output buffer overflow): {} messages dropped since the last delivery",
-                self.dropped
+                "Error L10 (output buffer overflow): {dropped} messages dropped since the last delivery"
             ),
         );
-        self.dropped = 0;
         self.buffer.push_front(syslog_frame(&self.app, &notice));
         self.sink.write(&self.app, notice);
     }
@@ -439,6 +499,29 @@ mod tests {
             let error = Endpoint::parse(bad).unwrap_err().to_string();
             assert!(error.contains("is not a drain URL"), "{bad}: {error}");
         }
+    }
+
+    #[test]
+    fn a_drain_buffer_stays_bounded_and_counts_what_it_drops() {
+        let mut buffer = DrainBuffer::default();
+        let line = "x".repeat(100);
+        for _ in 0..DRAIN_BUFFER + 250 {
+            buffer.push_back(line.clone());
+        }
+        assert_eq!(buffer.len(), DRAIN_BUFFER);
+        assert_eq!(buffer.dropped, 250);
+        assert_eq!(buffer.bytes, DRAIN_BUFFER * 100);
+
+        let mut buffer = DrainBuffer::default();
+        let long = "y".repeat(1 << 20);
+        for _ in 0..10 {
+            buffer.push_back(long.clone());
+        }
+        assert!(buffer.bytes <= DRAIN_BUFFER_BYTES);
+        assert_eq!(buffer.len(), 4);
+        assert_eq!(buffer.dropped, 6);
+        buffer.delivered(3);
+        assert_eq!((buffer.len(), buffer.bytes), (1, 1 << 20));
     }
 
     #[test]

@@ -18,6 +18,7 @@ mod dns;
 mod domains;
 mod drains;
 mod error;
+pub mod identity;
 pub mod logs;
 mod oneoff;
 mod progress;
@@ -93,12 +94,30 @@ pub struct PlatformConfig {
     pub release_output_bytes: usize,
     /// How long the builds of one push may take before the push is rejected.
     pub build_timeout: Duration,
+    pub quotas: Quotas,
+}
+
+/// What each container, app and member may take of the platform: the
+/// operator's settings (`BERTH_DYNO_*`, `BERTH_MAX_*`); `None` is no limit.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Quotas {
+    /// Memory and processes of every app and add-on container.
+    pub container: berth_docker::Limits,
+    /// Apps a member may own; platform admins are exempt.
+    pub apps_per_user: Option<usize>,
+    /// Processes of an app's formation, all types together.
+    pub dynos_per_app: Option<i64>,
+    /// Log drains of an app.
+    pub drains_per_app: Option<usize>,
 }
 
 pub struct Platform {
     store: Store,
     repos: Repos,
     secrets: SecretKey,
+    /// The `berth.platform` label of the containers it owns.
+    platform_id: String,
+    quotas: Quotas,
     logs: LogSink,
     data_dir: PathBuf,
     key_from_env: bool,
@@ -142,12 +161,16 @@ impl Platform {
             .clone()
             .unwrap_or_else(|| Store::sqlite_url(&config.data_dir));
         let store = Store::open(&url).await?;
+        let has_apps = !store.apps_visible_to(0, true).await?.is_empty();
+        let platform_id = identity::load_or_create(&config.data_dir, &secrets, has_apps)?;
         let logs_dir = config.data_dir.join("logs");
         create_private_dir(&logs_dir)?;
         Ok(Self {
             store,
             repos: Repos::new(repos_dir),
             secrets,
+            platform_id,
+            quotas: config.quotas,
             logs: LogSink::start(logs_dir, config.log_retention),
             data_dir: config.data_dir.clone(),
             key_from_env: config.secret_key.is_some(),
@@ -178,7 +201,8 @@ impl Platform {
 
     /// Gives the platform the container engine that deploys run on.
     pub fn with_engine(mut self, engine: Engine) -> Self {
-        self.providers.use_engine(&engine, self.secrets.id());
+        self.providers
+            .use_engine(&engine, &self.platform_id, self.quotas.container);
         self.engine = Some(engine);
         self
     }

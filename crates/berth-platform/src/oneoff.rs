@@ -110,7 +110,7 @@ impl Platform {
     /// removed if they exited meanwhile.
     pub(crate) async fn recover_oneoffs(&self, app: &AppRecord) -> Result<()> {
         let engine = self.engine()?;
-        for container in engine.containers(&[("berth.app", &app.name)]).await? {
+        for container in self.app_containers(&app.name, &[]).await? {
             let Some(attachment) = container.labels.get(ONEOFF_LABEL) else {
                 continue;
             };

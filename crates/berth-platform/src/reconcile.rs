@@ -80,7 +80,7 @@ impl Platform {
         let apps = self.store.apps_visible_to(0, true).await?;
         let engine = self.engine()?;
         let containers = engine
-            .containers(&[("berth.platform", self.secrets.id())])
+            .containers(&[("berth.platform", &self.platform_id)])
             .await?;
         self.forget_gone(&containers.iter().map(|c| c.id.as_str()).collect());
         let mut by_app: HashMap<&str, Vec<&ContainerSummary>> = HashMap::new();
@@ -150,13 +150,7 @@ impl Platform {
         let Some((release, formation)) = self.desired(&app).await? else {
             return Ok(());
         };
-        let containers = self
-            .engine()?
-            .containers(&[
-                ("berth.platform", self.secrets.id()),
-                ("berth.app", &app.name),
-            ])
-            .await?;
+        let containers = self.app_containers(&app.name, &[]).await?;
         let containers: Vec<&ContainerSummary> = containers.iter().collect();
         let steps = self.plan(&app, &release, &formation, &containers);
         self.converge(&app, &release, steps).await

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use berth_core::process_env::{process_env, ProcessContext, WEB_PORT};
 use berth_core::{Action, Actor};
-use berth_docker::{ContainerSpec, DockerError};
+use berth_docker::{ContainerSpec, ContainerSummary, DockerError};
 use berth_store::{AppRecord, ReleaseProcess, ReleaseRecord};
 use chrono::{DateTime, Utc};
 
@@ -227,7 +227,7 @@ impl Platform {
             config,
         });
         let mut container_labels = labels(
-            self.secrets.id(),
+            &self.platform_id,
             &app.name,
             release.version,
             &process.process_type,
@@ -243,6 +243,7 @@ impl Platform {
             network_alias: Some(process.process_type.clone()),
             publish_port: is_web.then_some(WEB_PORT),
             stop_timeout_secs: Some(STOP_GRACE.as_secs() as i64),
+            limits: self.quotas.container,
             ..Default::default()
         };
         let started = engine.start_container(&spec).await?;
@@ -303,7 +304,7 @@ impl Platform {
             env,
             // `release` or `run.1234`: the process type is the dyno's first part.
             labels: labels(
-                self.secrets.id(),
+                &self.platform_id,
                 &app.name,
                 release.version,
                 dyno.split('.').next().unwrap_or(dyno),
@@ -312,6 +313,7 @@ impl Platform {
             network_alias: None,
             publish_port: None,
             stop_timeout_secs: Some(STOP_GRACE.as_secs() as i64),
+            limits: self.quotas.container,
             ..Default::default()
         }
     }
@@ -344,13 +346,28 @@ impl Platform {
         }
     }
 
+    /// The app's containers carrying `labels` too; only this platform's:
+    /// another platform on the same engine may have an app of that name.
+    pub(crate) async fn app_containers(
+        &self,
+        app: &str,
+        labels: &[(&str, &str)],
+    ) -> Result<Vec<ContainerSummary>> {
+        let mut filter = vec![
+            ("berth.platform", self.platform_id.as_str()),
+            ("berth.app", app),
+        ];
+        filter.extend_from_slice(labels);
+        Ok(self.engine()?.containers(&filter).await?)
+    }
+
     pub(crate) async fn stop_containers(
         &self,
         app: &AppRecord,
         select: impl Fn(&HashMap<String, String>) -> bool,
     ) -> Result<()> {
         let engine = self.engine()?;
-        let containers = engine.containers(&[("berth.app", &app.name)]).await?;
+        let containers = self.app_containers(&app.name, &[]).await?;
         let stops = containers
             .iter()
             .filter(|container| select(&container.labels))
@@ -389,7 +406,7 @@ impl Platform {
         let app = self.authorize_app(actor, app_name, Action::ReadApp).await?;
         let engine = self.engine()?;
         let host = engine_host_name(engine.host());
-        let containers = engine.containers(&[("berth.app", &app.name)]).await?;
+        let containers = self.app_containers(&app.name, &[]).await?;
         let mut dynos: Vec<Dyno> = containers
             .iter()
             .filter_map(|container| {

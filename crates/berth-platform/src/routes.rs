@@ -26,7 +26,10 @@ impl Platform {
         let custom_hosts = self.custom_hosts().await?;
         let containers = self
             .engine()?
-            .containers(&[("berth.process", "web")])
+            .containers(&[
+                ("berth.platform", &self.platform_id),
+                ("berth.process", "web"),
+            ])
             .await?;
         let routes = apps
             .into_iter()
@@ -79,8 +82,7 @@ impl Platform {
         };
         let keep = format!("v{keep}");
         let old: Vec<SocketAddr> = self
-            .engine()?
-            .containers(&[("berth.app", &app.name), ("berth.process", "web")])
+            .app_containers(&app.name, &[("berth.process", "web")])
             .await?
             .into_iter()
             .filter(|c| c.labels.get("berth.release") != Some(&keep))

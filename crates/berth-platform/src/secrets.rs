@@ -112,19 +112,32 @@ impl SecretKey {
         Ok(Self::from_bytes(key))
     }
 
-    /// Ends a rotation once everything is sealed with the next key: it
-    /// becomes the key file, and the old key is kept as the previous one.
+    /// Ends a rotation once everything is sealed with the next key: the old
+    /// key is first copied to the previous-key file, then the next key file
+    /// is renamed over the key file — one atomic step, so after a crash at
+    /// any point there is a key file, and the key that opens every value is
+    /// in one of the three files.
     pub(crate) fn promote_next(data_dir: &Path) -> Result<(), SecretsError> {
-        let rename = |from: &str, to: &str| {
-            std::fs::rename(data_dir.join(from), data_dir.join(to)).map_err(|source| {
-                SecretsError::Write {
-                    path: data_dir.join(to),
-                    source,
-                }
-            })
-        };
-        rename(KEY_FILE, PREVIOUS_KEY_FILE)?;
-        rename(NEXT_KEY_FILE, KEY_FILE)
+        let key_path = data_dir.join(KEY_FILE);
+        let current = std::fs::read(&key_path).map_err(|source| SecretsError::Read {
+            path: key_path.clone(),
+            source,
+        })?;
+        let write = |path: PathBuf| move |source| SecretsError::Write { path, source };
+        let previous = data_dir.join(PREVIOUS_KEY_FILE);
+        let temporary = data_dir.join(format!("{PREVIOUS_KEY_FILE}.tmp"));
+        match std::fs::remove_file(&temporary) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                return Err(write(temporary)(e));
+            }
+            _ => {}
+        }
+        write_private_file(&temporary, &current).map_err(write(temporary.clone()))?;
+        std::fs::rename(&temporary, &previous).map_err(write(previous))?;
+        std::fs::rename(data_dir.join(NEXT_KEY_FILE), &key_path).map_err(write(key_path))?;
+        std::fs::File::open(data_dir)
+            .and_then(|dir| dir.sync_all())
+            .map_err(write(data_dir.to_path_buf()))
     }
 
     fn from_hex(hex_key: &str, origin: &str) -> Result<Self, SecretsError> {
@@ -304,5 +317,27 @@ mod tests {
             b"old",
             "the previous key still opens"
         );
+        assert!(!dir.path().join(NEXT_KEY_FILE).exists());
+    }
+
+    #[test]
+    fn a_promotion_interrupted_before_its_rename_keeps_both_keys_at_hand() {
+        let dir = tempfile::tempdir().unwrap();
+        let old = SecretKey::load_or_create(dir.path(), None).unwrap();
+        let next = SecretKey::next_for_rotation(dir.path()).unwrap();
+        let sealed_by_next = next.seal("x", b"new");
+        // The state a crash between the copy and the rename leaves.
+        std::fs::copy(
+            dir.path().join(KEY_FILE),
+            dir.path().join(PREVIOUS_KEY_FILE),
+        )
+        .unwrap();
+        let reloaded = SecretKey::load_or_create(dir.path(), None).unwrap();
+        assert_eq!(reloaded.id(), old.id());
+        assert_eq!(reloaded.open("x", &sealed_by_next).unwrap(), b"new");
+        SecretKey::promote_next(dir.path()).unwrap();
+        let rotated = SecretKey::load_or_create(dir.path(), None).unwrap();
+        assert_eq!(rotated.id(), next.id());
+        assert_eq!(rotated.open("x", &old.seal("x", b"old")).unwrap(), b"old");
     }
 }

@@ -20,6 +20,7 @@ async fn platform() -> (tempfile::TempDir, Platform) {
         release_output_bytes: 1 << 20,
         build_timeout: std::time::Duration::from_secs(1800),
         addons: AddonSettings::default(),
+        quotas: Quotas::default(),
     };
     let platform = Platform::open(&config).await.unwrap();
     (dir, platform)
@@ -276,6 +277,7 @@ async fn rotating_the_key_reseals_every_secret_and_keeps_them_readable() {
         release_output_bytes: 1 << 20,
         build_timeout: std::time::Duration::from_secs(1800),
         addons: AddonSettings::default(),
+        quotas: Quotas::default(),
     };
     let platform = Platform::open(&config).await.unwrap();
     let owner = signed_in(&platform, "o@example.com", false).await.actor;
@@ -340,6 +342,10 @@ async fn rotating_the_key_reseals_every_secret_and_keeps_them_readable() {
 
     let reopened = Platform::open(&config).await.unwrap();
     assert_eq!(reopened.secrets().id(), new_id);
+    assert_eq!(
+        reopened.platform_id, platform.platform_id,
+        "the platform's id, which labels its containers, outlives the key"
+    );
     assert_eq!(
         reopened.config(&owner, "demo").await.unwrap()["TOKEN"],
         "s3cret"

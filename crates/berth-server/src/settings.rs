@@ -148,6 +148,26 @@ pub struct Settings {
     /// one is captured daily, more with pg:backups:capture).
     #[arg(long, env = "BERTH_ADDON_BACKUP_RETENTION", default_value_t = 7)]
     pub addon_backup_retention: usize,
+
+    /// Memory of every app and add-on container, swap included, in MiB (0: no limit).
+    #[arg(long, env = "BERTH_DYNO_MEMORY", default_value_t = 512)]
+    pub dyno_memory: u64,
+
+    /// Processes and threads alive at once in every app and add-on container (0: no limit).
+    #[arg(long, env = "BERTH_DYNO_PIDS", default_value_t = 512)]
+    pub dyno_pids: u64,
+
+    /// Apps a member may own; platform admins are exempt (0: no limit).
+    #[arg(long, env = "BERTH_MAX_APPS_PER_USER", default_value_t = 50)]
+    pub max_apps_per_user: usize,
+
+    /// Dynos an app's formation may have, all process types together (0: no limit).
+    #[arg(long, env = "BERTH_MAX_DYNOS_PER_APP", default_value_t = 20)]
+    pub max_dynos_per_app: u64,
+
+    /// Log drains an app may have (0: no limit).
+    #[arg(long, env = "BERTH_MAX_DRAINS_PER_APP", default_value_t = 5)]
+    pub max_drains_per_app: usize,
 }
 
 impl Settings {
@@ -189,6 +209,15 @@ impl Settings {
                 redis_host: self.addon_redis_host.clone(),
                 backup_retention: self.addon_backup_retention,
             },
+            quotas: berth_platform::Quotas {
+                container: berth_docker::Limits {
+                    memory_bytes: positive(self.dyno_memory.saturating_mul(1 << 20)),
+                    pids: positive(self.dyno_pids),
+                },
+                apps_per_user: (self.max_apps_per_user > 0).then_some(self.max_apps_per_user),
+                dynos_per_app: positive(self.max_dynos_per_app),
+                drains_per_app: (self.max_drains_per_app > 0).then_some(self.max_drains_per_app),
+            },
         }
     }
 
@@ -209,4 +238,9 @@ impl Settings {
             workers: self.router_workers,
         }
     }
+}
+
+/// A limit as the engine and the platform take it: 0 is none.
+fn positive(value: u64) -> Option<i64> {
+    (value > 0).then(|| i64::try_from(value).unwrap_or(i64::MAX))
 }

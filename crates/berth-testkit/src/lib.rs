@@ -9,7 +9,6 @@ use std::net::TcpListener;
 use std::path::Path;
 use std::thread::JoinHandle;
 
-use berth_platform::secrets::SecretKey;
 use berth_server::{Listeners, Settings};
 
 pub use apps::{git_command, unique_app_name, with_credentials, AppRepo, EngineCleanup};
@@ -152,10 +151,10 @@ impl Drop for TestServer {
         // The reconciler may have started a process again after a test's
         // EngineCleanup ran: whatever this server's platform still owns goes,
         // app by app, now that it has stopped.
-        let Ok(key) = SecretKey::load_or_create(self.data_dir.path(), None) else {
+        let Ok(Some(platform)) = berth_platform::identity::read(self.data_dir.path()) else {
             return;
         };
-        for app in apps::apps_with_containers_of(key.id()) {
+        for app in apps::apps_with_containers_of(&platform) {
             drop(EngineCleanup::new(&app));
         }
     }

@@ -10,7 +10,7 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use berth_docker::{ContainerSpec, Engine};
+use berth_docker::{ContainerSpec, Engine, Limits};
 use futures_util::future::BoxFuture;
 use sqlx::postgres::{PgConnectOptions, PgConnection};
 use sqlx::{ConnectOptions, Executor};
@@ -44,14 +44,16 @@ pub(crate) struct PostgresContainer {
     engine: Engine,
     image: String,
     platform: String,
+    limits: Limits,
 }
 
 impl PostgresContainer {
-    pub(crate) fn new(engine: Engine, image: &str, platform: &str) -> Self {
+    pub(crate) fn new(engine: Engine, image: &str, platform: &str, limits: Limits) -> Self {
         Self {
             engine,
             image: image.to_string(),
             platform: platform.to_string(),
+            limits,
         }
     }
 
@@ -153,6 +155,7 @@ impl Provider for PostgresContainer {
                 stop_timeout_secs: Some(30),
                 volumes: vec![(container.clone(), "/data".into())],
                 restart_unless_stopped: true,
+                limits: self.limits,
             };
             let credentials = Credentials {
                 url: format!("postgres://{login}:{password}@{container}:{PORT}/postgres"),

@@ -7,7 +7,7 @@ use futures_util::future::BoxFuture;
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
 
-use berth_docker::Engine;
+use berth_docker::{Engine, Limits};
 use berth_store::AddonRecord;
 
 use super::container::PostgresContainer;
@@ -164,11 +164,11 @@ impl Providers {
     }
 
     /// Dedicated containers need the engine, which the platform gets after it opened.
-    pub(crate) fn use_engine(&mut self, engine: &Engine, platform: &str) {
+    pub(crate) fn use_engine(&mut self, engine: &Engine, platform: &str, limits: Limits) {
         self.postgres_container = self
             .postgres_image
             .as_deref()
-            .map(|image| PostgresContainer::new(engine.clone(), image, platform));
+            .map(|image| PostgresContainer::new(engine.clone(), image, platform, limits));
     }
 
     /// Where berthd itself reaches a Postgres add-on, for backups.

@@ -1,7 +1,7 @@
 //! Redis add-ons on an operator's server: per add-on an ACL user limited to
-//! the keys and channels under its own prefix, with every command except
-//! the admin and dangerous ones:
-//! `ACL SETUSER <user> reset on ><password> ~<prefix>:* &<prefix>:* +@all -@admin -@dangerous`.
+//! the keys and channels under its own prefix (`~<prefix>:* &<prefix>:*`),
+//! with every command except those that reach past that prefix (see
+//! `ACL_COMMANDS`).
 //! Apps must name their keys `<prefix>:…` (shown by `addons:info`).
 //! Rotating adds a second user with the same rules; revoking deletes the
 //! old one, which also disconnects its clients. ACL users live in the
@@ -20,6 +20,27 @@ const IO_TIMEOUT: Duration = Duration::from_secs(10);
 /// Keys deleted per SCAN round when an add-on goes, and the most rounds.
 const SCAN_BATCH: &str = "500";
 const MAX_SCAN_ROUNDS: usize = 100_000;
+
+/// What an add-on's user may run. Redis checks key patterns only for the
+/// keys a command names, so whatever lists, counts or touches keys it does
+/// not name is denied: SCAN, KEYS, RANDOMKEY, DBSIZE, FLUSHDB/FLUSHALL (the
+/// last two also in @dangerous); so is @scripting (EVAL*, FCALL*, FUNCTION,
+/// SCRIPT: functions and the script cache are server-wide, and a script can
+/// touch keys it did not declare), and PUBSUB, which lists every channel.
+/// Strings, lists, hashes, sets, sorted sets, streams and publish/subscribe
+/// on the add-on's own keys and channels remain.
+const ACL_COMMANDS: [&str; 10] = [
+    "+@all",
+    "-@admin",
+    "-@dangerous",
+    "-@scripting",
+    "-scan",
+    "-keys",
+    "-randomkey",
+    "-dbsize",
+    "-pubsub",
+    "-flushdb",
+];
 
 pub(crate) struct RedisServer {
     host: String,
@@ -114,21 +135,11 @@ impl RedisServer {
         let password = format!(">{password}");
         let keys = format!("~{prefix}:*");
         let channels = format!("&{prefix}:*");
-        connection
-            .command(&[
-                "ACL",
-                "SETUSER",
-                user,
-                "reset",
-                "on",
-                &password,
-                &keys,
-                &channels,
-                "+@all",
-                "-@admin",
-                "-@dangerous",
-            ])
-            .await?;
+        let mut command = vec![
+            "ACL", "SETUSER", user, "reset", "on", &password, &keys, &channels,
+        ];
+        command.extend(ACL_COMMANDS);
+        connection.command(&command).await?;
         save_acl(connection).await
     }
 }
