@@ -13,7 +13,8 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum TokenScope {
-    /// Read apps, releases, processes and logs.
+    /// Read apps, releases, processes and logs; never secrets (config
+    /// values, add-on credentials).
     Read,
     /// Read, plus push, restart and scale.
     Deploy,
@@ -40,7 +41,8 @@ pub enum Action {
     ReadApp,
     /// Push code, creating a release and rolling it out; scale and restart.
     Deploy,
-    /// Read config var values.
+    /// Read config var values or reveal add-on credentials: secrets, so a
+    /// read-scope token (handed to dashboards and monitors) may not.
     ReadConfig,
     /// Change config vars, roll back releases.
     Configure,
@@ -85,8 +87,7 @@ impl Action {
     fn required_scope(self) -> TokenScope {
         match self {
             Action::ListApps | Action::ReadApp | Action::ReadPlatform => TokenScope::Read,
-            Action::Deploy => TokenScope::Deploy,
-            Action::ReadConfig => TokenScope::Read,
+            Action::Deploy | Action::ReadConfig => TokenScope::Deploy,
             Action::Configure
             | Action::ManageAccess
             | Action::ManageDomains
@@ -359,6 +360,27 @@ mod tests {
         ));
         assert_eq!(
             authorize(&member, Some(AppRole::Deployer), Action::ReadConfig),
+            Ok(())
+        );
+    }
+
+    #[test]
+    fn read_tokens_do_not_read_secrets() {
+        let read_token = actor(true, TokenScope::Read);
+        assert_eq!(
+            authorize(&read_token, Some(AppRole::Owner), Action::ReadConfig),
+            Err(Denied::Forbidden(
+                "this API token has read scope and cannot read this app's config vars: use a \
+                 token with deploy scope"
+                    .into()
+            ))
+        );
+        assert_eq!(
+            authorize(
+                &actor(false, TokenScope::Deploy),
+                Some(AppRole::Deployer),
+                Action::ReadConfig
+            ),
             Ok(())
         );
     }

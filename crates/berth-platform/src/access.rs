@@ -68,7 +68,10 @@ impl Platform {
             .change_member(app.id, user.id, role, &entry)
             .await?
         {
-            MembershipChange::Done => Ok(()),
+            MembershipChange::Done => {
+                self.access_changed();
+                Ok(())
+            }
             MembershipChange::NotAMember => Err(PlatformError::NotFound(format!(
                 "{} has no access to {}",
                 user.email, app.name

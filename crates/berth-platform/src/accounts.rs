@@ -148,7 +148,10 @@ impl Platform {
             .remove_user(user.id, heir.as_ref().map(|h| h.id), &entry)
             .await?
         {
-            UserRemoval::Removed { passed_on } => Ok(passed_on),
+            UserRemoval::Removed { passed_on } => {
+                self.access_changed();
+                Ok(passed_on)
+            }
             UserRemoval::NoSuchUser => Err(no_such_user(email)),
             UserRemoval::LastOwnerOf(apps) => Err(PlatformError::Conflict(format!(
                 "{} is the only owner of {}: add another owner first, or pass the apps on \
@@ -175,26 +178,37 @@ impl Platform {
         }
         let email = Email::parse(email).map_err(|e| PlatformError::Invalid(e.to_string()))?;
         let hash = hash_off_thread(password).await?;
-        if !self.store.set_password_hash(email.as_str(), &hash).await? {
+        // A reset password may have leaked: every session and token made
+        // with it (or beside it) goes.
+        let Some(revoked) = self
+            .store
+            .set_password_hash(email.as_str(), &hash, None)
+            .await?
+        else {
             return Err(no_such_user(email.as_str()));
-        }
+        };
+        self.access_changed();
         self.audit(
             Some(email.as_str()),
             origin,
             "user.set_password",
-            email.to_string(),
+            format!("{email}; {revoked} sessions and tokens revoked"),
         )
         .await
     }
 
-    /// Changes the signed-in user's own password, after checking the current one.
+    /// Changes the signed-in user's own password, after checking the current
+    /// one. Every other session and token of the user is revoked (whoever
+    /// may have had the old password keeps nothing); the one making the
+    /// change stays.
     pub async fn change_password(
         &self,
-        actor: &Actor,
+        session: &Session,
         current: &str,
         new: &str,
         origin: &str,
     ) -> Result<()> {
+        let actor = &session.actor;
         authorize_platform(actor, Action::ManageOwnTokens)?;
         if new.is_empty() {
             return Err(PlatformError::Invalid("the new password is empty".into()));
@@ -211,12 +225,20 @@ impl Platform {
             ));
         }
         let hash = hash_off_thread(new).await?;
-        self.store.set_password_hash(&user.email, &hash).await?;
+        let revoked = self
+            .store
+            .set_password_hash(&user.email, &hash, Some(&session.token_id))
+            .await?
+            .ok_or_else(|| PlatformError::Unauthorized("this account no longer exists".into()))?;
+        self.access_changed();
         self.audit(
             Some(&user.email),
             origin,
             "user.change_password",
-            user.email.clone(),
+            format!(
+                "{}; {revoked} other sessions and tokens revoked",
+                user.email
+            ),
         )
         .await
     }
@@ -354,6 +376,7 @@ impl Platform {
         self.store
             .revoke_token(session.actor.user_id, &session.token_id)
             .await?;
+        self.access_changed();
         self.audit(
             Some(&session.actor.email),
             &session.actor.source,
@@ -394,6 +417,7 @@ impl Platform {
         if !self.store.revoke_token(actor.user_id, id).await? {
             return Err(PlatformError::NotFound(format!("no token {id}")));
         }
+        self.access_changed();
         self.audit(
             Some(&actor.email),
             &actor.source,

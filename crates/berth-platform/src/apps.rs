@@ -193,6 +193,7 @@ impl Platform {
                 &app_entry(actor, &app.name, "app.destroy", String::new()),
             )
             .await?;
+        self.access_changed();
         // The app is gone once its record is; what is left behind of it is
         // cleaned up best effort (a repository is wiped when the name is used again).
         if let Err(error) = self.repos.remove(&app.name) {

@@ -14,13 +14,15 @@ impl Platform {
         actor: &Actor,
         app_name: Option<&str>,
     ) -> Result<Vec<AuditEvent>> {
-        match app_name {
-            Some(name) => {
-                self.authorize_app(actor, name, Action::ReadApp).await?;
+        let app_id = match app_name {
+            // By id: an app that took a destroyed app's name never sees its trail.
+            Some(name) => Some(self.authorize_app(actor, name, Action::ReadApp).await?.id),
+            None => {
+                authorize_platform(actor, Action::ReadPlatform)?;
+                None
             }
-            None => authorize_platform(actor, Action::ReadPlatform)?,
-        }
-        Ok(self.store.audit_trail(app_name).await?)
+        };
+        Ok(self.store.audit_trail(app_id).await?)
     }
 
     /// Records a change that concerns no app.

@@ -28,12 +28,17 @@ fn sealing_context(app: &AppRecord, name: &str) -> String {
 }
 
 impl Platform {
-    /// The app's config vars, by name.
+    /// The app's config vars, by name. Secrets leave the platform here, so
+    /// each read is audited, naming the keys (never the values).
     pub async fn config(&self, actor: &Actor, app_name: &str) -> Result<BTreeMap<String, String>> {
         let app = self
             .authorize_app(actor, app_name, Action::ReadConfig)
             .await?;
-        self.current_config(&app).await
+        let config = self.current_config(&app).await?;
+        let keys: Vec<&str> = config.keys().map(String::as_str).collect();
+        self.audit_app(actor, &app.name, "config.read", keys.join(", "))
+            .await?;
+        Ok(config)
     }
 
     /// The names of the app's config vars, without their values: what

@@ -26,7 +26,9 @@ mod reconcile;
 mod recovery;
 mod release;
 mod routes;
+mod sealed_stream;
 pub mod secrets;
+mod stream_access;
 #[cfg(test)]
 mod tests;
 mod throttle;
@@ -146,6 +148,8 @@ pub struct Platform {
     certificate_refresh: tokio::sync::Mutex<()>,
     providers: addons::Providers,
     backup_retention: usize,
+    /// Bumped whenever access may have been taken away (see `stream_access`).
+    access_changes: tokio::sync::watch::Sender<u64>,
 }
 
 impl Platform {
@@ -196,6 +200,7 @@ impl Platform {
             certificate_refresh: tokio::sync::Mutex::new(()),
             providers: addons::Providers::new(&config.addons)?,
             backup_retention: config.addons.backup_retention.max(1),
+            access_changes: tokio::sync::watch::Sender::new(0),
         })
     }
 

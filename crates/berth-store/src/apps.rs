@@ -145,12 +145,13 @@ impl Store {
     /// Deletes an app (memberships go with it) and records the audit entry, in one transaction.
     pub async fn delete_app(&self, app_id: i64, audit: &AuditEntry) -> Result<()> {
         let mut tx = self.pool.begin().await.context("begin delete app")?;
+        // Recorded first, so that the entry still finds the app's id.
+        insert_audit(&mut tx, audit).await?;
         sqlx::query("DELETE FROM apps WHERE id = $1")
             .bind(app_id)
             .execute(&mut *tx)
             .await
             .context("delete app")?;
-        insert_audit(&mut tx, audit).await?;
         tx.commit().await.context("commit delete app")?;
         Ok(())
     }

@@ -28,15 +28,16 @@ impl Store {
         insert_audit(&mut conn, entry).await
     }
 
-    /// The audit trail, oldest first; of one app when `app_name` is given.
-    pub async fn audit_trail(&self, app_name: Option<&str>) -> Result<Vec<AuditEvent>> {
+    /// The audit trail, oldest first; of one app (by its id, never reused)
+    /// when `app_id` is given.
+    pub async fn audit_trail(&self, app_id: Option<i64>) -> Result<Vec<AuditEvent>> {
         use sqlx::Row;
-        let query = match app_name {
-            Some(app_name) => sqlx::query(
+        let query = match app_id {
+            Some(app_id) => sqlx::query(
                 "SELECT at, actor_email, source, app_name, action, detail FROM audit_events \
-                 WHERE app_name = $1 ORDER BY at, id",
+                 WHERE app_id = $1 ORDER BY at, id",
             )
-            .bind(app_name),
+            .bind(app_id),
             None => sqlx::query(
                 "SELECT at, actor_email, source, app_name, action, detail FROM audit_events \
                  ORDER BY at, id",
@@ -71,11 +72,13 @@ impl Store {
 }
 
 /// Inserts an audit entry on a connection, so that a change and its entry
-/// can commit together in one transaction.
+/// can commit together in one transaction. The entry is keyed by the id of
+/// the app holding its name now: entries are written while their app exists
+/// (before its record goes, for a destroy).
 pub(crate) async fn insert_audit(conn: &mut AnyConnection, entry: &AuditEntry) -> Result<()> {
     sqlx::query(
-        "INSERT INTO audit_events (at, actor_email, source, app_name, action, detail) \
-         VALUES ($1, $2, $3, $4, $5, $6)",
+        "INSERT INTO audit_events (at, actor_email, source, app_name, action, detail, app_id) \
+         VALUES ($1, $2, $3, $4, $5, $6, (SELECT id FROM apps WHERE name = $4))",
     )
     .bind(to_millis(Utc::now()))
     .bind(entry.actor_email.as_deref())

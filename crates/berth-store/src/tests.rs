@@ -71,7 +71,7 @@ async fn an_app_is_created_with_its_owner_and_audit_entry_or_not_at_all() {
         role, None,
         "the failed duplicate must not have made bob a member"
     );
-    assert_eq!(store.audit_trail(Some("demo")).await.unwrap().len(), 1);
+    assert_eq!(store.audit_trail(Some(app.id)).await.unwrap().len(), 1);
 
     assert_eq!(store.apps_visible_to(bob.id, false).await.unwrap(), vec![]);
     assert_eq!(
@@ -89,7 +89,7 @@ async fn an_app_is_created_with_its_owner_and_audit_entry_or_not_at_all() {
         .unwrap();
     assert_eq!(store.app_with_role("demo", alice.id).await.unwrap(), None);
     let actions: Vec<_> = store
-        .audit_trail(Some("demo"))
+        .audit_trail(Some(app.id))
         .await
         .unwrap()
         .into_iter()
@@ -99,6 +99,40 @@ async fn an_app_is_created_with_its_owner_and_audit_entry_or_not_at_all() {
         actions,
         ["app.create", "app.destroy"],
         "the trail outlives the app"
+    );
+}
+
+#[tokio::test]
+async fn an_app_reusing_a_destroyed_apps_name_starts_with_an_empty_trail() {
+    let (_dir, store) = temp_store().await;
+    let alice = store
+        .create_user("alice@example.com", None, false)
+        .await
+        .unwrap();
+    let old = store
+        .create_app("demo", alice.id, &audit("app.create"))
+        .await
+        .unwrap();
+    store.record_audit(&audit("config.change")).await.unwrap();
+    store
+        .delete_app(old.id, &audit("app.destroy"))
+        .await
+        .unwrap();
+    let new = store
+        .create_app("demo", alice.id, &audit("app.create"))
+        .await
+        .unwrap();
+    assert_ne!(old.id, new.id, "app ids are never reused");
+    let actions = |trail: Vec<AuditEvent>| -> Vec<String> {
+        trail.into_iter().map(|e| e.entry.action).collect()
+    };
+    assert_eq!(
+        actions(store.audit_trail(Some(new.id)).await.unwrap()),
+        ["app.create"]
+    );
+    assert_eq!(
+        actions(store.audit_trail(Some(old.id)).await.unwrap()),
+        ["app.create", "config.change", "app.destroy"]
     );
 }
 
@@ -422,7 +456,7 @@ async fn an_app_always_keeps_an_owner() {
         MembershipChange::NotAMember
     );
     let actions: Vec<_> = store
-        .audit_trail(Some("demo"))
+        .audit_trail(Some(app.id))
         .await
         .unwrap()
         .into_iter()

@@ -150,13 +150,37 @@ impl Store {
     }
 
     /// Sets a user's password hash; returns whether the user exists.
-    pub async fn set_password_hash(&self, email: &str, password_hash: &str) -> Result<bool> {
+    /// Sets the user's password and, in the same transaction, revokes every
+    /// live token of theirs but `keep_token`. Returns how many were revoked,
+    /// or none when no user has this email.
+    pub async fn set_password_hash(
+        &self,
+        email: &str,
+        password_hash: &str,
+        keep_token: Option<&str>,
+    ) -> Result<Option<u64>> {
+        let mut tx = self.pool.begin().await.context("begin set password")?;
         let result = sqlx::query("UPDATE users SET password_hash = $1 WHERE email = $2")
             .bind(password_hash)
             .bind(email)
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await
             .context("set password")?;
-        Ok(result.rows_affected() == 1)
+        if result.rows_affected() != 1 {
+            return Ok(None);
+        }
+        let revoked = sqlx::query(
+            "UPDATE api_tokens SET revoked_at = $1 \
+             WHERE user_id = (SELECT id FROM users WHERE email = $2) \
+             AND revoked_at IS NULL AND id <> $3",
+        )
+        .bind(to_millis(Utc::now()))
+        .bind(email)
+        .bind(keep_token.unwrap_or(""))
+        .execute(&mut *tx)
+        .await
+        .context("revoke tokens on a password change")?;
+        tx.commit().await.context("commit set password")?;
+        Ok(Some(revoked.rows_affected()))
     }
 }

@@ -1,18 +1,25 @@
-//! Postgres add-on backups: `pg_dump` in custom format into
-//! `<data dir>/backups/<add-on>/bNNN.dump` (mode 0700 directories, like the
-//! rest of the data directory), restored with `pg_restore`. Both run with an
-//! argv and the add-on's own login, its password in PGPASSWORD, never on a
-//! command line. The newest `retention` backups of each add-on are kept;
-//! one is captured daily for each Postgres add-on.
+//! Postgres add-on backups: `pg_dump` in custom format, sealed as it streams
+//! (`sealed_stream`, under the platform key) into
+//! `<data dir>/backups/<add-on id>/bNNN.dump` (mode 0700 directories, 0600
+//! files), opened as it streams into `pg_restore`. Directories are named by
+//! the add-on's id, never reused, so a new add-on taking a destroyed one's
+//! name never sees its backups. Both tools run with an argv and the
+//! add-on's own login, its password in PGPASSWORD, never on a command line.
+//! The newest `retention` backups of each add-on are kept; one is captured
+//! daily for each Postgres add-on. Backups written before sealing (plain
+//! `pg_dump` files, in directories named by the add-on) still restore.
 
 use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::{Duration, SystemTime};
 
 use berth_core::{Action, Actor};
+use berth_store::AddonRecord;
 use chrono::{DateTime, Utc};
+use tokio::io::AsyncReadExt;
 
 use super::{Credentials, ServiceSpec};
+use crate::sealed_stream;
 use crate::{create_private_dir, Platform, PlatformError, Result};
 
 /// How long a dump or restore may run.
@@ -39,7 +46,7 @@ impl Platform {
     ) -> Result<Vec<Backup>> {
         let app = self.authorize_app(actor, app_name, Action::ReadApp).await?;
         let (addon, _) = self.addon_of_app(&app, addon_name).await?;
-        self.backups_of(&addon.name)
+        self.backups_of(&addon)
     }
 
     /// Dumps the add-on's database now, then drops backups beyond retention.
@@ -78,7 +85,7 @@ impl Platform {
             .await?;
         let (addon, _) = self.addon_of_app(&app, addon_name).await?;
         let backup = self
-            .backups_of(&addon.name)?
+            .backups_of(&addon)?
             .into_iter()
             .find(|b| b.id == backup_id)
             .ok_or_else(|| {
@@ -92,16 +99,36 @@ impl Platform {
             .providers
             .postgres_address(&addon, &credentials)
             .await?;
-        let file = self
-            .backup_dir(&addon.name)
-            .join(format!("{}.dump", backup.id));
+        let file = self.backup_dir(&addon)?.join(format!("{}.dump", backup.id));
         let mut command = tokio::process::Command::new("pg_restore");
         command
             .args(["--clean", "--if-exists", "--no-owner", "--no-privileges"])
             .args(["--single-transaction", "--exit-on-error"])
-            .args(connection_args(&host, port, &credentials))
-            .arg(&file);
-        run_tool(command, &credentials, "pg_restore").await?;
+            .args(connection_args(&host, port, &credentials));
+        let mut sealed =
+            tokio::fs::File::open(&file)
+                .await
+                .map_err(|source| PlatformError::Io {
+                    context: format!("cannot read the backup {}", file.display()),
+                    source,
+                })?;
+        let mut magic = [0u8; sealed_stream::MAGIC.len()];
+        let is_sealed =
+            matches!(sealed.read_exact(&mut magic).await, Ok(_) if &magic == sealed_stream::MAGIC);
+        if is_sealed {
+            let sealed =
+                tokio::fs::File::open(&file)
+                    .await
+                    .map_err(|source| PlatformError::Io {
+                        context: format!("cannot read the backup {}", file.display()),
+                        source,
+                    })?;
+            let context = sealing_context(&addon, &backup.id);
+            restore_sealed(command, &credentials, &self.secrets, &context, sealed).await?;
+        } else {
+            command.arg(&file);
+            run_tool(command, &credentials, "pg_restore").await?;
+        }
         self.audit_app(
             actor,
             &app.name,
@@ -118,7 +145,7 @@ impl Platform {
             if ServiceSpec::parse(&addon.service)?.service != "postgres" {
                 continue;
             }
-            let newest = self.backups_of(&addon.name)?.pop();
+            let newest = self.backups_of(&addon)?.pop();
             let due = newest.is_none_or(|b| {
                 Utc::now()
                     .signed_duration_since(b.created_at)
@@ -157,10 +184,10 @@ impl Platform {
         }
         let credentials = self.open_credentials(addon)?;
         let (host, port) = self.providers.postgres_address(addon, &credentials).await?;
-        let dir = self.backup_dir(&addon.name);
+        let dir = self.backup_dir(addon)?;
         create_private_dir(&dir)?;
         let next = self
-            .backups_of(&addon.name)?
+            .backups_of(addon)?
             .iter()
             .filter_map(|b| b.id[1..].parse::<u32>().ok())
             .max()
@@ -171,10 +198,11 @@ impl Platform {
         let mut command = tokio::process::Command::new("pg_dump");
         command
             .args(["--format=custom", "--no-owner", "--no-privileges"])
-            .args(connection_args(&host, port, &credentials))
-            .arg("--file")
-            .arg(&partial);
-        if let Err(error) = run_tool(command, &credentials, "pg_dump").await {
+            .args(connection_args(&host, port, &credentials));
+        let context = sealing_context(addon, &id);
+        if let Err(error) =
+            dump_sealed(command, &credentials, &self.secrets, &context, &partial).await
+        {
             let _ = std::fs::remove_file(&partial);
             return Err(error);
         }
@@ -183,7 +211,7 @@ impl Platform {
             context: format!("cannot keep the backup {}", file.display()),
             source,
         })?;
-        let backups = self.backups_of(&addon.name)?;
+        let backups = self.backups_of(addon)?;
         let surplus = backups.len().saturating_sub(self.backup_retention);
         for old in &backups[..surplus] {
             let path = dir.join(format!("{}.dump", old.id));
@@ -191,15 +219,15 @@ impl Platform {
                 tracing::warn!(path = %path.display(), %error, "an expired backup stayed");
             }
         }
-        self.backups_of(&addon.name)?
+        self.backups_of(addon)?
             .into_iter()
             .find(|b| b.id == id)
             .ok_or_else(|| PlatformError::Internal(format!("backup {id} vanished")))
     }
 
     /// A destroyed add-on's backups go with it (its data is gone by request).
-    pub(crate) fn remove_backups(&self, addon_name: &str) {
-        let dir = self.backup_dir(addon_name);
+    pub(crate) fn remove_backups(&self, addon: &AddonRecord) {
+        let dir = self.data_dir.join("backups").join(addon.id.to_string());
         match std::fs::remove_dir_all(&dir) {
             Ok(()) => {}
             Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
@@ -209,13 +237,43 @@ impl Platform {
         }
     }
 
-    fn backup_dir(&self, addon_name: &str) -> PathBuf {
-        self.data_dir.join("backups").join(addon_name)
+    /// The add-on's backup directory, named by its id (add-on names never
+    /// start with a digit, so ids and old names cannot meet). A directory
+    /// named by the add-on's name, from before, is taken over when every
+    /// backup in it is younger than the add-on: older ones belonged to a
+    /// destroyed add-on of the same name and stay unseen.
+    fn backup_dir(&self, addon: &AddonRecord) -> Result<PathBuf> {
+        let backups = self.data_dir.join("backups");
+        let dir = backups.join(addon.id.to_string());
+        let by_name = backups.join(&addon.name);
+        if dir.exists() || !by_name.is_dir() {
+            return Ok(dir);
+        }
+        let created = SystemTime::from(addon.created_at);
+        let all_younger = std::fs::read_dir(&by_name)
+            .and_then(|entries| {
+                entries
+                    .map(|entry| entry?.metadata()?.modified())
+                    .collect::<std::io::Result<Vec<_>>>()
+            })
+            .is_ok_and(|times| times.iter().all(|modified| *modified >= created));
+        if all_younger {
+            std::fs::rename(&by_name, &dir).map_err(|source| PlatformError::Io {
+                context: format!(
+                    "cannot move the backups of {} to {}",
+                    addon.name,
+                    dir.display()
+                ),
+                source,
+            })?;
+        }
+        Ok(dir)
     }
 
     /// The add-on's backups on disk, oldest first.
-    fn backups_of(&self, addon_name: &str) -> Result<Vec<Backup>> {
-        let dir = self.backup_dir(addon_name);
+    fn backups_of(&self, addon: &AddonRecord) -> Result<Vec<Backup>> {
+        let addon_name = &addon.name;
+        let dir = self.backup_dir(addon)?;
         let entries = match std::fs::read_dir(&dir) {
             Ok(entries) => entries,
             Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
@@ -266,23 +324,132 @@ fn connection_args(host: &str, port: u16, credentials: &Credentials) -> Vec<Stri
     ]
 }
 
-/// Runs a Postgres client tool with the password in its environment.
+/// Where a backup's data key is sealed for: the add-on (by id) and backup,
+/// so that a file moved elsewhere does not open.
+fn sealing_context(addon: &AddonRecord, backup_id: &str) -> String {
+    format!("backup/{}/{backup_id}", addon.id)
+}
+
+/// Runs `pg_dump` (writing to its stdout) and seals its output into a new
+/// private file at `path` as it comes.
+async fn dump_sealed(
+    mut command: tokio::process::Command,
+    credentials: &Credentials,
+    key: &crate::secrets::SecretKey,
+    context: &str,
+    path: &std::path::Path,
+) -> Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(|source| PlatformError::Io {
+            context: format!("cannot create the backup {}", path.display()),
+            source,
+        })?;
+    command.stdout(Stdio::piped());
+    let mut child = spawn_tool(command, credentials, "pg_dump")?;
+    let output = child.stdout.take().expect("pg_dump's stdout is piped");
+    let sealing = async {
+        let mut file = tokio::fs::File::from_std(file);
+        sealed_stream::seal(key, context, output, &mut file).await?;
+        file.sync_all().await.map_err(|source| PlatformError::Io {
+            context: format!("cannot write the backup {}", path.display()),
+            source,
+        })
+    };
+    let (sealed, dumped) = tokio::join!(sealing, finish_tool(child, "pg_dump"));
+    dumped?;
+    sealed
+}
+
+/// Opens a sealed backup as it streams into `pg_restore`'s stdin. A backup
+/// that does not open whole kills `pg_restore` before its input ends, so
+/// its single transaction never commits.
+async fn restore_sealed(
+    mut command: tokio::process::Command,
+    credentials: &Credentials,
+    key: &crate::secrets::SecretKey,
+    context: &str,
+    sealed: tokio::fs::File,
+) -> Result<()> {
+    command.stdin(Stdio::piped());
+    let mut child = spawn_tool(command, credentials, "pg_restore")?;
+    let mut input = child.stdin.take().expect("pg_restore's stdin is piped");
+    let stderr = child.stderr.take().expect("pg_restore's stderr is piped");
+    // Drained meanwhile, so that a chatty pg_restore never blocks on it.
+    let errors = tokio::spawn(async move {
+        let mut text = String::new();
+        let _ = stderr.take(64 * 1024).read_to_string(&mut text).await;
+        text
+    });
+    let opened = tokio::time::timeout(
+        TOOL_TIMEOUT,
+        sealed_stream::open(key, context, sealed, &mut input),
+    )
+    .await
+    .unwrap_or_else(|_| {
+        Err(PlatformError::AddonProvider(
+            "pg_restore took over an hour".into(),
+        ))
+    });
+    if opened.is_err() {
+        let _ = child.start_kill();
+    }
+    drop(input);
+    let status = tokio::time::timeout(TOOL_TIMEOUT, child.wait())
+        .await
+        .map_err(|_| PlatformError::AddonProvider("pg_restore took over an hour".into()))?
+        .map_err(|source| PlatformError::Io {
+            context: "pg_restore failed".into(),
+            source,
+        })?;
+    let stderr = errors.await.unwrap_or_default();
+    if status.success() {
+        return opened;
+    }
+    // pg_restore's own complaint explains more than a broken pipe does.
+    let reason = stderr.lines().find(|l| !l.trim().is_empty()).unwrap_or("");
+    match opened {
+        Err(error) if reason.is_empty() => Err(error),
+        _ => Err(PlatformError::AddonProvider(format!(
+            "pg_restore failed ({status}): {reason}"
+        ))),
+    }
+}
+
+/// Starts a Postgres client tool with the password in its environment;
+/// stdin and stdout are closed unless `command` pipes them.
+fn spawn_tool(
+    mut command: tokio::process::Command,
+    credentials: &Credentials,
+    tool: &str,
+) -> Result<tokio::process::Child> {
+    command
+        .env("PGPASSWORD", &credentials.password)
+        .env("PGCONNECT_TIMEOUT", "10")
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+    command.spawn().map_err(|source| PlatformError::Io {
+        context: format!("cannot run {tool} (Debian's postgresql-client)"),
+        source,
+    })
+}
+
+/// Runs a Postgres client tool to its end with the password in its environment.
 async fn run_tool(
     mut command: tokio::process::Command,
     credentials: &Credentials,
     tool: &str,
 ) -> Result<()> {
-    command
-        .env("PGPASSWORD", &credentials.password)
-        .env("PGCONNECT_TIMEOUT", "10")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true);
-    let child = command.spawn().map_err(|source| PlatformError::Io {
-        context: format!("cannot run {tool} (Debian's postgresql-client)"),
-        source,
-    })?;
+    command.stdin(Stdio::null()).stdout(Stdio::null());
+    finish_tool(spawn_tool(command, credentials, tool)?, tool).await
+}
+
+/// Waits (bounded) for a tool to end; a failure carries its first word on stderr.
+async fn finish_tool(child: tokio::process::Child, tool: &str) -> Result<()> {
     let output = tokio::time::timeout(TOOL_TIMEOUT, child.wait_with_output())
         .await
         .map_err(|_| PlatformError::AddonProvider(format!("{tool} took over an hour")))?

@@ -13,7 +13,7 @@ mod redis;
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use berth_core::{check_config_key, Action, Actor, AppName, Setup};
+use berth_core::{authorize, check_config_key, Action, Actor, AppName, AppRole, Denied, Setup};
 use berth_store::{AddonRecord, AppRecord, AttachmentRecord, NewAddon};
 use chrono::{DateTime, Utc};
 
@@ -79,6 +79,39 @@ fn check_as_name(as_name: &str) -> Result<String> {
     Ok(upper)
 }
 
+/// A push may deploy; a `setup` it carries also creates add-ons and sets
+/// config vars, which need the rights `addons:create` and `config:set` need.
+/// Without them the push is refused before anything changes, naming what
+/// is missing.
+fn authorize_setup(actor: &Actor, role: Option<AppRole>, setup: &Setup) -> Result<()> {
+    let needs = [
+        (
+            !setup.addons.is_empty(),
+            Action::ManageAddons,
+            "setup.addons",
+        ),
+        (!setup.config.is_empty(), Action::Configure, "setup.config"),
+    ];
+    let missing: Vec<String> = needs
+        .into_iter()
+        .filter(|(asked, _, _)| *asked)
+        .filter_map(|(_, action, part)| match authorize(actor, role, action) {
+            Ok(()) => None,
+            Err(Denied::Forbidden(reason)) => Some(format!("{part}: {reason}")),
+            Err(Denied::NotFound) => Some(format!("{part}: you have no role on this app")),
+        })
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    Err(PlatformError::Forbidden(format!(
+        "heroku.yml's setup needs rights this push lacks ({}); nothing was changed. An owner \
+         or admin can push it first, or create the add-ons and config vars with `berth \
+         addons:create` and `berth config:set`",
+        missing.join("; ")
+    )))
+}
+
 fn check_addon_name(name: &str) -> Result<()> {
     AppName::parse(name)
         .map(|_| ())
@@ -117,7 +150,7 @@ impl Platform {
     }
 
     /// One add-on of the app, with its credentials when `reveal` is asked
-    /// (which needs the right to read the app's config vars).
+    /// (which needs the right to read the app's config vars, and is audited).
     pub async fn addon_info(
         &self,
         actor: &Actor,
@@ -133,7 +166,15 @@ impl Platform {
         let app = self.authorize_app(actor, app_name, action).await?;
         let (addon, attachments) = self.addon_of_app(&app, addon_name).await?;
         let credentials = if reveal {
-            Some(self.open_credentials(&addon)?)
+            let credentials = self.open_credentials(&addon)?;
+            self.audit_app(
+                actor,
+                &app.name,
+                "addons.reveal",
+                format!("{}: url, username, password", addon.name),
+            )
+            .await?;
+            Some(credentials)
         } else {
             None
         };
@@ -260,16 +301,17 @@ impl Platform {
             return Ok(());
         }
         // Read again under the lease: another push may have released meanwhile.
-        let app = self
+        let (app, role) = self
             .store
-            .app_with_role(&app.name, 0)
+            .app_with_role(&app.name, actor.user_id)
             .await?
-            .map_or_else(|| app.clone(), |(app, _)| app);
+            .unwrap_or_else(|| (app.clone(), None));
         let attachments = self.store.addon_attachments(Some(app.id)).await?;
         if app.current_release.is_none()
             && attachments.is_empty()
             && self.addons_owned_by(&app).await?.is_empty()
         {
+            authorize_setup(actor, role, setup)?;
             progress.say("-----> Setting up the app as heroku.yml's setup says");
             return self.apply_setup_locked(actor, &app, setup, progress).await;
         }
@@ -578,7 +620,7 @@ impl Platform {
                 .await?;
             let entry = app_entry(actor, &app.name, "addons.destroy", addon_name.to_string());
             self.store.delete_addon(addon.id, &entry).await?;
-            self.remove_backups(addon_name);
+            self.remove_backups(&addon);
             Ok(())
         })
         .await

@@ -10,7 +10,7 @@ use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use berth_api_types::LogEntry;
-use berth_platform::{LogFilter, LogLine, LogSource, TailEvent};
+use berth_platform::{Action, LogFilter, LogLine, LogSource, TailEvent};
 use futures_util::StreamExt;
 use serde::Deserialize;
 
@@ -76,23 +76,31 @@ pub(super) async fn show(
             .await?;
         return Ok(Json(lines.iter().map(entry).collect::<Vec<_>>()).into_response());
     }
+    let app = state.platform.app(&session.actor, &name).await?;
     let events = state
         .platform
         .tail_app_logs(&session.actor, &name, filter, lines)
-        .await?
-        .map(|event| {
-            let entry = match event {
-                TailEvent::Line(line) => entry(&line),
-                TailEvent::Dropped(lost) => entry(&LogLine::now(
-                    LogSource::Berth,
-                    "logs",
-                    &format!("… {lost} lines dropped: this tail fell behind"),
-                )),
-            };
-            Ok::<_, Infallible>(
-                Event::default().data(serde_json::to_string(&entry).expect("entries serialize")),
-            )
-        });
+        .await?;
+    // The tail ends when its reader loses access to this app.
+    let lost = async move {
+        state
+            .platform
+            .access_lost(&session, &app, Action::ReadApp)
+            .await;
+    };
+    let events = events.take_until(lost).map(|event| {
+        let entry = match event {
+            TailEvent::Line(line) => entry(&line),
+            TailEvent::Dropped(lost) => entry(&LogLine::now(
+                LogSource::Berth,
+                "logs",
+                &format!("… {lost} lines dropped: this tail fell behind"),
+            )),
+        };
+        Ok::<_, Infallible>(
+            Event::default().data(serde_json::to_string(&entry).expect("entries serialize")),
+        )
+    });
     Ok(Sse::new(events)
         .keep_alive(KeepAlive::new().interval(KEEP_ALIVE))
         .into_response())

@@ -12,7 +12,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use berth_api_types::{DetachedRun, RunEvent, RunRequest};
 use berth_docker::LogStream;
-use berth_platform::PlatformError;
+use berth_platform::{Action, PlatformError};
 use futures_util::StreamExt;
 use tokio::sync::mpsc;
 
@@ -31,6 +31,11 @@ pub(super) async fn run(
     Path(name): Path<String>,
     JsonBody(request): JsonBody<RunRequest>,
 ) -> Result<Response, ApiError> {
+    let app = state
+        .platform
+        .authorize_oneoff(&session.actor, &name)
+        .await?;
+    let (watcher, watched) = (state.clone(), session.clone());
     let (sender, mut messages) = mpsc::unbounded_channel();
     tokio::spawn(async move {
         let output = sender.clone();
@@ -70,7 +75,15 @@ pub(super) async fn run(
             )))
         }
     };
-    let stream = events(first, messages);
+    // The output ends (and so the process) when the caller loses the right
+    // to run it.
+    let lost = async move {
+        watcher
+            .platform
+            .access_lost(&watched, &app, Action::Configure)
+            .await;
+    };
+    let stream = events(first, messages).take_until(lost);
     Ok((
         [(CONTENT_TYPE, "application/x-ndjson")],
         Body::from_stream(stream),

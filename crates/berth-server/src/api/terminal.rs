@@ -12,6 +12,7 @@ use axum::response::{IntoResponse, Response};
 use berth_api_types::terminal::{Frame, UPGRADE_PROTOCOL};
 use berth_api_types::TerminalRunRequest;
 use berth_docker::TerminalSession;
+use berth_platform::Action;
 use futures_util::StreamExt;
 use hyper::upgrade::OnUpgrade;
 use hyper_util::rt::TokioIo;
@@ -59,6 +60,10 @@ pub(super) async fn run(
             format!("a terminal session needs an HTTP/1.1 `Upgrade: {UPGRADE_PROTOCOL}`"),
         ));
     };
+    let app = state
+        .platform
+        .authorize_oneoff(&session.actor, &name)
+        .await?;
     // Errors before the process starts (no such app, no release) get their own status.
     let terminal = state
         .platform
@@ -71,8 +76,11 @@ pub(super) async fn run(
         )
         .await?;
     tokio::spawn(async move {
+        let lost = state
+            .platform
+            .access_lost(&session, &app, Action::Configure);
         match upgrade.await {
-            Ok(upgraded) => shuttle(terminal, TokioIo::new(upgraded)).await,
+            Ok(upgraded) => shuttle(terminal, TokioIo::new(upgraded), lost).await,
             // Dropping the session removes the container.
             Err(error) => tracing::debug!(%error, "a terminal client left before the upgrade"),
         }
@@ -85,9 +93,13 @@ pub(super) async fn run(
 }
 
 /// Moves keystrokes and sizes to the process and output to the client until
-/// either ends; then removes the container and, if the client is still
-/// there, tells it the exit code.
-async fn shuttle(terminal: TerminalSession, client: impl AsyncRead + AsyncWrite) {
+/// either ends, or the caller's access (`lost`); then removes the container
+/// and, if the client is still there, tells it the exit code.
+async fn shuttle(
+    terminal: TerminalSession,
+    client: impl AsyncRead + AsyncWrite,
+    lost: impl std::future::Future<Output = ()>,
+) {
     let TerminalSession {
         mut input,
         mut output,
@@ -150,6 +162,9 @@ async fn shuttle(terminal: TerminalSession, client: impl AsyncRead + AsyncWrite)
     let last = tokio::select! {
         () = upstream => None,
         last = downstream => last,
+        () = lost => Some(Frame::Error(
+            "your access to this app ended: the one-off was stopped".into(),
+        )),
     };
     // Dropping what is left of the session removes the container: the
     // client went away, or the output failed.

@@ -99,7 +99,7 @@ pub(super) async fn change_password(
     } else {
         state
             .platform
-            .change_password(&signed_in.session.actor, &form.current, &form.new, &origin)
+            .change_password(&signed_in.session, &form.current, &form.new, &origin)
             .await
             .map(|()| "Password changed.".to_string())
     };

@@ -2,9 +2,12 @@
 //! keep failing: each module is one finding of the hardening review, each
 //! test named after what it proves.
 
+mod addon_rights;
 mod containers;
 mod deploy_ordering;
 mod drains;
 mod key_rotation;
 mod push_limits;
 mod redis_isolation;
+mod secret_exposure;
+mod stream_access;

@@ -125,7 +125,7 @@ fn matrix() -> BTreeMap<(&'static str, &'static str), Need> {
             App(Admin, Full),
         ),
         (("PUT", "/api/v1/apps/{name}/maintenance"), App(Admin, Full)),
-        (("GET", "/api/v1/apps/{name}/config"), App(Deployer, Read)),
+        (("GET", "/api/v1/apps/{name}/config"), App(Deployer, Deploy)),
         (("PATCH", "/api/v1/apps/{name}/config"), App(Admin, Full)),
         (
             ("GET", "/api/v1/apps/{name}/config/names"),
