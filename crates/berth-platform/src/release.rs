@@ -329,7 +329,7 @@ impl Platform {
         let mut removed = std::collections::HashSet::new();
         for image in old.iter().flatten() {
             if !kept.contains(&image) && removed.insert(image.clone()) {
-                engine.remove_image(&image).await?;
+                engine.remove_image(image).await?;
             }
         }
         Ok(())

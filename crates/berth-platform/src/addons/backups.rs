@@ -114,7 +114,7 @@ impl Platform {
                 })?;
         let mut magic = [0u8; sealed_stream::MAGIC.len()];
         let is_sealed =
-            matches!(sealed.read_exact(&mut magic).await, Ok(_) if &magic == sealed_stream::MAGIC);
+            sealed.read_exact(&mut magic).await.is_ok() && &magic == sealed_stream::MAGIC;
         if is_sealed {
             let sealed =
                 tokio::fs::File::open(&file)
