@@ -5,6 +5,8 @@ mod app_name;
 mod email;
 mod hostname;
 mod manifest;
+#[cfg(test)]
+mod parser_proptests;
 mod policy;
 pub mod process_env;
 mod scale;

@@ -5,7 +5,9 @@ use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use berth_api_types::{App, Dyno, LogEntry, Release};
-use berth_testkit::{unique_app_name, with_credentials, AppRepo, EngineCleanup, TestServer};
+use berth_testkit::{
+    unique_app_name, with_credentials, AppRepo, BerthdProcess, EngineCleanup, TestServer,
+};
 use reqwest::StatusCode;
 
 /// A server, a user and an app, and the cleanup of what the app leaves in the engine.
@@ -694,35 +696,6 @@ async fn a_declared_health_check_must_pass_before_traffic_moves() {
     assert_eq!(visited.text().await.unwrap(), "<h1>cmd-only</h1>\n");
 }
 
-/// A real `berthd` process, killed with SIGKILL when dropped.
-struct Berthd {
-    child: std::process::Child,
-}
-
-impl Berthd {
-    fn start(data_dir: &std::path::Path, api: &str, http: &str) -> Self {
-        let child = super::berthd_command(data_dir, api, http)
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        super::wait_until_listening(api);
-        Self { child }
-    }
-
-    fn kill(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for Berthd {
-    fn drop(&mut self) {
-        self.kill();
-    }
-}
-
 /// A real `berthd` on a fresh data directory, an operator's token, and an
 /// app called after a prefix with the `cmd-only` fixture deployed: what the
 /// tests that kill berthd start from.
@@ -730,7 +703,7 @@ struct RealBerthd {
     data_dir: tempfile::TempDir,
     api: String,
     http: String,
-    berthd: Berthd,
+    berthd: BerthdProcess,
     token: String,
     name: String,
     cleanup: EngineCleanup,
@@ -742,20 +715,13 @@ struct RealBerthd {
 impl RealBerthd {
     async fn with_app(prefix: &str) -> Self {
         let data_dir = tempfile::tempdir().unwrap();
-        let (api, http) = super::free_addresses();
-        let berthd = Berthd::start(data_dir.path(), &api, &http);
-        let created = Command::new(env!("CARGO_BIN_EXE_berthd"))
-            .args(["admin", "create-user", "ops@example.com"])
-            .env("BERTH_DATA_DIR", data_dir.path())
-            .stdin(Stdio::null())
-            .output()
-            .unwrap();
-        let token = String::from_utf8(created.stdout)
-            .unwrap()
-            .lines()
-            .last()
-            .unwrap()
-            .to_string();
+        let berthd = BerthdProcess::start(
+            std::path::Path::new(env!("CARGO_BIN_EXE_berthd")),
+            data_dir.path(),
+            &[],
+        );
+        let (api, http) = (berthd.api.clone(), berthd.http.clone());
+        let token = berthd.create_user("ops@example.com");
         let name = unique_app_name(prefix);
         let _cleanup = EngineCleanup::new(&name);
         let client = reqwest::Client::new();
@@ -792,7 +758,7 @@ impl RealBerthd {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_berthd_killed_mid_deploy_recovers_on_restart() {
     let RealBerthd {
-        data_dir,
+        data_dir: _data_dir,
         api,
         http,
         mut berthd,
@@ -845,7 +811,7 @@ async fn a_berthd_killed_mid_deploy_recovers_on_restart() {
         "the push cannot succeed without berthd"
     );
 
-    let _berthd = Berthd::start(data_dir.path(), &api, &http);
+    berthd.restart();
     let releases: Vec<Release> = client
         .get(format!("http://{api}/api/v1/apps/{name}/releases"))
         .bearer_auth(&token)
@@ -996,9 +962,9 @@ async fn a_process_removed_behind_berths_back_is_started_again() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_restarted_berthd_removes_attached_one_offs_and_watches_detached_ones_again() {
     let RealBerthd {
-        data_dir,
+        data_dir: _data_dir,
         api,
-        http,
+        http: _,
         mut berthd,
         token,
         name,
@@ -1090,7 +1056,7 @@ async fn a_restarted_berthd_removes_attached_one_offs_and_watches_detached_ones_
         "without berthd nobody removed it"
     );
 
-    let _berthd = Berthd::start(data_dir.path(), &api, &http);
+    berthd.restart();
     // The listener is bound before recovery runs: give it a moment.
     let deadline = Instant::now() + Duration::from_secs(30);
     while !oneoffs("attached").is_empty() {

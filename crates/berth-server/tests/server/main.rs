@@ -11,7 +11,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use berth_api_types::{App, CreatedToken, ErrorBody, Token};
-use berth_testkit::TestServer;
+use berth_testkit::{free_addresses, wait_until_listening, TestServer};
 use reqwest::StatusCode;
 
 fn berthd(server: &TestServer) -> Command {
@@ -330,41 +330,14 @@ async fn the_welcome_page_and_router_answer() {
     assert!(routed.text().await.unwrap().contains("No such app"));
 }
 
-/// Two free loopback addresses, for the API and the router of a real berthd.
-fn free_addresses() -> (String, String) {
-    let port = || {
-        std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port()
-    };
-    (
-        format!("127.0.0.1:{}", port()),
-        format!("127.0.0.1:{}", port()),
-    )
-}
-
 /// The real `berthd` binary on `data_dir`, listening on `api` and `http`.
 fn berthd_command(data_dir: &std::path::Path, api: &str, http: &str) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_berthd"));
-    command
-        .env("BERTH_DATA_DIR", data_dir)
-        .env("BERTH_API_LISTEN", api)
-        .env("BERTH_HTTP_LISTEN", http);
-    command
-}
-
-/// Waits (bounded) until something accepts connections at `address`.
-fn wait_until_listening(address: &str) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while std::net::TcpStream::connect(address).is_err() {
-        assert!(
-            Instant::now() < deadline,
-            "berthd did not listen on {address} within 30 s"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    berth_testkit::berthd_command(
+        std::path::Path::new(env!("CARGO_BIN_EXE_berthd")),
+        data_dir,
+        api,
+        http,
+    )
 }
 
 #[test]

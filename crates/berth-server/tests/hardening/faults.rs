@@ -1,0 +1,239 @@
+//! Faults from outside Berth's code: berthd killed at any moment of a push.
+
+use std::path::Path;
+use std::process::Command;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use berth_api_types::{App, Release};
+use berth_testkit::{unique_app_name, AppRepo, BerthdProcess, EngineCleanup};
+use rand::{rngs::StdRng, Rng, SeedableRng};
+
+const BERTHD: &str = env!("CARGO_BIN_EXE_berthd");
+
+/// How many pushes are interrupted in a row.
+const KILLS: usize = 10;
+
+/// A deploy with a release phase, so that a kill can land in every phase.
+const MANIFEST: &str = "build:\n  docker:\n    web: Dockerfile\nrelease:\n  command: sleep 1\n";
+
+/// The seed of this run's kill moments: `BERTH_FAULT_SEED` repeats a run.
+fn fault_seed() -> u64 {
+    std::env::var("BERTH_FAULT_SEED")
+        .ok()
+        .and_then(|seed| seed.parse().ok())
+        .unwrap_or_else(|| {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_nanos() as u64
+        })
+}
+
+struct Deployed {
+    berthd: BerthdProcess,
+    token: String,
+    name: String,
+    client: reqwest::Client,
+}
+
+impl Deployed {
+    async fn releases(&self) -> Vec<Release> {
+        self.client
+            .get(format!(
+                "http://{}/api/v1/apps/{}/releases",
+                self.berthd.api, self.name
+            ))
+            .bearer_auth(&self.token)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
+    /// The releases once recovery has finished every interrupted deploy.
+    async fn settled_releases(&self) -> Vec<Release> {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let releases = self.releases().await;
+            if releases.iter().all(|release| release.status != "pending") {
+                return releases;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "a release stayed pending after the restart: {releases:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    /// Names of every container (running or not) labelled with the app.
+    fn containers(&self) -> Vec<String> {
+        let output = Command::new("docker")
+            .args([
+                "ps",
+                "-a",
+                "--format",
+                "{{.Names}}",
+                "--filter",
+                &format!("label=berth.app={}", self.name),
+            ])
+            .output()
+            .unwrap();
+        let mut names: Vec<String> = String::from_utf8(output.stdout)
+            .unwrap()
+            .lines()
+            .map(str::to_string)
+            .collect();
+        names.sort();
+        names
+    }
+
+    /// Waits (bounded) until the router serves `body` and the app's
+    /// containers are exactly `web.1` of release `version`.
+    async fn serving(&self, version: i64, body: &str) {
+        let expected = vec![format!("berth-{}.v{version}.web.1", self.name)];
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let served = match self
+                .client
+                .get(format!("http://{}/", self.berthd.http))
+                .header("host", format!("{}.localhost", self.name))
+                .timeout(Duration::from_secs(5))
+                .send()
+                .await
+            {
+                Ok(response) => response.text().await.unwrap_or_default(),
+                Err(error) => error.to_string(),
+            };
+            let containers = self.containers();
+            if served == body && containers == expected {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "v{version} is not what runs: the router served {served:?}, \
+                 the engine holds {containers:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+}
+
+/// Pushes `repo`'s main in a thread, so that berthd can be killed meanwhile.
+fn push_in_background(
+    repo: &Arc<AppRepo>,
+    app: &App,
+    token: &str,
+) -> std::thread::JoinHandle<bool> {
+    let (repo, url, token) = (repo.clone(), app.git_url.clone(), token.to_string());
+    std::thread::spawn(move || repo.push(&url, &token, "main", &[]).status.success())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn berthd_killed_at_random_moments_of_pushes_keeps_the_old_release_and_fails_the_new() {
+    let seed = fault_seed();
+    eprintln!("kill moments from seed {seed} (BERTH_FAULT_SEED={seed} repeats them)");
+    let mut rng = StdRng::seed_from_u64(seed);
+    let data_dir = tempfile::tempdir().unwrap();
+    let berthd = BerthdProcess::start(Path::new(BERTHD), data_dir.path(), &[]);
+    let token = berthd.create_user("ops@example.com");
+    let name = unique_app_name("sigkill");
+    let _cleanup = EngineCleanup::new(&name);
+    let mut deployed = Deployed {
+        berthd,
+        token,
+        name,
+        client: reqwest::Client::new(),
+    };
+    let app: App = deployed
+        .client
+        .post(format!("http://{}/api/v1/apps", deployed.berthd.api))
+        .bearer_auth(&deployed.token)
+        .json(&serde_json::json!({ "name": deployed.name }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let repo = Arc::new(AppRepo::from_fixture("cmd-only"));
+    // Commit → what its release serves.
+    let mut bodies = std::collections::BTreeMap::new();
+    let commit = |bodies: &mut std::collections::BTreeMap<String, String>, text: &str| {
+        let body = format!("{text}\n");
+        repo.write("heroku.yml", MANIFEST);
+        repo.write("www/index.html", &body);
+        bodies.insert(repo.commit(text), body);
+    };
+    commit(&mut bodies, "v1");
+    let started = Instant::now();
+    assert!(push_in_background(&repo, &app, &deployed.token)
+        .join()
+        .unwrap());
+    let push_time = started.elapsed();
+    deployed.serving(1, "v1\n").await;
+
+    for round in 1..=KILLS {
+        commit(&mut bodies, &format!("round {round}"));
+        // Anywhere from before the push reaches berthd to just after it finished.
+        let delay = Duration::from_millis(rng.gen_range(0..=push_time.as_millis() as u64 * 5 / 4));
+        let pusher = push_in_background(&repo, &app, &deployed.token);
+        tokio::time::sleep(delay).await;
+        deployed.berthd.kill();
+        let pushed = pusher.join().unwrap();
+        deployed.berthd.restart();
+
+        let releases = deployed.settled_releases().await;
+        let context = format!("round {round}, killed after {delay:?}: {releases:?}");
+        let current: Vec<&Release> = releases.iter().filter(|release| release.current).collect();
+        assert_eq!(current.len(), 1, "{context}");
+        let current = current[0];
+        assert_eq!(current.status, "succeeded", "{context}");
+        for release in &releases {
+            if release.status == "failed" {
+                assert!(
+                    release
+                        .failure
+                        .as_deref()
+                        .unwrap_or_default()
+                        .contains("interrupted"),
+                    "{context}"
+                );
+            }
+        }
+        let latest = releases
+            .iter()
+            .max_by_key(|release| release.version)
+            .unwrap();
+        if pushed {
+            assert!(latest.current, "a push that succeeded deployed: {context}");
+        } else if !latest.current {
+            assert_eq!(latest.status, "failed", "{context}");
+        }
+        let body = bodies
+            .iter()
+            .find(|(sha, _)| current.commit.as_deref() == Some(sha.as_str()))
+            .map(|(_, body)| body.clone())
+            .unwrap_or_else(|| panic!("the current release is no pushed commit: {context}"));
+        deployed.serving(current.version, &body).await;
+    }
+
+    commit(&mut bodies, "after the kills");
+    assert!(
+        push_in_background(&repo, &app, &deployed.token)
+            .join()
+            .unwrap(),
+        "the push after the kills deployed"
+    );
+    let latest = deployed
+        .releases()
+        .await
+        .into_iter()
+        .max_by_key(|release| release.version)
+        .unwrap();
+    assert!(latest.current && latest.status == "succeeded", "{latest:?}");
+    deployed.serving(latest.version, "after the kills\n").await;
+}

@@ -1,0 +1,128 @@
+//! A real `berthd` process on loopback ports, for the tests that kill it:
+//! the binary's path comes from the test (`CARGO_BIN_EXE_berthd` exists only
+//! in the server crate's tests).
+
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// Two free loopback addresses, for the API and the router of a real berthd.
+pub fn free_addresses() -> (String, String) {
+    let port = || {
+        std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port()
+    };
+    (
+        format!("127.0.0.1:{}", port()),
+        format!("127.0.0.1:{}", port()),
+    )
+}
+
+/// The `berthd` binary at `binary` on `data_dir`, listening on `api` and `http`.
+pub fn berthd_command(binary: &Path, data_dir: &Path, api: &str, http: &str) -> Command {
+    let mut command = Command::new(binary);
+    command
+        .env("BERTH_DATA_DIR", data_dir)
+        .env("BERTH_API_LISTEN", api)
+        .env("BERTH_HTTP_LISTEN", http);
+    command
+}
+
+/// Waits (bounded) until something accepts connections at `address`.
+pub fn wait_until_listening(address: &str) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while std::net::TcpStream::connect(address).is_err() {
+        assert!(
+            Instant::now() < deadline,
+            "berthd did not listen on {address} within 30 s"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// A real `berthd` process, killed with SIGKILL when dropped; it can be
+/// started again on the same data directory and addresses.
+pub struct BerthdProcess {
+    binary: PathBuf,
+    data_dir: PathBuf,
+    pub api: String,
+    pub http: String,
+    env: Vec<(OsString, OsString)>,
+    child: Option<Child>,
+}
+
+impl BerthdProcess {
+    /// Starts `binary` on `data_dir` and free loopback ports, with `env` set
+    /// on top of the data directory and listen addresses.
+    pub fn start(binary: &Path, data_dir: &Path, env: &[(&str, &str)]) -> Self {
+        let (api, http) = free_addresses();
+        let mut berthd = Self {
+            binary: binary.to_path_buf(),
+            data_dir: data_dir.to_path_buf(),
+            api,
+            http,
+            env: env
+                .iter()
+                .map(|(key, value)| (key.into(), value.into()))
+                .collect(),
+            child: None,
+        };
+        berthd.restart();
+        berthd
+    }
+
+    /// Starts it again (after [`Self::kill`]) and waits until its API listens.
+    pub fn restart(&mut self) {
+        assert!(self.child.is_none(), "berthd is still running");
+        let child = berthd_command(&self.binary, &self.data_dir, &self.api, &self.http)
+            .envs(self.env.iter().map(|(key, value)| (key, value)))
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        self.child = Some(child);
+        wait_until_listening(&self.api);
+    }
+
+    /// SIGKILL, and waits for it to be gone.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// `berthd admin create-user EMAIL` on this data directory: the new
+    /// user's API token.
+    pub fn create_user(&self, email: &str) -> String {
+        let created = Command::new(&self.binary)
+            .args(["admin", "create-user", email])
+            .env("BERTH_DATA_DIR", &self.data_dir)
+            .envs(self.env.iter().map(|(key, value)| (key, value)))
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        assert!(
+            created.status.success(),
+            "{}",
+            String::from_utf8_lossy(&created.stderr)
+        );
+        String::from_utf8(created.stdout)
+            .unwrap()
+            .lines()
+            .last()
+            .unwrap()
+            .to_string()
+    }
+}
+
+impl Drop for BerthdProcess {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
