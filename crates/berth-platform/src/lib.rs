@@ -87,7 +87,31 @@ pub struct PlatformConfig {
     pub image_retention: usize,
     pub log_retention: Retention,
     pub addons: AddonSettings,
+    /// The names the API and dashboard answer on (besides the base domain):
+    /// never custom domains, or an app there would get their cookies.
+    pub reserved_hostnames: Vec<String>,
+    pub audit_retention: AuditRetention,
 }
+
+/// How much of the audit trail is kept: entries older than `max_age` go,
+/// and the oldest go beyond `max_entries`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AuditRetention {
+    pub max_age: Duration,
+    pub max_entries: u64,
+}
+
+impl Default for AuditRetention {
+    fn default() -> Self {
+        Self {
+            max_age: Duration::from_secs(365 * 24 * 3600),
+            max_entries: 100_000,
+        }
+    }
+}
+
+/// Password verifications (argon2) run at once at most; more are refused.
+const CONCURRENT_PASSWORD_CHECKS: usize = 4;
 
 pub struct Platform {
     store: Store,
@@ -108,6 +132,9 @@ pub struct Platform {
     edge_addresses: Vec<IpAddr>,
     image_retention: usize,
     throttle: throttle::SignInThrottle,
+    password_checks: tokio::sync::Semaphore,
+    reserved_hostnames: Vec<String>,
+    audit_retention: AuditRetention,
     /// Automatic certificates; none when no ACME directory is configured.
     acme: Option<acme::AcmeConfig>,
     acme_account: tokio::sync::Mutex<Option<instant_acme::Account>>,
@@ -154,6 +181,13 @@ impl Platform {
             edge_addresses: config.edge_addresses.clone(),
             image_retention: config.image_retention.max(1),
             throttle: throttle::SignInThrottle::default(),
+            password_checks: tokio::sync::Semaphore::new(CONCURRENT_PASSWORD_CHECKS),
+            reserved_hostnames: config
+                .reserved_hostnames
+                .iter()
+                .map(|name| name.trim_end_matches('.').to_ascii_lowercase())
+                .collect(),
+            audit_retention: config.audit_retention,
             acme: None,
             acme_account: tokio::sync::Mutex::new(None),
             acme_wakeup: tokio::sync::Notify::new(),

@@ -17,6 +17,8 @@ async fn platform() -> (tempfile::TempDir, Platform) {
         image_retention: 10,
         log_retention: crate::Retention::default(),
         addons: AddonSettings::default(),
+        reserved_hostnames: vec!["berth.example.com".into()],
+        audit_retention: AuditRetention::default(),
     };
     let platform = Platform::open(&config).await.unwrap();
     (dir, platform)
@@ -270,6 +272,8 @@ async fn rotating_the_key_reseals_every_secret_and_keeps_them_readable() {
         image_retention: 10,
         log_retention: crate::Retention::default(),
         addons: AddonSettings::default(),
+        reserved_hostnames: vec!["berth.example.com".into()],
+        audit_retention: AuditRetention::default(),
     };
     let platform = Platform::open(&config).await.unwrap();
     let owner = signed_in(&platform, "o@example.com", false).await.actor;

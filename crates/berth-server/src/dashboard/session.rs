@@ -9,8 +9,7 @@ use berth_platform::PlatformError;
 use serde::Deserialize;
 
 use super::browser::{
-    failure, redirect_with, set_cookie, success, CheckedForm, NoFields, OverTls, SignedIn,
-    SESSION_COOKIE,
+    failure, redirect_with, set_session_cookie, success, CheckedForm, NoFields, OverTls, SignedIn,
 };
 use super::error::DashboardError;
 use crate::api::Origin;
@@ -43,7 +42,11 @@ pub(super) async fn sign_in(
         .await
     {
         Ok(issued) => issued,
-        Err(PlatformError::Unauthorized(message)) => {
+        Err(
+            PlatformError::Unauthorized(message)
+            | PlatformError::Invalid(message)
+            | PlatformError::Busy(message),
+        ) => {
             return Ok(redirect_with("/", failure(capitalized(&message)), tls));
         }
         Err(PlatformError::Throttled { retry_after_secs }) => {
@@ -62,10 +65,9 @@ pub(super) async fn sign_in(
     );
     response.headers_mut().append(
         SET_COOKIE,
-        set_cookie(
-            SESSION_COOKIE,
+        set_session_cookie(
             &issued.token,
-            Some(SESSION_LIFETIME_DAYS as u64 * 24 * 3600),
+            SESSION_LIFETIME_DAYS as u64 * 24 * 3600,
             tls,
         ),
     );
@@ -81,7 +83,7 @@ pub(super) async fn sign_out(
     let mut response = redirect_with("/", success("Signed out."), signed_in.tls).into_response();
     response.headers_mut().append(
         SET_COOKIE,
-        set_cookie(SESSION_COOKIE, "", Some(0), signed_in.tls),
+        set_session_cookie("", 0, signed_in.tls),
     );
     Ok(response)
 }
