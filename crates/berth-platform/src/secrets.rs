@@ -10,8 +10,8 @@ use std::path::{Path, PathBuf};
 
 use chacha20poly1305::aead::{Aead, KeyInit, Payload};
 use chacha20poly1305::{XChaCha20Poly1305, XNonce};
-use rand::RngCore;
 use hmac::{Hmac, Mac};
+use rand::RngCore;
 use sha2::{Digest, Sha256};
 
 #[derive(Debug, thiserror::Error)]
@@ -142,7 +142,8 @@ impl SecretKey {
 
     fn from_bytes(key: [u8; 32]) -> Self {
         let id = hex::encode(&Sha256::digest(key)[..4]);
-        let mut mac_key = <Hmac<Sha256> as Mac>::new_from_slice(&key).expect("HMAC takes any key length");
+        let mut mac_key =
+            <Hmac<Sha256> as Mac>::new_from_slice(&key).expect("HMAC takes any key length");
         mac_key.update(b"berth mac key");
         Self {
             id,
@@ -155,7 +156,10 @@ impl SecretKey {
     /// An HMAC-SHA256 of `message` for `purpose` (e.g. `dashboard-csrf`), so
     /// that tags made for one purpose never pass for another's.
     pub fn mac(&self, purpose: &str, message: &[u8]) -> [u8; 32] {
-        self.mac_for(purpose, message).finalize().into_bytes().into()
+        self.mac_for(purpose, message)
+            .finalize()
+            .into_bytes()
+            .into()
     }
 
     /// Whether `tag` is `mac(purpose, message)`, compared in constant time.
@@ -164,8 +168,8 @@ impl SecretKey {
     }
 
     fn mac_for(&self, purpose: &str, message: &[u8]) -> Hmac<Sha256> {
-        let mut mac =
-            <Hmac<Sha256> as Mac>::new_from_slice(&self.mac_key).expect("HMAC takes any key length");
+        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.mac_key)
+            .expect("HMAC takes any key length");
         mac.update(purpose.as_bytes());
         mac.update(&[0]);
         mac.update(message);

@@ -74,20 +74,20 @@ impl SignInThrottle {
 }
 
 fn record_failure(failures: &mut Failures, account: &str, source: &str, now: Instant) {
-        for (map, key) in [
-            (&mut failures.by_account, account),
-            (&mut failures.by_source, source),
-        ] {
-            if map.len() > SWEEP_ABOVE {
-                map.retain(|_, times| {
-                    forget_old(times, now);
-                    !times.is_empty()
-                });
-            }
-            let times = map.entry(key.to_string()).or_default();
-            forget_old(times, now);
-            times.push_back(now);
+    for (map, key) in [
+        (&mut failures.by_account, account),
+        (&mut failures.by_source, source),
+    ] {
+        if map.len() > SWEEP_ABOVE {
+            map.retain(|_, times| {
+                forget_old(times, now);
+                !times.is_empty()
+            });
         }
+        let times = map.entry(key.to_string()).or_default();
+        forget_old(times, now);
+        times.push_back(now);
+    }
 }
 
 fn wait_for(

@@ -214,10 +214,7 @@ pub async fn launch(
         state.clone(),
         wait_for_stop(stopped.clone()),
     ));
-    let backups = tokio::spawn(back_up_daily(
-        state.clone(),
-        wait_for_stop(stopped.clone()),
-    ));
+    let backups = tokio::spawn(back_up_daily(state.clone(), wait_for_stop(stopped.clone())));
     let audit_pruning = tokio::spawn(prune_audit_trail_hourly(
         state.clone(),
         wait_for_stop(stopped),

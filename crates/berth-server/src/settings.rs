@@ -178,10 +178,7 @@ impl Settings {
                 redis_host: self.addon_redis_host.clone(),
                 backup_retention: self.addon_backup_retention,
             },
-            reserved_hostnames: vec![
-                self.api_listen.ip().to_string(),
-                self.base_domain.clone(),
-            ],
+            reserved_hostnames: vec![self.api_listen.ip().to_string(), self.base_domain.clone()],
             audit_retention: berth_platform::AuditRetention {
                 max_age: Duration::from_secs(self.audit_retention_days.saturating_mul(24 * 3600)),
                 max_entries: self.audit_retention_entries.max(1),

@@ -103,7 +103,10 @@ async fn audit_page(
     app: Option<&str>,
     page: AuditPage,
 ) -> Result<Json<Vec<AuditEvent>>, ApiError> {
-    if page.limit.is_some_and(|limit| limit == 0 || limit > MAX_AUDIT_PAGE) {
+    if page
+        .limit
+        .is_some_and(|limit| limit == 0 || limit > MAX_AUDIT_PAGE)
+    {
         return Err(ApiError::invalid(format!(
             "limit must be between 1 and {MAX_AUDIT_PAGE}"
         )));

@@ -65,11 +65,7 @@ pub(super) async fn sign_in(
     );
     response.headers_mut().append(
         SET_COOKIE,
-        set_session_cookie(
-            &issued.token,
-            SESSION_LIFETIME_DAYS as u64 * 24 * 3600,
-            tls,
-        ),
+        set_session_cookie(&issued.token, SESSION_LIFETIME_DAYS as u64 * 24 * 3600, tls),
     );
     Ok(response)
 }
@@ -81,10 +77,9 @@ pub(super) async fn sign_out(
 ) -> Result<Response, DashboardError> {
     state.platform.logout(&signed_in.session).await?;
     let mut response = redirect_with("/", success("Signed out."), signed_in.tls).into_response();
-    response.headers_mut().append(
-        SET_COOKIE,
-        set_session_cookie("", 0, signed_in.tls),
-    );
+    response
+        .headers_mut()
+        .append(SET_COOKIE, set_session_cookie("", 0, signed_in.tls));
     Ok(response)
 }
 
