@@ -122,6 +122,8 @@ pub struct UpdateMemberRequest {
 /// things (config keys, token ids), never secret values.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AuditEvent {
+    /// Its place in the trail: ids grow with time; page back with `?before=ID`.
+    pub id: i64,
     pub at: DateTime<Utc>,
     /// Who did it; none for failed sign-ins.
     pub actor: Option<String>,

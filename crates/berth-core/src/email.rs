@@ -11,6 +11,9 @@ pub struct Email(String);
 pub struct EmailError(String);
 
 impl Email {
+    /// The longest address SMTP can carry (RFC 5321's path limit, less its brackets).
+    pub const MAX_LEN: usize = 254;
+
     pub fn parse(raw: &str) -> Result<Self, EmailError> {
         let email = raw.trim().to_ascii_lowercase();
         let valid = match email.split_once('@') {
@@ -20,7 +23,7 @@ impl Email {
                     && !domain.starts_with('.')
                     && !domain.ends_with('.')
                     && !domain.contains('@')
-                    && email.len() <= 254
+                    && email.len() <= Self::MAX_LEN
                     && !email.chars().any(|c| c.is_whitespace() || c.is_control())
             }
             None => false,

@@ -3,7 +3,7 @@ use std::fmt;
 /// A custom domain's hostname, as DNS and the router see it: IDNA
 /// converted to punycode, lowercase, at most 253 characters, at least two
 /// labels of 1–63 characters of `[a-z0-9-]`, none starting or ending with a
-/// dash.
+/// dash, and never an IP address in any spelling a browser accepts.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Hostname(String);
 
@@ -18,6 +18,12 @@ pub enum HostnameError {
     Wildcard(String),
     #[error("{0:?} is not a valid international domain name")]
     Idna(String),
+    #[error(
+        "{0:?} is an IP address, not a domain name: browsers send a host's cookies to every \
+         port of it, so an app there could read the dashboard's; IP literals are never custom \
+         domains"
+    )]
+    IpLiteral(String),
     #[error("{0:?} is too long: a hostname has at most 253 characters")]
     TooLong(String),
     #[error("{0:?} needs at least two labels, e.g. example.com")]
@@ -43,6 +49,13 @@ impl Hostname {
         if trimmed.is_empty() {
             return Err(HostnameError::Empty(owned()));
         }
+        let unbracketed = trimmed
+            .strip_prefix('[')
+            .and_then(|rest| rest.strip_suffix(']'))
+            .unwrap_or(trimmed);
+        if unbracketed.parse::<std::net::Ipv6Addr>().is_ok() {
+            return Err(HostnameError::IpLiteral(owned()));
+        }
         if trimmed.split('.').any(|label| label == "*") {
             return Err(HostnameError::Wildcard(owned()));
         }
@@ -66,6 +79,11 @@ impl Hostname {
             });
         }
         let ascii = idna::domain_to_ascii(trimmed).map_err(|_| HostnameError::Idna(owned()))?;
+        // After IDNA, which folds e.g. full-width digits into ASCII ones, as
+        // a browser's URL parser does before it looks for an IPv4 address.
+        if ends_in_a_number(&ascii) {
+            return Err(HostnameError::IpLiteral(owned()));
+        }
         if ascii.len() > Self::MAX_LEN {
             return Err(HostnameError::TooLong(owned()));
         }
@@ -113,6 +131,18 @@ impl Hostname {
     /// two-label suffixes (`example.co.uk`) pass for subdomains.
     pub fn is_apex(&self) -> bool {
         self.0.matches('.').count() == 1
+    }
+}
+
+/// The WHATWG URL standard's "ends in a number": a host whose last label
+/// is all digits, or `0x` and hex digits, is parsed as an IPv4 address
+/// (`1.2.3.04`, `0x7f.1`, `2130706433`), or refused when it is not one.
+fn ends_in_a_number(ascii: &str) -> bool {
+    let last = ascii.rsplit('.').next().unwrap_or(ascii);
+    let hex = last.strip_prefix("0x").or_else(|| last.strip_prefix("0X"));
+    match hex {
+        Some(digits) => digits.bytes().all(|b| b.is_ascii_hexdigit()),
+        None => !last.is_empty() && last.bytes().all(|b| b.is_ascii_digit()),
     }
 }
 
@@ -197,6 +227,41 @@ mod tests {
         let longest = format!("{}.{}", [label63.as_str(); 3].join("."), "a".repeat(61));
         assert_eq!(longest.len(), 253);
         assert!(Hostname::parse(&longest).is_ok());
+    }
+
+    #[test]
+    fn refuses_ip_addresses_in_every_spelling_a_browser_reads_as_one() {
+        for address in [
+            "127.0.0.1",
+            "127.0.0.1.",
+            "1.2.3.04",
+            "0x7f.1",
+            "0X7F.0.0.1",
+            "127.1",
+            "shop.example.1",
+            "example.0x",
+            "\u{ff11}\u{ff12}\u{ff17}.0.0.1",
+            "::1",
+            "[::1]",
+            "::ffff:127.0.0.1",
+            "[2001:db8::1]",
+        ] {
+            assert_eq!(
+                Hostname::parse(address),
+                Err(HostnameError::IpLiteral(address.to_string())),
+                "{address}"
+            );
+        }
+        let error = Hostname::parse("127.0.0.1").unwrap_err().to_string();
+        assert!(error.contains("IP address"), "{error}");
+        for name in [
+            "1.example.com",
+            "123.456.example.com",
+            "shop.0xample.com",
+            "shop.example.1a",
+        ] {
+            assert!(Hostname::parse(name).is_ok(), "{name}");
+        }
     }
 
     #[test]

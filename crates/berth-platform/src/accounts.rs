@@ -214,11 +214,9 @@ impl Platform {
             return Err(PlatformError::Invalid("the new password is empty".into()));
         }
         let user = self.account(actor).await?;
-        let (current, stored_hash) = (current.to_string(), user.password_hash.clone());
-        let verified =
-            tokio::task::spawn_blocking(move || verify_password(&current, stored_hash.as_deref()))
-                .await
-                .map_err(|e| PlatformError::Internal(format!("password check failed: {e}")))?;
+        let permit = self.password_check_permit()?;
+        let verified = verify_off_thread(current, user.password_hash.clone()).await?;
+        drop(permit);
         if !verified {
             return Err(PlatformError::Invalid(
                 "the current password is not right".into(),
@@ -268,13 +266,24 @@ impl Platform {
         lifetime: Option<Duration>,
         origin: &str,
     ) -> Result<IssuedToken> {
+        if email.len() > Email::MAX_LEN {
+            // No address this long exists: refused unchecked, unthrottled and
+            // unrecorded, so such strings cost neither memory nor audit rows.
+            return Err(PlatformError::Invalid(format!(
+                "the email is longer than {} characters",
+                Email::MAX_LEN
+            )));
+        }
         let parsed = Email::parse(email).ok();
         // Unparsable emails are throttled under their own spelling: the
         // account limit reads the same for every string an attacker tries.
         let account = parsed
             .as_ref()
             .map_or_else(|| email.trim().to_lowercase(), |e| e.as_str().to_string());
-        if let Some(wait) = self.throttle.wait(&account, origin, Instant::now()) {
+        let permit = self.password_check_permit()?;
+        let began = Instant::now();
+        if let Err(wait) = self.throttle.begin(&account, origin, began) {
+            drop(permit);
             self.audit(
                 None,
                 origin,
@@ -291,14 +300,11 @@ impl Platform {
             None => None,
         };
         let stored_hash = user.as_ref().and_then(|u| u.password_hash.clone());
-        let password = password.to_string();
-        let verified =
-            tokio::task::spawn_blocking(move || verify_password(&password, stored_hash.as_deref()))
-                .await
-                .map_err(|e| PlatformError::Internal(format!("password check failed: {e}")))?;
+        let verified = verify_off_thread(password, stored_hash).await?;
+        drop(permit);
         match user {
             Some(user) if verified => {
-                self.throttle.succeeded(&account);
+                self.throttle.succeeded(&account, origin, began);
                 self.audit(
                     Some(&user.email),
                     origin,
@@ -311,7 +317,6 @@ impl Platform {
                     .await
             }
             _ => {
-                self.throttle.failed(&account, origin, Instant::now());
                 self.audit(
                     None,
                     origin,
@@ -324,6 +329,16 @@ impl Platform {
                 ))
             }
         }
+    }
+
+    /// A slot to verify a password in: argon2 is memory- and CPU-hard by
+    /// design, so beyond a few at once the rest are refused, not queued.
+    fn password_check_permit(&self) -> Result<tokio::sync::SemaphorePermit<'_>> {
+        self.password_checks.try_acquire().map_err(|_| {
+            PlatformError::Busy(
+                "the server is busy checking other passwords: try again in a moment".into(),
+            )
+        })
     }
 
     /// Finds who presents `token`, from `source` (a client address).
@@ -459,6 +474,13 @@ impl Platform {
 
 fn no_such_user(email: &str) -> PlatformError {
     PlatformError::NotFound(format!("no user with email {email}"))
+}
+
+async fn verify_off_thread(password: &str, stored_hash: Option<String>) -> Result<bool> {
+    let password = password.to_string();
+    tokio::task::spawn_blocking(move || verify_password(&password, stored_hash.as_deref()))
+        .await
+        .map_err(|e| PlatformError::Internal(format!("password check failed: {e}")))
 }
 
 async fn hash_off_thread(password: &str) -> Result<String> {

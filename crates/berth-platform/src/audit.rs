@@ -2,7 +2,8 @@
 //! things (config keys, token ids, emails), never secret values.
 
 use berth_core::{Action, Actor};
-use berth_store::{AuditEntry, AuditEvent};
+use berth_store::{AuditEntry, AuditEvent, AUDIT_PRUNE_BATCH};
+use chrono::{DateTime, Utc};
 
 use crate::{authorize_platform, Platform, Result};
 
@@ -14,6 +15,18 @@ impl Platform {
         actor: &Actor,
         app_name: Option<&str>,
     ) -> Result<Vec<AuditEvent>> {
+        self.audit_page(actor, app_name, None, None).await
+    }
+
+    /// A page of the audit trail, oldest first: the newest `limit` entries
+    /// older than the entry with id `before` (the first of the page after).
+    pub async fn audit_page(
+        &self,
+        actor: &Actor,
+        app_name: Option<&str>,
+        before: Option<i64>,
+        limit: Option<u32>,
+    ) -> Result<Vec<AuditEvent>> {
         let app_id = match app_name {
             // By id: an app that took a destroyed app's name never sees its trail.
             Some(name) => Some(self.authorize_app(actor, name, Action::ReadApp).await?.id),
@@ -22,7 +35,34 @@ impl Platform {
                 None
             }
         };
-        Ok(self.store.audit_trail(app_id).await?)
+        Ok(self.store.audit_page(app_id, before, limit).await?)
+    }
+
+    /// Drops what the audit retention no longer keeps, all of it: at start
+    /// and periodically (each entry recorded also prunes a little).
+    pub async fn prune_audit_trail(&self) -> Result<u64> {
+        let mut removed = 0;
+        // Each round drops at most a batch of aged entries; the bound only
+        // guards against a clock that keeps moving entries into the past.
+        for _ in 0..=self.audit_retention.max_entries / AUDIT_PRUNE_BATCH as u64 {
+            let round = self.prune_audit_a_little().await?;
+            removed += round;
+            if round < AUDIT_PRUNE_BATCH as u64 {
+                break;
+            }
+        }
+        Ok(removed)
+    }
+
+    async fn prune_audit_a_little(&self) -> Result<u64> {
+        let older_than = chrono::Duration::from_std(self.audit_retention.max_age)
+            .ok()
+            .and_then(|age| Utc::now().checked_sub_signed(age))
+            .unwrap_or(DateTime::<Utc>::MIN_UTC);
+        Ok(self
+            .store
+            .prune_audit(older_than, self.audit_retention.max_entries)
+            .await?)
     }
 
     /// Records a change that concerns no app.
@@ -40,7 +80,11 @@ impl Platform {
             action: action.to_string(),
             detail,
         };
-        Ok(self.store.record_audit(&entry).await?)
+        self.store.record_audit(&entry).await?;
+        // Sign-in failures are recorded however many come: the trail's
+        // bounds hold at each one, not only at the next periodic prune.
+        self.prune_audit_a_little().await?;
+        Ok(())
     }
 
     /// Records a change `actor` made to an app.
@@ -51,10 +95,11 @@ impl Platform {
         action: &str,
         detail: String,
     ) -> Result<()> {
-        Ok(self
-            .store
+        self.store
             .record_audit(&app_entry(actor, app_name, action, detail))
-            .await?)
+            .await?;
+        self.prune_audit_a_little().await?;
+        Ok(())
     }
 }
 

@@ -215,6 +215,17 @@ impl Platform {
                 self.base_domain, self.base_domain
             )));
         }
+        if self
+            .reserved_hostnames
+            .iter()
+            .any(|reserved| reserved == hostname.as_str())
+        {
+            return Err(PlatformError::Invalid(format!(
+                "{hostname} is the platform's own host name (the API and dashboard answer \
+                 there): an app on it would receive the dashboard's cookies; use a domain of \
+                 your own"
+            )));
+        }
         Ok(hostname)
     }
 

@@ -18,6 +18,10 @@ pub enum PlatformError {
     /// message says no more, so it reveals nothing about the account.
     #[error("too many failed sign-in attempts: try again later")]
     Throttled { retry_after_secs: u64 },
+    /// The server is at its limit for this kind of work (password checks):
+    /// refused at once rather than queued, to be retried in a moment.
+    #[error("{0}")]
+    Busy(String),
     /// A build, release command or start failed: the user's to fix.
     #[error("{0}")]
     DeployFailed(String),

@@ -97,6 +97,10 @@ pub struct PlatformConfig {
     /// How long the builds of one push may take before the push is rejected.
     pub build_timeout: Duration,
     pub quotas: Quotas,
+    /// The names the API and dashboard answer on (besides the base domain):
+    /// never custom domains, or an app there would get their cookies.
+    pub reserved_hostnames: Vec<String>,
+    pub audit_retention: AuditRetention,
 }
 
 /// What each container, app and member may take of the platform: the
@@ -112,6 +116,26 @@ pub struct Quotas {
     /// Log drains of an app.
     pub drains_per_app: Option<usize>,
 }
+
+/// How much of the audit trail is kept: entries older than `max_age` go,
+/// and the oldest go beyond `max_entries`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AuditRetention {
+    pub max_age: Duration,
+    pub max_entries: u64,
+}
+
+impl Default for AuditRetention {
+    fn default() -> Self {
+        Self {
+            max_age: Duration::from_secs(365 * 24 * 3600),
+            max_entries: 100_000,
+        }
+    }
+}
+
+/// Password verifications (argon2) run at once at most; more are refused.
+const CONCURRENT_PASSWORD_CHECKS: usize = 4;
 
 pub struct Platform {
     store: Store,
@@ -138,6 +162,9 @@ pub struct Platform {
     release_output_bytes: usize,
     build_timeout: Duration,
     throttle: throttle::SignInThrottle,
+    password_checks: tokio::sync::Semaphore,
+    reserved_hostnames: Vec<String>,
+    audit_retention: AuditRetention,
     /// Automatic certificates; none when no ACME directory is configured.
     acme: Option<acme::AcmeConfig>,
     acme_account: tokio::sync::Mutex<Option<instant_acme::Account>>,
@@ -193,6 +220,13 @@ impl Platform {
             release_output_bytes: config.release_output_bytes,
             build_timeout: config.build_timeout,
             throttle: throttle::SignInThrottle::default(),
+            password_checks: tokio::sync::Semaphore::new(CONCURRENT_PASSWORD_CHECKS),
+            reserved_hostnames: config
+                .reserved_hostnames
+                .iter()
+                .map(|name| name.trim_end_matches('.').to_ascii_lowercase())
+                .collect(),
+            audit_retention: config.audit_retention,
             acme: None,
             acme_account: tokio::sync::Mutex::new(None),
             acme_wakeup: tokio::sync::Notify::new(),

@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 
 use chacha20poly1305::aead::{Aead, KeyInit, Payload};
 use chacha20poly1305::{XChaCha20Poly1305, XNonce};
+use hmac::{Hmac, Mac};
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 
@@ -45,6 +46,9 @@ const PREVIOUS_KEY_FILE: &str = "secret.key.previous";
 pub struct SecretKey {
     id: String,
     cipher: XChaCha20Poly1305,
+    /// Authenticates what the platform hands out and must recognise later
+    /// (e.g. the dashboard's form tokens); derived, so never the cipher's key.
+    mac_key: [u8; 32],
     /// Keys that only open, never seal: around a rotation (see `rotate`).
     openers: Vec<SecretKey>,
 }
@@ -151,11 +155,38 @@ impl SecretKey {
 
     fn from_bytes(key: [u8; 32]) -> Self {
         let id = hex::encode(&Sha256::digest(key)[..4]);
+        let mut mac_key =
+            <Hmac<Sha256> as Mac>::new_from_slice(&key).expect("HMAC takes any key length");
+        mac_key.update(b"berth mac key");
         Self {
             id,
             cipher: XChaCha20Poly1305::new(&key.into()),
+            mac_key: mac_key.finalize().into_bytes().into(),
             openers: Vec::new(),
         }
+    }
+
+    /// An HMAC-SHA256 of `message` for `purpose` (e.g. `dashboard-csrf`), so
+    /// that tags made for one purpose never pass for another's.
+    pub fn mac(&self, purpose: &str, message: &[u8]) -> [u8; 32] {
+        self.mac_for(purpose, message)
+            .finalize()
+            .into_bytes()
+            .into()
+    }
+
+    /// Whether `tag` is `mac(purpose, message)`, compared in constant time.
+    pub fn verify_mac(&self, purpose: &str, message: &[u8], tag: &[u8]) -> bool {
+        self.mac_for(purpose, message).verify_slice(tag).is_ok()
+    }
+
+    fn mac_for(&self, purpose: &str, message: &[u8]) -> Hmac<Sha256> {
+        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.mac_key)
+            .expect("HMAC takes any key length");
+        mac.update(purpose.as_bytes());
+        mac.update(&[0]);
+        mac.update(message);
+        mac
     }
 
     /// A short public fingerprint of the key, stored beside what it sealed.

@@ -21,6 +21,8 @@ async fn platform() -> (tempfile::TempDir, Platform) {
         build_timeout: std::time::Duration::from_secs(1800),
         addons: AddonSettings::default(),
         quotas: Quotas::default(),
+        reserved_hostnames: vec!["berth.example.com".into()],
+        audit_retention: AuditRetention::default(),
     };
     let platform = Platform::open(&config).await.unwrap();
     (dir, platform)
@@ -278,6 +280,8 @@ async fn rotating_the_key_reseals_every_secret_and_keeps_them_readable() {
         build_timeout: std::time::Duration::from_secs(1800),
         addons: AddonSettings::default(),
         quotas: Quotas::default(),
+        reserved_hostnames: vec!["berth.example.com".into()],
+        audit_retention: AuditRetention::default(),
     };
     let platform = Platform::open(&config).await.unwrap();
     let owner = signed_in(&platform, "o@example.com", false).await.actor;

@@ -1,7 +1,10 @@
 //! Sign-in throttling: after too many failed sign-ins for one account or
 //! from one address within a window, further attempts are refused until
-//! the oldest failure leaves the window. Kept in memory: a restart forgets
-//! it, which costs an attacker a restart of berthd per window.
+//! the oldest failure leaves the window. An attempt is counted as a failure
+//! when it begins, in the same step that checks the limit, so parallel
+//! attempts cannot all pass the check before any of them fails; a correct
+//! password takes its attempt back. Kept in memory: a restart forgets it,
+//! which costs an attacker a restart of berthd per window.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
@@ -28,38 +31,62 @@ struct Failures {
 }
 
 impl SignInThrottle {
-    /// How long `account` signing in from `source` must wait, if at all.
-    pub(crate) fn wait(&self, account: &str, source: &str, now: Instant) -> Option<Duration> {
+    /// Begins an attempt of `account` signing in from `source`: refused
+    /// with how long to wait, or counted as a failure until `succeeded`.
+    pub(crate) fn begin(&self, account: &str, source: &str, now: Instant) -> Result<(), Duration> {
+        let mut failures = self.failures.lock().expect("throttle lock");
+        let account_wait = wait_for(&mut failures.by_account, account, now);
+        let source_wait = wait_for(&mut failures.by_source, source, now);
+        if let Some(wait) = account_wait.max(source_wait) {
+            return Err(wait);
+        }
+        record_failure(&mut failures, account, source, now);
+        Ok(())
+    }
+
+    /// How long the attempt would wait, without beginning it.
+    #[cfg(test)]
+    fn wait(&self, account: &str, source: &str, now: Instant) -> Option<Duration> {
         let mut failures = self.failures.lock().expect("throttle lock");
         let account = wait_for(&mut failures.by_account, account, now);
         let source = wait_for(&mut failures.by_source, source, now);
         account.max(source)
     }
 
-    pub(crate) fn failed(&self, account: &str, source: &str, now: Instant) {
-        let mut guard = self.failures.lock().expect("throttle lock");
-        let failures = &mut *guard;
-        for (map, key) in [
-            (&mut failures.by_account, account),
-            (&mut failures.by_source, source),
-        ] {
-            if map.len() > SWEEP_ABOVE {
-                map.retain(|_, times| {
-                    forget_old(times, now);
-                    !times.is_empty()
-                });
-            }
-            let times = map.entry(key.to_string()).or_default();
-            forget_old(times, now);
-            times.push_back(now);
-        }
+    #[cfg(test)]
+    fn failed(&self, account: &str, source: &str, now: Instant) {
+        let mut failures = self.failures.lock().expect("throttle lock");
+        record_failure(&mut failures, account, source, now);
     }
 
-    /// A correct password clears the account's failures; the address keeps
-    /// its own, so one valid account does not reset guessing at others.
-    pub(crate) fn succeeded(&self, account: &str) {
+    /// A correct password clears the account's failures and takes back the
+    /// attempt counted against the address, whose earlier failures stay: one
+    /// valid account does not reset guessing at others.
+    pub(crate) fn succeeded(&self, account: &str, source: &str, began: Instant) {
         let mut failures = self.failures.lock().expect("throttle lock");
         failures.by_account.remove(account);
+        if let Some(times) = failures.by_source.get_mut(source) {
+            if let Some(position) = times.iter().rposition(|at| *at == began) {
+                times.remove(position);
+            }
+        }
+    }
+}
+
+fn record_failure(failures: &mut Failures, account: &str, source: &str, now: Instant) {
+    for (map, key) in [
+        (&mut failures.by_account, account),
+        (&mut failures.by_source, source),
+    ] {
+        if map.len() > SWEEP_ABOVE {
+            map.retain(|_, times| {
+                forget_old(times, now);
+                !times.is_empty()
+            });
+        }
+        let times = map.entry(key.to_string()).or_default();
+        forget_old(times, now);
+        times.push_back(now);
     }
 }
 
@@ -145,13 +172,35 @@ mod tests {
     }
 
     #[test]
+    fn attempts_count_when_they_begin_so_no_more_than_the_allowance_proceed() {
+        let throttle = SignInThrottle::default();
+        let start = Instant::now();
+        let begun = (0..3 * MAX_FAILURES)
+            .filter(|_| throttle.begin("a@example.com", "10.0.0.1", start).is_ok())
+            .count();
+        assert_eq!(begun, MAX_FAILURES);
+    }
+
+    #[test]
+    fn a_success_takes_back_its_own_attempt_from_the_address() {
+        let throttle = SignInThrottle::default();
+        let start = Instant::now();
+        for i in 0..2 * MAX_FAILURES as u64 {
+            let at = start + Duration::from_secs(i);
+            throttle.begin("a@example.com", "10.0.0.1", at).unwrap();
+            throttle.succeeded("a@example.com", "10.0.0.1", at);
+        }
+        assert_eq!(throttle.wait("b@example.com", "10.0.0.1", start), None);
+    }
+
+    #[test]
     fn success_clears_the_account_but_not_the_address() {
         let throttle = SignInThrottle::default();
         let start = Instant::now();
         for _ in 0..MAX_FAILURES - 1 {
             throttle.failed("a@example.com", "10.0.0.1", start);
         }
-        throttle.succeeded("a@example.com");
+        throttle.succeeded("a@example.com", "10.0.0.9", start);
         for _ in 0..MAX_FAILURES - 1 {
             throttle.failed("a@example.com", "10.0.0.1", start);
         }

@@ -176,7 +176,7 @@ pub async fn launch(
         let _ = stopped.wait_for(|stop| *stop).await;
     };
     let app = api::routes()
-        .merge(dashboard::routes())
+        .merge(dashboard::routes(state.clone()))
         .merge(git_http::routes())
         .with_state(state.clone());
     let mut api_server = tokio::spawn(
@@ -217,7 +217,11 @@ pub async fn launch(
         state.clone(),
         wait_for_stop(stopped.clone()),
     ));
-    let backups = tokio::spawn(back_up_daily(state.clone(), wait_for_stop(stopped)));
+    let backups = tokio::spawn(back_up_daily(state.clone(), wait_for_stop(stopped.clone())));
+    let audit_pruning = tokio::spawn(prune_audit_trail_hourly(
+        state.clone(),
+        wait_for_stop(stopped),
+    ));
     on_ready();
 
     tokio::select! {
@@ -251,6 +255,7 @@ pub async fn launch(
     reconciler.abort();
     certificates.abort();
     backups.abort();
+    audit_pruning.abort();
     state.platform.close().await;
     Ok(())
 }
@@ -261,6 +266,23 @@ const CONVERGE_EVERY: Duration = Duration::from_secs(2);
 
 /// How often Postgres add-ons are checked for a backup due (one a day each).
 const BACKUP_CHECK_EVERY: Duration = Duration::from_secs(3600);
+
+/// How often the audit trail is cut to its retention as a whole (each
+/// entry recorded also trims a little).
+const PRUNE_AUDIT_EVERY: Duration = Duration::from_secs(3600);
+
+async fn prune_audit_trail_hourly(state: AppState, stop: impl Future<Output = ()>) {
+    tokio::pin!(stop);
+    loop {
+        if let Err(error) = state.platform.prune_audit_trail().await {
+            tracing::warn!(%error, "cannot prune the audit trail");
+        }
+        tokio::select! {
+            () = &mut stop => return,
+            () = tokio::time::sleep(PRUNE_AUDIT_EVERY) => {}
+        }
+    }
+}
 
 async fn back_up_daily(state: AppState, stop: impl Future<Output = ()>) {
     tokio::pin!(stop);

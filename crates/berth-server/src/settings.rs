@@ -144,6 +144,14 @@ pub struct Settings {
     #[arg(long, env = "BERTH_ADDON_REDIS_HOST")]
     pub addon_redis_host: Option<String>,
 
+    /// Days an entry of the audit trail is kept.
+    #[arg(long, env = "BERTH_AUDIT_RETENTION_DAYS", default_value_t = 365)]
+    pub audit_retention_days: u64,
+
+    /// Entries of the audit trail kept at most (the oldest go first).
+    #[arg(long, env = "BERTH_AUDIT_RETENTION_ENTRIES", default_value_t = 100_000)]
+    pub audit_retention_entries: u64,
+
     /// Add-ons: how many backups of each Postgres add-on are kept (the newest;
     /// one is captured daily, more with pg:backups:capture).
     #[arg(long, env = "BERTH_ADDON_BACKUP_RETENTION", default_value_t = 7)]
@@ -217,6 +225,11 @@ impl Settings {
                 apps_per_user: (self.max_apps_per_user > 0).then_some(self.max_apps_per_user),
                 dynos_per_app: positive(self.max_dynos_per_app),
                 drains_per_app: (self.max_drains_per_app > 0).then_some(self.max_drains_per_app),
+            },
+            reserved_hostnames: vec![self.api_listen.ip().to_string(), self.base_domain.clone()],
+            audit_retention: berth_platform::AuditRetention {
+                max_age: Duration::from_secs(self.audit_retention_days.saturating_mul(24 * 3600)),
+                max_entries: self.audit_retention_entries.max(1),
             },
         }
     }

@@ -24,7 +24,7 @@ use sqlx::{AnyPool, Executor};
 
 pub use addons::{AddonRecord, AttachmentRecord, NewAddon};
 pub use apps::AppRecord;
-pub use audit::{AuditEntry, AuditEvent};
+pub use audit::{AuditEntry, AuditEvent, PRUNE_BATCH as AUDIT_PRUNE_BATCH};
 pub use certificates::{
     AcmeState, CertificateRecord, CertificateSource, NewCertificate, TlsSettings,
 };

@@ -630,3 +630,40 @@ async fn addons_are_unique_attach_once_per_app_and_keep_their_owner_from_deletio
         .await
         .unwrap();
 }
+
+#[tokio::test]
+async fn audit_pruning_drops_entries_past_their_age_and_beyond_the_count() {
+    let (_dir, store) = temp_store().await;
+    for action in ["old.1", "old.2"] {
+        store.record_audit(&audit(action)).await.unwrap();
+    }
+    let old = store.audit_trail(None).await.unwrap();
+    // Entries are stamped in milliseconds: a cutoff after the last old one.
+    let cutoff = old.last().unwrap().at + chrono::Duration::milliseconds(1);
+    while chrono::Utc::now() < cutoff {
+        tokio::task::yield_now().await;
+    }
+    for action in ["new.1", "new.2", "new.3"] {
+        store.record_audit(&audit(action)).await.unwrap();
+    }
+    assert_eq!(store.prune_audit(cutoff, 100).await.unwrap(), 2);
+    let actions = |trail: Vec<AuditEvent>| -> Vec<String> {
+        trail.into_iter().map(|event| event.entry.action).collect()
+    };
+    assert_eq!(
+        actions(store.audit_trail(None).await.unwrap()),
+        ["new.1", "new.2", "new.3"]
+    );
+    assert_eq!(store.prune_audit(cutoff, 2).await.unwrap(), 1);
+    assert_eq!(
+        actions(store.audit_trail(None).await.unwrap()),
+        ["new.2", "new.3"]
+    );
+    let newest = store.audit_page(None, None, Some(1)).await.unwrap();
+    assert_eq!(actions(newest.clone()), ["new.3"]);
+    let before = store
+        .audit_page(None, Some(newest[0].id), Some(5))
+        .await
+        .unwrap();
+    assert_eq!(actions(before), ["new.2"]);
+}

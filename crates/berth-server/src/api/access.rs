@@ -1,10 +1,11 @@
 //! Who has access to an app, and the audit trails.
 
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::Json;
 use berth_api_types::{AddMemberRequest, AuditEvent, Member, UpdateMemberRequest};
-use berth_platform::AppRole;
+use berth_platform::{AppRole, Session};
+use serde::Deserialize;
 
 use super::extract::{Authenticated, JsonBody};
 use super::ApiError;
@@ -68,23 +69,52 @@ pub(super) async fn remove(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// Which page of an audit trail: without either, the whole trail (as
+/// retention keeps it); `limit` newest entries older than entry `before`.
+#[derive(Deserialize)]
+pub(super) struct AuditPage {
+    limit: Option<u32>,
+    before: Option<i64>,
+}
+
+/// The largest page of the audit trail one request gets.
+const MAX_AUDIT_PAGE: u32 = 1000;
+
 pub(super) async fn app_audit(
     State(state): State<AppState>,
     Authenticated(session): Authenticated,
     Path(name): Path<String>,
+    Query(page): Query<AuditPage>,
 ) -> Result<Json<Vec<AuditEvent>>, ApiError> {
-    let trail = state
-        .platform
-        .audit_trail(&session.actor, Some(&name))
-        .await?;
-    Ok(Json(trail.into_iter().map(audit_event).collect()))
+    audit_page(&state, &session, Some(&name), page).await
 }
 
 pub(super) async fn platform_audit(
     State(state): State<AppState>,
     Authenticated(session): Authenticated,
+    Query(page): Query<AuditPage>,
 ) -> Result<Json<Vec<AuditEvent>>, ApiError> {
-    let trail = state.platform.audit_trail(&session.actor, None).await?;
+    audit_page(&state, &session, None, page).await
+}
+
+async fn audit_page(
+    state: &AppState,
+    session: &Session,
+    app: Option<&str>,
+    page: AuditPage,
+) -> Result<Json<Vec<AuditEvent>>, ApiError> {
+    if page
+        .limit
+        .is_some_and(|limit| limit == 0 || limit > MAX_AUDIT_PAGE)
+    {
+        return Err(ApiError::invalid(format!(
+            "limit must be between 1 and {MAX_AUDIT_PAGE}"
+        )));
+    }
+    let trail = state
+        .platform
+        .audit_page(&session.actor, app, page.before, page.limit)
+        .await?;
     Ok(Json(trail.into_iter().map(audit_event).collect()))
 }
 
@@ -94,6 +124,7 @@ fn role(text: &str) -> Result<AppRole, ApiError> {
 
 fn audit_event(event: berth_platform::AuditEvent) -> AuditEvent {
     AuditEvent {
+        id: event.id,
         at: event.at,
         actor: event.entry.actor_email,
         source: event.entry.source,

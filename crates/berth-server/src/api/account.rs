@@ -4,6 +4,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
 use berth_api_types::{Account, CreateTokenRequest, CreatedToken, LoginRequest, Token};
+use berth_core::Email;
 use berth_platform::{IssuedToken, TokenRecord, TokenScope};
 
 use super::extract::{Authenticated, JsonBody, Origin};
@@ -18,6 +19,13 @@ pub(super) async fn login(
     Origin(origin): Origin,
     JsonBody(request): JsonBody<LoginRequest>,
 ) -> Result<(StatusCode, Json<CreatedToken>), ApiError> {
+    if request.email.len() > Email::MAX_LEN {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+            format!("the email is longer than {} characters", Email::MAX_LEN),
+        ));
+    }
     let description = request
         .description
         .as_deref()

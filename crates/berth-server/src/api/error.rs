@@ -52,6 +52,10 @@ impl From<PlatformError> for ApiError {
             PlatformError::AddonProvider(_) => {
                 Self::new(StatusCode::BAD_GATEWAY, "addon_provider_failed", message)
             }
+            PlatformError::Busy(_) => Self {
+                retry_after: Some(1),
+                ..Self::new(StatusCode::SERVICE_UNAVAILABLE, "busy", message)
+            },
             PlatformError::Throttled { retry_after_secs } => Self {
                 retry_after: Some(retry_after_secs),
                 ..Self::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", message)

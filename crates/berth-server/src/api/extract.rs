@@ -8,7 +8,7 @@ use axum::extract::rejection::JsonRejection;
 use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
 use axum::http::header::{AUTHORIZATION, HOST};
 use axum::http::request::Parts;
-use axum::http::Method;
+use axum::http::{Method, StatusCode};
 use berth_platform::Session;
 
 use super::ApiError;
@@ -89,7 +89,16 @@ impl<S: Send + Sync> FromRequestParts<S> for PublicBase {
     }
 }
 
-/// A JSON body; a malformed one is a 400 in the wire error format.
+/// The largest JSON body a route takes unless it says otherwise: JSON
+/// requests are small, and a large one would only cost memory to refuse.
+pub(crate) const JSON_BODY_LIMIT: usize = 64 * 1024;
+
+/// The limit of the routes that take whole files or many values at once:
+/// certificate chains with their keys, and config vars.
+pub(crate) const LARGE_BODY_LIMIT: usize = 1024 * 1024;
+
+/// A JSON body; a malformed one is a 400, one over the route's body limit a
+/// 413, in the wire error format.
 pub(crate) struct JsonBody<T>(pub T);
 
 impl<T, S> FromRequest<S> for JsonBody<T>
@@ -102,8 +111,15 @@ where
     async fn from_request(request: Request, state: &S) -> Result<Self, ApiError> {
         match axum::Json::<T>::from_request(request, state).await {
             Ok(axum::Json(value)) => Ok(Self(value)),
+            Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+                Err(ApiError::new(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "payload_too_large",
+                    "the request body is larger than this endpoint accepts",
+                ))
+            }
             Err(rejection) => Err(ApiError::new(
-                axum::http::StatusCode::BAD_REQUEST,
+                StatusCode::BAD_REQUEST,
                 "bad_request",
                 rejection.body_text(),
             )),

@@ -16,6 +16,7 @@ mod run;
 mod terminal;
 mod users;
 
+use axum::extract::DefaultBodyLimit;
 use axum::routing::{delete, get, patch, post, put, MethodRouter};
 use axum::Router;
 
@@ -42,7 +43,8 @@ impl Routes {
 pub(crate) fn routes() -> Router<AppState> {
     let v1 = v1()
         .router
-        .fallback(|| async { ApiError::not_found("no such API endpoint") });
+        .fallback(|| async { ApiError::not_found("no such API endpoint") })
+        .layer(DefaultBodyLimit::max(extract::JSON_BODY_LIMIT));
     Router::new().nest("/api/v1", v1)
 }
 
@@ -101,7 +103,12 @@ fn v1() -> Routes {
             "/apps/{name}/domains/{hostname}",
             get(domains::info).delete(domains::remove),
         )
-        .route("/apps/{name}/certs", get(certs::list).post(certs::add))
+        .route(
+            "/apps/{name}/certs",
+            get(certs::list)
+                .post(certs::add)
+                .layer(DefaultBodyLimit::max(extract::LARGE_BODY_LIMIT)),
+        )
         .route("/apps/{name}/certs/auto", get(certs::auto))
         .route("/apps/{name}/certs/auto/refresh", post(certs::refresh))
         .route(
@@ -117,7 +124,9 @@ fn v1() -> Routes {
         .route("/apps/{name}/maintenance", put(apps::maintenance))
         .route(
             "/apps/{name}/config",
-            get(config::show).patch(config::update),
+            get(config::show)
+                .patch(config::update)
+                .layer(DefaultBodyLimit::max(extract::LARGE_BODY_LIMIT)),
         )
         .route("/apps/{name}/rollback", post(config::rollback))
         .route(

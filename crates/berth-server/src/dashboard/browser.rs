@@ -1,13 +1,24 @@
-//! What a browser carries between pages: the session cookie, the CSRF
-//! cookie every form echoes, and the flash message of the last action; and
-//! the security headers every page is sent with.
+//! What a browser carries between pages: the session cookie, the
+//! pre-session cookie of a browser not signed in, and the flash message of
+//! the last action; the CSRF check of every form and the origin check of
+//! every change; and the security headers every page is sent with.
+//!
+//! Cookies can be planted by any site under the same registrable domain
+//! (an app at `shop.localhost` on the dashboard at `localhost`), so no
+//! cookie vouches for a form by itself. A form's token is an HMAC, under the
+//! platform's secret key, of the session's token id (or, before sign-in, of
+//! the pre-session cookie): a planted cookie gives a token nobody but the
+//! server can compute, and a token of one session fails in another. Every
+//! change must also come from the dashboard's own origin. Over TLS, cookie
+//! names carry the `__Host-` prefix, which browsers refuse to let another
+//! host set.
 
 use std::collections::BTreeMap;
 
-use axum::extract::{FromRequest, FromRequestParts, Request};
-use axum::http::header::{COOKIE, SET_COOKIE};
+use axum::extract::{FromRequest, FromRequestParts, Request, State};
+use axum::http::header::{COOKIE, HOST, ORIGIN, REFERER, SET_COOKIE};
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, HeaderValue};
+use axum::http::{HeaderMap, HeaderValue, Method};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
 use base64::Engine as _;
@@ -19,9 +30,16 @@ use super::error::DashboardError;
 use crate::AppState;
 
 /// Holds the signed-in browser's API token.
-pub(crate) const SESSION_COOKIE: &str = "berth_session";
-const CSRF_COOKIE: &str = "berth_csrf";
+const SESSION_COOKIE: &str = "berth_session";
+/// A random value naming a browser before it signs in: the sign-in form's
+/// token is bound to it.
+const PRESESSION_COOKIE: &str = "berth_presession";
 const FLASH_COOKIE: &str = "berth_flash";
+
+/// What the form tokens of signed-in browsers and of the sign-in form are
+/// MACs for: one never passes for the other.
+const SESSION_FORM_PURPOSE: &str = "dashboard-form/session";
+const SIGN_IN_FORM_PURPOSE: &str = "dashboard-form/sign-in";
 
 /// Scripts and styles come from `static/` only: no inline code runs.
 const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; \
@@ -33,9 +51,40 @@ const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; \
 pub(crate) struct CsrfToken(pub String);
 
 /// Whether the browser reached us over TLS (directly or through a proxy
-/// that says so): cookies are then marked `Secure`.
+/// that says so): cookies are then `Secure` and named `__Host-…`.
 #[derive(Clone, Copy)]
 pub(crate) struct OverTls(pub bool);
+
+impl OverTls {
+    fn of(headers: &HeaderMap) -> Self {
+        Self(
+            headers
+                .get("x-forwarded-proto")
+                .is_some_and(|proto| proto == "https"),
+        )
+    }
+}
+
+/// A Berth cookie's name on this transport: `berth_…`, or over TLS
+/// `__Host-berth_…` (Secure, `Path=/`, no `Domain`: only this host sets it).
+pub(crate) fn cookie_name(base: &str, tls: OverTls) -> String {
+    if tls.0 {
+        format!("__Host-{base}")
+    } else {
+        base.to_string()
+    }
+}
+
+/// The dashboard session's token a request carries, under the cookie name
+/// of the transport it came over.
+pub(crate) fn session_token(headers: &HeaderMap) -> Option<&str> {
+    cookie(headers, &cookie_name(SESSION_COOKIE, OverTls::of(headers)))
+}
+
+/// Sets (or with `max_age` 0 clears) the session cookie.
+pub(crate) fn set_session_cookie(token: &str, max_age: u64, tls: OverTls) -> HeaderValue {
+    set_cookie(SESSION_COOKIE, token, Some(max_age), tls)
+}
 
 /// What the last action said, shown once on the next page.
 #[derive(Clone)]
@@ -96,14 +145,11 @@ pub(crate) fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> 
         .filter(|value| !value.is_empty())
 }
 
-/// A `Set-Cookie` value: HttpOnly and SameSite=Lax always, Secure over TLS;
-/// no `max_age` means a cookie that lasts as long as the browser session.
-pub(crate) fn set_cookie(
-    name: &str,
-    value: &str,
-    max_age: Option<u64>,
-    tls: OverTls,
-) -> HeaderValue {
+/// A `Set-Cookie` value for the cookie `base` (named for the transport):
+/// HttpOnly and SameSite=Lax always, Secure over TLS; no `max_age` means a
+/// cookie that lasts as long as the browser session.
+fn set_cookie(base: &str, value: &str, max_age: Option<u64>, tls: OverTls) -> HeaderValue {
+    let name = cookie_name(base, tls);
     let mut cookie = format!("{name}={value}; Path=/; HttpOnly; SameSite=Lax");
     if let Some(seconds) = max_age {
         cookie.push_str(&format!("; Max-Age={seconds}"));
@@ -120,23 +166,31 @@ fn random_token() -> String {
     hex::encode(bytes)
 }
 
-/// Gives every request its CSRF token (minting the cookie on first visit)
-/// and the pending flash message, and every response the security headers.
-pub(crate) async fn browser_state(mut request: Request, next: Next) -> Response {
-    let tls = OverTls(
-        request
-            .headers()
-            .get("x-forwarded-proto")
-            .is_some_and(|proto| proto == "https"),
-    );
-    let existing = cookie(request.headers(), CSRF_COOKIE)
-        .filter(|token| token.len() == 64 && token.bytes().all(|b| b.is_ascii_hexdigit()))
+/// Refuses changes from other origins; gives every request the sign-in
+/// form's token (minting the pre-session cookie on first visit) and the
+/// pending flash message, and every response the security headers.
+pub(crate) async fn browser_state(
+    State(state): State<AppState>,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    let tls = OverTls::of(request.headers());
+    if request.method() != Method::GET
+        && request.method() != Method::HEAD
+        && !from_own_origin(request.headers(), tls)
+    {
+        return DashboardError::ForeignOrigin.into_response();
+    }
+    let flash_cookie = cookie_name(FLASH_COOKIE, tls);
+    let existing = cookie(request.headers(), &cookie_name(PRESESSION_COOKIE, tls))
+        .filter(|value| value.len() == 64 && value.bytes().all(|b| b.is_ascii_hexdigit()))
         .map(str::to_string);
     let minted = existing.is_none();
-    let csrf = existing.unwrap_or_else(random_token);
-    let flash = cookie(request.headers(), FLASH_COOKIE).and_then(Flash::decode);
-    let had_flash = cookie(request.headers(), FLASH_COOKIE).is_some();
-    request.extensions_mut().insert(CsrfToken(csrf.clone()));
+    let presession = existing.unwrap_or_else(random_token);
+    let flash = cookie(request.headers(), &flash_cookie).and_then(Flash::decode);
+    let had_flash = cookie(request.headers(), &flash_cookie).is_some();
+    let sign_in_token = form_token(&state, SIGN_IN_FORM_PURPOSE, &presession);
+    request.extensions_mut().insert(CsrfToken(sign_in_token));
     request.extensions_mut().insert(tls);
     if let Some(flash) = flash {
         request.extensions_mut().insert(flash);
@@ -147,12 +201,15 @@ pub(crate) async fn browser_state(mut request: Request, next: Next) -> Response 
     let sets_flash = headers
         .get_all(SET_COOKIE)
         .iter()
-        .any(|value| value.as_bytes().starts_with(FLASH_COOKIE.as_bytes()));
+        .any(|value| value.as_bytes().starts_with(flash_cookie.as_bytes()));
     if had_flash && !sets_flash {
         headers.append(SET_COOKIE, set_cookie(FLASH_COOKIE, "", Some(0), tls));
     }
     if minted {
-        headers.append(SET_COOKIE, set_cookie(CSRF_COOKIE, &csrf, None, tls));
+        headers.append(
+            SET_COOKIE,
+            set_cookie(PRESESSION_COOKIE, &presession, None, tls),
+        );
     }
     for (name, value) in [
         ("content-security-policy", CONTENT_SECURITY_POLICY),
@@ -164,6 +221,31 @@ pub(crate) async fn browser_state(mut request: Request, next: Next) -> Response 
         headers.insert(name, HeaderValue::from_static(value));
     }
     response
+}
+
+/// Whether a change comes from the dashboard's own origin, by `Origin`, or
+/// by `Referer` when a browser sent no `Origin`. A request with neither is
+/// not from a browser page (browsers send `Origin` with every form POST),
+/// so no other site can have caused it; its form token still must match.
+fn from_own_origin(headers: &HeaderMap, tls: OverTls) -> bool {
+    let Some(host) = headers.get(HOST).and_then(|host| host.to_str().ok()) else {
+        return false;
+    };
+    let own = format!("{}://{host}", if tls.0 { "https" } else { "http" });
+    let header = |name| headers.get(name).map(|value| value.to_str().unwrap_or(""));
+    match (header(ORIGIN), header(REFERER)) {
+        (Some(origin), _) => origin.eq_ignore_ascii_case(&own),
+        (None, Some(referer)) => referer
+            .strip_prefix(own.as_str())
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with('/')),
+        (None, None) => true,
+    }
+}
+
+/// The token forms carry for `purpose`, bound to `subject` (a session's
+/// token id, or a pre-session value) by the platform's secret key.
+fn form_token(state: &AppState, purpose: &str, subject: &str) -> String {
+    hex::encode(state.platform.secrets().mac(purpose, subject.as_bytes()))
 }
 
 /// A redirect after an action, carrying what happened to the next page.
@@ -244,11 +326,15 @@ impl FromRequestParts<AppState> for SignedIn {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, DashboardError> {
-        let token = cookie(&parts.headers, SESSION_COOKIE).ok_or(DashboardError::SignInFirst)?;
+        let token = session_token(&parts.headers).ok_or(DashboardError::SignInFirst)?;
         let session = state
             .platform
             .authenticate(token, &crate::api::client_address(parts))
             .await?;
+        // Forms of a signed-in browser carry, and must send back, the token
+        // of this session, whatever pre-session cookie it has.
+        let csrf = form_token(state, SESSION_FORM_PURPOSE, &session.token_id);
+        parts.extensions.insert(CsrfToken(csrf));
         let mut chrome = Chrome::from_request_parts(parts, state).await?;
         chrome.email = Some(session.actor.email.clone());
         let tls = OverTls::from_request_parts(parts, state)
@@ -262,30 +348,29 @@ impl FromRequestParts<AppState> for SignedIn {
     }
 }
 
-/// A submitted form whose `csrf` field matches this browser's CSRF cookie;
-/// its other fields deserialize into `T` (strings only).
+/// A submitted form whose `csrf` field is this browser's form token: its
+/// session's when a `SignedIn` was taken from the request first, else the
+/// sign-in form's. Its other fields deserialize into `T` (strings only).
 pub(crate) struct CheckedForm<T>(pub T);
 
 impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for CheckedForm<T> {
     type Rejection = DashboardError;
 
     async fn from_request(request: Request, state: &S) -> Result<Self, DashboardError> {
+        // A browser's first request gets a pre-session value minted for it,
+        // which nobody else has seen: a token for it cannot be forged either.
         let expected = request
             .extensions()
             .get::<CsrfToken>()
             .map(|token| token.0.clone());
-        // A browser's first request has a token minted for it but no cookie
-        // yet: only a token the browser sent back can vouch for a form.
-        let sent_cookie = cookie(request.headers(), CSRF_COOKIE).map(str::to_string);
         let axum::Form(mut fields) =
             axum::Form::<BTreeMap<String, String>>::from_request(request, state)
                 .await
                 .map_err(|_| DashboardError::BadForm)?;
         let submitted = fields.remove("csrf");
         let valid = matches!(
-            (&expected, &sent_cookie, &submitted),
-            (Some(expected), Some(sent), Some(submitted))
-                if expected == sent && constant_time_eq(expected, submitted)
+            (&expected, &submitted),
+            (Some(expected), Some(submitted)) if constant_time_eq(expected, submitted)
         );
         if !valid {
             return Err(DashboardError::Csrf);

@@ -14,6 +14,8 @@ pub(crate) enum DashboardError {
     SignInFirst,
     #[error("this form has expired or did not come from this site: reload the page and try again")]
     Csrf,
+    #[error("this change came from another site, not from the dashboard's own pages")]
+    ForeignOrigin,
     #[error("the form was not filled in as expected")]
     BadForm,
     #[error("the page failed to render")]
@@ -38,13 +40,18 @@ impl IntoResponse for DashboardError {
             | DashboardError::Platform(PlatformError::Unauthorized(_)) => {
                 return Redirect::to("/").into_response()
             }
-            DashboardError::Csrf => (StatusCode::FORBIDDEN, "Form refused"),
+            DashboardError::Csrf | DashboardError::ForeignOrigin => {
+                (StatusCode::FORBIDDEN, "Form refused")
+            }
             DashboardError::BadForm => (StatusCode::BAD_REQUEST, "Bad form"),
             DashboardError::Platform(PlatformError::NotFound(_)) => {
                 (StatusCode::NOT_FOUND, "Not found")
             }
             DashboardError::Platform(PlatformError::Throttled { .. }) => {
                 (StatusCode::TOO_MANY_REQUESTS, "Slow down")
+            }
+            DashboardError::Platform(PlatformError::Busy(_)) => {
+                (StatusCode::SERVICE_UNAVAILABLE, "Busy")
             }
             DashboardError::Platform(PlatformError::Forbidden(_)) => {
                 (StatusCode::FORBIDDEN, "Not allowed")

@@ -13,7 +13,7 @@ mod releases;
 mod session;
 
 use askama::Template;
-use axum::extract::Path;
+use axum::extract::{DefaultBodyLimit, Path};
 use axum::http::{header, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
@@ -26,7 +26,7 @@ use error::DashboardError;
 #[folder = "../../static"]
 struct StaticFiles;
 
-pub(crate) fn routes() -> Router<AppState> {
+pub(crate) fn routes(state: AppState) -> Router<AppState> {
     Router::new()
         .route("/", get(apps::home))
         .route("/sign-in", post(session::sign_in))
@@ -51,13 +51,20 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/apps/{name}/domains", get(apps::domains))
         .route("/apps/{name}/addons", get(apps::addons))
         .route("/apps/{name}/access", get(apps::access))
-        .layer(axum::middleware::from_fn(browser::browser_state))
+        .layer(DefaultBodyLimit::max(FORM_BODY_LIMIT))
+        .layer(axum::middleware::from_fn_with_state(
+            state,
+            browser::browser_state,
+        ))
         .route("/static/{*path}", get(static_file))
 }
 
+/// The largest form a page posts (config vars are the largest).
+const FORM_BODY_LIMIT: usize = 1024 * 1024;
+
 /// The token of the dashboard session a request carries, if any.
 pub(crate) fn session_token(headers: &axum::http::HeaderMap) -> Option<&str> {
-    browser::cookie(headers, browser::SESSION_COOKIE)
+    browser::session_token(headers)
 }
 
 /// Where an action leaves the browser: back at `to`, saying what happened.

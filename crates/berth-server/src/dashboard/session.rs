@@ -9,8 +9,7 @@ use berth_platform::PlatformError;
 use serde::Deserialize;
 
 use super::browser::{
-    failure, redirect_with, set_cookie, success, CheckedForm, NoFields, OverTls, SignedIn,
-    SESSION_COOKIE,
+    failure, redirect_with, set_session_cookie, success, CheckedForm, NoFields, OverTls, SignedIn,
 };
 use super::error::DashboardError;
 use crate::api::Origin;
@@ -43,7 +42,11 @@ pub(super) async fn sign_in(
         .await
     {
         Ok(issued) => issued,
-        Err(PlatformError::Unauthorized(message)) => {
+        Err(
+            PlatformError::Unauthorized(message)
+            | PlatformError::Invalid(message)
+            | PlatformError::Busy(message),
+        ) => {
             return Ok(redirect_with("/", failure(capitalized(&message)), tls));
         }
         Err(PlatformError::Throttled { retry_after_secs }) => {
@@ -62,12 +65,7 @@ pub(super) async fn sign_in(
     );
     response.headers_mut().append(
         SET_COOKIE,
-        set_cookie(
-            SESSION_COOKIE,
-            &issued.token,
-            Some(SESSION_LIFETIME_DAYS as u64 * 24 * 3600),
-            tls,
-        ),
+        set_session_cookie(&issued.token, SESSION_LIFETIME_DAYS as u64 * 24 * 3600, tls),
     );
     Ok(response)
 }
@@ -79,10 +77,9 @@ pub(super) async fn sign_out(
 ) -> Result<Response, DashboardError> {
     state.platform.logout(&signed_in.session).await?;
     let mut response = redirect_with("/", success("Signed out."), signed_in.tls).into_response();
-    response.headers_mut().append(
-        SET_COOKIE,
-        set_cookie(SESSION_COOKIE, "", Some(0), signed_in.tls),
-    );
+    response
+        .headers_mut()
+        .append(SET_COOKIE, set_session_cookie("", 0, signed_in.tls));
     Ok(response)
 }
 

@@ -3,6 +3,7 @@
 //! test named after what it proves.
 mod addon_rights;
 mod containers;
+mod csrf;
 mod deploy_ordering;
 mod drains;
 mod faults;
@@ -10,4 +11,6 @@ mod key_rotation;
 mod push_limits;
 mod redis_isolation;
 mod secret_exposure;
+mod session_theft;
+mod sign_in;
 mod stream_access;

@@ -73,18 +73,20 @@ impl Visitor {
         (status, headers, response.text().await.unwrap())
     }
 
-    /// The CSRF token this browser's forms carry: the one its first page
-    /// put in a cookie and in every form.
+    /// The CSRF token this browser's forms carry now: the sign-in form's
+    /// before signing in, the session's after.
     async fn csrf(&mut self) -> String {
-        if !self.cookies.contains_key("berth_csrf") {
-            let (_, _, html) = self.get("/").await;
-            let token = &self.cookies["berth_csrf"];
-            assert!(
-                html.contains(&format!("name=\"csrf\" value=\"{token}\"")),
-                "{html}"
-            );
-        }
-        self.cookies["berth_csrf"].clone()
+        let page = if self.cookies.contains_key("berth_session") {
+            "/account"
+        } else {
+            "/"
+        };
+        let (_, _, html) = self.get(page).await;
+        let start = html
+            .find("name=\"csrf\" value=\"")
+            .unwrap_or_else(|| panic!("a form on {page}: {html}"))
+            + "name=\"csrf\" value=\"".len();
+        html[start..start + 64].to_string()
     }
 
     async fn sign_in(&mut self, email: &str, password: &str) -> (StatusCode, HeaderMap, String) {
