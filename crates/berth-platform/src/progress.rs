@@ -76,7 +76,8 @@ mod tests {
         output.push_line("more");
         assert_eq!(
             output.as_str(),
-            format!("12345\n{OUTPUT_TRUNCATED_MARKER}\n")
+            format!("12345\n67890\n{OUTPUT_TRUNCATED_MARKER}\n")
         );
+        assert_eq!(output.as_str().len(), output.limit);
     }
 }

@@ -189,6 +189,7 @@ fn owners_grant_roles_and_viewers_see_config_names_only() {
             "access.add",
             "access.update",
             "config.change",
+            "config.read",
             "access.remove"
         ]
     );

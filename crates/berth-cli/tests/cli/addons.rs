@@ -607,13 +607,16 @@ fn a_postgres_backup_brings_a_dropped_table_back_and_old_ones_expire() {
         .json();
     assert_eq!(captured["id"], "b001");
     assert!(captured["size_bytes"].as_u64().unwrap() > 0);
-    let file = world
-        .server
-        .data_dir()
-        .join("backups")
-        .join(&addon)
-        .join("b001.dump");
+    // Kept under the add-on's id, which a later add-on of the same name never gets.
+    let backups = world.server.data_dir().join("backups");
+    let dirs: Vec<_> = std::fs::read_dir(&backups)
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .collect();
+    assert_eq!(dirs.len(), 1, "{dirs:?}");
+    let file = dirs[0].join("b001.dump");
     assert!(file.is_file(), "{}", file.display());
+    assert_ne!(dirs[0].file_name().unwrap(), addon.as_str());
     let listed = world.berth(&["pg:backups", &addon, "-a", &app]).ok();
     assert!(listed.contains("b001"), "{listed}");
 
