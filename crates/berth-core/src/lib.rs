@@ -2,6 +2,7 @@
 //! Everything here is pure so it can be tested without a server, engine or store.
 
 mod app_name;
+pub mod cookies;
 mod email;
 mod hostname;
 mod manifest;

@@ -18,6 +18,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
+use berth_core::cookies;
 use bytes::{Buf, BytesMut};
 use hyper_util::server::graceful::Watcher;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
@@ -27,6 +28,7 @@ use tokio::sync::watch;
 use crate::headers;
 use crate::pages::Page;
 use crate::proxy::ACME_CHALLENGE_PREFIX;
+use crate::slots::ConnectionSlot;
 use crate::table::{InFlight, RouteEntry, Target};
 use crate::worker::Worker;
 
@@ -34,27 +36,43 @@ use crate::worker::Worker;
 const MAX_HEADERS: usize = 100;
 
 /// Serves one client connection until it closes, idles out, the router
-/// stops, or a request needs hyper.
+/// stops, or a request needs hyper. `_slot` holds its place under the
+/// connection cap until then.
 pub(crate) async fn serve(
     worker: Arc<Worker>,
     mut client: TcpStream,
     peer: SocketAddr,
     mut stopping: watch::Receiver<()>,
     watcher: Watcher,
+    slot: ConnectionSlot,
 ) {
     let config = &worker.router.config;
     let peer_ip = peer.ip().to_string();
     let mut buffer = BytesMut::with_capacity(8 * 1024);
     let mut scratch = Scratch::default();
+    // The first head is due within the head timeout of the connection's
+    // start; a later one within the head timeout of its first byte.
+    let mut head_due = Some(tokio::time::Instant::now() + config.head_timeout);
+    let mut scanned = 0;
     loop {
         // Wait for a whole request head (or for the bytes hyper needs to answer).
-        while !has_whole_head(&buffer) && buffer.len() <= config.max_header_bytes {
+        while !has_whole_head(&buffer, &mut scanned) && buffer.len() <= config.max_header_bytes {
             buffer.reserve(4096);
+            let due = head_due.unwrap_or_else(|| tokio::time::Instant::now() + config.idle_timeout);
             tokio::select! {
-                read = tokio::time::timeout(config.idle_timeout, client.read_buf(&mut buffer)) => {
+                read = tokio::time::timeout_at(due, client.read_buf(&mut buffer)) => {
                     match read {
-                        Ok(Ok(0)) | Ok(Err(_)) | Err(_) => return,
-                        Ok(Ok(_)) => {}
+                        Ok(Ok(0)) | Ok(Err(_)) => return,
+                        Ok(Ok(_)) => {
+                            head_due.get_or_insert_with(|| {
+                                tokio::time::Instant::now() + config.head_timeout
+                            });
+                        }
+                        Err(_) if buffer.is_empty() => return,
+                        Err(_) => {
+                            answer_head_timeout(&mut client, peer).await;
+                            return;
+                        }
                     }
                 }
                 _ = stopping.changed() => return,
@@ -86,16 +104,41 @@ pub(crate) async fn serve(
         if !keep_alive {
             return;
         }
+        scanned = 0;
+        head_due = (!buffer.is_empty()).then(|| tokio::time::Instant::now() + config.head_timeout);
     }
-    worker.hand_to_hyper(client, buffer, peer, watcher).await;
+    worker
+        .hand_to_hyper(client, buffer, peer, watcher, slot)
+        .await;
 }
 
-/// Whether `bytes` hold a blank line ending a head (`\r\n\r\n`, or bare `\n\n`).
-fn has_whole_head(bytes: &[u8]) -> bool {
-    bytes
-        .windows(2)
-        .enumerate()
-        .any(|(at, pair)| pair == b"\n\n" || (pair == b"\n\r" && bytes.get(at + 2) == Some(&b'\n')))
+/// Tells a client whose request head did not arrive in time so, and lets
+/// the connection close.
+async fn answer_head_timeout(client: &mut TcpStream, peer: SocketAddr) {
+    tracing::debug!(%peer, "router: a request head did not arrive in time");
+    let answer = Page::HeadTimeout.http1_closing();
+    let _ = tokio::time::timeout(ANSWER_WRITE_TIMEOUT, client.write_all(&answer)).await;
+}
+
+/// How long writing one of the router's own short answers may take.
+const ANSWER_WRITE_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Whether `bytes` hold a blank line ending a head (`\r\n\r\n`, or bare
+/// `\n\n`). Only what `scanned` does not cover yet is looked at (plus the
+/// two bytes before it, where a blank line may have begun), so waiting for
+/// a head that arrives byte by byte stays linear in its length.
+fn has_whole_head(bytes: &[u8], scanned: &mut usize) -> bool {
+    let mut at = scanned.saturating_sub(2);
+    while let Some(offset) = bytes[at..].iter().position(|&byte| byte == b'\n') {
+        let newline = at + offset;
+        match bytes.get(newline + 1) {
+            Some(b'\n') => return true,
+            Some(b'\r') if bytes.get(newline + 2) == Some(&b'\n') => return true,
+            _ => at = newline + 1,
+        }
+    }
+    *scanned = bytes.len();
+    false
 }
 
 /// A request this path can serve, as parts of the client's head.
@@ -203,6 +246,10 @@ impl<'head> PlainRequest<'head> {
             out.extend_from_slice(part.as_bytes());
         }
         for (name, value) in &self.kept {
+            if name.eq_ignore_ascii_case("cookie") && cookies::has_berth_cookie(value) {
+                write_foreign_cookies(out, value);
+                continue;
+            }
             out.extend_from_slice(b"\r\n");
             out.extend_from_slice(name.as_bytes());
             out.extend_from_slice(b": ");
@@ -250,6 +297,19 @@ impl<'head> PlainRequest<'head> {
     }
 }
 
+/// A `Cookie` header line with Berth's own cookies left out (none at all
+/// when only Berth's were there): apps never see a dashboard session.
+fn write_foreign_cookies(out: &mut Vec<u8>, value: &[u8]) {
+    let mut pairs = cookies::foreign_cookies(value);
+    let Some(first) = pairs.next() else { return };
+    out.extend_from_slice(b"\r\ncookie: ");
+    out.extend_from_slice(first);
+    for pair in pairs {
+        out.extend_from_slice(b"; ");
+        out.extend_from_slice(pair);
+    }
+}
+
 /// Buffers reused from one request to the next on a connection.
 #[derive(Default)]
 struct Scratch {
@@ -276,10 +336,20 @@ struct ResponseHead {
     framing: Framing,
     /// The upstream connection may carry another request afterwards.
     reusable: bool,
+    /// The answer cannot have a body (to `HEAD`, or a 204 or 304): body
+    /// bytes an app sends anyway may still be on their way, so the
+    /// connection is looked at again before its next use.
+    bodiless: bool,
 }
 
-/// No response from an upstream, before any response byte: another try may follow.
-struct Unanswered;
+/// Why an upstream gave no answer the router relays.
+enum Failure {
+    /// No response, before any response byte: another try may follow.
+    Unanswered,
+    /// A response whose framing is invalid or ambiguous (Heroku's H17):
+    /// neither relayed nor retried.
+    PoorlyFormatted,
+}
 
 impl Worker {
     /// Forwards one request and relays its answer; whether the client
@@ -302,7 +372,14 @@ impl Worker {
             let (upstream, head) =
                 match tokio::time::timeout(self.router.config.first_byte_timeout, attempt).await {
                     Ok(Ok(answered)) => answered,
-                    Ok(Err(Unanswered)) => continue,
+                    Ok(Err(Failure::Unanswered)) => continue,
+                    Ok(Err(Failure::PoorlyFormatted)) => {
+                        let page =
+                            Error::new(Page::AppError, "H17", "Poorly formatted HTTP response");
+                        return self
+                            .answer_with_page(route, request, client, page, &target.dyno, started)
+                            .await;
+                    }
                     Err(_) => {
                         let page = Error::new(Page::Timeout, "H12", "Request timeout");
                         return self
@@ -337,26 +414,26 @@ impl Worker {
         target: &Target,
         head_only: bool,
         scratch: &mut Scratch,
-    ) -> Result<(TcpStream, ResponseHead), Unanswered> {
+    ) -> Result<(TcpStream, ResponseHead), Failure> {
         let mut pooled = self.pool.take(target.address);
         loop {
             let reused = pooled.is_some();
             let mut upstream = match pooled.take() {
                 Some(upstream) => upstream,
-                None => connect(target.address).await.ok_or(Unanswered)?,
+                None => connect(target.address).await.ok_or(Failure::Unanswered)?,
             };
             if upstream.write_all(&scratch.upstream_head).await.is_err() {
                 if reused {
                     continue;
                 }
-                return Err(Unanswered);
+                return Err(Failure::Unanswered);
             }
             scratch.response.clear();
             match read_response_head(&mut upstream, head_only, scratch).await {
                 Ok(head) => return Ok((upstream, head)),
                 // A pooled connection the app had closed: try a new one.
-                Err(Unanswered) if reused && scratch.response.is_empty() => continue,
-                Err(Unanswered) => return Err(Unanswered),
+                Err(Failure::Unanswered) if reused && scratch.response.is_empty() => continue,
+                Err(failure) => return Err(failure),
             }
         }
     }
@@ -417,7 +494,7 @@ impl Worker {
         }
         // Bytes beyond the body mean the upstream is out of step: drop it.
         if head.reusable && scratch.response.is_empty() {
-            self.pool.put(target.address, upstream);
+            self.pool.put(target.address, upstream, head.bodiless);
         }
         (sent, keep_alive)
     }
@@ -455,12 +532,13 @@ impl Worker {
         read: BytesMut,
         peer: SocketAddr,
         watcher: Watcher,
+        slot: ConnectionSlot,
     ) {
         let io = Rewound {
             unread: read,
             stream: client,
         };
-        self.serve_with_hyper(io, peer, watcher).await;
+        self.serve_with_hyper(io, peer, watcher, slot).await;
     }
 }
 
@@ -500,18 +578,18 @@ async fn read_response_head(
     upstream: &mut TcpStream,
     head_only: bool,
     scratch: &mut Scratch,
-) -> Result<ResponseHead, Unanswered> {
+) -> Result<ResponseHead, Failure> {
     loop {
         let mut slots = [httparse::EMPTY_HEADER; MAX_HEADERS];
         let mut response = httparse::Response::new(&mut slots);
         match response.parse(&scratch.response) {
             Ok(httparse::Status::Complete(length)) => {
-                let status = response.code.ok_or(Unanswered)?;
+                let status = response.code.ok_or(Failure::PoorlyFormatted)?;
                 if (100..200).contains(&status) {
                     // Interim answers (103 Early Hints) are not passed on;
                     // a 101 was never asked for on this path.
                     if status == 101 {
-                        return Err(Unanswered);
+                        return Err(Failure::Unanswered);
                     }
                     scratch.response.advance(length);
                     continue;
@@ -521,33 +599,38 @@ async fn read_response_head(
                 return Ok(head);
             }
             Ok(httparse::Status::Partial) => {}
-            Err(_) => return Err(Unanswered),
+            Err(_) => return Err(Failure::PoorlyFormatted),
         }
         if scratch.response.len() > 64 * 1024 {
-            return Err(Unanswered);
+            return Err(Failure::PoorlyFormatted);
         }
         scratch.response.reserve(16 * 1024);
         match upstream.read_buf(&mut scratch.response).await {
-            Ok(0) | Err(_) => return Err(Unanswered),
+            Ok(0) | Err(_) => return Err(Failure::Unanswered),
             Ok(_) => {}
         }
     }
 }
 
 /// The client's version of a response head: hop-by-hop headers gone
-/// (except the framing, which is passed through as it is).
+/// (except a chunked framing, passed through as it is), one
+/// `Content-Length` however many equal ones the app sent. A framing that
+/// could be read two ways is refused, never passed on (RFC 9112 §6.3).
 fn rewrite_response_head(
     response: &httparse::Response<'_, '_>,
     head_only: bool,
     out: &mut Vec<u8>,
-) -> Result<ResponseHead, Unanswered> {
-    let status = response.code.ok_or(Unanswered)?;
+) -> Result<ResponseHead, Failure> {
+    let status = response.code.ok_or(Failure::PoorlyFormatted)?;
+    let http11 = response.version == Some(1);
+    let mut transfer_coded = false;
     let mut chunked = false;
     let mut length = None;
-    let mut upstream_closes = response.version != Some(1);
+    let mut upstream_closes = !http11;
     let mut connection_names: Vec<&[u8]> = Vec::new();
     for header in response.headers.iter() {
         if header.name.eq_ignore_ascii_case("transfer-encoding") {
+            transfer_coded = true;
             chunked = header
                 .value
                 .rsplit(|&b| b == b',')
@@ -557,8 +640,7 @@ fn rewrite_response_head(
                 upstream_closes = true;
             }
         } else if header.name.eq_ignore_ascii_case("content-length") {
-            let value = std::str::from_utf8(header.value).map_err(|_| Unanswered)?;
-            length = Some(value.trim().parse::<u64>().map_err(|_| Unanswered)?);
+            add_content_length(header.value, &mut length).ok_or(Failure::PoorlyFormatted)?;
         } else if header.name.eq_ignore_ascii_case("connection") {
             for token in header.value.split(|&b| b == b',').map(<[u8]>::trim_ascii) {
                 if token.eq_ignore_ascii_case(b"close") {
@@ -568,7 +650,13 @@ fn rewrite_response_head(
             }
         }
     }
-    let framing = if head_only || status == 204 || status == 304 {
+    // A transfer coding beside a length (or in HTTP/1.0) leaves it to
+    // each reader which one ends the body.
+    if transfer_coded && (length.is_some() || !http11) {
+        return Err(Failure::PoorlyFormatted);
+    }
+    let bodiless = head_only || status == 204 || status == 304;
+    let framing = if bodiless {
         Framing::Empty
     } else if chunked {
         Framing::Chunked
@@ -579,17 +667,25 @@ fn rewrite_response_head(
     };
     out.clear();
     out.extend_from_slice(b"HTTP/1.1 ");
-    out.extend_from_slice(status.to_string().as_bytes());
+    push_decimal(out, u64::from(status));
     out.push(b' ');
     out.extend_from_slice(response.reason.unwrap_or("").as_bytes());
+    let mut length_written = false;
     for header in response.headers.iter() {
         let name = header.name;
-        let framing_header = name.eq_ignore_ascii_case("transfer-encoding")
-            || name.eq_ignore_ascii_case("content-length");
-        let dropped = if framing_header {
-            // Chunked wins over a length; an unframed body has neither.
-            (chunked && name.eq_ignore_ascii_case("content-length"))
-                || framing == Framing::UntilClose
+        if name.eq_ignore_ascii_case("content-length") {
+            if let (Some(length), false) = (length, length_written) {
+                out.extend_from_slice(b"\r\n");
+                out.extend_from_slice(name.as_bytes());
+                out.extend_from_slice(b": ");
+                push_decimal(out, length);
+                length_written = true;
+            }
+            continue;
+        }
+        let dropped = if name.eq_ignore_ascii_case("transfer-encoding") {
+            // An unframed body has no coding on the client's side.
+            framing == Framing::UntilClose
         } else {
             headers::is_hop_by_hop(name)
                 || name.eq_ignore_ascii_case("upgrade")
@@ -608,7 +704,41 @@ fn rewrite_response_head(
         status,
         framing,
         reusable: !upstream_closes && framing != Framing::UntilClose,
+        bodiless,
     })
+}
+
+/// Adds a `Content-Length` value (digits only, or a list of equal ones) to
+/// the length seen so far; `None` when it is not a length or differs.
+fn add_content_length(value: &[u8], length: &mut Option<u64>) -> Option<()> {
+    for item in value.split(|&b| b == b',').map(<[u8]>::trim_ascii) {
+        if item.is_empty() || !item.iter().all(u8::is_ascii_digit) {
+            return None;
+        }
+        let parsed = item.iter().try_fold(0u64, |total, &digit| {
+            total.checked_mul(10)?.checked_add(u64::from(digit - b'0'))
+        })?;
+        match *length {
+            Some(earlier) if earlier != parsed => return None,
+            _ => *length = Some(parsed),
+        }
+    }
+    Some(())
+}
+
+/// Writes `number` in decimal, without allocating.
+fn push_decimal(out: &mut Vec<u8>, mut number: u64) {
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (number % 10) as u8;
+        number /= 10;
+        if number == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&digits[at..]);
 }
 
 /// Where a response body stands: how much is left, and for a chunked one,
@@ -848,10 +978,72 @@ mod tests {
         assert!(!chunked(&[b"3\r\nabcX"]).2);
     }
 
+    fn whole_head(bytes: &[u8]) -> bool {
+        has_whole_head(bytes, &mut 0)
+    }
+
     #[test]
     fn heads_end_at_a_blank_line() {
-        assert!(has_whole_head(b"GET / HTTP/1.1\r\nhost: a\r\n\r\n"));
-        assert!(has_whole_head(b"GET / HTTP/1.1\nhost: a\n\n"));
-        assert!(!has_whole_head(b"GET / HTTP/1.1\r\nhost: a\r\n"));
+        assert!(whole_head(b"GET / HTTP/1.1\r\nhost: a\r\n\r\n"));
+        assert!(whole_head(b"GET / HTTP/1.1\nhost: a\n\n"));
+        assert!(!whole_head(b"GET / HTTP/1.1\r\nhost: a\r\n"));
+    }
+
+    #[test]
+    fn a_head_arriving_byte_by_byte_is_found_where_it_ends() {
+        for head in [
+            &b"GET / HTTP/1.1\r\nhost: a\r\nx: y\r\n\r\n"[..],
+            b"GET / HTTP/1.1\nhost: a\n\n",
+        ] {
+            let mut scanned = 0;
+            for end in 1..head.len() {
+                assert!(!has_whole_head(&head[..end], &mut scanned), "{end}");
+                assert_eq!(scanned, end, "what was looked at is not looked at again");
+            }
+            assert!(has_whole_head(head, &mut scanned));
+        }
+    }
+
+    fn response_head(head: &[u8]) -> Result<(ResponseHead, String), &'static str> {
+        let mut slots = [httparse::EMPTY_HEADER; MAX_HEADERS];
+        let mut response = httparse::Response::new(&mut slots);
+        assert!(response.parse(head).unwrap().is_complete());
+        let mut out = Vec::new();
+        match rewrite_response_head(&response, false, &mut out) {
+            Ok(head) => Ok((head, String::from_utf8(out).unwrap())),
+            Err(Failure::PoorlyFormatted) => Err("poorly formatted"),
+            Err(Failure::Unanswered) => Err("unanswered"),
+        }
+    }
+
+    #[test]
+    fn ambiguous_response_framing_is_refused() {
+        for head in [
+            &b"HTTP/1.1 200 OK\r\ncontent-length: 5\r\ncontent-length: 6\r\n\r\n"[..],
+            b"HTTP/1.1 200 OK\r\ncontent-length: +5\r\n\r\n",
+            b"HTTP/1.1 200 OK\r\ncontent-length: 5, 6\r\n\r\n",
+            b"HTTP/1.1 200 OK\r\ncontent-length: -1\r\n\r\n",
+            b"HTTP/1.1 200 OK\r\ncontent-length: 99999999999999999999\r\n\r\n",
+            b"HTTP/1.1 200 OK\r\ntransfer-encoding: gzip\r\ncontent-length: 5\r\n\r\n",
+            b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\ncontent-length: 5\r\n\r\n",
+            b"HTTP/1.0 200 OK\r\ntransfer-encoding: chunked\r\n\r\n",
+        ] {
+            assert_eq!(
+                response_head(head).err(),
+                Some("poorly formatted"),
+                "{}",
+                String::from_utf8_lossy(head)
+            );
+        }
+    }
+
+    #[test]
+    fn equal_lengths_are_passed_on_as_one() {
+        let (head, text) = response_head(
+            b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nx-a: 1\r\ncontent-length: 005, 5\r\n\r\n",
+        )
+        .unwrap();
+        assert_eq!(head.framing, Framing::Length(5));
+        assert_eq!(text, "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nx-a: 1");
     }
 }

@@ -3,7 +3,11 @@
 
 use std::net::SocketAddr;
 
-use hyper::header::{HeaderMap, HeaderName, HeaderValue, CONNECTION, UPGRADE};
+use berth_core::cookies;
+use hyper::header::{
+    HeaderMap, HeaderName, HeaderValue, CONNECTION, CONTENT_LENGTH, COOKIE, TRANSFER_ENCODING,
+    UPGRADE,
+};
 
 /// Headers that concern one connection, never forwarded (RFC 9110 §7.6.1).
 const HOP_BY_HOP: [&str; 8] = [
@@ -84,6 +88,7 @@ pub(crate) fn forward(
     upgrade: bool,
 ) {
     strip_hop_by_hop(headers, upgrade);
+    strip_berth_cookies(headers);
     let client = peer.ip().to_string();
     let forwarded_for = match headers.get("x-forwarded-for").and_then(|v| v.to_str().ok()) {
         Some(earlier) => format!("{earlier}, {client}"),
@@ -106,6 +111,59 @@ pub(crate) fn forward(
         if let Ok(value) = HeaderValue::from_str(value) {
             headers.insert(name, value);
         }
+    }
+}
+
+/// Removes Berth's own cookies (the dashboard's session among them) from
+/// the `Cookie` headers, keeping the app's; no `Cookie` header is left when
+/// only Berth's were there.
+pub(crate) fn strip_berth_cookies(headers: &mut HeaderMap) {
+    if !headers
+        .get_all(COOKIE)
+        .iter()
+        .any(|value| cookies::has_berth_cookie(value.as_bytes()))
+    {
+        return;
+    }
+    let mut kept = Vec::new();
+    for value in headers.get_all(COOKIE) {
+        for pair in cookies::foreign_cookies(value.as_bytes()) {
+            if !kept.is_empty() {
+                kept.extend_from_slice(b"; ");
+            }
+            kept.extend_from_slice(pair);
+        }
+    }
+    headers.remove(COOKIE);
+    if let (false, Ok(value)) = (kept.is_empty(), HeaderValue::from_bytes(&kept)) {
+        headers.insert(COOKIE, value);
+    }
+}
+
+/// Whether a response says both a transfer coding and a length: which one
+/// ends its body is then up to each reader (RFC 9112 §6.3), so it is not
+/// passed on.
+pub(crate) fn has_ambiguous_framing(headers: &HeaderMap) -> bool {
+    headers.contains_key(TRANSFER_ENCODING) && headers.contains_key(CONTENT_LENGTH)
+}
+
+/// Leaves one `Content-Length` where an app sent several (or a list): hyper
+/// has checked they agree; the client gets the one value.
+pub(crate) fn one_content_length(headers: &mut HeaderMap) {
+    let mut values = headers.get_all(CONTENT_LENGTH).iter();
+    let Some(first) = values.next() else { return };
+    if values.next().is_none() && !first.as_bytes().contains(&b',') {
+        return;
+    }
+    let length = first
+        .as_bytes()
+        .split(|&b| b == b',')
+        .next()
+        .map(<[u8]>::trim_ascii)
+        .and_then(|digits| HeaderValue::from_bytes(digits).ok());
+    headers.remove(CONTENT_LENGTH);
+    if let Some(length) = length {
+        headers.insert(CONTENT_LENGTH, length);
     }
 }
 
@@ -164,6 +222,30 @@ mod tests {
         assert_eq!(headers["x-forwarded-host"], "demo.localhost:8080");
         assert_eq!(headers["via"], "1.1 berth");
         assert_eq!(headers["host"], "demo.localhost:8080");
+    }
+
+    #[test]
+    fn berth_cookies_never_go_upstream() {
+        let mut headers = HeaderMap::new();
+        headers.append(
+            "cookie",
+            HeaderValue::from_static("theme=dark; berth_session=s3cret"),
+        );
+        headers.append(
+            "cookie",
+            HeaderValue::from_static("__Host-berth_session=s3cret; cart=3"),
+        );
+        let peer = SocketAddr::from(([127, 0, 0, 1], 5555));
+        forward(&mut headers, "demo.localhost", peer, 8080, "abc", false);
+        let cookies: Vec<_> = headers.get_all("cookie").iter().collect();
+        assert_eq!(cookies, ["theme=dark; cart=3"]);
+
+        headers.insert(
+            "cookie",
+            HeaderValue::from_static("berth_csrf=1; berth_flash=2"),
+        );
+        strip_berth_cookies(&mut headers);
+        assert!(!headers.contains_key("cookie"));
     }
 
     #[test]

@@ -7,6 +7,7 @@ mod fast_path;
 mod headers;
 mod pages;
 mod proxy;
+mod slots;
 mod table;
 mod tls;
 mod tracked;
@@ -42,6 +43,13 @@ pub struct RouterConfig {
     pub first_byte_timeout: Duration,
     /// How long a client connection may sit idle between requests.
     pub idle_timeout: Duration,
+    /// How long a whole request head may take to arrive, from the
+    /// connection's start or a request's first byte: a client trickling its
+    /// head in byte by byte is cut off then (with a 408).
+    pub head_timeout: Duration,
+    /// Client connections open at once, over every listener; more are
+    /// answered 503 and closed.
+    pub max_connections: usize,
     /// The largest request head (request line and headers) accepted.
     pub max_header_bytes: usize,
     /// Threads serving connections, each with its own event loop and
@@ -54,6 +62,8 @@ impl Default for RouterConfig {
         Self {
             first_byte_timeout: Duration::from_secs(30),
             idle_timeout: Duration::from_secs(75),
+            head_timeout: Duration::from_secs(30),
+            max_connections: 4096,
             max_header_bytes: 64 * 1024,
             workers: 0,
         }
@@ -76,6 +86,8 @@ pub struct Router {
     tls_hosts: Arc<tls::TlsHosts>,
     /// The TLS listener's port (0 while there is none), for redirects.
     https_port: AtomicU16,
+    /// Client connections open now, against `config.max_connections`.
+    connections: slots::ConnectionSlots,
 }
 
 impl Router {
@@ -85,9 +97,10 @@ impl Router {
             challenges: ArcSwap::from_pointee(HashMap::new()),
             in_flight: InFlightCounters::default(),
             log,
-            config,
             tls_hosts: Arc::new(ArcSwap::from_pointee(HashMap::new())),
             https_port: AtomicU16::new(0),
+            connections: slots::ConnectionSlots::new(config.max_connections),
+            config,
         })
     }
 

@@ -17,6 +17,9 @@ pub(crate) enum Page {
     AppError,
     Timeout,
     Maintenance,
+    TooManyConnections,
+    /// The client's request head did not arrive in time.
+    HeadTimeout,
 }
 
 impl Page {
@@ -42,6 +45,16 @@ impl Page {
                 "Down for maintenance",
                 "This app is undergoing maintenance and will be back shortly.",
             ),
+            Page::TooManyConnections => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Too many connections",
+                "This server is serving as many connections as it can. Try again shortly.",
+            ),
+            Page::HeadTimeout => (
+                StatusCode::REQUEST_TIMEOUT,
+                "Request timeout",
+                "The request did not arrive in time.",
+            ),
             Page::Timeout => (
                 StatusCode::SERVICE_UNAVAILABLE,
                 "Request timeout",
@@ -63,10 +76,19 @@ impl Page {
 
     /// The whole HTTP/1.1 response, for the fast path's raw connections.
     pub fn http1(self) -> Vec<u8> {
+        self.http1_with("")
+    }
+
+    /// The whole HTTP/1.1 response, saying the connection closes after it.
+    pub fn http1_closing(self) -> Vec<u8> {
+        self.http1_with("connection: close\r\n")
+    }
+
+    fn http1_with(self, extra_headers: &str) -> Vec<u8> {
         let status = self.status();
         let html = self.html();
         let mut response = format!(
-            "HTTP/1.1 {} {}\r\ncontent-type: text/html; charset=utf-8\r\ncache-control: no-store\r\ncontent-length: {}\r\n\r\n",
+            "HTTP/1.1 {} {}\r\ncontent-type: text/html; charset=utf-8\r\ncache-control: no-store\r\n{extra_headers}content-length: {}\r\n\r\n",
             status.as_u16(),
             status.canonical_reason().unwrap_or(""),
             html.len()

@@ -16,6 +16,7 @@ use hyper_util::rt::TokioIo;
 
 use crate::headers;
 use crate::pages::Page;
+use crate::slots::ConnectionSlot;
 use crate::table::InFlight;
 use crate::tracked::{AccessLog, TrackedBody};
 use crate::worker::Worker;
@@ -81,6 +82,7 @@ impl Worker {
         self: Arc<Self>,
         mut request: Request<Incoming>,
         peer: SocketAddr,
+        slot: Arc<ConnectionSlot>,
     ) -> Response<ProxyBody> {
         let started = Instant::now();
         let router = &self.router;
@@ -208,12 +210,30 @@ impl Worker {
                     );
                     return Page::Timeout.response();
                 }
+                Ok(Err(error)) if is_poorly_formatted(&error) => {
+                    log_error(
+                        "H17",
+                        "Poorly formatted HTTP response",
+                        &target.dyno,
+                        Page::AppError.status(),
+                    );
+                    return Page::AppError.response();
+                }
                 Ok(Err(error)) => {
                     tracing::debug!(app = %route.app, dyno = %target.dyno, %error, "upstream failed");
                     continue;
                 }
                 Ok(Ok(response)) => response,
             };
+            if headers::has_ambiguous_framing(response.headers()) {
+                log_error(
+                    "H17",
+                    "Poorly formatted HTTP response",
+                    &target.dyno,
+                    Page::AppError.status(),
+                );
+                return Page::AppError.response();
+            }
             let status = response.status();
             if status == StatusCode::SWITCHING_PROTOCOLS {
                 if let Some(client_upgrade) = client_upgrade {
@@ -225,6 +245,7 @@ impl Worker {
                             return;
                         };
                         let _in_flight = in_flight;
+                        let _slot = slot;
                         let _ = tokio::io::copy_bidirectional(
                             &mut TokioIo::new(client),
                             &mut TokioIo::new(upstream),
@@ -239,6 +260,7 @@ impl Worker {
                 }
             }
             headers::strip_hop_by_hop(response.headers_mut(), false);
+            headers::one_content_length(response.headers_mut());
             if hsts {
                 response.headers_mut().insert(
                     hyper::header::STRICT_TRANSPORT_SECURITY,
@@ -266,4 +288,17 @@ impl Worker {
         );
         Page::AppError.response()
     }
+}
+
+/// Whether an upstream failed by answering something that is not a valid
+/// HTTP/1.1 response (a bad or conflicting `Content-Length`, say).
+fn is_poorly_formatted(error: &hyper_util::client::legacy::Error) -> bool {
+    let mut source = std::error::Error::source(error);
+    while let Some(cause) = source {
+        if let Some(hyper_error) = cause.downcast_ref::<hyper::Error>() {
+            return hyper_error.is_parse();
+        }
+        source = cause.source();
+    }
+    false
 }

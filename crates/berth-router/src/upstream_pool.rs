@@ -16,27 +16,43 @@ const MAX_IDLE_PER_UPSTREAM: usize = 256;
 /// Touched only by its worker's thread; the lock is never contended.
 #[derive(Default)]
 pub(crate) struct UpstreamPool {
-    idle: Mutex<HashMap<SocketAddr, Vec<(TcpStream, Instant)>>>,
+    idle: Mutex<HashMap<SocketAddr, Vec<Idle>>>,
+}
+
+struct Idle {
+    stream: TcpStream,
+    since: Instant,
+    /// Ask the socket itself whether bytes came after the last answer.
+    recheck: bool,
 }
 
 impl UpstreamPool {
-    /// The most recently used idle connection to `address`, if one is fresh.
+    /// The most recently used idle connection to `address`, if one is
+    /// fresh and quiet: a connection with bytes waiting (an answer the app
+    /// sent where none was due) would hand them to the next request as its
+    /// answer, and one the app closed would fail it.
     pub fn take(&self, address: SocketAddr) -> Option<TcpStream> {
         let mut idle = self.idle.lock().expect("upstream pool lock");
         let connections = idle.get_mut(&address)?;
-        while let Some((stream, since)) = connections.pop() {
-            if since.elapsed() < IDLE_LIMIT {
-                return Some(stream);
+        while let Some(idle) = connections.pop() {
+            if idle.since.elapsed() < IDLE_LIMIT && is_quiet(&idle.stream, idle.recheck) {
+                return Some(idle.stream);
             }
         }
         None
     }
 
-    pub fn put(&self, address: SocketAddr, stream: TcpStream) {
+    /// Keeps `stream` for reuse; `recheck` when its last answer could not
+    /// have a body (one the app sends anyway may still be arriving).
+    pub fn put(&self, address: SocketAddr, stream: TcpStream, recheck: bool) {
         let mut idle = self.idle.lock().expect("upstream pool lock");
         let connections = idle.entry(address).or_default();
         if connections.len() < MAX_IDLE_PER_UPSTREAM {
-            connections.push((stream, Instant::now()));
+            connections.push(Idle {
+                stream,
+                since: Instant::now(),
+                recheck,
+            });
         }
     }
 
@@ -44,8 +60,27 @@ impl UpstreamPool {
     pub fn prune(&self) {
         let mut idle = self.idle.lock().expect("upstream pool lock");
         for connections in idle.values_mut() {
-            connections.retain(|(_, since)| since.elapsed() < IDLE_LIMIT);
+            connections.retain(|idle| idle.since.elapsed() < IDLE_LIMIT);
         }
         idle.retain(|_, connections| !connections.is_empty());
     }
+}
+
+/// Whether nothing is waiting on an idle upstream connection: neither
+/// bytes nor its end. What the event loop has already seen costs no system
+/// call; `recheck` asks the socket (bytes may have arrived unseen so far).
+fn is_quiet(stream: &TcpStream, recheck: bool) -> bool {
+    let mut probe = [0u8; 1];
+    match stream.try_read(&mut probe) {
+        Err(error) if error.kind() == std::io::ErrorKind::WouldBlock => {}
+        _ => return false,
+    }
+    if !recheck {
+        return true;
+    }
+    let mut peeked = [std::mem::MaybeUninit::uninit(); 1];
+    matches!(
+        socket2::SockRef::from(stream).peek(&mut peeked),
+        Err(error) if error.kind() == std::io::ErrorKind::WouldBlock
+    )
 }

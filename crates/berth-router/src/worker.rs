@@ -16,6 +16,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 use tokio_rustls::TlsAcceptor;
 
 use crate::fast_path;
+use crate::slots::ConnectionSlot;
 use crate::upstream_pool::{UpstreamPool, IDLE_LIMIT};
 use crate::{ProxyBody, Router, SHUTDOWN_GRACE};
 
@@ -39,8 +40,8 @@ pub(crate) struct Worker {
 /// How long a client gets to complete its TLS handshake.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// A connection dealt to a worker.
-type Dealt = (std::net::TcpStream, SocketAddr);
+/// A connection dealt to a worker, with its place under the connection cap.
+type Dealt = (std::net::TcpStream, SocketAddr, ConnectionSlot);
 
 /// Starts `count` worker threads. The first also accepts on `listener` and
 /// deals connections to all of them in turn, so that even a handful of
@@ -62,7 +63,7 @@ pub(crate) fn start(
     let mut finished = Vec::with_capacity(count);
     for index in (0..count).rev() {
         let inbox = inboxes.pop().expect("one inbox per worker");
-        let acceptor = (index == 0).then(|| (listener.take(), dealers.clone()));
+        let acceptor = (index == 0).then(|| (listener.take(), dealers.clone(), router.clone()));
         let router = router.clone();
         let stopping = stopping.clone();
         let tls = tls.clone();
@@ -90,10 +91,17 @@ pub(crate) fn start(
                         local_port_text: local_port.to_string(),
                         tls,
                     });
-                    if let Some((Some(listener), dealers)) = acceptor {
+                    if let Some((Some(listener), dealers, router)) = acceptor {
                         match TcpListener::from_std(listener) {
                             Ok(listener) => {
-                                tokio::spawn(deal(listener, dealers, stopping.clone()));
+                                let plain = worker.tls.is_none();
+                                tokio::spawn(deal(
+                                    listener,
+                                    dealers,
+                                    router,
+                                    plain,
+                                    stopping.clone(),
+                                ));
                             }
                             Err(error) => {
                                 tracing::error!(%error, "router: cannot use the listener");
@@ -110,10 +118,14 @@ pub(crate) fn start(
     Ok(finished)
 }
 
-/// Accepts connections and hands them to the workers in turn.
+/// Accepts connections and hands them to the workers in turn. One over
+/// the connection cap is answered 503 on plain HTTP (over TLS, where no
+/// answer can be read before a handshake, it is closed).
 async fn deal(
     listener: TcpListener,
     dealers: Vec<mpsc::UnboundedSender<Dealt>>,
+    router: Arc<Router>,
+    plain: bool,
     mut stopping: watch::Receiver<()>,
 ) {
     let mut next = 0;
@@ -129,9 +141,15 @@ async fn deal(
                         continue;
                     }
                 };
+                let Some(slot) = router.connections.take() else {
+                    if plain {
+                        router.connections.refuse(stream);
+                    }
+                    continue;
+                };
                 let _ = stream.set_nodelay(true);
                 let Ok(stream) = stream.into_std() else { continue };
-                let _ = dealers[next % dealers.len()].send((stream, peer));
+                let _ = dealers[next % dealers.len()].send((stream, peer, slot));
                 next += 1;
             }
             _ = stopping.changed() => return,
@@ -155,7 +173,9 @@ fn connection_builder(router: &Router) -> auto::Builder<TokioExecutor> {
     builder
         .http1()
         .timer(TokioTimer::new())
-        .header_read_timeout(config.idle_timeout)
+        // Counted from the end of the previous answer: on connections hyper
+        // serves, the head timeout bounds idle time too.
+        .header_read_timeout(config.head_timeout)
         .max_buf_size(config.max_header_bytes.max(8192));
     builder
 }
@@ -171,11 +191,15 @@ impl Worker {
         loop {
             tokio::select! {
                 dealt = inbox.recv() => {
-                    let Some((stream, peer)) = dealt else { break };
+                    let Some((stream, peer, slot)) = dealt else { break };
                     match tokio::net::TcpStream::from_std(stream) {
                         Ok(stream) => match &self.tls {
                             Some(acceptor) => {
-                                self.serve_tls_connection(&graceful, acceptor.clone(), stream, peer);
+                                self.serve_tls_connection(
+                                    &graceful,
+                                    acceptor.clone(),
+                                    (stream, peer, slot),
+                                );
                             }
                             None => {
                                 let serving = fast_path::serve(
@@ -184,6 +208,7 @@ impl Worker {
                                     peer,
                                     stopping.clone(),
                                     graceful.watcher(),
+                                    slot,
                                 );
                                 tokio::spawn(serving);
                             }
@@ -209,8 +234,7 @@ impl Worker {
         self: &Arc<Self>,
         graceful: &GracefulShutdown,
         acceptor: TlsAcceptor,
-        stream: tokio::net::TcpStream,
-        peer: SocketAddr,
+        (stream, peer, slot): (tokio::net::TcpStream, SocketAddr, ConnectionSlot),
     ) {
         let worker = self.clone();
         let watcher = graceful.watcher();
@@ -224,24 +248,29 @@ impl Worker {
                     }
                     Err(_) => return,
                 };
-            worker.serve_with_hyper(stream, peer, watcher).await;
+            worker.serve_with_hyper(stream, peer, watcher, slot).await;
         });
     }
 
     /// Serves a connection with hyper until it ends (HTTP/1.1 or HTTP/2,
-    /// upgrades included), counted in the graceful shutdown.
+    /// upgrades included), counted in the graceful shutdown. Its slot
+    /// under the connection cap is held until then, and by a tunnel after
+    /// an upgrade for as long as the tunnel lasts.
     pub(crate) async fn serve_with_hyper<Io>(
         self: Arc<Self>,
         io: Io,
         peer: SocketAddr,
         watcher: Watcher,
+        slot: ConnectionSlot,
     ) where
         Io: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
     {
         let worker = self.clone();
+        let slot = Arc::new(slot);
         let service = hyper::service::service_fn(move |request| {
             let worker = worker.clone();
-            async move { Ok::<_, std::convert::Infallible>(worker.handle(request, peer).await) }
+            let slot = slot.clone();
+            async move { Ok::<_, std::convert::Infallible>(worker.handle(request, peer, slot).await) }
         });
         let connection = self
             .http

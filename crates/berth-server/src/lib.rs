@@ -4,11 +4,12 @@
 
 pub mod admin;
 mod api;
+mod api_listener;
 mod dashboard;
 mod git_http;
 mod settings;
 
-use std::future::{Future, IntoFuture};
+use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -179,14 +180,12 @@ pub async fn launch(
         .merge(dashboard::routes(state.clone()))
         .merge(git_http::routes())
         .with_state(state.clone());
-    let mut api_server = tokio::spawn(
-        axum::serve(
-            listeners.api,
-            app.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(wait_for_stop(stopped.clone()))
-        .into_future(),
-    );
+    let mut api_server = tokio::spawn(api_listener::serve(
+        listeners.api,
+        app,
+        Duration::from_secs(settings.api_head_timeout),
+        wait_for_stop(stopped.clone()),
+    ));
     let https_address = match &listeners.https {
         Some(https) => Some(https.local_addr().context("router TLS listener address")?),
         None => None,
@@ -227,7 +226,7 @@ pub async fn launch(
     tokio::select! {
         () = shutdown => tracing::info!("shutting down"),
         result = &mut api_server => {
-            result.context("API server task")?.context("API server")?;
+            result.context("API server task")?;
             anyhow::bail!("the API server stopped unexpectedly");
         }
         result = &mut router => {

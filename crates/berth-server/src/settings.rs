@@ -96,6 +96,20 @@ pub struct Settings {
     #[arg(long, env = "BERTH_ROUTER_IDLE_TIMEOUT", default_value_t = 75)]
     pub router_idle_timeout: u64,
 
+    /// Router: seconds a whole request head may take to arrive (from the
+    /// connection's start or the head's first byte); then 408 and close.
+    #[arg(long, env = "BERTH_ROUTER_HEAD_TIMEOUT", default_value_t = 30)]
+    pub router_head_timeout: u64,
+
+    /// Router: client connections open at once (plain and TLS); more get a 503 and are closed.
+    #[arg(long, env = "BERTH_ROUTER_MAX_CONNECTIONS", default_value_t = 4096)]
+    pub router_max_connections: usize,
+
+    /// API: seconds a whole request head may take to arrive (idle keep-alive
+    /// time included); then the connection is closed.
+    #[arg(long, env = "BERTH_API_HEAD_TIMEOUT", default_value_t = 30)]
+    pub api_head_timeout: u64,
+
     /// Router: the largest request head (request line and headers) accepted, in bytes.
     #[arg(long, env = "BERTH_ROUTER_MAX_HEADER_BYTES", default_value_t = 65536)]
     pub router_max_header_bytes: usize,
@@ -247,6 +261,8 @@ impl Settings {
         RouterConfig {
             first_byte_timeout: Duration::from_secs(self.router_timeout),
             idle_timeout: Duration::from_secs(self.router_idle_timeout),
+            head_timeout: Duration::from_secs(self.router_head_timeout),
+            max_connections: self.router_max_connections,
             max_header_bytes: self.router_max_header_bytes,
             workers: self.router_workers,
         }
