@@ -10,6 +10,7 @@ mod faults;
 mod key_rotation;
 mod push_limits;
 mod redis_isolation;
+mod router_cookies;
 mod secret_exposure;
 mod session_theft;
 mod sign_in;
