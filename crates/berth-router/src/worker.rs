@@ -173,9 +173,9 @@ fn connection_builder(router: &Router) -> auto::Builder<TokioExecutor> {
     builder
         .http1()
         .timer(TokioTimer::new())
-        // Counted from the end of the previous answer: on connections hyper
-        // serves, the head timeout bounds idle time too.
-        .header_read_timeout(config.head_timeout)
+        // Hyper counts it from the end of the previous answer, so it bounds
+        // idle keep-alive as well: never shorter than the idle timeout.
+        .header_read_timeout(config.head_timeout.max(config.idle_timeout))
         .max_buf_size(config.max_header_bytes.max(8192));
     builder
 }
