@@ -1,4 +1,5 @@
-//! Faults from outside Berth's code: berthd killed at any moment of a push.
+//! Faults from outside Berth's code: berthd killed at any moment of a push
+//! or of a config change.
 
 use std::path::Path;
 use std::process::Command;
@@ -35,9 +36,38 @@ struct Deployed {
     token: String,
     name: String,
     client: reqwest::Client,
+    _data_dir: tempfile::TempDir,
 }
 
 impl Deployed {
+    /// A real berthd with a user and one app named after `prefix`.
+    async fn start(prefix: &str) -> (Self, App, EngineCleanup) {
+        let data_dir = tempfile::tempdir().unwrap();
+        let berthd = BerthdProcess::start(Path::new(BERTHD), data_dir.path(), &[]);
+        let token = berthd.create_user("ops@example.com");
+        let name = unique_app_name(prefix);
+        let cleanup = EngineCleanup::new(&name);
+        let deployed = Deployed {
+            berthd,
+            token,
+            name,
+            client: reqwest::Client::new(),
+            _data_dir: data_dir,
+        };
+        let app: App = deployed
+            .client
+            .post(format!("http://{}/api/v1/apps", deployed.berthd.api))
+            .bearer_auth(&deployed.token)
+            .json(&serde_json::json!({ "name": deployed.name }))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        (deployed, app, cleanup)
+    }
+
     async fn releases(&self) -> Vec<Release> {
         self.client
             .get(format!(
@@ -122,6 +152,49 @@ impl Deployed {
     }
 }
 
+/// How many config changes are interrupted in a row.
+const CONFIG_KILLS: usize = 5;
+
+/// A web process that serves its `GREETING` config var.
+const GREETER: &str = "FROM scratch\n\
+COPY busybox /bin/busybox\n\
+RUN [\"/bin/busybox\", \"--install\", \"-s\", \"/bin\"]\n\
+CMD [\"/bin/sh\", \"-c\", \"mkdir -p /srv && echo \\\"$GREETING\\\" > /srv/index.html && exec httpd -f -p $PORT -h /srv\"]\n";
+
+impl Deployed {
+    fn config_url(&self) -> String {
+        format!(
+            "http://{}/api/v1/apps/{}/config",
+            self.berthd.api, self.name
+        )
+    }
+
+    /// The config vars berthd has stored for the app.
+    async fn config(&self) -> std::collections::BTreeMap<String, String> {
+        self.client
+            .get(self.config_url())
+            .bearer_auth(&self.token)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
+    /// Sets `GREETING` in the background; whether berthd said it was done.
+    fn set_greeting(&self, greeting: &str) -> tokio::task::JoinHandle<bool> {
+        let request = self
+            .client
+            .patch(self.config_url())
+            .bearer_auth(&self.token)
+            .json(&serde_json::json!({ "GREETING": greeting }));
+        tokio::spawn(async move {
+            matches!(request.send().await, Ok(response) if response.status().is_success())
+        })
+    }
+}
+
 /// Pushes `repo`'s main in a thread, so that berthd can be killed meanwhile.
 fn push_in_background(
     repo: &Arc<AppRepo>,
@@ -137,28 +210,7 @@ async fn berthd_killed_at_random_moments_of_pushes_keeps_the_old_release_and_fai
     let seed = fault_seed();
     eprintln!("kill moments from seed {seed} (BERTH_FAULT_SEED={seed} repeats them)");
     let mut rng = StdRng::seed_from_u64(seed);
-    let data_dir = tempfile::tempdir().unwrap();
-    let berthd = BerthdProcess::start(Path::new(BERTHD), data_dir.path(), &[]);
-    let token = berthd.create_user("ops@example.com");
-    let name = unique_app_name("sigkill");
-    let _cleanup = EngineCleanup::new(&name);
-    let mut deployed = Deployed {
-        berthd,
-        token,
-        name,
-        client: reqwest::Client::new(),
-    };
-    let app: App = deployed
-        .client
-        .post(format!("http://{}/api/v1/apps", deployed.berthd.api))
-        .bearer_auth(&deployed.token)
-        .json(&serde_json::json!({ "name": deployed.name }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let (mut deployed, app, _cleanup) = Deployed::start("sigkill").await;
     let repo = Arc::new(AppRepo::from_fixture("cmd-only"));
     // Commit → what its release serves.
     let mut bodies = std::collections::BTreeMap::new();
@@ -228,6 +280,66 @@ async fn berthd_killed_at_random_moments_of_pushes_keeps_the_old_release_and_fai
             .unwrap(),
         "the push after the kills deployed"
     );
+    let latest = deployed
+        .releases()
+        .await
+        .into_iter()
+        .max_by_key(|release| release.version)
+        .unwrap();
+    assert!(latest.current && latest.status == "succeeded", "{latest:?}");
+    deployed.serving(latest.version, "after the kills\n").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn berthd_killed_during_config_changes_keeps_the_stored_config_that_of_the_current_release() {
+    let seed = fault_seed();
+    eprintln!("kill moments from seed {seed} (BERTH_FAULT_SEED={seed} repeats them)");
+    let mut rng = StdRng::seed_from_u64(seed);
+    let (mut deployed, app, _cleanup) = Deployed::start("cfgkill").await;
+    assert!(deployed.set_greeting("hello 0").await.unwrap());
+    let repo = Arc::new(AppRepo::from_fixture("cmd-only"));
+    repo.write("Dockerfile", GREETER);
+    repo.commit("serve the greeting");
+    assert!(push_in_background(&repo, &app, &deployed.token)
+        .join()
+        .unwrap());
+    deployed.serving(1, "hello 0\n").await;
+    let started = Instant::now();
+    assert!(deployed.set_greeting("hello 1").await.unwrap());
+    let change_time = started.elapsed();
+    deployed.serving(2, "hello 1\n").await;
+
+    for round in 2..2 + CONFIG_KILLS {
+        let delay =
+            Duration::from_millis(rng.gen_range(0..=change_time.as_millis() as u64 * 5 / 4));
+        let change = deployed.set_greeting(&format!("hello {round}"));
+        tokio::time::sleep(delay).await;
+        deployed.berthd.kill();
+        let answered = change.await.unwrap();
+        deployed.berthd.restart();
+
+        let releases = deployed.settled_releases().await;
+        let config = deployed.config().await;
+        let context = format!("round {round}, killed after {delay:?}: {config:?} {releases:?}");
+        let current = releases
+            .iter()
+            .find(|release| release.current)
+            .unwrap_or_else(|| panic!("no current release: {context}"));
+        let greeting = &config["GREETING"];
+        eprintln!(
+            "round {round}: killed after {delay:?}, answered {answered}, v{} serves {greeting:?}",
+            current.version
+        );
+        if answered {
+            assert_eq!(greeting, &format!("hello {round}"), "{context}");
+        }
+        // What runs is what is stored: the next change starts from it.
+        deployed
+            .serving(current.version, &format!("{greeting}\n"))
+            .await;
+    }
+
+    assert!(deployed.set_greeting("after the kills").await.unwrap());
     let latest = deployed
         .releases()
         .await
