@@ -50,6 +50,23 @@ impl DockerError {
     pub fn is_conflict(&self) -> bool {
         self.status() == Some(409)
     }
+
+    /// No engine answered: it is down, restarting, or too slow to answer
+    /// at all — as opposed to an engine that answered with an error.
+    pub fn is_unreachable(&self) -> bool {
+        match self {
+            DockerError::Unreachable { .. } => true,
+            DockerError::Api { source, .. } => matches!(
+                source,
+                BollardError::SocketNotFoundError(_)
+                    | BollardError::HyperLegacyError { .. }
+                    | BollardError::HyperResponseError { .. }
+                    | BollardError::IOError { .. }
+                    | BollardError::RequestTimeoutError
+            ),
+            _ => false,
+        }
+    }
 }
 
 pub(crate) fn status_of(error: &BollardError) -> Option<u16> {
@@ -63,4 +80,35 @@ pub(crate) fn status_of(error: &BollardError) -> Option<u16> {
 pub(crate) fn api(context: impl Into<String>) -> impl FnOnce(BollardError) -> DockerError {
     let context = context.into();
     move |source| DockerError::Api { context, source }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_engine_that_does_not_answer_is_unreachable_one_that_refuses_is_not() {
+        let lost = DockerError::Api {
+            context: "list containers".into(),
+            source: BollardError::SocketNotFoundError("/run/docker.sock".into()),
+        };
+        assert!(lost.is_unreachable());
+        let slow = DockerError::Api {
+            context: "list containers".into(),
+            source: BollardError::RequestTimeoutError,
+        };
+        assert!(slow.is_unreachable());
+        let refused = DockerError::Api {
+            context: "start container web.1".into(),
+            source: BollardError::DockerResponseServerError {
+                status_code: 404,
+                message: "No such container".into(),
+            },
+        };
+        assert!(!refused.is_unreachable());
+        assert!(!DockerError::Build {
+            message: "exit 1".into()
+        }
+        .is_unreachable());
+    }
 }

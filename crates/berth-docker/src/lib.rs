@@ -8,6 +8,7 @@
 mod containers;
 mod engine;
 mod error;
+mod events;
 mod images;
 mod logs;
 mod networks;
@@ -19,6 +20,7 @@ pub use containers::{
 };
 pub use engine::{Engine, EngineInfo};
 pub use error::DockerError;
+pub use events::ContainerEvent;
 pub use images::BuildRequest;
 pub use logs::{LogLine, LogStream};
 pub use runtime::Runtime;

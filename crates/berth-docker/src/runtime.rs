@@ -10,8 +10,8 @@ use std::time::Duration;
 use futures_util::Stream;
 
 use crate::{
-    BuildRequest, ContainerSpec, ContainerSummary, DockerError, Engine, LogLine, StartedContainer,
-    TerminalSession,
+    BuildRequest, ContainerEvent, ContainerSpec, ContainerSummary, DockerError, Engine, LogLine,
+    StartedContainer, TerminalSession,
 };
 
 /// The operations the platform needs from a container runtime. See the
@@ -86,6 +86,11 @@ pub trait Runtime: Send + Sync {
         &self,
         id: &str,
     ) -> impl Stream<Item = Result<LogLine, DockerError>> + Send + 'static;
+
+    fn container_events(
+        &self,
+        labels: &[(&str, &str)],
+    ) -> impl Stream<Item = Result<ContainerEvent, DockerError>> + Send + 'static;
 }
 
 impl Runtime for Engine {
@@ -185,5 +190,12 @@ impl Runtime for Engine {
         id: &str,
     ) -> impl Stream<Item = Result<LogLine, DockerError>> + Send + 'static {
         Engine::follow_logs(self, id)
+    }
+
+    fn container_events(
+        &self,
+        labels: &[(&str, &str)],
+    ) -> impl Stream<Item = Result<ContainerEvent, DockerError>> + Send + 'static {
+        Engine::container_events(self, labels)
     }
 }

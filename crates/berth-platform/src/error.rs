@@ -28,8 +28,12 @@ pub enum PlatformError {
     /// The server an add-on lives on failed or refused (unreachable, no rights…).
     #[error("{0}")]
     AddonProvider(String),
+    /// The container engine does not answer (down or restarting): the
+    /// reconciler converges once it is back; `detail` is for the operator.
+    #[error("the container engine does not answer (it may be restarting): try again in a moment")]
+    EngineUnavailable { detail: String },
     #[error(transparent)]
-    Docker(#[from] berth_docker::DockerError),
+    Docker(berth_docker::DockerError),
     #[error(transparent)]
     Store(berth_store::StoreError),
     #[error(transparent)]
@@ -54,6 +58,18 @@ impl From<berth_store::StoreError> for PlatformError {
                 PlatformError::Conflict(format!("{what} already exists"))
             }
             other => PlatformError::Store(other),
+        }
+    }
+}
+
+impl From<berth_docker::DockerError> for PlatformError {
+    fn from(error: berth_docker::DockerError) -> Self {
+        if error.is_unreachable() {
+            PlatformError::EngineUnavailable {
+                detail: error.to_string(),
+            }
+        } else {
+            PlatformError::Docker(error)
         }
     }
 }

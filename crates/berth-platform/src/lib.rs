@@ -17,6 +17,7 @@ mod deploy;
 mod dns;
 mod domains;
 mod drains;
+mod engine_watch;
 mod error;
 pub mod identity;
 pub mod logs;
@@ -151,6 +152,8 @@ pub struct Platform {
     router: Option<Arc<Router>>,
     route_refresh: tokio::sync::Mutex<()>,
     supervision: Arc<reconcile::Supervision>,
+    /// Wakes the reconciler before its next tick (the engine is back).
+    reconcile_wanted: tokio::sync::Notify,
     shippers: drains::Shippers,
     release_timeout: Duration,
     boot_timeout: Duration,
@@ -209,6 +212,7 @@ impl Platform {
             router: None,
             route_refresh: tokio::sync::Mutex::new(()),
             supervision: Arc::default(),
+            reconcile_wanted: tokio::sync::Notify::new(),
             shippers: drains::Shippers::default(),
             release_timeout: config.release_timeout,
             boot_timeout: config.boot_timeout,

@@ -4,8 +4,10 @@
 //! removed by hand is started again, one too many is stopped, leftovers of
 //! an earlier release are removed, and a crashed process is restarted on an
 //! exponential backoff (1 s, doubling, at most 5 min; reset once it has
-//! stayed up 10 min). Changes to the engine are made only while holding the
-//! app's lease, so they never interleave with a push, scale or restart.
+//! stayed up 10 min). A process the container engine stopped when it went
+//! away (see `engine_watch`) is no crash: it is started again at once.
+//! Changes to the engine are made only while holding the app's lease, so
+//! they never interleave with a push, scale or restart.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Mutex;
@@ -35,13 +37,58 @@ fn restart_delay(crashes: u32) -> Duration {
     (RESTART_BACKOFF_START * 2u32.pow(doublings)).min(RESTART_BACKOFF_CAP)
 }
 
-/// What the reconciler remembers between passes, in memory: crashes and
-/// which containers' output is being copied into the logs.
+/// What the reconciler remembers between passes, in memory: crashes,
+/// which containers' output is being copied into the logs, and which
+/// processes the engine stopped when it went away.
 #[derive(Default)]
 pub(crate) struct Supervision {
     /// By container id: a new container starts with a clean record.
     crashes: Mutex<HashMap<String, Crash>>,
     followers: Mutex<HashMap<String, Follower>>,
+    /// The containers seen running, by the passes and the engine's events.
+    running: Mutex<HashSet<String>>,
+    /// Containers that were running when the engine went away: found
+    /// stopped once it is back, they are started again at once.
+    stopped_by_engine: Mutex<HashSet<String>>,
+}
+
+impl Supervision {
+    /// The engine reports (or a pass found) the container running.
+    pub(crate) fn seen_running(&self, id: &str) {
+        self.running
+            .lock()
+            .expect("running lock")
+            .insert(id.to_string());
+    }
+
+    /// The engine reports (or a pass found) the container stopped.
+    pub(crate) fn seen_stopped(&self, id: &str) {
+        self.running.lock().expect("running lock").remove(id);
+    }
+
+    /// The engine went away: whatever ran then and is found stopped later
+    /// was stopped by the engine, not by a crash.
+    pub(crate) fn engine_went_away(&self) {
+        let running = self.running.lock().expect("running lock").clone();
+        self.stopped_by_engine
+            .lock()
+            .expect("stopped-by-engine lock")
+            .extend(running);
+    }
+
+    fn stopped_by_engine(&self, id: &str) -> bool {
+        self.stopped_by_engine
+            .lock()
+            .expect("stopped-by-engine lock")
+            .contains(id)
+    }
+
+    fn no_longer_stopped_by_engine(&self, id: &str) {
+        self.stopped_by_engine
+            .lock()
+            .expect("stopped-by-engine lock")
+            .remove(id);
+    }
 }
 
 /// A dyno's run of crashes.
@@ -67,8 +114,13 @@ struct Follower {
 enum Step {
     /// A dyno of the formation has no container: create one.
     Start { process_type: String, index: i64 },
-    /// A crashed container whose backoff has passed: start it again.
-    StartAgain { id: String, dyno: String },
+    /// A crashed container whose backoff has passed, or one the engine
+    /// stopped when it went away: start it again.
+    StartAgain {
+        id: String,
+        dyno: String,
+        by_engine: bool,
+    },
     /// A container that the desired state has no place for.
     Remove { id: String, dyno: String },
 }
@@ -83,6 +135,13 @@ impl Platform {
             .containers(&[("berth.platform", &self.platform_id)])
             .await?;
         self.forget_gone(&containers.iter().map(|c| c.id.as_str()).collect());
+        for container in &containers {
+            if container.state == "running" {
+                self.supervision.seen_running(&container.id);
+            } else {
+                self.supervision.seen_stopped(&container.id);
+            }
+        }
         let mut by_app: HashMap<&str, Vec<&ContainerSummary>> = HashMap::new();
         for container in &containers {
             let Some(owner) = container.labels.get("berth.app") else {
@@ -201,13 +260,24 @@ impl Platform {
             }
             present.push(dyno.clone());
             match container.state.as_str() {
+                "exited" | "dead" if self.supervision.stopped_by_engine(&container.id) => {
+                    steps.push(Step::StartAgain {
+                        id: container.id.clone(),
+                        dyno: dyno.clone(),
+                        by_engine: true,
+                    });
+                }
                 "exited" | "dead" if self.crashed_and_due(app, dyno, container) => {
                     steps.push(Step::StartAgain {
                         id: container.id.clone(),
                         dyno: dyno.clone(),
+                        by_engine: false,
                     });
                 }
-                "running" => self.still_up(&container.id),
+                "running" => {
+                    self.supervision.no_longer_stopped_by_engine(&container.id);
+                    self.still_up(&container.id);
+                }
                 _ => {}
             }
         }
@@ -300,16 +370,21 @@ impl Platform {
                     tracing::info!(app = %app.name, %dyno, "stopping a process the formation has no place for");
                     engine.stop_and_remove(&id, STOP_GRACE).await?;
                 }
-                Step::StartAgain { id, dyno } => {
-                    self.logs.write(
-                        &app.name,
-                        LogLine::now(
-                            LogSource::Berth,
-                            &dyno,
-                            "State changed from crashed to starting",
-                        ),
-                    );
-                    if let Some(crash) = self
+                Step::StartAgain {
+                    id,
+                    dyno,
+                    by_engine,
+                } => {
+                    let message = if by_engine {
+                        "State changed from down to starting: the container engine restarted"
+                    } else {
+                        "State changed from crashed to starting"
+                    };
+                    self.logs
+                        .write(&app.name, LogLine::now(LogSource::Berth, &dyno, message));
+                    if by_engine {
+                        self.supervision.no_longer_stopped_by_engine(&id);
+                    } else if let Some(crash) = self
                         .supervision
                         .crashes
                         .lock()
@@ -444,6 +519,16 @@ impl Platform {
         followers.retain(|id, follower| follower.active || live.contains(id.as_str()));
         let mut crashes = self.supervision.crashes.lock().expect("crash records lock");
         crashes.retain(|id, _| live.contains(id.as_str()));
+        self.supervision
+            .stopped_by_engine
+            .lock()
+            .expect("stopped-by-engine lock")
+            .retain(|id| live.contains(id.as_str()));
+        self.supervision
+            .running
+            .lock()
+            .expect("running lock")
+            .retain(|id| live.contains(id.as_str()));
     }
 }
 

@@ -102,6 +102,8 @@ enum GitRefusal {
     Forbidden(String),
     BadRequest(String),
     TooLarge(String),
+    /// The container engine does not answer: worth trying again.
+    Unavailable(String),
     Internal(String),
 }
 
@@ -126,6 +128,9 @@ impl IntoResponse for GitRefusal {
             GitRefusal::TooLarge(message) => {
                 (StatusCode::PAYLOAD_TOO_LARGE, format!("{message}\n")).into_response()
             }
+            GitRefusal::Unavailable(message) => {
+                (StatusCode::SERVICE_UNAVAILABLE, format!("{message}\n")).into_response()
+            }
             GitRefusal::Internal(message) => {
                 tracing::error!(error = %message, "git request failed");
                 (
@@ -144,6 +149,10 @@ impl From<PlatformError> for GitRefusal {
             PlatformError::Unauthorized(message) => GitRefusal::Unauthorized(message),
             PlatformError::NotFound(_) => GitRefusal::NotFound,
             PlatformError::Forbidden(message) => GitRefusal::Forbidden(message),
+            PlatformError::EngineUnavailable { detail } => {
+                tracing::warn!(error = %detail, "the container engine does not answer");
+                GitRefusal::Unavailable(PlatformError::EngineUnavailable { detail }.to_string())
+            }
             other => GitRefusal::Internal(other.to_string()),
         }
     }

@@ -212,6 +212,10 @@ pub async fn launch(
         state.clone(),
         wait_for_stop(stopped.clone()),
     ));
+    let engine_watch = {
+        let (state, stop) = (state.clone(), wait_for_stop(stopped.clone()));
+        tokio::spawn(async move { state.platform.watch_engine(stop).await })
+    };
     let certificates = tokio::spawn(tend_certificates_periodically(
         state.clone(),
         wait_for_stop(stopped.clone()),
@@ -252,6 +256,7 @@ pub async fn launch(
         router_tls.abort();
     }
     reconciler.abort();
+    engine_watch.abort();
     certificates.abort();
     backups.abort();
     audit_pruning.abort();
@@ -260,7 +265,8 @@ pub async fn launch(
 }
 
 /// How often the engine is converged to the store (crashed processes
-/// restarted, missing ones started) and the route table rebuilt from it.
+/// restarted, missing ones started) and the route table rebuilt from it;
+/// also at once when the engine answers again after it went away.
 const CONVERGE_EVERY: Duration = Duration::from_secs(2);
 
 /// How often Postgres add-ons are checked for a backup due (one a day each).
@@ -302,6 +308,7 @@ async fn converge_periodically(state: AppState, stop: impl Future<Output = ()>) 
         tokio::select! {
             () = &mut stop => return,
             () = tokio::time::sleep(CONVERGE_EVERY) => {}
+            () = state.platform.reconcile_wanted() => {}
         }
         if let Err(error) = state.platform.reconcile().await {
             tracing::warn!(%error, "cannot converge the engine to the desired state");

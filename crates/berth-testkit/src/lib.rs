@@ -4,6 +4,7 @@
 
 mod apps;
 mod pebble;
+mod private_engine;
 mod process;
 
 use std::net::TcpListener;
@@ -14,7 +15,8 @@ use berth_server::{Listeners, Settings};
 
 pub use apps::{git_command, unique_app_name, with_credentials, AppRepo, EngineCleanup};
 pub use pebble::{signed_certificate, Pebble, PebbleOptions};
-pub use process::{berthd_command, free_addresses, wait_until_listening, BerthdProcess};
+pub use private_engine::PrivateEngine;
+pub use process::{berthd_command, free_addresses, wait_until_listening, BerthdProcess, InNetns};
 
 pub struct TestServer {
     /// e.g. `http://127.0.0.1:41234`: the API, dashboard and git endpoint.

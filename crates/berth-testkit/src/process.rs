@@ -1,6 +1,7 @@
 //! A real `berthd` process on loopback ports, for the tests that kill it:
 //! the binary's path comes from the test (`CARGO_BIN_EXE_berthd` exists only
-//! in the server crate's tests).
+//! in the server crate's tests). It can also run inside a network namespace
+//! (next to a [`crate::PrivateEngine`]), listening on an address there.
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
@@ -44,6 +45,17 @@ pub fn wait_until_listening(address: &str) {
     }
 }
 
+/// Where a [`BerthdProcess`] runs other than on loopback: inside the
+/// network namespace at `netns` (`/run/netns/NAME`), listening on `api` and
+/// `http` there (addresses the test can reach, e.g. the namespace's end of
+/// a veth pair).
+#[derive(Debug, Clone)]
+pub struct InNetns {
+    pub netns: PathBuf,
+    pub api: String,
+    pub http: String,
+}
+
 /// A real `berthd` process, killed with SIGKILL when dropped; it can be
 /// started again on the same data directory and addresses.
 pub struct BerthdProcess {
@@ -52,6 +64,9 @@ pub struct BerthdProcess {
     pub api: String,
     pub http: String,
     env: Vec<(OsString, OsString)>,
+    netns: Option<PathBuf>,
+    /// Where its output goes (appended); none: discarded.
+    log: Option<PathBuf>,
     child: Option<Child>,
 }
 
@@ -60,6 +75,39 @@ impl BerthdProcess {
     /// on top of the data directory and listen addresses.
     pub fn start(binary: &Path, data_dir: &Path, env: &[(&str, &str)]) -> Self {
         let (api, http) = free_addresses();
+        Self::launch(binary, data_dir, env, api, http, None, None)
+    }
+
+    /// Starts `binary` on `data_dir` inside a network namespace (see
+    /// [`InNetns`]), with `env` set as for [`Self::start`]. Its output is
+    /// appended to `log` (`RUST_LOG` in `env` sets how much).
+    pub fn start_in_netns(
+        binary: &Path,
+        data_dir: &Path,
+        env: &[(&str, &str)],
+        place: InNetns,
+        log: &Path,
+    ) -> Self {
+        Self::launch(
+            binary,
+            data_dir,
+            env,
+            place.api,
+            place.http,
+            Some(place.netns),
+            Some(log.to_path_buf()),
+        )
+    }
+
+    fn launch(
+        binary: &Path,
+        data_dir: &Path,
+        env: &[(&str, &str)],
+        api: String,
+        http: String,
+        netns: Option<PathBuf>,
+        log: Option<PathBuf>,
+    ) -> Self {
         let mut berthd = Self {
             binary: binary.to_path_buf(),
             data_dir: data_dir.to_path_buf(),
@@ -69,6 +117,8 @@ impl BerthdProcess {
                 .iter()
                 .map(|(key, value)| (key.into(), value.into()))
                 .collect(),
+            netns,
+            log,
             child: None,
         };
         berthd.restart();
@@ -78,11 +128,39 @@ impl BerthdProcess {
     /// Starts it again (after [`Self::kill`]) and waits until its API listens.
     pub fn restart(&mut self) {
         assert!(self.child.is_none(), "berthd is still running");
-        let child = berthd_command(&self.binary, &self.data_dir, &self.api, &self.http)
-            .envs(self.env.iter().map(|(key, value)| (key, value)))
+        let mut command = match &self.netns {
+            // nsenter execs berthd: the child is berthd itself.
+            Some(netns) => {
+                let mut command = Command::new("nsenter");
+                command
+                    .arg(format!("--net={}", netns.display()))
+                    .arg("--")
+                    .arg(&self.binary);
+                command
+            }
+            None => Command::new(&self.binary),
+        };
+        command
+            .env("BERTH_DATA_DIR", &self.data_dir)
+            .env("BERTH_API_LISTEN", &self.api)
+            .env("BERTH_HTTP_LISTEN", &self.http);
+        let (stdout, stderr) = match &self.log {
+            Some(log) => {
+                let log = std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(log)
+                    .unwrap();
+                (Stdio::from(log.try_clone().unwrap()), Stdio::from(log))
+            }
+            None => (Stdio::null(), Stdio::null()),
+        };
+        let child = command
             .env("RUST_LOG", "warn")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .envs(self.env.iter().map(|(key, value)| (key, value)))
+            .stdin(Stdio::null())
+            .stdout(stdout)
+            .stderr(stderr)
             .spawn()
             .unwrap();
         self.child = Some(child);

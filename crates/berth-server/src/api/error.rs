@@ -8,6 +8,10 @@ use axum::Json;
 use berth_api_types::ErrorBody;
 use berth_platform::PlatformError;
 
+/// What a client is told to wait before asking again while the container
+/// engine does not answer (the reconciler looks every 2 s).
+const ENGINE_RETRY_AFTER_SECS: u64 = 5;
+
 #[derive(Debug)]
 pub(crate) struct ApiError {
     status: StatusCode,
@@ -56,6 +60,17 @@ impl From<PlatformError> for ApiError {
                 retry_after: Some(1),
                 ..Self::new(StatusCode::SERVICE_UNAVAILABLE, "busy", message)
             },
+            PlatformError::EngineUnavailable { detail } => {
+                tracing::warn!(error = %detail, "the container engine does not answer");
+                Self {
+                    retry_after: Some(ENGINE_RETRY_AFTER_SECS),
+                    ..Self::new(
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        "engine_unavailable",
+                        message,
+                    )
+                }
+            }
             PlatformError::Throttled { retry_after_secs } => Self {
                 retry_after: Some(retry_after_secs),
                 ..Self::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", message)

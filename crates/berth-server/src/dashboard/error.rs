@@ -53,6 +53,10 @@ impl IntoResponse for DashboardError {
             DashboardError::Platform(PlatformError::Busy(_)) => {
                 (StatusCode::SERVICE_UNAVAILABLE, "Busy")
             }
+            DashboardError::Platform(PlatformError::EngineUnavailable { detail }) => {
+                tracing::warn!(error = %detail, "the container engine does not answer");
+                (StatusCode::SERVICE_UNAVAILABLE, "Engine unavailable")
+            }
             DashboardError::Platform(PlatformError::Forbidden(_)) => {
                 (StatusCode::FORBIDDEN, "Not allowed")
             }

@@ -7,6 +7,7 @@ mod containers;
 mod csrf;
 mod deploy_ordering;
 mod drains;
+mod engine_restart;
 mod faults;
 mod key_rotation;
 mod push_limits;
