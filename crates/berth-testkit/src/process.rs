@@ -52,6 +52,8 @@ pub struct BerthdProcess {
     pub api: String,
     pub http: String,
     env: Vec<(OsString, OsString)>,
+    /// Where its own log (stdout and stderr) is appended; none throws it away.
+    log: Option<PathBuf>,
     child: Option<Child>,
 }
 
@@ -59,6 +61,21 @@ impl BerthdProcess {
     /// Starts `binary` on `data_dir` and free loopback ports, with `env` set
     /// on top of the data directory and listen addresses.
     pub fn start(binary: &Path, data_dir: &Path, env: &[(&str, &str)]) -> Self {
+        Self::launch(binary, data_dir, env, None)
+    }
+
+    /// Like [`Self::start`], with berthd's own log (its stdout and stderr,
+    /// `RUST_LOG=warn`) appended to the file at `log`, for a test to read.
+    pub fn start_logging_to(
+        binary: &Path,
+        data_dir: &Path,
+        env: &[(&str, &str)],
+        log: &Path,
+    ) -> Self {
+        Self::launch(binary, data_dir, env, Some(log.to_path_buf()))
+    }
+
+    fn launch(binary: &Path, data_dir: &Path, env: &[(&str, &str)], log: Option<PathBuf>) -> Self {
         let (api, http) = free_addresses();
         let mut berthd = Self {
             binary: binary.to_path_buf(),
@@ -69,6 +86,7 @@ impl BerthdProcess {
                 .iter()
                 .map(|(key, value)| (key.into(), value.into()))
                 .collect(),
+            log,
             child: None,
         };
         berthd.restart();
@@ -78,15 +96,38 @@ impl BerthdProcess {
     /// Starts it again (after [`Self::kill`]) and waits until its API listens.
     pub fn restart(&mut self) {
         assert!(self.child.is_none(), "berthd is still running");
+        let (stdout, stderr) = match &self.log {
+            Some(path) => {
+                let file = std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(path)
+                    .unwrap();
+                (Stdio::from(file.try_clone().unwrap()), Stdio::from(file))
+            }
+            None => (Stdio::null(), Stdio::null()),
+        };
         let child = berthd_command(&self.binary, &self.data_dir, &self.api, &self.http)
             .envs(self.env.iter().map(|(key, value)| (key, value)))
             .env("RUST_LOG", "warn")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stdout(stdout)
+            .stderr(stderr)
             .spawn()
             .unwrap();
         self.child = Some(child);
         wait_until_listening(&self.api);
+    }
+
+    /// The process id while it runs (to read its CPU time and memory in `/proc`).
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
+    /// Whether the process is still alive (it has not exited or crashed).
+    pub fn is_running(&mut self) -> bool {
+        self.child
+            .as_mut()
+            .is_some_and(|child| matches!(child.try_wait(), Ok(None)))
     }
 
     /// SIGKILL, and waits for it to be gone.

@@ -9,6 +9,7 @@ mod deploy_ordering;
 mod drains;
 mod faults;
 mod key_rotation;
+mod log_disk;
 mod push_limits;
 mod redis_isolation;
 mod router_cookies;
