@@ -21,28 +21,24 @@ use super::csrf::Browser;
 
 const BERTHD: &str = env!("CARGO_BIN_EXE_berthd");
 
-/// Lines the app prints at once when told to (`/burst` exists), of
-/// [`BURST_PAD`] bytes each: far more than berthd may keep in memory.
-const BURST_LINES: u64 = 40_000;
-/// How much berthd's resident memory may grow while it takes the burst
-/// (about 40 MB of output) with the disk full: its bounded queues and a
-/// tail's backlog, not the burst.
-const BURST_GROWTH_LIMIT: u64 = 24 << 20;
+/// Requests sent through the router while the disk is full, each with a
+/// path of [`BURST_PATH_BYTES`] that its `berth[router]` line carries: about
+/// 35 MB of log, far more than berthd may keep in memory.
+const BURST_REQUESTS: usize = 5_000;
+const BURST_PATH_BYTES: usize = 7_000;
+/// How much berthd's resident memory may grow while it takes that burst
+/// with the disk full (and no tail open, whose backlog would hold lines).
+const BURST_GROWTH_LIMIT: u64 = 20 << 20;
 
 /// The web process: a line every 100 ms (`tick vR N` and 100 bytes of
-/// padding), a burst of kilobyte lines when `/burst` appears, and httpd.
-const PROCFILE: &str = "web: p=xxxxxxxxxx; p=$p$p$p$p$p$p$p$p$p$p; q=$p$p$p$p$p$p$p$p$p$p; \
-(i=0; while true; do i=$((i+1)); echo \"tick $BERTH_RELEASE_VERSION $i $p\"; \
-if [ -e /burst ]; then rm /burst; j=0; while [ $j -lt 40000 ]; do j=$((j+1)); echo \"burst $j $q\"; done; fi; \
-sleep 0.1; done) & exec httpd -f -v -p $PORT -h /www\n";
+/// padding) beside httpd.
+const PROCFILE: &str = "web: p=xxxxxxxxxx; p=$p$p$p$p$p$p$p$p$p$p; \
+(i=0; while true; do i=$((i+1)); echo \"tick $BERTH_RELEASE_VERSION $i $p\"; sleep 0.1; done) & \
+exec httpd -f -v -p $PORT -h /www\n";
 
 /// The padding of a tick line, as the web process makes it.
 fn tick_pad() -> String {
     "x".repeat(100)
-}
-
-fn burst_pad() -> String {
-    "x".repeat(1000)
 }
 
 /// A small tmpfs mounted on a temporary directory, unmounted when dropped
@@ -120,16 +116,13 @@ impl Drop for Tmpfs {
     }
 }
 
-/// What a live tail has shown so far.
-#[derive(Default)]
-struct Seen {
-    ticks: BTreeSet<Tick>,
-    bursts: u64,
-    last_burst: bool,
-}
-
-/// Reads the app's live tail (server-sent events) in the background.
-async fn follow_tail(berthd: &BerthdProcess, app: &str, token: &str) -> Arc<Mutex<Seen>> {
+/// Reads the app's live tail (server-sent events) in the background: the
+/// ticks it has shown so far, and the task reading it (abort it to close).
+async fn follow_tail(
+    berthd: &BerthdProcess,
+    app: &str,
+    token: &str,
+) -> (Arc<Mutex<BTreeSet<Tick>>>, tokio::task::JoinHandle<()>) {
     let mut response = reqwest::Client::new()
         .get(format!(
             "http://{}/api/v1/apps/{app}/logs?tail=true&lines=0&source=app&dyno=web.1",
@@ -140,10 +133,9 @@ async fn follow_tail(berthd: &BerthdProcess, app: &str, token: &str) -> Arc<Mute
         .await
         .unwrap();
     assert_eq!(response.status(), StatusCode::OK);
-    let seen = Arc::new(Mutex::new(Seen::default()));
+    let seen = Arc::new(Mutex::new(BTreeSet::new()));
     let shown = seen.clone();
-    let last_burst = format!("burst {BURST_LINES} ");
-    tokio::spawn(async move {
+    let reading = tokio::spawn(async move {
         let mut pending = Vec::new();
         while let Ok(Some(chunk)) = response.chunk().await {
             pending.extend_from_slice(&chunk);
@@ -155,17 +147,13 @@ async fn follow_tail(berthd: &BerthdProcess, app: &str, token: &str) -> Arc<Mute
                 let Ok(entry) = serde_json::from_slice::<LogEntry>(data) else {
                     continue;
                 };
-                let mut seen = shown.lock().unwrap();
                 if let Some(tick) = tick_of(&entry.message) {
-                    seen.ticks.insert(tick);
-                } else if entry.message.starts_with("burst ") {
-                    seen.bursts += 1;
-                    seen.last_burst |= entry.message.starts_with(&last_burst);
+                    shown.lock().unwrap().insert(tick);
                 }
             }
         }
     });
-    seen
+    (seen, reading)
 }
 
 /// A tick line's release and number: in the order they were printed.
@@ -264,6 +252,40 @@ impl Platform {
             );
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
+    }
+
+    /// The app's containers and their last output, and berthd's own log:
+    /// what a failure message needs.
+    fn diagnosis(&self) -> String {
+        let docker = |args: &[&str]| {
+            let output = Command::new("docker").args(args).output().unwrap();
+            format!(
+                "{}{}",
+                String::from_utf8_lossy(&output.stdout),
+                String::from_utf8_lossy(&output.stderr)
+            )
+        };
+        let label = format!("label=berth.app={}", self.name);
+        let containers = docker(&[
+            "ps",
+            "-a",
+            "--filter",
+            &label,
+            "--format",
+            "{{.Names}} {{.Status}}",
+        ]);
+        let mut text = format!("containers:\n{containers}");
+        for line in containers.lines() {
+            let container = line.split(' ').next().unwrap_or_default();
+            text += &format!(
+                "last output of {container}:\n{}",
+                docker(&["logs", "--tail", "3", container])
+            );
+        }
+        text + &format!(
+            "berthd's log:\n{}",
+            std::fs::read_to_string(&self.log).unwrap_or_default()
+        )
     }
 
     fn pid(&self) -> u32 {
@@ -380,7 +402,7 @@ async fn a_full_log_disk_keeps_berthd_serving_and_tails_live_says_so_once_and_he
         assert!(Instant::now() < deadline, "no tick reached the log");
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    let tail = follow_tail(&platform.berthd, &platform.name, &platform.token).await;
+    let (tail, reading) = follow_tail(&platform.berthd, &platform.name, &platform.token).await;
 
     // The disk fills up; within a page's worth of lines berthd cannot write.
     log_disk.fill();
@@ -414,32 +436,59 @@ async fn a_full_log_disk_keeps_berthd_serving_and_tails_live_says_so_once_and_he
     );
     platform.serving("v2\n").await;
 
-    // A burst of output far larger than the memory berthd may grow by: it
-    // reaches the live tail, is not kept, and costs no lasting memory.
-    let before_burst = resident_bytes(platform.pid());
-    let burst = Command::new("docker")
-        .args([
-            "exec",
-            &format!("berth-{}.v2.web.1", platform.name),
-            "touch",
-            "/burst",
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        burst.status.success(),
-        "{}",
-        String::from_utf8_lossy(&burst.stderr)
-    );
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while !tail.lock().unwrap().last_burst {
+    // The live tail goes on showing the app's new lines, from memory.
+    let stored = platform.stored_ticks().await;
+    let newest_stored = stored.last().copied().unwrap_or_default();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let shown = tail.lock().unwrap().range(newest_stored..).count();
+        if shown > 10 {
+            break;
+        }
         assert!(
             Instant::now() < deadline,
-            "the burst's last line never reached the live tail ({} of its lines did)",
-            tail.lock().unwrap().bursts
+            "the live tail shows no new lines: the newest stored tick is \
+             {newest_stored:?}, the tail is at {:?}",
+            tail.lock().unwrap().last()
         );
-        tokio::time::sleep(Duration::from_millis(100)).await;
+        tokio::time::sleep(Duration::from_millis(200)).await;
     }
+    reading.abort();
+    let _ = reading.await;
+    let live: BTreeSet<Tick> = tail.lock().unwrap().clone();
+
+    // A burst of log far larger than the memory berthd may grow by: it is
+    // dropped, not kept.
+    let before_burst = resident_bytes(platform.pid());
+    let path = format!("/{}", "p".repeat(BURST_PATH_BYTES - 1));
+    let senders: Vec<_> = (0..4)
+        .map(|_| {
+            let (client, url, host, path) = (
+                platform.client.clone(),
+                format!("http://{}", platform.berthd.http),
+                format!("{}.localhost", platform.name),
+                path.clone(),
+            );
+            tokio::spawn(async move {
+                for _ in 0..BURST_REQUESTS / 4 {
+                    let sent = client
+                        .get(format!("{url}{path}"))
+                        .header("host", &host)
+                        .timeout(Duration::from_secs(10))
+                        .send()
+                        .await;
+                    if let Ok(response) = sent {
+                        let _ = response.bytes().await;
+                    }
+                }
+            })
+        })
+        .collect();
+    let started = Instant::now();
+    for sender in senders {
+        sender.await.unwrap();
+    }
+    eprintln!("{BURST_REQUESTS} requests in {:?}", started.elapsed());
     let after_burst = resident_bytes(platform.pid());
     eprintln!(
         "berthd's resident memory: {before_burst} bytes before the burst, {after_burst} after"
@@ -464,16 +513,6 @@ async fn a_full_log_disk_keeps_berthd_serving_and_tails_live_says_so_once_and_he
         quiet.elapsed()
     );
 
-    // The live tail showed lines the disk never got.
-    let stored = platform.stored_ticks().await;
-    let live: BTreeSet<Tick> = tail.lock().unwrap().ticks.clone();
-    let newest_stored = stored.last().copied().unwrap_or_default();
-    assert!(
-        live.iter().filter(|tick| **tick > newest_stored).count() >= 10,
-        "the live tail showed no new lines from memory: newest stored tick \
-         {newest_stored:?}, live ticks up to {:?}",
-        live.last()
-    );
     // Said once, not once per line or per try.
     let reports = platform.logged("No space left on device");
     assert_eq!(
@@ -501,7 +540,8 @@ async fn a_full_log_disk_keeps_berthd_serving_and_tails_live_says_so_once_and_he
         }
         assert!(
             Instant::now() < deadline,
-            "no line reached the log after space was freed"
+            "no line reached the log after space was freed (after {freed_at_tick:?}): {}",
+            platform.diagnosis()
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     };
@@ -511,7 +551,6 @@ async fn a_full_log_disk_keeps_berthd_serving_and_tails_live_says_so_once_and_he
         .filter(|entry| entry.dyno == "web.1")
         .filter_map(|entry| tick_of(&entry.message))
         .collect();
-    let live: BTreeSet<Tick> = tail.lock().unwrap().ticks.clone();
     let missing = live.difference(&stored).count() as u64;
     assert!(missing > 0, "no tick went missing: was the disk full?");
     let counted: u64 = history
@@ -529,16 +568,15 @@ async fn a_full_log_disk_keeps_berthd_serving_and_tails_live_says_so_once_and_he
         "the log says {counted} lines were not stored, but {missing} ticks are missing"
     );
     // What was stored is whole lines: no half-written line runs into the next.
-    let (tick_pad, burst_pad) = (tick_pad(), burst_pad());
+    let tick_pad = tick_pad();
     for entry in history.iter().filter(|entry| entry.dyno == "web.1") {
         assert!(!entry.message.contains("+00:00 "), "{entry:?}");
         if let Some((release, tick)) = tick_of(&entry.message) {
             assert_eq!(entry.message, format!("tick v{release} {tick} {tick_pad}"));
-        } else if let Some(rest) = entry.message.strip_prefix("burst ") {
-            assert!(rest.ends_with(&burst_pad), "{entry:?}");
         }
     }
     let recoveries = platform.logged("app logs are stored again");
     assert_eq!(recoveries.len(), 1, "{recoveries:?}");
+    eprintln!("berthd said:\n{}\n{}", reports[0], recoveries[0]);
     assert_eq!(platform.logged("No space left on device").len(), 1);
 }
