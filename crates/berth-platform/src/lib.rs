@@ -73,6 +73,8 @@ use secrets::SecretKey;
 #[derive(Debug, Clone)]
 pub struct PlatformConfig {
     pub data_dir: PathBuf,
+    /// Where the apps' logs go; none means `logs` in the data directory.
+    pub log_dir: Option<PathBuf>,
     /// `sqlite://…`; none means `berth.db` in the data directory.
     pub database_url: Option<String>,
     /// The secret key as 64 hex digits; none means the key file in the data directory.
@@ -197,7 +199,10 @@ impl Platform {
         let store = Store::open(&url).await?;
         let has_apps = !store.apps_visible_to(0, true).await?.is_empty();
         let platform_id = identity::load_or_create(&config.data_dir, &secrets, has_apps)?;
-        let logs_dir = config.data_dir.join("logs");
+        let logs_dir = config
+            .log_dir
+            .clone()
+            .unwrap_or_else(|| config.data_dir.join("logs"));
         create_private_dir(&logs_dir)?;
         Ok(Self {
             store,

@@ -7,6 +7,7 @@ async fn platform() -> (tempfile::TempDir, Platform) {
     let dir = tempfile::tempdir().unwrap();
     let config = PlatformConfig {
         data_dir: dir.path().join("data"),
+        log_dir: None,
         database_url: None,
         secret_key: None,
         release_timeout: std::time::Duration::from_secs(60),
@@ -266,6 +267,7 @@ async fn rotating_the_key_reseals_every_secret_and_keeps_them_readable() {
     let dir = tempfile::tempdir().unwrap();
     let config = PlatformConfig {
         data_dir: dir.path().join("data"),
+        log_dir: None,
         database_url: None,
         secret_key: None,
         release_timeout: std::time::Duration::from_secs(60),

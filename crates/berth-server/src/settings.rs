@@ -19,6 +19,11 @@ pub struct Settings {
     )]
     pub data_dir: PathBuf,
 
+    /// Where the apps' logs are kept (default: `logs` in the data directory).
+    /// A filesystem of its own keeps a full log disk from filling the store's.
+    #[arg(long, env = "BERTH_LOG_DIR", global = true)]
+    pub log_dir: Option<PathBuf>,
+
     /// The store: sqlite://PATH (default: berth.db in the data directory).
     #[arg(long, env = "BERTH_DATABASE_URL", global = true)]
     pub database_url: Option<String>,
@@ -208,6 +213,7 @@ impl Settings {
     pub fn platform_config(&self) -> PlatformConfig {
         PlatformConfig {
             data_dir: self.data_dir.clone(),
+            log_dir: self.log_dir.clone(),
             database_url: self.database_url.clone(),
             secret_key: self.secret_key.clone(),
             release_timeout: Duration::from_secs(self.release_timeout),

@@ -78,6 +78,26 @@ impl BerthdProcess {
         Self::launch(binary, data_dir, env, api, http, None, None)
     }
 
+    /// Like [`Self::start`], with berthd's own log (its stdout and stderr,
+    /// `RUST_LOG=warn`) appended to the file at `log`, for a test to read.
+    pub fn start_logging_to(
+        binary: &Path,
+        data_dir: &Path,
+        env: &[(&str, &str)],
+        log: &Path,
+    ) -> Self {
+        let (api, http) = free_addresses();
+        Self::launch(
+            binary,
+            data_dir,
+            env,
+            api,
+            http,
+            None,
+            Some(log.to_path_buf()),
+        )
+    }
+
     /// Starts `binary` on `data_dir` inside a network namespace (see
     /// [`InNetns`]), with `env` set as for [`Self::start`]. Its output is
     /// appended to `log` (`RUST_LOG` in `env` sets how much).
@@ -165,6 +185,18 @@ impl BerthdProcess {
             .unwrap();
         self.child = Some(child);
         wait_until_listening(&self.api);
+    }
+
+    /// The process id while it runs (to read its CPU time and memory in `/proc`).
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
+    /// Whether the process is still alive (it has not exited or crashed).
+    pub fn is_running(&mut self) -> bool {
+        self.child
+            .as_mut()
+            .is_some_and(|child| matches!(child.try_wait(), Ok(None)))
     }
 
     /// SIGKILL, and waits for it to be gone.

@@ -6,7 +6,11 @@
 //! go through a bounded queue to one writer thread, and a full queue drops
 //! lines (counted, and said in the log) rather than stall a container, the
 //! router or a push. A tail that cannot keep up loses lines, with a marker,
-//! and never holds anyone else up.
+//! and never holds anyone else up. When the logs directory cannot be written
+//! (a full disk), live tails still get every line; the lines not stored are
+//! dropped and counted, berthd says so once in its own log, and writing is
+//! tried again at most once a second: once it works, each app's log says
+//! how many of its lines are missing.
 
 mod segments;
 
@@ -14,6 +18,7 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use tokio::sync::{broadcast, mpsc};
@@ -26,6 +31,9 @@ const QUEUE_CAPACITY: usize = 65_536;
 const WRITE_BATCH: usize = 4_096;
 /// Lines a live tail may fall behind before it loses some.
 const TAIL_BACKLOG: usize = 4_096;
+/// While the logs directory cannot be written, how long lines are dropped
+/// (counted) before writing is tried again.
+const RETRY_WRITES_AFTER: Duration = Duration::from_secs(1);
 /// Longer lines are cut here (and marked), so one runaway line cannot flood the log.
 pub const MAX_LINE_BYTES: usize = 10_000;
 
@@ -171,6 +179,9 @@ impl LogSink {
             dropped: dropped.clone(),
             live: live.clone(),
             segments: HashMap::new(),
+            failing: None,
+            unstored: HashMap::new(),
+            rotation_failing: false,
         };
         std::thread::Builder::new()
             .name("berth-log-writer".into())
@@ -302,6 +313,21 @@ struct Writer {
     dropped: Arc<AtomicU64>,
     live: LiveTails,
     segments: HashMap<String, segments::Segment>,
+    /// Set while the logs directory cannot be written.
+    failing: Option<Failing>,
+    /// Lines of each app that could not be stored, not yet said in its log.
+    unstored: HashMap<String, u64>,
+    /// Whether a failed rotation was reported (and none has worked since).
+    rotation_failing: bool,
+}
+
+/// A spell in which the logs directory cannot be written.
+struct Failing {
+    since: Instant,
+    /// When writing was last tried.
+    tried: Instant,
+    /// Lines not stored since it began, all apps together.
+    dropped: u64,
 }
 
 impl Writer {
@@ -322,55 +348,130 @@ impl Writer {
                 lines.push(line);
             }
             for (app, lines) in by_app {
-                self.append(&app, &lines);
+                self.store(&app, &lines);
                 self.publish(&app, lines);
             }
         }
     }
 
-    /// Appends to the current segment, sealing it each time it is full.
-    fn append(&mut self, app: &str, mut lines: &[LogLine]) {
-        let (segment_lines, retention) = (self.retention.segment_lines(), self.retention);
-        while !lines.is_empty() {
-            let Some(segment) = self.segment(app) else {
+    /// Stores the lines in the app's log, or counts them as not stored when
+    /// the logs directory cannot be written (trying again now and then).
+    fn store(&mut self, app: &str, lines: &[LogLine]) {
+        let count = lines.len() as u64;
+        if let Some(failing) = &mut self.failing {
+            if failing.tried.elapsed() < RETRY_WRITES_AFTER {
+                failing.dropped += count;
+                *self.unstored.entry(app.to_string()).or_default() += count;
                 return;
-            };
+            }
+            failing.tried = Instant::now();
+        }
+        // Lines missing from the app's log are said first, where they are missing.
+        let missing = self.unstored.remove(app).unwrap_or(0);
+        let with_marker;
+        let lines = if missing > 0 {
+            let marker = LogLine::now(
+                LogSource::Berth,
+                "logs",
+                &format!("{missing} lines were not stored: the log could not be written"),
+            );
+            with_marker = std::iter::once(marker)
+                .chain(lines.iter().cloned())
+                .collect::<Vec<_>>();
+            &with_marker[..]
+        } else {
+            lines
+        };
+        match self.append(app, lines) {
+            Ok(()) => {
+                if let Some(failing) = self.failing.take() {
+                    tracing::warn!(
+                        dir = %self.dir.display(),
+                        not_stored = failing.dropped,
+                        after = ?failing.since.elapsed(),
+                        "app logs are stored again; each app's log says how many of its lines \
+                         are missing"
+                    );
+                }
+            }
+            Err((written, error)) => {
+                // The marker, if there was one, is the first line.
+                let marker_stored = missing > 0 && written > 0;
+                let lost = if missing > 0 && !marker_stored {
+                    count
+                } else {
+                    (lines.len() - written) as u64
+                };
+                let still_missing = if marker_stored { 0 } else { missing };
+                self.unstored.insert(app.to_string(), still_missing + lost);
+                match &mut self.failing {
+                    Some(failing) => failing.dropped += lost,
+                    None => {
+                        tracing::error!(
+                            dir = %self.dir.display(),
+                            %error,
+                            retry_every = ?RETRY_WRITES_AFTER,
+                            "cannot write app logs: live tails still get every line; lines \
+                             that cannot be stored are dropped and counted until writing works \
+                             again (said once more then)"
+                        );
+                        let now = Instant::now();
+                        self.failing = Some(Failing {
+                            since: now,
+                            tried: now,
+                            dropped: lost,
+                        });
+                    }
+                }
+            }
+        }
+    }
+
+    /// Appends to the current segment, sealing it each time it is full.
+    /// On failure, how many of the lines were stored (the first ones) and why not the rest.
+    fn append(&mut self, app: &str, lines: &[LogLine]) -> Result<(), (usize, std::io::Error)> {
+        let (segment_lines, retention) = (self.retention.segment_lines(), self.retention);
+        let mut written = 0;
+        while written < lines.len() {
+            let segment = self.segment(app).map_err(|error| (written, error))?;
             let room = segment_lines.saturating_sub(segment.lines).max(1);
-            let (now, later) = lines.split_at(room.min(lines.len()));
+            let now = &lines[written..(written + room).min(lines.len())];
             let mut text = String::new();
             for line in now {
                 text.push_str(&line.to_string());
                 text.push('\n');
             }
             if let Err(error) = segment.append(&text, now.len()) {
-                tracing::warn!(%app, %error, "cannot write the app's log");
+                // Opened again next time, whatever state the failure left it in.
+                self.segments.remove(app);
+                return Err((written, error));
             }
+            written += now.len();
             if segment.lines >= segment_lines {
                 self.segments.remove(app);
-                if let Err(error) = segments::rotate(&self.dir, app, retention) {
-                    tracing::warn!(%app, %error, "cannot rotate the app's log");
+                match segments::rotate(&self.dir, app, retention) {
+                    Ok(()) => self.rotation_failing = false,
+                    Err(error) if !self.rotation_failing => {
+                        self.rotation_failing = true;
+                        tracing::warn!(%app, %error, "cannot rotate the app's log");
+                    }
+                    Err(_) => {}
                 }
             }
-            lines = later;
         }
+        Ok(())
     }
 
     /// The app's current segment, opened if need be.
-    fn segment(&mut self, app: &str) -> Option<&mut segments::Segment> {
+    fn segment(&mut self, app: &str) -> std::io::Result<&mut segments::Segment> {
         // A destroyed app's segment is gone: reopen rather than write into the void.
         if !segments::current_path(&self.dir, app).exists() {
             self.segments.remove(app);
         }
         match self.segments.entry(app.to_string()) {
-            std::collections::hash_map::Entry::Occupied(entry) => Some(entry.into_mut()),
+            std::collections::hash_map::Entry::Occupied(entry) => Ok(entry.into_mut()),
             std::collections::hash_map::Entry::Vacant(entry) => {
-                match segments::Segment::open(&self.dir, app) {
-                    Ok(segment) => Some(entry.insert(segment)),
-                    Err(error) => {
-                        tracing::warn!(%app, %error, "cannot open the app's log");
-                        None
-                    }
-                }
+                Ok(entry.insert(segments::Segment::open(&self.dir, app)?))
             }
         }
     }
@@ -506,6 +607,41 @@ mod tests {
         assert_eq!(segments::sealed(dir.path(), "demo").len(), 10);
         sink.remove("demo").await.unwrap();
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+    }
+
+    #[tokio::test]
+    async fn lines_that_cannot_be_stored_reach_tails_and_are_counted_in_the_log_once_it_can_be_written(
+    ) {
+        let parent = tempfile::tempdir().unwrap();
+        // Not there yet: nothing can be written.
+        let dir = parent.path().join("logs");
+        let sink = LogSink::start(dir.clone(), Retention::default());
+        let mut tail = Box::pin(sink.follow("demo", LogFilter::default(), 0).await.unwrap());
+        for i in 0..10 {
+            sink.write(
+                "demo",
+                LogLine::now(LogSource::App, "web.1", &format!("line {i}")),
+            );
+        }
+        for i in 0..10 {
+            match tokio::time::timeout(std::time::Duration::from_secs(10), tail.next()).await {
+                Ok(Some(TailEvent::Line(line))) => assert_eq!(line.message, format!("line {i}")),
+                other => panic!("expected line {i} on the tail, got {other:?}"),
+            }
+        }
+        std::fs::create_dir(&dir).unwrap();
+        tokio::time::sleep(RETRY_WRITES_AFTER + std::time::Duration::from_millis(100)).await;
+        sink.write("demo", LogLine::now(LogSource::App, "web.1", "after"));
+        let stored = wait_for(&sink, "demo", "after").await;
+        assert_eq!(stored.len(), 2, "{stored:?}");
+        assert_eq!(
+            (stored[0].source, stored[0].dyno.as_str()),
+            (LogSource::Berth, "logs")
+        );
+        assert_eq!(
+            stored[0].message,
+            "10 lines were not stored: the log could not be written"
+        );
     }
 
     #[tokio::test]

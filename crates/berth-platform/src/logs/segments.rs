@@ -57,29 +57,51 @@ pub(super) fn sealed(dir: &Path, app: &str) -> Vec<(u64, PathBuf)> {
     segments
 }
 
-/// An app's open current segment and how many lines it holds.
+/// An app's open current segment: how many lines and bytes it holds.
 pub(super) struct Segment {
     file: std::fs::File,
     pub lines: usize,
+    bytes: u64,
 }
 
 impl Segment {
+    /// Opens the current segment, first cutting off a half-written last
+    /// line (a write the disk had no room for, or a crash), so the next
+    /// line does not run into it.
     pub fn open(dir: &Path, app: &str) -> std::io::Result<Self> {
         let path = current_path(dir, app);
-        let lines = match std::fs::read(&path) {
-            Ok(bytes) => bytes.iter().filter(|b| **b == b'\n').count(),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => 0,
+        let (lines, whole) = match std::fs::read(&path) {
+            Ok(bytes) => {
+                let whole = bytes
+                    .iter()
+                    .rposition(|b| *b == b'\n')
+                    .map_or(0, |at| at + 1);
+                (bytes.iter().filter(|b| **b == b'\n').count(), whole)
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => (0, 0),
             Err(e) => return Err(e),
         };
         let file = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
             .open(&path)?;
-        Ok(Self { file, lines })
+        let bytes = whole as u64;
+        if file.metadata()?.len() != bytes {
+            file.set_len(bytes)?;
+        }
+        Ok(Self { file, lines, bytes })
     }
 
+    /// Appends whole lines, or nothing: a write cut short (no space left)
+    /// is taken back.
     pub fn append(&mut self, text: &str, lines: usize) -> std::io::Result<()> {
-        self.file.write_all(text.as_bytes())?;
+        if let Err(error) = self.file.write_all(text.as_bytes()) {
+            // If even this fails, the caller drops the segment and `open`
+            // cuts the half line off when it is opened again.
+            let _ = self.file.set_len(self.bytes);
+            return Err(error);
+        }
+        self.bytes += text.len() as u64;
         self.lines += lines;
         Ok(())
     }
@@ -149,4 +171,23 @@ pub(super) fn remove_all(dir: &Path, app: &str) -> std::io::Result<()> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_half_written_last_line_is_cut_off_when_the_segment_opens() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(current_path(dir.path(), "demo"), "one\ntwo\nthr").unwrap();
+        let mut segment = Segment::open(dir.path(), "demo").unwrap();
+        assert_eq!(segment.lines, 2);
+        segment.append("three\n", 1).unwrap();
+        assert_eq!(
+            std::fs::read_to_string(current_path(dir.path(), "demo")).unwrap(),
+            "one\ntwo\nthree\n"
+        );
+        assert_eq!(segment.lines, 3);
+    }
 }

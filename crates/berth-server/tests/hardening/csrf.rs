@@ -22,15 +22,20 @@ pub(crate) struct Browser {
 
 impl Browser {
     pub(crate) fn new(server: &TestServer) -> Self {
+        Self::at(&server.api_url)
+    }
+
+    /// A browser on the dashboard at `base` (e.g. `http://127.0.0.1:7000`).
+    pub(crate) fn at(base: &str) -> Self {
         Self {
             client: reqwest::Client::builder()
                 .redirect(reqwest::redirect::Policy::none())
                 .build()
                 .unwrap(),
-            base: server.api_url.clone(),
+            base: base.to_string(),
             cookies: BTreeMap::new(),
             headers: Vec::new(),
-            origin: Some(server.api_url.clone()),
+            origin: Some(base.to_string()),
         }
     }
 

@@ -10,6 +10,7 @@ mod drains;
 mod engine_restart;
 mod faults;
 mod key_rotation;
+mod log_disk;
 mod push_limits;
 mod redis_isolation;
 mod router_cookies;
