@@ -14,6 +14,7 @@ mod raw_http;
 mod redis_isolation;
 mod router_cookies;
 mod router_framing;
+mod router_starvation;
 mod secret_exposure;
 mod session_theft;
 mod sign_in;

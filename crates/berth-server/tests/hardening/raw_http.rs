@@ -57,6 +57,11 @@ pub(crate) fn router_address(server: &TestServer) -> SocketAddr {
     address_of(&server.http_url)
 }
 
+/// The API listener's address (`127.0.0.1:port`).
+pub(crate) fn api_address(server: &TestServer) -> SocketAddr {
+    address_of(&server.api_url)
+}
+
 fn address_of(url: &str) -> SocketAddr {
     url.trim_start_matches("http://").parse().unwrap()
 }
@@ -238,6 +243,46 @@ impl RawClient {
             "stray bytes after {after}: {:?}",
             String::from_utf8_lossy(&self.unread)
         );
+    }
+
+    /// Reads until the peer closes (or resets) the connection, within
+    /// `within`; returns every byte that came.
+    pub(crate) async fn read_until_closed(&mut self, within: Duration) -> Vec<u8> {
+        let closing = async {
+            let mut chunk = [0u8; 16 * 1024];
+            loop {
+                match self.stream.read(&mut chunk).await {
+                    Ok(0) | Err(_) => break,
+                    Ok(read) => self.unread.extend_from_slice(&chunk[..read]),
+                }
+            }
+        };
+        let closed = tokio::time::timeout(within, closing).await.is_ok();
+        assert!(
+            closed,
+            "the connection is still open after {within:?}, having sent {:?}",
+            String::from_utf8_lossy(&self.unread)
+        );
+        std::mem::take(&mut self.unread)
+    }
+
+    /// What the peer has sent so far and not yet read, without waiting;
+    /// and whether it has closed (or reset) the connection.
+    pub(crate) async fn take_waiting(&mut self) -> (Vec<u8>, bool) {
+        let mut chunk = [0u8; 4096];
+        let mut closed = false;
+        while let Ok(read) =
+            tokio::time::timeout(Duration::from_millis(1), self.stream.read(&mut chunk)).await
+        {
+            match read {
+                Ok(0) | Err(_) => {
+                    closed = true;
+                    break;
+                }
+                Ok(read) => self.unread.extend_from_slice(&chunk[..read]),
+            }
+        }
+        (std::mem::take(&mut self.unread), closed)
     }
 
     async fn read_more(&mut self) -> usize {
