@@ -559,3 +559,54 @@ async fn an_answer_without_length_ends_the_client_connection_with_it() {
     assert!(text.contains("connection: close\r\n"), "{text}");
     assert!(text.ends_with("\r\n\r\nuntil the end"), "{text}");
 }
+
+/// Reads from `stream` until the router closes it; how long that took,
+/// within 10 s (else `None`).
+async fn closed_within_10s<S>(stream: &mut S) -> Option<Duration>
+where
+    S: tokio::io::AsyncRead + Unpin,
+{
+    let started = std::time::Instant::now();
+    let reading = async {
+        let mut chunk = [0u8; 4096];
+        loop {
+            match stream.read(&mut chunk).await {
+                Ok(0) | Err(_) => return,
+                Ok(_) => {}
+            }
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(10), reading)
+        .await
+        .ok()
+        .map(|()| started.elapsed())
+}
+
+#[tokio::test]
+async fn a_client_that_stops_inside_the_http2_preface_is_closed_at_the_head_deadline() {
+    let config = RouterConfig {
+        head_timeout: Duration::from_secs(1),
+        ..RouterConfig::default()
+    };
+    let running = router_with(config, vec![route(vec![(backend("one").await, "web.1")])]).await;
+    // The first part of the preface ends like a request head, so the fast
+    // path hands it to hyper, which waits for the rest to tell the
+    // version; the whole preface makes an HTTP/2 connection with no request.
+    for opening in [
+        &b"PRI * HTTP/2.0\r\n\r\n"[..],
+        b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n",
+    ] {
+        let mut stream = tokio::net::TcpStream::connect(running.address)
+            .await
+            .unwrap();
+        stream.write_all(opening).await.unwrap();
+        let closed = closed_within_10s(&mut stream).await;
+        assert!(
+            closed.is_some(),
+            "{:?}: still open 10 s on, with a head deadline of 1 s",
+            String::from_utf8_lossy(opening)
+        );
+    }
+    let (status, _) = get(&running, "demo.localhost").await;
+    assert_eq!(status, 200, "the router serves on");
+}

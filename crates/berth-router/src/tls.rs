@@ -274,6 +274,99 @@ mod tests {
         drop(stop);
     }
 
+    /// Takes any server certificate: the test is about what happens after
+    /// the handshake.
+    #[derive(Debug)]
+    struct AnyCertificate(Arc<rustls::crypto::CryptoProvider>);
+
+    impl rustls::client::danger::ServerCertVerifier for AnyCertificate {
+        fn verify_server_cert(
+            &self,
+            _: &CertificateDer<'_>,
+            _: &[CertificateDer<'_>],
+            _: &rustls::pki_types::ServerName<'_>,
+            _: &[u8],
+            _: rustls::pki_types::UnixTime,
+        ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
+            Ok(rustls::client::danger::ServerCertVerified::assertion())
+        }
+
+        fn verify_tls12_signature(
+            &self,
+            message: &[u8],
+            certificate: &CertificateDer<'_>,
+            signature: &rustls::DigitallySignedStruct,
+        ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+            rustls::crypto::verify_tls12_signature(
+                message,
+                certificate,
+                signature,
+                &self.0.signature_verification_algorithms,
+            )
+        }
+
+        fn verify_tls13_signature(
+            &self,
+            message: &[u8],
+            certificate: &CertificateDer<'_>,
+            signature: &rustls::DigitallySignedStruct,
+        ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+            rustls::crypto::verify_tls13_signature(
+                message,
+                certificate,
+                signature,
+                &self.0.signature_verification_algorithms,
+            )
+        }
+
+        fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+            self.0.signature_verification_algorithms.supported_schemes()
+        }
+    }
+
+    #[tokio::test]
+    async fn a_tls_client_silent_after_its_handshake_is_closed_at_the_head_deadline() {
+        let router = Router::new(
+            RouterConfig {
+                head_timeout: std::time::Duration::from_secs(1),
+                workers: 1,
+                ..RouterConfig::default()
+            },
+            Arc::new(|_: &str, _: String| {}),
+        );
+        let https = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = https.local_addr().unwrap();
+        tokio::spawn(router.clone().serve_tls(https, std::future::pending()));
+        let provider = crypto_provider();
+        let config = rustls::ClientConfig::builder_with_provider(provider.clone())
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(AnyCertificate(provider)))
+            .with_no_client_auth();
+        let tcp = tokio::net::TcpStream::connect(address).await.unwrap();
+        let mut tls = tokio_rustls::TlsConnector::from(Arc::new(config))
+            .connect("shop.example.test".try_into().unwrap(), tcp)
+            .await
+            .expect("the handshake completes");
+        // Then nothing: no request, not even the first byte of one.
+        let reading = async {
+            let mut chunk = [0u8; 4096];
+            loop {
+                match tokio::io::AsyncReadExt::read(&mut tls, &mut chunk).await {
+                    Ok(0) | Err(_) => return,
+                    Ok(_) => {}
+                }
+            }
+        };
+        assert!(
+            tokio::time::timeout(std::time::Duration::from_secs(10), reading)
+                .await
+                .is_ok(),
+            "still open 10 s after the handshake, with a head deadline of 1 s"
+        );
+    }
+
     #[test]
     fn a_key_that_is_not_the_leafs_is_refused() {
         let leaf = rcgen::KeyPair::generate().unwrap();

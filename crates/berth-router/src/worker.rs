@@ -3,6 +3,7 @@
 //! connections out to all.
 
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -267,7 +268,10 @@ impl Worker {
     {
         let worker = self.clone();
         let slot = Arc::new(slot);
+        let requested = Arc::new(AtomicBool::new(false));
+        let seen = requested.clone();
         let service = hyper::service::service_fn(move |request| {
+            seen.store(true, Ordering::Relaxed);
             let worker = worker.clone();
             let slot = slot.clone();
             async move { Ok::<_, std::convert::Infallible>(worker.handle(request, peer, slot).await) }
@@ -276,8 +280,29 @@ impl Worker {
             .http
             .serve_connection_with_upgrades(TokioIo::new(io), service)
             .into_owned();
-        if let Err(error) = watcher.watch(connection).await {
-            tracing::debug!(%peer, %error, "router: connection ended with an error");
+        tokio::select! {
+            served = watcher.watch(connection) => {
+                if let Err(error) = served {
+                    tracing::debug!(%peer, %error, "router: connection ended with an error");
+                }
+            }
+            () = no_request_within(self.router.config.head_timeout, &requested) => {
+                tracing::debug!(%peer, "router: no request within the head timeout");
+            }
         }
+    }
+}
+
+/// Resolves once `timeout` has passed without a request on a connection
+/// served by hyper (never, once one came). hyper's own head timer starts
+/// only after its version detection, which reads the first bytes without
+/// a deadline, and HTTP/2 has none: without this, a client that sends
+/// nothing after its TLS handshake, or stops inside the HTTP/2 preface,
+/// or opens an HTTP/2 connection and asks nothing, holds its connection
+/// (and its place under the cap) forever.
+async fn no_request_within(timeout: Duration, requested: &AtomicBool) {
+    tokio::time::sleep(timeout).await;
+    if requested.load(Ordering::Relaxed) {
+        std::future::pending::<()>().await;
     }
 }

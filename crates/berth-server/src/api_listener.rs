@@ -1,9 +1,12 @@
 //! Serves the API, dashboard and git endpoint with hyper directly (what
 //! `axum::serve` does, plus a whole-head deadline it does not offer): a
-//! client that never finishes its request head, or sits idle, is closed
-//! after the head timeout instead of holding its connection forever.
+//! client that never finishes its request head (or never starts one), or
+//! sits idle, is closed after the head timeout instead of holding its
+//! connection forever.
 
 use std::future::Future;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::ConnectInfo;
@@ -47,7 +50,10 @@ pub(crate) async fn serve(
             () = &mut shutdown => break,
         };
         let app = app.clone();
+        let requested = Arc::new(AtomicBool::new(false));
+        let seen = requested.clone();
         let service = hyper::service::service_fn(move |mut request: hyper::Request<Incoming>| {
+            seen.store(true, Ordering::Relaxed);
             request.extensions_mut().insert(ConnectInfo(peer));
             app.clone().oneshot(request.map(axum::body::Body::new))
         });
@@ -56,10 +62,30 @@ pub(crate) async fn serve(
             .into_owned();
         let watched = graceful.watch(connection);
         tokio::spawn(async move {
-            if let Err(error) = watched.await {
-                tracing::debug!(%peer, %error, "API: connection ended with an error");
+            tokio::select! {
+                served = watched => {
+                    if let Err(error) = served {
+                        tracing::debug!(%peer, %error, "API: connection ended with an error");
+                    }
+                }
+                () = no_request_within(head_timeout, &requested) => {
+                    tracing::debug!(%peer, "API: no request within the head timeout");
+                }
             }
         });
     }
     graceful.shutdown().await;
+}
+
+/// Resolves once `timeout` has passed without a request on a connection
+/// (never, once one came). hyper's head timer starts only after its
+/// version detection, which reads the first bytes without a deadline, and
+/// HTTP/2 has none: without this, a client that sends nothing, stops
+/// inside the HTTP/2 preface, or opens an HTTP/2 connection and asks
+/// nothing, holds its connection forever.
+async fn no_request_within(timeout: Duration, requested: &AtomicBool) {
+    tokio::time::sleep(timeout).await;
+    if requested.load(Ordering::Relaxed) {
+        std::future::pending::<()>().await;
+    }
 }
