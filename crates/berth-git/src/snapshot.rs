@@ -284,12 +284,40 @@ impl Snapshot {
         dockerfile: &str,
         out: W,
     ) -> Result<BuildContext<W>, GitError> {
+        let plan = self.plan_context(context_dir, dockerfile)?;
+        let mut tar = TarSink(tar::Builder::new(out));
+        let dockerfile = self.walk_context(plan, &mut tar)?;
+        Ok(BuildContext {
+            tar: tar.0.into_inner().map_err(GitError::Tar)?,
+            dockerfile,
+        })
+    }
+
+    /// Whatever [`Snapshot::build_context`] would refuse in this tree (a missing
+    /// context or Dockerfile, a bad `.dockerignore`, a bad name, a tree too deep), found
+    /// by walking it without reading any file's contents: a cheap check before a build
+    /// streams the context. Returns the Dockerfile's path in the tar.
+    pub fn check_build_context(
+        &self,
+        context_dir: &str,
+        dockerfile: &str,
+    ) -> Result<String, GitError> {
+        let plan = self.plan_context(context_dir, dockerfile)?;
+        self.walk_context(plan, &mut CheckSink)
+    }
+
+    /// Finds the context's tree, its `.dockerignore` and where the Dockerfile goes.
+    fn plan_context(
+        &self,
+        context_dir: &str,
+        dockerfile: &str,
+    ) -> Result<ContextPlan<'_>, GitError> {
         let context = normalize(context_dir)?;
         let dockerfile_path = normalize(dockerfile)?;
         if dockerfile_path.is_empty() {
             return Err(GitError::InvalidPath(dockerfile.to_string()));
         }
-        let context_tree = if context.is_empty() {
+        let tree = if context.is_empty() {
             self.repo.find_tree(self.tree)?
         } else {
             match self.entry(&context)? {
@@ -298,7 +326,7 @@ impl Snapshot {
             }
         };
 
-        let ignore_file = match context_tree.get_name(".dockerignore") {
+        let ignore_file = match tree.get_name(".dockerignore") {
             Some(entry) if is_regular(entry.filemode()) => {
                 Some(self.read_small_blob(entry.id(), ".dockerignore")?)
             }
@@ -318,7 +346,7 @@ impl Snapshot {
                 .and_then(|rest| rest.strip_prefix('/'))
         };
         let mut overrides = Vec::new();
-        let tar_dockerfile = match relative {
+        let dockerfile = match relative {
             Some(relative) => {
                 match self.entry(&dockerfile_path)? {
                     Some(entry)
@@ -339,29 +367,157 @@ impl Snapshot {
                 OUTSIDE_DOCKERFILE.to_string()
             }
         };
+        Ok(ContextPlan {
+            tree,
+            ignore,
+            overrides,
+            dockerfile,
+        })
+    }
 
+    /// Hands everything the context keeps to `sink`; returns the Dockerfile's path in it.
+    fn walk_context<S: ContextSink>(
+        &self,
+        plan: ContextPlan<'_>,
+        sink: &mut S,
+    ) -> Result<String, GitError> {
         let mut walker = Walker {
             snapshot: self,
-            ignore: &ignore,
-            overrides,
-            tar: tar::Builder::new(out),
+            ignore: &plan.ignore,
+            overrides: plan.overrides,
+            sink,
             ancestors: Vec::new(),
         };
-        walker.walk(context_tree)?;
-        Ok(BuildContext {
-            tar: walker.finish()?,
-            dockerfile: tar_dockerfile,
-        })
+        walker.walk(plan.tree)?;
+        walker.finish()?;
+        Ok(plan.dockerfile)
     }
 }
 
-struct Walker<'a, W: Write> {
+/// What a build context is made of, before its tree is walked.
+struct ContextPlan<'r> {
+    tree: Tree<'r>,
+    ignore: DockerIgnore,
+    /// Files written in place of the entry of that name at the context root (or after
+    /// everything when there is none), whatever `.dockerignore` says.
+    overrides: Vec<(String, Option<Vec<u8>>)>,
+    /// The Dockerfile's path in the context.
+    dockerfile: String,
+}
+
+/// Where the walk of a build context puts what it keeps.
+trait ContextSink {
+    fn directory(&mut self, path: &str) -> Result<(), GitError>;
+    fn symlink(&mut self, path: &str, target: &[u8]) -> Result<(), GitError>;
+    /// A file given whole.
+    fn file(&mut self, path: &str, content: &[u8], mode: u32) -> Result<(), GitError>;
+    /// A file of the repository, read only if the sink needs its contents.
+    fn blob(&mut self, snapshot: &Snapshot, id: Oid, path: &str, mode: u32)
+        -> Result<(), GitError>;
+}
+
+/// Keeps nothing: the walk alone finds what is wrong with a tree.
+struct CheckSink;
+
+impl ContextSink for CheckSink {
+    fn directory(&mut self, _: &str) -> Result<(), GitError> {
+        Ok(())
+    }
+    fn symlink(&mut self, _: &str, _: &[u8]) -> Result<(), GitError> {
+        Ok(())
+    }
+    fn file(&mut self, _: &str, _: &[u8], _: u32) -> Result<(), GitError> {
+        Ok(())
+    }
+    fn blob(&mut self, _: &Snapshot, _: Oid, _: &str, _: u32) -> Result<(), GitError> {
+        Ok(())
+    }
+}
+
+/// Writes the context as a tar.
+struct TarSink<W: Write>(tar::Builder<W>);
+
+impl<W: Write> ContextSink for TarSink<W> {
+    fn directory(&mut self, path: &str) -> Result<(), GitError> {
+        let mut header = header(tar::EntryType::Directory, 0o755, 0);
+        self.0
+            .append_data(&mut header, format!("{path}/"), std::io::empty())
+            .map_err(GitError::Tar)
+    }
+
+    fn symlink(&mut self, path: &str, target: &[u8]) -> Result<(), GitError> {
+        let mut header = header(tar::EntryType::Symlink, 0o777, 0);
+        self.0
+            .append_link(&mut header, path, bytes_path(target))
+            .map_err(GitError::Tar)
+    }
+
+    fn file(&mut self, path: &str, content: &[u8], mode: u32) -> Result<(), GitError> {
+        let mut header = header(tar::EntryType::Regular, mode, content.len() as u64);
+        self.0
+            .append_data(&mut header, path, content)
+            .map_err(GitError::Tar)
+    }
+
+    /// Small files are read through git2, large ones streamed from `git cat-file` (run
+    /// with an argv) straight into the tar.
+    fn blob(
+        &mut self,
+        snapshot: &Snapshot,
+        id: Oid,
+        path: &str,
+        mode: u32,
+    ) -> Result<(), GitError> {
+        let (size, _) = snapshot.repo.odb()?.read_header(id)?;
+        let size = size as u64;
+        if size <= STREAM_ABOVE {
+            let blob = snapshot.repo.find_blob(id)?;
+            return self.file(path, blob.content(), mode);
+        }
+        let mut command = Command::new("git");
+        command
+            .arg("--git-dir")
+            .arg(&snapshot.git_dir)
+            .args(["cat-file", "blob", &id.to_string()])
+            .env_remove("GIT_OBJECT_DIRECTORY")
+            .env_remove("GIT_ALTERNATE_OBJECT_DIRECTORIES")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        if let Some(quarantine) = &snapshot.quarantine {
+            command.env("GIT_ALTERNATE_OBJECT_DIRECTORIES", quarantine);
+        }
+        let mut child = command.spawn().map_err(GitError::Tar)?;
+        let stdout = child.stdout.take().expect("piped stdout");
+        let mut counted = CountingReader {
+            inner: stdout.take(size),
+            count: 0,
+        };
+        let mut header = header(tar::EntryType::Regular, mode, size);
+        let appended = self.0.append_data(&mut header, path, &mut counted);
+        let count = counted.count;
+        // Closing the pipe first ends a `git cat-file` still writing when the tar
+        // stopped taking bytes (its reader went away): waiting would never end.
+        drop(counted);
+        let output = child.wait_with_output().map_err(GitError::Tar)?;
+        appended.map_err(GitError::Tar)?;
+        if !output.status.success() || count != size {
+            return Err(GitError::Tar(std::io::Error::other(format!(
+                "git cat-file gave {count} of the {size} bytes of {path}: {}",
+                String::from_utf8_lossy(&output.stderr).trim()
+            ))));
+        }
+        Ok(())
+    }
+}
+
+struct Walker<'a, S> {
     snapshot: &'a Snapshot,
     ignore: &'a DockerIgnore,
     /// Files written in place of the entry of that name at the context root (or after
     /// everything when there is none), whatever `.dockerignore` says. `None` once written.
     overrides: Vec<(String, Option<Vec<u8>>)>,
-    tar: tar::Builder<W>,
+    sink: &'a mut S,
     /// The directories from the context root down to the one being walked, each with
     /// whether it is in the tar yet: an excluded one is written only when something below
     /// it is kept.
@@ -375,8 +531,8 @@ struct Frame<'r> {
     prefix: String,
 }
 
-impl<'a, W: Write> Walker<'a, W> {
-    /// Writes the tree in git's order, depth first, with an explicit stack: a deep tree
+impl<'a, S: ContextSink> Walker<'a, S> {
+    /// Walks the tree in git's order, depth first, with an explicit stack: a deep tree
     /// is refused beyond [`MAX_TREE_DEPTH`], never a stack overflow.
     fn walk(&mut self, root: Tree<'a>) -> Result<(), GitError> {
         let snapshot = self.snapshot;
@@ -410,7 +566,7 @@ impl<'a, W: Write> Walker<'a, W> {
             if at_root {
                 if let Some(slot) = self.overrides.iter_mut().find(|(n, _)| *n == path) {
                     if let Some(content) = slot.1.take() {
-                        append_file(&mut self.tar, &path, &content, 0o644)?;
+                        self.sink.file(&path, &content, 0o644)?;
                     }
                     continue;
                 }
@@ -442,79 +598,31 @@ impl<'a, W: Write> Walker<'a, W> {
                     continue;
                 }
                 self.write_ancestors()?;
-                let mut header = header(tar::EntryType::Symlink, 0o777, 0);
-                self.tar
-                    .append_link(&mut header, &path, bytes_path(&target))
-                    .map_err(GitError::Tar)?;
+                self.sink.symlink(&path, &target)?;
             } else if is_regular(mode) {
                 self.write_ancestors()?;
                 let perm = if mode & 0o111 != 0 { 0o755 } else { 0o644 };
-                self.append_blob(id, &path, perm)?;
+                self.sink.blob(snapshot, id, &path, perm)?;
             }
-        }
-        Ok(())
-    }
-
-    /// Appends a file: small ones read through git2, large ones streamed from
-    /// `git cat-file` (run with an argv) straight into the tar.
-    fn append_blob(&mut self, id: Oid, path: &str, mode: u32) -> Result<(), GitError> {
-        let (size, _) = self.snapshot.repo.odb()?.read_header(id)?;
-        let size = size as u64;
-        if size <= STREAM_ABOVE {
-            let blob = self.snapshot.repo.find_blob(id)?;
-            return append_file(&mut self.tar, path, blob.content(), mode);
-        }
-        let mut command = Command::new("git");
-        command
-            .arg("--git-dir")
-            .arg(&self.snapshot.git_dir)
-            .args(["cat-file", "blob", &id.to_string()])
-            .env_remove("GIT_OBJECT_DIRECTORY")
-            .env_remove("GIT_ALTERNATE_OBJECT_DIRECTORIES")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        if let Some(quarantine) = &self.snapshot.quarantine {
-            command.env("GIT_ALTERNATE_OBJECT_DIRECTORIES", quarantine);
-        }
-        let mut child = command.spawn().map_err(GitError::Tar)?;
-        let stdout = child.stdout.take().expect("piped stdout");
-        let mut counted = CountingReader {
-            inner: stdout.take(size),
-            count: 0,
-        };
-        let mut header = header(tar::EntryType::Regular, mode, size);
-        let appended = self.tar.append_data(&mut header, path, &mut counted);
-        let output = child.wait_with_output().map_err(GitError::Tar)?;
-        appended.map_err(GitError::Tar)?;
-        if !output.status.success() || counted.count != size {
-            return Err(GitError::Tar(std::io::Error::other(format!(
-                "git cat-file gave {} of the {size} bytes of {path}: {}",
-                counted.count,
-                String::from_utf8_lossy(&output.stderr).trim()
-            ))));
         }
         Ok(())
     }
 
     fn write_ancestors(&mut self) -> Result<(), GitError> {
         for (path, written) in self.ancestors.iter_mut().filter(|(_, w)| !*w) {
-            let mut header = header(tar::EntryType::Directory, 0o755, 0);
-            self.tar
-                .append_data(&mut header, format!("{path}/"), std::io::empty())
-                .map_err(GitError::Tar)?;
+            self.sink.directory(path)?;
             *written = true;
         }
         Ok(())
     }
 
-    fn finish(mut self) -> Result<W, GitError> {
+    fn finish(mut self) -> Result<(), GitError> {
         for (name, content) in std::mem::take(&mut self.overrides) {
             if let Some(content) = content {
-                append_file(&mut self.tar, &name, &content, 0o644)?;
+                self.sink.file(&name, &content, 0o644)?;
             }
         }
-        self.tar.into_inner().map_err(GitError::Tar)
+        Ok(())
     }
 }
 
@@ -551,17 +659,6 @@ fn header(kind: tar::EntryType, mode: u32, size: u64) -> tar::Header {
     header.set_gid(0);
     header.set_mtime(CONTEXT_MTIME);
     header
-}
-
-fn append_file<W: Write>(
-    tar: &mut tar::Builder<W>,
-    path: &str,
-    content: &[u8],
-    mode: u32,
-) -> Result<(), GitError> {
-    let mut header = header(tar::EntryType::Regular, mode, content.len() as u64);
-    tar.append_data(&mut header, path, content)
-        .map_err(GitError::Tar)
 }
 
 /// A symlink target as git stores it (bytes) as a path.

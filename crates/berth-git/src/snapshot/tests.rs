@@ -443,6 +443,21 @@ fn a_dockerfile_outside_the_context_is_added_under_a_reserved_name() {
     );
 }
 
+/// The build context's Dockerfile path, or its error; the check without contents
+/// must find the same.
+fn context_outcome(snap: &Snapshot, context: &str, dockerfile: &str) -> Result<String, GitError> {
+    let built = snap
+        .build_context(context, dockerfile, Vec::new())
+        .map(|ctx| ctx.dockerfile);
+    let checked = snap.check_build_context(context, dockerfile);
+    assert_eq!(
+        format!("{checked:?}"),
+        format!("{built:?}"),
+        "the check and the build disagree on {context:?} {dockerfile:?}"
+    );
+    built
+}
+
 #[test]
 fn build_context_errors() {
     let fx = fixture();
@@ -454,42 +469,39 @@ fn build_context_errors() {
         ("link", LINK, b"Dockerfile"),
     ]);
     assert!(matches!(
-        snap.build_context("nope", "Dockerfile", Vec::new()),
+        context_outcome(&snap, "nope", "Dockerfile"),
         Err(GitError::ContextNotFound(c)) if c == "nope"
     ));
     assert!(matches!(
-        snap.build_context("file", "Dockerfile", Vec::new()),
+        context_outcome(&snap, "file", "Dockerfile"),
         Err(GitError::ContextNotFound(_))
     ));
     assert!(matches!(
-        snap.build_context("", "Missing.Dockerfile", Vec::new()),
+        context_outcome(&snap, "", "Missing.Dockerfile"),
         Err(GitError::DockerfileNotFound(_))
     ));
     assert!(matches!(
-        snap.build_context("", "bad", Vec::new()),
+        context_outcome(&snap, "", "bad"),
         Err(GitError::DockerfileNotFound(_))
     ));
     assert!(matches!(
-        snap.build_context("", "", Vec::new()),
+        context_outcome(&snap, "", ""),
         Err(GitError::InvalidPath(_))
     ));
     assert!(matches!(
-        snap.build_context("../up", "Dockerfile", Vec::new()),
+        context_outcome(&snap, "../up", "Dockerfile"),
         Err(GitError::InvalidPath(_))
     ));
-    let err = snap
-        .build_context("bad", "bad/Dockerfile", Vec::new())
-        .unwrap_err();
+    let err = context_outcome(&snap, "bad", "bad/Dockerfile").unwrap_err();
     assert!(
         matches!(&err, GitError::DockerIgnore(e) if e.line == 2),
         "{err}"
     );
     // A symlinked Dockerfile inside the context is sent as it is; the engine follows it.
+    assert_eq!(context_outcome(&snap, "", "link").unwrap(), "link");
     assert_eq!(
-        snap.build_context("", "link", Vec::new())
-            .unwrap()
-            .dockerfile,
-        "link"
+        context_outcome(&snap, "", "bad/Dockerfile").unwrap(),
+        "bad/Dockerfile"
     );
 }
 
@@ -756,7 +768,7 @@ fn trees_nested_beyond_the_limit_are_refused_without_recursion() {
         .snapshot("demo", &nested(&fx.repo, MAX_TREE_DEPTH), None)
         .unwrap();
     assert!(ok.unpacked_size(u64::MAX).is_ok());
-    assert!(ok.build_context("", "Dockerfile", Vec::new()).is_ok());
+    assert!(context_outcome(&ok, "", "Dockerfile").is_ok());
 
     let deep = nested(&fx.repo, 10_000);
     let snap = fx.repos.snapshot("demo", &deep, None).unwrap();
@@ -767,7 +779,7 @@ fn trees_nested_beyond_the_limit_are_refused_without_recursion() {
         })
     ));
     assert!(matches!(
-        snap.build_context("", "Dockerfile", Vec::new()),
+        context_outcome(&snap, "", "Dockerfile"),
         Err(GitError::TooDeep {
             limit: MAX_TREE_DEPTH
         })
@@ -809,4 +821,41 @@ fn large_files_are_streamed_into_the_context_intact() {
         snap.read_file("big.bin"),
         Err(GitError::FileTooLarge { .. })
     ));
+}
+
+/// Takes `room` bytes, then fails as a closed pipe does.
+struct ClosingWriter {
+    room: usize,
+}
+
+impl Write for ClosingWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if self.room == 0 {
+            return Err(std::io::ErrorKind::BrokenPipe.into());
+        }
+        let taken = buf.len().min(self.room);
+        self.room -= taken;
+        Ok(taken)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[test]
+fn a_reader_that_goes_away_mid_file_ends_the_stream_from_git() {
+    let fx = fixture();
+    let big = vec![9u8; 64 * STREAM_ABOVE as usize];
+    let snap = fx.snapshot_of(&[
+        ("Dockerfile", FILE, b"FROM scratch\n"),
+        ("big.bin", FILE, &big),
+    ]);
+    let err = snap
+        .build_context("", "Dockerfile", ClosingWriter { room: 100_000 })
+        .unwrap_err();
+    assert!(
+        matches!(&err, GitError::Tar(e) if e.kind() == std::io::ErrorKind::BrokenPipe),
+        "{err}"
+    );
 }
