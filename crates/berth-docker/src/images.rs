@@ -1,21 +1,27 @@
 //! Building images from a tar context, and finding and removing them.
 
 use std::collections::HashMap;
+use std::pin::Pin;
 
 use bollard::errors::Error as BollardError;
 use bollard::query_parameters::{BuildImageOptions, ListImagesOptions, RemoveImageOptions};
-use futures_util::StreamExt;
+use bytes::Bytes;
+use futures_util::{Stream, StreamExt};
 
 use crate::error::{api, status_of};
 use crate::{DockerError, Engine};
 
+/// A build context as an uncompressed tar, chunk by chunk as it is made. An
+/// error item aborts the upload, so the engine never builds from a context cut
+/// short.
+pub type ContextStream = Pin<Box<dyn Stream<Item = std::io::Result<Bytes>> + Send>>;
+
 /// One image build: a tar of the build context, the Dockerfile's path inside
 /// it, and what to call and label the result.
-#[derive(Debug)]
 pub struct BuildRequest {
-    /// The context as an uncompressed tar, read from the start and streamed to
-    /// the engine: a context of any size costs the same memory.
-    pub context_tar: std::fs::File,
+    /// The context, streamed to the engine as it comes: a context of any size
+    /// costs the same memory.
+    pub context_tar: ContextStream,
     /// Path of the Dockerfile inside the tar.
     pub dockerfile: String,
     /// The stage to build, for a multi-stage Dockerfile.
@@ -23,6 +29,16 @@ pub struct BuildRequest {
     pub tag: String,
     pub labels: HashMap<String, String>,
     pub build_args: HashMap<String, String>,
+}
+
+impl std::fmt::Debug for BuildRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BuildRequest")
+            .field("dockerfile", &self.dockerfile)
+            .field("target", &self.target)
+            .field("tag", &self.tag)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Engine {
@@ -59,13 +75,9 @@ impl Engine {
         };
         let mut output = LineBuffer::default();
         let mut image_id = None;
-        let context_stream =
-            tokio_util::io::ReaderStream::new(tokio::fs::File::from_std(context_tar));
-        let mut messages = self.docker.build_image(
-            options,
-            None,
-            Some(bollard::body_try_stream(context_stream)),
-        );
+        let mut messages =
+            self.docker
+                .build_image(options, None, Some(bollard::body_try_stream(context_tar)));
         while let Some(message) = messages.next().await {
             let info = match message {
                 Ok(info) => info,

@@ -21,7 +21,7 @@ pub use containers::{
 pub use engine::{Engine, EngineInfo};
 pub use error::DockerError;
 pub use events::ContainerEvent;
-pub use images::BuildRequest;
+pub use images::{BuildRequest, ContextStream};
 pub use logs::{LogLine, LogStream};
 pub use runtime::Runtime;
 pub use terminal::{TerminalControl, TerminalSession};

@@ -79,7 +79,9 @@ impl Scope {
 
     fn build_request(&self, tag: &str, steps: &str) -> BuildRequest {
         BuildRequest {
-            context_tar: self.context(steps),
+            context_tar: Box::pin(tokio_util::io::ReaderStream::new(
+                tokio::fs::File::from_std(self.context(steps)),
+            )),
             dockerfile: "Dockerfile".into(),
             target: None,
             tag: self.tag(tag),

@@ -11,10 +11,11 @@ use std::time::Duration;
 use berth_core::{parse_heroku_yml, parse_procfile, Manifest, ManifestError};
 use berth_core::{Action, Actor};
 use berth_docker::BuildRequest;
-use berth_git::{BuildContext, Repos, Snapshot};
+use berth_git::{GitError, Snapshot};
 use berth_store::{AppRecord, NewRelease, ReleaseProcess, ReleaseRecord};
 use rand::RngCore;
 
+use crate::context_upload::ContextSource;
 use crate::logs::{LogLine, LogSource};
 use crate::progress::{Progress, ReleaseOutput};
 use crate::{Platform, PlatformError, Result};
@@ -292,21 +293,17 @@ impl Platform {
         quarantine: Option<&Path>,
         progress: &Progress,
     ) -> Result<ReleaseRecord> {
-        let (repos, name, commit_id) = (self.repos.clone(), app.name.clone(), commit.to_string());
-        let quarantine = quarantine.map(Path::to_path_buf);
-        let (max_bytes, scratch) = (self.max_push_bytes, self.data_dir.join("build-contexts"));
-        let push = tokio::task::spawn_blocking(move || {
-            PreparedPush::read(
-                &repos,
-                &name,
-                &commit_id,
-                quarantine.as_deref(),
-                max_bytes,
-                &scratch,
-            )
-        })
-        .await
-        .map_err(|e| PlatformError::Internal(format!("reading the push failed: {e}")))??;
+        let source = ContextSource {
+            repos: self.repos.clone(),
+            app: app.name.clone(),
+            commit: commit.to_string(),
+            quarantine: quarantine.map(Path::to_path_buf),
+        };
+        let max_bytes = self.max_push_bytes;
+        let reading = source.clone();
+        let push = tokio::task::spawn_blocking(move || PreparedPush::read(&reading, max_bytes))
+            .await
+            .map_err(|e| PlatformError::Internal(format!("reading the push failed: {e}")))??;
         self.setup_on_push(actor, app, &push.manifest.setup, progress)
             .await?;
         let config = self.current_config(app).await?;
@@ -330,14 +327,7 @@ impl Platform {
         // engine, which cancels them.
         let built = tokio::time::timeout(
             self.build_timeout,
-            self.build_images(
-                app,
-                &release,
-                push.builds,
-                &push.manifest,
-                progress,
-                &mut output,
-            ),
+            self.build_images(app, &release, &source, &push, progress, &mut output),
         )
         .await
         .unwrap_or_else(|_| {
@@ -397,23 +387,25 @@ impl Platform {
         &self,
         app: &AppRecord,
         release: &ReleaseRecord,
-        contexts: BTreeMap<String, BuildContext<std::fs::File>>,
-        manifest: &Manifest,
+        source: &ContextSource,
+        push: &PreparedPush,
         progress: &Progress,
         output: &mut ReleaseOutput,
     ) -> Result<HashMap<String, String>> {
         let engine = self.engine()?;
         let mut images = HashMap::new();
-        for (key, context) in contexts {
-            let spec = &manifest.builds[&key];
+        let manifest = &push.manifest;
+        for (key, dockerfile_in_context) in &push.builds {
+            let spec = &manifest.builds[key];
             let tag = format!("berth/{}:v{}-{key}", app.name, release.version);
             progress.say(&format!(
                 "-----> Building {key} ({}) as {tag}",
                 spec.dockerfile
             ));
+            let upload = source.upload(&spec.context, &spec.dockerfile);
             let request = BuildRequest {
-                context_tar: context.tar,
-                dockerfile: context.dockerfile,
+                context_tar: upload.tar,
+                dockerfile: dockerfile_in_context.clone(),
                 target: spec.target.clone(),
                 tag: tag.clone(),
                 // The release is in the tag, not a label: a label that changes
@@ -430,12 +422,21 @@ impl Platform {
                     sink.write(&app_name, LogLine::now(LogSource::App, "build", line));
                 })
                 .await;
+            // Once the build is over, the engine has dropped the upload, so
+            // the producer is done or about to be.
+            let produced = upload.producer.await.map_err(|e| {
+                PlatformError::Internal(format!("making the build context of {key} failed: {e}"))
+            })?;
             if let Err(error) = result {
-                let message = match error {
-                    berth_docker::DockerError::Build { message } => {
+                let message = match (produced, error) {
+                    // The engine only saw the context stop: git's error says why.
+                    (Err(git), _) if !is_closed_pipe(&git) => {
+                        format!("the build context of {key} could not be read: {git}")
+                    }
+                    (_, berth_docker::DockerError::Build { message }) => {
                         format!("the build of {key} failed: {message}")
                     }
-                    other => other.to_string(),
+                    (_, other) => other.to_string(),
                 };
                 return Err(PlatformError::DeployFailed(message));
             }
@@ -445,45 +446,40 @@ impl Platform {
     }
 }
 
-/// What a push holds, read out of git: its manifest and the build context
-/// of each image the manifest needs (built once each, however many process
-/// types use it).
+/// What a push holds, read out of git: its manifest and, for each image the
+/// manifest needs (built once each, however many process types use it), the
+/// Dockerfile's path in its build context.
 struct PreparedPush {
     commit_sha: String,
     short_sha: String,
     summary: String,
     manifest: Manifest,
-    builds: BTreeMap<String, BuildContext<std::fs::File>>,
+    builds: BTreeMap<String, String>,
 }
 
 impl PreparedPush {
-    /// Refuses a push whose files hold more than `max_bytes` before anything
-    /// else is read, then writes each build context to an unnamed file in
-    /// `scratch` (gone with its last handle, even after a crash).
-    fn read(
-        repos: &Repos,
-        app: &str,
-        commit: &str,
-        quarantine: Option<&Path>,
-        max_bytes: u64,
-        scratch: &Path,
-    ) -> Result<Self> {
-        let snapshot = repos.snapshot(app, commit, quarantine)?;
+    /// Refuses a push whose files hold more than `max_bytes`, whose manifest
+    /// is wrong, or whose build contexts cannot be made, before anything is
+    /// built or changed. File contents are not read here: the builds stream
+    /// them from git.
+    fn read(source: &ContextSource, max_bytes: u64) -> Result<Self> {
+        let snapshot =
+            source
+                .repos
+                .snapshot(&source.app, &source.commit, source.quarantine.as_deref())?;
+        let refused = |error: GitError| {
+            PlatformError::Invalid(format!("{error}: nothing was built or changed"))
+        };
         snapshot
             .unpacked_size(max_bytes)
             .map_err(|error| match error {
-                berth_git::GitError::TooLarge { limit } => PlatformError::Invalid(format!(
+                GitError::TooLarge { limit } => PlatformError::Invalid(format!(
                     "this push holds more than {limit} bytes of files, the server's limit \
                  (BERTH_MAX_PUSH_BYTES): nothing was built or changed"
                 )),
-                other => PlatformError::Invalid(format!("{other}: nothing was built or changed")),
+                other => refused(other),
             })?;
         let manifest = read_manifest(&snapshot)?;
-        let io_error = |context: &str| {
-            let context = context.to_string();
-            move |source| PlatformError::Io { context, source }
-        };
-        std::fs::create_dir_all(scratch).map_err(io_error("create the build context folder"))?;
         let needed: BTreeSet<&String> = manifest
             .processes
             .values()
@@ -493,25 +489,10 @@ impl PreparedPush {
         let mut builds = BTreeMap::new();
         for key in needed {
             let spec = &manifest.builds[key];
-            let file =
-                tempfile::tempfile_in(scratch).map_err(io_error("create a build context file"))?;
-            let context = snapshot.build_context(
-                &spec.context,
-                &spec.dockerfile,
-                std::io::BufWriter::new(file),
-            )?;
-            let mut file = context.tar.into_inner().map_err(|e| PlatformError::Io {
-                context: "write the build context".into(),
-                source: e.into_error(),
-            })?;
-            std::io::Seek::rewind(&mut file).map_err(io_error("read the build context"))?;
-            builds.insert(
-                key.clone(),
-                BuildContext {
-                    tar: file,
-                    dockerfile: context.dockerfile,
-                },
-            );
+            let dockerfile = snapshot
+                .check_build_context(&spec.context, &spec.dockerfile)
+                .map_err(refused)?;
+            builds.insert(key.clone(), dockerfile);
         }
         Ok(Self {
             commit_sha: snapshot.commit_sha().to_string(),
@@ -521,6 +502,11 @@ impl PreparedPush {
             builds,
         })
     }
+}
+
+/// Whether making a context stopped only because its reader went away.
+fn is_closed_pipe(error: &GitError) -> bool {
+    matches!(error, GitError::Tar(e) if e.kind() == std::io::ErrorKind::BrokenPipe)
 }
 
 /// `heroku.yml` if the commit has one, else a root `Dockerfile` (with a

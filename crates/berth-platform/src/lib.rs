@@ -12,6 +12,7 @@ mod apps;
 mod audit;
 mod certs;
 mod config;
+mod context_upload;
 mod credentials;
 mod deploy;
 mod dns;

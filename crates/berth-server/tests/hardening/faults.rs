@@ -349,3 +349,73 @@ async fn berthd_killed_during_config_changes_keeps_the_stored_config_that_of_the
     assert!(latest.current && latest.status == "succeeded", "{latest:?}");
     deployed.serving(latest.version, "after the kills\n").await;
 }
+
+/// The push that once kept a killed berthd from coming back for a minute:
+/// 700 MiB of zeros, a few MB once packed.
+const BIG_PUSH_BYTES: u64 = 700 << 20;
+
+/// How soon a killed berthd must answer again.
+const BACK_WITHIN: Duration = Duration::from_secs(20);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn berthd_killed_while_a_700_mib_push_builds_answers_again_at_once() {
+    let (mut deployed, app, _cleanup) = Deployed::start("bigkill").await;
+    let repo = Arc::new(AppRepo::from_fixture("cmd-only"));
+    crate::push_limits::write_zeros(&repo, "www/zeros.bin", BIG_PUSH_BYTES);
+    repo.commit("700 MiB of zeros");
+
+    let pusher = push_in_background(&repo, &app, &deployed.token);
+    // The release exists from the moment its build starts.
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while deployed.releases().await.is_empty() {
+        assert!(
+            Instant::now() < deadline && !pusher.is_finished(),
+            "the push never started building"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // Well into sending the context to the engine.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let killed = Instant::now();
+    deployed.berthd.kill();
+    deployed.berthd.restart();
+    let apps = deployed
+        .client
+        .get(format!("http://{}/api/v1/apps", deployed.berthd.api))
+        .bearer_auth(&deployed.token)
+        .timeout(BACK_WITHIN)
+        .send()
+        .await
+        .expect("the restarted berthd answers");
+    let back_after = killed.elapsed();
+    assert!(apps.status().is_success(), "{}", apps.status());
+    eprintln!("berthd answered {back_after:?} after SIGKILL");
+    assert!(
+        back_after < BACK_WITHIN,
+        "berthd took {back_after:?} to come back after SIGKILL during the build"
+    );
+    assert!(
+        !pusher.join().unwrap(),
+        "the interrupted push did not deploy"
+    );
+
+    let releases = deployed.settled_releases().await;
+    assert_eq!(releases.len(), 1, "{releases:?}");
+    assert_eq!(releases[0].status, "failed", "{releases:?}");
+    assert!(
+        deployed.containers().is_empty(),
+        "{:?}",
+        deployed.containers()
+    );
+
+    std::fs::remove_file(repo.path().join("www/zeros.bin")).unwrap();
+    repo.write("www/index.html", "small again\n");
+    repo.commit("small again");
+    assert!(
+        push_in_background(&repo, &app, &deployed.token)
+            .join()
+            .unwrap(),
+        "the next push deploys"
+    );
+    deployed.serving(2, "small again\n").await;
+}
