@@ -350,20 +350,35 @@ async fn berthd_killed_during_config_changes_keeps_the_stored_config_that_of_the
     deployed.serving(latest.version, "after the kills\n").await;
 }
 
-/// The push that once kept a killed berthd from coming back for a minute:
-/// 700 MiB of zeros, a few MB once packed.
+/// The push that once kept a killed berthd from coming back for up to a
+/// minute: 700 MiB of zeros, a few MB once packed. berthd wrote its build
+/// context to a temporary file, and on SIGKILL the kernel had to drop the
+/// file's pages (waiting for those under writeback) before the process's
+/// listening sockets were closed.
 const BIG_PUSH_BYTES: u64 = 700 << 20;
 
 /// How soon a killed berthd must answer again.
 const BACK_WITHIN: Duration = Duration::from_secs(20);
 
+/// Bytes a process (and its reaped children) has had written to storage,
+/// counted when it dirties pages: `write_bytes` of `/proc/PID/io`.
+fn bytes_written(pid: u32) -> u64 {
+    let io = std::fs::read_to_string(format!("/proc/{pid}/io")).unwrap();
+    io.lines()
+        .find_map(|line| line.strip_prefix("write_bytes: "))
+        .and_then(|bytes| bytes.trim().parse().ok())
+        .expect("write_bytes in /proc/PID/io")
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn berthd_killed_while_a_700_mib_push_builds_answers_again_at_once() {
+async fn berthd_building_a_700_mib_push_writes_no_copy_of_it_and_answers_at_once_after_sigkill() {
     let (mut deployed, app, _cleanup) = Deployed::start("bigkill").await;
     let repo = Arc::new(AppRepo::from_fixture("cmd-only"));
     crate::push_limits::write_zeros(&repo, "www/zeros.bin", BIG_PUSH_BYTES);
     repo.commit("700 MiB of zeros");
 
+    let pid = deployed.berthd.pid().unwrap();
+    let written_before = bytes_written(pid);
     let pusher = push_in_background(&repo, &app, &deployed.token);
     // The release exists from the moment its build starts.
     let deadline = Instant::now() + Duration::from_secs(120);
@@ -376,6 +391,16 @@ async fn berthd_killed_while_a_700_mib_push_builds_answers_again_at_once() {
     }
     // Well into sending the context to the engine.
     tokio::time::sleep(Duration::from_secs(1)).await;
+    let written = bytes_written(pid) - written_before;
+    eprintln!(
+        "berthd wrote {} KiB while receiving and building the push",
+        written >> 10
+    );
+    assert!(
+        written < BIG_PUSH_BYTES / 8,
+        "berthd wrote {written} bytes for a push of {BIG_PUSH_BYTES}: \
+         the build context must go to the engine without a copy on disk"
+    );
     let killed = Instant::now();
     deployed.berthd.kill();
     deployed.berthd.restart();
