@@ -190,14 +190,13 @@ pub async fn launch(
         Some(https) => Some(https.local_addr().context("router TLS listener address")?),
         None => None,
     };
-    let mut router_tls = match listeners.https {
-        Some(https) => tokio::spawn(
+    let mut router_tls = listeners.https.map(|https| {
+        tokio::spawn(
             router
                 .clone()
                 .serve_tls(https, wait_for_stop(stopped.clone())),
-        ),
-        None => tokio::spawn(std::future::pending()),
-    };
+        )
+    });
     let mut router = tokio::spawn(router.serve(listeners.http, wait_for_stop(stopped.clone())));
     tracing::info!("API, dashboard and git on http://{api_address}");
     tracing::info!(
@@ -237,7 +236,7 @@ pub async fn launch(
             result.context("router task")?;
             anyhow::bail!("the router stopped unexpectedly");
         }
-        result = &mut router_tls => {
+        Some(result) = optional_task(&mut router_tls) => {
             result.context("router TLS task")?.context("router TLS listener")?;
             anyhow::bail!("the router's TLS listener stopped unexpectedly");
         }
@@ -246,14 +245,16 @@ pub async fn launch(
     let drained = tokio::time::timeout(SHUTDOWN_GRACE, async {
         let _ = (&mut api_server).await;
         let _ = (&mut router).await;
-        let _ = (&mut router_tls).await;
+        let _ = optional_task(&mut router_tls).await;
     })
     .await;
     if drained.is_err() {
         tracing::warn!("requests still open after {SHUTDOWN_GRACE:?} were cut off");
         api_server.abort();
         router.abort();
-        router_tls.abort();
+        if let Some(router_tls) = &router_tls {
+            router_tls.abort();
+        }
     }
     reconciler.abort();
     engine_watch.abort();
@@ -262,6 +263,16 @@ pub async fn launch(
     audit_pruning.abort();
     state.platform.close().await;
     Ok(())
+}
+
+/// A task that may not exist: its outcome, or `None` at once without it.
+async fn optional_task<T>(
+    task: &mut Option<tokio::task::JoinHandle<T>>,
+) -> Option<Result<T, tokio::task::JoinError>> {
+    match task {
+        Some(task) => Some(task.await),
+        None => None,
+    }
 }
 
 /// How often the engine is converged to the store (crashed processes
