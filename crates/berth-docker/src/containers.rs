@@ -20,7 +20,7 @@ use futures_util::StreamExt;
 use crate::error::{api, status_of};
 use crate::images::label_filter;
 use crate::logs::follow_lines;
-use crate::{DockerError, Engine, LogLine};
+use crate::{DockerError, Engine, LogLine, ProcessIdentity};
 
 /// Where published ports listen on the host: only the router reaches apps.
 const PUBLISH_IP: &str = "127.0.0.1";
@@ -97,6 +97,8 @@ pub struct ContainerSummary {
     pub id: String,
     pub name: String,
     pub labels: HashMap<String, String>,
+    /// The app process it runs, read from its labels.
+    pub process: Option<ProcessIdentity>,
     /// `created`, `running`, `restarting`, `exited`, `paused`, `dead`, …
     pub state: String,
     /// The engine's human text: "Up 5 minutes", "Exited (3) 2 seconds ago".
@@ -104,6 +106,15 @@ pub struct ContainerSummary {
     pub created: DateTime<Utc>,
     /// The port published on 127.0.0.1, if any (and if running).
     pub host_port: Option<u16>,
+}
+
+impl ContainerSummary {
+    /// How it last exited, from the engine's status text
+    /// (`Exited (137) 2 minutes ago`, `Restarting (3) 1 second ago`).
+    pub fn exit_code(&self) -> Option<i64> {
+        let (_, rest) = self.status.split_once('(')?;
+        rest.split_once(')')?.0.parse().ok()
+    }
 }
 
 impl Engine {
@@ -278,6 +289,10 @@ impl Engine {
                     .first()
                     .map(|name| name.trim_start_matches('/').to_string())
                     .unwrap_or_default(),
+                process: container
+                    .labels
+                    .as_ref()
+                    .and_then(ProcessIdentity::from_labels),
                 labels: container.labels.unwrap_or_default(),
                 state: container
                     .state
@@ -561,6 +576,23 @@ impl Drop for RemoveOnDrop {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn exit_codes_come_from_the_status_text() {
+        let summary = |status: &str| ContainerSummary {
+            id: "c".into(),
+            name: "c".into(),
+            labels: HashMap::new(),
+            process: None,
+            state: "exited".into(),
+            status: status.into(),
+            created: DateTime::default(),
+            host_port: None,
+        };
+        assert_eq!(summary("Restarting (3) 1 second ago").exit_code(), Some(3));
+        assert_eq!(summary("Exited (137) 2 minutes ago").exit_code(), Some(137));
+        assert_eq!(summary("Up 5 minutes").exit_code(), None);
+    }
 
     #[test]
     fn a_web_spec_publishes_on_loopback_with_init() {
