@@ -2,6 +2,7 @@
 //! one-off containers to completion.
 
 use std::collections::HashMap;
+use std::net::{Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
 use bollard::errors::Error as BollardError;
@@ -23,7 +24,7 @@ use crate::logs::follow_lines;
 use crate::{DockerError, Engine, LogLine, ProcessIdentity};
 
 /// Where published ports listen on the host: only the router reaches apps.
-const PUBLISH_IP: &str = "127.0.0.1";
+const PUBLISH_IP: Ipv4Addr = Ipv4Addr::LOCALHOST;
 /// How long the output of a finished one-off container may take to drain.
 const DRAIN_AFTER_EXIT: Duration = Duration::from_secs(5);
 
@@ -87,8 +88,9 @@ pub const KEPT_CAPABILITIES: [&str; 7] = [
 pub struct StartedContainer {
     pub id: String,
     pub name: String,
-    /// The 127.0.0.1 port `publish_port` was published at, read after start.
-    pub host_port: Option<u16>,
+    /// Where `publish_port` is reachable from berthd (127.0.0.1 and an
+    /// ephemeral port), read after start.
+    pub address: Option<SocketAddr>,
 }
 
 /// A container as the engine lists it.
@@ -104,8 +106,14 @@ pub struct ContainerSummary {
     /// The engine's human text: "Up 5 minutes", "Exited (3) 2 seconds ago".
     pub status: String,
     pub created: DateTime<Utc>,
-    /// The port published on 127.0.0.1, if any (and if running).
-    pub host_port: Option<u16>,
+    /// Where its published port is reachable from berthd, if it has one
+    /// (and runs).
+    pub address: Option<SocketAddr>,
+}
+
+/// Whether the engine's text for a binding's address is [`PUBLISH_IP`].
+fn is_publish_ip(ip: Option<&str>) -> bool {
+    ip.and_then(|ip| ip.parse::<Ipv4Addr>().ok()) == Some(PUBLISH_IP)
 }
 
 impl ContainerSummary {
@@ -130,14 +138,14 @@ impl Engine {
             self.force_remove(&id, &spec.name).await.ok();
             return Err(error);
         }
-        let host_port = match spec.publish_port {
-            Some(port) => self.inspect_host_port(&id, port).await?,
+        let address = match spec.publish_port {
+            Some(port) => self.published_address(&id, port).await?,
             None => None,
         };
         Ok(StartedContainer {
             id,
             name: spec.name.clone(),
-            host_port,
+            address,
         })
     }
 
@@ -303,23 +311,23 @@ impl Engine {
                     .created
                     .and_then(|secs| DateTime::from_timestamp(secs, 0))
                     .unwrap_or_default(),
-                host_port: container
+                address: container
                     .ports
                     .unwrap_or_default()
                     .iter()
-                    .filter(|port| port.ip.as_deref() == Some(PUBLISH_IP))
-                    .find_map(|port| port.public_port),
+                    .filter(|port| is_publish_ip(port.ip.as_deref()))
+                    .find_map(|port| Some(SocketAddr::from((PUBLISH_IP, port.public_port?)))),
             })
             .collect())
     }
 
-    /// The 127.0.0.1 port that `container_port` (TCP) is published at, if
-    /// the container runs and publishes it.
-    pub async fn inspect_host_port(
+    /// Where berthd reaches `container_port` (TCP) of the container, if it
+    /// runs and publishes it.
+    pub async fn published_address(
         &self,
         id: &str,
         container_port: u16,
-    ) -> Result<Option<u16>, DockerError> {
+    ) -> Result<Option<SocketAddr>, DockerError> {
         let container = self
             .docker
             .inspect_container(id, None)
@@ -333,8 +341,9 @@ impl Engine {
             .unwrap_or_default();
         Ok(bindings
             .iter()
-            .filter(|binding| binding.host_ip.as_deref() == Some(PUBLISH_IP))
-            .find_map(|binding| binding.host_port.as_deref()?.parse().ok()))
+            .filter(|binding| is_publish_ip(binding.host_ip.as_deref()))
+            .find_map(|binding| binding.host_port.as_deref()?.parse().ok())
+            .map(|port: u16| SocketAddr::from((PUBLISH_IP, port))))
     }
 
     /// When a running container last started: its uptime counts from here.
@@ -375,7 +384,7 @@ impl Engine {
     }
 
     /// Restarts a container (SIGTERM, then SIGKILL after `grace`). Its
-    /// published port changes: read it again with `inspect_host_port`.
+    /// published port changes: read it again with `published_address`.
     pub async fn restart_container(&self, id: &str, grace: Duration) -> Result<(), DockerError> {
         let seconds = grace.as_secs() + u64::from(grace.subsec_nanos() > 0);
         let options = RestartContainerOptions {
@@ -392,7 +401,7 @@ impl Engine {
     }
 
     /// Starts a stopped (exited) container again, as it was created. Its
-    /// published port changes: read it again with `inspect_host_port`.
+    /// published port changes: read it again with `published_address`.
     pub async fn start_again(&self, id: &str) -> Result<(), DockerError> {
         self.start(id, id).await
     }
@@ -489,7 +498,7 @@ pub(crate) fn container_body(spec: &ContainerSpec) -> ContainerCreateBody {
             HashMap::from([(
                 key,
                 Some(vec![PortBinding {
-                    host_ip: Some(PUBLISH_IP.into()),
+                    host_ip: Some(PUBLISH_IP.to_string()),
                     host_port: Some(String::new()),
                 }]),
             )])
@@ -587,7 +596,7 @@ mod tests {
             state: "exited".into(),
             status: status.into(),
             created: DateTime::default(),
-            host_port: None,
+            address: None,
         };
         assert_eq!(summary("Restarting (3) 1 second ago").exit_code(), Some(3));
         assert_eq!(summary("Exited (137) 2 minutes ago").exit_code(), Some(137));

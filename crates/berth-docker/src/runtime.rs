@@ -5,6 +5,7 @@
 
 use chrono::{DateTime, Utc};
 use std::future::Future;
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use futures_util::Stream;
@@ -78,11 +79,12 @@ pub trait Runtime: Send + Sync {
         id: &str,
     ) -> impl Future<Output = Result<Option<DateTime<Utc>>, DockerError>> + Send;
 
-    fn inspect_host_port(
+    /// Where berthd reaches `container_port` of a running container.
+    fn published_address(
         &self,
         id: &str,
         container_port: u16,
-    ) -> impl Future<Output = Result<Option<u16>, DockerError>> + Send;
+    ) -> impl Future<Output = Result<Option<SocketAddr>, DockerError>> + Send;
 
     fn stop_and_remove(
         &self,
@@ -185,12 +187,12 @@ impl Runtime for Engine {
         Engine::started_at(self, id)
     }
 
-    fn inspect_host_port(
+    fn published_address(
         &self,
         id: &str,
         container_port: u16,
-    ) -> impl Future<Output = Result<Option<u16>, DockerError>> + Send {
-        Engine::inspect_host_port(self, id, container_port)
+    ) -> impl Future<Output = Result<Option<SocketAddr>, DockerError>> + Send {
+        Engine::published_address(self, id, container_port)
     }
 
     fn stop_and_remove(

@@ -422,9 +422,9 @@ impl Platform {
         name: &str,
         id: &str,
     ) -> Result<()> {
-        let port = self
+        let address = self
             .engine()?
-            .inspect_host_port(id, berth_core::process_env::WEB_PORT)
+            .published_address(id, berth_core::process_env::WEB_PORT)
             .await?
             .ok_or_else(|| PlatformError::Internal(format!("{name} has no published port")))?;
         let healthcheck = release
@@ -432,7 +432,6 @@ impl Platform {
             .iter()
             .find(|p| p.process_type == "web")
             .and_then(|p| p.healthcheck.as_deref());
-        let address = (std::net::Ipv4Addr::LOCALHOST, port).into();
         self.wait_until_healthy(name, address, healthcheck).await?;
         self.refresh_routes().await
     }

@@ -35,7 +35,6 @@ pub struct Dyno {
     pub created_at: DateTime<Utc>,
     /// When a running dyno last started.
     pub started_at: Option<DateTime<Utc>>,
-    pub host_port: Option<u16>,
     /// How a crashed dyno last exited.
     pub exit_code: Option<i64>,
     /// The engine it runs on.
@@ -221,13 +220,12 @@ impl Platform {
         let started = engine.start_container(&spec).await?;
         self.follow_output(&app.name, &dyno, &started.id, None);
         if is_web {
-            let port = started
-                .host_port
+            let address = started
+                .address
                 .ok_or_else(|| PlatformError::Internal(format!("{dyno} has no published port")))?;
             progress.say(&format!(
                 "       {dyno} starting: waiting for it to answer HTTP"
             ));
-            let address = (std::net::Ipv4Addr::LOCALHOST, port).into();
             self.wait_until_healthy(&dyno, address, process.healthcheck.as_deref())
                 .await?;
         }
@@ -410,7 +408,6 @@ impl Platform {
                     state: state.to_string(),
                     created_at: container.created,
                     started_at: None,
-                    host_port: container.host_port,
                     name,
                 })
             })

@@ -1,9 +1,9 @@
 //! The router's table, built from desired state (each app's current
 //! release, in the store) and actual state (its running web containers and
-//! their published ports, from the engine). Rebuilt after every change and
+//! where their ports are published, from the runtime). Rebuilt after every change and
 //! periodically, so crashes and restarts (new ports) are followed.
 
-use std::net::{Ipv4Addr, SocketAddr};
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use berth_docker::{ContainerSelector, Runtime};
@@ -40,7 +40,7 @@ impl Platform {
                         let current =
                             process.app == app.name && Some(process.release) == app.current_release;
                         current.then_some(Upstream {
-                            address: SocketAddr::from((Ipv4Addr::LOCALHOST, c.host_port?)),
+                            address: c.address?,
                             dyno: process.dyno.clone()?,
                         })
                     })
@@ -85,7 +85,7 @@ impl Platform {
                     .as_ref()
                     .is_some_and(|process| process.release != keep)
             })
-            .filter_map(|c| Some(SocketAddr::from((Ipv4Addr::LOCALHOST, c.host_port?))))
+            .filter_map(|c| c.address)
             .collect();
         let deadline = tokio::time::Instant::now() + DRAIN_TIMEOUT;
         while old.iter().any(|address| router.in_flight(*address) > 0) {

@@ -66,9 +66,9 @@ impl PostgresContainer {
     /// Where berthd reaches the add-on: its port published on 127.0.0.1.
     pub(crate) async fn local_address(&self, credentials: &Credentials) -> Result<(String, u16)> {
         let container = Self::container_of(credentials)?;
-        let port = self
+        let address = self
             .engine
-            .inspect_host_port(container, PORT)
+            .published_address(container, PORT)
             .await?
             .ok_or_else(|| {
                 provider_error(
@@ -76,7 +76,7 @@ impl PostgresContainer {
                     "is not running (no published port)",
                 )
             })?;
-        Ok(("127.0.0.1".to_string(), port))
+        Ok((address.ip().to_string(), address.port()))
     }
 
     async fn connect(&self, credentials: &Credentials) -> Result<PgConnection> {
