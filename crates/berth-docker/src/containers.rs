@@ -2,6 +2,7 @@
 //! one-off containers to completion.
 
 use std::collections::HashMap;
+use std::net::{Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
 use bollard::errors::Error as BollardError;
@@ -20,10 +21,10 @@ use futures_util::StreamExt;
 use crate::error::{api, status_of};
 use crate::images::label_filter;
 use crate::logs::follow_lines;
-use crate::{DockerError, Engine, LogLine};
+use crate::{DockerError, Engine, LogLine, ProcessIdentity};
 
 /// Where published ports listen on the host: only the router reaches apps.
-const PUBLISH_IP: &str = "127.0.0.1";
+const PUBLISH_IP: Ipv4Addr = Ipv4Addr::LOCALHOST;
 /// How long the output of a finished one-off container may take to drain.
 const DRAIN_AFTER_EXIT: Duration = Duration::from_secs(5);
 
@@ -87,8 +88,9 @@ pub const KEPT_CAPABILITIES: [&str; 7] = [
 pub struct StartedContainer {
     pub id: String,
     pub name: String,
-    /// The 127.0.0.1 port `publish_port` was published at, read after start.
-    pub host_port: Option<u16>,
+    /// Where `publish_port` is reachable from berthd (127.0.0.1 and an
+    /// ephemeral port), read after start.
+    pub address: Option<SocketAddr>,
 }
 
 /// A container as the engine lists it.
@@ -97,13 +99,30 @@ pub struct ContainerSummary {
     pub id: String,
     pub name: String,
     pub labels: HashMap<String, String>,
+    /// The app process it runs, read from its labels.
+    pub process: Option<ProcessIdentity>,
     /// `created`, `running`, `restarting`, `exited`, `paused`, `dead`, …
     pub state: String,
     /// The engine's human text: "Up 5 minutes", "Exited (3) 2 seconds ago".
     pub status: String,
     pub created: DateTime<Utc>,
-    /// The port published on 127.0.0.1, if any (and if running).
-    pub host_port: Option<u16>,
+    /// Where its published port is reachable from berthd, if it has one
+    /// (and runs).
+    pub address: Option<SocketAddr>,
+}
+
+/// Whether the engine's text for a binding's address is [`PUBLISH_IP`].
+fn is_publish_ip(ip: Option<&str>) -> bool {
+    ip.and_then(|ip| ip.parse::<Ipv4Addr>().ok()) == Some(PUBLISH_IP)
+}
+
+impl ContainerSummary {
+    /// How it last exited, from the engine's status text
+    /// (`Exited (137) 2 minutes ago`, `Restarting (3) 1 second ago`).
+    pub fn exit_code(&self) -> Option<i64> {
+        let (_, rest) = self.status.split_once('(')?;
+        rest.split_once(')')?.0.parse().ok()
+    }
 }
 
 impl Engine {
@@ -119,14 +138,14 @@ impl Engine {
             self.force_remove(&id, &spec.name).await.ok();
             return Err(error);
         }
-        let host_port = match spec.publish_port {
-            Some(port) => self.inspect_host_port(&id, port).await?,
+        let address = match spec.publish_port {
+            Some(port) => self.published_address(&id, port).await?,
             None => None,
         };
         Ok(StartedContainer {
             id,
             name: spec.name.clone(),
-            host_port,
+            address,
         })
     }
 
@@ -278,6 +297,10 @@ impl Engine {
                     .first()
                     .map(|name| name.trim_start_matches('/').to_string())
                     .unwrap_or_default(),
+                process: container
+                    .labels
+                    .as_ref()
+                    .and_then(ProcessIdentity::from_labels),
                 labels: container.labels.unwrap_or_default(),
                 state: container
                     .state
@@ -288,23 +311,23 @@ impl Engine {
                     .created
                     .and_then(|secs| DateTime::from_timestamp(secs, 0))
                     .unwrap_or_default(),
-                host_port: container
+                address: container
                     .ports
                     .unwrap_or_default()
                     .iter()
-                    .filter(|port| port.ip.as_deref() == Some(PUBLISH_IP))
-                    .find_map(|port| port.public_port),
+                    .filter(|port| is_publish_ip(port.ip.as_deref()))
+                    .find_map(|port| Some(SocketAddr::from((PUBLISH_IP, port.public_port?)))),
             })
             .collect())
     }
 
-    /// The 127.0.0.1 port that `container_port` (TCP) is published at, if
-    /// the container runs and publishes it.
-    pub async fn inspect_host_port(
+    /// Where berthd reaches `container_port` (TCP) of the container, if it
+    /// runs and publishes it.
+    pub async fn published_address(
         &self,
         id: &str,
         container_port: u16,
-    ) -> Result<Option<u16>, DockerError> {
+    ) -> Result<Option<SocketAddr>, DockerError> {
         let container = self
             .docker
             .inspect_container(id, None)
@@ -318,8 +341,9 @@ impl Engine {
             .unwrap_or_default();
         Ok(bindings
             .iter()
-            .filter(|binding| binding.host_ip.as_deref() == Some(PUBLISH_IP))
-            .find_map(|binding| binding.host_port.as_deref()?.parse().ok()))
+            .filter(|binding| is_publish_ip(binding.host_ip.as_deref()))
+            .find_map(|binding| binding.host_port.as_deref()?.parse().ok())
+            .map(|port: u16| SocketAddr::from((PUBLISH_IP, port))))
     }
 
     /// When a running container last started: its uptime counts from here.
@@ -360,7 +384,7 @@ impl Engine {
     }
 
     /// Restarts a container (SIGTERM, then SIGKILL after `grace`). Its
-    /// published port changes: read it again with `inspect_host_port`.
+    /// published port changes: read it again with `published_address`.
     pub async fn restart_container(&self, id: &str, grace: Duration) -> Result<(), DockerError> {
         let seconds = grace.as_secs() + u64::from(grace.subsec_nanos() > 0);
         let options = RestartContainerOptions {
@@ -377,7 +401,7 @@ impl Engine {
     }
 
     /// Starts a stopped (exited) container again, as it was created. Its
-    /// published port changes: read it again with `inspect_host_port`.
+    /// published port changes: read it again with `published_address`.
     pub async fn start_again(&self, id: &str) -> Result<(), DockerError> {
         self.start(id, id).await
     }
@@ -474,7 +498,7 @@ pub(crate) fn container_body(spec: &ContainerSpec) -> ContainerCreateBody {
             HashMap::from([(
                 key,
                 Some(vec![PortBinding {
-                    host_ip: Some(PUBLISH_IP.into()),
+                    host_ip: Some(PUBLISH_IP.to_string()),
                     host_port: Some(String::new()),
                 }]),
             )])
@@ -561,6 +585,23 @@ impl Drop for RemoveOnDrop {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn exit_codes_come_from_the_status_text() {
+        let summary = |status: &str| ContainerSummary {
+            id: "c".into(),
+            name: "c".into(),
+            labels: HashMap::new(),
+            process: None,
+            state: "exited".into(),
+            status: status.into(),
+            created: DateTime::default(),
+            address: None,
+        };
+        assert_eq!(summary("Restarting (3) 1 second ago").exit_code(), Some(3));
+        assert_eq!(summary("Exited (137) 2 minutes ago").exit_code(), Some(137));
+        assert_eq!(summary("Up 5 minutes").exit_code(), None);
+    }
 
     #[test]
     fn a_web_spec_publishes_on_loopback_with_init() {

@@ -9,6 +9,7 @@ mod containers;
 mod engine;
 mod error;
 mod events;
+mod identity;
 mod images;
 mod logs;
 mod networks;
@@ -21,6 +22,9 @@ pub use containers::{
 pub use engine::{Engine, EngineInfo};
 pub use error::DockerError;
 pub use events::ContainerEvent;
+pub use identity::{
+    addon_labels, app_labels, app_network, Attachment, ContainerSelector, ProcessIdentity,
+};
 pub use images::{BuildRequest, ContextStream};
 pub use logs::{LogLine, LogStream};
 pub use runtime::Runtime;

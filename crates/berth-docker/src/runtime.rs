@@ -3,12 +3,14 @@
 //! processes on many hosts will implement the same trait, so every
 //! scheduling decision stays behind it.
 
-use std::collections::HashMap;
+use chrono::{DateTime, Utc};
 use std::future::Future;
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use futures_util::Stream;
 
+use crate::identity::{self, ContainerSelector};
 use crate::{
     BuildRequest, ContainerEvent, ContainerSpec, ContainerSummary, DockerError, Engine, LogLine,
     StartedContainer, TerminalSession,
@@ -25,18 +27,17 @@ pub trait Runtime: Send + Sync {
 
     fn image_exists(&self, tag: &str) -> impl Future<Output = Result<bool, DockerError>> + Send;
 
-    fn remove_images(
-        &self,
-        labels: &[(&str, &str)],
-    ) -> impl Future<Output = Result<(), DockerError>> + Send;
+    fn remove_image(&self, tag: &str) -> impl Future<Output = Result<(), DockerError>> + Send;
 
-    fn ensure_network(
-        &self,
-        name: &str,
-        labels: HashMap<String, String>,
-    ) -> impl Future<Output = Result<(), DockerError>> + Send;
+    /// Every image built for `app`.
+    fn remove_app_images(&self, app: &str) -> impl Future<Output = Result<(), DockerError>> + Send;
 
-    fn remove_network(&self, name: &str) -> impl Future<Output = Result<(), DockerError>> + Send;
+    /// The network `app`'s containers and add-ons share, created if missing.
+    fn ensure_app_network(&self, app: &str)
+        -> impl Future<Output = Result<(), DockerError>> + Send;
+
+    fn remove_app_network(&self, app: &str)
+        -> impl Future<Output = Result<(), DockerError>> + Send;
 
     fn start_container(
         &self,
@@ -65,16 +66,25 @@ pub trait Runtime: Send + Sync {
 
     fn remove_container(&self, id: &str) -> impl Future<Output = Result<(), DockerError>> + Send;
 
-    fn containers(
+    fn containers_of(
         &self,
-        labels: &[(&str, &str)],
+        selector: ContainerSelector<'_>,
     ) -> impl Future<Output = Result<Vec<ContainerSummary>, DockerError>> + Send;
 
-    fn inspect_host_port(
+    fn start_again(&self, id: &str) -> impl Future<Output = Result<(), DockerError>> + Send;
+
+    /// When a running container last started.
+    fn started_at(
+        &self,
+        id: &str,
+    ) -> impl Future<Output = Result<Option<DateTime<Utc>>, DockerError>> + Send;
+
+    /// Where berthd reaches `container_port` of a running container.
+    fn published_address(
         &self,
         id: &str,
         container_port: u16,
-    ) -> impl Future<Output = Result<Option<u16>, DockerError>> + Send;
+    ) -> impl Future<Output = Result<Option<SocketAddr>, DockerError>> + Send;
 
     fn stop_and_remove(
         &self,
@@ -87,9 +97,9 @@ pub trait Runtime: Send + Sync {
         id: &str,
     ) -> impl Stream<Item = Result<LogLine, DockerError>> + Send + 'static;
 
-    fn container_events(
+    fn events_of(
         &self,
-        labels: &[(&str, &str)],
+        selector: ContainerSelector<'_>,
     ) -> impl Stream<Item = Result<ContainerEvent, DockerError>> + Send + 'static;
 }
 
@@ -106,23 +116,20 @@ impl Runtime for Engine {
         Engine::image_exists(self, tag)
     }
 
-    fn remove_images(
-        &self,
-        labels: &[(&str, &str)],
-    ) -> impl Future<Output = Result<(), DockerError>> + Send {
-        Engine::remove_images(self, labels)
+    fn remove_image(&self, tag: &str) -> impl Future<Output = Result<(), DockerError>> + Send {
+        Engine::remove_image(self, tag)
     }
 
-    fn ensure_network(
-        &self,
-        name: &str,
-        labels: HashMap<String, String>,
-    ) -> impl Future<Output = Result<(), DockerError>> + Send {
-        Engine::ensure_network(self, name, labels)
+    async fn remove_app_images(&self, app: &str) -> Result<(), DockerError> {
+        Engine::remove_images(self, &identity::app_images(app)).await
     }
 
-    fn remove_network(&self, name: &str) -> impl Future<Output = Result<(), DockerError>> + Send {
-        Engine::remove_network(self, name)
+    async fn ensure_app_network(&self, app: &str) -> Result<(), DockerError> {
+        Engine::ensure_network(self, &identity::app_network(app), identity::app_labels(app)).await
+    }
+
+    async fn remove_app_network(&self, app: &str) -> Result<(), DockerError> {
+        Engine::remove_network(self, &identity::app_network(app)).await
     }
 
     fn start_container(
@@ -162,19 +169,30 @@ impl Runtime for Engine {
         Engine::remove_container(self, id)
     }
 
-    fn containers(
+    async fn containers_of(
         &self,
-        labels: &[(&str, &str)],
-    ) -> impl Future<Output = Result<Vec<ContainerSummary>, DockerError>> + Send {
-        Engine::containers(self, labels)
+        selector: ContainerSelector<'_>,
+    ) -> Result<Vec<ContainerSummary>, DockerError> {
+        Engine::containers(self, &selector.labels()).await
     }
 
-    fn inspect_host_port(
+    fn start_again(&self, id: &str) -> impl Future<Output = Result<(), DockerError>> + Send {
+        Engine::start_again(self, id)
+    }
+
+    fn started_at(
+        &self,
+        id: &str,
+    ) -> impl Future<Output = Result<Option<DateTime<Utc>>, DockerError>> + Send {
+        Engine::started_at(self, id)
+    }
+
+    fn published_address(
         &self,
         id: &str,
         container_port: u16,
-    ) -> impl Future<Output = Result<Option<u16>, DockerError>> + Send {
-        Engine::inspect_host_port(self, id, container_port)
+    ) -> impl Future<Output = Result<Option<SocketAddr>, DockerError>> + Send {
+        Engine::published_address(self, id, container_port)
     }
 
     fn stop_and_remove(
@@ -192,10 +210,10 @@ impl Runtime for Engine {
         Engine::follow_logs(self, id)
     }
 
-    fn container_events(
+    fn events_of(
         &self,
-        labels: &[(&str, &str)],
+        selector: ContainerSelector<'_>,
     ) -> impl Stream<Item = Result<ContainerEvent, DockerError>> + Send + 'static {
-        Engine::container_events(self, labels)
+        Engine::container_events(self, &selector.labels())
     }
 }

@@ -264,16 +264,17 @@ async fn a_web_container_serves_on_loopback_and_stops_fast() {
     };
     let started = engine.start_container(&spec).await.unwrap();
     assert_eq!(started.name, spec.name);
-    let port = started.host_port.expect("a published port");
-    let response = http_get(port).await;
+    let address = started.address.expect("a published port");
+    assert!(address.ip().is_loopback(), "{address}");
+    let response = http_get(address.port()).await;
     assert!(response.starts_with("HTTP/1.0 200") || response.starts_with("HTTP/1.1 200"));
     assert!(response.ends_with("hello from berth\n"), "{response}");
     assert_eq!(
-        engine.inspect_host_port(&started.id, 5000).await.unwrap(),
-        Some(port)
+        engine.published_address(&started.id, 5000).await.unwrap(),
+        Some(address)
     );
     assert_eq!(
-        engine.inspect_host_port(&started.id, 6000).await.unwrap(),
+        engine.published_address(&started.id, 6000).await.unwrap(),
         None
     );
 
@@ -282,7 +283,7 @@ async fn a_web_container_serves_on_loopback_and_stops_fast() {
     assert_eq!(listed[0].id, started.id);
     assert_eq!(listed[0].name, spec.name);
     assert_eq!(listed[0].state, "running");
-    assert_eq!(listed[0].host_port, Some(port));
+    assert_eq!(listed[0].address, Some(address));
     assert_eq!(listed[0].labels, scope.labels());
     assert!((chrono::Utc::now() - listed[0].created).num_seconds() < 60);
     let attached = docker(&[
@@ -457,7 +458,7 @@ async fn containers_are_found_by_their_labels() {
     assert_eq!(web[0].id, ids[0]);
     assert_eq!(web[0].state, "running");
     assert!(web[0].status.starts_with("Up"), "{}", web[0].status);
-    assert_eq!(web[0].host_port, None);
+    assert_eq!(web[0].address, None);
     assert!(engine
         .containers(&[scope.label(), ("berth.process", "clock")])
         .await

@@ -1,6 +1,7 @@
 //! Apps: create, list, read, destroy — each through the authorization policy.
 
 use berth_core::{authorize, Action, Actor, AppName};
+use berth_docker::Runtime;
 use berth_store::{AppRecord, StoreError};
 
 use crate::audit::app_entry;
@@ -215,10 +216,8 @@ impl Platform {
         }
         self.stop_containers(app, |_| true).await?;
         let engine = self.engine()?;
-        engine
-            .remove_network(&crate::release::network_name(&app.name))
-            .await?;
-        engine.remove_images(&[("berth.app", &app.name)]).await?;
+        engine.remove_app_network(&app.name).await?;
+        engine.remove_app_images(&app.name).await?;
         Ok(())
     }
 }

@@ -422,9 +422,9 @@ impl Platform {
         name: &str,
         id: &str,
     ) -> Result<()> {
-        let port = self
+        let address = self
             .engine()?
-            .inspect_host_port(id, berth_core::process_env::WEB_PORT)
+            .published_address(id, berth_core::process_env::WEB_PORT)
             .await?
             .ok_or_else(|| PlatformError::Internal(format!("{name} has no published port")))?;
         let healthcheck = release
@@ -432,7 +432,6 @@ impl Platform {
             .iter()
             .find(|p| p.process_type == "web")
             .and_then(|p| p.healthcheck.as_deref());
-        let address = (std::net::Ipv4Addr::LOCALHOST, port).into();
         self.wait_until_healthy(name, address, healthcheck).await?;
         self.refresh_routes().await
     }
@@ -447,19 +446,19 @@ impl Platform {
         process_type: Option<&str>,
         dyno: Option<&str>,
     ) -> Result<Vec<(String, String)>> {
-        let version = format!("v{}", release.version);
         let mut targets: Vec<(String, String)> = self
-            .app_containers(&app.name, &[])
+            .app_containers(&app.name, None)
             .await?
             .into_iter()
             .filter_map(|c| {
-                let name = c.labels.get("berth.dyno")?;
-                let selectable = if crate::oneoff::is_oneoff(&c.labels) {
+                let process = c.process?;
+                let name = process.dyno?;
+                let selectable = if process.oneoff.is_some() {
                     dyno == Some(name.as_str())
                 } else {
-                    c.labels.get("berth.release") == Some(&version)
+                    process.release == release.version
                 };
-                selectable.then(|| (name.clone(), c.id))
+                selectable.then_some((name, c.id))
             })
             .filter(|(name, _)| dyno.is_none_or(|d| d == name))
             .filter(|(name, _)| {
@@ -573,8 +572,7 @@ impl Platform {
             return Ok(());
         };
         let config = self.open_release_config(&app, &release)?;
-        let version = format!("v{}", release.version);
-        let running = self.app_containers(&app.name, &[]).await?;
+        let running = self.app_containers(&app.name, None).await?;
         for (process_type, quantity) in self.store.formation(app.id).await? {
             let Some(process) = release
                 .processes
@@ -585,19 +583,13 @@ impl Platform {
             };
             let existing: Vec<(i64, String)> = running
                 .iter()
-                .filter(|c| c.labels.get("berth.release") == Some(&version))
-                .filter(|c| c.labels.get("berth.process") == Some(&process_type))
-                // A Procfile may name a type `run`: its one-offs are not dynos of it.
-                .filter(|c| !crate::oneoff::is_oneoff(&c.labels))
                 .filter_map(|c| {
-                    let index = c
-                        .labels
-                        .get("berth.dyno")?
-                        .rsplit_once('.')?
-                        .1
-                        .parse()
-                        .ok()?;
-                    Some((index, c.id.clone()))
+                    let dyno = c.process.as_ref()?;
+                    // A Procfile may name a type `run`: its one-offs are not dynos of it.
+                    let of_this_type = dyno.release == release.version
+                        && dyno.process_type == process_type
+                        && dyno.oneoff.is_none();
+                    of_this_type.then_some((dyno.index()?, c.id.clone()))
                 })
                 .collect();
             for index in 1..=quantity {

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use berth_core::{parse_heroku_yml, parse_procfile, Manifest, ManifestError};
 use berth_core::{Action, Actor};
-use berth_docker::BuildRequest;
+use berth_docker::{app_labels, BuildRequest};
 use berth_git::{GitError, Snapshot};
 use berth_store::{AppRecord, NewRelease, ReleaseProcess, ReleaseRecord};
 use rand::RngCore;
@@ -410,7 +410,7 @@ impl Platform {
                 tag: tag.clone(),
                 // The release is in the tag, not a label: a label that changes
                 // with every release would rebuild the last layer each time.
-                labels: HashMap::from([("berth.app".to_string(), app.name.clone())]),
+                labels: app_labels(&app.name),
                 build_args: manifest.build_args.clone().into_iter().collect(),
             };
             let sink = self.logs.clone();

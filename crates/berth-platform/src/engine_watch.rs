@@ -12,6 +12,7 @@
 use std::future::Future;
 use std::time::Duration;
 
+use berth_docker::{ContainerSelector, Runtime};
 use futures_util::StreamExt;
 
 use crate::Platform;
@@ -51,7 +52,7 @@ impl Platform {
                     }
                     wait = RECONNECT_FIRST;
                     let mut events =
-                        Box::pin(engine.container_events(&[("berth.platform", &self.platform_id)]));
+                        Box::pin(engine.events_of(ContainerSelector::platform(&self.platform_id)));
                     let ended = loop {
                         tokio::select! {
                             () = &mut stop => return,

@@ -7,27 +7,13 @@
 use std::collections::BTreeMap;
 
 use berth_core::{check_config_key, Action, Actor};
-use berth_docker::{ContainerSpec, Engine, TerminalSession};
+use berth_docker::{Attachment, ContainerSpec, Engine, ProcessIdentity, TerminalSession};
 use berth_store::AppRecord;
 use chrono::{DateTime, Utc};
 use futures_util::StreamExt;
 
 use crate::logs::{LogFilter, LogLine, LogSink, LogSource};
 use crate::{Platform, PlatformError, Result};
-
-/// The label that marks a one-off dyno, with its [`Attachment`] as value.
-pub(crate) const ONEOFF_LABEL: &str = "berth.oneoff";
-const ATTACHED: &str = "attached";
-const DETACHED: &str = "detached";
-
-/// Whether a client follows the one-off while it runs.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Attachment {
-    /// Its client's request holds it: it ends when the client goes.
-    Attached,
-    /// It runs in the background until it exits.
-    Detached,
-}
 
 /// A one-off about to start.
 struct OneOff {
@@ -110,13 +96,15 @@ impl Platform {
     /// removed if they exited meanwhile.
     pub(crate) async fn recover_oneoffs(&self, app: &AppRecord) -> Result<()> {
         let engine = self.engine()?;
-        for container in self.app_containers(&app.name, &[]).await? {
-            let Some(attachment) = container.labels.get(ONEOFF_LABEL) else {
+        for container in self.app_containers(&app.name, None).await? {
+            let Some(process) = &container.process else {
                 continue;
             };
-            let dyno = container.labels.get("berth.dyno").cloned();
-            match (attachment.as_str(), dyno) {
-                (DETACHED, Some(dyno)) => {
+            let Some(attachment) = process.oneoff else {
+                continue;
+            };
+            match (attachment, process.dyno.clone()) {
+                (Attachment::Detached, Some(dyno)) => {
                     let copied_until = self.last_logged(&app.name, &dyno).await;
                     tracing::info!(app = %app.name, %dyno, "watching a detached one-off again");
                     watch_detached(
@@ -196,16 +184,11 @@ impl Platform {
         // The command may carry secrets: the trail names the dyno only.
         self.audit_app(actor, &app.name, "dyno.run", dyno.clone())
             .await?;
-        let mut spec = self.oneoff_spec(&app, &release, &dyno, image, command, &config);
-        spec.labels.insert("berth.dyno".into(), dyno.clone());
-        spec.labels.insert(
-            ONEOFF_LABEL.into(),
-            match attachment {
-                Attachment::Attached => ATTACHED,
-                Attachment::Detached => DETACHED,
-            }
-            .into(),
-        );
+        let identity = ProcessIdentity {
+            oneoff: Some(attachment),
+            ..self.process_identity(&app, &release, "run", Some(dyno.clone()))
+        };
+        let spec = self.oneoff_spec(&app, &release, identity, image, command, &config);
         Ok(OneOff { app, dyno, spec })
     }
 }
@@ -260,9 +243,4 @@ fn watch_detached(
             tracing::warn!(%app, %dyno, %error, "cannot remove a finished detached one-off");
         }
     });
-}
-
-/// Whether a container is a one-off dyno (`run.NNNN`), by its labels.
-pub(crate) fn is_oneoff(labels: &std::collections::HashMap<String, String>) -> bool {
-    labels.contains_key(ONEOFF_LABEL)
 }

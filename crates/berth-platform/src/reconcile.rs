@@ -13,7 +13,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Mutex;
 use std::time::Duration;
 
-use berth_docker::{ContainerSummary, Engine, LogStream};
+use berth_docker::{ContainerSelector, ContainerSummary, Engine, LogStream, Runtime};
 use berth_store::{AppRecord, ReleaseRecord};
 use chrono::{DateTime, Utc};
 use futures_util::StreamExt;
@@ -21,7 +21,7 @@ use tokio::time::Instant;
 
 use crate::logs::{LogLine, LogSink, LogSource};
 use crate::progress::Progress;
-use crate::release::{exit_code, STOP_GRACE};
+use crate::release::STOP_GRACE;
 use crate::{Platform, Result};
 
 /// The first restart of a crashed process waits this long; each further
@@ -132,7 +132,7 @@ impl Platform {
         let apps = self.store.apps_visible_to(0, true).await?;
         let engine = self.engine()?;
         let containers = engine
-            .containers(&[("berth.platform", &self.platform_id)])
+            .containers_of(ContainerSelector::platform(&self.platform_id))
             .await?;
         self.forget_gone(&containers.iter().map(|c| c.id.as_str()).collect());
         for container in &containers {
@@ -144,10 +144,14 @@ impl Platform {
         }
         let mut by_app: HashMap<&str, Vec<&ContainerSummary>> = HashMap::new();
         for container in &containers {
-            let Some(owner) = container.labels.get("berth.app") else {
+            let Some(owner) = container
+                .process
+                .as_ref()
+                .map(|process| process.app.as_str())
+            else {
                 continue;
             };
-            if apps.iter().any(|app| &app.name == owner) {
+            if apps.iter().any(|app| app.name == owner) {
                 by_app.entry(owner).or_default().push(container);
             } else {
                 tracing::warn!(app = %owner, container = %container.name, "removing a container of an app that no longer exists");
@@ -209,7 +213,7 @@ impl Platform {
         let Some((release, formation)) = self.desired(&app).await? else {
             return Ok(());
         };
-        let containers = self.app_containers(&app.name, &[]).await?;
+        let containers = self.app_containers(&app.name, None).await?;
         let containers: Vec<&ContainerSummary> = containers.iter().collect();
         let steps = self.plan(&app, &release, &formation, &containers);
         self.converge(&app, &release, steps).await
@@ -223,7 +227,6 @@ impl Platform {
         formation: &[(String, i64)],
         containers: &[&ContainerSummary],
     ) -> Vec<Step> {
-        let current = format!("v{}", release.version);
         let wanted = |process_type: &str, index: i64| {
             release
                 .processes
@@ -236,22 +239,18 @@ impl Platform {
         let mut steps = Vec::new();
         let mut present = Vec::new();
         for container in containers {
-            let (Some(dyno), Some(process_type)) = (
-                container.labels.get("berth.dyno"),
-                container.labels.get("berth.process"),
-            ) else {
+            // One-off dynos (`run.1234`) come and go on their own.
+            let Some(process) = container
+                .process
+                .as_ref()
+                .filter(|process| process.is_formation_dyno() && process.process_type != "run")
+            else {
                 continue;
             };
-            // One-off dynos (`run.1234`) come and go on their own.
-            if process_type == "run" || crate::oneoff::is_oneoff(&container.labels) {
-                continue;
-            }
-            let index = dyno
-                .rsplit_once('.')
-                .and_then(|(_, index)| index.parse::<i64>().ok())
-                .unwrap_or(0);
-            let in_current = container.labels.get("berth.release") == Some(&current);
-            if !in_current || !wanted(process_type, index) || present.contains(dyno) {
+            let Some(dyno) = &process.dyno else { continue };
+            let index = process.index().unwrap_or(0);
+            let in_current = process.release == release.version;
+            if !in_current || !wanted(&process.process_type, index) || present.contains(dyno) {
                 steps.push(Step::Remove {
                     id: container.id.clone(),
                     dyno: dyno.clone(),
@@ -321,7 +320,8 @@ impl Platform {
         };
         if let Some(count) = new_crash {
             let delay = restart_delay(count);
-            let code = exit_code(&container.status)
+            let code = container
+                .exit_code()
                 .map_or_else(String::new, |code| format!(" (exit code {code})"));
             let message = format!(
                 "State changed from up to crashed{code}; restarting in {} s",
@@ -429,18 +429,19 @@ impl Platform {
         release: &ReleaseRecord,
         containers: &[&ContainerSummary],
     ) {
-        let current = format!("v{}", release.version);
         let mut watermark: Option<Option<DateTime<Utc>>> = None;
         for container in containers {
-            let Some(dyno) = container.labels.get("berth.dyno") else {
-                continue;
-            };
             // A one-off's output goes to its client, or (detached) is
             // copied by the one-off's own watcher.
-            if container.state != "running"
-                || container.labels.get("berth.release") != Some(&current)
-                || crate::oneoff::is_oneoff(&container.labels)
-            {
+            let Some(dyno) = container
+                .process
+                .as_ref()
+                .filter(|process| process.is_formation_dyno() && process.release == release.version)
+                .and_then(|process| process.dyno.as_ref())
+            else {
+                continue;
+            };
+            if container.state != "running" {
                 continue;
             }
             let known = self

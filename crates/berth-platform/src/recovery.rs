@@ -25,8 +25,7 @@ impl Platform {
                     &release.output,
                 )
                 .await?;
-            let version = format!("v{}", release.version);
-            self.stop_containers(app, |labels| labels.get("berth.release") == Some(&version))
+            self.stop_containers(app, |process| process.release == release.version)
                 .await?;
         }
         for app in &apps {

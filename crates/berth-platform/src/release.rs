@@ -3,12 +3,15 @@
 //! phase, then the processes of the formation, then the old release's
 //! containers stop. Progress is persisted as it goes.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use berth_core::process_env::{process_env, ProcessContext, WEB_PORT};
 use berth_core::{Action, Actor};
-use berth_docker::{ContainerSpec, ContainerSummary, DockerError};
+use berth_docker::{
+    app_network, ContainerSelector, ContainerSpec, ContainerSummary, DockerError, ProcessIdentity,
+    Runtime,
+};
 use berth_store::{AppRecord, ReleaseProcess, ReleaseRecord};
 use chrono::{DateTime, Utc};
 
@@ -32,24 +35,12 @@ pub struct Dyno {
     pub created_at: DateTime<Utc>,
     /// When a running dyno last started.
     pub started_at: Option<DateTime<Utc>>,
-    pub host_port: Option<u16>,
     /// How a crashed dyno last exited.
     pub exit_code: Option<i64>,
     /// The engine it runs on.
     pub host: String,
 }
 
-fn labels(platform: &str, app: &str, release: i64, process: &str) -> HashMap<String, String> {
-    HashMap::from([
-        // Which platform owns the container: one engine may serve several.
-        ("berth.platform".to_string(), platform.to_string()),
-        ("berth.app".to_string(), app.to_string()),
-        ("berth.release".to_string(), format!("v{release}")),
-        ("berth.process".to_string(), process.to_string()),
-    ])
-}
-
-/// The exit code in the engine's status text, e.g. `Restarting (3) 1 second ago`.
 /// `local` for the engine on this machine's socket, else the engine's address.
 fn engine_host_name(docker_host: &str) -> String {
     if docker_host.starts_with("unix://") || docker_host.is_empty() {
@@ -61,16 +52,6 @@ fn engine_host_name(docker_host: &str) -> String {
             .trim_start_matches("http://")
             .to_string()
     }
-}
-
-pub(crate) fn exit_code(status: &str) -> Option<i64> {
-    let (_, rest) = status.split_once('(')?;
-    rest.split_once(')')?.0.parse().ok()
-}
-
-/// Each app's containers share a network of their own (add-ons join it).
-pub(crate) fn network_name(app: &str) -> String {
-    format!("berth-{app}")
 }
 
 fn shell(command: &str) -> Vec<String> {
@@ -141,13 +122,7 @@ impl Platform {
         output: &mut ReleaseOutput,
     ) -> Result<()> {
         let engine = self.engine()?;
-        let network = network_name(&app.name);
-        engine
-            .ensure_network(
-                &network,
-                HashMap::from([("berth.app".to_string(), app.name.clone())]),
-            )
-            .await?;
+        engine.ensure_app_network(&app.name).await?;
 
         if let (Some(image), Some(command)) = (&release.release_image, &release.release_command) {
             self.store
@@ -155,7 +130,8 @@ impl Platform {
                 .await?;
             crate::deploy::confirm_lease().await?;
             progress.say(&format!("-----> Running release command: {command}"));
-            let spec = self.oneoff_spec(app, release, "release", image.clone(), command, config);
+            let identity = self.process_identity(app, release, "release", None);
+            let spec = self.oneoff_spec(app, release, identity, image.clone(), command, config);
             let sink = self.logs.clone();
             let code = engine
                 .run_to_completion(&spec, self.release_timeout, |line| {
@@ -226,20 +202,15 @@ impl Platform {
             port: is_web.then_some(WEB_PORT),
             config,
         });
-        let mut container_labels = labels(
-            &self.platform_id,
-            &app.name,
-            release.version,
-            &process.process_type,
-        );
-        container_labels.insert("berth.dyno".into(), dyno.clone());
+        let identity =
+            self.process_identity(app, release, &process.process_type, Some(dyno.clone()));
         let spec = ContainerSpec {
-            name: format!("berth-{}.v{}.{dyno}", app.name, release.version),
+            name: identity.container_name(),
             image: process.image.clone(),
             cmd: process.command.as_deref().map(shell),
             env,
-            labels: container_labels,
-            network: Some(network_name(&app.name)),
+            labels: identity.labels(),
+            network: Some(app_network(&app.name)),
             network_alias: Some(process.process_type.clone()),
             publish_port: is_web.then_some(WEB_PORT),
             stop_timeout_secs: Some(STOP_GRACE.as_secs() as i64),
@@ -249,13 +220,12 @@ impl Platform {
         let started = engine.start_container(&spec).await?;
         self.follow_output(&app.name, &dyno, &started.id, None);
         if is_web {
-            let port = started
-                .host_port
+            let address = started
+                .address
                 .ok_or_else(|| PlatformError::Internal(format!("{dyno} has no published port")))?;
             progress.say(&format!(
                 "       {dyno} starting: waiting for it to answer HTTP"
             ));
-            let address = (std::net::Ipv4Addr::LOCALHOST, port).into();
             self.wait_until_healthy(&dyno, address, process.healthcheck.as_deref())
                 .await?;
         }
@@ -270,21 +240,39 @@ impl Platform {
     async fn retire_other_releases(&self, app: &AppRecord, keep: i64) -> Result<()> {
         self.refresh_routes().await?;
         self.drain_other_releases(app, keep).await?;
-        let keep = format!("v{keep}");
         // One-offs outlive a release, as on Heroku: a config change must not
         // end someone's console session or a detached job.
-        self.stop_containers(app, |labels| {
-            labels.get("berth.release") != Some(&keep) && !crate::oneoff::is_oneoff(labels)
+        self.stop_containers(app, |process| {
+            process.release != keep && process.oneoff.is_none()
         })
         .await
     }
 
-    /// A one-off container of `release` running `command` as `dyno`.
+    /// Who a container of `release` running `process_type` (as `dyno`) is.
+    pub(crate) fn process_identity(
+        &self,
+        app: &AppRecord,
+        release: &ReleaseRecord,
+        process_type: &str,
+        dyno: Option<String>,
+    ) -> ProcessIdentity {
+        ProcessIdentity {
+            platform: self.platform_id.clone(),
+            app: app.name.clone(),
+            release: release.version,
+            process_type: process_type.to_string(),
+            dyno,
+            oneoff: None,
+        }
+    }
+
+    /// A container of `release` that runs `command` once: the release
+    /// command, or a one-off dyno.
     pub(crate) fn oneoff_spec(
         &self,
         app: &AppRecord,
         release: &ReleaseRecord,
-        dyno: &str,
+        identity: ProcessIdentity,
         image: String,
         command: &str,
         config: &BTreeMap<String, String>,
@@ -293,23 +281,17 @@ impl Platform {
             app: &app.name,
             release_version: release.version,
             commit_sha: release.commit_sha.as_deref(),
-            dyno,
+            dyno: identity.dyno.as_deref().unwrap_or(&identity.process_type),
             port: None,
             config,
         });
         ContainerSpec {
-            name: format!("berth-{}.v{}.{dyno}", app.name, release.version),
+            name: identity.container_name(),
             image,
             cmd: Some(shell(command)),
             env,
-            // `release` or `run.1234`: the process type is the dyno's first part.
-            labels: labels(
-                &self.platform_id,
-                &app.name,
-                release.version,
-                dyno.split('.').next().unwrap_or(dyno),
-            ),
-            network: Some(network_name(&app.name)),
+            labels: identity.labels(),
+            network: Some(app_network(&app.name)),
             network_alias: None,
             publish_port: None,
             stop_timeout_secs: Some(STOP_GRACE.as_secs() as i64),
@@ -337,40 +319,38 @@ impl Platform {
 
     /// Best effort: a failed release leaves nothing running behind it.
     async fn remove_release_containers(&self, app: &AppRecord, version: i64) {
-        let version = format!("v{version}");
         if let Err(error) = self
-            .stop_containers(app, |labels| labels.get("berth.release") == Some(&version))
+            .stop_containers(app, |process| process.release == version)
             .await
         {
             tracing::warn!(app = %app.name, %error, "cannot remove a failed release's containers");
         }
     }
 
-    /// The app's containers carrying `labels` too; only this platform's:
-    /// another platform on the same engine may have an app of that name.
+    /// The app's containers, of one process type if given; only this
+    /// platform's: another platform on the same engine may have an app of
+    /// that name.
     pub(crate) async fn app_containers(
         &self,
         app: &str,
-        labels: &[(&str, &str)],
+        process_type: Option<&str>,
     ) -> Result<Vec<ContainerSummary>> {
-        let mut filter = vec![
-            ("berth.platform", self.platform_id.as_str()),
-            ("berth.app", app),
-        ];
-        filter.extend_from_slice(labels);
-        Ok(self.engine()?.containers(&filter).await?)
+        let mut selector = ContainerSelector::app(&self.platform_id, app);
+        selector.process_type = process_type;
+        Ok(self.engine()?.containers_of(selector).await?)
     }
 
+    /// Stops and removes the app's processes that `select` picks.
     pub(crate) async fn stop_containers(
         &self,
         app: &AppRecord,
-        select: impl Fn(&HashMap<String, String>) -> bool,
+        select: impl Fn(&ProcessIdentity) -> bool,
     ) -> Result<()> {
         let engine = self.engine()?;
-        let containers = self.app_containers(&app.name, &[]).await?;
+        let containers = self.app_containers(&app.name, None).await?;
         let stops = containers
             .iter()
-            .filter(|container| select(&container.labels))
+            .filter(|container| container.process.as_ref().is_some_and(&select))
             .map(|container| engine.stop_and_remove(&container.id, STOP_GRACE));
         for result in futures_util::future::join_all(stops).await {
             result?;
@@ -406,11 +386,12 @@ impl Platform {
         let app = self.authorize_app(actor, app_name, Action::ReadApp).await?;
         let engine = self.engine()?;
         let host = engine_host_name(engine.host());
-        let containers = self.app_containers(&app.name, &[]).await?;
+        let containers = self.app_containers(&app.name, None).await?;
         let mut dynos: Vec<Dyno> = containers
             .iter()
             .filter_map(|container| {
-                let name = container.labels.get("berth.dyno")?.clone();
+                let process = container.process.as_ref()?;
+                let name = process.dyno.clone()?;
                 let state = match container.state.as_str() {
                     "running" => "up",
                     "created" => "starting",
@@ -419,63 +400,36 @@ impl Platform {
                 };
                 Some(Dyno {
                     exit_code: (state == "crashed")
-                        .then(|| exit_code(&container.status))
+                        .then(|| container.exit_code())
                         .flatten(),
                     host: host.clone(),
-                    process_type: container
-                        .labels
-                        .get("berth.process")
-                        .cloned()
-                        .unwrap_or_default(),
-                    release: container
-                        .labels
-                        .get("berth.release")
-                        .cloned()
-                        .unwrap_or_default(),
+                    process_type: process.process_type.clone(),
+                    release: format!("v{}", process.release),
                     state: state.to_string(),
                     created_at: container.created,
                     started_at: None,
-                    host_port: container.host_port,
                     name,
                 })
             })
             .collect();
         // Uptime counts from the last start, which a listing does not give.
-        let running: Vec<&str> = containers
+        let running: Vec<(&str, &str)> = containers
             .iter()
-            .filter(|c| c.state == "running" && c.labels.contains_key("berth.dyno"))
-            .map(|c| c.id.as_str())
+            .filter(|c| c.state == "running")
+            .filter_map(|c| Some((c.id.as_str(), c.process.as_ref()?.dyno.as_deref()?)))
             .collect();
         let starts =
-            futures_util::future::join_all(running.iter().map(|id| engine.started_at(id))).await;
-        for (id, started_at) in running.iter().zip(starts) {
-            let Some(container) = containers.iter().find(|c| c.id == *id) else {
-                continue;
-            };
-            let Some(dyno) = dynos
-                .iter_mut()
-                .find(|d| container.labels.get("berth.dyno") == Some(&d.name))
-            else {
-                continue;
-            };
-            dyno.started_at = started_at.ok().flatten();
+            futures_util::future::join_all(running.iter().map(|(id, _)| engine.started_at(id)))
+                .await;
+        for ((_, name), started_at) in running.iter().zip(starts) {
+            if let Some(dyno) = dynos.iter_mut().find(|d| d.name == *name) {
+                dyno.started_at = started_at.ok().flatten();
+            }
         }
         dynos.sort_by_key(|dyno| {
             let (process_type, index) = dyno.name.rsplit_once('.').unwrap_or((&dyno.name, "0"));
             (process_type.to_string(), index.parse::<u32>().unwrap_or(0))
         });
         Ok(dynos)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn exit_codes_come_from_the_status_text() {
-        assert_eq!(exit_code("Restarting (3) 1 second ago"), Some(3));
-        assert_eq!(exit_code("Exited (137) 2 minutes ago"), Some(137));
-        assert_eq!(exit_code("Up 5 minutes"), None);
     }
 }

@@ -1,11 +1,12 @@
 //! The router's table, built from desired state (each app's current
 //! release, in the store) and actual state (its running web containers and
-//! their published ports, from the engine). Rebuilt after every change and
+//! where their ports are published, from the runtime). Rebuilt after every change and
 //! periodically, so crashes and restarts (new ports) are followed.
 
-use std::net::{Ipv4Addr, SocketAddr};
+use std::net::SocketAddr;
 use std::time::Duration;
 
+use berth_docker::{ContainerSelector, Runtime};
 use berth_router::{AppRoute, Upstream};
 use berth_store::AppRecord;
 
@@ -26,26 +27,21 @@ impl Platform {
         let custom_hosts = self.custom_hosts().await?;
         let containers = self
             .engine()?
-            .containers(&[
-                ("berth.platform", &self.platform_id),
-                ("berth.process", "web"),
-            ])
+            .containers_of(ContainerSelector::platform(&self.platform_id).process_type("web"))
             .await?;
         let routes = apps
             .into_iter()
             .map(|app| {
-                let release = app.current_release.map(|version| format!("v{version}"));
                 let upstreams = containers
                     .iter()
                     .filter(|c| c.state == "running")
-                    .filter(|c| c.labels.get("berth.app") == Some(&app.name))
-                    .filter(|c| {
-                        release.is_some() && c.labels.get("berth.release") == release.as_ref()
-                    })
                     .filter_map(|c| {
-                        Some(Upstream {
-                            address: SocketAddr::from((Ipv4Addr::LOCALHOST, c.host_port?)),
-                            dyno: c.labels.get("berth.dyno")?.clone(),
+                        let process = c.process.as_ref()?;
+                        let current =
+                            process.app == app.name && Some(process.release) == app.current_release;
+                        current.then_some(Upstream {
+                            address: c.address?,
+                            dyno: process.dyno.clone()?,
                         })
                     })
                     .collect();
@@ -80,13 +76,16 @@ impl Platform {
         let Some(router) = &self.router else {
             return Ok(());
         };
-        let keep = format!("v{keep}");
         let old: Vec<SocketAddr> = self
-            .app_containers(&app.name, &[("berth.process", "web")])
+            .app_containers(&app.name, Some("web"))
             .await?
             .into_iter()
-            .filter(|c| c.labels.get("berth.release") != Some(&keep))
-            .filter_map(|c| Some(SocketAddr::from((Ipv4Addr::LOCALHOST, c.host_port?))))
+            .filter(|c| {
+                c.process
+                    .as_ref()
+                    .is_some_and(|process| process.release != keep)
+            })
+            .filter_map(|c| c.address)
             .collect();
         let deadline = tokio::time::Instant::now() + DRAIN_TIMEOUT;
         while old.iter().any(|address| router.in_flight(*address) > 0) {

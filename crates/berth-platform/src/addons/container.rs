@@ -7,16 +7,14 @@
 //! app's. Rotating adds a new superuser login; revoking takes LOGIN and the
 //! password from the old one and ends its sessions.
 
-use std::collections::HashMap;
 use std::time::Duration;
 
-use berth_docker::{ContainerSpec, Engine, Limits};
+use berth_docker::{addon_labels, app_network, ContainerSpec, Engine, Limits, Runtime};
 use futures_util::future::BoxFuture;
 use sqlx::postgres::{PgConnectOptions, PgConnection};
 use sqlx::{ConnectOptions, Executor};
 
 use super::provider::{provider_error, random_hex, Credentials, Provider};
-use crate::release::network_name;
 use crate::{PlatformError, Result};
 
 const PORT: u16 = 5432;
@@ -68,9 +66,9 @@ impl PostgresContainer {
     /// Where berthd reaches the add-on: its port published on 127.0.0.1.
     pub(crate) async fn local_address(&self, credentials: &Credentials) -> Result<(String, u16)> {
         let container = Self::container_of(credentials)?;
-        let port = self
+        let address = self
             .engine
-            .inspect_host_port(container, PORT)
+            .published_address(container, PORT)
             .await?
             .ok_or_else(|| {
                 provider_error(
@@ -78,7 +76,7 @@ impl PostgresContainer {
                     "is not running (no published port)",
                 )
             })?;
-        Ok(("127.0.0.1".to_string(), port))
+        Ok((address.ip().to_string(), address.port()))
     }
 
     async fn connect(&self, credentials: &Credentials) -> Result<PgConnection> {
@@ -129,13 +127,7 @@ impl Provider for PostgresContainer {
             let container = format!("berth-addon-{}", random_hex(6));
             let login = format!("u{}", random_hex(6));
             let password = random_hex(24);
-            let network = network_name(app);
-            self.engine
-                .ensure_network(
-                    &network,
-                    HashMap::from([("berth.app".to_string(), app.to_string())]),
-                )
-                .await?;
+            self.engine.ensure_app_network(app).await?;
             let spec = ContainerSpec {
                 name: container.clone(),
                 image: self.image.clone(),
@@ -144,12 +136,8 @@ impl Provider for PostgresContainer {
                     ("BERTH_PG_USER".into(), login.clone()),
                     ("BERTH_PG_PASSWORD".into(), password.clone()),
                 ],
-                // No `berth.app`: the app's reconciler leaves it alone.
-                labels: HashMap::from([
-                    ("berth.platform".to_string(), self.platform.clone()),
-                    ("berth.addon".to_string(), container.clone()),
-                ]),
-                network: Some(network),
+                labels: addon_labels(&self.platform, &container),
+                network: Some(app_network(app)),
                 network_alias: Some(container.clone()),
                 publish_port: Some(PORT),
                 stop_timeout_secs: Some(30),
