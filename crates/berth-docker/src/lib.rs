@@ -13,6 +13,7 @@ mod images;
 mod logs;
 mod networks;
 mod runtime;
+mod target;
 mod terminal;
 
 pub use containers::{
@@ -24,4 +25,5 @@ pub use events::ContainerEvent;
 pub use images::{BuildRequest, ContextStream};
 pub use logs::{LogLine, LogStream};
 pub use runtime::Runtime;
+pub use target::{EngineTarget, EngineTls, DEFAULT_SOCKET};
 pub use terminal::{TerminalControl, TerminalSession};
