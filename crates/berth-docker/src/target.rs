@@ -212,30 +212,38 @@ pub(crate) fn tls_failure(
     error: &(dyn std::error::Error + 'static),
     tls: &EngineTls,
 ) -> Option<String> {
-    let mut current = Some(error);
-    while let Some(error) = current {
-        let rustls_error = error.downcast_ref::<rustls::Error>().or_else(|| {
-            error
-                .downcast_ref::<std::io::Error>()
-                .and_then(|io| io.get_ref())
-                .and_then(|inner| inner.downcast_ref::<rustls::Error>())
-        });
-        if let Some(rustls_error) = rustls_error {
-            let dir = tls.cert_dir.display();
-            return Some(match rustls_error {
-                rustls::Error::InvalidCertificate(_) => format!(
-                    "the engine's certificate is not valid for this address or not signed by \
-                     {dir}/ca.pem ({rustls_error})"
-                ),
-                rustls::Error::AlertReceived(_) => format!(
-                    "the engine refused the client certificate {dir}/cert.pem ({rustls_error})"
-                ),
-                other => other.to_string(),
-            });
+    let rustls_error = find_rustls_error(error)?;
+    let dir = tls.cert_dir.display();
+    Some(match rustls_error {
+        rustls::Error::InvalidCertificate(_) => format!(
+            "the engine's certificate is not valid for this address or not signed by \
+             {dir}/ca.pem ({rustls_error})"
+        ),
+        rustls::Error::AlertReceived(_) => {
+            format!("the engine refused the client certificate {dir}/cert.pem ({rustls_error})")
         }
-        current = error.source();
+        other => other.to_string(),
+    })
+}
+
+/// The rustls error in `error`'s chain. hyper-rustls wraps it in an
+/// `io::Error` inside another, and an `io::Error`'s `source()` skips the
+/// error it wraps: look inside those.
+fn find_rustls_error<'a>(
+    error: &'a (dyn std::error::Error + 'static),
+) -> Option<&'a rustls::Error> {
+    if let Some(found) = error.downcast_ref::<rustls::Error>() {
+        return Some(found);
     }
-    None
+    if let Some(inner) = error
+        .downcast_ref::<std::io::Error>()
+        .and_then(|io| io.get_ref())
+    {
+        if let Some(found) = find_rustls_error(inner) {
+            return Some(found);
+        }
+    }
+    find_rustls_error(error.source()?)
 }
 
 #[cfg(test)]
