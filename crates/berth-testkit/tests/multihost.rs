@@ -366,3 +366,50 @@ fn assert_nothing_left(name: &str, state_dir: &Path) {
     }
     assert!(!state_dir.exists(), "{state} is left");
 }
+
+#[test]
+fn what_a_crashed_run_left_is_removed_at_the_next_start() {
+    // A process id nobody has: a child that exited and was reaped.
+    let mut gone = std::process::Command::new("true").spawn().unwrap();
+    let pid = gone.id();
+    gone.wait().unwrap();
+    let stale = format!("bst-{pid:x}-0");
+    let (switch, host) = (format!("{stale}-sw"), format!("{stale}-h1"));
+    for netns in [&switch, &host] {
+        run("ip", &["netns", "add", netns]);
+    }
+    run(
+        "ip",
+        &[
+            "link", "add", &stale, "type", "veth", "peer", "name", "root", "netns", &switch,
+        ],
+    );
+    let mut left_running = std::process::Command::new("nsenter")
+        .arg(format!("--net=/run/netns/{host}"))
+        .args(["--", "sleep", "120"])
+        .spawn()
+        .unwrap();
+    let state_dir = std::env::temp_dir().join(format!("{stale}.crashed"));
+    std::fs::create_dir_all(state_dir.join("h1")).unwrap();
+
+    let cluster = Cluster::start("bst", 1);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while left_running.try_wait().unwrap().is_none() {
+        assert!(
+            Instant::now() < deadline,
+            "a process of the crashed run still runs"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    drop(cluster);
+    assert_nothing_left(&stale, &state_dir);
+}
+
+/// Runs `program` with `args` and asserts that it succeeded.
+fn run(program: &str, args: &[&str]) {
+    let status = std::process::Command::new(program)
+        .args(args)
+        .status()
+        .unwrap();
+    assert!(status.success(), "{program} {args:?}: {status}");
+}
