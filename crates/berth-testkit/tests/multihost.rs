@@ -9,7 +9,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use berth_docker::{BuildRequest, DockerError, Engine, EngineTarget, EngineTls};
-use berth_testkit::{Cluster, Untrusted};
+use berth_testkit::{Cluster, TestServer, Untrusted};
 use bollard::models::{
     EndpointPortConfig, EndpointPortConfigProtocolEnum, EndpointPortConfigPublishModeEnum,
     EndpointSpec, EndpointSpecModeEnum, ServiceSpec, ServiceSpecMode, ServiceSpecModeReplicated,
@@ -172,6 +172,14 @@ async fn engines_take_only_the_cluster_s_certificates() {
     .unwrap();
     let error = EngineTls::load(no_client.path()).unwrap_err().to_string();
     assert!(error.contains("cert.pem"), "{error}");
+
+    // berthd itself, set up as a user would (BERTH_DOCKER_HOST and
+    // BERTH_DOCKER_CERT_PATH), starts only once the engine answered it.
+    let server = TestServer::start_with(|settings| {
+        settings.docker_host = Some(cluster.docker_host(0));
+        settings.docker_cert_path = Some(cluster.cert_dir().to_path_buf());
+    });
+    drop(server);
 
     // A killed engine is unreachable, not a TLS failure; started again, it answers.
     cluster.kill_engine(0);
