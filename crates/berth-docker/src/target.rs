@@ -12,6 +12,7 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use tokio_rustls::rustls;
 use tokio_rustls::rustls::pki_types::pem::PemObject;
 use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use tokio_rustls::rustls::AlertDescription;
 
 use crate::DockerError;
 
@@ -219,7 +220,15 @@ pub(crate) fn tls_failure(
             "the engine's certificate is not valid for this address or not signed by \
              {dir}/ca.pem ({rustls_error})"
         ),
-        rustls::Error::AlertReceived(_) => {
+        rustls::Error::AlertReceived(
+            AlertDescription::BadCertificate
+            | AlertDescription::CertificateRequired
+            | AlertDescription::UnknownCA
+            | AlertDescription::CertificateUnknown
+            | AlertDescription::UnsupportedCertificate
+            | AlertDescription::CertificateExpired
+            | AlertDescription::AccessDenied,
+        ) => {
             format!("the engine refused the client certificate {dir}/cert.pem ({rustls_error})")
         }
         other => other.to_string(),

@@ -589,13 +589,9 @@ impl Drop for Cluster {
             .flat_map(|host| host.mount_namespaces.iter().copied())
             .collect();
         let cgroup_parents: Vec<&str> = self.hosts.iter().map(|host| host.netns.as_str()).collect();
-        remove_cluster(
-            &self.name,
-            &namespaces,
-            &mount_namespaces,
-            &cgroup_parents,
-            self.dir.path(),
-        );
+        remove_cluster(&self.name, &namespaces, &mount_namespaces, &cgroup_parents);
+        // Mounts lived in the engines' own mount namespaces; be defensive.
+        unmount_under(self.dir.path());
         eprintln!(
             "cluster {}: torn down in {:.1?}",
             self.name,
@@ -605,14 +601,12 @@ impl Drop for Cluster {
 }
 
 /// Kills what is left of a cluster's processes and removes its namespaces,
-/// root veth, cgroups and mounts (the state directory's files stay for the
-/// caller).
+/// root veth and cgroups.
 fn remove_cluster(
     name: &str,
     namespaces: &[String],
     mount_namespaces: &[u64],
     cgroup_parents: &[&str],
-    dir: &Path,
 ) {
     let inodes: Vec<u64> = namespaces.iter().filter_map(|ns| netns_inode(ns)).collect();
     kill_leftovers(
@@ -634,7 +628,6 @@ fn remove_cluster(
     for parent in cgroup_parents {
         remove_cgroups(parent);
     }
-    unmount_under(dir);
 }
 
 /// Removes what clusters named `<prefix>-<pid>-…` left when their process
@@ -691,8 +684,7 @@ fn remove_stale(prefix: &str) {
             .filter(owned)
             .map(|e| temp.join(e))
             .collect();
-        let first_dir = dirs.first().cloned().unwrap_or_else(|| temp.join(&cluster));
-        remove_cluster(&cluster, &namespaces, &[], &cgroup_parents, &first_dir);
+        remove_cluster(&cluster, &namespaces, &[], &cgroup_parents);
         for dir in dirs {
             unmount_under(&dir);
             let _ = std::fs::remove_dir_all(&dir);

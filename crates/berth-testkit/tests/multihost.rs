@@ -181,6 +181,21 @@ async fn engines_take_only_the_cluster_s_certificates() {
     });
     drop(server);
 
+    // A host cut off at the link does not answer; plugged in again, it does.
+    let engine_address = (cluster.address(0), berth_testkit::ENGINE_PORT);
+    cluster.cut_link(0);
+    let cut_off = tokio::time::timeout(
+        Duration::from_secs(1),
+        tokio::net::TcpStream::connect(engine_address),
+    )
+    .await;
+    assert!(
+        !matches!(cut_off, Ok(Ok(_))),
+        "a host cut off still answers"
+    );
+    cluster.restore_link(0);
+    cluster.engine(0).await;
+
     // A killed engine is unreachable, not a TLS failure; started again, it answers.
     cluster.kill_engine(0);
     let error = Engine::connect(&cluster.target(0)).await.err().unwrap();
