@@ -710,6 +710,9 @@ fn host_address(subnet: Ipv4Addr, index: usize) -> Ipv4Addr {
 
 /// An exclusive lock on [`ALLOCATION_LOCK`], held until dropped.
 fn allocation_lock() -> nix::fcntl::Flock<std::fs::File> {
+    if let Some(parent) = Path::new(ALLOCATION_LOCK).parent() {
+        let _ = std::fs::create_dir_all(parent);
+    }
     let file = std::fs::OpenOptions::new()
         .create(true)
         .truncate(false)
