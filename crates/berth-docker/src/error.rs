@@ -1,6 +1,7 @@
 //! The crate's error type and the small helpers that attach context to every
 //! engine call.
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use bollard::errors::Error as BollardError;
@@ -14,6 +15,13 @@ pub enum DockerError {
          `systemctl start docker`) or point BERTH_DOCKER_HOST at a running engine"
     )]
     Unreachable { host: String, reason: String },
+    /// The engine answered, but the TLS handshake with it failed.
+    #[error("TLS with the Docker engine at {host} failed: {reason}")]
+    Tls { host: String, reason: String },
+    /// A file of the TLS material (`ca.pem`, `cert.pem`, `key.pem`) is
+    /// missing or unusable.
+    #[error("cannot use {path} for TLS with Docker engines: {reason}")]
+    CertFile { path: PathBuf, reason: String },
     /// The build ran and failed: `message` is Docker's own text (for a failed
     /// `RUN`, "The command '…' returned a non-zero code: 7"), and the build
     /// output before it went to the caller's output callback.
@@ -74,6 +82,21 @@ pub(crate) fn status_of(error: &BollardError) -> Option<u16> {
         BollardError::DockerResponseServerError { status_code, .. } => Some(*status_code),
         _ => None,
     }
+}
+
+/// An error and its sources, each message once: a connection error's cause
+/// ("Connection refused") is usually a few sources down.
+pub(crate) fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let message = cause.to_string();
+        if !text.contains(&message) {
+            text = format!("{text}: {message}");
+        }
+        source = cause.source();
+    }
+    text
 }
 
 /// `map_err(api("create container web.1"))`.

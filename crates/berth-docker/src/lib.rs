@@ -14,6 +14,7 @@ mod images;
 mod logs;
 mod networks;
 mod runtime;
+mod target;
 mod terminal;
 
 pub use containers::{
@@ -28,4 +29,5 @@ pub use identity::{
 pub use images::{BuildRequest, ContextStream};
 pub use logs::{LogLine, LogStream};
 pub use runtime::Runtime;
+pub use target::{EngineTarget, EngineTls, DEFAULT_SOCKET};
 pub use terminal::{TerminalControl, TerminalSession};

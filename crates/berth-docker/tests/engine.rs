@@ -154,7 +154,7 @@ fn docker(args: &[&str]) -> Vec<String> {
 }
 
 async fn engine() -> Engine {
-    Engine::connect(None)
+    Engine::connect(&berth_docker::EngineTarget::local())
         .await
         .expect("a Docker engine runs here")
 }

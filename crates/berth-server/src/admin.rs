@@ -41,7 +41,7 @@ pub async fn set_password(settings: &Settings, email: &str, password: &str) -> a
 /// deletes its record; returns how many went. For tearing a Berth down.
 pub async fn remove_every_addon(settings: &Settings) -> anyhow::Result<usize> {
     // Dedicated add-on containers go through the engine.
-    let engine = berth_docker::Engine::connect(settings.docker_host.as_deref()).await?;
+    let engine = berth_docker::Engine::connect(&settings.engine_target()?).await?;
     let platform = Platform::open(&settings.platform_config())
         .await?
         .with_engine(engine);

@@ -22,7 +22,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 pub use api::paths as api_paths;
-pub use settings::Settings;
+pub use settings::{Settings, SettingsError};
 
 /// How long open requests get to finish once shutdown begins; open log
 /// streams and long pushes would otherwise hold the server forever.
@@ -114,7 +114,7 @@ pub async fn launch(
     shutdown: impl Future<Output = ()>,
     on_ready: impl FnOnce(),
 ) -> anyhow::Result<()> {
-    let engine = Engine::connect(settings.docker_host.as_deref()).await?;
+    let engine = Engine::connect(&settings.engine_target()?).await?;
     let engine_info = engine.info().await?;
     tracing::info!(
         host = engine.host(),

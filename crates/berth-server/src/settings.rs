@@ -1,8 +1,9 @@
 use std::net::{IpAddr, SocketAddr};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use std::time::Duration;
 
+use berth_docker::{DockerError, EngineTarget, EngineTls};
 use berth_platform::{AcmeConfig, PlatformConfig};
 use berth_router::RouterConfig;
 
@@ -69,9 +70,16 @@ pub struct Settings {
     #[arg(long, env = "BERTH_EDGE_ADDRESSES", value_delimiter = ',')]
     pub edge_addresses: Vec<IpAddr>,
 
-    /// The Docker engine to drive (default: DOCKER_HOST, else the local socket).
+    /// The Docker engine to drive: unix:///PATH or tcp://HOST:PORT (default:
+    /// DOCKER_HOST, else the local socket). Over TCP, DOCKER_TLS_VERIFY=1 turns
+    /// on mutual TLS, as for the docker CLI.
     #[arg(long, env = "BERTH_DOCKER_HOST")]
     pub docker_host: Option<String>,
+
+    /// Directory holding ca.pem, cert.pem and key.pem for TLS with a tcp://
+    /// engine (default: DOCKER_CERT_PATH); setting it turns TLS on.
+    #[arg(long, env = "BERTH_DOCKER_CERT_PATH")]
+    pub docker_cert_path: Option<PathBuf>,
 
     /// How long a release command may run before the deploy fails, in seconds.
     #[arg(long, env = "BERTH_RELEASE_TIMEOUT", default_value_t = 3600)]
@@ -210,6 +218,17 @@ impl Settings {
         settings
     }
 
+    /// The engine of the default host: BERTH_DOCKER_HOST (else DOCKER_HOST,
+    /// else the local socket), with TLS per Docker's variables (see
+    /// [`engine_target`]). The TLS material is read here, once.
+    pub fn engine_target(&self) -> Result<EngineTarget, SettingsError> {
+        engine_target(
+            self.docker_host.as_deref(),
+            self.docker_cert_path.as_deref(),
+            |name| std::env::var(name).ok(),
+        )
+    }
+
     pub fn platform_config(&self) -> PlatformConfig {
         PlatformConfig {
             data_dir: self.data_dir.clone(),
@@ -275,7 +294,307 @@ impl Settings {
     }
 }
 
+/// A setting berthd cannot start with.
+#[derive(Debug, thiserror::Error)]
+pub enum SettingsError {
+    #[error("{variable}: {source}")]
+    DockerHost {
+        variable: &'static str,
+        source: DockerError,
+    },
+    #[error("{variable}={value:?}: expected 1 (TLS on) or 0 (off)")]
+    TlsSwitch {
+        variable: &'static str,
+        value: String,
+    },
+    #[error(
+        "DOCKER_TLS_VERIFY=1 but DOCKER_CERT_PATH/BERTH_DOCKER_CERT_PATH is not set: point it \
+         at the directory holding ca.pem, cert.pem and key.pem"
+    )]
+    NoCertPath,
+    #[error(
+        "DOCKER_CERT_PATH is set but DOCKER_TLS_VERIFY is not: set DOCKER_TLS_VERIFY=1 to \
+         reach {url} over TLS (or DOCKER_TLS_VERIFY=0 for plain HTTP)"
+    )]
+    TlsUndecided { url: String },
+    #[error(
+        "DOCKER_TLS (TLS without checking the engine's certificate) is not supported: set \
+         DOCKER_TLS_VERIFY=1 and DOCKER_CERT_PATH"
+    )]
+    UnverifiedTls,
+    #[error("{variable}={dir}: {source}", dir = .dir.display())]
+    EngineTls {
+        variable: &'static str,
+        dir: PathBuf,
+        source: DockerError,
+    },
+}
+
+/// Reads the engine's address and TLS the way the docker CLI does, from
+/// `docker_host` (BERTH_DOCKER_HOST), `cert_path` (BERTH_DOCKER_CERT_PATH)
+/// and Docker's variables looked up with `env`: DOCKER_HOST when no address
+/// is given; over TCP, DOCKER_TLS_VERIFY=1 (or a BERTH_DOCKER_CERT_PATH)
+/// turns mutual TLS on with the files of BERTH_DOCKER_CERT_PATH, else
+/// DOCKER_CERT_PATH. A Unix socket ignores the TLS variables, as the docker
+/// CLI does.
+fn engine_target(
+    docker_host: Option<&str>,
+    cert_path: Option<&Path>,
+    env: impl Fn(&str) -> Option<String>,
+) -> Result<EngineTarget, SettingsError> {
+    let env = |name: &str| env(name).filter(|value| !value.is_empty());
+    let (variable, url) = match docker_host.filter(|host| !host.is_empty()) {
+        Some(host) => ("BERTH_DOCKER_HOST", Some(host.to_string())),
+        None => ("DOCKER_HOST", env("DOCKER_HOST")),
+    };
+    let Some(url) = url else {
+        return Ok(EngineTarget::local());
+    };
+    let target = EngineTarget::parse(&url)
+        .map_err(|source| SettingsError::DockerHost { variable, source })?;
+    if matches!(target, EngineTarget::Unix(_)) {
+        return Ok(target);
+    }
+    let verify = match env("DOCKER_TLS_VERIFY").as_deref() {
+        None => None,
+        Some("1" | "true") => Some(true),
+        Some("0" | "false") => Some(false),
+        Some(other) => {
+            return Err(SettingsError::TlsSwitch {
+                variable: "DOCKER_TLS_VERIFY",
+                value: other.to_string(),
+            })
+        }
+    };
+    let (cert_variable, cert_dir) = match cert_path {
+        Some(dir) => ("BERTH_DOCKER_CERT_PATH", Some(dir.to_path_buf())),
+        None => (
+            "DOCKER_CERT_PATH",
+            env("DOCKER_CERT_PATH").map(PathBuf::from),
+        ),
+    };
+    let tls_on = verify.unwrap_or(cert_path.is_some());
+    if !tls_on {
+        if env("DOCKER_TLS").is_some() {
+            return Err(SettingsError::UnverifiedTls);
+        }
+        if verify.is_none() && cert_dir.is_some() {
+            return Err(SettingsError::TlsUndecided { url });
+        }
+        return Ok(target);
+    }
+    let dir = cert_dir.ok_or(SettingsError::NoCertPath)?;
+    let tls = EngineTls::load(&dir).map_err(|source| SettingsError::EngineTls {
+        variable: cert_variable,
+        dir: dir.clone(),
+        source,
+    })?;
+    Ok(target.with_tls(tls))
+}
+
 /// A limit as the engine and the platform take it: 0 is none.
 fn positive(value: u64) -> Option<i64> {
     (value > 0).then(|| i64::try_from(value).unwrap_or(i64::MAX))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    /// `engine_target` with these Docker variables and no others.
+    fn target(
+        docker_host: Option<&str>,
+        cert_path: Option<&Path>,
+        variables: &[(&str, &str)],
+    ) -> Result<EngineTarget, SettingsError> {
+        let variables: HashMap<String, String> = variables
+            .iter()
+            .map(|(name, value)| (name.to_string(), value.to_string()))
+            .collect();
+        engine_target(docker_host, cert_path, |name| variables.get(name).cloned())
+    }
+
+    /// A directory with ca.pem, cert.pem and key.pem as `docker-machine`
+    /// writes them; `matching: false` puts another key beside the certificate.
+    fn cert_dir(matching: bool) -> tempfile::TempDir {
+        let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+        ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        let ca =
+            rcgen::CertifiedIssuer::self_signed(ca_params, rcgen::KeyPair::generate().unwrap())
+                .unwrap();
+        let key = rcgen::KeyPair::generate().unwrap();
+        let cert = rcgen::CertificateParams::new(Vec::<String>::new())
+            .unwrap()
+            .signed_by(&key, &ca)
+            .unwrap();
+        let key = if matching {
+            key
+        } else {
+            rcgen::KeyPair::generate().unwrap()
+        };
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("ca.pem"), ca.pem()).unwrap();
+        std::fs::write(dir.path().join("cert.pem"), cert.pem()).unwrap();
+        std::fs::write(dir.path().join("key.pem"), key.serialize_pem()).unwrap();
+        dir
+    }
+
+    fn url(target: Result<EngineTarget, SettingsError>) -> String {
+        target.unwrap().url()
+    }
+
+    #[test]
+    fn without_settings_the_local_socket() {
+        assert_eq!(url(target(None, None, &[])), "unix:///var/run/docker.sock");
+        assert_eq!(
+            url(target(Some(""), None, &[("DOCKER_HOST", "")])),
+            "unix:///var/run/docker.sock"
+        );
+    }
+
+    #[test]
+    fn berth_docker_host_wins_over_docker_host() {
+        let variables = [("DOCKER_HOST", "tcp://elsewhere:2375")];
+        assert_eq!(
+            url(target(Some("unix:///run/other.sock"), None, &variables)),
+            "unix:///run/other.sock"
+        );
+        assert_eq!(url(target(None, None, &variables)), "tcp://elsewhere:2375");
+    }
+
+    #[test]
+    fn plain_tcp_without_tls_variables() {
+        let target = target(Some("tcp://10.0.0.5:2375"), None, &[]).unwrap();
+        assert!(target.tls().is_none());
+        assert_eq!(target.url(), "tcp://10.0.0.5:2375");
+    }
+
+    #[test]
+    fn a_unix_socket_ignores_the_tls_variables() {
+        let target = target(
+            Some("unix:///var/run/docker.sock"),
+            None,
+            &[
+                ("DOCKER_TLS_VERIFY", "1"),
+                ("DOCKER_CERT_PATH", "/nonexistent"),
+            ],
+        )
+        .unwrap();
+        assert!(target.tls().is_none());
+    }
+
+    #[test]
+    fn tls_verify_without_a_cert_path_says_which_setting_is_missing() {
+        let error = target(Some("tcp://h1:2376"), None, &[("DOCKER_TLS_VERIFY", "1")])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.starts_with(
+                "DOCKER_TLS_VERIFY=1 but DOCKER_CERT_PATH/BERTH_DOCKER_CERT_PATH is not set"
+            ),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn a_missing_ca_is_named_by_its_path() {
+        let empty = tempfile::tempdir().unwrap();
+        let error = target(
+            Some("tcp://h1:2376"),
+            None,
+            &[
+                ("DOCKER_TLS_VERIFY", "1"),
+                ("DOCKER_CERT_PATH", empty.path().to_str().unwrap()),
+            ],
+        )
+        .unwrap_err()
+        .to_string();
+        let ca = empty.path().join("ca.pem");
+        assert!(error.starts_with("DOCKER_CERT_PATH="), "{error}");
+        assert!(
+            error.contains(&format!("cannot use {}", ca.display())),
+            "{error}"
+        );
+        assert!(error.contains("No such file"), "{error}");
+    }
+
+    #[test]
+    fn berth_docker_cert_path_turns_tls_on_and_wins_over_docker_cert_path() {
+        let dir = cert_dir(true);
+        let target = target(
+            Some("tcp://h1.internal:2376"),
+            Some(dir.path()),
+            &[("DOCKER_CERT_PATH", "/nonexistent")],
+        )
+        .unwrap();
+        assert_eq!(target.url(), "tcp://h1.internal:2376");
+        assert_eq!(target.tls().unwrap().cert_dir(), dir.path());
+    }
+
+    #[test]
+    fn docker_s_own_variables_turn_tls_on() {
+        let dir = cert_dir(true);
+        let target = target(
+            None,
+            None,
+            &[
+                ("DOCKER_HOST", "tcp://h1.internal:2376"),
+                ("DOCKER_TLS_VERIFY", "1"),
+                ("DOCKER_CERT_PATH", dir.path().to_str().unwrap()),
+            ],
+        )
+        .unwrap();
+        assert_eq!(target.tls().unwrap().cert_dir(), dir.path());
+    }
+
+    #[test]
+    fn a_key_of_another_certificate_is_refused() {
+        let dir = cert_dir(false);
+        let error = target(Some("tcp://h1:2376"), Some(dir.path()), &[])
+            .unwrap_err()
+            .to_string();
+        let key = dir.path().join("key.pem");
+        assert!(error.starts_with("BERTH_DOCKER_CERT_PATH="), "{error}");
+        assert!(error.contains(&key.display().to_string()), "{error}");
+        assert!(error.contains("does not go with"), "{error}");
+    }
+
+    #[test]
+    fn unclear_tls_settings_are_refused() {
+        let host = Some("tcp://h1:2376");
+        let error = target(host, None, &[("DOCKER_TLS_VERIFY", "yes")]).unwrap_err();
+        assert!(matches!(error, SettingsError::TlsSwitch { .. }), "{error}");
+        let error = target(host, None, &[("DOCKER_CERT_PATH", "/etc/certs")]).unwrap_err();
+        assert!(error.to_string().contains("tcp://h1:2376"), "{error}");
+        assert!(
+            matches!(error, SettingsError::TlsUndecided { .. }),
+            "{error}"
+        );
+        let plain = target(
+            host,
+            None,
+            &[
+                ("DOCKER_CERT_PATH", "/etc/certs"),
+                ("DOCKER_TLS_VERIFY", "0"),
+            ],
+        );
+        assert!(plain.unwrap().tls().is_none());
+        let error = target(host, None, &[("DOCKER_TLS", "1")]).unwrap_err();
+        assert!(matches!(error, SettingsError::UnverifiedTls), "{error}");
+    }
+
+    #[test]
+    fn a_bad_address_names_its_variable() {
+        let error = target(None, None, &[("DOCKER_HOST", "h1:2376")])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.starts_with("DOCKER_HOST: cannot use Docker host"),
+            "{error}"
+        );
+        let error = target(Some("tcp://h1"), None, &[]).unwrap_err().to_string();
+        assert!(error.starts_with("BERTH_DOCKER_HOST: "), "{error}");
+    }
 }

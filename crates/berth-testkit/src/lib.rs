@@ -3,6 +3,7 @@
 //! `berth` CLI, `git` and HTTP clients.
 
 mod apps;
+mod multihost;
 mod pebble;
 mod private_engine;
 mod process;
@@ -14,6 +15,7 @@ use std::thread::JoinHandle;
 use berth_server::{Listeners, Settings};
 
 pub use apps::{git_command, unique_app_name, with_credentials, AppRepo, EngineCleanup};
+pub use multihost::{Cluster, Untrusted, ENGINE_PORT, REGISTRY_PORT};
 pub use pebble::{signed_certificate, Pebble, PebbleOptions};
 pub use private_engine::PrivateEngine;
 pub use process::{berthd_command, free_addresses, wait_until_listening, BerthdProcess, InNetns};

@@ -287,34 +287,49 @@ impl PrivateEngine {
     /// a mount namespace one of its engines ran in, or in its cgroups:
     /// containerd, shims, docker-proxy and the containers' processes.
     fn kill_leftovers(&self) {
-        let netns = std::fs::metadata(self.netns_path())
+        let netns: Vec<u64> = std::fs::metadata(self.netns_path())
             .ok()
-            .map(|meta| meta.ino());
-        let own = std::process::id();
-        for _ in 0..50 {
-            let mut left: Vec<u32> = cgroup_processes(&self.name);
-            for pid in live_processes() {
-                if netns.is_some() && namespace_inode(pid, "net") == netns
-                    || namespace_inode(pid, "mnt")
-                        .is_some_and(|inode| self.mount_namespaces.contains(&inode))
-                {
-                    left.push(pid);
-                }
-            }
-            left.retain(|pid| *pid != own && !is_zombie(*pid));
-            if left.is_empty() {
-                return;
-            }
-            for pid in left {
-                let _ = kill(Pid::from_raw(pid as i32), Signal::SIGKILL);
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        eprintln!(
-            "warning: processes of private engine {} survived SIGKILL",
-            self.name
-        );
+            .map(|meta| meta.ino())
+            .into_iter()
+            .collect();
+        kill_leftovers(&self.name, &netns, &self.mount_namespaces, &[&self.name]);
     }
+}
+
+/// Kills (SIGKILL) every process in one of the network namespaces
+/// `netns_inodes`, in one of the mount namespaces `mount_namespaces`, or in
+/// the cgroups under one of `cgroup_parents`, until none is left (bounded);
+/// `owner` names what they belonged to in a warning.
+pub(crate) fn kill_leftovers(
+    owner: &str,
+    netns_inodes: &[u64],
+    mount_namespaces: &[u64],
+    cgroup_parents: &[&str],
+) {
+    let own = std::process::id();
+    for _ in 0..50 {
+        let mut left: Vec<u32> = cgroup_parents
+            .iter()
+            .flat_map(|parent| cgroup_processes(parent))
+            .collect();
+        for pid in live_processes() {
+            if namespace_inode(pid, "net").is_some_and(|inode| netns_inodes.contains(&inode))
+                || namespace_inode(pid, "mnt")
+                    .is_some_and(|inode| mount_namespaces.contains(&inode))
+            {
+                left.push(pid);
+            }
+        }
+        left.retain(|pid| *pid != own && !is_zombie(*pid));
+        if left.is_empty() {
+            return;
+        }
+        for pid in left {
+            let _ = kill(Pid::from_raw(pid as i32), Signal::SIGKILL);
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    eprintln!("warning: processes of {owner} survived SIGKILL");
 }
 
 impl Drop for PrivateEngine {
@@ -340,22 +355,28 @@ impl Drop for PrivateEngine {
         }
         remove_cgroups(&self.name);
         // The engine's mounts lived in its own mount namespace; be defensive.
-        let base = format!("{}/", self.dir.path().display());
-        let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
-        let mut ours: Vec<&str> = mounts
-            .lines()
-            .filter_map(|line| line.split(' ').nth(4))
-            .filter(|point| point.starts_with(&base))
-            .collect();
-        ours.sort_by(|a, b| b.cmp(a));
-        for point in ours {
-            let _ = Command::new("umount").args(["-l", point]).status();
-        }
+        unmount_under(self.dir.path());
+    }
+}
+
+/// Unmounts (lazily) whatever is mounted under `dir` in this mount
+/// namespace, deepest first.
+pub(crate) fn unmount_under(dir: &Path) {
+    let base = format!("{}/", dir.display());
+    let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    let mut ours: Vec<&str> = mounts
+        .lines()
+        .filter_map(|line| line.split(' ').nth(4))
+        .filter(|point| point.starts_with(&base))
+        .collect();
+    ours.sort_by(|a, b| b.cmp(a));
+    for point in ours {
+        let _ = Command::new("umount").args(["-l", point]).status();
     }
 }
 
 /// Runs `ip ARGS`, asserts that it succeeded and returns its output.
-fn ip(args: &[&str]) -> String {
+pub(crate) fn ip(args: &[&str]) -> String {
     let output = Command::new("ip").args(args).output().expect("iproute2");
     assert!(
         output.status.success(),
@@ -397,7 +418,7 @@ fn free_link_addresses() -> (Ipv4Addr, Ipv4Addr) {
 }
 
 /// `GET /_ping` on the engine's socket answers 200 within a second.
-fn ping(socket: &Path) -> bool {
+pub(crate) fn ping(socket: &Path) -> bool {
     let Ok(mut stream) = UnixStream::connect(socket) else {
         return false;
     };
@@ -416,7 +437,7 @@ fn ping(socket: &Path) -> bool {
     answer.starts_with(b"HTTP/1.1 200")
 }
 
-fn live_processes() -> Vec<u32> {
+pub(crate) fn live_processes() -> Vec<u32> {
     std::fs::read_dir("/proc")
         .map(|entries| {
             entries
@@ -427,13 +448,14 @@ fn live_processes() -> Vec<u32> {
 }
 
 /// The inode of process `pid`'s namespace of `kind` (`net`, `mnt`).
-fn namespace_inode(pid: u32, kind: &str) -> Option<u64> {
+pub(crate) fn namespace_inode(pid: u32, kind: &str) -> Option<u64> {
     std::fs::metadata(format!("/proc/{pid}/ns/{kind}"))
         .ok()
         .map(|meta| meta.ino())
 }
 
-fn is_zombie(pid: u32) -> bool {
+/// True for a zombie, and for a process that is gone.
+pub(crate) fn is_zombie(pid: u32) -> bool {
     std::fs::read_to_string(format!("/proc/{pid}/stat"))
         .ok()
         .and_then(|stat| {
@@ -469,7 +491,7 @@ fn cgroup_dirs(name: &str) -> Vec<PathBuf> {
 }
 
 /// Every process in the cgroups under the engine's cgroup parent.
-fn cgroup_processes(name: &str) -> Vec<u32> {
+pub(crate) fn cgroup_processes(name: &str) -> Vec<u32> {
     fn collect(dir: &Path, pids: &mut Vec<u32>) {
         if let Ok(procs) = std::fs::read_to_string(dir.join("cgroup.procs")) {
             pids.extend(
@@ -496,7 +518,7 @@ fn cgroup_processes(name: &str) -> Vec<u32> {
 }
 
 /// Removes the engine's (empty) cgroups, deepest first.
-fn remove_cgroups(name: &str) {
+pub(crate) fn remove_cgroups(name: &str) {
     fn remove(dir: &Path) {
         if let Ok(entries) = std::fs::read_dir(dir) {
             for entry in entries.flatten() {
@@ -512,7 +534,7 @@ fn remove_cgroups(name: &str) {
     }
 }
 
-fn tail(path: &Path, lines: usize) -> String {
+pub(crate) fn tail(path: &Path, lines: usize) -> String {
     let text = std::fs::read_to_string(path).unwrap_or_default();
     let all: Vec<&str> = text.lines().collect();
     all[all.len().saturating_sub(lines)..].join("\n")
