@@ -68,6 +68,24 @@ pub struct User {
     pub created_at: DateTime<Utc>,
 }
 
+/// A host dynos run on, as `berth hosts` lists them (`GET /hosts`, platform
+/// admins only).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Host {
+    pub name: String,
+    /// Where berthd reaches the host's Docker engine.
+    pub address: String,
+    /// `manager` or `worker`.
+    pub role: String,
+    /// `ready`, `down` or `unknown`.
+    pub state: String,
+    /// `active` (takes dynos) or `drain`.
+    pub availability: String,
+    pub labels: std::collections::BTreeMap<String, String>,
+    /// Running dynos of the platform's apps there.
+    pub dynos: usize,
+}
+
 /// `POST /users`: a platform admin creates a user, who gets a first token.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct CreateUserRequest {

@@ -8,7 +8,7 @@ use berth_api_types::{
     AttachAddonRequest, AuditEvent, AutoCertificates, Backup, Certificate, ConfigChanged,
     ConfigUpdate, CreateAddonRequest, CreateAppRequest, CreateTokenRequest, CreateUserRequest,
     CreatedToken, DetachedRun, Domain, DomainInfo, Drain, DrainRequest, Dyno, DynoSelection,
-    ErrorBody, FormationEntry, LogEntry, LoginRequest, MaintenanceRequest, Member, Release,
+    ErrorBody, FormationEntry, Host, LogEntry, LoginRequest, MaintenanceRequest, Member, Release,
     ReleaseDetail, RemovedUser, RollbackRequest, RunEvent, RunRequest, ScaleRequest,
     TerminalRunRequest, TlsSettings, TlsSettingsChange, Token, UpdateMemberRequest, User,
 };
@@ -417,6 +417,10 @@ impl Client {
     pub fn revoke_token(&self, id: &str) -> Result<()> {
         self.send(Method::DELETE, &["tokens", id], None::<&()>)
             .map(drop)
+    }
+
+    pub fn hosts(&self) -> Result<Vec<Host>> {
+        self.json(Method::GET, &["hosts"], None::<&()>)
     }
 
     pub fn users(&self) -> Result<Vec<User>> {

@@ -278,6 +278,12 @@ pub enum Command {
     #[command(name = "access:remove")]
     AccessRemove(AccessRemoveArgs),
 
+    /// List the hosts dynos run on, their state and dynos (platform admins only)
+    ///
+    /// The host berthd starts with is named by BERTH_HOST_NAME (default
+    /// `default`); `berth ps` shows each dyno's host by this name.
+    Hosts(JsonArgs),
+
     /// List the platform's users (platform admins only)
     Users(JsonArgs),
 

@@ -733,6 +733,35 @@ fn git_push_with_the_login_deploys_and_releases_and_ps_show_it() {
         (json[0]["name"].as_str(), json[0]["type"].as_str()),
         (Some("web.1"), Some("web"))
     );
+    assert!(lines[1].trim_end().ends_with(" default"), "{ps}");
+    assert_eq!(json[0]["host"], "default");
+
+    // The hosts, for platform admins: the one engine, with the dyno on it.
+    let refused = in_repo(&["hosts"]).fails();
+    assert_eq!(
+        refused,
+        "error: as member you cannot read the platform's users, hosts and audit trail"
+    );
+    let admin = world.server.create_user("ops@example.com", true, None);
+    let hosts = world.berth_as(&admin, &["hosts"]).ok();
+    let rows: Vec<Vec<&str>> = hosts
+        .lines()
+        .map(|line| line.split_whitespace().collect())
+        .collect();
+    assert_eq!(
+        rows[0],
+        ["NAME", "ADDRESS", "ROLE", "STATE", "AVAILABILITY", "DYNOS"],
+        "{hosts}"
+    );
+    assert_eq!(rows.len(), 2, "{hosts}");
+    assert_eq!(rows[1][0], "default", "{hosts}");
+    assert_eq!(rows[1][2..4], ["manager", "ready"], "{hosts}");
+    assert_eq!(rows[1][4], "active", "{hosts}");
+    let json = world.berth_as(&admin, &["hosts", "--json"]).json();
+    assert_eq!(json[0]["name"], "default");
+    assert_eq!(json[0]["state"], "ready");
+    assert!(json[0]["dynos"].as_u64().unwrap() >= 1, "{json}");
+    assert_eq!(json[0]["labels"], serde_json::json!({}));
 
     in_repo(&["apps:destroy", "--confirm", &name]).ok();
     let left = Command::new("docker")

@@ -4,6 +4,7 @@
 mod app_name;
 pub mod cookies;
 mod email;
+mod host_name;
 mod hostname;
 mod manifest;
 #[cfg(test)]
@@ -14,6 +15,7 @@ mod scale;
 
 pub use app_name::{AppName, AppNameError};
 pub use email::{Email, EmailError};
+pub use host_name::{HostName, HostNameError};
 pub use hostname::{Hostname, HostnameError};
 pub use manifest::{
     parse_heroku_yml, parse_procfile, AddonRequest, BuildSpec, Command, EmptyCommand, Manifest,

@@ -124,7 +124,7 @@ impl Action {
             Action::DestroyApp => "destroy this app",
             Action::ManageOwnTokens => "manage API tokens",
             Action::ManageUsers => "manage users",
-            Action::ReadPlatform => "read the platform's users and audit trail",
+            Action::ReadPlatform => "read the platform's users, hosts and audit trail",
         }
     }
 }

@@ -20,6 +20,7 @@ mod domains;
 mod drains;
 mod engine_watch;
 mod error;
+mod hosts;
 pub mod identity;
 pub mod logs;
 mod oneoff;
@@ -65,6 +66,7 @@ pub use dns::DnsAnswer;
 pub use domains::{DnsRecord, Domain, DomainCheck};
 pub use drains::Drain;
 pub use error::{PlatformError, Result};
+pub use hosts::Host;
 pub use logs::{LogFilter, LogLine, LogSink, LogSource, Retention, TailEvent};
 pub use progress::{Progress, OUTPUT_TRUNCATED_MARKER};
 pub use release::Dyno;
@@ -86,6 +88,8 @@ pub struct PlatformConfig {
     pub boot_timeout: Duration,
     /// Every app answers at `<app>.<base domain>`.
     pub base_domain: String,
+    /// The name of the host the engine runs on.
+    pub host_name: berth_core::HostName,
     /// The DNS server domain checks ask; none means the system resolver.
     pub dns_resolver: Option<SocketAddr>,
     /// The router's public addresses, which apex domains point A/AAAA records at.
@@ -161,6 +165,7 @@ pub struct Platform {
     release_timeout: Duration,
     boot_timeout: Duration,
     base_domain: String,
+    host_name: berth_core::HostName,
     dns_resolver: Option<SocketAddr>,
     edge_addresses: Vec<IpAddr>,
     image_retention: usize,
@@ -223,6 +228,7 @@ impl Platform {
             release_timeout: config.release_timeout,
             boot_timeout: config.boot_timeout,
             base_domain: config.base_domain.clone(),
+            host_name: config.host_name.clone(),
             dns_resolver: config.dns_resolver,
             edge_addresses: config.edge_addresses.clone(),
             image_retention: config.image_retention.max(1),

@@ -37,21 +37,8 @@ pub struct Dyno {
     pub started_at: Option<DateTime<Utc>>,
     /// How a crashed dyno last exited.
     pub exit_code: Option<i64>,
-    /// The engine it runs on.
+    /// The name of the host it runs on.
     pub host: String,
-}
-
-/// `local` for the engine on this machine's socket, else the engine's address.
-fn engine_host_name(docker_host: &str) -> String {
-    if docker_host.starts_with("unix://") || docker_host.is_empty() {
-        "local".to_string()
-    } else {
-        docker_host
-            .trim_start_matches("tcp://")
-            .trim_start_matches("https://")
-            .trim_start_matches("http://")
-            .to_string()
-    }
 }
 
 fn shell(command: &str) -> Vec<String> {
@@ -385,7 +372,7 @@ impl Platform {
     pub async fn dynos(&self, actor: &Actor, app_name: &str) -> Result<Vec<Dyno>> {
         let app = self.authorize_app(actor, app_name, Action::ReadApp).await?;
         let engine = self.engine()?;
-        let host = engine_host_name(engine.host());
+        let host = self.host_name.to_string();
         let containers = self.app_containers(&app.name, None).await?;
         let mut dynos: Vec<Dyno> = containers
             .iter()

@@ -3,6 +3,7 @@ use std::path::{Path, PathBuf};
 
 use std::time::Duration;
 
+use berth_core::HostName;
 use berth_docker::{DockerError, EngineTarget, EngineTls};
 use berth_platform::{AcmeConfig, PlatformConfig};
 use berth_router::RouterConfig;
@@ -80,6 +81,10 @@ pub struct Settings {
     /// engine (default: DOCKER_CERT_PATH); setting it turns TLS on.
     #[arg(long, env = "BERTH_DOCKER_CERT_PATH")]
     pub docker_cert_path: Option<PathBuf>,
+
+    /// The name of the host that engine runs on, in `berth hosts` and `berth ps`.
+    #[arg(long, env = "BERTH_HOST_NAME", default_value = HostName::DEFAULT, value_parser = parse_host_name)]
+    pub host_name: HostName,
 
     /// How long a release command may run before the deploy fails, in seconds.
     #[arg(long, env = "BERTH_RELEASE_TIMEOUT", default_value_t = 3600)]
@@ -205,6 +210,10 @@ pub struct Settings {
     pub max_drains_per_app: usize,
 }
 
+fn parse_host_name(name: &str) -> Result<HostName, String> {
+    HostName::parse(name).map_err(|error| error.to_string())
+}
+
 impl Settings {
     /// The defaults (and environment) with another data directory: what tests start with.
     pub fn for_data_dir(data_dir: PathBuf) -> Self {
@@ -238,6 +247,7 @@ impl Settings {
             release_timeout: Duration::from_secs(self.release_timeout),
             boot_timeout: Duration::from_secs(self.boot_timeout),
             base_domain: self.base_domain.clone(),
+            host_name: self.host_name.clone(),
             dns_resolver: self.dns_resolver,
             edge_addresses: self.edge_addresses.clone(),
             image_retention: self.image_retention,
@@ -402,6 +412,31 @@ mod tests {
     use std::collections::HashMap;
 
     use super::*;
+
+    #[derive(clap::Parser)]
+    struct Berthd {
+        #[command(flatten)]
+        settings: Settings,
+    }
+
+    #[test]
+    fn the_host_name_defaults_to_default_and_must_be_a_dns_label() {
+        use clap::Parser;
+        let parsed = Berthd::try_parse_from(["berthd"]).unwrap();
+        assert_eq!(parsed.settings.host_name.as_str(), "default");
+        let parsed = Berthd::try_parse_from(["berthd", "--host-name", "h1"]).unwrap();
+        assert_eq!(parsed.settings.platform_config().host_name.as_str(), "h1");
+        let refused = Berthd::try_parse_from(["berthd", "--host-name", "H1"])
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(
+            refused.contains(
+                "host name \"H1\" has 'H': use only lowercase letters, digits and dashes"
+            ),
+            "{refused}"
+        );
+    }
 
     /// `engine_target` with these Docker variables and no others.
     fn target(

@@ -210,8 +210,17 @@ impl BerthdProcess {
     /// `berthd admin create-user EMAIL` on this data directory: the new
     /// user's API token.
     pub fn create_user(&self, email: &str) -> String {
+        self.create_account(&["admin", "create-user", email])
+    }
+
+    /// The same for a platform admin.
+    pub fn create_admin(&self, email: &str) -> String {
+        self.create_account(&["admin", "create-user", email, "--admin"])
+    }
+
+    fn create_account(&self, args: &[&str]) -> String {
         let created = Command::new(&self.binary)
-            .args(["admin", "create-user", email])
+            .args(args)
             .env("BERTH_DATA_DIR", &self.data_dir)
             .envs(self.env.iter().map(|(key, value)| (key, value)))
             .stdin(Stdio::null())

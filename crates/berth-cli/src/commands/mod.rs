@@ -9,6 +9,7 @@ mod certs;
 mod config;
 mod domains;
 mod git_remote;
+mod hosts;
 mod logs;
 mod releases;
 mod run;
@@ -83,6 +84,7 @@ pub fn run(command: Command, context: &Context) -> Result<()> {
         Command::AccessUpdate(args) => access::update(context, args),
         Command::AccessRemove(args) => access::remove(context, args),
         Command::Audit(args) => access::audit(context, args),
+        Command::Hosts(args) => hosts::list(context, args),
         Command::Users(args) => users::list(context, args),
         Command::UsersCreate(args) => users::create(context, args),
         Command::UsersRemove(args) => users::remove(context, args),

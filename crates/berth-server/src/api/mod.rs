@@ -10,6 +10,7 @@ mod domains;
 mod drains;
 mod error;
 mod extract;
+mod hosts;
 mod logs;
 mod releases;
 mod run;
@@ -141,6 +142,7 @@ fn v1() -> Routes {
         )
         .route("/apps/{name}/audit", get(access::app_audit))
         .route("/audit", get(access::platform_audit))
+        .route("/hosts", get(hosts::list))
         .route("/users", get(users::list).post(users::create))
         .route("/users/{email}", delete(users::remove))
 }

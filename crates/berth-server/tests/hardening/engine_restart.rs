@@ -43,6 +43,8 @@ struct Deployed {
     berthd_log: PathBuf,
     platform_id: String,
     token: String,
+    /// A platform admin's, to list the hosts.
+    admin_token: String,
     name: String,
     client: reqwest::Client,
 }
@@ -70,6 +72,7 @@ impl Deployed {
             &berthd_log,
         );
         let token = berthd.create_user("ops@example.com");
+        let admin_token = berthd.create_admin("root@example.com");
         let platform_id = berth_platform::identity::read(data_dir.path())
             .unwrap()
             .expect("berthd stored its platform id");
@@ -80,6 +83,7 @@ impl Deployed {
             berthd_log,
             platform_id,
             token,
+            admin_token,
             name: unique_app_name(prefix),
             client: reqwest::Client::builder().no_proxy().build().unwrap(),
         };
@@ -315,6 +319,23 @@ impl Deployed {
     /// engine as usual, the app's processes with a clear 503, and the
     /// router with an error rather than a hang. Keeps asking for `during`,
     /// so that several reconciler passes meet the missing engine.
+    /// The one host, as a platform admin lists it.
+    async fn host(&self) -> berth_api_types::Host {
+        let hosts: Vec<berth_api_types::Host> = self
+            .client
+            .get(self.api("/hosts"))
+            .bearer_auth(&self.admin_token)
+            .timeout(ANSWER_WITHIN)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(hosts.len(), 1, "{hosts:?}");
+        hosts.into_iter().next().unwrap()
+    }
+
     async fn answers_without_the_engine(&self, during: Duration) {
         let until = Instant::now() + during;
         let mut rounds = 0;
@@ -447,6 +468,8 @@ async fn the_formation_runs_again_after(fault: Fault) {
     deployed
         .answers_without_the_engine(Duration::from_secs(6))
         .await;
+    let host = deployed.host().await;
+    assert_eq!((host.state.as_str(), host.dynos), ("down", 0), "{host:?}");
     let back_at = Utc::now();
     deployed.engine.start_again();
     let took = deployed.formation_runs(&format!("{fault:?}")).await;
@@ -472,6 +495,8 @@ async fn the_formation_runs_again_after(fault: Fault) {
     tokio::time::sleep(Duration::from_secs(3)).await;
     let containers = deployed.containers().unwrap();
     assert_eq!(deployed.formation_mismatch(&containers), None);
+    let host = deployed.host().await;
+    assert_eq!((host.state.as_str(), host.dynos), ("ready", 3), "{host:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -220,6 +220,7 @@ fn matrix() -> BTreeMap<(&'static str, &'static str), Need> {
             App(Admin, Full),
         ),
         (("GET", "/api/v1/audit"), PlatformAdmin(Read)),
+        (("GET", "/api/v1/hosts"), PlatformAdmin(Read)),
         (("GET", "/api/v1/users"), PlatformAdmin(Read)),
         (("POST", "/api/v1/users"), PlatformAdmin(Full)),
         (("DELETE", "/api/v1/users/{email}"), PlatformAdmin(Full)),
