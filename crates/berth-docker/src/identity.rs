@@ -6,6 +6,9 @@
 //! runs its dynos.
 
 use std::collections::HashMap;
+use std::time::Duration;
+
+use crate::{ContainerSpec, Limits};
 
 const PLATFORM: &str = "berth.platform";
 const APP: &str = "berth.app";
@@ -106,6 +109,46 @@ impl ProcessIdentity {
     /// A dyno of the formation: neither a one-off nor the release command.
     pub fn is_formation_dyno(&self) -> bool {
         self.dyno.is_some() && self.oneoff.is_none()
+    }
+}
+
+/// An app process to run, in the platform's terms: the runtime chooses the
+/// container's name, labels and network, and publishes `web_port` where
+/// berthd reaches it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProcessSpec {
+    pub identity: ProcessIdentity,
+    pub image: String,
+    /// `None`: the image's `CMD`.
+    pub cmd: Option<Vec<String>>,
+    pub env: Vec<(String, String)>,
+    /// The port a web process listens on (`$PORT`).
+    pub web_port: Option<u16>,
+    /// Between SIGTERM and SIGKILL when it is stopped.
+    pub stop_grace: Duration,
+    pub limits: Limits,
+}
+
+impl ProcessSpec {
+    /// The container that runs it on one engine: on the app's network, where
+    /// a dyno of the formation is also reachable by its process type (`web`).
+    pub(crate) fn container(&self) -> ContainerSpec {
+        let identity = &self.identity;
+        ContainerSpec {
+            name: identity.container_name(),
+            image: self.image.clone(),
+            cmd: self.cmd.clone(),
+            env: self.env.clone(),
+            labels: identity.labels(),
+            network: Some(app_network(&identity.app)),
+            network_alias: identity
+                .is_formation_dyno()
+                .then(|| identity.process_type.clone()),
+            publish_port: self.web_port,
+            stop_timeout_secs: Some(self.stop_grace.as_secs() as i64),
+            limits: self.limits,
+            ..Default::default()
+        }
     }
 }
 
@@ -238,6 +281,39 @@ mod tests {
         assert_eq!(release_command.container_name(), "berth-shop.v12.release");
         assert_eq!(release_command.index(), None);
         assert!(!release_command.is_formation_dyno());
+    }
+
+    #[test]
+    fn a_process_runs_in_a_container_named_and_labelled_after_it() {
+        let spec = ProcessSpec {
+            identity: web_1(),
+            image: "berth/shop:v12-web".into(),
+            cmd: None,
+            env: vec![("PORT".into(), "5000".into())],
+            web_port: Some(5000),
+            stop_grace: Duration::from_secs(30),
+            limits: Limits::default(),
+        };
+        let container = spec.container();
+        assert_eq!(container.name, "berth-shop.v12.web.1");
+        assert_eq!(container.labels, web_1().labels());
+        assert_eq!(container.network.as_deref(), Some("berth-shop"));
+        assert_eq!(container.network_alias.as_deref(), Some("web"));
+        assert_eq!(container.publish_port, Some(5000));
+        assert_eq!(container.stop_timeout_secs, Some(30));
+        // A one-off is no member of its process type on the network.
+        let oneoff = ProcessSpec {
+            identity: ProcessIdentity {
+                process_type: "run".into(),
+                dyno: Some("run.4821".into()),
+                oneoff: Some(Attachment::Attached),
+                ..web_1()
+            },
+            web_port: None,
+            ..spec
+        };
+        assert_eq!(oneoff.container().network_alias, None);
+        assert_eq!(oneoff.container().publish_port, None);
     }
 
     #[test]

@@ -25,6 +25,7 @@ pub use error::DockerError;
 pub use events::ContainerEvent;
 pub use identity::{
     addon_labels, app_labels, app_network, Attachment, ContainerSelector, ProcessIdentity,
+    ProcessSpec,
 };
 pub use images::{BuildRequest, ContextStream};
 pub use logs::{LogLine, LogStream};

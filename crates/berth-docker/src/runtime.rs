@@ -10,10 +10,10 @@ use std::time::Duration;
 
 use futures_util::Stream;
 
-use crate::identity::{self, ContainerSelector};
+use crate::identity::{self, ContainerSelector, ProcessSpec};
 use crate::{
-    BuildRequest, ContainerEvent, ContainerSpec, ContainerSummary, DockerError, Engine, LogLine,
-    StartedContainer, TerminalSession,
+    BuildRequest, ContainerEvent, ContainerSummary, DockerError, Engine, LogLine, StartedContainer,
+    TerminalSession,
 };
 
 /// The operations the platform needs from a container runtime. See the
@@ -39,21 +39,25 @@ pub trait Runtime: Send + Sync {
     fn remove_app_network(&self, app: &str)
         -> impl Future<Output = Result<(), DockerError>> + Send;
 
-    fn start_container(
+    /// Starts a long-running process (a dyno of the formation, a detached one-off).
+    fn start_process(
         &self,
-        spec: &ContainerSpec,
+        spec: &ProcessSpec,
     ) -> impl Future<Output = Result<StartedContainer, DockerError>> + Send;
 
-    fn run_to_completion(
+    /// Runs a process until it exits (the release command, `berth run`
+    /// without a terminal), handing over its output; its exit code.
+    fn run_process(
         &self,
-        spec: &ContainerSpec,
+        spec: &ProcessSpec,
         timeout: Duration,
         on_output: impl FnMut(LogLine) + Send,
     ) -> impl Future<Output = Result<i64, DockerError>> + Send;
 
-    fn start_terminal(
+    /// Starts a process attached to a terminal of `rows` × `cols`.
+    fn start_terminal_process(
         &self,
-        spec: &ContainerSpec,
+        spec: &ProcessSpec,
         rows: u16,
         cols: u16,
     ) -> impl Future<Output = Result<TerminalSession, DockerError>> + Send;
@@ -132,29 +136,26 @@ impl Runtime for Engine {
         Engine::remove_network(self, &identity::app_network(app)).await
     }
 
-    fn start_container(
-        &self,
-        spec: &ContainerSpec,
-    ) -> impl Future<Output = Result<StartedContainer, DockerError>> + Send {
-        Engine::start_container(self, spec)
+    async fn start_process(&self, spec: &ProcessSpec) -> Result<StartedContainer, DockerError> {
+        Engine::start_container(self, &spec.container()).await
     }
 
-    fn run_to_completion(
+    async fn run_process(
         &self,
-        spec: &ContainerSpec,
+        spec: &ProcessSpec,
         timeout: Duration,
         on_output: impl FnMut(LogLine) + Send,
-    ) -> impl Future<Output = Result<i64, DockerError>> + Send {
-        Engine::run_to_completion(self, spec, timeout, on_output)
+    ) -> Result<i64, DockerError> {
+        Engine::run_to_completion(self, &spec.container(), timeout, on_output).await
     }
 
-    fn start_terminal(
+    async fn start_terminal_process(
         &self,
-        spec: &ContainerSpec,
+        spec: &ProcessSpec,
         rows: u16,
         cols: u16,
-    ) -> impl Future<Output = Result<TerminalSession, DockerError>> + Send {
-        Engine::start_terminal(self, spec, rows, cols)
+    ) -> Result<TerminalSession, DockerError> {
+        Engine::start_terminal(self, &spec.container(), rows, cols).await
     }
 
     fn exit_code(

@@ -7,7 +7,7 @@ use std::hash::{BuildHasher, Hasher};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use berth_docker::{BuildRequest, ContainerSpec, DockerError, Engine, LogLine, LogStream, Runtime};
+use berth_docker::{BuildRequest, ContainerSpec, DockerError, Engine, LogLine, LogStream};
 use futures_util::StreamExt;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -363,17 +363,16 @@ async fn a_one_off_returns_its_exit_code_and_its_output_in_order() {
         .unwrap()
         .is_empty());
 
-    // The same name again (it was removed), through the trait, exit 0.
+    // The same name again (it was removed), exit 0.
     let spec = ContainerSpec {
         cmd: Some(vec!["/bin/sh".into(), "-c".into(), "echo $GREETING".into()]),
         ..spec
     };
     let mut lines = Vec::new();
-    let code = Runtime::run_to_completion(&engine, &spec, Duration::from_secs(30), |line| {
-        lines.push(line.text)
-    })
-    .await
-    .unwrap();
+    let code = engine
+        .run_to_completion(&spec, Duration::from_secs(30), |line| lines.push(line.text))
+        .await
+        .unwrap();
     assert_eq!(code, 0);
     assert_eq!(lines, ["hi there"]);
     assert!(engine

@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 
 use berth_core::{check_config_key, Action, Actor};
-use berth_docker::{Attachment, ContainerSpec, Engine, ProcessIdentity, TerminalSession};
+use berth_docker::{Attachment, Engine, ProcessIdentity, ProcessSpec, Runtime, TerminalSession};
 use berth_store::AppRecord;
 use chrono::{DateTime, Utc};
 use futures_util::StreamExt;
@@ -19,7 +19,7 @@ use crate::{Platform, PlatformError, Result};
 struct OneOff {
     app: AppRecord,
     dyno: String,
-    spec: ContainerSpec,
+    spec: ProcessSpec,
 }
 
 impl Platform {
@@ -40,7 +40,7 @@ impl Platform {
             .await?;
         Ok(self
             .engine()?
-            .run_to_completion(&oneoff.spec, self.release_timeout, on_output)
+            .run_process(&oneoff.spec, self.release_timeout, on_output)
             .await?)
     }
 
@@ -60,7 +60,7 @@ impl Platform {
             .await?;
         Ok(self
             .engine()?
-            .start_terminal(&oneoff.spec, rows, cols)
+            .start_terminal_process(&oneoff.spec, rows, cols)
             .await?)
     }
 
@@ -78,7 +78,7 @@ impl Platform {
             .prepare_oneoff(actor, app_name, command, env, Attachment::Detached)
             .await?;
         let engine = self.engine()?;
-        let started = engine.start_container(&oneoff.spec).await?;
+        let started = engine.start_process(&oneoff.spec).await?;
         watch_detached(
             engine.clone(),
             self.logs.clone(),

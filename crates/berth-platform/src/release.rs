@@ -9,8 +9,7 @@ use std::time::Duration;
 use berth_core::process_env::{process_env, ProcessContext, WEB_PORT};
 use berth_core::{Action, Actor};
 use berth_docker::{
-    app_network, ContainerSelector, ContainerSpec, ContainerSummary, DockerError, ProcessIdentity,
-    Runtime,
+    ContainerSelector, ContainerSummary, DockerError, ProcessIdentity, ProcessSpec, Runtime,
 };
 use berth_store::{AppRecord, ReleaseProcess, ReleaseRecord};
 use chrono::{DateTime, Utc};
@@ -121,7 +120,7 @@ impl Platform {
             let spec = self.oneoff_spec(app, release, identity, image.clone(), command, config);
             let sink = self.logs.clone();
             let code = engine
-                .run_to_completion(&spec, self.release_timeout, |line| {
+                .run_process(&spec, self.release_timeout, |line| {
                     progress.say(&line.text);
                     output.push_line(&line.text);
                     sink.write(
@@ -189,22 +188,21 @@ impl Platform {
             port: is_web.then_some(WEB_PORT),
             config,
         });
-        let identity =
-            self.process_identity(app, release, &process.process_type, Some(dyno.clone()));
-        let spec = ContainerSpec {
-            name: identity.container_name(),
+        let spec = ProcessSpec {
+            identity: self.process_identity(
+                app,
+                release,
+                &process.process_type,
+                Some(dyno.clone()),
+            ),
             image: process.image.clone(),
             cmd: process.command.as_deref().map(shell),
             env,
-            labels: identity.labels(),
-            network: Some(app_network(&app.name)),
-            network_alias: Some(process.process_type.clone()),
-            publish_port: is_web.then_some(WEB_PORT),
-            stop_timeout_secs: Some(STOP_GRACE.as_secs() as i64),
+            web_port: is_web.then_some(WEB_PORT),
+            stop_grace: STOP_GRACE,
             limits: self.quotas.container,
-            ..Default::default()
         };
-        let started = engine.start_container(&spec).await?;
+        let started = engine.start_process(&spec).await?;
         self.follow_output(&app.name, &dyno, &started.id, None);
         if is_web {
             let address = started
@@ -253,7 +251,7 @@ impl Platform {
         }
     }
 
-    /// A container of `release` that runs `command` once: the release
+    /// A process of `release` that runs `command` once: the release
     /// command, or a one-off dyno.
     pub(crate) fn oneoff_spec(
         &self,
@@ -263,7 +261,7 @@ impl Platform {
         image: String,
         command: &str,
         config: &BTreeMap<String, String>,
-    ) -> ContainerSpec {
+    ) -> ProcessSpec {
         let env = process_env(&ProcessContext {
             app: &app.name,
             release_version: release.version,
@@ -272,18 +270,14 @@ impl Platform {
             port: None,
             config,
         });
-        ContainerSpec {
-            name: identity.container_name(),
+        ProcessSpec {
+            identity,
             image,
             cmd: Some(shell(command)),
             env,
-            labels: identity.labels(),
-            network: Some(app_network(&app.name)),
-            network_alias: None,
-            publish_port: None,
-            stop_timeout_secs: Some(STOP_GRACE.as_secs() as i64),
+            web_port: None,
+            stop_grace: STOP_GRACE,
             limits: self.quotas.container,
-            ..Default::default()
         }
     }
 
