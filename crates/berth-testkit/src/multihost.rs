@@ -45,7 +45,8 @@ use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 
 use crate::private_engine::{
-    ip, is_zombie, kill_leftovers, namespace_inode, ping, remove_cgroups, tail, unmount_under,
+    ip, is_zombie, kill_leftovers, namespace_inode, own_state_args, ping, remove_cgroups, tail,
+    unmount_under,
 };
 
 /// Every cluster's /24 is in this /16 (private engines use 10.79, the
@@ -498,15 +499,7 @@ impl Cluster {
             .args(["sh", "-c", "hostname \"$1\" && shift && exec \"$@\"", "sh"])
             .arg(&host.name)
             .arg("dockerd")
-            .arg("--config-file")
-            .arg(dir.join("daemon.json"))
-            .arg("--data-root")
-            .arg(dir.join("data"))
-            .arg("--exec-root")
-            .arg(dir.join("exec"))
-            .arg("--pidfile")
-            .arg(dir.join("docker.pid"))
-            .args(["--cgroup-parent", &host.netns])
+            .args(own_state_args(&dir, &host.netns))
             .arg("--host")
             .arg(format!("unix://{}", dir.join("docker.sock").display()))
             .arg("--host")

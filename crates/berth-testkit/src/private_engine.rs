@@ -15,7 +15,7 @@
 //! shims, docker-proxy, containers), the veth pair, the namespace, the
 //! cgroups and the state directory.
 
-use std::ffi::OsStr;
+use std::ffi::{OsStr, OsString};
 use std::io::{Read, Write};
 use std::net::Ipv4Addr;
 use std::os::unix::fs::MetadataExt;
@@ -198,15 +198,7 @@ impl PrivateEngine {
                 "--",
                 "dockerd",
             ])
-            .arg("--config-file")
-            .arg(dir.join("daemon.json"))
-            .arg("--data-root")
-            .arg(dir.join("data"))
-            .arg("--exec-root")
-            .arg(dir.join("exec"))
-            .arg("--pidfile")
-            .arg(dir.join("docker.pid"))
-            .args(["--cgroup-parent", &self.name])
+            .args(own_state_args(dir, &self.name))
             .arg("--host")
             .arg(self.docker_host())
             .stdin(Stdio::null())
@@ -300,6 +292,25 @@ impl PrivateEngine {
 /// `netns_inodes`, in one of the mount namespaces `mount_namespaces`, or in
 /// the cgroups under one of `cgroup_parents`, until none is left (bounded);
 /// `owner` names what they belonged to in a warning.
+/// dockerd's arguments for an engine whose state lies under `dir` alone
+/// (`daemon.json`, `data`, `exec`, `docker.pid`), its containers' cgroups
+/// under `cgroup_parent`: nothing is shared with the machine's own engine.
+pub(crate) fn own_state_args(dir: &Path, cgroup_parent: &str) -> Vec<OsString> {
+    let mut args: Vec<OsString> = Vec::new();
+    for (flag, path) in [
+        ("--config-file", "daemon.json"),
+        ("--data-root", "data"),
+        ("--exec-root", "exec"),
+        ("--pidfile", "docker.pid"),
+    ] {
+        args.push(flag.into());
+        args.push(dir.join(path).into());
+    }
+    args.push("--cgroup-parent".into());
+    args.push(cgroup_parent.into());
+    args
+}
+
 pub(crate) fn kill_leftovers(
     owner: &str,
     netns_inodes: &[u64],
