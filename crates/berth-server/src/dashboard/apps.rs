@@ -193,6 +193,8 @@ struct DynoRow {
     release: String,
     uptime: String,
     exit_code: Option<i64>,
+    /// The name of the host it runs on.
+    host: String,
 }
 
 struct ActivityRow {
@@ -259,6 +261,7 @@ pub(super) async fn overview(
             state: dyno.state,
             release: dyno.release,
             exit_code: dyno.exit_code,
+            host: dyno.host,
         })
         .collect();
     // The audit trail: who changed what, config var names but never values.

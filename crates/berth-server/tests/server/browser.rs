@@ -202,6 +202,8 @@ async fn the_dashboard_runs_an_app_from_sign_in_to_rollback() {
     browser.client.refresh().await.unwrap();
     browser.wait_for_text("#dynos", "web.1", true).await;
     browser.wait_for_text("#dynos", "up", true).await;
+    // Where each dyno runs, by the host's name.
+    browser.wait_for_text("#dynos", "default", true).await;
 
     // Set a config var, then delete it: each is one new release.
     browser.open(&page(&format!("/apps/{name}/config"))).await;
