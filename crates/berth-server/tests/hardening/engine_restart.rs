@@ -315,27 +315,31 @@ impl Deployed {
         }
     }
 
-    /// While the engine is away, berthd answers at once: what needs no
-    /// engine as usual, the app's processes with a clear 503, and the
-    /// router with an error rather than a hang. Keeps asking for `during`,
-    /// so that several reconciler passes meet the missing engine.
-    /// The one host, as a platform admin lists it.
-    async fn host(&self) -> berth_api_types::Host {
-        let hosts: Vec<berth_api_types::Host> = self
-            .client
-            .get(self.api("/hosts"))
-            .bearer_auth(&self.admin_token)
+    /// What the API answers `token` at `path` (under /api/v1), as JSON.
+    async fn get_json<T: serde::de::DeserializeOwned>(&self, path: &str, token: &str) -> T {
+        self.client
+            .get(self.api(path))
+            .bearer_auth(token)
             .timeout(ANSWER_WITHIN)
             .send()
             .await
             .unwrap()
             .json()
             .await
-            .unwrap();
+            .unwrap()
+    }
+
+    /// The one host, as a platform admin lists it.
+    async fn host(&self) -> berth_api_types::Host {
+        let hosts: Vec<berth_api_types::Host> = self.get_json("/hosts", &self.admin_token).await;
         assert_eq!(hosts.len(), 1, "{hosts:?}");
         hosts.into_iter().next().unwrap()
     }
 
+    /// While the engine is away, berthd answers at once: what needs no
+    /// engine as usual, the app's processes with a clear 503, and the
+    /// router with an error rather than a hang. Keeps asking for `during`,
+    /// so that several reconciler passes meet the missing engine.
     async fn answers_without_the_engine(&self, during: Duration) {
         let until = Instant::now() + during;
         let mut rounds = 0;
@@ -383,20 +387,8 @@ impl Deployed {
     async fn worker_output_followed_since(&self, after: DateTime<Utc>) {
         let deadline = Instant::now() + RECOVERY;
         loop {
-            let lines: Vec<LogEntry> = self
-                .client
-                .get(self.api(&format!(
-                    "/apps/{}/logs?dyno=worker.1&source=app&lines=20",
-                    self.name
-                )))
-                .bearer_auth(&self.token)
-                .timeout(ANSWER_WITHIN)
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
+            let path = format!("/apps/{}/logs?dyno=worker.1&source=app&lines=20", self.name);
+            let lines: Vec<LogEntry> = self.get_json(&path, &self.token).await;
             if lines
                 .iter()
                 .any(|line| line.at > after && line.message.contains("worker worker.1 working"))
@@ -413,17 +405,8 @@ impl Deployed {
 
     /// Berth's own lines in the app's log written after `after`.
     async fn berth_lines_since(&self, after: DateTime<Utc>) -> Vec<LogEntry> {
-        let lines: Vec<LogEntry> = self
-            .client
-            .get(self.api(&format!("/apps/{}/logs?source=berth&lines=500", self.name)))
-            .bearer_auth(&self.token)
-            .timeout(ANSWER_WITHIN)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let path = format!("/apps/{}/logs?source=berth&lines=500", self.name);
+        let lines: Vec<LogEntry> = self.get_json(&path, &self.token).await;
         lines.into_iter().filter(|line| line.at > after).collect()
     }
 
