@@ -45,8 +45,8 @@ use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 
 use crate::private_engine::{
-    ip, is_zombie, kill_leftovers, namespace_inode, own_state_args, ping, remove_cgroups, tail,
-    unmount_under,
+    allocation_lock, ip, is_zombie, kill_leftovers, namespace_inode, own_state_args, ping,
+    remove_cgroups, tail, unmount_under,
 };
 
 /// Every cluster's /24 is in this /16 (private engines use 10.79, the
@@ -57,8 +57,6 @@ pub const ENGINE_PORT: u16 = 2376;
 pub const REGISTRY_PORT: u16 = 5000;
 /// How long an engine or the registry has to answer after it was started.
 const START_TIMEOUT: Duration = Duration::from_secs(60);
-/// Serialises choosing a /24 between test processes.
-const ALLOCATION_LOCK: &str = "/run/lock/berth-multihost.lock";
 
 static NEXT_CLUSTER: AtomicU32 = AtomicU32::new(0);
 
@@ -699,21 +697,6 @@ fn netns_inode(name: &str) -> Option<u64> {
 fn host_address(subnet: Ipv4Addr, index: usize) -> Ipv4Addr {
     let [a, b, c, _] = subnet.octets();
     Ipv4Addr::new(a, b, c, 11 + index as u8)
-}
-
-/// An exclusive lock on [`ALLOCATION_LOCK`], held until dropped.
-fn allocation_lock() -> nix::fcntl::Flock<std::fs::File> {
-    if let Some(parent) = Path::new(ALLOCATION_LOCK).parent() {
-        let _ = std::fs::create_dir_all(parent);
-    }
-    let file = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(ALLOCATION_LOCK)
-        .unwrap_or_else(|error| panic!("cannot open {ALLOCATION_LOCK}: {error}"));
-    nix::fcntl::Flock::lock(file, nix::fcntl::FlockArg::LockExclusive)
-        .unwrap_or_else(|(_, error)| panic!("cannot lock {ALLOCATION_LOCK}: {error}"))
 }
 
 /// A /24 of 10.78.0.0/16 that no address on the machine is in and that

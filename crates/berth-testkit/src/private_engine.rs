@@ -58,6 +58,9 @@ impl PrivateEngine {
     pub fn start() -> Self {
         let name = crate::unique_app_name("berth-pe");
         let suffix = name.rsplit('-').next().unwrap().to_string();
+        // Held until the link exists: another engine starting meanwhile must
+        // not take the same addresses.
+        let lock = allocation_lock();
         let (host_address, inside_address) = free_link_addresses();
         let dir = tempfile::Builder::new()
             .prefix("berth-pe-")
@@ -74,6 +77,7 @@ impl PrivateEngine {
         };
         // From here on, a panic leaves the cleanup to Drop.
         engine.create_network();
+        drop(lock);
         engine.write_config();
         engine.start_again();
         engine
@@ -309,6 +313,25 @@ pub(crate) fn own_state_args(dir: &Path, cgroup_parent: &str) -> Vec<OsString> {
     args.push("--cgroup-parent".into());
     args.push(cgroup_parent.into());
     args
+}
+
+/// Serialises choosing test networks (a private engine's link, a cluster's /24)
+/// between the threads and processes of tests.
+const ALLOCATION_LOCK: &str = "/run/lock/berth-multihost.lock";
+
+/// An exclusive lock on [`ALLOCATION_LOCK`], held until dropped.
+pub(crate) fn allocation_lock() -> nix::fcntl::Flock<std::fs::File> {
+    if let Some(parent) = Path::new(ALLOCATION_LOCK).parent() {
+        let _ = std::fs::create_dir_all(parent);
+    }
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(ALLOCATION_LOCK)
+        .unwrap_or_else(|error| panic!("cannot open {ALLOCATION_LOCK}: {error}"));
+    nix::fcntl::Flock::lock(file, nix::fcntl::FlockArg::LockExclusive)
+        .unwrap_or_else(|(_, error)| panic!("cannot lock {ALLOCATION_LOCK}: {error}"))
 }
 
 pub(crate) fn kill_leftovers(
