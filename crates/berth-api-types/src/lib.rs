@@ -86,6 +86,16 @@ pub struct Host {
     pub dynos: usize,
 }
 
+/// `POST /hosts`: a platform admin adds a managed host.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AddHostRequest {
+    pub name: String,
+    /// `tcp://HOST:PORT` of the host's Docker engine (mutual TLS).
+    pub docker_host: String,
+    #[serde(default)]
+    pub labels: std::collections::BTreeMap<String, String>,
+}
+
 /// `POST /users`: a platform admin creates a user, who gets a first token.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct CreateUserRequest {

@@ -4,13 +4,14 @@
 use std::time::Duration;
 
 use berth_api_types::{
-    Account, AddCertificateRequest, AddDomainRequest, AddMemberRequest, Addon, AddonInfo, App,
-    AttachAddonRequest, AuditEvent, AutoCertificates, Backup, Certificate, ConfigChanged,
-    ConfigUpdate, CreateAddonRequest, CreateAppRequest, CreateTokenRequest, CreateUserRequest,
-    CreatedToken, DetachedRun, Domain, DomainInfo, Drain, DrainRequest, Dyno, DynoSelection,
-    ErrorBody, FormationEntry, Host, LogEntry, LoginRequest, MaintenanceRequest, Member, Release,
-    ReleaseDetail, RemovedUser, RollbackRequest, RunEvent, RunRequest, ScaleRequest,
-    TerminalRunRequest, TlsSettings, TlsSettingsChange, Token, UpdateMemberRequest, User,
+    Account, AddCertificateRequest, AddDomainRequest, AddHostRequest, AddMemberRequest, Addon,
+    AddonInfo, App, AttachAddonRequest, AuditEvent, AutoCertificates, Backup, Certificate,
+    ConfigChanged, ConfigUpdate, CreateAddonRequest, CreateAppRequest, CreateTokenRequest,
+    CreateUserRequest, CreatedToken, DetachedRun, Domain, DomainInfo, Drain, DrainRequest, Dyno,
+    DynoSelection, ErrorBody, FormationEntry, Host, LogEntry, LoginRequest, MaintenanceRequest,
+    Member, Release, ReleaseDetail, RemovedUser, RollbackRequest, RunEvent, RunRequest,
+    ScaleRequest, TerminalRunRequest, TlsSettings, TlsSettingsChange, Token, UpdateMemberRequest,
+    User,
 };
 use reqwest::blocking::{RequestBuilder, Response};
 use reqwest::{Method, StatusCode};
@@ -421,6 +422,19 @@ impl Client {
 
     pub fn hosts(&self) -> Result<Vec<Host>> {
         self.json(Method::GET, &["hosts"], None::<&()>)
+    }
+
+    pub fn add_host(&self, request: &AddHostRequest) -> Result<Host> {
+        self.json(Method::POST, &["hosts"], Some(request))
+    }
+
+    pub fn drain_host(&self, name: &str) -> Result<Host> {
+        self.json(Method::POST, &["hosts", name, "drain"], None::<&()>)
+    }
+
+    pub fn remove_host(&self, name: &str) -> Result<()> {
+        self.send(Method::DELETE, &["hosts", name], None::<&()>)
+            .map(drop)
     }
 
     pub fn users(&self) -> Result<Vec<User>> {

@@ -284,6 +284,26 @@ pub enum Command {
     /// `default`); `berth ps` shows each dyno's host by this name.
     Hosts(JsonArgs),
 
+    /// Add a managed host: its Docker engine joins the platform (platform admins only)
+    ///
+    /// berthd reaches the engine over mutual TLS with its own client
+    /// certificate (DOCKER_CERT_PATH), and needs BERTH_REGISTRY: images are
+    /// built once and every host pulls them from there. The first host added
+    /// makes the default host a Docker Swarm manager.
+    #[command(name = "hosts:add")]
+    HostsAdd(HostsAddArgs),
+
+    /// Stop placing dynos on a host; its dynos move to the other hosts (platform admins only)
+    #[command(name = "hosts:drain")]
+    HostsDrain(HostArgs),
+
+    /// Take a drained host out of the platform (platform admins only)
+    ///
+    /// Its engine leaves the swarm and keeps none of the platform's
+    /// containers or images. A host that still runs dynos is refused.
+    #[command(name = "hosts:remove")]
+    HostsRemove(HostArgs),
+
     /// List the platform's users (platform admins only)
     Users(JsonArgs),
 
@@ -816,6 +836,41 @@ pub struct AccessRemoveArgs {
 
     /// The user's email address
     pub email: String,
+}
+
+#[derive(Debug, Args)]
+pub struct HostsAddArgs {
+    /// The host's name, shown in `berth hosts` and `berth ps` (lowercase letters, digits, dashes)
+    pub name: String,
+
+    /// The host's Docker engine, tcp://HOST:PORT (mutual TLS, usually port 2376)
+    #[arg(long, value_name = "URL")]
+    pub docker_host: String,
+
+    /// A label for the host, KEY=VALUE (repeatable)
+    #[arg(long = "label", value_name = "KEY=VALUE", value_parser = parse_label)]
+    pub labels: Vec<(String, String)>,
+
+    /// Print the added host as JSON
+    #[arg(long)]
+    pub json: bool,
+}
+
+fn parse_label(label: &str) -> Result<(String, String), String> {
+    label
+        .split_once('=')
+        .map(|(key, value)| (key.to_string(), value.to_string()))
+        .ok_or_else(|| format!("{label:?} is not KEY=VALUE"))
+}
+
+#[derive(Debug, Args)]
+pub struct HostArgs {
+    /// The host's name, as `berth hosts` lists it
+    pub name: String,
+
+    /// Print the host as JSON
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]

@@ -17,6 +17,8 @@ mod addons;
 mod certs;
 #[path = "cli/domains.rs"]
 mod domains;
+#[path = "cli/hosts.rs"]
+mod hosts;
 use serde_json::Value;
 use tempfile::TempDir;
 
@@ -82,8 +84,13 @@ impl Run {
 
 impl World {
     fn new() -> Self {
+        Self::with_settings(|_| {})
+    }
+
+    /// A world whose server runs with settings changed by `configure`.
+    fn with_settings(configure: impl FnOnce(&mut berth_testkit::Settings)) -> Self {
         Self {
-            server: TestServer::start(),
+            server: TestServer::start_with(configure),
             home: tempfile::tempdir().unwrap(),
             cwd: tempfile::tempdir().unwrap(),
         }

@@ -59,6 +59,8 @@ pub enum Action {
     ManageUsers,
     /// List the platform's users and read its whole audit trail.
     ReadPlatform,
+    /// Add, drain or remove the hosts dynos run on.
+    ManageHosts,
 }
 
 /// Who is asking: a signed-in user, through a token of some scope, from
@@ -95,7 +97,8 @@ impl Action {
             Action::CreateApp
             | Action::DestroyApp
             | Action::ManageOwnTokens
-            | Action::ManageUsers => TokenScope::Full,
+            | Action::ManageUsers
+            | Action::ManageHosts => TokenScope::Full,
         }
     }
 
@@ -107,6 +110,7 @@ impl Action {
                 | Action::ManageOwnTokens
                 | Action::ManageUsers
                 | Action::ReadPlatform
+                | Action::ManageHosts
         )
     }
 
@@ -125,6 +129,7 @@ impl Action {
             Action::ManageOwnTokens => "manage API tokens",
             Action::ManageUsers => "manage users",
             Action::ReadPlatform => "read the platform's users, hosts and audit trail",
+            Action::ManageHosts => "add, drain or remove hosts",
         }
     }
 }
@@ -164,7 +169,7 @@ pub fn authorize(actor: &Actor, role: Option<AppRole>, action: Action) -> Result
     }
     let allowed = match action {
         Action::ListApps | Action::CreateApp | Action::ManageOwnTokens => true,
-        Action::ManageUsers | Action::ReadPlatform => actor.is_platform_admin,
+        Action::ManageUsers | Action::ReadPlatform | Action::ManageHosts => actor.is_platform_admin,
         Action::ReadApp
         | Action::Deploy
         | Action::ReadConfig

@@ -11,7 +11,7 @@ use std::time::Duration;
 use crate::{ContainerSpec, Limits};
 
 const PLATFORM: &str = "berth.platform";
-const APP: &str = "berth.app";
+pub(crate) const APP: &str = "berth.app";
 const RELEASE: &str = "berth.release";
 const PROCESS: &str = "berth.process";
 const DYNO: &str = "berth.dyno";

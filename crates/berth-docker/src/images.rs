@@ -9,6 +9,7 @@ use bytes::Bytes;
 use futures_util::{Stream, StreamExt};
 
 use crate::error::{api, status_of};
+use crate::identity;
 use crate::{DockerError, Engine};
 
 /// A build context as an uncompressed tar, chunk by chunk as it is made. An
@@ -139,7 +140,18 @@ impl Engine {
     /// tag by tag, with the untagged layers under them. Images that a
     /// container still uses are left in place, not an error.
     pub async fn remove_images(&self, labels: &[(&str, &str)]) -> Result<(), DockerError> {
-        let filter = label_filter(labels);
+        self.remove_images_matching(label_filter(labels)).await
+    }
+
+    /// Removes every app image an engine holds: for an engine that leaves
+    /// the platform (a swarm engine serves one platform).
+    pub async fn remove_platform_images(&self) -> Result<(), DockerError> {
+        self.remove_images_matching(vec![identity::APP.to_string()])
+            .await
+    }
+
+    /// Removes the images matching Docker's `label` filter (`key` or `key=value`).
+    async fn remove_images_matching(&self, filter: Vec<String>) -> Result<(), DockerError> {
         let options = ListImagesOptions {
             filters: Some(HashMap::from([("label".to_string(), filter.clone())])),
             ..Default::default()

@@ -14,6 +14,7 @@ mod images;
 mod logs;
 mod networks;
 mod runtime;
+mod swarm;
 mod target;
 mod terminal;
 
@@ -30,5 +31,6 @@ pub use identity::{
 pub use images::{BuildRequest, ContextStream};
 pub use logs::{LogLine, LogStream};
 pub use runtime::Runtime;
+pub use swarm::{Availability, Membership, SwarmNode, SWARM_PORT};
 pub use target::{EngineTarget, EngineTls, DEFAULT_SOCKET};
 pub use terminal::{TerminalControl, TerminalSession};

@@ -66,7 +66,7 @@ pub use dns::DnsAnswer;
 pub use domains::{DnsRecord, Domain, DomainCheck};
 pub use drains::Drain;
 pub use error::{PlatformError, Result};
-pub use hosts::Host;
+pub use hosts::{ClusterSettings, Host, NewHost, Registry};
 pub use logs::{LogFilter, LogLine, LogSink, LogSource, Retention, TailEvent};
 pub use progress::{Progress, OUTPUT_TRUNCATED_MARKER};
 pub use release::Dyno;
@@ -109,6 +109,8 @@ pub struct PlatformConfig {
     /// never custom domains, or an app there would get their cookies.
     pub reserved_hostnames: Vec<String>,
     pub audit_retention: AuditRetention,
+    /// What growing beyond the default host needs (registry, TLS, address).
+    pub cluster: ClusterSettings,
 }
 
 /// What each container, app and member may take of the platform: the
@@ -188,6 +190,9 @@ pub struct Platform {
     backup_retention: usize,
     /// Bumped whenever access may have been taken away (see `stream_access`).
     access_changes: tokio::sync::watch::Sender<u64>,
+    cluster: ClusterSettings,
+    /// Serialises adding, draining and removing hosts.
+    host_changes: tokio::sync::Mutex<()>,
 }
 
 impl Platform {
@@ -251,6 +256,8 @@ impl Platform {
             providers: addons::Providers::new(&config.addons)?,
             backup_retention: config.addons.backup_retention.max(1),
             access_changes: tokio::sync::watch::Sender::new(0),
+            cluster: config.cluster.clone(),
+            host_changes: tokio::sync::Mutex::new(()),
         })
     }
 

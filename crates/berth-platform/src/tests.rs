@@ -25,6 +25,7 @@ async fn platform() -> (tempfile::TempDir, Platform) {
         quotas: Quotas::default(),
         reserved_hostnames: vec!["berth.example.com".into()],
         audit_retention: AuditRetention::default(),
+        cluster: crate::ClusterSettings::default(),
     };
     let platform = Platform::open(&config).await.unwrap();
     (dir, platform)
@@ -286,6 +287,7 @@ async fn rotating_the_key_reseals_every_secret_and_keeps_them_readable() {
         quotas: Quotas::default(),
         reserved_hostnames: vec!["berth.example.com".into()],
         audit_retention: AuditRetention::default(),
+        cluster: crate::ClusterSettings::default(),
     };
     let platform = Platform::open(&config).await.unwrap();
     let owner = signed_in(&platform, "o@example.com", false).await.actor;

@@ -114,7 +114,8 @@ pub async fn launch(
     shutdown: impl Future<Output = ()>,
     on_ready: impl FnOnce(),
 ) -> anyhow::Result<()> {
-    let engine = Engine::connect(&settings.engine_target()?).await?;
+    let engine_target = settings.engine_target()?;
+    let engine = Engine::connect(&engine_target).await?;
     let engine_info = engine.info().await?;
     tracing::info!(
         host = engine.host(),
@@ -126,7 +127,9 @@ pub async fn launch(
         engine_info.arch
     );
 
-    let platform = Platform::open(&settings.platform_config())
+    let mut platform_config = settings.platform_config();
+    platform_config.cluster.host_tls = settings.host_tls(&engine_target)?;
+    let platform = Platform::open(&platform_config)
         .await
         .with_context(|| {
             format!(

@@ -86,6 +86,29 @@ pub struct Settings {
     #[arg(long, env = "BERTH_HOST_NAME", default_value = HostName::DEFAULT, value_parser = parse_host_name)]
     pub host_name: HostName,
 
+    /// The registry (HOST:PORT) images go through once the platform has more
+    /// than one host: built once, pushed there, pulled by every host.
+    #[arg(long, env = "BERTH_REGISTRY", value_parser = parse_registry)]
+    pub registry: Option<String>,
+
+    /// The user name berthd and the hosts sign in to the registry with.
+    #[arg(long, env = "BERTH_REGISTRY_USERNAME", requires = "registry_password")]
+    pub registry_username: Option<String>,
+
+    /// The registry user's password.
+    #[arg(
+        long,
+        env = "BERTH_REGISTRY_PASSWORD",
+        hide_env_values = true,
+        requires = "registry_username"
+    )]
+    pub registry_password: Option<String>,
+
+    /// The IP address the other hosts reach the default host on, for its
+    /// swarm (default: the address of a tcp:// BERTH_DOCKER_HOST).
+    #[arg(long, env = "BERTH_SWARM_ADVERTISE_ADDRESS")]
+    pub swarm_advertise_address: Option<IpAddr>,
+
     /// How long a release command may run before the deploy fails, in seconds.
     #[arg(long, env = "BERTH_RELEASE_TIMEOUT", default_value_t = 3600)]
     pub release_timeout: u64,
@@ -210,6 +233,25 @@ pub struct Settings {
     pub max_drains_per_app: usize,
 }
 
+/// `HOST:PORT`, as Docker names a registry in an image reference.
+fn parse_registry(address: &str) -> Result<String, String> {
+    let invalid = || {
+        format!(
+            "{address:?} is not a registry address: give HOST:PORT (no scheme, no path), as in \
+             registry.internal:5000"
+        )
+    };
+    let (host, port) = address.rsplit_once(':').ok_or_else(invalid)?;
+    let host_ok = !host.is_empty()
+        && host
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-');
+    if !host_ok || port.parse::<u16>().map_or(true, |port| port == 0) {
+        return Err(invalid());
+    }
+    Ok(address.to_ascii_lowercase())
+}
+
 fn parse_host_name(name: &str) -> Result<HostName, String> {
     HostName::parse(name).map_err(|error| error.to_string())
 }
@@ -236,6 +278,32 @@ impl Settings {
             self.docker_cert_path.as_deref(),
             |name| std::env::var(name).ok(),
         )
+    }
+
+    /// The client certificate berthd presents to the engines of managed
+    /// hosts: the default engine's when it is reached over TLS, else the
+    /// files in BERTH_DOCKER_CERT_PATH or DOCKER_CERT_PATH, if set.
+    pub fn host_tls(
+        &self,
+        default_engine: &EngineTarget,
+    ) -> Result<Option<EngineTls>, SettingsError> {
+        if let Some(tls) = default_engine.tls() {
+            return Ok(Some(tls.clone()));
+        }
+        let (variable, dir) = match &self.docker_cert_path {
+            Some(dir) => ("BERTH_DOCKER_CERT_PATH", dir.clone()),
+            None => match std::env::var_os("DOCKER_CERT_PATH").filter(|dir| !dir.is_empty()) {
+                Some(dir) => ("DOCKER_CERT_PATH", PathBuf::from(dir)),
+                None => return Ok(None),
+            },
+        };
+        EngineTls::load(&dir)
+            .map(Some)
+            .map_err(|source| SettingsError::EngineTls {
+                variable,
+                dir,
+                source,
+            })
     }
 
     pub fn platform_config(&self) -> PlatformConfig {
@@ -279,6 +347,18 @@ impl Settings {
             audit_retention: berth_platform::AuditRetention {
                 max_age: Duration::from_secs(self.audit_retention_days.saturating_mul(24 * 3600)),
                 max_entries: self.audit_retention_entries.max(1),
+            },
+            cluster: berth_platform::ClusterSettings {
+                registry: self
+                    .registry
+                    .clone()
+                    .map(|address| berth_platform::Registry {
+                        address,
+                        username: self.registry_username.clone(),
+                        password: self.registry_password.clone(),
+                    }),
+                host_tls: None,
+                advertise_address: self.swarm_advertise_address.map(|ip| ip.to_string()),
             },
         }
     }

@@ -10,6 +10,7 @@ mod certificates;
 mod config_vars;
 mod domains;
 mod drains;
+mod hosts;
 mod memberships;
 mod releases;
 mod tokens;
@@ -31,6 +32,7 @@ pub use certificates::{
 pub use config_vars::SealedValues;
 pub use domains::DomainRecord;
 pub use drains::DrainRecord;
+pub use hosts::HostRecord;
 pub use memberships::{Member, MembershipChange};
 pub use releases::{NewRelease, ReleaseProcess, ReleaseRecord, ReleaseStatus};
 pub use tokens::{NewToken, TokenRecord};

@@ -12,7 +12,8 @@ use std::net::TcpListener;
 use std::path::Path;
 use std::thread::JoinHandle;
 
-use berth_server::{Listeners, Settings};
+use berth_server::Listeners;
+pub use berth_server::Settings;
 
 pub use apps::{git_command, unique_app_name, with_credentials, AppRepo, EngineCleanup};
 pub use multihost::{Cluster, Untrusted, ENGINE_PORT, REGISTRY_PORT};

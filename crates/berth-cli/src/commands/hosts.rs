@@ -1,7 +1,10 @@
-//! `hosts`: the hosts dynos run on, for platform admins.
+//! `hosts`, `hosts:add`, `hosts:drain`, `hosts:remove`: the hosts dynos
+//! run on, for platform admins.
+
+use berth_api_types::{AddHostRequest, Host};
 
 use super::Context;
-use crate::cli::JsonArgs;
+use crate::cli::{HostArgs, HostsAddArgs, JsonArgs};
 use crate::error::Result;
 use crate::output;
 
@@ -31,5 +34,48 @@ pub fn list(context: &Context, args: JsonArgs) -> Result<()> {
             &rows
         )
     );
+    Ok(())
+}
+
+pub fn add(context: &Context, args: HostsAddArgs) -> Result<()> {
+    let request = AddHostRequest {
+        name: args.name,
+        docker_host: args.docker_host,
+        labels: args.labels.into_iter().collect(),
+    };
+    let host = context.client()?.add_host(&request)?;
+    show(&host, args.json, "joined the platform")
+}
+
+pub fn drain(context: &Context, args: HostArgs) -> Result<()> {
+    let host = context.client()?.drain_host(&args.name)?;
+    show(
+        &host,
+        args.json,
+        "takes no more dynos; its dynos move to the other hosts",
+    )
+}
+
+pub fn remove(context: &Context, args: HostArgs) -> Result<()> {
+    context.client()?.remove_host(&args.name)?;
+    if args.json {
+        output::print_json(&serde_json::json!({ "name": args.name, "removed": true }));
+    } else {
+        crate::outln!("Removed host {}: its engine left the platform", args.name);
+    }
+    Ok(())
+}
+
+fn show(host: &Host, json: bool, what: &str) -> Result<()> {
+    if json {
+        output::print_json(host);
+    } else {
+        crate::outln!(
+            "Host {} {what} ({}, {}).",
+            host.name,
+            host.state,
+            host.availability
+        );
+    }
     Ok(())
 }

@@ -142,7 +142,9 @@ fn v1() -> Routes {
         )
         .route("/apps/{name}/audit", get(access::app_audit))
         .route("/audit", get(access::platform_audit))
-        .route("/hosts", get(hosts::list))
+        .route("/hosts", get(hosts::list).post(hosts::add))
+        .route("/hosts/{host}", delete(hosts::remove))
+        .route("/hosts/{host}/drain", post(hosts::drain))
         .route("/users", get(users::list).post(users::create))
         .route("/users/{email}", delete(users::remove))
 }

@@ -221,6 +221,9 @@ fn matrix() -> BTreeMap<(&'static str, &'static str), Need> {
         ),
         (("GET", "/api/v1/audit"), PlatformAdmin(Read)),
         (("GET", "/api/v1/hosts"), PlatformAdmin(Read)),
+        (("POST", "/api/v1/hosts"), PlatformAdmin(Full)),
+        (("DELETE", "/api/v1/hosts/{host}"), PlatformAdmin(Full)),
+        (("POST", "/api/v1/hosts/{host}/drain"), PlatformAdmin(Full)),
         (("GET", "/api/v1/users"), PlatformAdmin(Read)),
         (("POST", "/api/v1/users"), PlatformAdmin(Full)),
         (("DELETE", "/api/v1/users/{email}"), PlatformAdmin(Full)),
@@ -436,6 +439,9 @@ fn body_for(method: &str, template: &str) -> Option<Value> {
     let body = match (method, template) {
         ("POST", "/api/v1/login") => json!({"email": "owner@example.com", "password": PASSWORD}),
         ("POST", "/api/v1/tokens") => json!({"description": "matrix"}),
+        ("POST", "/api/v1/hosts") => {
+            json!({"name": "matrix", "docker_host": "tcp://127.0.0.1:9"})
+        }
         ("POST", "/api/v1/apps") => json!({"name": unique_app_name("made")}),
         ("POST", "/api/v1/users") => {
             json!({"email": format!("{}@example.com", unique_app_name("new"))})
@@ -482,7 +488,8 @@ async fn routes_of_the_router(api: &Api) -> BTreeSet<(String, String)> {
             .replace("{email}", "probe@example.com")
             .replace("{hostname}", "probe.example.test")
             .replace("{addon}", "probe")
-            .replace("{backup}", "b001");
+            .replace("{backup}", "b001")
+            .replace("{host}", "probe-host");
         for method in ["GET", "POST", "PUT", "PATCH", "DELETE"] {
             let method = Method::from_bytes(method.as_bytes()).unwrap();
             let response = api.request(method.clone(), &path, None, None).await;
@@ -549,6 +556,7 @@ async fn every_route_answers_every_caller_as_the_policy_says() {
                     .replace("{hostname}", "shop.example.test")
                     .replace("{addon}", "postgres-matrix-probe")
                     .replace("{backup}", "b001")
+                    .replace("{host}", "probe-host")
             };
             let path = concrete(&app);
             let method = Method::from_bytes(method.as_bytes()).unwrap();
