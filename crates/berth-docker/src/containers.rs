@@ -109,6 +109,9 @@ pub struct ContainerSummary {
     /// Where its published port is reachable from berthd, if it has one
     /// (and runs).
     pub address: Option<SocketAddr>,
+    /// The host (Swarm node) it runs on; `None` on a single engine, where
+    /// every container runs on the one host.
+    pub host: Option<String>,
 }
 
 /// Whether the engine's text for a binding's address is [`PUBLISH_IP`].
@@ -317,6 +320,7 @@ impl Engine {
                     .iter()
                     .filter(|port| is_publish_ip(port.ip.as_deref()))
                     .find_map(|port| Some(SocketAddr::from((PUBLISH_IP, port.public_port?)))),
+                host: None,
             })
             .collect())
     }
@@ -597,6 +601,7 @@ mod tests {
             status: status.into(),
             created: DateTime::default(),
             address: None,
+            host: None,
         };
         assert_eq!(summary("Restarting (3) 1 second ago").exit_code(), Some(3));
         assert_eq!(summary("Exited (137) 2 minutes ago").exit_code(), Some(137));
