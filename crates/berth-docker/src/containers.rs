@@ -20,7 +20,7 @@ use futures_util::StreamExt;
 
 use crate::error::{api, status_of};
 use crate::images::label_filter;
-use crate::logs::follow_lines;
+use crate::logs::{follow_lines, LogSource};
 use crate::{DockerError, Engine, LogLine, ProcessIdentity};
 
 /// Where published ports listen on the host: only the router reaches apps.
@@ -184,7 +184,11 @@ impl Engine {
         // Following after the start still returns every line since creation;
         // if the container has already exited, it returns all its output and
         // ends.
-        let lines = follow_lines(self.docker.clone(), id.to_string());
+        let lines = follow_lines(
+            self.docker.clone(),
+            LogSource::Container(id.to_string()),
+            None,
+        );
         let completion = async {
             let mut lines = std::pin::pin!(lines);
             let mut exit = std::pin::pin!(self.exit_code(id, &spec.name));
