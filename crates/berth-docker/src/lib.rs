@@ -27,7 +27,7 @@ pub use identity::{
     addon_labels, app_labels, app_network, Attachment, ContainerSelector, ProcessIdentity,
     ProcessSpec,
 };
-pub use images::{BuildRequest, ContextStream};
+pub use images::{BuildRequest, ContextStream, ImageRegistry, RegistryCredentials};
 pub use logs::{LogLine, LogStream};
 pub use runtime::Runtime;
 pub use target::{EngineTarget, EngineTls, DEFAULT_SOCKET};
