@@ -523,11 +523,8 @@ pub(crate) fn container_body(spec: &ContainerSpec) -> ContainerCreateBody {
         // The engine keeps output for `logs`; rotate it so that a chatty app
         // cannot fill the disk.
         log_config: Some(HostConfigLogConfig {
-            typ: Some("json-file".into()),
-            config: Some(HashMap::from([
-                ("max-size".to_string(), "10m".to_string()),
-                ("max-file".to_string(), "3".to_string()),
-            ])),
+            typ: Some(LOG_DRIVER.into()),
+            config: Some(log_options()),
         }),
         ..Default::default()
     };
@@ -551,6 +548,18 @@ pub(crate) fn container_body(spec: &ContainerSpec) -> ContainerCreateBody {
         networking_config,
         ..Default::default()
     }
+}
+
+/// Where containers' output goes: the engine keeps it for `logs`.
+pub(crate) const LOG_DRIVER: &str = "json-file";
+
+/// The output kept per container, rotated so that a chatty app cannot fill
+/// the disk: three files of 10 MB.
+pub(crate) fn log_options() -> HashMap<String, String> {
+    HashMap::from([
+        ("max-size".to_string(), "10m".to_string()),
+        ("max-file".to_string(), "3".to_string()),
+    ])
 }
 
 /// Removes a one-off container if the future running it is dropped before
