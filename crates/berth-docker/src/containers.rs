@@ -20,7 +20,7 @@ use futures_util::StreamExt;
 
 use crate::error::{api, status_of};
 use crate::images::label_filter;
-use crate::logs::follow_lines;
+use crate::logs::{follow_lines, LogSource};
 use crate::{DockerError, Engine, LogLine, ProcessIdentity};
 
 /// Where published ports listen on the host: only the router reaches apps.
@@ -109,6 +109,9 @@ pub struct ContainerSummary {
     /// Where its published port is reachable from berthd, if it has one
     /// (and runs).
     pub address: Option<SocketAddr>,
+    /// The host (Swarm node) it runs on; `None` on a single engine, where
+    /// every container runs on the one host.
+    pub host: Option<String>,
 }
 
 /// Whether the engine's text for a binding's address is [`PUBLISH_IP`].
@@ -181,7 +184,11 @@ impl Engine {
         // Following after the start still returns every line since creation;
         // if the container has already exited, it returns all its output and
         // ends.
-        let lines = follow_lines(self.docker.clone(), id.to_string());
+        let lines = follow_lines(
+            self.docker.clone(),
+            LogSource::Container(id.to_string()),
+            None,
+        );
         let completion = async {
             let mut lines = std::pin::pin!(lines);
             let mut exit = std::pin::pin!(self.exit_code(id, &spec.name));
@@ -317,6 +324,7 @@ impl Engine {
                     .iter()
                     .filter(|port| is_publish_ip(port.ip.as_deref()))
                     .find_map(|port| Some(SocketAddr::from((PUBLISH_IP, port.public_port?)))),
+                host: None,
             })
             .collect())
     }
@@ -515,11 +523,8 @@ pub(crate) fn container_body(spec: &ContainerSpec) -> ContainerCreateBody {
         // The engine keeps output for `logs`; rotate it so that a chatty app
         // cannot fill the disk.
         log_config: Some(HostConfigLogConfig {
-            typ: Some("json-file".into()),
-            config: Some(HashMap::from([
-                ("max-size".to_string(), "10m".to_string()),
-                ("max-file".to_string(), "3".to_string()),
-            ])),
+            typ: Some(LOG_DRIVER.into()),
+            config: Some(log_options()),
         }),
         ..Default::default()
     };
@@ -543,6 +548,18 @@ pub(crate) fn container_body(spec: &ContainerSpec) -> ContainerCreateBody {
         networking_config,
         ..Default::default()
     }
+}
+
+/// Where containers' output goes: the engine keeps it for `logs`.
+pub(crate) const LOG_DRIVER: &str = "json-file";
+
+/// The output kept per container, rotated so that a chatty app cannot fill
+/// the disk: three files of 10 MB.
+pub(crate) fn log_options() -> HashMap<String, String> {
+    HashMap::from([
+        ("max-size".to_string(), "10m".to_string()),
+        ("max-file".to_string(), "3".to_string()),
+    ])
 }
 
 /// Removes a one-off container if the future running it is dropped before
@@ -597,6 +614,7 @@ mod tests {
             status: status.into(),
             created: DateTime::default(),
             address: None,
+            host: None,
         };
         assert_eq!(summary("Restarting (3) 1 second ago").exit_code(), Some(3));
         assert_eq!(summary("Exited (137) 2 minutes ago").exit_code(), Some(137));

@@ -30,6 +30,20 @@ pub enum DockerError {
     /// `what` did not finish within `after`.
     #[error("{what} did not finish within {after:?}")]
     Timeout { what: String, after: Duration },
+    /// The registry images go through refused a push, or could not be
+    /// reached for it; `reason` is the engine's text.
+    #[error("the registry at {registry} refused the push of {image}: {reason}")]
+    Push {
+        registry: String,
+        image: String,
+        reason: String,
+    },
+    /// The swarm did not do what was asked: a service's task was rejected,
+    /// found no host to run on or did not start in time, or a network of
+    /// the swarm could not be made. `context` names the object and what was
+    /// asked ("start service berth-shop-v12-web-1-…").
+    #[error("{context}: {reason}")]
+    Swarm { context: String, reason: String },
     /// The engine refused or failed a request; `context` says which one
     /// ("create container web.1").
     #[error("{context}: {source}")]

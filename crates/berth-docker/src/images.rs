@@ -3,8 +3,11 @@
 use std::collections::HashMap;
 use std::pin::Pin;
 
+use bollard::auth::DockerCredentials;
 use bollard::errors::Error as BollardError;
-use bollard::query_parameters::{BuildImageOptions, ListImagesOptions, RemoveImageOptions};
+use bollard::query_parameters::{
+    BuildImageOptions, ListImagesOptions, PushImageOptions, RemoveImageOptions, TagImageOptions,
+};
 use bytes::Bytes;
 use futures_util::{Stream, StreamExt};
 
@@ -42,7 +45,151 @@ impl std::fmt::Debug for BuildRequest {
     }
 }
 
+/// Where images go so that every host of a swarm can pull them.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ImageRegistry {
+    /// `HOST:PORT` (`registry.internal:5000`).
+    pub address: String,
+    pub credentials: Option<RegistryCredentials>,
+}
+
+/// A user name and password for a registry.
+#[derive(Clone, PartialEq, Eq)]
+pub struct RegistryCredentials {
+    pub username: String,
+    pub password: String,
+}
+
+impl std::fmt::Debug for ImageRegistry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ImageRegistry")
+            .field("address", &self.address)
+            .field(
+                "username",
+                &self.credentials.as_ref().map(|c| c.username.as_str()),
+            )
+            .finish_non_exhaustive()
+    }
+}
+
+impl ImageRegistry {
+    /// A registry that needs no login.
+    pub fn new(address: impl Into<String>) -> Self {
+        Self {
+            address: address.into(),
+            credentials: None,
+        }
+    }
+
+    /// What the registry calls the image tagged `tag` on an engine:
+    /// `berth/shop:v12-web` → `HOST:PORT/berth/shop:v12-web`.
+    pub fn reference(&self, tag: &str) -> String {
+        format!("{}/{tag}", self.address)
+    }
+
+    /// The credentials in the engine's form, for pushes and for the pulls
+    /// of a service's tasks.
+    pub(crate) fn docker_credentials(&self) -> Option<DockerCredentials> {
+        self.credentials
+            .as_ref()
+            .map(|credentials| credentials.for_registry(&self.address))
+    }
+}
+
+impl RegistryCredentials {
+    fn for_registry(&self, address: &str) -> DockerCredentials {
+        DockerCredentials {
+            username: Some(self.username.clone()),
+            password: Some(self.password.clone()),
+            serveraddress: Some(address.to_string()),
+            ..Default::default()
+        }
+    }
+}
+
+/// `HOST:PORT/berth/shop:v12-web` → (`HOST:PORT/berth/shop`, `v12-web`);
+/// without a tag, `latest`.
+fn split_reference(reference: &str) -> (&str, &str) {
+    match reference.rsplit_once(':') {
+        Some((repository, tag)) if !tag.contains('/') => (repository, tag),
+        _ => (reference, "latest"),
+    }
+}
+
+/// The registry part of a reference (`HOST:PORT` of `HOST:PORT/repo:tag`).
+fn registry_of(reference: &str) -> &str {
+    reference
+        .split_once('/')
+        .map_or(reference, |(registry, _)| registry)
+}
+
 impl Engine {
+    /// Gives the image `source` (a tag or id) the name `reference` too
+    /// (`HOST:PORT/berth/shop:v12-web`).
+    pub async fn tag_image(&self, source: &str, reference: &str) -> Result<(), DockerError> {
+        let (repository, tag) = split_reference(reference);
+        let options = TagImageOptions {
+            repo: Some(repository.to_string()),
+            tag: Some(tag.to_string()),
+        };
+        self.docker
+            .tag_image(source, Some(options))
+            .await
+            .map_err(api(format!("tag image {source} as {reference}")))
+    }
+
+    /// Pushes `reference` (`HOST:PORT/repository:tag`) to the registry it
+    /// names, calling `on_status` with the engine's summary of the pushed
+    /// image (`v12-web: digest: sha256:… size: 739`). A registry that
+    /// refuses the push, or that the engine cannot reach, is
+    /// [`DockerError::Push`] with the engine's reason.
+    pub async fn push_image(
+        &self,
+        reference: &str,
+        credentials: Option<&RegistryCredentials>,
+        mut on_status: impl FnMut(&str) + Send,
+    ) -> Result<(), DockerError> {
+        let (repository, tag) = split_reference(reference);
+        let registry = registry_of(reference);
+        let refused = |reason: String| DockerError::Push {
+            registry: registry.to_string(),
+            image: reference.to_string(),
+            reason,
+        };
+        let options = PushImageOptions {
+            tag: Some(tag.to_string()),
+            ..Default::default()
+        };
+        let credentials = credentials.map(|credentials| credentials.for_registry(registry));
+        let mut progress = self
+            .docker
+            .push_image(repository, Some(options), credentials);
+        while let Some(message) = progress.next().await {
+            let info = match message {
+                Ok(info) => info,
+                // The image itself is missing: no registry was asked.
+                Err(error) if status_of(&error) == Some(404) => {
+                    return Err(api(format!("push image {reference}"))(error))
+                }
+                Err(BollardError::DockerStreamError { error }) => return Err(refused(error)),
+                Err(BollardError::DockerResponseServerError { message, .. }) => {
+                    return Err(refused(message))
+                }
+                Err(error) => return Err(api(format!("push image {reference}"))(error)),
+            };
+            if let Some(detail) = info.error_detail {
+                let reason = detail
+                    .message
+                    .unwrap_or_else(|| "the push failed".to_string());
+                return Err(refused(reason));
+            }
+            if let Some(status) = info.status.as_deref().filter(|s| s.contains("digest:")) {
+                on_status(status);
+            }
+        }
+        Ok(())
+    }
+
     /// Builds and tags an image, calling `on_output` with each line of build
     /// output as it arrives ("Step 1/4 : FROM scratch", " ---> 3f2a…", the
     /// `RUN` steps' own output…), and returns the image id.
@@ -257,6 +404,38 @@ mod tests {
         assert_eq!(
             lines,
             ["Step 1/2 : FROM scratch", " ---> abc", "", "Step 2/2"]
+        );
+    }
+
+    #[test]
+    fn references_split_into_repository_and_tag() {
+        assert_eq!(
+            split_reference("10.0.0.1:5000/berth/shop:v12-web"),
+            ("10.0.0.1:5000/berth/shop", "v12-web")
+        );
+        assert_eq!(
+            split_reference("10.0.0.1:5000/berth/shop"),
+            ("10.0.0.1:5000/berth/shop", "latest")
+        );
+        assert_eq!(registry_of("10.0.0.1:5000/berth/shop:v1"), "10.0.0.1:5000");
+        let registry = ImageRegistry::new("registry.internal:5000");
+        assert_eq!(
+            registry.reference("berth/shop:v12-web"),
+            "registry.internal:5000/berth/shop:v12-web"
+        );
+        assert!(registry.docker_credentials().is_none());
+        let with_login = ImageRegistry {
+            credentials: Some(RegistryCredentials {
+                username: "berth".into(),
+                password: "s3cret".into(),
+            }),
+            ..registry
+        };
+        assert!(!format!("{with_login:?}").contains("s3cret"));
+        let credentials = with_login.docker_credentials().unwrap();
+        assert_eq!(
+            credentials.serveraddress.as_deref(),
+            Some("registry.internal:5000")
         );
     }
 

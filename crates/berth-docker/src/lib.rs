@@ -3,7 +3,8 @@
 //! [`Engine`] drives one engine: it builds images from a tar context, runs
 //! long-running and one-off containers, lists them by label, follows their
 //! output, and manages per-app networks. The [`Runtime`] trait names those
-//! operations so that placement over many hosts can live behind it.
+//! operations so that placement over many hosts can live behind it:
+//! [`Swarm`] implements it for many hosts, as Docker Swarm services.
 
 mod containers;
 mod engine;
@@ -14,6 +15,7 @@ mod images;
 mod logs;
 mod networks;
 mod runtime;
+mod services;
 mod swarm;
 mod target;
 mod terminal;
@@ -28,9 +30,10 @@ pub use identity::{
     addon_labels, app_labels, app_network, Attachment, ContainerSelector, ProcessIdentity,
     ProcessSpec,
 };
-pub use images::{BuildRequest, ContextStream};
+pub use images::{BuildRequest, ContextStream, ImageRegistry, RegistryCredentials};
 pub use logs::{LogLine, LogStream};
 pub use runtime::Runtime;
+pub use services::Swarm;
 pub use swarm::{Availability, Membership, SwarmNode, SWARM_PORT};
 pub use target::{EngineTarget, EngineTls, DEFAULT_SOCKET};
 pub use terminal::{TerminalControl, TerminalSession};

@@ -2,12 +2,16 @@
 //! engine's frames into timestamped lines.
 
 use std::collections::VecDeque;
+use std::future::Future;
 use std::pin::Pin;
+use std::time::Duration;
 
 use bollard::container::LogOutput;
+use bollard::errors::Error as BollardError;
 use bollard::query_parameters::LogsOptions;
 use bollard::Docker;
 use chrono::{DateTime, Utc};
+use futures_util::stream::BoxStream;
 use futures_util::{Stream, StreamExt};
 
 use crate::error::{api, status_of};
@@ -39,9 +43,47 @@ impl Engine {
         &self,
         id: &str,
     ) -> impl Stream<Item = Result<LogLine, DockerError>> + Send + 'static {
-        follow_lines(self.docker.clone(), id.to_string())
+        follow_lines(
+            self.docker.clone(),
+            LogSource::Container(id.to_string()),
+            None,
+        )
     }
 }
+
+/// Whose output to read: a container of the engine, or a Swarm task, whose
+/// output the manager fetches from whichever host runs it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum LogSource {
+    Container(String),
+    Task(String),
+}
+
+impl LogSource {
+    fn frames(
+        &self,
+        docker: &Docker,
+        options: LogsOptions,
+    ) -> BoxStream<'static, Result<LogOutput, BollardError>> {
+        match self {
+            LogSource::Container(id) => docker.logs(id, Some(options)).boxed(),
+            LogSource::Task(id) => docker.task_logs(id, Some(options)).boxed(),
+        }
+    }
+}
+
+impl std::fmt::Display for LogSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            LogSource::Container(id) => write!(f, "container {id}"),
+            LogSource::Task(id) => write!(f, "task {id}"),
+        }
+    }
+}
+
+/// Resolves when a followed source has stopped, for sources whose followed
+/// log does not end by itself (a Swarm task's stays open after it exits).
+pub(crate) type Stopped = Pin<Box<dyn Future<Output = ()> + Send>>;
 
 fn logs_options(follow: bool, since: i64) -> LogsOptions {
     LogsOptions {
@@ -58,8 +100,12 @@ fn logs_options(follow: bool, since: i64) -> LogsOptions {
 /// Margin for `since` when re-reading the end of a log: it has whole-second
 /// resolution, and stdout and stderr are stamped separately.
 const REPLAY_MARGIN_SECS: i64 = 2;
+/// How long re-reading the end of a log may wait for its next frame: a
+/// task's host may have gone away, and the manager waits for it.
+const REPLAY_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// A container's output as lines, from its creation until it stops.
+/// A container's (or task's) output as lines, from its creation until it
+/// stops: until its followed log ends, or `stopped` resolves.
 ///
 /// A followed log can end before the engine wrote the very last of it: an
 /// unfinished last line (no newline before the exit) was seen lost about
@@ -67,17 +113,19 @@ const REPLAY_MARGIN_SECS: i64 = 2;
 /// again, and the lines after the last one already given are added.
 pub(crate) fn follow_lines(
     docker: Docker,
-    id: String,
+    source: LogSource,
+    stopped: Option<Stopped>,
 ) -> impl Stream<Item = Result<LogLine, DockerError>> + Send + 'static {
     enum Phase {
         Follow,
         Replay,
         Done,
     }
-    struct State<S> {
+    struct State {
         docker: Docker,
-        id: String,
-        frames: Pin<Box<S>>,
+        source: LogSource,
+        frames: BoxStream<'static, Result<LogOutput, BollardError>>,
+        stopped: Option<Stopped>,
         phase: Phase,
         lines: LineAssembler,
         ready: VecDeque<LogLine>,
@@ -86,11 +134,11 @@ pub(crate) fn follow_lines(
         last: Option<LogLine>,
         error: Option<DockerError>,
     }
-    let frames = docker.logs(&id, Some(logs_options(true, 0)));
     let state = State {
-        frames: Box::pin(frames),
+        frames: source.frames(&docker, logs_options(true, 0)),
         docker,
-        id,
+        source,
+        stopped,
         phase: Phase::Follow,
         lines: LineAssembler::default(),
         ready: VecDeque::new(),
@@ -112,12 +160,35 @@ pub(crate) fn follow_lines(
             if matches!(state.phase, Phase::Done) {
                 return None;
             }
-            match (&state.phase, state.frames.next().await) {
+            let frame = match (&state.phase, state.stopped.as_mut()) {
+                (Phase::Follow, Some(stopped)) => {
+                    let frame = tokio::select! {
+                        frame = state.frames.next() => Some(frame),
+                        () = stopped => None,
+                    };
+                    // Stopped: its log ends here, as a container's does.
+                    frame.unwrap_or_else(|| {
+                        state.stopped = None;
+                        None
+                    })
+                }
+                (Phase::Replay, _) => {
+                    match tokio::time::timeout(REPLAY_TIMEOUT, state.frames.next()).await {
+                        Ok(frame) => frame,
+                        Err(_) => {
+                            tracing::debug!(source = %state.source, "the end of its log did not come");
+                            None
+                        }
+                    }
+                }
+                _ => state.frames.next().await,
+            };
+            match (&state.phase, frame) {
                 (Phase::Done, _) => return None,
                 (Phase::Follow, Some(Ok(frame))) => state.lines.push(frame, &mut state.ready),
                 (Phase::Replay, Some(Ok(frame))) => state.lines.push(frame, &mut state.replayed),
                 (Phase::Follow, Some(Err(error))) => {
-                    let context = format!("follow the logs of container {}", state.id);
+                    let context = format!("follow the logs of {}", state.source);
                     state.error = Some(api(context)(error));
                     state.phase = Phase::Done;
                 }
@@ -129,13 +200,13 @@ pub(crate) fn follow_lines(
                         .as_ref()
                         .map_or(0, |line| line.at.timestamp() - REPLAY_MARGIN_SECS);
                     let options = logs_options(false, since);
-                    state.frames = Box::pin(state.docker.logs(&state.id, Some(options)));
+                    state.frames = state.source.frames(&state.docker, options);
                     state.phase = Phase::Replay;
                 }
                 (Phase::Replay, Some(Err(error))) => {
                     // Removed right after it stopped: what was seen is all.
                     if status_of(&error) != Some(404) {
-                        let context = format!("read the logs of container {}", state.id);
+                        let context = format!("read the logs of {}", state.source);
                         state.error = Some(api(context)(error));
                     }
                     state.phase = Phase::Done;

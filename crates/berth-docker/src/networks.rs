@@ -47,6 +47,61 @@ impl Engine {
         Ok(())
     }
 
+    /// Makes sure an attachable overlay network called `name` exists in
+    /// the swarm this engine manages, creating it (with `labels`) only when
+    /// it is missing: services' tasks on every host join it, and so can
+    /// plain containers on this engine (one-offs, add-ons). A network of
+    /// another driver with that name (a bridge from before the engine
+    /// managed a swarm) is an error: two networks of one name make every
+    /// use of the name ambiguous.
+    pub async fn ensure_overlay_network(
+        &self,
+        name: &str,
+        labels: HashMap<String, String>,
+    ) -> Result<(), DockerError> {
+        let _serialised = self.network_lock.lock().await;
+        let existing = self.networks_named(name).await?;
+        if existing.iter().any(is_overlay) {
+            return Ok(());
+        }
+        if let Some(other) = existing.first() {
+            return Err(DockerError::Swarm {
+                context: format!("create overlay network {name}"),
+                reason: format!(
+                    "a {} network of that name exists on {}; remove it (and the containers \
+                     attached to it) first",
+                    other.driver.as_deref().unwrap_or("local"),
+                    self.host()
+                ),
+            });
+        }
+        let request = NetworkCreateRequest {
+            name: name.to_string(),
+            driver: Some("overlay".into()),
+            attachable: Some(true),
+            labels: Some(labels),
+            ..Default::default()
+        };
+        let created = match self.docker.create_network(request).await {
+            Ok(created) => created,
+            // Swarm refuses a second network of the name: someone else made it.
+            Err(error) if status_of(&error) == Some(409) => return Ok(()),
+            Err(error) => return Err(api(format!("create overlay network {name}"))(error)),
+        };
+        let oldest = self
+            .networks_named(name)
+            .await?
+            .into_iter()
+            .filter(is_overlay)
+            .min_by(|a, b| (a.created, &a.id).cmp(&(b.created, &b.id)))
+            .and_then(|network| network.id);
+        if oldest.is_some_and(|oldest| oldest != created.id) {
+            tracing::debug!(network = name, "another caller created it first");
+            self.remove_network_id(&created.id, name).await?;
+        }
+        Ok(())
+    }
+
     /// Removes every network called `name`. A missing network is not an
     /// error; one that containers are still attached to is.
     pub async fn remove_network(&self, name: &str) -> Result<(), DockerError> {
@@ -85,4 +140,8 @@ impl Engine {
             .filter(|network| network.name.as_deref() == Some(name))
             .collect())
     }
+}
+
+fn is_overlay(network: &Network) -> bool {
+    network.driver.as_deref() == Some("overlay")
 }

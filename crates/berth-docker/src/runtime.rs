@@ -1,7 +1,7 @@
 //! The runtime trait: what the platform asks of wherever containers run.
-//! [`Engine`] drives one Docker engine; a Swarm implementation that places
-//! processes on many hosts will implement the same trait, so every
-//! scheduling decision stays behind it.
+//! [`Engine`] drives one Docker engine; [`crate::Swarm`] places processes
+//! on many hosts (a dyno is a Swarm service there, and its "container" id
+//! the service's), so every scheduling decision stays behind the trait.
 
 use chrono::{DateTime, Utc};
 use std::future::Future;

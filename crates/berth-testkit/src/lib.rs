@@ -7,6 +7,7 @@ mod multihost;
 mod pebble;
 mod private_engine;
 mod process;
+mod swarm_setup;
 
 use std::net::TcpListener;
 use std::path::Path;
@@ -20,6 +21,7 @@ pub use multihost::{Cluster, Untrusted, ENGINE_PORT, REGISTRY_PORT};
 pub use pebble::{signed_certificate, Pebble, PebbleOptions};
 pub use private_engine::PrivateEngine;
 pub use process::{berthd_command, free_addresses, wait_until_listening, BerthdProcess, InNetns};
+pub use swarm_setup::{busybox_image, form_swarm, http_get, SWARM_PORT};
 
 pub struct TestServer {
     /// e.g. `http://127.0.0.1:41234`: the API, dashboard and git endpoint.

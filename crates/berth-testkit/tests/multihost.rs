@@ -8,21 +8,18 @@ use std::net::Ipv4Addr;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use berth_docker::{BuildRequest, DockerError, Engine, EngineTarget, EngineTls};
-use berth_testkit::{Cluster, TestServer, Untrusted};
+use berth_docker::{DockerError, Engine, EngineTarget, EngineTls};
+use berth_testkit::{busybox_image, form_swarm, http_get, Cluster, TestServer, Untrusted};
 use bollard::models::{
     EndpointPortConfig, EndpointPortConfigProtocolEnum, EndpointPortConfigPublishModeEnum,
     EndpointSpec, EndpointSpecModeEnum, ServiceSpec, ServiceSpecMode, ServiceSpecModeReplicated,
-    SwarmInitRequest, SwarmJoinRequest, TaskSpec, TaskSpecContainerSpec, TaskSpecPlacement,
-    TaskState,
+    TaskSpec, TaskSpecContainerSpec, TaskSpecPlacement, TaskState,
 };
 use bollard::query_parameters::{ListTasksOptions, PushImageOptions};
 use futures_util::StreamExt;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// The port the app listens on inside its container.
 const APP_PORT: i64 = 8000;
-const SWARM_PORT: u16 = 2377;
 
 #[tokio::test]
 async fn a_two_host_swarm_serves_an_image_from_the_registry_on_both_hosts() {
@@ -45,39 +42,15 @@ async fn a_two_host_swarm_serves_an_image_from_the_registry_on_both_hosts() {
     );
 
     let swarm_started = Instant::now();
-    let (address1, address2) = (cluster.address(0), cluster.address(1));
-    h1.api()
-        .init_swarm(SwarmInitRequest {
-            listen_addr: Some(format!("0.0.0.0:{SWARM_PORT}")),
-            advertise_addr: Some(address1.to_string()),
-            ..Default::default()
-        })
-        .await
-        .unwrap();
-    let worker_token = h1
-        .api()
-        .inspect_swarm()
-        .await
-        .unwrap()
-        .join_tokens
-        .and_then(|tokens| tokens.worker)
-        .expect("a worker join token");
-    h2.api()
-        .join_swarm(SwarmJoinRequest {
-            listen_addr: Some(format!("0.0.0.0:{SWARM_PORT}")),
-            advertise_addr: Some(address2.to_string()),
-            remote_addrs: Some(vec![format!("{address1}:{SWARM_PORT}")]),
-            join_token: Some(worker_token),
-            ..Default::default()
-        })
-        .await
-        .unwrap();
+    form_swarm(&cluster, Duration::from_secs(5)).await;
     eprintln!("swarm of 2: {:.1?}", swarm_started.elapsed());
 
     let image_started = Instant::now();
     let repository = format!("{}/bmh-web", cluster.registry());
     let image = format!("{repository}:1");
-    h1.build_image(build_request(&image), |_| {}).await.unwrap();
+    h1.build_image(busybox_image(&image, &served_by_msg()), |_| {})
+        .await
+        .unwrap();
     push(&h1, &repository, "1").await;
     eprintln!("build and push: {:.1?}", image_started.elapsed());
 
@@ -104,7 +77,7 @@ async fn a_two_host_swarm_serves_an_image_from_the_registry_on_both_hosts() {
     for (node, port) in tasks {
         let address = nodes[&node];
         cluster.check_route(address);
-        let body = http_get(address, port).await;
+        let body = http_get((address, port).into()).await;
         answered.insert(body.trim().to_string());
     }
     assert_eq!(
@@ -216,31 +189,11 @@ async fn connect_with(cluster: &Cluster, cert_dir: &Path) -> DockerError {
         .expect("the connection fails")
 }
 
-/// An httpd FROM scratch with Debian's static busybox, saying which node
-/// (`$MSG`, set per task by Swarm) serves it.
-fn build_request(tag: &str) -> BuildRequest {
-    let dockerfile = format!(
-        "FROM scratch\nCOPY busybox /bin/busybox\nRUN [\"/bin/busybox\", \"--install\", \"-s\", \"/bin\"]\n\
-         CMD [\"/bin/sh\", \"-c\", \"mkdir -p /www && echo \\\"served by $MSG\\\" > /www/index.html \
-         && exec httpd -f -p {APP_PORT} -h /www\"]\n"
-    );
-    let mut tar = tar::Builder::new(Vec::new());
-    let mut header = tar::Header::new_gnu();
-    header.set_size(dockerfile.len() as u64);
-    header.set_mode(0o644);
-    tar.append_data(&mut header, "Dockerfile", dockerfile.as_bytes())
-        .unwrap();
-    tar.append_path_with_name("/bin/busybox", "busybox")
-        .expect("Debian's busybox-static provides /bin/busybox");
-    let context = bytes::Bytes::from(tar.into_inner().unwrap());
-    BuildRequest {
-        context_tar: Box::pin(futures_util::stream::once(async move { Ok(context) })),
-        dockerfile: "Dockerfile".into(),
-        target: None,
-        tag: tag.into(),
-        labels: HashMap::new(),
-        build_args: HashMap::new(),
-    }
+/// An httpd saying which node (`$MSG`, set per task by Swarm) serves it.
+fn served_by_msg() -> String {
+    format!(
+        "mkdir -p /www && echo \"served by $MSG\" > /www/index.html && exec httpd -f -p {APP_PORT} -h /www"
+    )
 }
 
 async fn push(engine: &Engine, repository: &str, tag: &str) {
@@ -330,33 +283,6 @@ async fn running_tasks(engine: &Engine, service: &str, count: usize) -> Vec<(Str
             "{count} tasks of {service} did not run within 60 s: {tasks:#?}"
         );
         tokio::time::sleep(Duration::from_millis(250)).await;
-    }
-}
-
-/// The body of `GET /` at `address:port`, retried for up to 10 s (a task
-/// just marked running may not listen yet).
-async fn http_get(address: Ipv4Addr, port: u16) -> String {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let attempt = async {
-            let mut stream = tokio::net::TcpStream::connect((address, port)).await?;
-            stream
-                .write_all(b"GET / HTTP/1.0\r\nHost: web\r\n\r\n")
-                .await?;
-            let mut response = Vec::new();
-            stream.read_to_end(&mut response).await?;
-            Ok::<_, std::io::Error>(String::from_utf8_lossy(&response).into_owned())
-        };
-        match tokio::time::timeout(Duration::from_secs(2), attempt).await {
-            Ok(Ok(response)) if response.starts_with("HTTP/1.") => {
-                return response
-                    .split_once("\r\n\r\n")
-                    .map(|(_, body)| body.to_string())
-                    .unwrap_or_default();
-            }
-            _ if Instant::now() > deadline => panic!("no HTTP answer at {address}:{port}"),
-            _ => tokio::time::sleep(Duration::from_millis(200)).await,
-        }
     }
 }
 
