@@ -2,7 +2,7 @@
 //! one-off containers to completion.
 
 use std::collections::HashMap;
-use std::net::{Ipv4Addr, SocketAddr};
+use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use bollard::errors::Error as BollardError;
@@ -23,8 +23,6 @@ use crate::images::label_filter;
 use crate::logs::{follow_lines, LogSource};
 use crate::{DockerError, Engine, LogLine, ProcessIdentity};
 
-/// Where published ports listen on the host: only the router reaches apps.
-const PUBLISH_IP: Ipv4Addr = Ipv4Addr::LOCALHOST;
 /// How long the output of a finished one-off container may take to drain.
 const DRAIN_AFTER_EXIT: Duration = Duration::from_secs(5);
 
@@ -114,12 +112,18 @@ pub struct ContainerSummary {
     pub host: Option<String>,
 }
 
-/// Whether the engine's text for a binding's address is [`PUBLISH_IP`].
-fn is_publish_ip(ip: Option<&str>) -> bool {
-    ip.and_then(|ip| ip.parse::<Ipv4Addr>().ok()) == Some(PUBLISH_IP)
+/// Whether the engine's text for a binding's address is `publish_ip`.
+fn is_publish_ip(ip: Option<&str>, publish_ip: IpAddr) -> bool {
+    ip.and_then(|ip| ip.parse::<IpAddr>().ok()) == Some(publish_ip)
 }
 
 impl ContainerSummary {
+    /// A container Swarm runs for a service's task (Swarm labels it with
+    /// its service's id).
+    pub fn is_swarm_task(&self) -> bool {
+        self.labels.contains_key("com.docker.swarm.service.id")
+    }
+
     /// How it last exited, from the engine's status text
     /// (`Exited (137) 2 minutes ago`, `Restarting (3) 1 second ago`).
     pub fn exit_code(&self) -> Option<i64> {
@@ -136,7 +140,9 @@ impl Engine {
         &self,
         spec: &ContainerSpec,
     ) -> Result<StartedContainer, DockerError> {
-        let id = self.create(spec, container_body(spec)).await?;
+        let id = self
+            .create(spec, container_body(spec, self.publish_ip))
+            .await?;
         if let Err(error) = self.start(&id, &spec.name).await {
             self.force_remove(&id, &spec.name).await.ok();
             return Err(error);
@@ -163,7 +169,9 @@ impl Engine {
         timeout: Duration,
         mut on_output: impl FnMut(LogLine) + Send,
     ) -> Result<i64, DockerError> {
-        let id = self.create_oneoff(spec, container_body(spec)).await?;
+        let id = self
+            .create_oneoff(spec, container_body(spec, self.publish_ip))
+            .await?;
         let mut guard = RemoveOnDrop::new(self, &id);
         let result = self.run(&id, spec, timeout, &mut on_output).await;
         guard.docker = None;
@@ -322,8 +330,8 @@ impl Engine {
                     .ports
                     .unwrap_or_default()
                     .iter()
-                    .filter(|port| is_publish_ip(port.ip.as_deref()))
-                    .find_map(|port| Some(SocketAddr::from((PUBLISH_IP, port.public_port?)))),
+                    .filter(|port| is_publish_ip(port.ip.as_deref(), self.publish_ip))
+                    .find_map(|port| Some(SocketAddr::from((self.publish_ip, port.public_port?)))),
                 host: None,
             })
             .collect())
@@ -349,9 +357,9 @@ impl Engine {
             .unwrap_or_default();
         Ok(bindings
             .iter()
-            .filter(|binding| is_publish_ip(binding.host_ip.as_deref()))
+            .filter(|binding| is_publish_ip(binding.host_ip.as_deref(), self.publish_ip))
             .find_map(|binding| binding.host_port.as_deref()?.parse().ok())
-            .map(|port: u16| SocketAddr::from((PUBLISH_IP, port))))
+            .map(|port: u16| SocketAddr::from((self.publish_ip, port))))
     }
 
     /// When a running container last started: its uptime counts from here.
@@ -484,7 +492,8 @@ fn force_remove_options() -> RemoveContainerOptions {
 /// The engine's form of a spec. The engine never restarts a container by
 /// itself: the platform does, on its own backoff schedule, so that it sees
 /// and reports every crash.
-pub(crate) fn container_body(spec: &ContainerSpec) -> ContainerCreateBody {
+/// The engine's form of `spec`; a published port listens on `publish_ip`.
+pub(crate) fn container_body(spec: &ContainerSpec, publish_ip: IpAddr) -> ContainerCreateBody {
     let port_key = spec.publish_port.map(|port| format!("{port}/tcp"));
     let host_config = HostConfig {
         init: Some(true),
@@ -506,7 +515,7 @@ pub(crate) fn container_body(spec: &ContainerSpec) -> ContainerCreateBody {
             HashMap::from([(
                 key,
                 Some(vec![PortBinding {
-                    host_ip: Some(PUBLISH_IP.to_string()),
+                    host_ip: Some(publish_ip.to_string()),
                     host_port: Some(String::new()),
                 }]),
             )])
@@ -637,7 +646,7 @@ mod tests {
             },
             ..Default::default()
         };
-        let body = container_body(&spec);
+        let body = container_body(&spec, std::net::Ipv4Addr::LOCALHOST.into());
         assert_eq!(body.exposed_ports, Some(vec!["5000/tcp".to_string()]));
         assert_eq!(body.env, Some(vec!["PORT=5000".to_string()]));
         assert_eq!(body.cmd, None);

@@ -1,5 +1,6 @@
 //! Connecting to one engine and asking what it is.
 
+use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
 
 use bollard::{BollardRequest, Docker};
@@ -23,6 +24,10 @@ pub struct EngineInfo {
 pub struct Engine {
     pub(crate) docker: Docker,
     host: String,
+    /// Where published ports listen, and berthd reaches them: loopback on a
+    /// local engine (only the router reaches apps), the engine's own address
+    /// on a remote one.
+    pub(crate) publish_ip: IpAddr,
     /// Serialises `ensure_network` within this process: the engine (API 1.41)
     /// happily creates two networks with the same name.
     pub(crate) network_lock: Arc<tokio::sync::Mutex<()>>,
@@ -87,9 +92,22 @@ impl Engine {
                 None => unreachable(error_chain(&error)),
             }
         })?;
+        let publish_ip = match target {
+            EngineTarget::Unix(_) => IpAddr::V4(Ipv4Addr::LOCALHOST),
+            EngineTarget::Tcp { address, .. } => tokio::net::lookup_host(address.as_str())
+                .await
+                .ok()
+                .and_then(|mut addresses| addresses.next())
+                .map(|address| address.ip())
+                .ok_or_else(|| DockerError::BadHost {
+                    host: host.clone(),
+                    reason: "its host name resolves to no address".into(),
+                })?,
+        };
         Ok(Self {
             docker,
             host,
+            publish_ip,
             network_lock: Arc::default(),
         })
     }

@@ -152,6 +152,17 @@ impl ProcessSpec {
     }
 }
 
+impl ProcessSpec {
+    /// The container that runs it on a swarm's manager (a one-off, the
+    /// release command), on the app's overlay network.
+    pub(crate) fn swarm_container(&self) -> ContainerSpec {
+        ContainerSpec {
+            network: Some(swarm_network(&self.identity.app)),
+            ..self.container()
+        }
+    }
+}
+
 /// Which containers to list: the platform's, optionally one app's, and
 /// optionally one process type's.
 #[derive(Debug, Clone, Copy)]
@@ -199,6 +210,15 @@ impl<'a> ContainerSelector<'a> {
 /// The network an app's containers share (its add-ons join it).
 pub fn app_network(app: &str) -> String {
     format!("berth-{app}")
+}
+
+/// The overlay network an app's processes share on a swarm. Not
+/// [`app_network`]'s name: an app's bridge network and its overlay exist
+/// side by side while its processes move onto the swarm. App names have no
+/// underscores, so no app's bridge takes this name (and Swarm wants a DNS
+/// name component: no dots).
+pub fn swarm_network(app: &str) -> String {
+    format!("berth-{app}_swarm")
 }
 
 /// The labels of an app's network and images.

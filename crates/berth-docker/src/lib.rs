@@ -27,12 +27,12 @@ pub use engine::{Engine, EngineInfo};
 pub use error::DockerError;
 pub use events::ContainerEvent;
 pub use identity::{
-    addon_labels, app_labels, app_network, Attachment, ContainerSelector, ProcessIdentity,
-    ProcessSpec,
+    addon_labels, app_labels, app_network, swarm_network, Attachment, ContainerSelector,
+    ProcessIdentity, ProcessSpec,
 };
 pub use images::{BuildRequest, ContextStream, ImageRegistry, RegistryCredentials};
 pub use logs::{LogLine, LogStream};
-pub use runtime::Runtime;
+pub use runtime::{Placement, Runtime};
 pub use services::Swarm;
 pub use swarm::{Availability, Membership, SwarmNode, SWARM_PORT};
 pub use target::{EngineTarget, EngineTls, DEFAULT_SOCKET};

@@ -104,6 +104,31 @@ impl Engine {
 
     /// Removes every network called `name`. A missing network is not an
     /// error; one that containers are still attached to is.
+    /// Connects a container to a network, reachable there as `alias`; one
+    /// already connected is left as it is.
+    pub async fn connect_to_network(
+        &self,
+        network: &str,
+        container: &str,
+        alias: &str,
+    ) -> Result<(), DockerError> {
+        let request = bollard::models::NetworkConnectRequest {
+            container: container.to_string(),
+            endpoint_config: Some(bollard::models::EndpointSettings {
+                aliases: Some(vec![alias.to_string()]),
+                ..Default::default()
+            }),
+        };
+        match self.docker.connect_network(network, request).await {
+            Ok(()) => Ok(()),
+            // "endpoint with name … already exists in network …"
+            Err(error) if status_of(&error) == Some(403) => Ok(()),
+            Err(error) => Err(api(format!("connect {container} to network {network}"))(
+                error,
+            )),
+        }
+    }
+
     pub async fn remove_network(&self, name: &str) -> Result<(), DockerError> {
         for network in self.networks_named(name).await? {
             if let Some(id) = network.id {

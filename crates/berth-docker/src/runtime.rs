@@ -8,17 +8,20 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use futures_util::future::Either;
 use futures_util::Stream;
 
 use crate::identity::{self, ContainerSelector, ProcessSpec};
 use crate::{
     BuildRequest, ContainerEvent, ContainerSummary, DockerError, Engine, LogLine, StartedContainer,
-    TerminalSession,
+    Swarm, TerminalSession,
 };
 
 /// The operations the platform needs from a container runtime. See the
 /// methods of [`Engine`] for what each one promises.
 pub trait Runtime: Send + Sync {
+    /// Builds an image; the name processes run it by (the request's tag on
+    /// one engine, the registry's reference on a swarm).
     fn build_image(
         &self,
         request: BuildRequest,
@@ -96,6 +99,14 @@ pub trait Runtime: Send + Sync {
         grace: Duration,
     ) -> impl Future<Output = Result<(), DockerError>> + Send;
 
+    /// Stops a running process (SIGTERM, then SIGKILL after `grace`) and
+    /// runs it again, as `ps:restart` does.
+    fn restart_process(
+        &self,
+        id: &str,
+        grace: Duration,
+    ) -> impl Future<Output = Result<(), DockerError>> + Send;
+
     fn follow_logs(
         &self,
         id: &str,
@@ -108,12 +119,14 @@ pub trait Runtime: Send + Sync {
 }
 
 impl Runtime for Engine {
-    fn build_image(
+    async fn build_image(
         &self,
         request: BuildRequest,
         on_output: impl FnMut(&str) + Send,
-    ) -> impl Future<Output = Result<String, DockerError>> + Send {
-        Engine::build_image(self, request, on_output)
+    ) -> Result<String, DockerError> {
+        let tag = request.tag.clone();
+        Engine::build_image(self, request, on_output).await?;
+        Ok(tag)
     }
 
     fn image_exists(&self, tag: &str) -> impl Future<Output = Result<bool, DockerError>> + Send {
@@ -204,6 +217,14 @@ impl Runtime for Engine {
         Engine::stop_and_remove(self, id, grace)
     }
 
+    fn restart_process(
+        &self,
+        id: &str,
+        grace: Duration,
+    ) -> impl Future<Output = Result<(), DockerError>> + Send {
+        Engine::restart_container(self, id, grace)
+    }
+
     fn follow_logs(
         &self,
         id: &str,
@@ -216,5 +237,148 @@ impl Runtime for Engine {
         selector: ContainerSelector<'_>,
     ) -> impl Stream<Item = Result<ContainerEvent, DockerError>> + Send + 'static {
         Engine::container_events(self, &selector.labels())
+    }
+}
+
+/// Where the platform's processes run: the default host's engine alone, or
+/// (from the first `hosts:add` on) a swarm of hosts it manages.
+#[derive(Clone)]
+pub enum Placement {
+    Engine(Engine),
+    Swarm(Swarm),
+}
+
+impl Placement {
+    /// The default host's engine: it builds, and runs add-ons and one-offs.
+    pub fn engine(&self) -> &Engine {
+        match self {
+            Placement::Engine(engine) => engine,
+            Placement::Swarm(swarm) => swarm.manager(),
+        }
+    }
+
+    pub fn is_swarm(&self) -> bool {
+        matches!(self, Placement::Swarm(_))
+    }
+}
+
+/// Calls the same method on whichever runtime places processes.
+macro_rules! placed {
+    ($self:ident, $runtime:ident => $call:expr) => {
+        match $self {
+            Placement::Engine($runtime) => $call.await,
+            Placement::Swarm($runtime) => $call.await,
+        }
+    };
+}
+
+impl Runtime for Placement {
+    async fn build_image(
+        &self,
+        request: BuildRequest,
+        on_output: impl FnMut(&str) + Send,
+    ) -> Result<String, DockerError> {
+        placed!(self, runtime => runtime.build_image(request, on_output))
+    }
+
+    async fn image_exists(&self, tag: &str) -> Result<bool, DockerError> {
+        placed!(self, runtime => runtime.image_exists(tag))
+    }
+
+    async fn remove_image(&self, tag: &str) -> Result<(), DockerError> {
+        placed!(self, runtime => Runtime::remove_image(runtime, tag))
+    }
+
+    async fn remove_app_images(&self, app: &str) -> Result<(), DockerError> {
+        placed!(self, runtime => runtime.remove_app_images(app))
+    }
+
+    async fn ensure_app_network(&self, app: &str) -> Result<(), DockerError> {
+        placed!(self, runtime => runtime.ensure_app_network(app))
+    }
+
+    async fn remove_app_network(&self, app: &str) -> Result<(), DockerError> {
+        placed!(self, runtime => runtime.remove_app_network(app))
+    }
+
+    async fn start_process(&self, spec: &ProcessSpec) -> Result<StartedContainer, DockerError> {
+        placed!(self, runtime => runtime.start_process(spec))
+    }
+
+    async fn run_process(
+        &self,
+        spec: &ProcessSpec,
+        timeout: Duration,
+        on_output: impl FnMut(LogLine) + Send,
+    ) -> Result<i64, DockerError> {
+        placed!(self, runtime => runtime.run_process(spec, timeout, on_output))
+    }
+
+    async fn start_terminal_process(
+        &self,
+        spec: &ProcessSpec,
+        rows: u16,
+        cols: u16,
+    ) -> Result<TerminalSession, DockerError> {
+        placed!(self, runtime => runtime.start_terminal_process(spec, rows, cols))
+    }
+
+    async fn exit_code(&self, id: &str, name: &str) -> Result<i64, DockerError> {
+        placed!(self, runtime => Runtime::exit_code(runtime, id, name))
+    }
+
+    async fn remove_container(&self, id: &str) -> Result<(), DockerError> {
+        placed!(self, runtime => Runtime::remove_container(runtime, id))
+    }
+
+    async fn containers_of(
+        &self,
+        selector: ContainerSelector<'_>,
+    ) -> Result<Vec<ContainerSummary>, DockerError> {
+        placed!(self, runtime => runtime.containers_of(selector))
+    }
+
+    async fn start_again(&self, id: &str) -> Result<(), DockerError> {
+        placed!(self, runtime => Runtime::start_again(runtime, id))
+    }
+
+    async fn started_at(&self, id: &str) -> Result<Option<DateTime<Utc>>, DockerError> {
+        placed!(self, runtime => Runtime::started_at(runtime, id))
+    }
+
+    async fn published_address(
+        &self,
+        id: &str,
+        container_port: u16,
+    ) -> Result<Option<SocketAddr>, DockerError> {
+        placed!(self, runtime => Runtime::published_address(runtime, id, container_port))
+    }
+
+    async fn stop_and_remove(&self, id: &str, grace: Duration) -> Result<(), DockerError> {
+        placed!(self, runtime => Runtime::stop_and_remove(runtime, id, grace))
+    }
+
+    async fn restart_process(&self, id: &str, grace: Duration) -> Result<(), DockerError> {
+        placed!(self, runtime => runtime.restart_process(id, grace))
+    }
+
+    fn follow_logs(
+        &self,
+        id: &str,
+    ) -> impl Stream<Item = Result<LogLine, DockerError>> + Send + 'static {
+        match self {
+            Placement::Engine(engine) => Either::Left(Runtime::follow_logs(engine, id)),
+            Placement::Swarm(swarm) => Either::Right(Runtime::follow_logs(swarm, id)),
+        }
+    }
+
+    fn events_of(
+        &self,
+        selector: ContainerSelector<'_>,
+    ) -> impl Stream<Item = Result<ContainerEvent, DockerError>> + Send + 'static {
+        match self {
+            Placement::Engine(engine) => Either::Left(engine.events_of(selector)),
+            Placement::Swarm(swarm) => Either::Right(swarm.events_of(selector)),
+        }
     }
 }

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 
 use bollard::models::{
     LocalNodeState, NodeSpec, NodeSpecAvailabilityEnum, NodeSpecRoleEnum, NodeState,
-    SwarmInitRequest, SwarmJoinRequest,
+    SwarmInitRequest, SwarmJoinRequest, SwarmSpec, SwarmSpecDispatcher,
 };
 use bollard::query_parameters::{
     DeleteNodeOptionsBuilder, LeaveSwarmOptionsBuilder, UpdateNodeOptionsBuilder,
@@ -17,6 +17,10 @@ use crate::{DockerError, Engine};
 
 /// The port managers listen on for the swarm's control traffic.
 pub const SWARM_PORT: u16 = 2377;
+/// How often nodes report to the manager: a host that stops answering is
+/// marked down after 2.5 to 3.5 periods (about 5–7 s here, where Docker's
+/// default of 5 s takes 11–15 s), and its dynos are then placed elsewhere.
+const HEARTBEAT: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// Where an engine stands towards a swarm.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -38,6 +42,9 @@ pub enum Membership {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SwarmNode {
     pub id: String,
+    /// The node's name in the swarm (Berth sets it to the host's name);
+    /// empty when unnamed.
+    pub name: String,
     /// The engine's own host name.
     pub hostname: String,
     /// The address the node advertises to the swarm.
@@ -89,6 +96,12 @@ impl Engine {
             .init_swarm(SwarmInitRequest {
                 listen_addr: Some(format!("0.0.0.0:{SWARM_PORT}")),
                 advertise_addr: Some(address.to_string()),
+                spec: Some(SwarmSpec {
+                    dispatcher: Some(SwarmSpecDispatcher {
+                        heartbeat_period: Some(HEARTBEAT.as_nanos() as i64),
+                    }),
+                    ..Default::default()
+                }),
                 ..Default::default()
             })
             .await
@@ -159,6 +172,7 @@ impl Engine {
                 let status = node.status.unwrap_or_default();
                 SwarmNode {
                     id: node.id.unwrap_or_default(),
+                    name: spec.name.clone().unwrap_or_default(),
                     hostname: node
                         .description
                         .and_then(|description| description.hostname)
@@ -177,15 +191,16 @@ impl Engine {
             .collect())
     }
 
-    /// Sets a node's labels and availability, keeping its role.
+    /// Sets a node's name, labels and availability, keeping its role.
     pub async fn update_node(
         &self,
         node: &SwarmNode,
+        name: &str,
         labels: HashMap<String, String>,
         availability: Availability,
     ) -> Result<(), DockerError> {
         let spec = NodeSpec {
-            name: None,
+            name: Some(name.to_string()),
             labels: Some(labels),
             role: Some(if node.is_manager {
                 NodeSpecRoleEnum::MANAGER

@@ -53,7 +53,7 @@ impl Engine {
             attach_stdin: Some(true),
             attach_stdout: Some(true),
             attach_stderr: Some(true),
-            ..container_body(spec)
+            ..container_body(spec, self.publish_ip)
         };
         let id = self.create_oneoff(spec, body).await?;
         let control = TerminalControl {

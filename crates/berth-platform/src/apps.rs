@@ -211,11 +211,11 @@ impl Platform {
 
     /// Containers, network and images of an app.
     async fn remove_runtime(&self, app: &AppRecord) -> Result<()> {
-        if self.engine.is_none() {
+        if !self.has_engine() {
             return Ok(());
         }
         self.stop_containers(app, |_| true).await?;
-        let engine = self.engine()?;
+        let engine = self.runtime()?;
         engine.remove_app_network(&app.name).await?;
         engine.remove_app_images(&app.name).await?;
         Ok(())

@@ -1,6 +1,7 @@
 //! Config vars, rollbacks and scaling: changes to a running app. Each
 //! config change and rollback is a new release through the one roll-out.
 
+use berth_docker::Runtime;
 use std::collections::BTreeMap;
 
 use berth_core::{check_config_key, Action, Actor, ScaleChange};
@@ -378,7 +379,7 @@ impl Platform {
                     )));
                 }
             }
-            let engine = self.engine()?;
+            let engine = self.runtime()?;
             for (name, id) in &targets {
                 let message = format!("{doing} by {}", actor.email);
                 self.logs.write(
@@ -388,7 +389,7 @@ impl Platform {
                 match change {
                     DynoChange::Restart => {
                         engine
-                            .restart_container(id, crate::release::STOP_GRACE)
+                            .restart_process(id, crate::release::STOP_GRACE)
                             .await?;
                         if name.starts_with("web.") {
                             self.wait_until_restarted_web_is_healthy(&release, name, id)
@@ -423,7 +424,7 @@ impl Platform {
         id: &str,
     ) -> Result<()> {
         let address = self
-            .engine()?
+            .runtime()?
             .published_address(id, berth_core::process_env::WEB_PORT)
             .await?
             .ok_or_else(|| PlatformError::Internal(format!("{name} has no published port")))?;
@@ -599,7 +600,7 @@ impl Platform {
                 }
             }
             for (_, id) in existing.iter().filter(|(i, _)| *i > quantity) {
-                self.engine()?
+                self.runtime()?
                     .stop_and_remove(id, crate::release::STOP_GRACE)
                     .await?;
             }

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use berth_core::{parse_heroku_yml, parse_procfile, Manifest, ManifestError};
 use berth_core::{Action, Actor};
-use berth_docker::{app_labels, BuildRequest};
+use berth_docker::{app_labels, BuildRequest, Runtime};
 use berth_git::{GitError, Snapshot};
 use berth_store::{AppRecord, NewRelease, ReleaseProcess, ReleaseRecord};
 use rand::RngCore;
@@ -392,7 +392,7 @@ impl Platform {
         progress: &Progress,
         output: &mut ReleaseOutput,
     ) -> Result<HashMap<String, String>> {
-        let engine = self.engine()?;
+        let engine = self.runtime()?;
         let mut images = HashMap::new();
         let manifest = &push.manifest;
         for (key, dockerfile_in_context) in &push.builds {
@@ -427,20 +427,23 @@ impl Platform {
             let produced = upload.producer.await.map_err(|e| {
                 PlatformError::Internal(format!("making the build context of {key} failed: {e}"))
             })?;
-            if let Err(error) = result {
-                let message = match (produced, error) {
-                    // The engine only saw the context stop: git's error says why.
-                    (Err(git), _) if !is_closed_pipe(&git) => {
-                        format!("the build context of {key} could not be read: {git}")
-                    }
-                    (_, berth_docker::DockerError::Build { message }) => {
-                        format!("the build of {key} failed: {message}")
-                    }
-                    (_, other) => other.to_string(),
-                };
-                return Err(PlatformError::DeployFailed(message));
-            }
-            images.insert(key.clone(), tag);
+            let image = match result {
+                Ok(image) => image,
+                Err(error) => {
+                    let message = match (produced, error) {
+                        // The engine only saw the context stop: git's error says why.
+                        (Err(git), _) if !is_closed_pipe(&git) => {
+                            format!("the build context of {key} could not be read: {git}")
+                        }
+                        (_, berth_docker::DockerError::Build { message }) => {
+                            format!("the build of {key} failed: {message}")
+                        }
+                        (_, other) => other.to_string(),
+                    };
+                    return Err(PlatformError::DeployFailed(message));
+                }
+            };
+            images.insert(key.clone(), image);
         }
         Ok(images)
     }

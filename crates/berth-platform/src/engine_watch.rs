@@ -26,9 +26,10 @@ impl Platform {
     /// Follows the engine until `stop` resolves: notices when it goes away
     /// and when it answers again (see the module documentation).
     pub async fn watch_engine(&self, stop: impl Future<Output = ()>) {
-        let Ok(engine) = self.engine().cloned() else {
+        let Ok(runtime) = self.runtime() else {
             return;
         };
+        let engine = runtime.engine();
         tokio::pin!(stop);
         let mut away = false;
         let mut wait = RECONNECT_FIRST;
@@ -52,7 +53,7 @@ impl Platform {
                     }
                     wait = RECONNECT_FIRST;
                     let mut events =
-                        Box::pin(engine.events_of(ContainerSelector::platform(&self.platform_id)));
+                        Box::pin(runtime.events_of(ContainerSelector::platform(&self.platform_id)));
                     let ended = loop {
                         tokio::select! {
                             () = &mut stop => return,

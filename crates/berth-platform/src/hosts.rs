@@ -11,8 +11,8 @@ use std::time::Duration;
 
 use berth_core::{Action, Actor, HostName};
 use berth_docker::{
-    Availability, ContainerSelector, DockerError, Engine, EngineTarget, EngineTls, Membership,
-    Runtime, SwarmNode,
+    Availability, ContainerSelector, DockerError, Engine, EngineTarget, EngineTls, ImageRegistry,
+    Membership, Runtime, SwarmNode,
 };
 use berth_store::{AuditEntry, HostRecord};
 
@@ -30,8 +30,9 @@ const MAX_LABEL_VALUE: usize = 255;
 /// What the platform needs to grow beyond its default host.
 #[derive(Debug, Clone, Default)]
 pub struct ClusterSettings {
-    /// Where images go through once there is more than one host.
-    pub registry: Option<Registry>,
+    /// Where images go through once there is more than one host
+    /// (`BERTH_REGISTRY`, `BERTH_REGISTRY_USERNAME`, `BERTH_REGISTRY_PASSWORD`).
+    pub registry: Option<ImageRegistry>,
     /// The client certificate berthd presents to every managed host's
     /// engine: the default engine's, else `DOCKER_CERT_PATH`'s.
     pub host_tls: Option<EngineTls>,
@@ -39,26 +40,6 @@ pub struct ClusterSettings {
     /// (`BERTH_SWARM_ADVERTISE_ADDRESS`); by default, the address of
     /// `BERTH_DOCKER_HOST` when that is `tcp://`.
     pub advertise_address: Option<String>,
-}
-
-/// The registry images are pushed to and every host pulls from
-/// (`BERTH_REGISTRY`, `BERTH_REGISTRY_USERNAME`, `BERTH_REGISTRY_PASSWORD`).
-#[derive(Clone, PartialEq, Eq)]
-pub struct Registry {
-    /// `HOST:PORT`.
-    pub address: String,
-    pub username: Option<String>,
-    pub password: Option<String>,
-}
-
-impl std::fmt::Debug for Registry {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Registry")
-            .field("address", &self.address)
-            .field("username", &self.username)
-            .field("password", &self.password.as_ref().map(|_| "…"))
-            .finish()
-    }
 }
 
 /// A host as `berth hosts` shows it.
@@ -90,7 +71,7 @@ pub struct NewHost {
 impl Platform {
     pub async fn hosts(&self, actor: &Actor) -> Result<Vec<Host>> {
         authorize_platform(actor, Action::ReadPlatform)?;
-        let engine = self.engine()?;
+        let engine = &self.engine()?;
         let dynos = self.running_dynos(engine).await;
         let records = self.store.hosts().await?;
         let nodes = match engine.membership().await {
@@ -184,7 +165,7 @@ impl Platform {
         }
         let target = target.with_tls(tls);
         let joining = connect_to_add(&target).await?;
-        let manager = self.engine()?;
+        let manager = &self.engine()?;
         let own_node = self.ensure_manager(manager).await?;
         match joining
             .membership()
@@ -242,6 +223,9 @@ impl Platform {
             }
         }
         joined?;
+        // The apps move onto the swarm with the reconciler's next pass.
+        self.place_on_swarm()?;
+        self.reconcile_wanted.notify_one();
         let mut hosts = self.hosts(actor).await?;
         hosts.retain(|host| host.name == name.as_str());
         hosts
@@ -273,7 +257,7 @@ impl Platform {
         let mut node_labels: HashMap<String, String> = labels.clone().into_iter().collect();
         node_labels.insert(HOST_LABEL.to_string(), name.to_string());
         manager
-            .update_node(&node, node_labels, Availability::Active)
+            .update_node(&node, name.as_str(), node_labels, Availability::Active)
             .await?;
         let detail = if labels.is_empty() {
             format!("added host {name} ({url})")
@@ -299,14 +283,13 @@ impl Platform {
         authorize_platform(actor, Action::ManageHosts)?;
         let _changing = self.host_changes.lock().await;
         let record = self.managed_host(name).await?;
-        let manager = self.engine()?;
+        let manager = &self.engine()?;
         let node = self
             .find_node(manager, Some(&record.node_id))
             .await
             .ok_or_else(|| not_in_swarm(&record))?;
-        let labels = node.labels.clone();
         manager
-            .update_node(&node, labels, Availability::Drain)
+            .update_node(&node, name, node.labels.clone(), Availability::Drain)
             .await?;
         self.store
             .record_audit(&self.host_audit(actor, "host.drain", format!("drained host {name}")))
@@ -326,7 +309,7 @@ impl Platform {
         authorize_platform(actor, Action::ManageHosts)?;
         let _changing = self.host_changes.lock().await;
         let record = self.managed_host(name).await?;
-        let manager = self.engine()?;
+        let manager = &self.engine()?;
         let node = self.find_node(manager, Some(&record.node_id)).await;
         if let Some(node) = &node {
             if node.availability != "drain" && node_state(&node.state) == "ready" {
@@ -447,11 +430,26 @@ impl Platform {
                 manager.init_swarm(&address).await?
             }
         };
-        self.find_node(manager, Some(&node_id))
+        let node = self
+            .find_node(manager, Some(&node_id))
             .await
             .ok_or_else(|| {
                 PlatformError::Internal(format!("the swarm does not list its manager {node_id}"))
-            })
+            })?;
+        if node.name != self.host_name.as_str() {
+            // Dynos on the default host show its name, as on any host.
+            let mut labels = node.labels.clone();
+            labels.insert(HOST_LABEL.to_string(), self.host_name.to_string());
+            let availability = if node.availability == "drain" {
+                Availability::Drain
+            } else {
+                Availability::Active
+            };
+            manager
+                .update_node(&node, self.host_name.as_str(), labels, availability)
+                .await?;
+        }
+        Ok(node)
     }
 
     /// Where the other hosts reach the default host.

@@ -24,6 +24,7 @@ mod hosts;
 pub mod identity;
 pub mod logs;
 mod oneoff;
+mod placement;
 mod progress;
 mod reconcile;
 mod recovery;
@@ -43,7 +44,7 @@ use std::time::Duration;
 
 use std::sync::Arc;
 
-use berth_docker::Engine;
+use berth_docker::{Engine, Placement};
 use berth_git::Repos;
 use berth_router::Router;
 use berth_store::Store;
@@ -66,7 +67,7 @@ pub use dns::DnsAnswer;
 pub use domains::{DnsRecord, Domain, DomainCheck};
 pub use drains::Drain;
 pub use error::{PlatformError, Result};
-pub use hosts::{ClusterSettings, Host, NewHost, Registry};
+pub use hosts::{ClusterSettings, Host, NewHost};
 pub use logs::{LogFilter, LogLine, LogSink, LogSource, Retention, TailEvent};
 pub use progress::{Progress, OUTPUT_TRUNCATED_MARKER};
 pub use release::Dyno;
@@ -157,7 +158,9 @@ pub struct Platform {
     logs: LogSink,
     data_dir: PathBuf,
     key_from_env: bool,
-    engine: Option<Engine>,
+    /// Where processes run: the default host's engine, or the swarm of
+    /// hosts once one was added. Replaced when the first host joins.
+    placement: std::sync::RwLock<Option<Placement>>,
     router: Option<Arc<Router>>,
     route_refresh: tokio::sync::Mutex<()>,
     supervision: Arc<reconcile::Supervision>,
@@ -224,7 +227,7 @@ impl Platform {
             logs: LogSink::start(logs_dir, config.log_retention),
             data_dir: config.data_dir.clone(),
             key_from_env: config.secret_key.is_some(),
-            engine: None,
+            placement: std::sync::RwLock::new(None),
             router: None,
             route_refresh: tokio::sync::Mutex::new(()),
             supervision: Arc::default(),
@@ -265,7 +268,7 @@ impl Platform {
     pub fn with_engine(mut self, engine: Engine) -> Self {
         self.providers
             .use_engine(&engine, &self.platform_id, self.quotas.container);
-        self.engine = Some(engine);
+        *self.placement.get_mut().expect("placement lock") = Some(Placement::Engine(engine));
         self
     }
 
@@ -281,10 +284,22 @@ impl Platform {
         self
     }
 
-    fn engine(&self) -> Result<&Engine> {
-        self.engine
-            .as_ref()
+    /// Where the platform's processes run.
+    fn runtime(&self) -> Result<Placement> {
+        self.placement
+            .read()
+            .expect("placement lock")
+            .clone()
             .ok_or_else(|| PlatformError::Internal("no container engine is attached".into()))
+    }
+
+    /// The default host's engine: it builds images and runs add-ons.
+    fn engine(&self) -> Result<Engine> {
+        Ok(self.runtime()?.engine().clone())
+    }
+
+    fn has_engine(&self) -> bool {
+        self.placement.read().expect("placement lock").is_some()
     }
 
     /// The per-app log.

@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 
 use berth_core::{check_config_key, Action, Actor};
-use berth_docker::{Attachment, Engine, ProcessIdentity, ProcessSpec, Runtime, TerminalSession};
+use berth_docker::{Attachment, Placement, ProcessIdentity, ProcessSpec, Runtime, TerminalSession};
 use berth_store::AppRecord;
 use chrono::{DateTime, Utc};
 use futures_util::StreamExt;
@@ -39,7 +39,7 @@ impl Platform {
             .prepare_oneoff(actor, app_name, command, env, Attachment::Attached)
             .await?;
         Ok(self
-            .engine()?
+            .runtime()?
             .run_process(&oneoff.spec, self.release_timeout, on_output)
             .await?)
     }
@@ -59,7 +59,7 @@ impl Platform {
             .prepare_oneoff(actor, app_name, command, env, Attachment::Attached)
             .await?;
         Ok(self
-            .engine()?
+            .runtime()?
             .start_terminal_process(&oneoff.spec, rows, cols)
             .await?)
     }
@@ -77,7 +77,7 @@ impl Platform {
         let oneoff = self
             .prepare_oneoff(actor, app_name, command, env, Attachment::Detached)
             .await?;
-        let engine = self.engine()?;
+        let engine = self.runtime()?;
         let started = engine.start_process(&oneoff.spec).await?;
         watch_detached(
             engine.clone(),
@@ -95,7 +95,7 @@ impl Platform {
     /// output copied on from where the log ends, their exit awaited), or
     /// removed if they exited meanwhile.
     pub(crate) async fn recover_oneoffs(&self, app: &AppRecord) -> Result<()> {
-        let engine = self.engine()?;
+        let engine = self.runtime()?;
         for container in self.app_containers(&app.name, None).await? {
             let Some(process) = &container.process else {
                 continue;
@@ -196,7 +196,7 @@ impl Platform {
 /// Copies a detached dyno's output (after `copied_until`, if given) into the
 /// app's log until it exits, logs its exit status, and removes it.
 fn watch_detached(
-    engine: Engine,
+    engine: Placement,
     sink: LogSink,
     app: String,
     dyno: String,

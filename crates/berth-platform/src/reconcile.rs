@@ -13,7 +13,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Mutex;
 use std::time::Duration;
 
-use berth_docker::{ContainerSelector, ContainerSummary, Engine, LogStream, Runtime};
+use berth_docker::{ContainerSelector, ContainerSummary, LogStream, Placement, Runtime};
 use berth_store::{AppRecord, ReleaseRecord};
 use chrono::{DateTime, Utc};
 use futures_util::StreamExt;
@@ -130,7 +130,7 @@ impl Platform {
     /// Also removes this platform's containers of apps that no longer exist.
     pub async fn reconcile(&self) -> Result<()> {
         let apps = self.store.apps_visible_to(0, true).await?;
-        let engine = self.engine()?;
+        let engine = self.runtime()?;
         let containers = engine
             .containers_of(ContainerSelector::platform(&self.platform_id))
             .await?;
@@ -172,7 +172,9 @@ impl Platform {
             return Ok(());
         };
         self.follow_running(app, &release, containers).await;
-        if self.plan(app, &release, &formation, containers).is_empty() {
+        if self.plan(app, &release, &formation, containers).is_empty()
+            && self.engine_dynos(&app.name).await?.is_empty()
+        {
             return Ok(());
         }
         // Another change of the app is under way: it converges the app itself.
@@ -216,7 +218,12 @@ impl Platform {
         let containers = self.app_containers(&app.name, None).await?;
         let containers: Vec<&ContainerSummary> = containers.iter().collect();
         let steps = self.plan(&app, &release, &formation, &containers);
-        self.converge(&app, &release, steps).await
+        if steps.iter().any(|step| matches!(step, Step::Start { .. })) {
+            self.join_addons_to_swarm(&app).await?;
+        }
+        self.converge(&app, &release, steps).await?;
+        // Dynos that moved onto the swarm now serve: the old ones go.
+        self.retire_engine_dynos(&app.name).await
     }
 
     /// Reports new crashes and decides what to change. Changes nothing.
@@ -362,7 +369,7 @@ impl Platform {
         release: &ReleaseRecord,
         steps: Vec<Step>,
     ) -> Result<()> {
-        let engine = self.engine()?;
+        let engine = self.runtime()?;
         let mut config: Option<BTreeMap<String, String>> = None;
         for step in steps {
             match step {
@@ -475,7 +482,7 @@ impl Platform {
         container_id: &str,
         since: Option<DateTime<Utc>>,
     ) {
-        let Ok(engine) = self.engine().cloned() else {
+        let Ok(engine) = self.runtime() else {
             return;
         };
         let copied_until = {
@@ -534,7 +541,7 @@ impl Platform {
 }
 
 async fn copy_output(
-    engine: &Engine,
+    engine: &Placement,
     sink: &LogSink,
     app: &str,
     dyno: &str,

@@ -107,8 +107,9 @@ impl Platform {
         progress: &Progress,
         output: &mut ReleaseOutput,
     ) -> Result<()> {
-        let engine = self.engine()?;
+        let engine = self.runtime()?;
         engine.ensure_app_network(&app.name).await?;
+        self.join_addons_to_swarm(app).await?;
 
         if let (Some(image), Some(command)) = (&release.release_image, &release.release_command) {
             self.store
@@ -177,7 +178,7 @@ impl Platform {
         config: &BTreeMap<String, String>,
         progress: &Progress,
     ) -> Result<()> {
-        let engine = self.engine()?;
+        let engine = self.runtime()?;
         let is_web = process.process_type == "web";
         let dyno = format!("{}.{index}", process.process_type);
         let env = process_env(&ProcessContext {
@@ -288,7 +289,7 @@ impl Platform {
         let releases = self.store.release_images(app.id).await?;
         let (old, kept) = releases.split_at(releases.len().saturating_sub(self.image_retention));
         let kept: std::collections::HashSet<&String> = kept.iter().flatten().collect();
-        let engine = self.engine()?;
+        let engine = self.runtime()?;
         let mut removed = std::collections::HashSet::new();
         for image in old.iter().flatten() {
             if !kept.contains(&image) && removed.insert(image.clone()) {
@@ -318,7 +319,7 @@ impl Platform {
     ) -> Result<Vec<ContainerSummary>> {
         let mut selector = ContainerSelector::app(&self.platform_id, app);
         selector.process_type = process_type;
-        Ok(self.engine()?.containers_of(selector).await?)
+        Ok(self.runtime()?.containers_of(selector).await?)
     }
 
     /// Stops and removes the app's processes that `select` picks.
@@ -327,7 +328,7 @@ impl Platform {
         app: &AppRecord,
         select: impl Fn(&ProcessIdentity) -> bool,
     ) -> Result<()> {
-        let engine = self.engine()?;
+        let engine = self.runtime()?;
         let containers = self.app_containers(&app.name, None).await?;
         let stops = containers
             .iter()
@@ -365,7 +366,7 @@ impl Platform {
     /// The app's processes, by type and number.
     pub async fn dynos(&self, actor: &Actor, app_name: &str) -> Result<Vec<Dyno>> {
         let app = self.authorize_app(actor, app_name, Action::ReadApp).await?;
-        let engine = self.engine()?;
+        let engine = self.runtime()?;
         let host = self.host_name.to_string();
         let containers = self.app_containers(&app.name, None).await?;
         let mut dynos: Vec<Dyno> = containers
@@ -383,7 +384,7 @@ impl Platform {
                     exit_code: (state == "crashed")
                         .then(|| container.exit_code())
                         .flatten(),
-                    host: host.clone(),
+                    host: container.host.clone().unwrap_or_else(|| host.clone()),
                     process_type: process.process_type.clone(),
                     release: format!("v{}", process.release),
                     state: state.to_string(),

@@ -26,7 +26,7 @@ impl Platform {
         let apps = self.store.apps_visible_to(0, true).await?;
         let custom_hosts = self.custom_hosts().await?;
         let containers = self
-            .engine()?
+            .runtime()?
             .containers_of(ContainerSelector::platform(&self.platform_id).process_type("web"))
             .await?;
         let routes = apps
@@ -73,9 +73,6 @@ impl Platform {
     /// Waits (bounded) until the router has no request in flight to any
     /// process of `app` outside release `keep`, which it no longer routes to.
     pub(crate) async fn drain_other_releases(&self, app: &AppRecord, keep: i64) -> Result<()> {
-        let Some(router) = &self.router else {
-            return Ok(());
-        };
         let old: Vec<SocketAddr> = self
             .app_containers(&app.name, Some("web"))
             .await?
@@ -87,15 +84,27 @@ impl Platform {
             })
             .filter_map(|c| c.address)
             .collect();
+        self.wait_until_drained(&app.name, &old).await;
+        Ok(())
+    }
+
+    /// Waits (bounded) until the router has no request in flight to any of
+    /// `addresses`, which it no longer routes to.
+    pub(crate) async fn wait_until_drained(&self, app: &str, addresses: &[SocketAddr]) {
+        let Some(router) = &self.router else {
+            return;
+        };
         let deadline = tokio::time::Instant::now() + DRAIN_TIMEOUT;
-        while old.iter().any(|address| router.in_flight(*address) > 0) {
+        while addresses
+            .iter()
+            .any(|address| router.in_flight(*address) > 0)
+        {
             if tokio::time::Instant::now() > deadline {
-                tracing::warn!(app = %app.name, "requests still in flight to the old release after the drain timeout");
+                tracing::warn!(%app, "requests still in flight to retired processes after the drain timeout");
                 break;
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
-        Ok(())
     }
 
     /// Waits, up to the boot timeout, until the web process at `address`

@@ -138,6 +138,7 @@ pub async fn launch(
             )
         })?
         .with_engine(engine);
+    platform.resume_placement().await?;
     let logs = platform.logs().clone();
     let router = Router::new(
         settings.router_config(),

@@ -352,10 +352,16 @@ impl Settings {
                 registry: self
                     .registry
                     .clone()
-                    .map(|address| berth_platform::Registry {
+                    .map(|address| berth_docker::ImageRegistry {
                         address,
-                        username: self.registry_username.clone(),
-                        password: self.registry_password.clone(),
+                        credentials: self
+                            .registry_username
+                            .clone()
+                            .zip(self.registry_password.clone())
+                            .map(|(username, password)| berth_docker::RegistryCredentials {
+                                username,
+                                password,
+                            }),
                     }),
                 host_tls: None,
                 advertise_address: self.swarm_advertise_address.map(|ip| ip.to_string()),

@@ -55,6 +55,13 @@ impl TestServer {
         http: TcpListener,
         configure: impl FnOnce(&mut Settings),
     ) -> Self {
+        // `RUST_LOG=berth_platform=debug cargo test …` shows what berthd does.
+        if std::env::var_os("RUST_LOG").is_some() {
+            let _ = tracing_subscriber::fmt()
+                .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+                .with_test_writer()
+                .try_init();
+        }
         let data_dir = tempfile::tempdir().expect("temporary data directory");
         let api = TcpListener::bind("127.0.0.1:0").expect("bind API listener");
         let api_url = format!("http://{}", api.local_addr().unwrap());

@@ -199,7 +199,7 @@ async fn dynos_run_as_services_spread_over_the_hosts() {
         .manager()
         .api()
         .inspect_network(
-            "berth-shop",
+            &berth_docker::swarm_network(APP),
             None::<bollard::query_parameters::InspectNetworkOptions>,
         )
         .await

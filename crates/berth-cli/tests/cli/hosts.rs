@@ -274,3 +274,180 @@ fn nowhere_in(cluster: &Cluster) -> Ipv4Addr {
     cluster.check_route(address);
     address
 }
+
+/// `(dyno, host, state)` of each of the app's dynos, from `berth ps --json`.
+fn dynos(app: &AppCheckout) -> Vec<(String, String, String)> {
+    app.berth(&["ps", "--json"])
+        .json()
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|dyno| {
+            let field = |name: &str| dyno[name].as_str().unwrap_or_default().to_string();
+            (field("name"), field("host"), field("state"))
+        })
+        .collect()
+}
+
+/// Polls (bounded) until `done` holds of the app's dynos; panics with the last seen.
+fn wait_for_dynos(
+    app: &AppCheckout,
+    what: &str,
+    done: impl Fn(&[(String, String, String)]) -> bool,
+) -> Vec<(String, String, String)> {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let seen = dynos(app);
+        if done(&seen) {
+            return seen;
+        }
+        assert!(Instant::now() < deadline, "{what}: still {seen:?}");
+        std::thread::sleep(Duration::from_millis(500));
+    }
+}
+
+/// The app's dynos still running as plain containers on the default
+/// host's engine (not as tasks of the swarm).
+fn plain_dynos_on_default(cluster: &Cluster, app: &str) -> usize {
+    block_on(async {
+        let engine = cluster.engine(0).await;
+        engine
+            .containers(&[("berth.app", app)])
+            .await
+            .unwrap()
+            .iter()
+            .filter(|c| {
+                !c.is_swarm_task() && c.process.as_ref().is_some_and(|p| p.is_formation_dyno())
+            })
+            .count()
+    })
+}
+
+/// `GET /version.txt` of the app through the router: which dyno answered.
+fn visit(world: &World, app: &str) -> Result<String, String> {
+    reqwest::blocking::Client::builder()
+        .timeout(Duration::from_secs(5))
+        .build()
+        .unwrap()
+        .get(format!("{}/version.txt", world.server.http_url))
+        .header("host", format!("{app}.localhost"))
+        .send()
+        .and_then(|response| response.error_for_status())
+        .and_then(|response| response.text())
+        .map_err(|error| error.to_string())
+}
+
+#[test]
+fn apps_move_onto_the_swarm_without_a_failed_request_and_spread_over_hosts() {
+    let cluster = Cluster::start("bsm", 2);
+    let world = World::with_settings(|settings| {
+        settings.docker_host = Some(cluster.docker_host(0));
+        settings.docker_cert_path = Some(cluster.cert_dir().to_path_buf());
+        settings.registry = Some(cluster.registry().to_string());
+    });
+    let admin = world.server.create_user("root@example.com", true, None);
+    let app = AppCheckout::new(&world, "swarm", None);
+    app.push();
+    assert!(visit(&world, &app.name).unwrap().starts_with("web.1 "));
+    assert_eq!(plain_dynos_on_default(&cluster, &app.name), 1);
+
+    // Requests keep coming while the platform grows (bounded in count and time).
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    let (failures, served) = std::thread::scope(|scope| {
+        let requests = scope.spawn(|| {
+            let (mut failures, mut served) = (Vec::new(), 0);
+            let deadline = Instant::now() + Duration::from_secs(180);
+            for _ in 0..5_000 {
+                if stop.load(std::sync::atomic::Ordering::Relaxed) || Instant::now() > deadline {
+                    break;
+                }
+                match visit(&world, &app.name) {
+                    Ok(_) => served += 1,
+                    Err(error) => failures.push(error),
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            (failures, served)
+        });
+        let added = Instant::now();
+        world
+            .berth_as(
+                &admin,
+                &["hosts:add", "h2", "--docker-host", &cluster.docker_host(1)],
+            )
+            .ok();
+        // The reconciler moves web.1 onto a swarm service, then retires the old container.
+        let deadline = Instant::now() + Duration::from_secs(120);
+        while plain_dynos_on_default(&cluster, &app.name) > 0 {
+            assert!(
+                Instant::now() < deadline,
+                "web.1 never moved onto the swarm"
+            );
+            std::thread::sleep(Duration::from_millis(250));
+        }
+        eprintln!(
+            "moved onto the swarm {:.1?} after hosts:add",
+            added.elapsed()
+        );
+        std::thread::sleep(Duration::from_secs(2));
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        requests.join().unwrap()
+    });
+    assert!(
+        failures.is_empty(),
+        "{} of {} requests failed: {failures:?}",
+        failures.len(),
+        failures.len() + served
+    );
+    assert!(served > 10, "only {served} requests were served");
+    let moved = wait_for_dynos(&app, "web.1 up on the swarm", |dynos| {
+        dynos.len() == 1 && dynos[0].2 == "up"
+    });
+    assert!(
+        ["default", "h2"].contains(&moved[0].1.as_str()),
+        "{moved:?}"
+    );
+
+    // Scaled, the dynos spread over both hosts and all of them serve.
+    assert_eq!(app.berth(&["ps:scale", "web=2"]).ok(), "web=2\n");
+    let spread = wait_for_dynos(&app, "two dynos up", |dynos| {
+        dynos.len() == 2 && dynos.iter().all(|d| d.2 == "up")
+    });
+    let mut hosts: Vec<&str> = spread.iter().map(|d| d.1.as_str()).collect();
+    hosts.sort_unstable();
+    assert_eq!(hosts, ["default", "h2"], "{spread:?}");
+    let mut answered = std::collections::BTreeSet::new();
+    for _ in 0..40 {
+        let text = visit(&world, &app.name).unwrap();
+        answered.insert(
+            text.split_whitespace()
+                .next()
+                .unwrap_or_default()
+                .to_string(),
+        );
+        if answered.len() == 2 {
+            break;
+        }
+    }
+    assert_eq!(answered.into_iter().collect::<Vec<_>>(), ["web.1", "web.2"]);
+    let listed = world.berth_as(&admin, &["hosts", "--json"]).json();
+    let on_h2 = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|h| h["name"] == "h2")
+        .unwrap()["dynos"]
+        .clone();
+    assert_eq!(on_h2, 1, "{listed}");
+
+    // Drained, h2's dyno moves to the default host; then h2 leaves.
+    world.berth_as(&admin, &["hosts:drain", "h2"]).ok();
+    wait_for_dynos(&app, "every dyno up on the default host", |dynos| {
+        dynos.len() == 2 && dynos.iter().all(|d| d.1 == "default" && d.2 == "up")
+    });
+    for _ in 0..10 {
+        visit(&world, &app.name).unwrap();
+    }
+    world.berth_as(&admin, &["hosts:remove", "h2"]).ok();
+    assert_eq!(membership(&cluster, 1), Membership::Alone);
+}

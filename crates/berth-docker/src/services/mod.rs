@@ -116,8 +116,6 @@ const WATCH_INTERVAL: Duration = Duration::from_secs(1);
 const EVENTS_INTERVAL: Duration = Duration::from_secs(2);
 /// Attempts at a force update that races another update of the service.
 const UPDATE_ATTEMPTS: usize = 3;
-/// Swarm labels a task's container with its service's id.
-const SWARM_SERVICE_LABEL: &str = "com.docker.swarm.service.id";
 
 /// A swarm, driven through the engine of one of its managers; images go
 /// through `registry`. Cheap to clone.
@@ -146,6 +144,21 @@ impl Swarm {
 
     pub fn registry(&self) -> &ImageRegistry {
         &self.registry
+    }
+
+    /// The registry's reference for `image`, pushing it there first when it
+    /// was built before the platform had a swarm (a release from then, run
+    /// again or rolled back to, is pushed, never rebuilt).
+    async fn published(&self, image: &str) -> Result<String, DockerError> {
+        if image.starts_with(&format!("{}/", self.registry.address)) {
+            return Ok(image.to_string());
+        }
+        let reference = self.registry.reference(image);
+        self.manager.tag_image(image, &reference).await?;
+        self.manager
+            .push_image(&reference, self.registry.credentials.as_ref(), |_| {})
+            .await?;
+        Ok(reference)
     }
 
     /// The dynos (services) carrying every given label, each as its newest
@@ -265,7 +278,15 @@ impl Swarm {
             .containers(labels)
             .await?
             .into_iter()
-            .filter(|container| !container.labels.contains_key(SWARM_SERVICE_LABEL))
+            // Dynos of the formation left from before the platform had a
+            // swarm are not this runtime's: the platform retires them.
+            .filter(|container| {
+                !container.is_swarm_task()
+                    && !container
+                        .process
+                        .as_ref()
+                        .is_some_and(|process| process.is_formation_dyno())
+            })
             .collect();
         if containers.is_empty() {
             return Ok(containers);
@@ -537,11 +558,14 @@ impl Runtime for Swarm {
         self.manager.image_exists(tag)
     }
 
-    fn remove_image(
-        &self,
-        tag: &str,
-    ) -> impl std::future::Future<Output = Result<(), DockerError>> + Send {
-        self.manager.remove_image(tag)
+    /// Removes a pushed image's registry reference and the local tag it was
+    /// built as, on the manager.
+    async fn remove_image(&self, reference: &str) -> Result<(), DockerError> {
+        self.manager.remove_image(reference).await?;
+        match reference.strip_prefix(&format!("{}/", self.registry.address)) {
+            Some(tag) => self.manager.remove_image(tag).await,
+            None => Ok(()),
+        }
     }
 
     async fn remove_app_images(&self, app: &str) -> Result<(), DockerError> {
@@ -550,13 +574,13 @@ impl Runtime for Swarm {
 
     async fn ensure_app_network(&self, app: &str) -> Result<(), DockerError> {
         self.manager
-            .ensure_overlay_network(&identity::app_network(app), identity::app_labels(app))
+            .ensure_overlay_network(&identity::swarm_network(app), identity::app_labels(app))
             .await
     }
 
     async fn remove_app_network(&self, app: &str) -> Result<(), DockerError> {
         self.manager
-            .remove_network(&identity::app_network(app))
+            .remove_network(&identity::swarm_network(app))
             .await
     }
 
@@ -564,9 +588,14 @@ impl Runtime for Swarm {
     /// documentation); a one-off runs as a container on the manager.
     async fn start_process(&self, spec: &ProcessSpec) -> Result<StartedContainer, DockerError> {
         if spec.identity.oneoff.is_some() {
-            return self.manager.start_container(&spec.container()).await;
+            return self.manager.start_container(&spec.swarm_container()).await;
         }
-        self.create_service(spec).await
+        let image = self.published(&spec.image).await?;
+        self.create_service(&ProcessSpec {
+            image,
+            ..spec.clone()
+        })
+        .await
     }
 
     async fn run_process(
@@ -576,7 +605,7 @@ impl Runtime for Swarm {
         on_output: impl FnMut(LogLine) + Send,
     ) -> Result<i64, DockerError> {
         self.manager
-            .run_to_completion(&spec.container(), timeout, on_output)
+            .run_to_completion(&spec.swarm_container(), timeout, on_output)
             .await
     }
 
@@ -587,7 +616,7 @@ impl Runtime for Swarm {
         cols: u16,
     ) -> Result<TerminalSession, DockerError> {
         self.manager
-            .start_terminal(&spec.container(), rows, cols)
+            .start_terminal(&spec.swarm_container(), rows, cols)
             .await
     }
 
@@ -692,6 +721,14 @@ impl Runtime for Swarm {
     /// Removes the dyno's service, and waits (bounded by `grace` and a
     /// margin) until its task has stopped. Swarm stops it with the stop
     /// grace of the dyno's spec (the platform passes the same here).
+    /// A dyno gets a new task (placed afresh), a one-off container restarts.
+    async fn restart_process(&self, id: &str, grace: Duration) -> Result<(), DockerError> {
+        if is_container_id(id) {
+            return self.manager.restart_container(id, grace).await;
+        }
+        Runtime::start_again(self, id).await
+    }
+
     async fn stop_and_remove(&self, id: &str, grace: Duration) -> Result<(), DockerError> {
         if is_container_id(id) {
             return self.manager.stop_and_remove(id, grace).await;

@@ -48,7 +48,7 @@ pub(crate) fn service_name(identity: &ProcessIdentity) -> String {
 /// single engine would make it (`ProcessSpec::container`), with the same
 /// hardening, on the app's overlay network, never restarted by Swarm.
 pub(crate) fn service_spec(spec: &ProcessSpec) -> ServiceSpec {
-    let container: ContainerSpec = spec.container();
+    let container: ContainerSpec = spec.swarm_container();
     let stop_grace = i64::try_from(spec.stop_grace.as_nanos()).unwrap_or(i64::MAX);
     let container_spec = TaskSpecContainerSpec {
         image: Some(container.image),
@@ -232,7 +232,7 @@ pub(crate) mod tests {
         assert_eq!(limits.memory_bytes, Some(512 << 20));
         assert_eq!(limits.pids, Some(256));
         let network = &task.networks.unwrap()[0];
-        assert_eq!(network.target.as_deref(), Some("berth-shop"));
+        assert_eq!(network.target.as_deref(), Some("berth-shop_swarm"));
         assert_eq!(network.aliases, Some(vec!["web".to_string()]));
         let log = task.log_driver.unwrap();
         assert_eq!(log.name.as_deref(), Some("json-file"));

@@ -243,6 +243,12 @@ impl Platform {
         self.check_attachable(app, as_name).await?;
         progress.say(&format!("-----> Creating {name} ({})", spec.service));
         let credentials = provider.provision(&app.name).await?;
+        if let Some(container) = &credentials.container {
+            if let Err(error) = self.join_addon_to_swarm(&app.name, container).await {
+                undo_provision(provider, name, &credentials).await;
+                return Err(error);
+            }
+        }
         let sealed = self.seal_credentials(name, &credentials)?;
         let entry = app_entry(
             actor,
