@@ -263,11 +263,13 @@ impl Placement {
 }
 
 /// Calls the same method on whichever runtime places processes.
+/// Always the trait's method: `Engine` has inherent methods of the same
+/// names that promise other things (its `build_image` returns an image id).
 macro_rules! placed {
-    ($self:ident, $runtime:ident => $call:expr) => {
+    ($self:ident, $method:ident($($arg:expr),*)) => {
         match $self {
-            Placement::Engine($runtime) => $call.await,
-            Placement::Swarm($runtime) => $call.await,
+            Placement::Engine(runtime) => Runtime::$method(runtime, $($arg),*).await,
+            Placement::Swarm(runtime) => Runtime::$method(runtime, $($arg),*).await,
         }
     };
 }
@@ -278,31 +280,31 @@ impl Runtime for Placement {
         request: BuildRequest,
         on_output: impl FnMut(&str) + Send,
     ) -> Result<String, DockerError> {
-        placed!(self, runtime => runtime.build_image(request, on_output))
+        placed!(self, build_image(request, on_output))
     }
 
     async fn image_exists(&self, tag: &str) -> Result<bool, DockerError> {
-        placed!(self, runtime => runtime.image_exists(tag))
+        placed!(self, image_exists(tag))
     }
 
     async fn remove_image(&self, tag: &str) -> Result<(), DockerError> {
-        placed!(self, runtime => Runtime::remove_image(runtime, tag))
+        placed!(self, remove_image(tag))
     }
 
     async fn remove_app_images(&self, app: &str) -> Result<(), DockerError> {
-        placed!(self, runtime => runtime.remove_app_images(app))
+        placed!(self, remove_app_images(app))
     }
 
     async fn ensure_app_network(&self, app: &str) -> Result<(), DockerError> {
-        placed!(self, runtime => runtime.ensure_app_network(app))
+        placed!(self, ensure_app_network(app))
     }
 
     async fn remove_app_network(&self, app: &str) -> Result<(), DockerError> {
-        placed!(self, runtime => runtime.remove_app_network(app))
+        placed!(self, remove_app_network(app))
     }
 
     async fn start_process(&self, spec: &ProcessSpec) -> Result<StartedContainer, DockerError> {
-        placed!(self, runtime => runtime.start_process(spec))
+        placed!(self, start_process(spec))
     }
 
     async fn run_process(
@@ -311,7 +313,7 @@ impl Runtime for Placement {
         timeout: Duration,
         on_output: impl FnMut(LogLine) + Send,
     ) -> Result<i64, DockerError> {
-        placed!(self, runtime => runtime.run_process(spec, timeout, on_output))
+        placed!(self, run_process(spec, timeout, on_output))
     }
 
     async fn start_terminal_process(
@@ -320,30 +322,30 @@ impl Runtime for Placement {
         rows: u16,
         cols: u16,
     ) -> Result<TerminalSession, DockerError> {
-        placed!(self, runtime => runtime.start_terminal_process(spec, rows, cols))
+        placed!(self, start_terminal_process(spec, rows, cols))
     }
 
     async fn exit_code(&self, id: &str, name: &str) -> Result<i64, DockerError> {
-        placed!(self, runtime => Runtime::exit_code(runtime, id, name))
+        placed!(self, exit_code(id, name))
     }
 
     async fn remove_container(&self, id: &str) -> Result<(), DockerError> {
-        placed!(self, runtime => Runtime::remove_container(runtime, id))
+        placed!(self, remove_container(id))
     }
 
     async fn containers_of(
         &self,
         selector: ContainerSelector<'_>,
     ) -> Result<Vec<ContainerSummary>, DockerError> {
-        placed!(self, runtime => runtime.containers_of(selector))
+        placed!(self, containers_of(selector))
     }
 
     async fn start_again(&self, id: &str) -> Result<(), DockerError> {
-        placed!(self, runtime => Runtime::start_again(runtime, id))
+        placed!(self, start_again(id))
     }
 
     async fn started_at(&self, id: &str) -> Result<Option<DateTime<Utc>>, DockerError> {
-        placed!(self, runtime => Runtime::started_at(runtime, id))
+        placed!(self, started_at(id))
     }
 
     async fn published_address(
@@ -351,15 +353,15 @@ impl Runtime for Placement {
         id: &str,
         container_port: u16,
     ) -> Result<Option<SocketAddr>, DockerError> {
-        placed!(self, runtime => Runtime::published_address(runtime, id, container_port))
+        placed!(self, published_address(id, container_port))
     }
 
     async fn stop_and_remove(&self, id: &str, grace: Duration) -> Result<(), DockerError> {
-        placed!(self, runtime => Runtime::stop_and_remove(runtime, id, grace))
+        placed!(self, stop_and_remove(id, grace))
     }
 
     async fn restart_process(&self, id: &str, grace: Duration) -> Result<(), DockerError> {
-        placed!(self, runtime => runtime.restart_process(id, grace))
+        placed!(self, restart_process(id, grace))
     }
 
     fn follow_logs(
