@@ -34,17 +34,7 @@ impl Engine {
             .create_network(request)
             .await
             .map_err(api(format!("create network {name}")))?;
-        let oldest = self
-            .networks_named(name)
-            .await?
-            .into_iter()
-            .min_by(|a, b| (a.created, &a.id).cmp(&(b.created, &b.id)))
-            .and_then(|network| network.id);
-        if oldest.is_some_and(|oldest| oldest != created.id) {
-            tracing::debug!(network = name, "another caller created it first");
-            self.remove_network_id(&created.id, name).await?;
-        }
-        Ok(())
+        self.keep_the_oldest(name, &created.id, |_| true).await
     }
 
     /// Makes sure an attachable overlay network called `name` exists in
@@ -88,22 +78,31 @@ impl Engine {
             Err(error) if status_of(&error) == Some(409) => return Ok(()),
             Err(error) => return Err(api(format!("create overlay network {name}"))(error)),
         };
+        self.keep_the_oldest(name, &created.id, is_overlay).await
+    }
+
+    /// After creating network `created` called `name`: when another caller
+    /// created one of that name (and kind) first, removes its own.
+    async fn keep_the_oldest(
+        &self,
+        name: &str,
+        created: &str,
+        of_the_kind: impl Fn(&Network) -> bool,
+    ) -> Result<(), DockerError> {
         let oldest = self
             .networks_named(name)
             .await?
             .into_iter()
-            .filter(is_overlay)
+            .filter(|network| of_the_kind(network))
             .min_by(|a, b| (a.created, &a.id).cmp(&(b.created, &b.id)))
             .and_then(|network| network.id);
-        if oldest.is_some_and(|oldest| oldest != created.id) {
+        if oldest.is_some_and(|oldest| oldest != created) {
             tracing::debug!(network = name, "another caller created it first");
-            self.remove_network_id(&created.id, name).await?;
+            self.remove_network_id(created, name).await?;
         }
         Ok(())
     }
 
-    /// Removes every network called `name`. A missing network is not an
-    /// error; one that containers are still attached to is.
     /// Connects a container to a network, reachable there as `alias`; one
     /// already connected is left as it is.
     pub async fn connect_to_network(
@@ -129,6 +128,8 @@ impl Engine {
         }
     }
 
+    /// Removes every network called `name`. A missing network is not an
+    /// error; one that containers are still attached to is.
     pub async fn remove_network(&self, name: &str) -> Result<(), DockerError> {
         for network in self.networks_named(name).await? {
             if let Some(id) = network.id {

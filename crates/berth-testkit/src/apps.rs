@@ -9,18 +9,28 @@ use std::process::{Command, Output};
 const BUSYBOX: &str = "/bin/busybox";
 
 /// A unique app name: `<prefix>-<6 hex>`; the prefix says which test made it.
+/// Never the same twice in one process (a test's server would refuse the
+/// second app), and unlikely to meet another test process's names.
 pub fn unique_app_name(prefix: &str) -> String {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .subsec_nanos();
-    let counter = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let suffix =
-        (nanos ^ (std::process::id() << 8) ^ counter.wrapping_mul(0x9e37_79b9)) & 0xff_ffff;
-    format!("{prefix}-{suffix:06x}")
+    let mut issued = ISSUED.lock().expect("issued names lock");
+    loop {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .subsec_nanos();
+        let counter = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let suffix =
+            (nanos ^ (std::process::id() << 8) ^ counter.wrapping_mul(0x9e37_79b9)) & 0xff_ffff;
+        let name = format!("{prefix}-{suffix:06x}");
+        if issued.insert(name.clone()) {
+            return name;
+        }
+    }
 }
 
 static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+static ISSUED: std::sync::Mutex<std::collections::BTreeSet<String>> =
+    std::sync::Mutex::new(std::collections::BTreeSet::new());
 
 /// A git work tree made from `fixtures/<name>`.
 pub struct AppRepo {

@@ -338,8 +338,8 @@ fn visit(world: &World, app: &str) -> Result<String, String> {
 }
 
 #[test]
-fn apps_move_onto_the_swarm_without_a_failed_request_and_spread_over_hosts() {
-    let cluster = Cluster::start("bsm", 2);
+fn apps_move_onto_the_swarm_without_a_failed_request_spread_and_survive_a_host() {
+    let mut cluster = Cluster::start("bsm", 2);
     let world = World::with_settings(|settings| {
         settings.docker_host = Some(cluster.docker_host(0));
         settings.docker_cert_path = Some(cluster.cert_dir().to_path_buf());
@@ -413,9 +413,9 @@ fn apps_move_onto_the_swarm_without_a_failed_request_and_spread_over_hosts() {
     let spread = wait_for_dynos(&app, "two dynos up", |dynos| {
         dynos.len() == 2 && dynos.iter().all(|d| d.2 == "up")
     });
-    let mut hosts: Vec<&str> = spread.iter().map(|d| d.1.as_str()).collect();
-    hosts.sort_unstable();
-    assert_eq!(hosts, ["default", "h2"], "{spread:?}");
+    let mut placed_on: Vec<&str> = spread.iter().map(|d| d.1.as_str()).collect();
+    placed_on.sort_unstable();
+    assert_eq!(placed_on, ["default", "h2"], "{spread:?}");
     let mut answered = std::collections::BTreeSet::new();
     for _ in 0..40 {
         let text = visit(&world, &app.name).unwrap();
@@ -440,14 +440,64 @@ fn apps_move_onto_the_swarm_without_a_failed_request_and_spread_over_hosts() {
         .clone();
     assert_eq!(on_h2, 1, "{listed}");
 
-    // Drained, h2's dyno moves to the default host; then h2 leaves.
-    world.berth_as(&admin, &["hosts:drain", "h2"]).ok();
-    wait_for_dynos(&app, "every dyno up on the default host", |dynos| {
-        dynos.len() == 2 && dynos.iter().all(|d| d.1 == "default" && d.2 == "up")
-    });
+    // h2 dies: within 30 s its dyno is no longer routed to and runs again on
+    // the default host; the swarm shows h2 down.
+    cluster.kill_engine(1);
+    let killed = Instant::now();
+    wait_for_dynos(
+        &app,
+        "every dyno up on the default host once h2 died",
+        |dynos| dynos.len() == 2 && dynos.iter().all(|d| d.1 == "default" && d.2 == "up"),
+    );
+    let moved_after = killed.elapsed();
+    eprintln!("h2 died: every dyno up on the default host {moved_after:.1?} later");
+    assert!(moved_after < Duration::from_secs(30), "{moved_after:?}");
     for _ in 0..10 {
         visit(&world, &app.name).unwrap();
     }
+    assert!(
+        hosts(&world, &admin).contains(&host("h2", "worker", "down", "active")),
+        "{:?}",
+        hosts(&world, &admin)
+    );
+
+    // Back again, h2 runs nothing twice: its old task is stopped.
+    cluster.start_engine(1);
+    let deadline = Instant::now() + Duration::from_secs(90);
+    loop {
+        let running_on_h2 = block_on(async {
+            cluster
+                .engine(1)
+                .await
+                .containers(&[("berth.app", app.name.as_str())])
+                .await
+                .map(|containers| containers.iter().filter(|c| c.state == "running").count())
+                .unwrap_or(usize::MAX)
+        });
+        let listed = hosts(&world, &admin);
+        if running_on_h2 == 0 && listed.contains(&host("h2", "worker", "ready", "active")) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "h2 still runs {running_on_h2} dyno(s): {listed:?}"
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    assert_eq!(dynos(&app).len(), 2);
+
+    // A third dyno goes to h2, the emptier host; drained, h2's dyno moves
+    // to the default host, and then h2 leaves.
+    assert_eq!(app.berth(&["ps:scale", "web=3"]).ok(), "web=3\n");
+    wait_for_dynos(&app, "a dyno up on h2 again", |dynos| {
+        dynos.len() == 3 && dynos.iter().all(|d| d.2 == "up") && dynos.iter().any(|d| d.1 == "h2")
+    });
+    world.berth_as(&admin, &["hosts:drain", "h2"]).ok();
+    wait_for_dynos(
+        &app,
+        "every dyno up on the default host once h2 drained",
+        |dynos| dynos.len() == 3 && dynos.iter().all(|d| d.1 == "default" && d.2 == "up"),
+    );
     world.berth_as(&admin, &["hosts:remove", "h2"]).ok();
     assert_eq!(membership(&cluster, 1), Membership::Alone);
 }
