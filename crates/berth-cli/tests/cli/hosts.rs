@@ -430,6 +430,21 @@ fn apps_move_onto_the_swarm_without_a_failed_request_spread_and_survive_a_host()
         }
     }
     assert_eq!(answered.into_iter().collect::<Vec<_>>(), ["web.1", "web.2"]);
+    // Both dynos' output (httpd logs each request) is in the app's one log,
+    // under the dyno names, whichever host each runs on.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let log = app.berth(&["logs", "-n", "1000"]).ok();
+        if log.contains("app[web.1]:") && log.contains("app[web.2]:") {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "not both dynos in the log:\n{log}"
+        );
+        visit(&world, &app.name).unwrap();
+        std::thread::sleep(Duration::from_millis(500));
+    }
     let listed = world.berth_as(&admin, &["hosts", "--json"]).json();
     let on_h2 = listed
         .as_array()
