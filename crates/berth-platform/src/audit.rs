@@ -107,9 +107,18 @@ impl Platform {
 /// it in the change's own transaction.
 pub(crate) fn app_entry(actor: &Actor, app_name: &str, action: &str, detail: String) -> AuditEntry {
     AuditEntry {
+        app_name: Some(app_name.to_string()),
+        ..platform_entry(actor, action, detail)
+    }
+}
+
+/// The entry for a change `actor` made that concerns no app (a host), for
+/// stores that record it in the change's own transaction.
+pub(crate) fn platform_entry(actor: &Actor, action: &str, detail: String) -> AuditEntry {
+    AuditEntry {
         actor_email: Some(actor.email.clone()),
         source: actor.source.clone(),
-        app_name: Some(app_name.to_string()),
+        app_name: None,
         action: action.to_string(),
         detail,
     }

@@ -14,8 +14,9 @@ use berth_docker::{
     Availability, ContainerSelector, DockerError, Engine, EngineTarget, EngineTls, ImageRegistry,
     Membership, Runtime, SwarmNode,
 };
-use berth_store::{AuditEntry, HostRecord};
+use berth_store::HostRecord;
 
+use crate::audit::platform_entry;
 use crate::{authorize_platform, Platform, PlatformError, Result};
 
 /// How long an engine has to answer when it is added or checked.
@@ -74,15 +75,16 @@ impl Platform {
         let engine = &self.engine()?;
         let dynos = self.running_dynos(engine).await;
         let records = self.store.hosts().await?;
-        let nodes = match engine.membership().await {
+        let (nodes, own_node) = match engine.membership().await {
             Ok(Membership::Member {
-                is_manager: true, ..
-            }) => engine.swarm_nodes().await?,
-            Ok(_) => Vec::new(),
-            Err(error) if error.is_unreachable() => Vec::new(),
+                is_manager: true,
+                node_id,
+                ..
+            }) => (engine.swarm_nodes().await?, Some(node_id)),
+            Ok(_) => (Vec::new(), None),
+            Err(error) if error.is_unreachable() => (Vec::new(), None),
             Err(error) => return Err(error.into()),
         };
-        let own_node = self.own_node_id(engine).await;
         let mut hosts = vec![Host {
             name: self.host_name.to_string(),
             address: engine.host().to_string(),
@@ -272,7 +274,7 @@ impl Platform {
                 url,
                 &node_id,
                 labels,
-                &self.host_audit(actor, "host.add", detail),
+                &platform_entry(actor, "host.add", detail),
             )
             .await?)
     }
@@ -291,9 +293,13 @@ impl Platform {
         manager
             .update_node(&node, name, node.labels.clone(), Availability::Drain)
             .await?;
-        self.store
-            .record_audit(&self.host_audit(actor, "host.drain", format!("drained host {name}")))
-            .await?;
+        self.audit(
+            Some(&actor.email),
+            &actor.source,
+            "host.drain",
+            format!("drained host {name}"),
+        )
+        .await?;
         let mut hosts = self.hosts(actor).await?;
         hosts.retain(|host| host.name == name);
         hosts
@@ -348,7 +354,7 @@ impl Platform {
         self.store
             .remove_host(
                 name,
-                &self.host_audit(actor, "host.remove", format!("removed host {name}")),
+                &platform_entry(actor, "host.remove", format!("removed host {name}")),
             )
             .await?;
         Ok(())
@@ -469,13 +475,6 @@ impl Platform {
         ))
     }
 
-    async fn own_node_id(&self, engine: &Engine) -> Option<String> {
-        match engine.membership().await {
-            Ok(Membership::Member { node_id, .. }) => Some(node_id),
-            _ => None,
-        }
-    }
-
     async fn find_node(&self, manager: &Engine, node_id: Option<&str>) -> Option<SwarmNode> {
         let node_id = node_id?;
         manager
@@ -509,16 +508,6 @@ impl Platform {
             .filter(|c| c.state == "running")
             .filter(|c| c.process.as_ref().is_some_and(|p| p.dyno.is_some()))
             .count())
-    }
-
-    fn host_audit(&self, actor: &Actor, action: &str, detail: String) -> AuditEntry {
-        AuditEntry {
-            actor_email: Some(actor.email.clone()),
-            source: actor.source.clone(),
-            app_name: None,
-            action: action.to_string(),
-            detail,
-        }
     }
 }
 

@@ -73,16 +73,21 @@ impl Platform {
         Ok(())
     }
 
-    /// The app's dynos still running as plain containers on the default
-    /// engine, once processes are placed on a swarm (none before).
-    pub(crate) async fn engine_dynos(&self, app: &str) -> Result<Vec<ContainerSummary>> {
+    /// Dynos (of one app, or of every app) still running as plain
+    /// containers on the default engine, once processes are placed on a
+    /// swarm (none before).
+    pub(crate) async fn engine_dynos(&self, app: Option<&str>) -> Result<Vec<ContainerSummary>> {
         let runtime = self.runtime()?;
         if !runtime.is_swarm() {
             return Ok(Vec::new());
         }
+        let selector = match app {
+            Some(app) => ContainerSelector::app(&self.platform_id, app),
+            None => ContainerSelector::platform(&self.platform_id),
+        };
         Ok(runtime
             .engine()
-            .containers_of(ContainerSelector::app(&self.platform_id, app))
+            .containers_of(selector)
             .await?
             .into_iter()
             .filter(|c| !c.is_swarm_task())
@@ -93,7 +98,7 @@ impl Platform {
     /// Retires the app's dynos on the default engine: called once the
     /// router sends its requests to the dynos on the swarm.
     pub(crate) async fn retire_engine_dynos(&self, app: &str) -> Result<()> {
-        let leftovers = self.engine_dynos(app).await?;
+        let leftovers = self.engine_dynos(Some(app)).await?;
         if leftovers.is_empty() {
             return Ok(());
         }

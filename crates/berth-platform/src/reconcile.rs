@@ -158,23 +158,35 @@ impl Platform {
                 engine.stop_and_remove(&container.id, STOP_GRACE).await?;
             }
         }
+        // Apps still moving onto the swarm: dynos of theirs on the default engine.
+        let moving: HashSet<String> = self
+            .engine_dynos(None)
+            .await?
+            .into_iter()
+            .filter_map(|c| c.process.map(|process| process.app))
+            .collect();
         for app in &apps {
             let containers = by_app.remove(app.name.as_str()).unwrap_or_default();
-            if let Err(error) = self.reconcile_app(app, &containers).await {
+            let moving = moving.contains(&app.name);
+            if let Err(error) = self.reconcile_app(app, &containers, moving).await {
                 tracing::warn!(app = %app.name, %error, "cannot converge the app's processes");
             }
         }
         self.sync_drains().await
     }
 
-    async fn reconcile_app(&self, app: &AppRecord, containers: &[&ContainerSummary]) -> Result<()> {
+    /// `moving`: the app still has dynos on the default engine to retire.
+    async fn reconcile_app(
+        &self,
+        app: &AppRecord,
+        containers: &[&ContainerSummary],
+        moving: bool,
+    ) -> Result<()> {
         let Some((release, formation)) = self.desired(app).await? else {
             return Ok(());
         };
         self.follow_running(app, &release, containers).await;
-        if self.plan(app, &release, &formation, containers).is_empty()
-            && self.engine_dynos(&app.name).await?.is_empty()
-        {
+        if self.plan(app, &release, &formation, containers).is_empty() && !moving {
             return Ok(());
         }
         // Another change of the app is under way: it converges the app itself.
