@@ -260,6 +260,14 @@ impl Placement {
     pub fn is_swarm(&self) -> bool {
         matches!(self, Placement::Swarm(_))
     }
+
+    /// The swarm, once processes are placed on one.
+    pub fn swarm(&self) -> Option<&Swarm> {
+        match self {
+            Placement::Engine(_) => None,
+            Placement::Swarm(swarm) => Some(swarm),
+        }
+    }
 }
 
 /// Calls the same method on whichever runtime places processes.

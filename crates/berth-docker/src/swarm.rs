@@ -63,6 +63,9 @@ pub struct SwarmNode {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Availability {
     Active,
+    /// Takes no new tasks; those it runs stay.
+    Pause,
+    /// Takes no tasks: Swarm moves those it runs elsewhere.
     Drain,
 }
 
@@ -209,6 +212,7 @@ impl Engine {
             }),
             availability: Some(match availability {
                 Availability::Active => NodeSpecAvailabilityEnum::ACTIVE,
+                Availability::Pause => NodeSpecAvailabilityEnum::PAUSE,
                 Availability::Drain => NodeSpecAvailabilityEnum::DRAIN,
             }),
         };

@@ -279,8 +279,10 @@ impl Platform {
             .await?)
     }
 
-    /// Stops placing dynos on a managed host; Swarm moves what runs there
-    /// to the other active hosts.
+    /// Stops placing dynos on a managed host and moves those it runs to
+    /// the other hosts, each started there and serving before it stops
+    /// here. A dyno that cannot move leaves the host paused (shown as
+    /// draining); draining again resumes.
     pub async fn drain_host(&self, actor: &Actor, name: &str) -> Result<Host> {
         authorize_platform(actor, Action::ManageHosts)?;
         let _changing = self.host_changes.lock().await;
@@ -291,7 +293,7 @@ impl Platform {
             .await
             .ok_or_else(|| not_in_swarm(&record))?;
         manager
-            .update_node(&node, name, node.labels.clone(), Availability::Drain)
+            .update_node(&node, name, node.labels.clone(), Availability::Pause)
             .await?;
         self.audit(
             Some(&actor.email),
@@ -300,6 +302,16 @@ impl Platform {
             format!("drained host {name}"),
         )
         .await?;
+        let moved = self.move_dynos_off(name, actor).await?;
+        tracing::info!(host = %name, moved, "host drained");
+        // The node's version changed with the pause: read it again.
+        let node = self
+            .find_node(manager, Some(&record.node_id))
+            .await
+            .ok_or_else(|| not_in_swarm(&record))?;
+        manager
+            .update_node(&node, name, node.labels.clone(), Availability::Drain)
+            .await?;
         let mut hosts = self.hosts(actor).await?;
         hosts.retain(|host| host.name == name);
         hosts
@@ -318,7 +330,7 @@ impl Platform {
         let manager = &self.engine()?;
         let node = self.find_node(manager, Some(&record.node_id)).await;
         if let Some(node) = &node {
-            if node.availability != "drain" && node_state(&node.state) == "ready" {
+            if node.availability == "active" && node_state(&node.state) == "ready" {
                 return Err(PlatformError::Conflict(format!(
                     "host {name} still takes dynos: run `berth hosts:drain {name}` first, then \
                      remove it once its dynos have moved"
@@ -626,8 +638,8 @@ fn node_state(state: &str) -> &'static str {
 
 fn availability(availability: &str) -> &'static str {
     match availability {
-        "drain" => "drain",
-        "pause" => "pause",
+        // Berth pauses a host only while it drains it.
+        "drain" | "pause" => "drain",
         _ => "active",
     }
 }

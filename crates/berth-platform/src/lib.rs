@@ -20,6 +20,7 @@ mod domains;
 mod drains;
 mod engine_watch;
 mod error;
+mod host_drain;
 mod hosts;
 pub mod identity;
 pub mod logs;
@@ -163,6 +164,9 @@ pub struct Platform {
     placement: std::sync::RwLock<Option<Placement>>,
     router: Option<Arc<Router>>,
     route_refresh: tokio::sync::Mutex<()>,
+    /// Dynos (by container or service id) still running but no longer
+    /// routed to: their replacements serve while their requests finish.
+    retiring: std::sync::Mutex<std::collections::HashSet<String>>,
     supervision: Arc<reconcile::Supervision>,
     /// Wakes the reconciler before its next tick (the engine is back).
     reconcile_wanted: tokio::sync::Notify,
@@ -230,6 +234,7 @@ impl Platform {
             placement: std::sync::RwLock::new(None),
             router: None,
             route_refresh: tokio::sync::Mutex::new(()),
+            retiring: std::sync::Mutex::default(),
             supervision: Arc::default(),
             reconcile_wanted: tokio::sync::Notify::new(),
             shippers: drains::Shippers::default(),

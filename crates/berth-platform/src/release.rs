@@ -10,6 +10,7 @@ use berth_core::process_env::{process_env, ProcessContext, WEB_PORT};
 use berth_core::{Action, Actor};
 use berth_docker::{
     ContainerSelector, ContainerSummary, DockerError, ProcessIdentity, ProcessSpec, Runtime,
+    StartedContainer,
 };
 use berth_store::{AppRecord, ReleaseProcess, ReleaseRecord};
 use chrono::{DateTime, Utc};
@@ -178,7 +179,21 @@ impl Platform {
         config: &BTreeMap<String, String>,
         progress: &Progress,
     ) -> Result<()> {
-        let engine = self.runtime()?;
+        let spec = self.dyno_spec(app, release, process, index, config);
+        let started = self.runtime()?.start_process(&spec).await?;
+        self.dyno_started(app, process, &spec, &started, progress)
+            .await
+    }
+
+    /// What runs dyno `<process type>.<index>` of `release`.
+    pub(crate) fn dyno_spec(
+        &self,
+        app: &AppRecord,
+        release: &ReleaseRecord,
+        process: &ReleaseProcess,
+        index: i64,
+        config: &BTreeMap<String, String>,
+    ) -> ProcessSpec {
         let is_web = process.process_type == "web";
         let dyno = format!("{}.{index}", process.process_type);
         let env = process_env(&ProcessContext {
@@ -189,7 +204,7 @@ impl Platform {
             port: is_web.then_some(WEB_PORT),
             config,
         });
-        let spec = ProcessSpec {
+        ProcessSpec {
             identity: self.process_identity(
                 app,
                 release,
@@ -202,23 +217,39 @@ impl Platform {
             web_port: is_web.then_some(WEB_PORT),
             stop_grace: STOP_GRACE,
             limits: self.quotas.container,
-        };
-        let started = engine.start_process(&spec).await?;
-        self.follow_output(&app.name, &dyno, &started.id, None);
-        if is_web {
+        }
+    }
+
+    /// A dyno's process has started: its output goes to the log, and a web
+    /// dyno must answer HTTP (its health check) before this returns.
+    pub(crate) async fn dyno_started(
+        &self,
+        app: &AppRecord,
+        process: &ReleaseProcess,
+        spec: &ProcessSpec,
+        started: &StartedContainer,
+        progress: &Progress,
+    ) -> Result<()> {
+        let dyno = spec
+            .identity
+            .dyno
+            .as_deref()
+            .unwrap_or(&process.process_type);
+        self.follow_output(&app.name, dyno, &started.id, None);
+        if spec.web_port.is_some() {
             let address = started
                 .address
                 .ok_or_else(|| PlatformError::Internal(format!("{dyno} has no published port")))?;
             progress.say(&format!(
                 "       {dyno} starting: waiting for it to answer HTTP"
             ));
-            self.wait_until_healthy(&dyno, address, process.healthcheck.as_deref())
+            self.wait_until_healthy(dyno, address, process.healthcheck.as_deref())
                 .await?;
         }
         let command = process.command.as_deref().unwrap_or("the image's CMD");
         let message = format!("Starting process with command `{command}`");
         self.logs
-            .write(&app.name, LogLine::now(LogSource::Berth, &dyno, &message));
+            .write(&app.name, LogLine::now(LogSource::Berth, dyno, &message));
         progress.say(&format!("       {dyno} started"));
         Ok(())
     }

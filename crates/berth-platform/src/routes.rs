@@ -29,12 +29,13 @@ impl Platform {
             .runtime()?
             .containers_of(ContainerSelector::platform(&self.platform_id).process_type("web"))
             .await?;
+        let retiring = self.retiring.lock().expect("retiring lock").clone();
         let routes = apps
             .into_iter()
             .map(|app| {
                 let upstreams = containers
                     .iter()
-                    .filter(|c| c.state == "running")
+                    .filter(|c| c.state == "running" && !retiring.contains(&c.id))
                     .filter_map(|c| {
                         let process = c.process.as_ref()?;
                         let current =

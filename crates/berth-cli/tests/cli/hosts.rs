@@ -323,6 +323,32 @@ fn plain_dynos_on_default(cluster: &Cluster, app: &str) -> usize {
     })
 }
 
+/// Runs `action` while a client requests the app every 20 ms (bounded in
+/// count and time); the requests' failures, and how many were served.
+fn while_requests_flow(world: &World, app: &str, action: impl FnOnce()) -> (Vec<String>, usize) {
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    std::thread::scope(|scope| {
+        let requests = scope.spawn(|| {
+            let (mut failures, mut served) = (Vec::new(), 0);
+            let deadline = Instant::now() + Duration::from_secs(180);
+            for _ in 0..5_000 {
+                if stop.load(std::sync::atomic::Ordering::Relaxed) || Instant::now() > deadline {
+                    break;
+                }
+                match visit(world, app) {
+                    Ok(_) => served += 1,
+                    Err(error) => failures.push(error),
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            (failures, served)
+        });
+        action();
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        requests.join().unwrap()
+    })
+}
+
 /// `GET /version.txt` of the app through the router: which dyno answered.
 fn visit(world: &World, app: &str) -> Result<String, String> {
     reqwest::blocking::Client::builder()
@@ -351,24 +377,8 @@ fn apps_move_onto_the_swarm_without_a_failed_request_spread_and_survive_a_host()
     assert!(visit(&world, &app.name).unwrap().starts_with("web.1 "));
     assert_eq!(plain_dynos_on_default(&cluster, &app.name), 1);
 
-    // Requests keep coming while the platform grows (bounded in count and time).
-    let stop = std::sync::atomic::AtomicBool::new(false);
-    let (failures, served) = std::thread::scope(|scope| {
-        let requests = scope.spawn(|| {
-            let (mut failures, mut served) = (Vec::new(), 0);
-            let deadline = Instant::now() + Duration::from_secs(180);
-            for _ in 0..5_000 {
-                if stop.load(std::sync::atomic::Ordering::Relaxed) || Instant::now() > deadline {
-                    break;
-                }
-                match visit(&world, &app.name) {
-                    Ok(_) => served += 1,
-                    Err(error) => failures.push(error),
-                }
-                std::thread::sleep(Duration::from_millis(20));
-            }
-            (failures, served)
-        });
+    // Requests keep coming while the platform grows.
+    let (failures, served) = while_requests_flow(&world, &app.name, || {
         let added = Instant::now();
         world
             .berth_as(
@@ -390,8 +400,6 @@ fn apps_move_onto_the_swarm_without_a_failed_request_spread_and_survive_a_host()
             added.elapsed()
         );
         std::thread::sleep(Duration::from_secs(2));
-        stop.store(true, std::sync::atomic::Ordering::Relaxed);
-        requests.join().unwrap()
     });
     assert!(
         failures.is_empty(),
@@ -507,11 +515,33 @@ fn apps_move_onto_the_swarm_without_a_failed_request_spread_and_survive_a_host()
     wait_for_dynos(&app, "a dyno up on h2 again", |dynos| {
         dynos.len() == 3 && dynos.iter().all(|d| d.2 == "up") && dynos.iter().any(|d| d.1 == "h2")
     });
-    world.berth_as(&admin, &["hosts:drain", "h2"]).ok();
-    wait_for_dynos(
-        &app,
-        "every dyno up on the default host once h2 drained",
-        |dynos| dynos.len() == 3 && dynos.iter().all(|d| d.1 == "default" && d.2 == "up"),
+    // Drained under load, h2's dyno starts on the default host and serves
+    // before the one on h2 stops: not one request fails.
+    let (failures, served) = while_requests_flow(&world, &app.name, || {
+        let drained = world
+            .berth_as(&admin, &["hosts:drain", "h2", "--json"])
+            .json();
+        assert_eq!(drained["availability"], "drain", "{drained}");
+        assert_eq!(drained["dynos"], 0, "{drained}");
+    });
+    assert!(
+        failures.is_empty(),
+        "{} of {} requests failed during the drain: {failures:?}",
+        failures.len(),
+        failures.len() + served
+    );
+    let after = dynos(&app);
+    assert!(
+        after.len() == 3 && after.iter().all(|d| d.1 == "default" && d.2 == "up"),
+        "{after:?}"
+    );
+    let log = app.berth(&["logs", "-n", "1000"]).ok();
+    let (_, since_drain) = log
+        .split_once("Moving off host h2, drained by root@example.com")
+        .unwrap_or_else(|| panic!("no move in the log:\n{log}"));
+    assert!(
+        !since_drain.contains("crashed"),
+        "a drain is no crash:\n{since_drain}"
     );
     world.berth_as(&admin, &["hosts:remove", "h2"]).ok();
     assert_eq!(membership(&cluster, 1), Membership::Alone);

@@ -82,7 +82,7 @@ use std::net::SocketAddr;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use bollard::models::{NodeState, Service, Task};
+use bollard::models::{NodeState, Service, ServiceSpec, Task};
 use bollard::query_parameters::{ListServicesOptions, ListTasksOptions, UpdateServiceOptions};
 use chrono::{DateTime, Utc};
 use futures_util::stream::BoxStream;
@@ -98,7 +98,7 @@ use crate::{
     StartedContainer, TerminalSession,
 };
 
-use spec::service_spec;
+use spec::{replacement_service_name, service_name, service_spec};
 use status::{
     condition, is_terminal, newest, published, publishes, summarize, Condition, NodeView,
 };
@@ -144,6 +144,20 @@ impl Swarm {
 
     pub fn registry(&self) -> &ImageRegistry {
         &self.registry
+    }
+
+    /// Starts a dyno that already runs (on a host being drained) a second
+    /// time, as a service of its own that Swarm places on another host; the
+    /// platform retires the first once the second serves.
+    pub async fn start_replacement(
+        &self,
+        spec: &ProcessSpec,
+    ) -> Result<StartedContainer, DockerError> {
+        let replacement = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |since| since.subsec_nanos() ^ since.as_secs() as u32);
+        self.create_service(spec, replacement_service_name(&spec.identity, replacement))
+            .await
     }
 
     /// The registry's reference for `image`, pushing it there first when it
@@ -304,9 +318,20 @@ impl Swarm {
             .collect())
     }
 
-    async fn create_service(&self, spec: &ProcessSpec) -> Result<StartedContainer, DockerError> {
-        let service = service_spec(spec);
-        let name = service.name.clone().unwrap_or_default();
+    /// Creates the service of a dyno under `name`, and waits until its task runs.
+    async fn create_service(
+        &self,
+        spec: &ProcessSpec,
+        name: String,
+    ) -> Result<StartedContainer, DockerError> {
+        let image = self.published(&spec.image).await?;
+        let service = ServiceSpec {
+            name: Some(name.clone()),
+            ..service_spec(&ProcessSpec {
+                image,
+                ..spec.clone()
+            })
+        };
         let created = self
             .manager
             .docker
@@ -590,12 +615,8 @@ impl Runtime for Swarm {
         if spec.identity.oneoff.is_some() {
             return self.manager.start_container(&spec.swarm_container()).await;
         }
-        let image = self.published(&spec.image).await?;
-        self.create_service(&ProcessSpec {
-            image,
-            ..spec.clone()
-        })
-        .await
+        self.create_service(spec, service_name(&spec.identity))
+            .await
     }
 
     async fn run_process(

@@ -27,10 +27,21 @@ fn stable_hash(text: &str) -> u64 {
 /// most 63 characters: a longer name keeps its start and ends with a hash
 /// of the whole.
 pub(crate) fn service_name(identity: &ProcessIdentity) -> String {
+    named(identity, "")
+}
+
+/// The name of a second service for a dyno that has one (its replacement
+/// on another host, started before the first goes): the dyno's service
+/// name with `replacement` (a few hex digits, new each time) after it.
+pub(crate) fn replacement_service_name(identity: &ProcessIdentity, replacement: u32) -> String {
+    named(identity, &format!("-r{replacement:08x}"))
+}
+
+fn named(identity: &ProcessIdentity, suffix: &str) -> String {
     let dyno = identity.dyno.as_deref().unwrap_or(&identity.process_type);
     let platform = stable_hash(&identity.platform) & 0xff_ffff;
     let name: String = format!(
-        "berth-{}-v{}-{}-{platform:06x}",
+        "berth-{}-v{}-{}-{platform:06x}{suffix}",
         identity.app, identity.release, dyno
     )
     .chars()
@@ -199,6 +210,13 @@ pub(crate) mod tests {
             ..long.clone()
         };
         assert_ne!(long_name, service_name(&other_dyno));
+
+        let replacement = replacement_service_name(&web_1(), 0x1234);
+        assert!(replacement.starts_with(&name), "{replacement}");
+        assert_ne!(replacement, replacement_service_name(&web_1(), 0x1235));
+        let long_replacement = replacement_service_name(&long, 7);
+        assert!(long_replacement.len() <= SERVICE_NAME_MAX);
+        assert_ne!(long_replacement, long_name);
     }
 
     #[test]
