@@ -293,7 +293,7 @@ pub enum Command {
     #[command(name = "hosts:add")]
     HostsAdd(HostsAddArgs),
 
-    /// Stop placing dynos on a host; its dynos move to the other hosts (platform admins only)
+    /// Stop placing dynos on a host and move its dynos to the others, health-gated (platform admins only)
     #[command(name = "hosts:drain")]
     HostsDrain(HostArgs),
 
