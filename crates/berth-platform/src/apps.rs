@@ -218,6 +218,11 @@ impl Platform {
         let engine = self.runtime()?;
         engine.remove_app_network(&app.name).await?;
         engine.remove_app_images(&app.name).await?;
+        for (host, host_engine) in self.ready_host_engines().await? {
+            if let Err(error) = Runtime::remove_app_images(&host_engine, &app.name).await {
+                tracing::warn!(app = %app.name, %host, %error, "cannot remove the app's images");
+            }
+        }
         Ok(())
     }
 }

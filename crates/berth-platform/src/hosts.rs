@@ -128,6 +128,33 @@ impl Platform {
         Ok(hosts)
     }
 
+    /// The engines of the managed hosts the swarm sees ready, for upkeep
+    /// such as pruning images: a host that is down or does not answer is
+    /// skipped (said in berthd's log), to be caught up with another time.
+    pub(crate) async fn ready_host_engines(&self) -> Result<Vec<(String, Engine)>> {
+        let records = self.store.hosts().await?;
+        if records.is_empty() {
+            return Ok(Vec::new());
+        }
+        let nodes = self.engine()?.swarm_nodes().await?;
+        let mut engines = Vec::new();
+        for record in records {
+            let ready = nodes
+                .iter()
+                .any(|node| node.id == record.node_id && node_state(&node.state) == "ready");
+            if !ready {
+                continue;
+            }
+            match self.connect_host(&record.docker_host).await {
+                Ok(engine) => engines.push((record.name, engine)),
+                Err(error) => {
+                    tracing::warn!(host = %record.name, %error, "cannot reach a managed host's engine")
+                }
+            }
+        }
+        Ok(engines)
+    }
+
     /// Joins the engine at `docker_host` to the platform: the default
     /// host's engine becomes a Swarm manager first if it is not one yet.
     pub async fn add_host(&self, actor: &Actor, request: NewHost) -> Result<Host> {

@@ -320,11 +320,29 @@ impl Platform {
         let releases = self.store.release_images(app.id).await?;
         let (old, kept) = releases.split_at(releases.len().saturating_sub(self.image_retention));
         let kept: std::collections::HashSet<&String> = kept.iter().flatten().collect();
-        let engine = self.runtime()?;
         let mut removed = std::collections::HashSet::new();
-        for image in old.iter().flatten() {
-            if !kept.contains(&image) && removed.insert(image.clone()) {
-                engine.remove_image(image).await?;
+        let expired: Vec<&String> = old
+            .iter()
+            .flatten()
+            .filter(|image| !kept.contains(image) && removed.insert(*image))
+            .collect();
+        if expired.is_empty() {
+            return Ok(());
+        }
+        let engine = self.runtime()?;
+        for image in &expired {
+            engine.remove_image(image).await?;
+        }
+        // The other hosts pulled them, by their registry references, to run dynos.
+        let Some(swarm) = engine.swarm() else {
+            return Ok(());
+        };
+        for (host, host_engine) in self.ready_host_engines().await? {
+            for image in &expired {
+                let image = swarm.registry_reference(image);
+                if let Err(error) = host_engine.remove_image(&image).await {
+                    tracing::warn!(app = %app.name, %host, %image, %error, "cannot prune an old image");
+                }
             }
         }
         Ok(())

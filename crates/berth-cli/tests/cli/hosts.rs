@@ -349,6 +349,18 @@ fn while_requests_flow(world: &World, app: &str, action: impl FnOnce()) -> (Vec<
     })
 }
 
+/// Whether the engine of host `index` holds `image`.
+fn has_image(cluster: &Cluster, index: usize, image: &str) -> bool {
+    block_on(async {
+        cluster
+            .engine(index)
+            .await
+            .image_exists(image)
+            .await
+            .unwrap()
+    })
+}
+
 /// `GET /version.txt` of the app through the router: which dyno answered.
 fn visit(world: &World, app: &str) -> Result<String, String> {
     reqwest::blocking::Client::builder()
@@ -367,6 +379,7 @@ fn visit(world: &World, app: &str) -> Result<String, String> {
 fn apps_move_onto_the_swarm_without_a_failed_request_spread_and_survive_a_host() {
     let mut cluster = Cluster::start("bsm", 2);
     let world = World::with_settings(|settings| {
+        settings.image_retention = 1;
         settings.docker_host = Some(cluster.docker_host(0));
         settings.docker_cert_path = Some(cluster.cert_dir().to_path_buf());
         settings.registry = Some(cluster.registry().to_string());
@@ -463,6 +476,28 @@ fn apps_move_onto_the_swarm_without_a_failed_request_spread_and_survive_a_host()
         .clone();
     assert_eq!(on_h2, 1, "{listed}");
 
+    // Old images go from every host, not only from the one that built them:
+    // with one release kept, v1's image leaves h2 once v3 runs.
+    let v1_image = format!("{}/berth/{}:v1-web", cluster.registry(), app.name);
+    assert!(
+        has_image(&cluster, 1, &v1_image),
+        "h2 pulled v1 to run web.2"
+    );
+    for version in ["v2", "v3"] {
+        app.repo.write("www/release.txt", version);
+        app.repo.commit(version);
+        app.push();
+    }
+    assert!(
+        !has_image(&cluster, 1, &v1_image),
+        "v1's image is still on h2"
+    );
+    let v1_built_as = format!("berth/{}:v1-web", app.name);
+    assert!(
+        !has_image(&cluster, 0, &v1_image) && !has_image(&cluster, 0, &v1_built_as),
+        "v1's image is still on the default host"
+    );
+
     // h2 dies: within 30 s its dyno is no longer routed to and runs again on
     // the default host; the swarm shows h2 down.
     cluster.kill_engine(1);
@@ -542,6 +577,17 @@ fn apps_move_onto_the_swarm_without_a_failed_request_spread_and_survive_a_host()
     assert!(
         !since_drain.contains("crashed"),
         "a drain is no crash:\n{since_drain}"
+    );
+    // A destroyed app's images go from every host too.
+    let v3_image = format!("{}/berth/{}:v3-web", cluster.registry(), app.name);
+    assert!(
+        has_image(&cluster, 1, &v3_image),
+        "h2 pulled v3 to run a dyno"
+    );
+    app.berth(&["apps:destroy", "--confirm", &app.name]).ok();
+    assert!(
+        !has_image(&cluster, 1, &v3_image),
+        "the destroyed app's image is still on h2"
     );
     world.berth_as(&admin, &["hosts:remove", "h2"]).ok();
     assert_eq!(membership(&cluster, 1), Membership::Alone);

@@ -160,14 +160,32 @@ impl Swarm {
             .await
     }
 
+    /// The name every host knows `image` by: its registry reference (for
+    /// an image built before the platform had a swarm, the reference it is
+    /// pushed as when it runs on the swarm).
+    pub fn registry_reference(&self, image: &str) -> String {
+        if image.starts_with(&format!("{}/", self.registry.address)) {
+            image.to_string()
+        } else {
+            self.registry.reference(image)
+        }
+    }
+
+    /// The tag a registry reference was built as on the manager.
+    fn local_tag<'a>(&self, reference: &'a str) -> &'a str {
+        reference
+            .strip_prefix(&format!("{}/", self.registry.address))
+            .unwrap_or(reference)
+    }
+
     /// The registry's reference for `image`, pushing it there first when it
     /// was built before the platform had a swarm (a release from then, run
     /// again or rolled back to, is pushed, never rebuilt).
     async fn published(&self, image: &str) -> Result<String, DockerError> {
-        if image.starts_with(&format!("{}/", self.registry.address)) {
-            return Ok(image.to_string());
+        let reference = self.registry_reference(image);
+        if reference == image {
+            return Ok(reference);
         }
-        let reference = self.registry.reference(image);
         self.manager.tag_image(image, &reference).await?;
         self.manager
             .push_image(&reference, self.registry.credentials.as_ref(), |_| {})
@@ -583,14 +601,12 @@ impl Runtime for Swarm {
         self.manager.image_exists(tag)
     }
 
-    /// Removes a pushed image's registry reference and the local tag it was
-    /// built as, on the manager.
-    async fn remove_image(&self, reference: &str) -> Result<(), DockerError> {
-        self.manager.remove_image(reference).await?;
-        match reference.strip_prefix(&format!("{}/", self.registry.address)) {
-            Some(tag) => self.manager.remove_image(tag).await,
-            None => Ok(()),
-        }
+    /// Removes an image's registry reference and the local tag it was built
+    /// as, on the manager (whether it was built for the swarm or before).
+    async fn remove_image(&self, image: &str) -> Result<(), DockerError> {
+        let reference = self.registry_reference(image);
+        self.manager.remove_image(&reference).await?;
+        self.manager.remove_image(self.local_tag(&reference)).await
     }
 
     async fn remove_app_images(&self, app: &str) -> Result<(), DockerError> {
