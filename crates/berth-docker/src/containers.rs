@@ -112,6 +112,9 @@ pub struct ContainerSummary {
     pub host: Option<String>,
 }
 
+/// How the status of a dyno whose host is down begins.
+pub(crate) const LOST_STATUS: &str = "Lost:";
+
 /// Whether the engine's text for a binding's address is `publish_ip`.
 fn is_publish_ip(ip: Option<&str>, publish_ip: IpAddr) -> bool {
     ip.and_then(|ip| ip.parse::<IpAddr>().ok()) == Some(publish_ip)
@@ -122,6 +125,14 @@ impl ContainerSummary {
     /// its service's id).
     pub fn is_swarm_task(&self) -> bool {
         self.labels.contains_key("com.docker.swarm.service.id")
+    }
+
+    /// The host of a dyno that stopped because its host is down (its
+    /// status then starts with [`LOST_STATUS`]).
+    pub fn lost_with_host(&self) -> Option<&str> {
+        (self.state == "exited" && self.status.starts_with(LOST_STATUS))
+            .then_some(self.host.as_deref())
+            .flatten()
     }
 
     /// How it last exited, from the engine's status text

@@ -109,6 +109,17 @@ struct Follower {
     copied_until: HashMap<LogStream, DateTime<Utc>>,
 }
 
+/// Why a dyno of the formation is found stopped.
+#[derive(Debug, PartialEq, Eq)]
+enum Stopped {
+    /// Its process exited: started again after its backoff.
+    Crashed,
+    /// The container engine stopped it when it went away: at once.
+    ByEngine,
+    /// Its host is down: at once, on another host.
+    HostLost(String),
+}
+
 /// What one pass decided to do about a container or dyno.
 #[derive(Debug, PartialEq, Eq)]
 enum Step {
@@ -119,7 +130,7 @@ enum Step {
     StartAgain {
         id: String,
         dyno: String,
-        by_engine: bool,
+        why: Stopped,
     },
     /// A container that the desired state has no place for.
     Remove { id: String, dyno: String },
@@ -282,14 +293,23 @@ impl Platform {
                     steps.push(Step::StartAgain {
                         id: container.id.clone(),
                         dyno: dyno.clone(),
-                        by_engine: true,
+                        why: Stopped::ByEngine,
+                    });
+                }
+                "exited" if container.lost_with_host().is_some() => {
+                    steps.push(Step::StartAgain {
+                        id: container.id.clone(),
+                        dyno: dyno.clone(),
+                        why: Stopped::HostLost(
+                            container.lost_with_host().unwrap_or_default().to_string(),
+                        ),
                     });
                 }
                 "exited" | "dead" if self.crashed_and_due(app, dyno, container) => {
                     steps.push(Step::StartAgain {
                         id: container.id.clone(),
                         dyno: dyno.clone(),
-                        by_engine: false,
+                        why: Stopped::Crashed,
                     });
                 }
                 "running" => {
@@ -389,28 +409,33 @@ impl Platform {
                     tracing::info!(app = %app.name, %dyno, "stopping a process the formation has no place for");
                     engine.stop_and_remove(&id, STOP_GRACE).await?;
                 }
-                Step::StartAgain {
-                    id,
-                    dyno,
-                    by_engine,
-                } => {
-                    let message = if by_engine {
-                        "State changed from down to starting: the container engine restarted"
-                    } else {
-                        "State changed from crashed to starting"
+                Step::StartAgain { id, dyno, why } => {
+                    let message = match &why {
+                        Stopped::ByEngine => "State changed from down to starting: the container \
+                                              engine restarted"
+                            .to_string(),
+                        Stopped::HostLost(host) => format!(
+                            "State changed from up to starting: its host {host} is down, so it \
+                             starts on another host"
+                        ),
+                        Stopped::Crashed => "State changed from crashed to starting".to_string(),
                     };
                     self.logs
-                        .write(&app.name, LogLine::now(LogSource::Berth, &dyno, message));
-                    if by_engine {
-                        self.supervision.no_longer_stopped_by_engine(&id);
-                    } else if let Some(crash) = self
-                        .supervision
-                        .crashes
-                        .lock()
-                        .expect("crash records lock")
-                        .get_mut(&id)
-                    {
-                        crash.restarted_at = Some(Instant::now());
+                        .write(&app.name, LogLine::now(LogSource::Berth, &dyno, &message));
+                    match why {
+                        Stopped::ByEngine => self.supervision.no_longer_stopped_by_engine(&id),
+                        Stopped::HostLost(_) => {}
+                        Stopped::Crashed => {
+                            if let Some(crash) = self
+                                .supervision
+                                .crashes
+                                .lock()
+                                .expect("crash records lock")
+                                .get_mut(&id)
+                            {
+                                crash.restarted_at = Some(Instant::now());
+                            }
+                        }
                     }
                     engine.start_again(&id).await?;
                     self.follow_output(&app.name, &dyno, &id, None);

@@ -510,6 +510,12 @@ fn apps_move_onto_the_swarm_without_a_failed_request_spread_and_survive_a_host()
     let moved_after = killed.elapsed();
     eprintln!("h2 died: every dyno up on the default host {moved_after:.1?} later");
     assert!(moved_after < Duration::from_secs(30), "{moved_after:?}");
+    let log = app.berth(&["logs", "-n", "1000"]).ok();
+    assert!(
+        log.contains("State changed from up to starting: its host h2 is down"),
+        "{log}"
+    );
+    assert!(!log.contains("crashed"), "a lost host is no crash:\n{log}");
     for _ in 0..10 {
         visit(&world, &app.name).unwrap();
     }

@@ -6,6 +6,7 @@ use std::net::{IpAddr, SocketAddr};
 
 use bollard::models::{Node, NodeState, Service, Task, TaskState};
 
+use crate::containers::LOST_STATUS;
 use crate::{ContainerSummary, ProcessIdentity};
 
 /// What the manager says about a node, as far as dynos care.
@@ -233,7 +234,11 @@ pub(super) fn summarize(
             format!("Exited{on_host}: {}", without_parentheses(detail)),
             None,
         ),
-        Condition::Lost { host } => ("exited", format!("Lost: its host {host} is down"), None),
+        Condition::Lost { host } => (
+            "exited",
+            format!("{LOST_STATUS} its host {host} is down"),
+            None,
+        ),
         Condition::Unsure { host, .. } => (
             "unknown",
             format!("Unknown: its host {host} has not reported to the manager"),
@@ -371,6 +376,7 @@ mod tests {
         assert_eq!(lost.address, None);
         assert_eq!(lost.exit_code(), None);
         assert!(lost.status.contains("h2 is down"), "{}", lost.status);
+        assert_eq!(lost.lost_with_host(), Some("h2"), "{lost:?}");
         let gone = summarize(&service(), Some(&running), &HashMap::new());
         assert_eq!(gone.state, "exited");
         let unsure = summarize(&service(), Some(&running), &nodes(NodeState::UNKNOWN));
