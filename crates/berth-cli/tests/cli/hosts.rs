@@ -476,6 +476,39 @@ fn apps_move_onto_the_swarm_without_a_failed_request_spread_and_survive_a_host()
         .clone();
     assert_eq!(on_h2, 1, "{listed}");
 
+    // One-offs work on a platform of many hosts as on one: piped, on a
+    // terminal and detached, with their exit codes.
+    let piped = app.berth(&[
+        "run",
+        "-x",
+        "--",
+        "/bin/sh",
+        "-c",
+        "echo from-$DYNO; exit 3",
+    ]);
+    assert_eq!(piped.code, Some(3), "{}", piped.stderr);
+    assert!(piped.stdout.starts_with("from-run."), "{}", piped.stdout);
+    let mut terminal = OnTerminal::spawn(&world, &["run", "-x", "-a", &app.name, "sh"], 24, 80);
+    terminal.type_in("echo hi-$((6*7))\r");
+    terminal.wait_for("hi-42", 1);
+    terminal.type_in("exit 5\r");
+    assert_eq!(terminal.exit_code(), Some(5), "{}", terminal.shown());
+    let detached = app
+        .berth(&["run:detached", "--json", "echo detached-$((2*3)); exit 4"])
+        .json();
+    let dyno = detached["dyno"].as_str().unwrap().to_string();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let log = app.berth(&["logs", "-n", "1000"]).ok();
+        if log.contains(&format!("app[{dyno}]: detached-6"))
+            && log.contains(&format!("berth[{dyno}]: Process exited with status 4"))
+        {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{dyno} not in the log:\n{log}");
+        std::thread::sleep(Duration::from_millis(500));
+    }
+
     // Old images go from every host, not only from the one that built them:
     // with one release kept, v1's image leaves h2 once v3 runs.
     let v1_image = format!("{}/berth/{}:v1-web", cluster.registry(), app.name);
