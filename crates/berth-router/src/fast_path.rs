@@ -420,7 +420,9 @@ impl Worker {
             let reused = pooled.is_some();
             let mut upstream = match pooled.take() {
                 Some(upstream) => upstream,
-                None => connect(target.address).await.ok_or(Failure::Unanswered)?,
+                None => connect(target.address, self.router.config.connect_timeout)
+                    .await
+                    .ok_or(Failure::Unanswered)?,
             };
             if upstream.write_all(&scratch.upstream_head).await.is_err() {
                 if reused {
@@ -559,11 +561,8 @@ impl Error {
     }
 }
 
-/// How long connecting to an upstream may take.
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
-
-async fn connect(address: SocketAddr) -> Option<TcpStream> {
-    let stream = tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(address))
+async fn connect(address: SocketAddr, timeout: Duration) -> Option<TcpStream> {
+    let stream = tokio::time::timeout(timeout, TcpStream::connect(address))
         .await
         .ok()?
         .ok()?;

@@ -52,6 +52,12 @@ pub struct RouterConfig {
     pub max_connections: usize,
     /// The largest request head (request line and headers) accepted.
     pub max_header_bytes: usize,
+    /// How long connecting to an upstream may take before the request goes
+    /// to another process.
+    /// Upstreams are on the same network: this leaves room for one resent
+    /// SYN (Linux resends after 1 s) and still for a retry elsewhere within a
+    /// client's typical 5 s timeout.
+    pub connect_timeout: Duration,
     /// Threads serving connections, each with its own event loop and
     /// upstream pool (0: one per CPU).
     pub workers: usize,
@@ -65,6 +71,7 @@ impl Default for RouterConfig {
             head_timeout: Duration::from_secs(30),
             max_connections: 4096,
             max_header_bytes: 64 * 1024,
+            connect_timeout: Duration::from_secs(2),
             workers: 0,
         }
     }

@@ -19,7 +19,7 @@ use tokio_rustls::TlsAcceptor;
 use crate::fast_path;
 use crate::slots::ConnectionSlot;
 use crate::upstream_pool::{UpstreamPool, IDLE_LIMIT};
-use crate::{ProxyBody, Router, SHUTDOWN_GRACE};
+use crate::{ProxyBody, Router, RouterConfig, SHUTDOWN_GRACE};
 
 /// What a worker thread serves connections with.
 pub(crate) struct Worker {
@@ -84,7 +84,7 @@ pub(crate) fn start(
                 };
                 runtime.block_on(async move {
                     let worker = Arc::new(Worker {
-                        client: upstream_client(),
+                        client: upstream_client(&router.config),
                         pool: UpstreamPool::default(),
                         http: connection_builder(&router),
                         router,
@@ -158,10 +158,10 @@ async fn deal(
     }
 }
 
-fn upstream_client() -> Client<HttpConnector, ProxyBody> {
+fn upstream_client(config: &RouterConfig) -> Client<HttpConnector, ProxyBody> {
     let mut connector = HttpConnector::new();
     connector.set_nodelay(true);
-    connector.set_connect_timeout(Some(Duration::from_secs(5)));
+    connector.set_connect_timeout(Some(config.connect_timeout));
     Client::builder(TokioExecutor::new())
         .pool_idle_timeout(Duration::from_secs(60))
         .pool_max_idle_per_host(256)

@@ -386,6 +386,7 @@ impl Settings {
             max_connections: self.router_max_connections,
             max_header_bytes: self.router_max_header_bytes,
             workers: self.router_workers,
+            ..RouterConfig::default()
         }
     }
 }
