@@ -346,6 +346,11 @@ struct ResponseHead {
 enum Failure {
     /// No response, before any response byte: another try may follow.
     Unanswered,
+    /// The address could not be reached: no connection could be made, or
+    /// a new one ended before any response byte (as docker-proxy does when
+    /// nothing listens behind it). Passed over for a while; another try may
+    /// follow.
+    Unreachable,
     /// A response whose framing is invalid or ambiguous (Heroku's H17):
     /// neither relayed nor retried.
     PoorlyFormatted,
@@ -365,7 +370,7 @@ impl Worker {
         request.write_upstream_head(&mut scratch.upstream_head, &self.local_port_text);
         let mut last_dyno = "";
         // An idempotent request gets one more try, on the next process.
-        for target in route.rotation().take(2) {
+        for target in route.tries() {
             last_dyno = &target.dyno;
             let in_flight = InFlight::start(target);
             let attempt = self.attempt(target, request.head_only, scratch);
@@ -373,6 +378,10 @@ impl Worker {
                 match tokio::time::timeout(self.router.config.first_byte_timeout, attempt).await {
                     Ok(Ok(answered)) => answered,
                     Ok(Err(Failure::Unanswered)) => continue,
+                    Ok(Err(Failure::Unreachable)) => {
+                        target.health().mark_unreachable();
+                        continue;
+                    }
                     Ok(Err(Failure::PoorlyFormatted)) => {
                         let page =
                             Error::new(Page::AppError, "H17", "Poorly formatted HTTP response");
@@ -387,6 +396,7 @@ impl Worker {
                             .await;
                     }
                 };
+            target.health().mark_reachable();
             let service = started.elapsed().as_millis();
             let (sent, keep_alive) = self
                 .relay(target, upstream, head, request.close, client, scratch)
@@ -422,19 +432,22 @@ impl Worker {
                 Some(upstream) => upstream,
                 None => connect(target.address, self.router.config.connect_timeout)
                     .await
-                    .ok_or(Failure::Unanswered)?,
+                    .ok_or(Failure::Unreachable)?,
             };
             if upstream.write_all(&scratch.upstream_head).await.is_err() {
                 if reused {
                     continue;
                 }
-                return Err(Failure::Unanswered);
+                return Err(Failure::Unreachable);
             }
             scratch.response.clear();
             match read_response_head(&mut upstream, head_only, scratch).await {
                 Ok(head) => return Ok((upstream, head)),
                 // A pooled connection the app had closed: try a new one.
                 Err(Failure::Unanswered) if reused && scratch.response.is_empty() => continue,
+                Err(Failure::Unanswered) if scratch.response.is_empty() => {
+                    return Err(Failure::Unreachable)
+                }
                 Err(failure) => return Err(failure),
             }
         }
@@ -1011,7 +1024,7 @@ mod tests {
         match rewrite_response_head(&response, false, &mut out) {
             Ok(head) => Ok((head, String::from_utf8(out).unwrap())),
             Err(Failure::PoorlyFormatted) => Err("poorly formatted"),
-            Err(Failure::Unanswered) => Err("unanswered"),
+            Err(Failure::Unanswered | Failure::Unreachable) => Err("unanswered"),
         }
     }
 

@@ -5,6 +5,7 @@
 
 mod fast_path;
 mod headers;
+mod health;
 mod pages;
 mod proxy;
 mod slots;
@@ -28,7 +29,7 @@ use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 
 pub use table::{AppRoute, Upstream};
-use table::{InFlightCounters, RouteTable};
+use table::{RouteTable, UpstreamStates};
 pub use tls::{crypto_provider, HostTls, ServerCertificate, TlsError};
 
 pub(crate) type ProxyBody = BoxBody<Bytes, hyper::Error>;
@@ -53,7 +54,7 @@ pub struct RouterConfig {
     /// The largest request head (request line and headers) accepted.
     pub max_header_bytes: usize,
     /// How long connecting to an upstream may take before the request goes
-    /// to another process.
+    /// to another process (and the address is passed over for a while).
     /// Upstreams are on the same network: this leaves room for one resent
     /// SYN (Linux resends after 1 s) and still for a retry elsewhere within a
     /// client's typical 5 s timeout.
@@ -81,12 +82,13 @@ impl Default for RouterConfig {
 /// (`at=info method=GET path="/" …`).
 pub type RouterLog = Arc<dyn Fn(&str, String) + Send + Sync>;
 
-/// What every worker shares: routes, challenges, in-flight counts, the log.
+/// What every worker shares: routes, challenges, upstream states, the log.
 pub struct Router {
     table: ArcSwap<RouteTable>,
     /// ACME HTTP-01 answers, by token: served before any host routing.
     challenges: ArcSwap<HashMap<String, String>>,
-    in_flight: InFlightCounters,
+    /// In-flight counts and health per upstream address.
+    upstreams: UpstreamStates,
     log: RouterLog,
     config: RouterConfig,
     /// Certificates and HTTPS policies, by hostname.
@@ -102,7 +104,7 @@ impl Router {
         Arc::new(Self {
             table: ArcSwap::from_pointee(RouteTable::default()),
             challenges: ArcSwap::from_pointee(HashMap::new()),
-            in_flight: InFlightCounters::default(),
+            upstreams: UpstreamStates::default(),
             log,
             tls_hosts: Arc::new(ArcSwap::from_pointee(HashMap::new())),
             https_port: AtomicU16::new(0),
@@ -163,7 +165,7 @@ impl Router {
     /// Replaces the whole route table at once.
     pub fn set_routes(&self, routes: Vec<AppRoute>) {
         self.table
-            .store(Arc::new(RouteTable::new(routes, &self.in_flight)));
+            .store(Arc::new(RouteTable::new(routes, &self.upstreams)));
     }
 
     /// Replaces the ACME HTTP-01 challenge answers (token → key authorization).
@@ -174,7 +176,7 @@ impl Router {
     /// Requests to `upstream` not yet finished (response body included):
     /// what a cutover waits for before stopping an old process.
     pub fn in_flight(&self, upstream: SocketAddr) -> usize {
-        self.in_flight.get(upstream)
+        self.upstreams.in_flight(upstream)
     }
 
     /// Serves HTTP/1.1 and HTTP/2 (cleartext) on `listener` until `shutdown`

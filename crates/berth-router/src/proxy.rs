@@ -180,7 +180,8 @@ impl Worker {
             std::iter::once((body.boxed(), std::mem::take(&mut parts.headers))).chain(retry);
 
         let mut last_dyno = String::new();
-        for (target, (request_body, headers)) in route.rotation().zip(tries) {
+        // The tries first: no upstream is looked at for a try that will not come.
+        for ((request_body, headers), target) in tries.zip(route.tries()) {
             last_dyno.clone_from(&target.dyno);
             let mut upstream_request = Request::new(request_body);
             *upstream_request.method_mut() = parts.method.clone();
@@ -221,10 +222,14 @@ impl Worker {
                 }
                 Ok(Err(error)) => {
                     tracing::debug!(app = %route.app, dyno = %target.dyno, %error, "upstream failed");
+                    if error.is_connect() {
+                        target.health().mark_unreachable();
+                    }
                     continue;
                 }
                 Ok(Ok(response)) => response,
             };
+            target.health().mark_reachable();
             if headers::has_ambiguous_framing(response.headers()) {
                 log_error(
                     "H17",

@@ -8,6 +8,8 @@ use std::sync::{Arc, Mutex};
 
 use hyper::http::uri::Authority;
 
+use crate::health::Health;
+
 /// One web process an app's traffic can go to.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Upstream {
@@ -27,58 +29,79 @@ pub struct AppRoute {
     pub maintenance: bool,
 }
 
-/// An upstream as requests use it: its address already in URI form, and the
-/// count of requests in flight to it, shared by every table that names it.
+/// An upstream as requests use it: its address already in URI form, and
+/// what the router knows of that address across every table that names it.
 pub(crate) struct Target {
     pub dyno: String,
     pub address: SocketAddr,
     pub authority: Authority,
-    pub in_flight: Arc<AtomicUsize>,
+    pub state: Arc<UpstreamState>,
 }
 
-/// Requests in flight per upstream address. Counters outlive table swaps,
-/// so a cutover can wait for requests that began under the previous table.
+impl Target {
+    pub fn health(&self) -> &Health {
+        &self.state.health
+    }
+}
+
+/// What the router knows of one upstream address.
 #[derive(Default)]
-pub(crate) struct InFlightCounters {
-    by_address: Mutex<HashMap<SocketAddr, Arc<AtomicUsize>>>,
+pub(crate) struct UpstreamState {
+    in_flight: AtomicUsize,
+    health: Health,
 }
 
-impl InFlightCounters {
-    fn counter(&self, address: SocketAddr) -> Arc<AtomicUsize> {
-        let mut counters = self.by_address.lock().expect("in-flight counters lock");
-        counters.entry(address).or_default().clone()
+/// Per upstream address: the requests in flight and its health. They
+/// outlive table swaps, so a cutover can wait for requests that began under
+/// the previous table, and an address that could not be reached stays
+/// passed over when the table is replaced.
+#[derive(Default)]
+pub(crate) struct UpstreamStates {
+    by_address: Mutex<HashMap<SocketAddr, Arc<UpstreamState>>>,
+}
+
+impl UpstreamStates {
+    fn state(&self, address: SocketAddr) -> Arc<UpstreamState> {
+        let mut states = self.by_address.lock().expect("upstream states lock");
+        states.entry(address).or_default().clone()
     }
 
-    pub fn get(&self, address: SocketAddr) -> usize {
-        let counters = self.by_address.lock().expect("in-flight counters lock");
-        counters
+    /// Requests to `address` in flight.
+    pub fn in_flight(&self, address: SocketAddr) -> usize {
+        let states = self.by_address.lock().expect("upstream states lock");
+        states
             .get(&address)
-            .map_or(0, |count| count.load(Ordering::Acquire))
+            .map_or(0, |state| state.in_flight.load(Ordering::Acquire))
     }
 
-    /// Forgets counters nothing else holds and that count nothing.
+    /// Forgets addresses nothing else holds and with nothing in flight.
     fn prune(&self) {
-        let mut counters = self.by_address.lock().expect("in-flight counters lock");
-        counters
-            .retain(|_, count| Arc::strong_count(count) > 1 || count.load(Ordering::Acquire) > 0);
+        let mut states = self.by_address.lock().expect("upstream states lock");
+        states.retain(|_, state| {
+            Arc::strong_count(state) > 1 || state.in_flight.load(Ordering::Acquire) > 0
+        });
     }
 }
 
 /// One request in flight to an upstream; counted until dropped.
-pub(crate) struct InFlight(Arc<AtomicUsize>);
+pub(crate) struct InFlight(Arc<UpstreamState>);
 
 impl InFlight {
     pub fn start(target: &Target) -> Self {
-        target.in_flight.fetch_add(1, Ordering::AcqRel);
-        Self(target.in_flight.clone())
+        target.state.in_flight.fetch_add(1, Ordering::AcqRel);
+        Self(target.state.clone())
     }
 }
 
 impl Drop for InFlight {
     fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::AcqRel);
+        self.0.in_flight.fetch_sub(1, Ordering::AcqRel);
     }
 }
+
+/// How many upstreams one request may go to: a second only when the first
+/// failed before answering.
+pub(crate) const TRIES: usize = 2;
 
 pub(crate) struct RouteEntry {
     pub app: String,
@@ -89,15 +112,75 @@ pub(crate) struct RouteEntry {
 }
 
 impl RouteEntry {
-    /// The upstreams in the order to try them for one request.
-    pub fn rotation(&self) -> impl Iterator<Item = &Target> {
+    /// The upstreams to try for one request, in order.
+    pub fn tries(&self) -> Tries<'_> {
         let count = self.targets.len();
         let start = if count == 0 {
             0
         } else {
             self.next.fetch_add(1, Ordering::Relaxed) % count
         };
-        (0..count).map(move |offset| &self.targets[(start + offset) % count])
+        Tries {
+            targets: &self.targets,
+            start,
+            offset: 0,
+            fallback: false,
+            given: 0,
+            given_first: None,
+        }
+    }
+}
+
+/// Up to `TRIES` upstreams, in turn from where the round robin has got to:
+/// first those not marked unreachable; then, only when none of those is
+/// left, marked ones (so a one-process app, or one whose processes were all
+/// marked, still gets its tries). Health is looked at only as each is
+/// asked for, so no other upstream is judged for a request the first one
+/// answered.
+pub(crate) struct Tries<'entry> {
+    targets: &'entry [Target],
+    start: usize,
+    /// The next offset from `start` to look at, in the current pass.
+    offset: usize,
+    /// In the second pass, over the marked ones.
+    fallback: bool,
+    given: usize,
+    /// The offset given in the first pass: the second pass, if it comes
+    /// at all, follows a first that gave one at most.
+    given_first: Option<usize>,
+}
+
+impl<'entry> Iterator for Tries<'entry> {
+    type Item = &'entry Target;
+
+    fn next(&mut self) -> Option<&'entry Target> {
+        let count = self.targets.len();
+        while self.given < TRIES {
+            if self.offset == count {
+                if self.fallback {
+                    return None;
+                }
+                self.fallback = true;
+                self.offset = 0;
+                continue;
+            }
+            let offset = self.offset;
+            self.offset += 1;
+            let target = &self.targets[(self.start + offset) % count];
+            let take = if self.fallback {
+                self.given_first != Some(offset)
+            } else {
+                target.health().admits()
+            };
+            if take {
+                if !self.fallback {
+                    self.given_first = Some(offset);
+                }
+                self.given += 1;
+                return Some(target);
+            }
+        }
+        None
     }
 }
 
@@ -107,7 +190,7 @@ pub(crate) struct RouteTable {
 }
 
 impl RouteTable {
-    pub fn new(routes: Vec<AppRoute>, counters: &InFlightCounters) -> Self {
+    pub fn new(routes: Vec<AppRoute>, states: &UpstreamStates) -> Self {
         let mut by_host = HashMap::new();
         for route in routes {
             let targets = route
@@ -116,7 +199,7 @@ impl RouteTable {
                 .filter_map(|upstream| {
                     Some(Target {
                         authority: Authority::try_from(upstream.address.to_string()).ok()?,
-                        in_flight: counters.counter(upstream.address),
+                        state: states.state(upstream.address),
                         address: upstream.address,
                         dyno: upstream.dyno,
                     })
@@ -132,7 +215,7 @@ impl RouteTable {
                 by_host.insert(host.to_ascii_lowercase(), entry.clone());
             }
         }
-        counters.prune();
+        states.prune();
         Self { by_host }
     }
 
@@ -171,7 +254,7 @@ mod tests {
                 upstreams: vec![upstream(1)],
                 maintenance: false,
             }],
-            &InFlightCounters::default(),
+            &UpstreamStates::default(),
         );
         for host in [
             "demo.localhost",
@@ -197,49 +280,94 @@ mod tests {
                 upstreams: vec![upstream(1), upstream(2), upstream(3)],
                 maintenance: false,
             }],
-            &InFlightCounters::default(),
+            &UpstreamStates::default(),
         );
         let entry = table.lookup("demo.localhost").unwrap();
         let firsts: Vec<u16> = (0..6)
-            .map(|_| {
-                entry
-                    .rotation()
-                    .next()
-                    .unwrap()
-                    .authority
-                    .port_u16()
-                    .unwrap()
-            })
+            .map(|_| entry.tries().next().unwrap().authority.port_u16().unwrap())
             .collect();
         assert_eq!(firsts, [1, 2, 3, 1, 2, 3]);
-        let order: Vec<u16> = entry
-            .rotation()
-            .map(|u| u.authority.port_u16().unwrap())
-            .collect();
         assert_eq!(
-            order,
-            [1, 2, 3],
-            "a failed upstream is followed by the next"
+            ports(entry.tries()),
+            [1, 2],
+            "a failed upstream is followed by the next, once"
+        );
+    }
+
+    fn ports<'a>(tries: impl Iterator<Item = &'a Target>) -> Vec<u16> {
+        tries.map(|target| target.address.port()).collect()
+    }
+
+    #[test]
+    fn unreachable_upstreams_are_tried_last() {
+        let table = RouteTable::new(
+            vec![AppRoute {
+                app: "demo".into(),
+                hosts: vec!["demo.localhost".into()],
+                upstreams: vec![upstream(1), upstream(2), upstream(3)],
+                maintenance: false,
+            }],
+            &UpstreamStates::default(),
+        );
+        let entry = table.lookup("demo.localhost").unwrap();
+        entry.targets[0].health().mark_unreachable();
+        entry.targets[1].health().mark_unreachable();
+        let orders: Vec<Vec<u16>> = (0..3).map(|_| ports(entry.tries())).collect();
+        assert_eq!(
+            orders,
+            [[3, 1], [3, 2], [3, 1]],
+            "the one left first, then a marked one in turn"
+        );
+        entry.targets[2].health().mark_unreachable();
+        assert_eq!(ports(entry.tries()), [1, 2], "all marked: tried in turn");
+        entry.targets[0].health().mark_reachable();
+        assert_eq!(
+            ports(entry.tries()),
+            [1, 2],
+            "out of turn while the others are marked"
         );
     }
 
     #[test]
-    fn in_flight_counts_survive_a_table_swap() {
-        let counters = InFlightCounters::default();
+    fn a_one_upstream_app_tries_its_upstream_even_when_marked() {
+        let table = RouteTable::new(
+            vec![AppRoute {
+                app: "demo".into(),
+                hosts: vec!["demo.localhost".into()],
+                upstreams: vec![upstream(1)],
+                maintenance: false,
+            }],
+            &UpstreamStates::default(),
+        );
+        let entry = table.lookup("demo.localhost").unwrap();
+        entry.targets[0].health().mark_unreachable();
+        assert_eq!(ports(entry.tries()), [1]);
+    }
+
+    #[test]
+    fn upstream_states_survive_a_table_swap() {
+        let states = UpstreamStates::default();
         let route = AppRoute {
             app: "demo".into(),
             hosts: vec!["demo.localhost".into()],
             upstreams: vec![upstream(1)],
             maintenance: false,
         };
-        let old = RouteTable::new(vec![route], &counters);
+        let old = RouteTable::new(vec![route.clone()], &states);
         let request = InFlight::start(&old.lookup("demo.localhost").unwrap().targets[0]);
+        old.lookup("demo.localhost").unwrap().targets[0]
+            .health()
+            .mark_unreachable();
         drop(old);
-        let _new = RouteTable::new(Vec::new(), &counters);
-        assert_eq!(counters.get(upstream(1).address), 1);
+        let new = RouteTable::new(vec![route], &states);
+        let target = &new.lookup("demo.localhost").unwrap().targets[0];
+        assert!(!target.health().admits(), "still marked");
+        drop(new);
+        let _empty = RouteTable::new(Vec::new(), &states);
+        assert_eq!(states.in_flight(upstream(1).address), 1);
         drop(request);
-        assert_eq!(counters.get(upstream(1).address), 0);
-        RouteTable::new(Vec::new(), &counters);
-        assert!(counters.by_address.lock().unwrap().is_empty());
+        assert_eq!(states.in_flight(upstream(1).address), 0);
+        RouteTable::new(Vec::new(), &states);
+        assert!(states.by_address.lock().unwrap().is_empty());
     }
 }

@@ -15,6 +15,13 @@ use hyper_util::rt::TokioExecutor;
 async fn backend(name: &'static str) -> SocketAddr {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = listener.local_addr().unwrap();
+    serve_backend(listener, name);
+    address
+}
+
+/// Serves `backend`'s answers on `listener`; `/echo` answers with the
+/// request's body.
+fn serve_backend(listener: TcpListener, name: &'static str) {
     tokio::spawn(async move {
         loop {
             let (stream, _) = listener.accept().await.unwrap();
@@ -50,6 +57,10 @@ async fn backend(name: &'static str) -> SocketAddr {
                                 .len();
                             return Ok(Response::new(Full::new(Bytes::from(received.to_string()))));
                         }
+                        "/echo" => {
+                            let body = request.into_body().collect().await.unwrap().to_bytes();
+                            return Ok(Response::new(Full::new(body)));
+                        }
                         _ => {}
                     }
                     let header = |name: &str| {
@@ -77,7 +88,6 @@ async fn backend(name: &'static str) -> SocketAddr {
             );
         }
     });
-    address
 }
 
 /// An address where nothing listens.
@@ -609,4 +619,87 @@ async fn a_client_that_stops_inside_the_http2_preface_is_closed_at_the_head_dead
     }
     let (status, _) = get(&running, "demo.localhost").await;
     assert_eq!(status, 200, "the router serves on");
+}
+/// An address that refuses connections for now: bound, not listening, so
+/// no one else takes the port before `socket.listen` opens it.
+fn refusing_for_now() -> (SocketAddr, tokio::net::TcpSocket) {
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    (socket.local_addr().unwrap(), socket)
+}
+
+/// Counts what it accepts on `listener` and resets each connection once
+/// `read_first` has read what it wants from it (nothing at all: at once).
+fn resetting<F>(
+    listener: TcpListener,
+    read_first: fn(tokio::net::TcpStream) -> F,
+) -> Arc<std::sync::atomic::AtomicUsize>
+where
+    F: Future<Output = tokio::net::TcpStream> + Send + 'static,
+{
+    let accepted = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = accepted.clone();
+    tokio::spawn(async move {
+        loop {
+            let (stream, _) = listener.accept().await.unwrap();
+            counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            tokio::spawn(async move {
+                let stream = read_first(stream).await;
+                // Closing with lingering off sends a reset.
+                socket2::SockRef::from(&stream)
+                    .set_linger(Some(Duration::ZERO))
+                    .unwrap();
+            });
+        }
+    });
+    accepted
+}
+
+/// Posts `body` to `/echo`: the status and the body that came back.
+async fn post_echo(client: &reqwest::Client, running: &Running, body: Vec<u8>) -> (u16, Vec<u8>) {
+    let response = client
+        .post(format!("http://{}/echo", running.address))
+        .header("host", "demo.localhost")
+        .timeout(Duration::from_secs(10))
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    (status, response.bytes().await.unwrap().to_vec())
+}
+
+#[tokio::test]
+async fn an_upstream_that_resets_at_once_is_passed_over_after_one_try() {
+    let live = backend("live").await;
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let resetter = listener.local_addr().unwrap();
+    let accepted = resetting(listener, |stream| async { stream });
+    let running = router(vec![route(vec![(resetter, "web.1"), (live, "web.2")])]).await;
+    for _ in 0..20 {
+        let (status, body) = get(&running, "demo.localhost").await;
+        assert_eq!((status, body.split(' ').next().unwrap()), (200, "live"));
+    }
+    // Let any further connection the router made be accepted and counted.
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(accepted.load(std::sync::atomic::Ordering::SeqCst), 1);
+}
+
+#[tokio::test]
+async fn an_app_whose_only_process_was_unreachable_is_served_as_soon_as_it_is_back() {
+    let (address, socket) = refusing_for_now();
+    let running = router(vec![route(vec![(address, "web.1")])]).await;
+    let client = reqwest::Client::new();
+    let (status, _) = get(&running, "demo.localhost").await;
+    assert_eq!(status, 502);
+    let (status, _) = post_echo(&client, &running, b"refused".to_vec()).await;
+    assert_eq!(status, 502);
+    serve_backend(socket.listen(64).unwrap(), "back");
+    let (status, body) = get(&running, "demo.localhost").await;
+    assert_eq!((status, body.split(' ').next().unwrap()), (200, "back"));
+    let body = b"back again".to_vec();
+    assert_eq!(
+        post_echo(&client, &running, body.clone()).await,
+        (200, body)
+    );
 }
