@@ -8,6 +8,7 @@ mod headers;
 mod health;
 mod pages;
 mod proxy;
+mod reclaimable;
 mod slots;
 mod table;
 mod tls;

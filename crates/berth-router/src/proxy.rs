@@ -1,6 +1,7 @@
 //! Forwarding one request: find the app, pick a web process in turn, pass
-//! the request on (retrying an idempotent one once on another process when
-//! the first fails before any response byte), stream the answer back.
+//! the request on (once more, to another process, when the first could not
+//! be connected to, or for an idempotent request without a body when the
+//! first failed before any response byte), stream the answer back.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -16,6 +17,7 @@ use hyper_util::rt::TokioIo;
 
 use crate::headers;
 use crate::pages::Page;
+use crate::reclaimable::{Reclaim, ReclaimableBody};
 use crate::slots::ConnectionSlot;
 use crate::table::InFlight;
 use crate::tracked::{AccessLog, TrackedBody};
@@ -158,7 +160,9 @@ impl Worker {
         let client_upgrade = upgrade.then(|| hyper::upgrade::on(&mut request));
         let (mut parts, body) = request.into_parts();
         let idempotent = matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS);
-        let retryable = idempotent && body.is_end_stream() && !upgrade;
+        // Sent again after a failure that may have come after the app got it:
+        // only a request that means the same however often it comes.
+        let repeatable = idempotent && body.is_end_stream() && !upgrade;
         headers::forward(
             &mut parts.headers,
             &host,
@@ -171,22 +175,31 @@ impl Worker {
             headers::forwarded_over_tls(&mut parts.headers);
         }
         let hsts = self.tls.is_some() && tls_host.is_some_and(|tls_host| tls_host.hsts);
-        // An idempotent request without a body gets one more try, on the next process.
-        let retry = retryable.then(|| {
-            let body = Empty::new().map_err(|never| match never {}).boxed();
-            (body, parts.headers.clone())
-        });
-        let tries =
-            std::iter::once((body.boxed(), std::mem::take(&mut parts.headers))).chain(retry);
+        let has_body = !body.is_end_stream();
+        // The body while no try has read from it (none: an empty body).
+        let mut unread = has_body.then_some(body);
+        // Only an app with another process can see a second try.
+        let may_retry = route.targets.len() > 1;
 
         let mut last_dyno = String::new();
-        // The tries first: no upstream is looked at for a try that will not come.
-        for ((request_body, headers), target) in tries.zip(route.tries()) {
+        for target in route.tries() {
             last_dyno.clone_from(&target.dyno);
+            let (request_body, reclaim) = match unread.take() {
+                Some(body) => {
+                    let (body, reclaim) = ReclaimableBody::new(body);
+                    (body.boxed(), Some(reclaim))
+                }
+                None if has_body => break,
+                None => (Empty::new().map_err(|never| match never {}).boxed(), None),
+            };
             let mut upstream_request = Request::new(request_body);
             *upstream_request.method_mut() = parts.method.clone();
             *upstream_request.version_mut() = Version::HTTP_11;
-            *upstream_request.headers_mut() = headers;
+            *upstream_request.headers_mut() = if may_retry {
+                parts.headers.clone()
+            } else {
+                std::mem::take(&mut parts.headers)
+            };
             *upstream_request.uri_mut() = match Uri::builder()
                 .scheme(Scheme::HTTP)
                 .authority(target.authority.clone())
@@ -220,12 +233,20 @@ impl Worker {
                     );
                     return Page::AppError.response();
                 }
+                Ok(Err(error)) if error.is_connect() => {
+                    tracing::debug!(app = %route.app, dyno = %target.dyno, %error, "upstream unreachable");
+                    target.health().mark_unreachable();
+                    // Nothing of the request was sent: whatever it is, it
+                    // goes to the next process, with its body.
+                    unread = reclaim.and_then(Reclaim::take);
+                    continue;
+                }
                 Ok(Err(error)) => {
                     tracing::debug!(app = %route.app, dyno = %target.dyno, %error, "upstream failed");
-                    if error.is_connect() {
-                        target.health().mark_unreachable();
+                    if repeatable {
+                        continue;
                     }
-                    continue;
+                    break;
                 }
                 Ok(Ok(response)) => response,
             };

@@ -620,6 +620,7 @@ async fn a_client_that_stops_inside_the_http2_preface_is_closed_at_the_head_dead
     let (status, _) = get(&running, "demo.localhost").await;
     assert_eq!(status, 200, "the router serves on");
 }
+
 /// An address that refuses connections for now: bound, not listening, so
 /// no one else takes the port before `socket.listen` opens it.
 fn refusing_for_now() -> (SocketAddr, tokio::net::TcpSocket) {
@@ -655,6 +656,32 @@ where
     accepted
 }
 
+/// Reads a request head and the `content-length` bytes of body after it (bounded).
+async fn read_request(mut stream: tokio::net::TcpStream) -> tokio::net::TcpStream {
+    let mut received = Vec::new();
+    let reading = async {
+        let mut chunk = [0u8; 4096];
+        loop {
+            if let Some(end) = received.windows(4).position(|w| w == b"\r\n\r\n") {
+                let head = String::from_utf8_lossy(&received[..end]).to_ascii_lowercase();
+                let length: usize = head
+                    .lines()
+                    .find_map(|line| line.strip_prefix("content-length:"))
+                    .map_or(0, |value| value.trim().parse().unwrap());
+                if received.len() >= end + 4 + length {
+                    return;
+                }
+            }
+            match stream.read(&mut chunk).await {
+                Ok(0) | Err(_) => return,
+                Ok(n) => received.extend_from_slice(&chunk[..n]),
+            }
+        }
+    };
+    let _ = tokio::time::timeout(Duration::from_secs(5), reading).await;
+    stream
+}
+
 /// Posts `body` to `/echo`: the status and the body that came back.
 async fn post_echo(client: &reqwest::Client, running: &Running, body: Vec<u8>) -> (u16, Vec<u8>) {
     let response = client
@@ -667,6 +694,47 @@ async fn post_echo(client: &reqwest::Client, running: &Running, body: Vec<u8>) -
         .unwrap();
     let status = response.status().as_u16();
     (status, response.bytes().await.unwrap().to_vec())
+}
+
+#[tokio::test]
+async fn a_post_an_unreachable_process_could_not_take_goes_to_another_with_its_body() {
+    let live = backend("live").await;
+    let running = router(vec![]).await;
+    let client = reqwest::Client::new();
+    // A new table each time starts its turn at the refusing process, and
+    // the refusing address is new, so never passed over.
+    for round in 0..20 {
+        running.router.set_routes(vec![route(vec![
+            (dead_address().await, "web.1"),
+            (live, "web.2"),
+        ])]);
+        let body = format!("payload {round} ")
+            .repeat(round * 5000 + 1)
+            .into_bytes();
+        let (status, echoed) = post_echo(&client, &running, body.clone()).await;
+        assert_eq!(status, 200, "round {round}");
+        assert!(echoed == body, "round {round}: the body arrived whole");
+    }
+    // One table over many requests: the refusing process is passed over.
+    running.router.set_routes(vec![route(vec![
+        (dead_address().await, "web.1"),
+        (live, "web.2"),
+    ])]);
+    for round in 0..50 {
+        let body = format!("request {round}").into_bytes();
+        assert_eq!(
+            post_echo(&client, &running, body.clone()).await,
+            (200, body)
+        );
+    }
+    let lines = running.log_lines(70).await;
+    assert!(
+        lines.iter().all(
+            |(_, line)| line.starts_with("at=info method=POST path=\"/echo\"")
+                && line.contains(" dyno=web.2 ")
+        ),
+        "{lines:?}"
+    );
 }
 
 #[tokio::test]
@@ -686,6 +754,29 @@ async fn an_upstream_that_resets_at_once_is_passed_over_after_one_try() {
 }
 
 #[tokio::test]
+async fn a_refusing_upstream_is_passed_over_by_posts_and_gets_alike() {
+    let live = backend("live").await;
+    let (refusing, socket) = refusing_for_now();
+    let running = router(vec![route(vec![(refusing, "web.1"), (live, "web.2")])]).await;
+    let client = reqwest::Client::new();
+    let (status, _) = post_echo(&client, &running, b"first".to_vec()).await;
+    assert_eq!(status, 200);
+    // Were the router to try the address again, it would be accepted now.
+    let accepted = resetting(socket.listen(64).unwrap(), |stream| async { stream });
+    for round in 0..10 {
+        let body = format!("then {round}").into_bytes();
+        assert_eq!(
+            post_echo(&client, &running, body.clone()).await,
+            (200, body)
+        );
+        let (status, body) = get(&running, "demo.localhost").await;
+        assert_eq!((status, body.split(' ').next().unwrap()), (200, "live"));
+    }
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(accepted.load(std::sync::atomic::Ordering::SeqCst), 0);
+}
+
+#[tokio::test]
 async fn an_app_whose_only_process_was_unreachable_is_served_as_soon_as_it_is_back() {
     let (address, socket) = refusing_for_now();
     let running = router(vec![route(vec![(address, "web.1")])]).await;
@@ -701,5 +792,38 @@ async fn an_app_whose_only_process_was_unreachable_is_served_as_soon_as_it_is_ba
     assert_eq!(
         post_echo(&client, &running, body.clone()).await,
         (200, body)
+    );
+}
+
+#[tokio::test]
+async fn a_post_the_app_may_have_read_is_never_sent_again() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let reader = listener.local_addr().unwrap();
+    let read_by_resetter = resetting(listener, read_request);
+    let (other, accepted_by_other) = scripted_backend().await;
+    let running = router(vec![]).await;
+    let client = reqwest::Client::new();
+    for round in 0..3 {
+        running
+            .router
+            .set_routes(vec![route(vec![(reader, "web.1"), (other, "web.2")])]);
+        let (status, page) = post_echo(&client, &running, vec![b'x'; 64 * 1024]).await;
+        assert_eq!(status, 502, "round {round}");
+        assert!(String::from_utf8_lossy(&page).contains("Application error"));
+    }
+    let lines = running.log_lines(3).await;
+    assert!(
+        lines.iter().all(|(_, line)| line.starts_with(
+            "at=error code=H13 desc=\"Connection closed without response\" method=POST path=\"/echo\""
+        ) && line.contains(" dyno=web.1 ")),
+        "{lines:?}"
+    );
+    assert_eq!(
+        read_by_resetter.load(std::sync::atomic::Ordering::SeqCst),
+        3
+    );
+    assert_eq!(
+        accepted_by_other.load(std::sync::atomic::Ordering::SeqCst),
+        0
     );
 }
