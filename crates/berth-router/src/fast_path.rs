@@ -346,10 +346,10 @@ struct ResponseHead {
 enum Failure {
     /// No response, before any response byte: another try may follow.
     Unanswered,
-    /// The address could not be reached: no connection could be made, or
-    /// a new one ended before any response byte (as docker-proxy does when
-    /// nothing listens behind it). Passed over for a while; another try may
-    /// follow.
+    /// The address could not be reached: no connection could be made, a
+    /// new one ended before any response byte (as docker-proxy does when
+    /// nothing listens behind it), or its host stopped acknowledging what
+    /// was sent. Passed over for a while; another try may follow.
     Unreachable,
     /// A response whose framing is invalid or ambiguous (Heroku's H17):
     /// neither relayed nor retried.
@@ -574,12 +574,19 @@ impl Error {
     }
 }
 
+/// A new connection to `address`, within `timeout`. What is sent on it and
+/// left unacknowledged for as long fails it too: its host is gone (its link
+/// cut, say), and a request on a pooled connection to it goes elsewhere
+/// then instead of waiting out the first-byte timeout. A slow app is not
+/// cut off by this: its host acknowledges what arrives at once, and this
+/// path sends nothing upstream but request heads.
 async fn connect(address: SocketAddr, timeout: Duration) -> Option<TcpStream> {
     let stream = tokio::time::timeout(timeout, TcpStream::connect(address))
         .await
         .ok()?
         .ok()?;
     let _ = stream.set_nodelay(true);
+    let _ = socket2::SockRef::from(&stream).set_tcp_user_timeout(Some(timeout));
     Some(stream)
 }
 
@@ -618,6 +625,10 @@ async fn read_response_head(
         }
         scratch.response.reserve(16 * 1024);
         match upstream.read_buf(&mut scratch.response).await {
+            // What was sent went unacknowledged (see `connect`).
+            Err(error) if error.kind() == io::ErrorKind::TimedOut => {
+                return Err(Failure::Unreachable)
+            }
             Ok(0) | Err(_) => return Err(Failure::Unanswered),
             Ok(_) => {}
         }
