@@ -416,7 +416,16 @@ impl Cluster {
         self.check_route(self.registry_address());
     }
 
-    fn start_registry(&mut self) {
+    /// Stops the registry (as when it is down or refuses pushes).
+    pub fn stop_registry(&mut self) {
+        if let Some(mut registry) = self.registry.take() {
+            let _ = registry.kill();
+            let _ = registry.wait();
+        }
+    }
+
+    /// Starts the registry (again), with the images it held.
+    pub fn start_registry(&mut self) {
         let dir = self.dir.path().join("registry");
         std::fs::create_dir_all(dir.join("data")).expect("the registry's directory");
         let config = format!(
@@ -568,10 +577,7 @@ impl Drop for Cluster {
         for index in 0..self.hosts.len() {
             self.kill_engine(index);
         }
-        if let Some(mut registry) = self.registry.take() {
-            let _ = registry.kill();
-            let _ = registry.wait();
-        }
+        self.stop_registry();
         let mut namespaces = vec![self.switch_netns(), self.registry_netns()];
         namespaces.extend(self.hosts.iter().map(|host| host.netns.clone()));
         let mount_namespaces: Vec<u64> = self

@@ -267,6 +267,68 @@ fn adding_a_host_needs_a_registry() {
     assert!(refused.contains("tcp://HOST:PORT"), "{refused}");
 }
 
+#[test]
+fn a_push_the_registry_does_not_take_fails_and_the_old_release_serves_on() {
+    let mut cluster = Cluster::start("brg", 2);
+    let world = World::with_settings(|settings| {
+        settings.docker_host = Some(cluster.docker_host(0));
+        settings.docker_cert_path = Some(cluster.cert_dir().to_path_buf());
+        settings.registry = Some(cluster.registry().to_string());
+    });
+    let admin = world.server.create_user("root@example.com", true, None);
+    world
+        .berth_as(
+            &admin,
+            &["hosts:add", "h2", "--docker-host", &cluster.docker_host(1)],
+        )
+        .ok();
+    let app = AppCheckout::new(&world, "registry", None);
+    app.push();
+    assert_eq!(visit(&world, &app.name).unwrap(), "web.1 v1\n");
+
+    cluster.stop_registry();
+    app.repo.write("www/release.txt", "v2");
+    app.repo.commit("v2");
+    let push = world
+        .command("git", app.repo.path())
+        .args(["push", "platform", "main"])
+        .output()
+        .unwrap();
+    let output = String::from_utf8_lossy(&push.stderr);
+    assert!(!push.status.success(), "{output}");
+    assert!(
+        output.contains(&format!("the registry at {}", cluster.registry())),
+        "the push says the registry is why:\n{output}"
+    );
+    // v1 serves on, v2 is a failed release, and nothing of v2 runs anywhere.
+    assert_eq!(visit(&world, &app.name).unwrap(), "web.1 v1\n");
+    let releases = app.berth(&["releases", "--json"]).json();
+    let summary: Vec<(i64, String, bool)> = releases
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["version"].as_i64().unwrap(),
+                r["status"].as_str().unwrap().to_string(),
+                r["current"].as_bool().unwrap(),
+            )
+        })
+        .collect();
+    assert!(
+        summary.contains(&(1, "succeeded".into(), true))
+            && summary.contains(&(2, "failed".into(), false)),
+        "{summary:?}"
+    );
+    let running = dynos(&app);
+    assert_eq!(running.len(), 1, "{running:?}");
+
+    // With the registry back, the next push deploys.
+    cluster.start_registry();
+    app.push();
+    assert_eq!(visit(&world, &app.name).unwrap(), "web.1 v3\n");
+}
+
 /// An address of the cluster's network where nothing listens.
 fn nowhere_in(cluster: &Cluster) -> Ipv4Addr {
     let [a, b, c, _] = cluster.address(0).octets();
