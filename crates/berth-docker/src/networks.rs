@@ -50,7 +50,18 @@ impl Engine {
         labels: HashMap<String, String>,
     ) -> Result<(), DockerError> {
         let _serialised = self.network_lock.lock().await;
-        let existing = self.networks_named(name).await?;
+        let mut existing = self.networks_named(name).await?;
+        // A manager lists a swarm network it has just created (this caller
+        // a moment ago, or another) with no driver until its allocator has
+        // run (seen: the second of two calls in a row found it so): wait
+        // (bounded) until it says what it is.
+        for _ in 0..ALLOCATION_POLLS {
+            if !existing.iter().any(is_being_allocated) {
+                break;
+            }
+            tokio::time::sleep(ALLOCATION_POLL).await;
+            existing = self.networks_named(name).await?;
+        }
         if existing.iter().any(is_overlay) {
             return Ok(());
         }
@@ -171,3 +182,14 @@ impl Engine {
 fn is_overlay(network: &Network) -> bool {
     network.driver.as_deref() == Some("overlay")
 }
+
+/// A swarm network the manager's allocator has not got to yet: it is
+/// listed without a driver.
+fn is_being_allocated(network: &Network) -> bool {
+    network.driver.as_deref().is_none_or(str::is_empty)
+}
+
+/// How often, and how long apart, a network being allocated is looked at
+/// again before it counts as what it says it is (10 s in all).
+const ALLOCATION_POLLS: usize = 50;
+const ALLOCATION_POLL: std::time::Duration = std::time::Duration::from_millis(200);
