@@ -290,10 +290,15 @@ impl LogSink {
         Ok(past.chain(live))
     }
 
-    /// When the newest line of `app`'s log was written, if it has any.
+    /// When the newest line of `app`'s log was stamped, if it has any, as
+    /// the last instant its stamp stands for: the log keeps microseconds
+    /// and engines stamp nanoseconds, so a line of a container's output
+    /// stamped within that microsecond is that line, already in the log
+    /// (it was copied twice after a restart).
     pub async fn last_written_at(&self, app: &str) -> Option<DateTime<Utc>> {
         let last = self.history(app, &LogFilter::default(), 1).await.ok()?;
-        last.first().map(|line| line.at)
+        last.first()
+            .map(|line| line.at + chrono::TimeDelta::nanoseconds(999))
     }
 
     /// Forgets `app`'s log (when the app is destroyed).
