@@ -11,6 +11,7 @@ mod engine_restart;
 mod faults;
 mod key_rotation;
 mod log_disk;
+mod many_hosts;
 mod push_limits;
 mod raw_http;
 mod redis_isolation;
