@@ -473,7 +473,6 @@ impl Platform {
         release: &ReleaseRecord,
         containers: &[&ContainerSummary],
     ) {
-        let mut watermark: Option<Option<DateTime<Utc>>> = None;
         for container in containers {
             // A one-off's output goes to its client, or (detached) is
             // copied by the one-off's own watcher.
@@ -499,10 +498,7 @@ impl Platform {
                 Some(true) => {}
                 Some(false) => self.follow_output(&app.name, dyno, &container.id, None),
                 None => {
-                    let since = match watermark {
-                        Some(since) => since,
-                        None => *watermark.insert(self.logs.last_written_at(&app.name).await),
-                    };
+                    let since = self.logs.output_logged_until(&app.name, dyno).await;
                     self.follow_output(&app.name, dyno, &container.id, since);
                 }
             }

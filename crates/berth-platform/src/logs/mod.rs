@@ -34,6 +34,8 @@ const TAIL_BACKLOG: usize = 4_096;
 /// While the logs directory cannot be written, how long lines are dropped
 /// (counted) before writing is tried again.
 const RETRY_WRITES_AFTER: Duration = Duration::from_secs(1);
+/// How many of a dyno's last lines say up to when its output is logged.
+const RECENT_LINES: usize = 100;
 /// Longer lines are cut here (and marked), so one runaway line cannot flood the log.
 pub const MAX_LINE_BYTES: usize = 10_000;
 
@@ -290,15 +292,23 @@ impl LogSink {
         Ok(past.chain(live))
     }
 
-    /// When the newest line of `app`'s log was stamped, if it has any, as
-    /// the last instant its stamp stands for: the log keeps microseconds
-    /// and engines stamp nanoseconds, so a line of a container's output
-    /// stamped within that microsecond is that line, already in the log
-    /// (it was copied twice after a restart).
-    pub async fn last_written_at(&self, app: &str) -> Option<DateTime<Utc>> {
-        let last = self.history(app, &LogFilter::default(), 1).await.ok()?;
-        last.first()
-            .map(|line| line.at + chrono::TimeDelta::nanoseconds(999))
+    /// Up to when `dyno`'s output is in `app`'s log, if any of it is: the
+    /// newest stamp among its last lines (lines of a dyno's stdout and
+    /// stderr, and of dynos on different hosts, arrive a little out of
+    /// order), as the last instant that stamp stands for: the log keeps
+    /// microseconds and engines stamp nanoseconds, so a line stamped within
+    /// that microsecond is already in the log.
+    pub async fn output_logged_until(&self, app: &str, dyno: &str) -> Option<DateTime<Utc>> {
+        let filter = LogFilter {
+            dyno: Some(dyno.to_string()),
+            source: Some(LogSource::App),
+            ..LogFilter::default()
+        };
+        let last = self.history(app, &filter, RECENT_LINES).await.ok()?;
+        last.iter()
+            .map(|line| line.at)
+            .max()
+            .map(|at| at + chrono::TimeDelta::nanoseconds(999))
     }
 
     /// Forgets `app`'s log (when the app is destroyed).
