@@ -10,7 +10,7 @@
 //! they never interleave with a push, scale or restart.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::sync::Mutex;
+use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 
 use berth_docker::{ContainerSelector, ContainerSummary, LogStream, Placement, Runtime};
@@ -50,6 +50,10 @@ pub(crate) struct Supervision {
     /// Containers that were running when the engine went away: found
     /// stopped once it is back, they are started again at once.
     stopped_by_engine: Mutex<HashSet<String>>,
+    /// The containers the first pass found: those that ran before this
+    /// berthd (some of their output may be in the log already). Every
+    /// later one is started, and followed, by this berthd.
+    found_at_start: OnceLock<HashSet<String>>,
 }
 
 impl Supervision {
@@ -81,6 +85,13 @@ impl Supervision {
             .lock()
             .expect("stopped-by-engine lock")
             .contains(id)
+    }
+
+    /// Whether the container was there when this berthd first looked.
+    fn found_at_start(&self, id: &str) -> bool {
+        self.found_at_start
+            .get()
+            .is_none_or(|found| found.contains(id))
     }
 
     fn no_longer_stopped_by_engine(&self, id: &str) {
@@ -146,6 +157,10 @@ impl Platform {
             .containers_of(ContainerSelector::platform(&self.platform_id))
             .await?;
         self.forget_gone(&containers.iter().map(|c| c.id.as_str()).collect());
+        let _ = self
+            .supervision
+            .found_at_start
+            .set(containers.iter().map(|c| c.id.clone()).collect());
         for container in &containers {
             if container.state == "running" {
                 self.supervision.seen_running(&container.id);
@@ -497,6 +512,14 @@ impl Platform {
             match known {
                 Some(true) => {}
                 Some(false) => self.follow_output(&app.name, dyno, &container.id, None),
+                // Started by this berthd, and not followed yet by its
+                // starter (a swarm's task runs a while before its service
+                // is said started): nothing of its output is in the log,
+                // from its creation on (the dyno's newest line there may
+                // be another container's, newer than its first ones).
+                None if !self.supervision.found_at_start(&container.id) => {
+                    self.follow_output(&app.name, dyno, &container.id, None);
+                }
                 None => {
                     let since = self.logs.output_logged_until(&app.name, dyno).await;
                     self.follow_output(&app.name, dyno, &container.id, since);
