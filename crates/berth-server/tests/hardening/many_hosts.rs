@@ -475,7 +475,7 @@ async fn berthd_killed_mid_release_or_mid_start_on_two_hosts_fails_the_deploy_an
 /// hostname, its count).
 type Tick = (String, String, u64);
 
-/// Each dyno prints a numbered line every second, saying which dyno it is
+/// Each dyno prints a numbered line ten times a second, saying which dyno it is
 /// and which container runs it.
 const TICKING: &str = "build:\n  docker:\n    web: Dockerfile\nrun:\n  web: '(i=0; while true; do i=$((i+1)); echo \"tick $DYNO $(hostname) $i\"; sleep 0.1; done) & exec httpd -f -p $PORT -h /www'\n";
 
