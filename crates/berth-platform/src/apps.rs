@@ -1,7 +1,7 @@
 //! Apps: create, list, read, destroy — each through the authorization policy.
 
 use berth_core::{authorize, Action, Actor, AppName};
-use berth_docker::Runtime;
+use berth_docker::{ContainerSelector, Engine, Runtime};
 use berth_store::{AppRecord, StoreError};
 
 use crate::audit::app_entry;
@@ -219,10 +219,23 @@ impl Platform {
         engine.remove_app_network(&app.name).await?;
         engine.remove_app_images(&app.name).await?;
         for (host, host_engine) in self.ready_host_engines().await? {
-            if let Err(error) = Runtime::remove_app_images(&host_engine, &app.name).await {
-                tracing::warn!(app = %app.name, %host, %error, "cannot remove the app's images");
+            if let Err(error) = self.remove_from_host(&host_engine, &app.name).await {
+                tracing::warn!(app = %app.name, %host, %error, "cannot remove what the app left on a host");
             }
         }
         Ok(())
+    }
+
+    /// What an app leaves on a managed host once its services are gone:
+    /// its tasks' containers (Swarm removes them in its own time, and
+    /// keeps those of earlier tasks), then its images.
+    async fn remove_from_host(&self, engine: &Engine, app: &str) -> Result<()> {
+        for container in engine
+            .containers_of(ContainerSelector::app(&self.platform_id, app))
+            .await?
+        {
+            engine.remove_container(&container.id).await?;
+        }
+        Ok(Runtime::remove_app_images(engine, app).await?)
     }
 }

@@ -578,11 +578,31 @@ fn apps_move_onto_the_swarm_without_a_failed_request_spread_and_survive_a_host()
         has_image(&cluster, 1, &v1_image),
         "h2 pulled v1 to run web.2"
     );
-    for version in ["v2", "v3"] {
-        app.repo.write("www/release.txt", version);
-        app.repo.commit(version);
-        app.push();
-    }
+    // Deploys, a config change and a rollback on two hosts: not one failed request.
+    let (failures, served) = while_requests_flow(&world, &app.name, || {
+        for version in ["v2", "v3"] {
+            app.repo.write("www/release.txt", version);
+            app.repo.commit(version);
+            app.push();
+        }
+        app.berth(&["config:set", "GREETING=hello"]).ok();
+        app.berth(&["releases:rollback", "v3"]).ok();
+    });
+    assert!(
+        failures.is_empty(),
+        "{} of {} requests failed during deploys, config:set and rollback: {failures:?}",
+        failures.len(),
+        failures.len() + served
+    );
+    let releases = app.berth(&["releases", "--json"]).json();
+    assert!(
+        releases
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["version"] == 5 && r["current"] == true && r["status"] == "succeeded"),
+        "{releases}"
+    );
     assert!(
         !has_image(&cluster, 1, &v1_image),
         "v1's image is still on h2"
