@@ -76,6 +76,17 @@ impl ProcessIdentity {
         labels
     }
 
+    /// The labels this process shares with every other dyno of its app's
+    /// release and process type.
+    pub(crate) fn sibling_labels(&self) -> [(&'static str, String); 4] {
+        [
+            (PLATFORM, self.platform.clone()),
+            (APP, self.app.clone()),
+            (RELEASE, format!("v{}", self.release)),
+            (PROCESS, self.process_type.clone()),
+        ]
+    }
+
     /// Reads them back; `None` for a container that is no app's process.
     pub fn from_labels(labels: &HashMap<String, String>) -> Option<Self> {
         Some(Self {

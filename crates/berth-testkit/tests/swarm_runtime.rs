@@ -8,7 +8,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
 use berth_docker::{
-    app_labels, Attachment, ContainerSelector, ContainerSummary, DockerError, Engine,
+    app_labels, Attachment, Availability, ContainerSelector, ContainerSummary, DockerError, Engine,
     ImageRegistry, Limits, LogLine, ProcessIdentity, ProcessSpec, Runtime, Swarm,
 };
 use berth_testkit::{busybox_image, form_swarm, http_get, Cluster};
@@ -634,4 +634,57 @@ async fn a_registry_that_refuses_the_push_is_a_clear_error() {
         )),
         "{message}"
     );
+}
+
+/// Sets the availability of the node of host `index`.
+async fn set_availability(cluster: &Cluster, index: usize, availability: Availability) {
+    let manager = cluster.engine(0).await;
+    let node = manager
+        .swarm_nodes()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|node| {
+            node.hostname == cluster.host_name(index) || node.name == cluster.host_name(index)
+        })
+        .unwrap_or_else(|| panic!("no node for {}", cluster.host_name(index)));
+    manager
+        .update_node(&node, &node.name.clone(), node.labels.clone(), availability)
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn an_apps_dynos_spread_over_the_hosts_whatever_else_runs_there() {
+    let (cluster, swarm, image) = swarm("bsd", 2).await;
+    let platform = platform("bsd");
+    // Two workers on h2 only (the default host takes nothing meanwhile):
+    // by its count of tasks, Swarm alone would put both web dynos on the
+    // default host.
+    set_availability(&cluster, 0, Availability::Pause).await;
+    for worker in ["worker.1", "worker.2"] {
+        let spec = with_command(dyno(&platform, &image, worker), "exec sleep 300");
+        swarm.start_process(&spec).await.unwrap();
+    }
+    set_availability(&cluster, 0, Availability::Active).await;
+    let placed = dynos(&swarm, &platform).await;
+    assert!(
+        placed
+            .values()
+            .all(|dyno| dyno.host.as_deref() == Some(cluster.host_name(1))),
+        "{placed:#?}"
+    );
+
+    for web in ["web.1", "web.2"] {
+        swarm
+            .start_process(&dyno(&platform, &image, web))
+            .await
+            .unwrap();
+    }
+    let placed = dynos(&swarm, &platform).await;
+    let hosts: HashSet<&str> = ["web.1", "web.2"]
+        .iter()
+        .filter_map(|web| placed.get(*web)?.host.as_deref())
+        .collect();
+    assert_eq!(hosts.len(), 2, "one web dyno on each host: {placed:#?}");
 }

@@ -75,6 +75,7 @@
 //! again); images are pruned on the manager only.
 
 mod spec;
+mod spread;
 mod status;
 
 use std::collections::{HashMap, HashSet, VecDeque};
@@ -82,14 +83,14 @@ use std::net::SocketAddr;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use bollard::models::{NodeState, Service, ServiceSpec, Task};
+use bollard::models::{NodeState, Service, ServiceSpec, Task, TaskSpecPlacement};
 use bollard::query_parameters::{ListServicesOptions, ListTasksOptions, UpdateServiceOptions};
 use chrono::{DateTime, Utc};
 use futures_util::stream::BoxStream;
 use futures_util::{Stream, StreamExt};
 
 use crate::error::{api, status_of};
-use crate::identity::{self, ContainerSelector, ProcessSpec};
+use crate::identity::{self, ContainerSelector, ProcessIdentity, ProcessSpec};
 use crate::images::label_filter;
 use crate::logs::{follow_lines, LogSource};
 use crate::runtime::Runtime;
@@ -336,6 +337,29 @@ impl Swarm {
             .collect())
     }
 
+    /// Where a dyno may be placed so that its app's dynos spread over the
+    /// hosts (see `spread`); `None`: wherever Swarm likes.
+    async fn spread(
+        &self,
+        identity: &ProcessIdentity,
+    ) -> Result<Option<TaskSpecPlacement>, DockerError> {
+        let labels = identity.sibling_labels();
+        let labels: Vec<(&str, &str)> = labels.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let siblings = self.services(&labels).await?;
+        let nodes = self.nodes().await?;
+        let crowded = spread::crowded_nodes(
+            &nodes,
+            siblings
+                .iter()
+                .filter(|sibling| sibling.state == "running")
+                .filter_map(|sibling| sibling.host.as_deref()),
+        );
+        Ok((!crowded.is_empty()).then(|| TaskSpecPlacement {
+            constraints: Some(crowded.iter().map(|id| format!("node.id!={id}")).collect()),
+            ..Default::default()
+        }))
+    }
+
     /// Creates the service of a dyno under `name`, and waits until its task runs.
     async fn create_service(
         &self,
@@ -343,13 +367,16 @@ impl Swarm {
         name: String,
     ) -> Result<StartedContainer, DockerError> {
         let image = self.published(&spec.image).await?;
-        let service = ServiceSpec {
+        let mut service = ServiceSpec {
             name: Some(name.clone()),
             ..service_spec(&ProcessSpec {
                 image,
                 ..spec.clone()
             })
         };
+        if let Some(template) = service.task_template.as_mut() {
+            template.placement = self.spread(&spec.identity).await?;
+        }
         let created = self
             .manager
             .docker
@@ -485,8 +512,14 @@ impl Swarm {
                     reason: "the service has no usable version".into(),
                 })?;
             let mut spec = service.spec.unwrap_or_default();
+            // Placed afresh, spread as a new dyno would be.
+            let placement = match spec.labels.as_ref().and_then(ProcessIdentity::from_labels) {
+                Some(identity) => self.spread(&identity).await?,
+                None => None,
+            };
             let template = spec.task_template.get_or_insert_with(Default::default);
             template.force_update = Some(template.force_update.unwrap_or(0).wrapping_add(1));
+            template.placement = placement;
             let options = UpdateServiceOptions {
                 version,
                 registry_auth_from: "spec".into(),

@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 
-use bollard::models::{Node, NodeState, Service, Task, TaskState};
+use bollard::models::{Node, NodeSpecAvailabilityEnum, NodeState, Service, Task, TaskState};
 
 use crate::containers::LOST_STATUS;
 use crate::{ContainerSummary, ProcessIdentity};
@@ -17,6 +17,8 @@ pub(super) struct NodeView {
     /// Where its published ports are reached.
     pub(super) address: Option<IpAddr>,
     pub(super) state: NodeState,
+    /// Ready, and active: Swarm may place new tasks there.
+    pub(super) takes_tasks: bool,
 }
 
 impl NodeView {
@@ -41,12 +43,19 @@ impl NodeView {
                     .ok()
                     .map(|address| address.ip())
             });
+        let state = status
+            .and_then(|status| status.state)
+            .unwrap_or(NodeState::UNKNOWN);
+        let active = node
+            .spec
+            .as_ref()
+            .and_then(|spec| spec.availability)
+            .is_none_or(|availability| availability == NodeSpecAvailabilityEnum::ACTIVE);
         Self {
             name,
             address,
-            state: status
-                .and_then(|status| status.state)
-                .unwrap_or(NodeState::UNKNOWN),
+            takes_tasks: active && state == NodeState::READY,
+            state,
         }
     }
 }
@@ -259,7 +268,7 @@ pub(super) fn summarize(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use bollard::models::{
         ContainerStatus, EndpointPortConfig, NodeStatus, ObjectVersion, PortStatus, TaskStatus,
@@ -270,10 +279,11 @@ mod tests {
     use crate::services::spec::service_spec;
     use crate::services::spec::tests::{web_1, web_spec};
 
-    fn node(name: &str, state: NodeState) -> NodeView {
+    pub(crate) fn node(name: &str, state: NodeState) -> NodeView {
         NodeView {
             name: name.into(),
             address: Some("10.78.0.12".parse().unwrap()),
+            takes_tasks: state == NodeState::READY,
             state,
         }
     }
