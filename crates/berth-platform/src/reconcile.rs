@@ -417,6 +417,15 @@ impl Platform {
         steps: Vec<Step>,
     ) -> Result<()> {
         let engine = self.runtime()?;
+        // Stopped dynos leave the router's table before any is started
+        // again (each start waits for its process): until then the router
+        // would keep sending to the dynos of a host that is down.
+        if steps
+            .iter()
+            .any(|step| matches!(step, Step::StartAgain { .. }))
+        {
+            self.refresh_routes().await?;
+        }
         let mut config: Option<BTreeMap<String, String>> = None;
         for step in steps {
             match step {
