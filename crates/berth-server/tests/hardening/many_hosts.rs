@@ -179,6 +179,42 @@ impl TwoHosts {
         }
     }
 
+    /// SIGKILLs berthd while `pusher`'s push is under way, starts it again,
+    /// and checks that v1 stays current and every later release (the
+    /// interrupted one last) failed.
+    async fn kill_mid_deploy(
+        &mut self,
+        app: &str,
+        pusher: std::thread::JoinHandle<std::process::Output>,
+    ) {
+        self.berthd.kill();
+        assert!(
+            !pusher.join().unwrap().status.success(),
+            "the push cannot succeed without berthd"
+        );
+        self.berthd.restart();
+        let releases = self.settled_releases(app).await;
+        let summary: Vec<_> = releases
+            .iter()
+            .map(|r| (r.version, r.status.as_str(), r.current))
+            .collect();
+        let expected: Vec<_> = (1..=releases.len() as i64)
+            .map(|version| match version {
+                1 => (1, "succeeded", true),
+                version => (version, "failed", false),
+            })
+            .collect();
+        assert_eq!(summary, expected);
+        assert!(
+            releases
+                .last()
+                .and_then(|release| release.failure.as_deref())
+                .unwrap_or_default()
+                .contains("interrupted"),
+            "{releases:?}"
+        );
+    }
+
     /// `GET /` of the app through berthd's router.
     async fn visit(&self, app: &str) -> Result<String, String> {
         let response = self
@@ -392,26 +428,7 @@ async fn berthd_killed_mid_release_or_mid_start_on_two_hosts_fails_the_deploy_an
     platform
         .wait_running(name, "v2", "v2's release command")
         .await;
-    platform.berthd.kill();
-    assert!(
-        !pusher.join().unwrap().status.success(),
-        "the push cannot succeed without berthd"
-    );
-    platform.berthd.restart();
-    let releases = platform.settled_releases(name).await;
-    let summary: Vec<_> = releases
-        .iter()
-        .map(|r| (r.version, r.status.as_str(), r.current))
-        .collect();
-    assert_eq!(summary, [(1, "succeeded", true), (2, "failed", false)]);
-    assert!(
-        releases[1]
-            .failure
-            .as_deref()
-            .unwrap_or_default()
-            .contains("interrupted"),
-        "{releases:?}"
-    );
+    platform.kill_mid_deploy(name, pusher).await;
     // The very tasks of v1 still serve: adopted, not started again.
     platform
         .only_these_run(name, "v1", "release one\n", &v1)
@@ -433,33 +450,7 @@ async fn berthd_killed_mid_release_or_mid_start_on_two_hosts_fails_the_deploy_an
         "{}",
         platform.diagnosis(name).await
     );
-    platform.berthd.kill();
-    assert!(
-        !pusher.join().unwrap().status.success(),
-        "the push cannot succeed without berthd"
-    );
-    platform.berthd.restart();
-    let releases = platform.settled_releases(name).await;
-    let summary: Vec<_> = releases
-        .iter()
-        .map(|r| (r.version, r.status.as_str(), r.current))
-        .collect();
-    assert_eq!(
-        summary,
-        [
-            (1, "succeeded", true),
-            (2, "failed", false),
-            (3, "failed", false)
-        ]
-    );
-    assert!(
-        releases[2]
-            .failure
-            .as_deref()
-            .unwrap_or_default()
-            .contains("interrupted"),
-        "{releases:?}"
-    );
+    platform.kill_mid_deploy(name, pusher).await;
     platform
         .only_these_run(name, "v1", "release one\n", &v1)
         .await;
