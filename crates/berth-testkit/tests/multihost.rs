@@ -5,6 +5,7 @@
 
 use std::collections::{BTreeSet, HashMap};
 use std::net::Ipv4Addr;
+use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -338,6 +339,19 @@ fn what_a_crashed_run_left_is_removed_at_the_next_start() {
         .args(["--", "sleep", "120"])
         .spawn()
         .unwrap();
+    // The clean-up finds processes by their network namespace: wait until
+    // nsenter has entered it (under load that can take a moment).
+    let netns = std::fs::metadata(format!("/run/netns/{host}"))
+        .unwrap()
+        .ino();
+    let entered = format!("net:[{netns}]");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while std::fs::read_link(format!("/proc/{}/ns/net", left_running.id()))
+        .map_or(true, |link| link.to_string_lossy() != entered)
+    {
+        assert!(Instant::now() < deadline, "nsenter never entered {host}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
     let state_dir = std::env::temp_dir().join(format!("{stale}.crashed"));
     std::fs::create_dir_all(state_dir.join("h1")).unwrap();
 
