@@ -200,6 +200,14 @@ impl Swarm {
         &self,
         labels: &[(&str, &str)],
     ) -> Result<Vec<ContainerSummary>, DockerError> {
+        Ok(self.services_and_nodes(labels).await?.0)
+    }
+
+    /// [`Self::services`], and the swarm's nodes they were joined with.
+    async fn services_and_nodes(
+        &self,
+        labels: &[(&str, &str)],
+    ) -> Result<(Vec<ContainerSummary>, HashMap<String, NodeView>), DockerError> {
         let filter = label_filter(labels);
         let options = ListServicesOptions {
             filters: Some(HashMap::from([("label".to_string(), filter.clone())])),
@@ -211,22 +219,24 @@ impl Swarm {
             .list_services(Some(options))
             .await
             .map_err(api(format!("list services labelled {}", filter.join(","))))?;
+        // No service, no node to join it with (nor to spread it away from).
         if services.is_empty() {
-            return Ok(Vec::new());
+            return Ok((Vec::new(), HashMap::new()));
         }
         let ids: HashSet<&str> = services.iter().filter_map(|s| s.id.as_deref()).collect();
         let tasks = self
             .tasks(|task| ids.contains(task.service_id.as_deref().unwrap_or("")))
             .await?;
         let nodes = self.nodes().await?;
-        Ok(services
+        let summaries = services
             .iter()
             .map(|service| {
                 let id = service.id.as_deref().unwrap_or_default();
                 let task = newest(tasks.iter().filter(|t| t.service_id.as_deref() == Some(id)));
                 summarize(service, task, &nodes)
             })
-            .collect())
+            .collect();
+        Ok((summaries, nodes))
     }
 
     /// Every task of the swarm that `keep` keeps. (Filtering by service on
@@ -345,8 +355,7 @@ impl Swarm {
     ) -> Result<Option<TaskSpecPlacement>, DockerError> {
         let labels = identity.sibling_labels();
         let labels: Vec<(&str, &str)> = labels.iter().map(|(k, v)| (*k, v.as_str())).collect();
-        let siblings = self.services(&labels).await?;
-        let nodes = self.nodes().await?;
+        let (siblings, nodes) = self.services_and_nodes(&labels).await?;
         let crowded = spread::crowded_nodes(
             &nodes,
             siblings
