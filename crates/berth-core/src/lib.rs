@@ -6,12 +6,14 @@ pub mod cookies;
 mod email;
 mod host_name;
 mod hostname;
+pub mod limits;
 mod manifest;
 #[cfg(test)]
 mod parser_proptests;
 mod policy;
 pub mod process_env;
 mod scale;
+mod volume_name;
 
 pub use app_name::{AppName, AppNameError};
 pub use email::{Email, EmailError};
@@ -23,4 +25,6 @@ pub use manifest::{
     DEFAULT_BUILD, HEROKU_YML, PROCFILE, ROOT_DOCKERFILE,
 };
 pub use policy::{authorize, Action, Actor, AppRole, Denied, TokenScope};
+pub use limits::{LimitError, Limits};
 pub use scale::{check_config_key, Quantity, ScaleChange, MAX_QUANTITY};
+pub use volume_name::{check_mount_path, VolumeName, VolumeNameError};
