@@ -103,30 +103,6 @@ impl Platform {
         }
         Ok(moved)
     }
-
-    /// Stops routing to a dyno, lets its requests in flight finish, stops it.
-    async fn retire(&self, app: &str, container: &ContainerSummary) -> Result<()> {
-        self.retiring
-            .lock()
-            .expect("retiring lock")
-            .insert(container.id.clone());
-        let outcome = async {
-            self.refresh_routes().await?;
-            if let Some(address) = container.address {
-                self.wait_until_drained(app, &[address]).await;
-            }
-            self.runtime()?
-                .stop_and_remove(&container.id, STOP_GRACE)
-                .await?;
-            Ok(())
-        }
-        .await;
-        self.retiring
-            .lock()
-            .expect("retiring lock")
-            .remove(&container.id);
-        outcome
-    }
 }
 
 /// A running dyno of the formation, on `host`.

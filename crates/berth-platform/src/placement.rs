@@ -8,7 +8,6 @@
 use berth_docker::{swarm_network, ContainerSelector, ContainerSummary, Placement, Runtime, Swarm};
 use berth_store::AppRecord;
 
-use crate::release::STOP_GRACE;
 use crate::{Platform, PlatformError, Result};
 
 impl Platform {
@@ -95,19 +94,12 @@ impl Platform {
             .collect())
     }
 
-    /// Retires the app's dynos on the default engine: called once the
-    /// router sends its requests to the dynos on the swarm.
+    /// Retires the app's dynos on the default engine, one by one: called
+    /// once the router sends its requests to the dynos on the swarm.
     pub(crate) async fn retire_engine_dynos(&self, app: &str) -> Result<()> {
-        let leftovers = self.engine_dynos(Some(app)).await?;
-        if leftovers.is_empty() {
-            return Ok(());
-        }
-        let addresses: Vec<_> = leftovers.iter().filter_map(|c| c.address).collect();
-        self.wait_until_drained(app, &addresses).await;
-        let engine = self.engine()?;
-        for container in &leftovers {
+        for container in self.engine_dynos(Some(app)).await? {
             tracing::info!(%app, container = %container.name, "retiring a dyno that moved onto the swarm");
-            engine.stop_and_remove(&container.id, STOP_GRACE).await?;
+            self.retire(app, &container).await?;
         }
         Ok(())
     }

@@ -6,10 +6,11 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use berth_docker::{ContainerSelector, Runtime};
+use berth_docker::{ContainerSelector, ContainerSummary, Runtime};
 use berth_router::{AppRoute, Upstream};
 use berth_store::AppRecord;
 
+use crate::release::STOP_GRACE;
 use crate::{Platform, Result};
 
 /// How long a cutover waits for requests in flight to an old process.
@@ -25,10 +26,18 @@ impl Platform {
         let _serial = self.route_refresh.lock().await;
         let apps = self.store.apps_visible_to(0, true).await?;
         let custom_hosts = self.custom_hosts().await?;
-        let containers = self
+        let mut containers = self
             .runtime()?
             .containers_of(ContainerSelector::platform(&self.platform_id).process_type("web"))
             .await?;
+        // While an app moves onto the swarm, its web dynos left on the
+        // default engine serve until they are retired, whenever this runs.
+        containers.extend(
+            self.engine_dynos(None)
+                .await?
+                .into_iter()
+                .filter(|c| c.process.as_ref().is_some_and(|p| p.process_type == "web")),
+        );
         let retiring = self.retiring.lock().expect("retiring lock").clone();
         let routes = apps
             .into_iter()
@@ -87,6 +96,30 @@ impl Platform {
             .collect();
         self.wait_until_drained(&app.name, &old).await;
         Ok(())
+    }
+
+    /// Stops routing to a dyno, lets its requests in flight finish, stops it.
+    pub(crate) async fn retire(&self, app: &str, container: &ContainerSummary) -> Result<()> {
+        self.retiring
+            .lock()
+            .expect("retiring lock")
+            .insert(container.id.clone());
+        let outcome = async {
+            self.refresh_routes().await?;
+            if let Some(address) = container.address {
+                self.wait_until_drained(app, &[address]).await;
+            }
+            self.runtime()?
+                .stop_and_remove(&container.id, STOP_GRACE)
+                .await?;
+            Ok(())
+        }
+        .await;
+        self.retiring
+            .lock()
+            .expect("retiring lock")
+            .remove(&container.id);
+        outcome
     }
 
     /// Waits (bounded) until the router has no request in flight to any of

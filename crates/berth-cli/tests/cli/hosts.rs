@@ -461,6 +461,9 @@ fn apps_move_onto_the_swarm_without_a_failed_request_spread_and_survive_a_host()
                 &["hosts:add", "h2", "--docker-host", &cluster.docker_host(1)],
             )
             .ok();
+        // Any change refreshes the router's table (here maintenance:off) —
+        // while web.1 still runs only on the default engine, it stays there.
+        app.berth(&["maintenance:off"]).ok();
         // The reconciler moves web.1 onto a swarm service, then retires the old container.
         let deadline = Instant::now() + Duration::from_secs(120);
         while plain_dynos_on_default(&cluster, &app.name) > 0 {
