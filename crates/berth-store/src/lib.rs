@@ -15,6 +15,7 @@ mod memberships;
 mod releases;
 mod tokens;
 mod users;
+mod volumes;
 
 use std::path::Path;
 use std::str::FromStr;
@@ -37,6 +38,7 @@ pub use memberships::{Member, MembershipChange};
 pub use releases::{NewRelease, ReleaseProcess, ReleaseRecord, ReleaseStatus};
 pub use tokens::{NewToken, TokenRecord};
 pub use users::{UserRecord, UserRemoval};
+pub use volumes::{NewVolume, VolumeRecord};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {

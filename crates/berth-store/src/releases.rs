@@ -25,6 +25,9 @@ pub struct ReleaseProcess {
     pub command: Option<String>,
     /// A path that must answer 2xx/3xx before the process takes traffic.
     pub healthcheck: Option<String>,
+    pub limits: berth_core::Limits,
+    /// A Compose service's further options (JSON), sealed.
+    pub options_sealed: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -199,14 +202,17 @@ impl Store {
         for process in processes {
             sqlx::query(
                 "INSERT INTO release_processes \
-                 (release_id, process_type, image, command, healthcheck) \
-                 VALUES ($1, $2, $3, $4, $5)",
+                 (release_id, process_type, image, command, healthcheck, memory_bytes, \
+                 nano_cpus, options_sealed) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
             )
             .bind(release_id)
             .bind(&process.process_type)
             .bind(&process.image)
             .bind(process.command.as_deref())
             .bind(process.healthcheck.as_deref())
+            .bind(process.limits.memory_bytes.map(|bytes| bytes as i64))
+            .bind(process.limits.nano_cpus.map(|cpus| cpus as i64))
+            .bind(process.options_sealed.as_deref())
             .execute(&mut *tx)
             .await
             .context("record release process")?;
@@ -335,7 +341,8 @@ impl Store {
 
     async fn release_processes(&self, release_id: i64) -> Result<Vec<ReleaseProcess>> {
         let rows = sqlx::query(
-            "SELECT process_type, image, command, healthcheck FROM release_processes \
+            "SELECT process_type, image, command, healthcheck, memory_bytes, nano_cpus, \
+             options_sealed FROM release_processes \
              WHERE release_id = $1 ORDER BY process_type",
         )
         .bind(release_id)
@@ -349,6 +356,11 @@ impl Store {
                     image: row.try_get("image")?,
                     command: row.try_get("command")?,
                     healthcheck: row.try_get("healthcheck")?,
+                    limits: crate::volumes::limits_from(
+                        row.try_get("memory_bytes")?,
+                        row.try_get("nano_cpus")?,
+                    ),
+                    options_sealed: row.try_get("options_sealed")?,
                 })
             })
             .collect::<std::result::Result<_, sqlx::Error>>()

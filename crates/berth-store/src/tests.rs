@@ -251,6 +251,11 @@ async fn releases_are_numbered_per_app_and_only_successes_become_current() {
         image: "berth/demo:v1-web".into(),
         command: None,
         healthcheck: None,
+        limits: berth_core::Limits {
+            memory_bytes: Some(64 << 20),
+            nano_cpus: None,
+        },
+        options_sealed: Some("sealed".into()),
     };
     store
         .set_release_contents(v1.id, std::slice::from_ref(&web), None, None)
@@ -666,4 +671,68 @@ async fn audit_pruning_drops_entries_past_their_age_and_beyond_the_count() {
         .await
         .unwrap();
     assert_eq!(actions(before), ["new.2"]);
+}
+
+#[tokio::test]
+async fn volumes_and_limits_belong_to_their_app_and_go_with_it() {
+    let (_dir, store) = temp_store().await;
+    let owner = store
+        .create_user("o@example.com", None, false)
+        .await
+        .unwrap();
+    let app = store
+        .create_app("demo", owner.id, &audit("app.create"))
+        .await
+        .unwrap();
+    let volume = |name, path| NewVolume {
+        app_id: app.id,
+        name,
+        process_type: "web",
+        path,
+        host: "default",
+    };
+    let uploads = store
+        .add_volume(&volume("uploads", "/data"), Some(&audit("volume.create")))
+        .await
+        .unwrap();
+    assert_eq!(
+        (uploads.name.as_str(), uploads.host.as_str()),
+        ("uploads", "default")
+    );
+    for clash in [volume("uploads", "/other"), volume("more", "/data")] {
+        assert!(matches!(
+            store.add_volume(&clash, None).await,
+            Err(StoreError::Conflict(_))
+        ));
+    }
+    assert_eq!(store.volumes(app.id).await.unwrap(), vec![uploads]);
+
+    let memory = berth_core::Limits {
+        memory_bytes: Some(64 << 20),
+        nano_cpus: None,
+    };
+    let cpus = berth_core::Limits {
+        memory_bytes: None,
+        nano_cpus: Some(1_500_000_000),
+    };
+    store
+        .set_process_limits(app.id, "web", memory)
+        .await
+        .unwrap();
+    store.set_process_limits(app.id, "web", cpus).await.unwrap();
+    assert_eq!(
+        store.process_limits(app.id).await.unwrap(),
+        vec![("web".to_string(), memory.overlaid_with(cpus))]
+    );
+
+    assert!(!store
+        .remove_volume(app.id, "nope", &audit("volume.destroy"))
+        .await
+        .unwrap());
+    store
+        .delete_app(app.id, &audit("app.destroy"))
+        .await
+        .unwrap();
+    assert!(store.volumes(app.id).await.unwrap().is_empty());
+    assert!(store.process_limits(app.id).await.unwrap().is_empty());
 }
