@@ -106,6 +106,8 @@ pub fn parse_cpus(text: &str) -> Result<u64, LimitError> {
 
 /// A size in the largest binary unit that divides it (`512m`, `1g`,
 /// `1536k`), as `ps:limits` shows it and [`parse_memory`] reads it back.
+// `u64::is_multiple_of` is newer than the workspace's rust-version (1.85).
+#[allow(clippy::manual_is_multiple_of)]
 pub fn format_memory(bytes: u64) -> String {
     for (unit, size) in [
         ("t", 1u64 << 40),
