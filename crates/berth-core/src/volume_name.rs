@@ -1,10 +1,13 @@
 use std::fmt;
 
+use serde::{Deserialize, Serialize};
+
 /// The name of an app's persistent volume (`uploads`, `pg-data`): 1–30
 /// lowercase letters, digits, `_` and `-`, starting with a letter, as a
 /// process type is named, so that it fits in the engine's volume name
 /// beside the app's.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
 pub struct VolumeName(String);
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -50,6 +53,20 @@ impl fmt::Display for VolumeName {
     }
 }
 
+impl TryFrom<String> for VolumeName {
+    type Error = VolumeNameError;
+
+    fn try_from(name: String) -> Result<Self, Self::Error> {
+        Self::parse(&name)
+    }
+}
+
+impl From<VolumeName> for String {
+    fn from(name: VolumeName) -> Self {
+        name.0
+    }
+}
+
 /// Where a volume is mounted in its containers: an absolute path, at most
 /// 255 bytes, without `.`/`..` components, and not the root or a directory
 /// the container needs for itself (`/proc`, `/sys`, `/dev`).
@@ -88,6 +105,9 @@ mod tests {
         assert!(VolumeName::parse("1data").is_err());
         assert!(VolumeName::parse("Data").is_err());
         assert!(VolumeName::parse("a/b").is_err());
+        let json = serde_json::to_string(&VolumeName::parse("pg-data").unwrap()).unwrap();
+        assert_eq!(json, r#""pg-data""#);
+        assert!(serde_json::from_str::<VolumeName>(r#""Bad""#).is_err());
     }
 
     #[test]

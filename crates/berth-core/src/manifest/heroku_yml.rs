@@ -7,7 +7,7 @@ use saphyr_parser::{Event, Parser, Span, SpannedEventReceiver};
 
 use super::{
     join_words, paths, quoted_or, AddonRequest, BuildSpec, Command, Manifest, ManifestError,
-    ManifestSource, ProcessSpec, ProcessType, ReleaseSpec, Setup, HEROKU_YML,
+    ManifestSource, ProcessOptions, ProcessSpec, ProcessType, ReleaseSpec, Setup, HEROKU_YML,
 };
 
 /// Deeper YAML is refused before it is built into a tree: heroku.yml needs four levels, and
@@ -216,6 +216,7 @@ impl Reader {
                         build,
                         command: None,
                         healthcheck: None,
+                        options: ProcessOptions::default(),
                     },
                 )
             })
@@ -230,6 +231,10 @@ impl Reader {
             release,
             setup,
             source: ManifestSource::HerokuYml,
+            pulls: BTreeMap::new(),
+            addons: BTreeMap::new(),
+            files: vec![HEROKU_YML.to_string()],
+            warnings: Vec::new(),
         })
     }
 
@@ -388,6 +393,7 @@ impl Reader {
                 dockerfile: self.dockerfile(field, what, file_exists)?,
                 context: String::new(),
                 target: None,
+                args: BTreeMap::new(),
             });
         }
         let fields = self.mapping(field, what)?;
@@ -416,6 +422,7 @@ impl Reader {
             dockerfile,
             context,
             target,
+            args: BTreeMap::new(),
         })
     }
 
@@ -537,6 +544,7 @@ impl Reader {
                     build,
                     command,
                     healthcheck,
+                    options: ProcessOptions::default(),
                 },
             );
         }

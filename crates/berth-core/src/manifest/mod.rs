@@ -33,6 +33,9 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+use crate::limits::Limits;
+use crate::volume_name::VolumeName;
+
 mod heroku_yml;
 mod paths;
 mod procfile;
@@ -53,7 +56,8 @@ pub const DEFAULT_BUILD: &str = "web";
 
 /// How a commit is built and run.
 ///
-/// Invariant: every [`ProcessSpec::build`] and [`ReleaseSpec::build`] is a key of
+/// Invariant: every [`ProcessSpec::build`] is a key of [`Manifest::builds`] or of
+/// [`Manifest::pulls`], never both; every [`ReleaseSpec::build`] is a key of
 /// [`Manifest::builds`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Manifest {
@@ -67,6 +71,23 @@ pub struct Manifest {
     /// `setup`: recorded only, for now.
     pub setup: Setup,
     pub source: ManifestSource,
+    /// Build key → an image reference run as is (a Compose service with only `image:`),
+    /// pulled on deploy when the engine lacks it. Every [`ProcessSpec::build`] is a key of
+    /// `builds` or of `pulls`, never both.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub pulls: BTreeMap<String, String>,
+    /// Compose services that become Berth add-ons: service name → kind.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub addons: BTreeMap<String, AddonKind>,
+    /// The files the manifest was read from, in order: `["heroku.yml"]`,
+    /// `["Dockerfile", "Procfile"]`, `["Dockerfile"]`, `["compose.yaml", "compose.berth.yaml"]`.
+    #[serde(default)]
+    pub files: Vec<String>,
+    /// What the manifest says that Berth ignores, each said once, e.g.
+    /// `"compose.yaml:7:5: services.web.container_name is ignored: Berth names containers
+    /// itself"`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
 }
 
 impl Manifest {
@@ -75,6 +96,14 @@ impl Manifest {
         self.processes
             .get(process)
             .and_then(|spec| self.builds.get(&spec.build))
+    }
+
+    /// The image reference a process type runs as is, if it is pulled rather than built.
+    pub fn pull_for(&self, process: &ProcessType) -> Option<&str> {
+        self.processes
+            .get(process)
+            .and_then(|spec| self.pulls.get(&spec.build))
+            .map(String::as_str)
     }
 
     /// The image the release command runs in, if there is a release command.
@@ -91,6 +120,8 @@ pub enum ManifestSource {
     HerokuYml,
     DockerfileAndProcfile,
     DockerfileOnly,
+    /// A Compose file, with Berth's override file beside it if there is one.
+    Compose,
 }
 
 /// How to build one image.
@@ -104,6 +135,10 @@ pub struct BuildSpec {
     pub context: String,
     /// The stage of a multi-stage Dockerfile to build.
     pub target: Option<String>,
+    /// Compose `build.args`: Docker build args of this image only (over
+    /// [`Manifest::build_args`]).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub args: BTreeMap<String, String>,
 }
 
 impl BuildSpec {
@@ -113,8 +148,17 @@ impl BuildSpec {
             dockerfile: ROOT_DOCKERFILE.to_string(),
             context: String::new(),
             target: None,
+            args: BTreeMap::new(),
         }
     }
+}
+
+/// The kind of add-on a Compose service stands for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AddonKind {
+    Postgres,
+    Redis,
 }
 
 /// One process type.
@@ -129,6 +173,82 @@ pub struct ProcessSpec {
     /// one, any HTTP answer on `$PORT` will do.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub healthcheck: Option<String>,
+    /// How the container is run beyond its command (mostly from Compose).
+    #[serde(default, skip_serializing_if = "ProcessOptions::is_default")]
+    pub options: ProcessOptions,
+}
+
+/// How a process type's containers are run, beyond the command.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct ProcessOptions {
+    /// Replaces the image's ENTRYPOINT (exec form); `Some(vec![])` clears it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub entrypoint: Option<Vec<String>>,
+    /// Replaces the image's CMD (exec form). Used only when [`ProcessSpec::command`] is
+    /// `None`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub args: Option<Vec<String>>,
+    /// Compose `environment` merged over `env_file` (config vars win over these at run time).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub environment: BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub working_dir: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
+    /// e.g. `"SIGINT"`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stop_signal: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stop_grace_seconds: Option<u32>,
+    /// Compose `healthcheck`, run by the engine; the health gate waits for it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub health: Option<HealthCheck>,
+    /// The container port the router sends to (Compose `ports:`); `PORT` is set to it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub port: Option<u16>,
+    /// `deploy.replicas`: how many start on the first deploy.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replicas: Option<u32>,
+    /// Compose `depends_on`: started after these.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub depends_on: BTreeMap<ProcessType, DependsOn>,
+    /// Named volume → absolute mount path in the container.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub volumes: BTreeMap<VolumeName, String>,
+    #[serde(default, skip_serializing_if = "Limits::is_unlimited")]
+    pub limits: Limits,
+}
+
+impl ProcessOptions {
+    /// Whether nothing is set, so that the image runs as it is built.
+    pub fn is_default(&self) -> bool {
+        *self == Self::default()
+    }
+}
+
+/// A health check the engine runs in the container (Compose `healthcheck`).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct HealthCheck {
+    /// Docker's form: `["CMD", "prog", "arg"]` or `["CMD-SHELL", "line"]`. Never `["NONE"]`
+    /// (a disabled check is `ProcessOptions::health == None`).
+    pub test: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interval_seconds: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout_seconds: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retries: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_period_seconds: Option<u32>,
+}
+
+/// When a process that another depends on counts as ready (Compose `depends_on.condition`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DependsOn {
+    Started,
+    Healthy,
+    CompletedSuccessfully,
 }
 
 /// The command run once per release, before its processes start.
@@ -482,5 +602,46 @@ mod tests {
         assert_eq!(serde_json::from_str::<Manifest>(&json).unwrap(), manifest);
         assert!(serde_json::from_str::<ProcessType>(r#""Web""#).is_err());
         assert!(serde_json::from_str::<Command>(r#"" ""#).is_err());
+        assert!(!json.contains("options") && !json.contains("pulls") && !json.contains("warnings"));
+    }
+
+    #[test]
+    fn process_options_round_trip_through_json() {
+        let options = ProcessOptions {
+            entrypoint: Some(vec![]),
+            args: Some(vec!["serve".into()]),
+            environment: BTreeMap::from([("A".into(), "1".into())]),
+            health: Some(HealthCheck {
+                test: vec!["CMD-SHELL".into(), "true".into()],
+                interval_seconds: Some(5),
+                timeout_seconds: None,
+                retries: Some(3),
+                start_period_seconds: None,
+            }),
+            port: Some(8080),
+            depends_on: BTreeMap::from([(ProcessType::web(), DependsOn::CompletedSuccessfully)]),
+            volumes: BTreeMap::from([(VolumeName::parse("data").unwrap(), "/data".into())]),
+            limits: Limits {
+                memory_bytes: Some(64 << 20),
+                nano_cpus: None,
+            },
+            ..ProcessOptions::default()
+        };
+        assert!(ProcessOptions::default().is_default() && !options.is_default());
+        let json = serde_json::to_string(&options).unwrap();
+        assert!(json.contains(r#""depends_on":{"web":"completed_successfully"}"#));
+        assert!(json.contains(r#""volumes":{"data":"/data"}"#));
+        assert_eq!(
+            serde_json::from_str::<ProcessOptions>(&json).unwrap(),
+            options
+        );
+        assert_eq!(
+            serde_json::to_string(&AddonKind::Postgres).unwrap(),
+            r#""postgres""#
+        );
+        assert_eq!(
+            serde_json::from_str::<ProcessOptions>("{}").unwrap(),
+            ProcessOptions::default()
+        );
     }
 }

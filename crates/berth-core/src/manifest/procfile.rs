@@ -3,8 +3,8 @@
 use std::collections::BTreeMap;
 
 use super::{
-    BuildSpec, Command, Manifest, ManifestError, ManifestSource, ProcessSpec, ProcessType,
-    ReleaseSpec, Setup, DEFAULT_BUILD, PROCFILE,
+    BuildSpec, Command, Manifest, ManifestError, ManifestSource, ProcessOptions, ProcessSpec,
+    ProcessType, ReleaseSpec, Setup, DEFAULT_BUILD, PROCFILE, ROOT_DOCKERFILE,
 };
 
 /// The manifest of a commit without heroku.yml: its root `Dockerfile` built once (build key
@@ -23,9 +23,14 @@ pub fn parse_procfile(text: Option<&str>) -> Result<Manifest, ManifestError> {
         release: None,
         setup: Setup::default(),
         source: ManifestSource::DockerfileOnly,
+        pulls: BTreeMap::new(),
+        addons: BTreeMap::new(),
+        files: vec![ROOT_DOCKERFILE.to_string()],
+        warnings: Vec::new(),
     };
     if let Some(text) = text {
         manifest.source = ManifestSource::DockerfileAndProcfile;
+        manifest.files.push(PROCFILE.to_string());
         let lines = read_lines(text)?;
         for line in lines.processes {
             manifest.processes.insert(
@@ -34,6 +39,7 @@ pub fn parse_procfile(text: Option<&str>) -> Result<Manifest, ManifestError> {
                     build: DEFAULT_BUILD.to_string(),
                     command: Some(line.command),
                     healthcheck: None,
+                    options: ProcessOptions::default(),
                 },
             );
         }
@@ -49,6 +55,7 @@ pub fn parse_procfile(text: Option<&str>) -> Result<Manifest, ManifestError> {
                 build: DEFAULT_BUILD.to_string(),
                 command: None,
                 healthcheck: None,
+                options: ProcessOptions::default(),
             },
         );
     }
@@ -148,6 +155,7 @@ mod tests {
     fn without_a_procfile_web_runs_the_image_cmd() {
         let manifest = parse_procfile(None).unwrap();
         assert_eq!(manifest.source, ManifestSource::DockerfileOnly);
+        assert_eq!(manifest.files, ["Dockerfile"]);
         assert_eq!(manifest.builds.len(), 1);
         assert_eq!(manifest.builds["web"], BuildSpec::root_dockerfile());
         assert_eq!(manifest.builds["web"].dockerfile, "Dockerfile");
@@ -166,6 +174,7 @@ mod tests {
                     \t# indented comment\nclock-2: ./clock --every 5m # not a comment\n";
         let manifest = parse_procfile(Some(text)).unwrap();
         assert_eq!(manifest.source, ManifestSource::DockerfileAndProcfile);
+        assert_eq!(manifest.files, ["Dockerfile", "Procfile"]);
         assert_eq!(manifest.processes.len(), 3);
         assert_eq!(
             process(&manifest, "web").unwrap(),

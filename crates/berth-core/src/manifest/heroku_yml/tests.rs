@@ -73,6 +73,8 @@ run:
 fn reads_herokus_example() {
     let manifest = parse(HEROKU_EXAMPLE);
     assert_eq!(manifest.source, ManifestSource::HerokuYml);
+    assert_eq!(manifest.files, ["heroku.yml"]);
+    assert!(manifest.warnings.is_empty() && manifest.pulls.is_empty());
     assert_eq!(
         manifest.builds,
         BTreeMap::from([
@@ -83,6 +85,7 @@ fn reads_herokus_example() {
                     dockerfile: "worker/Dockerfile".into(),
                     context: "worker".into(),
                     target: Some("prod".into()),
+                    args: BTreeMap::new(),
                 }
             ),
         ])
