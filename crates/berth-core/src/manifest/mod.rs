@@ -41,6 +41,7 @@ mod paths;
 mod procfile;
 #[cfg(test)]
 mod proptests;
+mod yaml;
 
 pub use heroku_yml::parse_heroku_yml;
 pub use procfile::parse_procfile;
