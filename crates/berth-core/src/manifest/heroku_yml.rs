@@ -4,6 +4,8 @@ use std::collections::BTreeMap;
 
 use saphyr::YamlData;
 
+use crate::limits::{parse_cpus, parse_memory, Limits};
+
 use super::yaml::{find, kind, text, untag, Field, Kind, Node, Reader};
 use super::{
     join_words, paths, quoted_or, AddonRequest, BuildSpec, Command, Manifest, ManifestError,
@@ -397,12 +399,20 @@ impl HerokuYml {
             }
             let name = self.process_type(&entry)?;
             let mut healthcheck = None;
+            let mut options = ProcessOptions::default();
             let (command, image) = if kind(entry.value) == Kind::Map {
                 let fields = self.mapping(&entry, "a mapping with command and image")?;
-                self.check_keys(&fields, &entry.path, &["command", "image", "healthcheck"])?;
+                self.check_keys(
+                    &fields,
+                    &entry.path,
+                    &["command", "image", "healthcheck", "limits"],
+                )?;
                 healthcheck = find(&fields, "healthcheck")
                     .map(|path| self.healthcheck(path))
                     .transpose()?;
+                if let Some(limits) = find(&fields, "limits") {
+                    options.limits = self.limits(limits)?;
+                }
                 let command = find(&fields, "command")
                     .map(|command| self.command(command))
                     .transpose()?;
@@ -438,11 +448,32 @@ impl HerokuYml {
                     build,
                     command,
                     healthcheck,
-                    options: ProcessOptions::default(),
+                    options,
                 },
             );
         }
         Ok(())
+    }
+
+    /// Berth's `limits: {memory: 512m, cpus: 1.5}`, as `ps:limits` takes them.
+    fn limits(&self, field: &Field<'_, '_>) -> Result<Limits, ManifestError> {
+        let mut limits = Limits::default();
+        if kind(field.value) == Kind::Null {
+            return Ok(limits);
+        }
+        let fields = self.mapping(field, "a mapping with memory and cpus")?;
+        self.check_keys(&fields, &field.path, &["memory", "cpus"])?;
+        if let Some(memory) = find(&fields, "memory") {
+            let size = self.string(memory, "a size such as 512m or 1g")?;
+            limits.memory_bytes =
+                Some(parse_memory(size).map_err(|e| self.error(memory.mark(), e.to_string()))?);
+        }
+        if let Some(cpus) = find(&fields, "cpus") {
+            let number = self.string(cpus, "a number of CPUs such as 0.5 or 2")?;
+            limits.nano_cpus =
+                Some(parse_cpus(number).map_err(|e| self.error(cpus.mark(), e.to_string()))?);
+        }
+        Ok(limits)
     }
 
     /// A `healthcheck:` value: an absolute URL path, e.g. `/health`.

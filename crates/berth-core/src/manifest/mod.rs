@@ -4,7 +4,8 @@
 //!
 //! * a `heroku.yml` at the root ([`parse_heroku_yml`]): images to build (`build.docker`),
 //!   their build args (`build.config`), a release command (`release`), process commands
-//!   (`run`) and what to provision (`setup`, recorded only for now);
+//!   (`run`) and what to provision (`setup`, recorded only for now); Berth adds
+//!   `run.<type>.healthcheck: /path` and `run.<type>.limits: {memory: 512m, cpus: 1.5}`;
 //! * otherwise a root `Dockerfile` with an optional `Procfile` ([`parse_procfile`]).
 //!
 //! Both yield a [`Manifest`]. Every error is a [`ManifestError`] naming the file, line and

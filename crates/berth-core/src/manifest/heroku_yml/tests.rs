@@ -1,4 +1,5 @@
 use super::*;
+use crate::limits::Limits;
 
 const FILES: [&str; 5] = [
     "Dockerfile",
@@ -319,7 +320,7 @@ fn unknown_keys_inside_sections_are_refused() {
     );
     assert_eq!(
         error(&format!("{base}run:\n  web:\n    cmd: x\n")),
-        "heroku.yml:6:5: unknown key \"cmd\" in run.web: expected command, image or healthcheck"
+        "heroku.yml:6:5: unknown key \"cmd\" in run.web: expected command, image, healthcheck or limits"
     );
     assert_eq!(
         error(&format!("setup:\n  addon:\n    - x\n{base}")),
@@ -780,4 +781,37 @@ fn a_web_process_may_declare_a_health_check_path() {
     .unwrap_err();
     assert_eq!((error.line, error.column), (7, 18));
     assert!(error.message.contains("a path such as /health"), "{error}");
+}
+
+#[test]
+fn a_process_may_declare_limits() {
+    let manifest = parse(
+        "build:\n  docker:\n    web: Dockerfile\nrun:\n  web:\n    command: ./serve\n    limits:\n      memory: 512m\n      cpus: 1.5\n  worker:\n    command: ./work\n    limits: {cpus: 2}\n",
+    );
+    assert_eq!(
+        manifest.processes[&pt("web")].options.limits,
+        Limits {
+            memory_bytes: Some(512 << 20),
+            nano_cpus: Some(1_500_000_000),
+        }
+    );
+    assert_eq!(
+        manifest.processes[&pt("worker")].options.limits,
+        Limits {
+            memory_bytes: None,
+            nano_cpus: Some(2_000_000_000),
+        }
+    );
+    assert_eq!(
+        error("build:\n  docker:\n    web: Dockerfile\nrun:\n  web:\n    command: ./serve\n    limits:\n      memory: lots\n"),
+        "heroku.yml:8:15: memory \"lots\" is not a size: give a number with an optional unit b, k, m or g (e.g. 512m or 1g)"
+    );
+    assert_eq!(
+        error("build:\n  docker:\n    web: Dockerfile\nrun:\n  web:\n    command: ./serve\n    limits: {cpus: 0}\n"),
+        "heroku.yml:7:20: cpus \"0\" is out of range: give at least 0.01 and at most 1024"
+    );
+    assert_eq!(
+        error("build:\n  docker:\n    web: Dockerfile\nrun:\n  web:\n    command: ./serve\n    limits: {disk: 1g}\n"),
+        "heroku.yml:7:14: unknown key \"disk\" in run.web.limits: expected memory or cpus"
+    );
 }
