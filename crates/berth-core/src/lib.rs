@@ -21,10 +21,11 @@ pub use host_name::{HostName, HostNameError};
 pub use hostname::{Hostname, HostnameError};
 pub use limits::{LimitError, Limits};
 pub use manifest::{
-    parse_heroku_yml, parse_procfile, AddonKind, AddonRequest, BuildSpec, Command, DependsOn,
-    EmptyCommand, HealthCheck, Manifest, ManifestError, ManifestSource, ProcessOptions,
-    ProcessSpec, ProcessType, ProcessTypeError, ReleaseSpec, Setup, DEFAULT_BUILD, HEROKU_YML,
-    PROCFILE, ROOT_DOCKERFILE,
+    find_manifest, parse_compose, parse_heroku_yml, parse_procfile, AddonKind, AddonRequest,
+    BuildSpec, Command, DependsOn, EmptyCommand, HealthCheck, Manifest, ManifestError,
+    ManifestSource, ProcessOptions, ProcessSpec, ProcessType, ProcessTypeError, ReleaseSpec, Setup,
+    COMPOSE_FILES, COMPOSE_OVERRIDES, DEFAULT_BUILD, HEROKU_YML, MAX_COMPOSE_BYTES, PROCFILE,
+    ROOT_DOCKERFILE,
 };
 pub use policy::{authorize, Action, Actor, AppRole, Denied, TokenScope};
 pub use scale::{check_config_key, Quantity, ScaleChange, MAX_QUANTITY};

@@ -6,7 +6,11 @@
 //!   their build args (`build.config`), a release command (`release`), process commands
 //!   (`run`) and what to provision (`setup`, recorded only for now); Berth adds
 //!   `run.<type>.healthcheck: /path` and `run.<type>.limits: {memory: 512m, cpus: 1.5}`;
+//! * otherwise a Compose file (`compose.yaml`, ...) with Berth's override beside it
+//!   (`compose.berth.yaml`), see [`parse_compose`];
 //! * otherwise a root `Dockerfile` with an optional `Procfile` ([`parse_procfile`]).
+//!
+//! [`find_manifest`] is the one place that knows this order.
 //!
 //! Both yield a [`Manifest`]. Every error is a [`ManifestError`] naming the file, line and
 //! column (1-based) and saying what was expected there.
@@ -37,6 +41,7 @@ use serde::{Deserialize, Serialize};
 use crate::limits::Limits;
 use crate::volume_name::VolumeName;
 
+mod compose;
 mod heroku_yml;
 mod paths;
 mod procfile;
@@ -44,6 +49,9 @@ mod procfile;
 mod proptests;
 mod yaml;
 
+pub use compose::{
+    find_manifest, parse_compose, COMPOSE_FILES, COMPOSE_OVERRIDES, MAX_COMPOSE_BYTES,
+};
 pub use heroku_yml::parse_heroku_yml;
 pub use procfile::parse_procfile;
 

@@ -78,15 +78,25 @@ impl Reader {
         column: usize,
         message: impl Into<String>,
     ) -> ManifestError {
+        let (line, column) = self.clamp(line, column);
+        ManifestError::new(&self.file, line, column, message)
+    }
+
+    /// A 1-based line and column moved into the text if they lie past its end.
+    fn clamp(&self, line: usize, column: usize) -> (usize, usize) {
         let last = self.line_lengths.len();
-        let (line, column) = if line == 0 {
+        if line == 0 {
             (1, 1)
         } else if line > last {
             (last, self.line_lengths[last - 1] + 1)
         } else {
             (line, column.clamp(1, self.line_lengths[line - 1] + 1))
-        };
-        ManifestError::new(&self.file, line, column, message)
+        }
+    }
+
+    /// The 1-based line and column of `mark`, within the text.
+    pub(super) fn position(&self, mark: Marker) -> (usize, usize) {
+        self.clamp(mark.line(), mark.col() + 1)
     }
 
     pub(super) fn error(&self, mark: Marker, message: impl Into<String>) -> ManifestError {
