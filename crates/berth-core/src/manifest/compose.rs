@@ -105,8 +105,14 @@ pub fn find_manifest(
 
 /// The manifest described by Compose files: `files` are `(name, text)`, the base first, then
 /// overrides merged over it in order. `read` gives the text of `env_file`s, `exists` checks
-/// Dockerfiles, and `vars` (the app's config vars) fill `${VAR}`s. See the
-/// [module documentation](self).
+/// Dockerfiles, and `vars` (the app's config vars) fill `${VAR}`s.
+///
+/// Each service is a process type of the same name, except a service that only names a
+/// `postgres` or `redis` image, which is an add-on ([`Manifest::addons`]). A service with
+/// `build:` is built under its own name; one with only `image:` runs that image
+/// ([`Manifest::pulls`]), or the image another service builds under the same `image:`. The
+/// one service with `ports:` must be named `web`. Unsafe settings are errors at their line;
+/// settings Berth does not need are [`Manifest::warnings`].
 pub fn parse_compose(
     files: &[(&str, &str)],
     read: impl Fn(&str) -> Result<Option<String>, ManifestError>,

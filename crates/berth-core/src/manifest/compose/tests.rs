@@ -924,3 +924,97 @@ fn find_manifest_looks_in_order() {
     let nothing = find_manifest(no_files, |_| false, &BTreeMap::new()).unwrap_err();
     assert!(nothing.message.contains("add one"), "{nothing}");
 }
+
+mod properties {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    const WORDS: [&str; 24] = [
+        "services:",
+        "\n",
+        "  ",
+        "web",
+        "db",
+        ":",
+        " ",
+        "- ",
+        "build: .",
+        "image: postgres",
+        "ports: [\"80\"]",
+        "\"8080:80\"",
+        "${A:-x}",
+        "$$",
+        "${",
+        "}",
+        "volumes:",
+        "data:/d",
+        "depends_on: [web]",
+        "<<: *a",
+        "&a",
+        "[",
+        "{",
+        "x-berth: {release: x}",
+    ];
+
+    /// A realistic file with a few random edits, so that the rules behind the syntax are
+    /// reached.
+    fn mutated() -> impl Strategy<Value = String> {
+        let edit = (
+            any::<prop::sample::Index>(),
+            0..3u8,
+            prop::sample::select(WORDS.to_vec()),
+        );
+        prop::collection::vec(edit, 1..5).prop_map(|edits| {
+            let mut chars: Vec<char> = REALISTIC.chars().collect();
+            for (index, operation, word) in edits {
+                let at = index.index(chars.len() + 1);
+                let end = (at + 3).min(chars.len());
+                match operation {
+                    0 => drop(chars.splice(at..at, word.chars())),
+                    1 => drop(chars.drain(at..end)),
+                    _ => drop(chars.splice(at..(at + 1).min(chars.len()), word.chars())),
+                }
+            }
+            chars.into_iter().collect()
+        })
+    }
+
+    fn lines(text: &str) -> Vec<usize> {
+        text.replace("\r\n", "\n")
+            .split(['\n', '\r'])
+            .map(|line| line.chars().count())
+            .collect()
+    }
+
+    proptest! {
+        #[test]
+        fn compose_garbage_never_panics_and_errors_point_into_it(
+            text in prop_oneof![3 => mutated(), 1 => any::<String>()],
+        ) {
+            match parse_compose(&[("compose.yaml", &text)], no_files, exists, &BTreeMap::new()) {
+                Ok(manifest) => {
+                    for spec in manifest.processes.values() {
+                        prop_assert!(
+                            manifest.builds.contains_key(&spec.build)
+                                != manifest.pulls.contains_key(&spec.build)
+                        );
+                    }
+                    if let Some(release) = &manifest.release {
+                        prop_assert!(manifest.builds.contains_key(&release.build));
+                    }
+                }
+                Err(error) => {
+                    prop_assert_eq!(&error.file, "compose.yaml");
+                    let lines = lines(&text);
+                    prop_assert!((1..=lines.len()).contains(&error.line), "{}", error);
+                    prop_assert!(
+                        (1..=lines[error.line - 1] + 1).contains(&error.column),
+                        "{}",
+                        error
+                    );
+                }
+            }
+        }
+    }
+}
