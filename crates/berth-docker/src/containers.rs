@@ -51,6 +51,18 @@ pub struct ContainerSpec {
     pub restart_unless_stopped: bool,
     /// Ceilings on what it may use of the host.
     pub limits: Limits,
+    pub run: RunOptions,
+}
+
+/// How the image's own defaults are overridden (a Compose service's
+/// `entrypoint`, `working_dir`, `user`, `stop_signal`); `None` keeps them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RunOptions {
+    /// Replaces the image's ENTRYPOINT; empty clears it.
+    pub entrypoint: Option<Vec<String>>,
+    pub working_dir: Option<String>,
+    pub user: Option<String>,
+    pub stop_signal: Option<String>,
 }
 
 /// Resource ceilings of a container; `None` leaves one unlimited.
@@ -60,6 +72,8 @@ pub struct Limits {
     pub memory_bytes: Option<i64>,
     /// Processes and threads alive at once: a fork bomb stops here.
     pub pids: Option<i64>,
+    /// CPU time, in billionths of a CPU (1.5 CPUs: 1 500 000 000).
+    pub nano_cpus: Option<i64>,
 }
 
 /// The capabilities every container keeps; the engine's other defaults
@@ -540,6 +554,7 @@ pub(crate) fn container_body(spec: &ContainerSpec, publish_ip: IpAddr) -> Contai
         memory: spec.limits.memory_bytes,
         memory_swap: spec.limits.memory_bytes,
         pids_limit: spec.limits.pids,
+        nano_cpus: spec.limits.nano_cpus,
         // The engine keeps output for `logs`; rotate it so that a chatty app
         // cannot fill the disk.
         log_config: Some(HostConfigLogConfig {
@@ -560,6 +575,10 @@ pub(crate) fn container_body(spec: &ContainerSpec, publish_ip: IpAddr) -> Contai
     ContainerCreateBody {
         image: Some(spec.image.clone()),
         cmd: spec.cmd.clone(),
+        entrypoint: spec.run.entrypoint.clone(),
+        working_dir: spec.run.working_dir.clone(),
+        user: spec.run.user.clone(),
+        stop_signal: spec.run.stop_signal.clone(),
         env: Some(spec.env.iter().map(|(k, v)| format!("{k}={v}")).collect()),
         labels: Some(spec.labels.clone()),
         exposed_ports: port_key.map(|key| vec![key]),
@@ -654,6 +673,12 @@ mod tests {
             limits: Limits {
                 memory_bytes: Some(512 << 20),
                 pids: Some(256),
+                nano_cpus: Some(1_500_000_000),
+            },
+            run: RunOptions {
+                entrypoint: Some(vec![]),
+                user: Some("1000".into()),
+                ..Default::default()
             },
             ..Default::default()
         };
@@ -662,7 +687,10 @@ mod tests {
         assert_eq!(body.env, Some(vec!["PORT=5000".to_string()]));
         assert_eq!(body.cmd, None);
         assert_eq!(body.stop_timeout, Some(30));
+        assert_eq!(body.entrypoint, Some(vec![]), "a cleared entrypoint stays cleared");
+        assert_eq!(body.user.as_deref(), Some("1000"));
         let host = body.host_config.unwrap();
+        assert_eq!(host.nano_cpus, Some(1_500_000_000));
         assert_eq!(host.init, Some(true));
         assert_eq!(
             host.restart_policy.unwrap().name,

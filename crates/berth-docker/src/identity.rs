@@ -8,7 +8,7 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use crate::{ContainerSpec, Limits};
+use crate::{ContainerSpec, Limits, RunOptions};
 
 const PLATFORM: &str = "berth.platform";
 pub(crate) const APP: &str = "berth.app";
@@ -138,6 +138,7 @@ pub struct ProcessSpec {
     /// Between SIGTERM and SIGKILL when it is stopped.
     pub stop_grace: Duration,
     pub limits: Limits,
+    pub run: RunOptions,
 }
 
 impl ProcessSpec {
@@ -158,6 +159,7 @@ impl ProcessSpec {
             publish_port: self.web_port,
             stop_timeout_secs: Some(self.stop_grace.as_secs() as i64),
             limits: self.limits,
+            run: self.run.clone(),
             ..Default::default()
         }
     }
@@ -324,6 +326,7 @@ mod tests {
             web_port: Some(5000),
             stop_grace: Duration::from_secs(30),
             limits: Limits::default(),
+            run: RunOptions::default(),
         };
         let container = spec.container();
         assert_eq!(container.name, "berth-shop.v12.web.1");

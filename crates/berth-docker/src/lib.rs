@@ -21,7 +21,7 @@ mod target;
 mod terminal;
 
 pub use containers::{
-    ContainerSpec, ContainerSummary, Limits, StartedContainer, KEPT_CAPABILITIES,
+    ContainerSpec, ContainerSummary, Limits, RunOptions, StartedContainer, KEPT_CAPABILITIES,
 };
 pub use engine::{Engine, EngineInfo};
 pub use error::DockerError;

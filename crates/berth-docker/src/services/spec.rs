@@ -63,8 +63,12 @@ pub(crate) fn service_spec(spec: &ProcessSpec) -> ServiceSpec {
     let stop_grace = i64::try_from(spec.stop_grace.as_nanos()).unwrap_or(i64::MAX);
     let container_spec = TaskSpecContainerSpec {
         image: Some(container.image),
-        // The image's entrypoint stays; `cmd` replaces its CMD.
+        // `cmd` replaces the image's CMD; its entrypoint stays unless replaced.
         args: container.cmd,
+        command: container.run.entrypoint,
+        dir: container.run.working_dir,
+        user: container.run.user,
+        stop_signal: container.run.stop_signal,
         env: Some(
             container
                 .env
@@ -90,7 +94,7 @@ pub(crate) fn service_spec(spec: &ProcessSpec) -> ServiceSpec {
             limits: Some(Limit {
                 memory_bytes: container.limits.memory_bytes,
                 pids: container.limits.pids,
-                nano_cpus: None,
+                nano_cpus: container.limits.nano_cpus,
             }),
             ..Default::default()
         }),
@@ -149,7 +153,7 @@ pub(crate) mod tests {
 
     use std::time::Duration;
 
-    use crate::{Attachment, Limits};
+    use crate::{Attachment, Limits, RunOptions};
 
     pub(crate) fn web_1() -> ProcessIdentity {
         ProcessIdentity {
@@ -173,6 +177,11 @@ pub(crate) mod tests {
             limits: Limits {
                 memory_bytes: Some(512 << 20),
                 pids: Some(256),
+                nano_cpus: Some(250_000_000),
+            },
+            run: RunOptions {
+                working_dir: Some("/srv".into()),
+                ..Default::default()
             },
         }
     }
@@ -249,6 +258,7 @@ pub(crate) mod tests {
         let limits = task.resources.unwrap().limits.unwrap();
         assert_eq!(limits.memory_bytes, Some(512 << 20));
         assert_eq!(limits.pids, Some(256));
+        assert_eq!(limits.nano_cpus, Some(250_000_000));
         let network = &task.networks.unwrap()[0];
         assert_eq!(network.target.as_deref(), Some("berth-shop_swarm"));
         assert_eq!(network.aliases, Some(vec!["web".to_string()]));
