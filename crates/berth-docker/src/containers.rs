@@ -388,6 +388,17 @@ impl Engine {
     }
 
     /// When a running container last started: its uptime counts from here.
+    /// Whether the container's last run ended with the kernel killing a
+    /// process of it for exceeding its memory limit.
+    pub async fn out_of_memory(&self, id: &str) -> Result<bool, DockerError> {
+        let container = self
+            .docker
+            .inspect_container(id, None)
+            .await
+            .map_err(api(format!("inspect container {id}")))?;
+        Ok(container.state.and_then(|state| state.oom_killed) == Some(true))
+    }
+
     pub async fn started_at(&self, id: &str) -> Result<Option<DateTime<Utc>>, DockerError> {
         let container = self
             .docker
@@ -687,7 +698,11 @@ mod tests {
         assert_eq!(body.env, Some(vec!["PORT=5000".to_string()]));
         assert_eq!(body.cmd, None);
         assert_eq!(body.stop_timeout, Some(30));
-        assert_eq!(body.entrypoint, Some(vec![]), "a cleared entrypoint stays cleared");
+        assert_eq!(
+            body.entrypoint,
+            Some(vec![]),
+            "a cleared entrypoint stays cleared"
+        );
         assert_eq!(body.user.as_deref(), Some("1000"));
         let host = body.host_config.unwrap();
         assert_eq!(host.nano_cpus, Some(1_500_000_000));

@@ -389,6 +389,33 @@ impl LineBuffer {
     }
 }
 
+/// The Dockerfile of [`image_only_context`].
+pub const IMAGE_ONLY_DOCKERFILE: &str = "Dockerfile";
+
+/// A build context whose Dockerfile is only `FROM <image>`: building it
+/// pulls the image if the engine lacks it, and names it as a build would.
+/// `image` must be a plain reference (no whitespace), as the manifest
+/// parser checks; anything else fails the build.
+pub fn image_only_context(image: &str) -> ContextStream {
+    let dockerfile = if image.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        // Never a second instruction: the engine refuses this line.
+        "FROM \"\"\n".to_string()
+    } else {
+        format!("FROM {image}\n")
+    };
+    let mut builder = tar::Builder::new(Vec::new());
+    let mut header = tar::Header::new_gnu();
+    header.set_size(dockerfile.len() as u64);
+    header.set_mode(0o644);
+    header.set_cksum();
+    let tar = builder
+        .append_data(&mut header, IMAGE_ONLY_DOCKERFILE, dockerfile.as_bytes())
+        .and_then(|()| builder.into_inner());
+    Box::pin(futures_util::stream::once(
+        async move { tar.map(Bytes::from) },
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

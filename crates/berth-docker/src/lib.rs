@@ -30,7 +30,10 @@ pub use identity::{
     addon_labels, app_labels, app_network, swarm_network, Attachment, ContainerSelector,
     ProcessIdentity, ProcessSpec,
 };
-pub use images::{BuildRequest, ContextStream, ImageRegistry, RegistryCredentials};
+pub use images::{
+    image_only_context, BuildRequest, ContextStream, ImageRegistry, RegistryCredentials,
+    IMAGE_ONLY_DOCKERFILE,
+};
 pub use logs::{LogLine, LogStream};
 pub use runtime::{Placement, Runtime};
 pub use services::Swarm;

@@ -80,6 +80,9 @@ pub trait Runtime: Send + Sync {
 
     fn start_again(&self, id: &str) -> impl Future<Output = Result<(), DockerError>> + Send;
 
+    /// Whether a stopped container was killed for exceeding its memory limit.
+    fn out_of_memory(&self, id: &str) -> impl Future<Output = Result<bool, DockerError>> + Send;
+
     /// When a running container last started.
     fn started_at(
         &self,
@@ -192,6 +195,10 @@ impl Runtime for Engine {
 
     fn start_again(&self, id: &str) -> impl Future<Output = Result<(), DockerError>> + Send {
         Engine::start_again(self, id)
+    }
+
+    fn out_of_memory(&self, id: &str) -> impl Future<Output = Result<bool, DockerError>> + Send {
+        Engine::out_of_memory(self, id)
     }
 
     fn started_at(
@@ -350,6 +357,10 @@ impl Runtime for Placement {
 
     async fn start_again(&self, id: &str) -> Result<(), DockerError> {
         placed!(self, start_again(id))
+    }
+
+    async fn out_of_memory(&self, id: &str) -> Result<bool, DockerError> {
+        placed!(self, out_of_memory(id))
     }
 
     async fn started_at(&self, id: &str) -> Result<Option<DateTime<Utc>>, DockerError> {

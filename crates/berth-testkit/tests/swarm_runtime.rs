@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use berth_docker::{
     app_labels, Attachment, Availability, ContainerSelector, ContainerSummary, DockerError, Engine,
-    ImageRegistry, Limits, LogLine, ProcessIdentity, ProcessSpec, Runtime, Swarm,
+    ImageRegistry, Limits, LogLine, ProcessIdentity, ProcessSpec, RunOptions, Runtime, Swarm,
 };
 use berth_testkit::{busybox_image, form_swarm, http_get, Cluster};
 use bollard::query_parameters::{
@@ -83,6 +83,11 @@ fn dyno(platform: &str, image: &str, dyno: &str) -> ProcessSpec {
         limits: Limits {
             memory_bytes: Some(64 << 20),
             pids: Some(64),
+            nano_cpus: Some(500_000_000),
+        },
+        run: RunOptions {
+            working_dir: Some("/bin".into()),
+            ..RunOptions::default()
         },
     }
 }
@@ -285,6 +290,14 @@ async fn dynos_run_as_services_spread_over_the_hosts() {
     assert_eq!(host_config.cap_drop, Some(vec!["ALL".to_string()]));
     assert_eq!(host_config.memory, Some(64 << 20));
     assert_eq!(host_config.pids_limit, Some(64));
+    assert_eq!(host_config.nano_cpus, Some(500_000_000));
+    assert_eq!(
+        inspected
+            .config
+            .and_then(|config| config.working_dir)
+            .as_deref(),
+        Some("/bin")
+    );
     let log_config = host_config.log_config.unwrap();
     assert_eq!(log_config.typ.as_deref(), Some("json-file"));
 

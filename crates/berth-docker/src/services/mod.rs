@@ -765,6 +765,15 @@ impl Runtime for Swarm {
         Ok(())
     }
 
+    /// A one-off's container on the manager says; a dyno's task does not
+    /// (Swarm keeps only its exit code), so it is never reported as such.
+    async fn out_of_memory(&self, id: &str) -> Result<bool, DockerError> {
+        if is_container_id(id) {
+            return self.manager.out_of_memory(id).await;
+        }
+        Ok(false)
+    }
+
     /// For a dyno: when its running task was made, within a second or two
     /// of its start (the manager keeps no start time: the timestamp of a
     /// task's `running` status moves whenever its host reports again, as
