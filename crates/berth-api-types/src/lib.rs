@@ -220,7 +220,7 @@ pub struct ReleaseDetail {
 }
 
 /// One process of an app, e.g. `web.1`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Dyno {
     pub name: String,
     #[serde(rename = "type")]
@@ -239,6 +239,37 @@ pub struct Dyno {
     /// The engine it runs on (`local` for the engine beside berthd).
     #[serde(default)]
     pub host: String,
+    /// Why a crashed dyno stopped, when more is known than its exit code.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// Its process type's memory limit, in bytes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory_limit_bytes: Option<u64>,
+    /// Its process type's CPU limit, in CPUs (`1.5`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpu_limit: Option<f64>,
+}
+
+/// `GET /apps/{name}/limits`: what each process type may use (none: no
+/// limit of its own).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProcessLimits {
+    #[serde(rename = "type")]
+    pub process_type: String,
+    pub memory_bytes: Option<u64>,
+    /// The memory limit as people write it (`512m`).
+    pub memory: Option<String>,
+    pub cpus: Option<f64>,
+}
+
+/// `PATCH /apps/{name}/limits/{type}`: `512m`, `1g`; `1.5` CPUs. What is
+/// not given stays as it is.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LimitsUpdate {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpus: Option<String>,
 }
 
 /// `PATCH /apps/{name}/config`: a value sets a var, `null` unsets it.

@@ -8,10 +8,10 @@ use berth_api_types::{
     AddonInfo, App, AttachAddonRequest, AuditEvent, AutoCertificates, Backup, Certificate,
     ConfigChanged, ConfigUpdate, CreateAddonRequest, CreateAppRequest, CreateTokenRequest,
     CreateUserRequest, CreatedToken, DetachedRun, Domain, DomainInfo, Drain, DrainRequest, Dyno,
-    DynoSelection, ErrorBody, FormationEntry, Host, LogEntry, LoginRequest, MaintenanceRequest,
-    Member, Release, ReleaseDetail, RemovedUser, RollbackRequest, RunEvent, RunRequest,
-    ScaleRequest, TerminalRunRequest, TlsSettings, TlsSettingsChange, Token, UpdateMemberRequest,
-    User,
+    DynoSelection, ErrorBody, FormationEntry, Host, LimitsUpdate, LogEntry, LoginRequest,
+    MaintenanceRequest, Member, ProcessLimits, Release, ReleaseDetail, RemovedUser,
+    RollbackRequest, RunEvent, RunRequest, ScaleRequest, TerminalRunRequest, TlsSettings,
+    TlsSettingsChange, Token, UpdateMemberRequest, User,
 };
 use reqwest::blocking::{RequestBuilder, Response};
 use reqwest::{Method, StatusCode};
@@ -124,6 +124,23 @@ impl Client {
             Method::PATCH,
             &["apps", app, "formation"],
             Some(&ScaleRequest { changes }),
+        )
+    }
+
+    pub fn limits(&self, app: &str) -> Result<Vec<ProcessLimits>> {
+        self.json(Method::GET, &["apps", app, "limits"], None::<&()>)
+    }
+
+    pub fn set_limits(
+        &self,
+        app: &str,
+        process_type: &str,
+        update: &LimitsUpdate,
+    ) -> Result<Vec<ProcessLimits>> {
+        self.json(
+            Method::PATCH,
+            &["apps", app, "limits", process_type],
+            Some(update),
         )
     }
 

@@ -216,6 +216,14 @@ pub enum Command {
     #[command(name = "ps:scale")]
     PsScale(ScaleArgs),
 
+    /// Show or set what each process type may use: `web --memory 512m --cpus 1.5`
+    ///
+    /// A change is a new release, rolled out health-gated. Limits set here win
+    /// over those the manifest gives; a process that exceeds its memory is
+    /// killed, reported in the log and `ps`, and restarted.
+    #[command(name = "ps:limits")]
+    PsLimits(LimitsArgs),
+
     /// Restart processes one at a time (web ones health-gated): all, -p TYPE, or -d DYNO
     #[command(name = "ps:restart")]
     PsRestart(RestartArgs),
@@ -780,6 +788,28 @@ pub struct RollbackArgs {
 
     /// The release to return to, e.g. v3 (default: the previous successful one)
     pub version: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct LimitsArgs {
+    #[command(flatten)]
+    pub app: AppArg,
+
+    /// The process type to change (with --memory and/or --cpus)
+    #[arg(value_name = "TYPE")]
+    pub process_type: Option<String>,
+
+    /// Memory, e.g. 512m or 1g (binary units)
+    #[arg(long, requires = "process_type")]
+    pub memory: Option<String>,
+
+    /// CPUs, e.g. 0.5 or 1.5
+    #[arg(long, requires = "process_type")]
+    pub cpus: Option<String>,
+
+    /// Print JSON instead of text
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]

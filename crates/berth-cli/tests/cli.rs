@@ -15,6 +15,8 @@ mod access;
 mod addons;
 #[path = "cli/certs.rs"]
 mod certs;
+#[path = "cli/compose.rs"]
+mod compose;
 #[path = "cli/domains.rs"]
 mod domains;
 #[path = "cli/hosts.rs"]
@@ -257,6 +259,20 @@ impl<'w> AppCheckout<'w> {
             String::from_utf8_lossy(&push.stderr)
         );
     }
+}
+
+/// `GET /version.txt` of the app through the router: which dyno answered.
+fn visit(world: &World, app: &str) -> Result<String, String> {
+    reqwest::blocking::Client::builder()
+        .timeout(Duration::from_secs(5))
+        .build()
+        .unwrap()
+        .get(format!("{}/version.txt", world.server.http_url))
+        .header("host", format!("{app}.localhost"))
+        .send()
+        .and_then(|response| response.error_for_status())
+        .and_then(|response| response.text())
+        .map_err(|error| error.to_string())
 }
 
 fn api_host(api_url: &str) -> &str {

@@ -488,7 +488,7 @@ impl Platform {
 
     /// A new release running `base`'s images and processes with `config`,
     /// which becomes the app's stored config as the release becomes current.
-    async fn rerelease(
+    pub(crate) async fn rerelease(
         &self,
         actor: &Actor,
         app: &AppRecord,
@@ -511,7 +511,7 @@ impl Platform {
         self.store
             .set_release_contents(
                 release.id,
-                &base.processes,
+                &self.with_set_limits(app, &base.processes).await?,
                 base.release_image.as_deref(),
                 base.release_command.as_deref(),
             )

@@ -8,7 +8,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use berth_core::{parse_heroku_yml, parse_procfile, Manifest, ManifestError};
+use berth_core::{
+    find_manifest, AddonKind, AddonRequest, Manifest, ManifestError, ManifestSource, Setup,
+};
 use berth_core::{Action, Actor};
 use berth_docker::{app_labels, BuildRequest, Runtime};
 use berth_git::{GitError, Snapshot};
@@ -301,10 +303,14 @@ impl Platform {
         };
         let max_bytes = self.max_push_bytes;
         let reading = source.clone();
-        let push = tokio::task::spawn_blocking(move || PreparedPush::read(&reading, max_bytes))
-            .await
-            .map_err(|e| PlatformError::Internal(format!("reading the push failed: {e}")))??;
-        self.setup_on_push(actor, app, &push.manifest.setup, progress)
+        // Compose files interpolate `${VAR}` from the config vars.
+        let vars = self.current_config(app).await?;
+        let push =
+            tokio::task::spawn_blocking(move || PreparedPush::read(&reading, max_bytes, &vars))
+                .await
+                .map_err(|e| PlatformError::Internal(format!("reading the push failed: {e}")))??;
+        say_manifest(&push.manifest, progress);
+        self.setup_on_push(actor, app, &setup_of(&push.manifest), progress)
             .await?;
         let config = self.current_config(app).await?;
         let release = self
@@ -346,10 +352,9 @@ impl Platform {
             }
         };
         let manifest = push.manifest;
-        let processes: Vec<ReleaseProcess> = manifest
-            .processes
-            .iter()
-            .map(|(process_type, spec)| ReleaseProcess {
+        let mut processes = Vec::new();
+        for (process_type, spec) in &manifest.processes {
+            processes.push(ReleaseProcess {
                 process_type: process_type.to_string(),
                 image: images[&spec.build].clone(),
                 command: spec
@@ -357,8 +362,20 @@ impl Platform {
                     .as_ref()
                     .map(|command| command.line().to_string()),
                 healthcheck: spec.healthcheck.clone(),
-            })
-            .collect();
+                limits: spec.options.limits,
+                options_sealed: self.seal_process_options(app, &spec.options)?,
+            });
+        }
+        let processes = self.with_set_limits(app, &processes).await?;
+        // Compose starts every service with its replicas (default 1).
+        if manifest.source == ManifestSource::Compose {
+            let replicas: Vec<(String, i64)> = manifest
+                .processes
+                .iter()
+                .map(|(t, spec)| (t.to_string(), i64::from(spec.options.replicas.unwrap_or(1))))
+                .collect();
+            self.store.add_to_formation(app.id, &replicas).await?;
+        }
         let release_phase = manifest
             .release
             .as_ref()
@@ -445,8 +462,63 @@ impl Platform {
             };
             images.insert(key.clone(), image);
         }
+        for (key, image) in &manifest.pulls {
+            let tag = format!("berth/{}:v{}-{key}", app.name, release.version);
+            progress.say(&format!(
+                "-----> Using the image {image} for {key} as {tag}"
+            ));
+            // Built `FROM` it, the image is named, labelled, pushed to the
+            // registry and pruned like a built one; the engine pulls it if missing.
+            let request = BuildRequest {
+                context_tar: berth_docker::image_only_context(image),
+                dockerfile: berth_docker::IMAGE_ONLY_DOCKERFILE.to_string(),
+                target: None,
+                tag,
+                labels: app_labels(&app.name),
+                build_args: HashMap::new(),
+            };
+            let built = engine
+                .build_image(request, |line| {
+                    progress.say(line);
+                    output.push_line(line);
+                })
+                .await
+                .map_err(|error| {
+                    PlatformError::DeployFailed(format!(
+                        "the image {image} of {key} could not be pulled: {error}"
+                    ))
+                })?;
+            images.insert(key.clone(), built);
+        }
         Ok(images)
     }
+}
+
+/// Which files the manifest came from, and what in them Berth ignores.
+fn say_manifest(manifest: &Manifest, progress: &Progress) {
+    progress.say(&format!("-----> Using {}", manifest.files.join(" with ")));
+    for warning in &manifest.warnings {
+        progress.say(&format!("-----> Warning: {warning}"));
+    }
+}
+
+/// What to provision on push: heroku.yml's `setup`, or the Compose
+/// services that become add-ons (their kind's default attachment, so
+/// `DATABASE_URL` / `REDIS_URL`, which win over the file's `environment`).
+fn setup_of(manifest: &Manifest) -> Setup {
+    let mut setup = manifest.setup.clone();
+    let kinds: BTreeSet<AddonKind> = manifest.addons.values().copied().collect();
+    for kind in kinds {
+        setup.addons.push(AddonRequest {
+            plan: match kind {
+                AddonKind::Postgres => "heroku-postgresql",
+                AddonKind::Redis => "heroku-redis",
+            }
+            .to_string(),
+            as_name: None,
+        });
+    }
+    setup
 }
 
 /// What a push holds, read out of git: its manifest and, for each image the
@@ -465,7 +537,11 @@ impl PreparedPush {
     /// is wrong, or whose build contexts cannot be made, before anything is
     /// built or changed. File contents are not read here: the builds stream
     /// them from git.
-    fn read(source: &ContextSource, max_bytes: u64) -> Result<Self> {
+    fn read(
+        source: &ContextSource,
+        max_bytes: u64,
+        vars: &BTreeMap<String, String>,
+    ) -> Result<Self> {
         let snapshot =
             source
                 .repos
@@ -482,12 +558,13 @@ impl PreparedPush {
                 )),
                 other => refused(other),
             })?;
-        let manifest = read_manifest(&snapshot)?;
+        let manifest = read_manifest(&snapshot, vars)?;
         let needed: BTreeSet<&String> = manifest
             .processes
             .values()
             .map(|spec| &spec.build)
             .chain(manifest.release.as_ref().map(|spec| &spec.build))
+            .filter(|key| manifest.builds.contains_key(*key))
             .collect();
         let mut builds = BTreeMap::new();
         for key in needed {
@@ -512,27 +589,25 @@ fn is_closed_pipe(error: &GitError) -> bool {
     matches!(error, GitError::Tar(e) if e.kind() == std::io::ErrorKind::BrokenPipe)
 }
 
-/// `heroku.yml` if the commit has one, else a root `Dockerfile` (with a
-/// `Procfile` if present).
-fn read_manifest(snapshot: &Snapshot) -> Result<Manifest> {
-    let text = |path: &str| -> Result<Option<String>> {
-        match snapshot.read_file(path)? {
-            Some(bytes) => String::from_utf8(bytes)
+/// The commit's manifest, found as [`find_manifest`] says.
+fn read_manifest(snapshot: &Snapshot, vars: &BTreeMap<String, String>) -> Result<Manifest> {
+    let read = |path: &str| -> std::result::Result<Option<String>, ManifestError> {
+        let unreadable = |message: String| ManifestError {
+            file: path.to_string(),
+            line: 1,
+            column: 1,
+            message,
+        };
+        match snapshot.read_file(path) {
+            Ok(Some(bytes)) => String::from_utf8(bytes)
                 .map(Some)
-                .map_err(|_| PlatformError::Invalid(format!("{path} is not UTF-8 text"))),
-            None => Ok(None),
+                .map_err(|_| unreadable("is not UTF-8 text".into())),
+            Ok(None) => Ok(None),
+            Err(error) => Err(unreadable(error.to_string())),
         }
     };
-    let invalid = |error: ManifestError| PlatformError::Invalid(error.to_string());
-    if let Some(yml) = text("heroku.yml")? {
-        return parse_heroku_yml(&yml, |path| snapshot.file_exists(path)).map_err(invalid);
-    }
-    if snapshot.file_exists("Dockerfile") {
-        return parse_procfile(text("Procfile")?.as_deref()).map_err(invalid);
-    }
-    Err(PlatformError::Invalid(
-        "this commit has neither heroku.yml nor a Dockerfile at its root: add one to say how to build the app".into(),
-    ))
+    find_manifest(read, |path| snapshot.file_exists(path), vars)
+        .map_err(|error| PlatformError::Invalid(error.to_string()))
 }
 
 /// A fresh holder id for the app's lease.

@@ -82,7 +82,7 @@ impl Platform {
             );
             self.logs
                 .write(&app.name, LogLine::now(LogSource::Berth, dyno, &message));
-            let spec = self.dyno_spec(app, &release, process, index, &config);
+            let spec = self.dyno_spec(app, &release, process, index, &config)?;
             let replacement = swarm.start_replacement(&spec).await?;
             if let Err(error) = self
                 .dyno_started(app, process, &spec, &replacement, &progress)

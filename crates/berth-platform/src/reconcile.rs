@@ -19,6 +19,7 @@ use chrono::{DateTime, Utc};
 use futures_util::StreamExt;
 use tokio::time::Instant;
 
+use crate::limits::out_of_memory_message;
 use crate::logs::{LogLine, LogSink, LogSource};
 use crate::progress::Progress;
 use crate::release::STOP_GRACE;
@@ -212,7 +213,12 @@ impl Platform {
             return Ok(());
         };
         self.follow_running(app, &release, containers).await;
-        if self.plan(app, &release, &formation, containers).is_empty() && !moving {
+        let oom = self.out_of_memory_kills(&release, containers).await;
+        if self
+            .plan(app, &release, &formation, containers, &oom)
+            .is_empty()
+            && !moving
+        {
             return Ok(());
         }
         // Another change of the app is under way: it converges the app itself.
@@ -255,7 +261,8 @@ impl Platform {
         };
         let containers = self.app_containers(&app.name, None).await?;
         let containers: Vec<&ContainerSummary> = containers.iter().collect();
-        let steps = self.plan(&app, &release, &formation, &containers);
+        let oom = self.out_of_memory_kills(&release, &containers).await;
+        let steps = self.plan(&app, &release, &formation, &containers, &oom);
         if steps.iter().any(|step| matches!(step, Step::Start { .. })) {
             self.join_addons_to_swarm(&app).await?;
         }
@@ -271,6 +278,7 @@ impl Platform {
         release: &ReleaseRecord,
         formation: &[(String, i64)],
         containers: &[&ContainerSummary],
+        out_of_memory: &HashMap<String, String>,
     ) -> Vec<Step> {
         let wanted = |process_type: &str, index: i64| {
             release
@@ -320,7 +328,14 @@ impl Platform {
                         ),
                     });
                 }
-                "exited" | "dead" if self.crashed_and_due(app, dyno, container) => {
+                "exited" | "dead"
+                    if self.crashed_and_due(
+                        app,
+                        dyno,
+                        container,
+                        out_of_memory.get(&container.id),
+                    ) =>
+                {
                     steps.push(Step::StartAgain {
                         id: container.id.clone(),
                         dyno: dyno.clone(),
@@ -351,9 +366,55 @@ impl Platform {
         steps
     }
 
+    /// For the dynos that newly stopped killed (exit code 137): why, when
+    /// the engine says they exceeded their memory limit, by container id.
+    async fn out_of_memory_kills(
+        &self,
+        release: &ReleaseRecord,
+        containers: &[&ContainerSummary],
+    ) -> HashMap<String, String> {
+        let candidates: Vec<&ContainerSummary> = {
+            let crashes = self.supervision.crashes.lock().expect("crash records lock");
+            containers
+                .iter()
+                .copied()
+                .filter(|c| c.state == "exited" && c.exit_code() == Some(137))
+                .filter(|c| !crashes.contains_key(&c.id))
+                .collect()
+        };
+        let mut kills = HashMap::new();
+        let Ok(runtime) = self.runtime() else {
+            return kills;
+        };
+        for container in candidates {
+            if !runtime.out_of_memory(&container.id).await.unwrap_or(false) {
+                continue;
+            }
+            let limits = container
+                .process
+                .as_ref()
+                .and_then(|p| {
+                    release
+                        .processes
+                        .iter()
+                        .find(|r| r.process_type == p.process_type)
+                })
+                .map(|process| process.limits)
+                .unwrap_or_default();
+            kills.insert(container.id.clone(), out_of_memory_message(&limits));
+        }
+        kills
+    }
+
     /// Records a crash of `dyno` the first time it is seen (and logs it);
     /// true once its backoff has passed.
-    fn crashed_and_due(&self, app: &AppRecord, dyno: &str, container: &ContainerSummary) -> bool {
+    fn crashed_and_due(
+        &self,
+        app: &AppRecord,
+        dyno: &str,
+        container: &ContainerSummary,
+        out_of_memory: Option<&String>,
+    ) -> bool {
         let now = Instant::now();
         let mut crashes = self.supervision.crashes.lock().expect("crash records lock");
         let key = container.id.clone();
@@ -377,6 +438,10 @@ impl Platform {
             let code = container
                 .exit_code()
                 .map_or_else(String::new, |code| format!(" (exit code {code})"));
+            if let Some(why) = out_of_memory {
+                self.logs
+                    .write(&app.name, LogLine::now(LogSource::Berth, dyno, why));
+            }
             let message = format!(
                 "State changed from up to crashed{code}; restarting in {} s",
                 delay.as_secs()

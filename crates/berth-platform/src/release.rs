@@ -9,8 +9,8 @@ use std::time::Duration;
 use berth_core::process_env::{process_env, ProcessContext, WEB_PORT};
 use berth_core::{Action, Actor};
 use berth_docker::{
-    ContainerSelector, ContainerSummary, DockerError, ProcessIdentity, ProcessSpec, Runtime,
-    StartedContainer,
+    ContainerSelector, ContainerSummary, DockerError, ProcessIdentity, ProcessSpec, RunOptions,
+    Runtime, StartedContainer,
 };
 use berth_store::{AppRecord, ReleaseProcess, ReleaseRecord};
 use chrono::{DateTime, Utc};
@@ -37,8 +37,12 @@ pub struct Dyno {
     pub started_at: Option<DateTime<Utc>>,
     /// How a crashed dyno last exited.
     pub exit_code: Option<i64>,
+    /// Why it crashed, when the platform knows more than the exit code.
+    pub reason: Option<String>,
     /// The name of the host it runs on.
     pub host: String,
+    /// What its process type may use.
+    pub limits: berth_core::Limits,
 }
 
 fn shell(command: &str) -> Vec<String> {
@@ -179,7 +183,7 @@ impl Platform {
         config: &BTreeMap<String, String>,
         progress: &Progress,
     ) -> Result<()> {
-        let spec = self.dyno_spec(app, release, process, index, config);
+        let spec = self.dyno_spec(app, release, process, index, config)?;
         let started = self.runtime()?.start_process(&spec).await?;
         self.dyno_started(app, process, &spec, &started, progress)
             .await
@@ -193,18 +197,43 @@ impl Platform {
         process: &ReleaseProcess,
         index: i64,
         config: &BTreeMap<String, String>,
-    ) -> ProcessSpec {
-        let is_web = process.process_type == "web";
+    ) -> Result<ProcessSpec> {
+        let options = self.open_process_options(app, process)?;
+        let web_port = (process.process_type == "web").then(|| options.port.unwrap_or(WEB_PORT));
         let dyno = format!("{}.{index}", process.process_type);
+        // Config vars win over what the manifest's `environment` says.
+        let mut vars = options.environment.clone();
+        vars.extend(config.iter().map(|(k, v)| (k.clone(), v.clone())));
         let env = process_env(&ProcessContext {
             app: &app.name,
             release_version: release.version,
             commit_sha: release.commit_sha.as_deref(),
             dyno: &dyno,
-            port: is_web.then_some(WEB_PORT),
-            config,
+            port: web_port,
+            config: &vars,
         });
-        ProcessSpec {
+        let quota = self.quotas.container;
+        // The platform's quota per dyno is a ceiling no process type's own
+        // limit lifts.
+        let limits = berth_docker::Limits {
+            memory_bytes: match (
+                process
+                    .limits
+                    .memory_bytes
+                    .and_then(|bytes| i64::try_from(bytes).ok()),
+                quota.memory_bytes,
+            ) {
+                (Some(own), Some(quota)) => Some(own.min(quota)),
+                (own, quota) => own.or(quota),
+            },
+            nano_cpus: process
+                .limits
+                .nano_cpus
+                .and_then(|cpus| i64::try_from(cpus).ok())
+                .or(quota.nano_cpus),
+            ..quota
+        };
+        Ok(ProcessSpec {
             identity: self.process_identity(
                 app,
                 release,
@@ -212,12 +241,20 @@ impl Platform {
                 Some(dyno.clone()),
             ),
             image: process.image.clone(),
-            cmd: process.command.as_deref().map(shell),
+            cmd: process.command.as_deref().map(shell).or(options.args),
             env,
-            web_port: is_web.then_some(WEB_PORT),
-            stop_grace: STOP_GRACE,
-            limits: self.quotas.container,
-        }
+            web_port,
+            stop_grace: options
+                .stop_grace_seconds
+                .map_or(STOP_GRACE, |seconds| Duration::from_secs(seconds.into())),
+            limits,
+            run: RunOptions {
+                entrypoint: options.entrypoint,
+                working_dir: options.working_dir,
+                user: options.user,
+                stop_signal: options.stop_signal,
+            },
+        })
     }
 
     /// A dyno's process has started: its output goes to the log, and a web
@@ -310,6 +347,7 @@ impl Platform {
             web_port: None,
             stop_grace: STOP_GRACE,
             limits: self.quotas.container,
+            run: RunOptions::default(),
         }
     }
 
@@ -418,6 +456,15 @@ impl Platform {
         let engine = self.runtime()?;
         let host = self.host_name.to_string();
         let containers = self.app_containers(&app.name, None).await?;
+        let release = self.current_release(&app).await?;
+        let limits_of = |process_type: &str| {
+            release
+                .iter()
+                .flat_map(|r| &r.processes)
+                .find(|p| p.process_type == process_type)
+                .map(|p| p.limits)
+                .unwrap_or_default()
+        };
         let mut dynos: Vec<Dyno> = containers
             .iter()
             .filter_map(|container| {
@@ -433,7 +480,9 @@ impl Platform {
                     exit_code: (state == "crashed")
                         .then(|| container.exit_code())
                         .flatten(),
+                    reason: None,
                     host: container.host.clone().unwrap_or_else(|| host.clone()),
+                    limits: limits_of(&process.process_type),
                     process_type: process.process_type.clone(),
                     release: format!("v{}", process.release),
                     state: state.to_string(),
@@ -455,6 +504,19 @@ impl Platform {
         for ((_, name), started_at) in running.iter().zip(starts) {
             if let Some(dyno) = dynos.iter_mut().find(|d| d.name == *name) {
                 dyno.started_at = started_at.ok().flatten();
+            }
+        }
+        for container in containers
+            .iter()
+            .filter(|c| c.state == "exited" && c.exit_code() == Some(137))
+        {
+            let Some(name) = container.process.as_ref().and_then(|p| p.dyno.as_deref()) else {
+                continue;
+            };
+            if engine.out_of_memory(&container.id).await.unwrap_or(false) {
+                if let Some(dyno) = dynos.iter_mut().find(|d| d.name == name) {
+                    dyno.reason = Some(crate::limits::out_of_memory_message(&dyno.limits));
+                }
             }
         }
         dynos.sort_by_key(|dyno| {

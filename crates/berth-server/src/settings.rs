@@ -338,6 +338,7 @@ impl Settings {
                 container: berth_docker::Limits {
                     memory_bytes: positive(self.dyno_memory.saturating_mul(1 << 20)),
                     pids: positive(self.dyno_pids),
+                    nano_cpus: None,
                 },
                 apps_per_user: (self.max_apps_per_user > 0).then_some(self.max_apps_per_user),
                 dynos_per_app: positive(self.max_dynos_per_app),

@@ -1,11 +1,11 @@
 //! `config`, `config:get`, `config:set`, `config:unset`, `releases:rollback`, `ps:scale`.
 
-use berth_api_types::{ConfigUpdate, DynoSelection, FormationEntry};
+use berth_api_types::{ConfigUpdate, DynoSelection, FormationEntry, LimitsUpdate};
 
 use super::Context;
 use crate::cli::{
-    AppArg, ConfigArgs, ConfigGetArgs, ConfigSetArgs, ConfigUnsetArgs, RestartArgs, RollbackArgs,
-    ScaleArgs, StopArgs,
+    AppArg, ConfigArgs, ConfigGetArgs, ConfigSetArgs, ConfigUnsetArgs, LimitsArgs, RestartArgs,
+    RollbackArgs, ScaleArgs, StopArgs,
 };
 use crate::error::{Error, Result};
 use crate::output;
@@ -170,6 +170,41 @@ pub fn scale(context: &Context, args: ScaleArgs) -> Result<()> {
         output::print_json(&formation);
     } else {
         crate::outln!("{}", summary(&formation));
+    }
+    Ok(())
+}
+
+pub fn limits(context: &Context, args: LimitsArgs) -> Result<()> {
+    let name = context.app_name(&args.app)?;
+    let client = context.client()?;
+    let limits = match &args.process_type {
+        None => client.limits(&name)?,
+        Some(process_type) => {
+            let update = LimitsUpdate {
+                memory: args.memory.clone(),
+                cpus: args.cpus.clone(),
+            };
+            let limits = client.set_limits(&name, process_type, &update)?;
+            eprintln!("Setting {process_type} limits of {name}... done");
+            limits
+        }
+    };
+    if args.json {
+        output::print_json(&limits);
+    } else {
+        let rows: Vec<Vec<String>> = limits
+            .iter()
+            .map(|entry| {
+                vec![
+                    entry.process_type.clone(),
+                    entry.memory.clone().unwrap_or_else(|| "-".into()),
+                    entry
+                        .cpus
+                        .map_or_else(|| "-".into(), |cpus| cpus.to_string()),
+                ]
+            })
+            .collect();
+        crate::out!("{}", output::table(&["TYPE", "MEMORY", "CPUS"], &rows));
     }
     Ok(())
 }

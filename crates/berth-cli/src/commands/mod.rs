@@ -46,6 +46,7 @@ pub fn run(command: Command, context: &Context) -> Result<()> {
         Command::ConfigUnset(args) => config::unset(context, args),
         Command::ReleasesRollback(args) => config::rollback(context, args),
         Command::PsScale(args) => config::scale(context, args),
+        Command::PsLimits(args) => config::limits(context, args),
         Command::PsRestart(args) => config::restart(context, args),
         Command::Run(args) => run::run(context, args),
         Command::RunDetached(args) => run::detached(context, args),

@@ -113,10 +113,13 @@ pub fn ps(context: &Context, args: AppJsonArgs) -> Result<()> {
         let rows: Vec<Vec<String>> = dynos
             .iter()
             .map(|dyno| {
-                let state = match dyno.exit_code {
+                let mut state = match dyno.exit_code {
                     Some(code) => format!("{} (exit code {code})", dyno.state),
                     None => dyno.state.clone(),
                 };
+                if let Some(reason) = &dyno.reason {
+                    state = format!("{state}: {reason}");
+                }
                 vec![
                     dyno.name.clone(),
                     state,

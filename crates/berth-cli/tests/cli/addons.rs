@@ -9,7 +9,7 @@ const POSTGRES_ADMIN_URL: &str =
     "postgres://berth_test_admin:berth-test-admin@127.0.0.1:5432/postgres";
 const REDIS_ADMIN_URL: &str = "redis://default:berth-test-admin@127.0.0.1:6379";
 
-fn postgres_admin_url() -> String {
+pub(super) fn postgres_admin_url() -> String {
     std::env::var("BERTH_TEST_POSTGRES_ADMIN_URL").unwrap_or_else(|_| POSTGRES_ADMIN_URL.into())
 }
 
@@ -74,7 +74,7 @@ fn sql_ok(output: Output) -> String {
 }
 
 /// Fails (never skips) when the server the tests need is not there.
-fn require_servers() {
+pub(super) fn require_servers() {
     let admin = Login::of(&postgres_admin_url());
     let reached = admin.psql("SELECT 1");
     assert!(
@@ -97,7 +97,7 @@ fn require_servers() {
     );
 }
 
-fn addon_world(postgres_admin_url: String) -> World {
+pub(super) fn addon_world(postgres_admin_url: String) -> World {
     World {
         server: TestServer::start_with(|settings| {
             settings.addon_postgres_admin_url = Some(postgres_admin_url);
@@ -437,7 +437,7 @@ fn heroku_yml_setup_applies_on_the_first_push_and_later_changes_are_reported() {
     let (pushed, output) = push(&world, &repo, &app);
     assert!(pushed, "{output}");
     assert!(
-        output.contains("Setting up the app as heroku.yml's setup says"),
+        output.contains("Setting up the app as its manifest says"),
         "{output}"
     );
     let url = config_get(&world, &app, "DATABASE_URL");

@@ -423,20 +423,6 @@ fn has_image(cluster: &Cluster, index: usize, image: &str) -> bool {
     })
 }
 
-/// `GET /version.txt` of the app through the router: which dyno answered.
-fn visit(world: &World, app: &str) -> Result<String, String> {
-    reqwest::blocking::Client::builder()
-        .timeout(Duration::from_secs(5))
-        .build()
-        .unwrap()
-        .get(format!("{}/version.txt", world.server.http_url))
-        .header("host", format!("{app}.localhost"))
-        .send()
-        .and_then(|response| response.error_for_status())
-        .and_then(|response| response.text())
-        .map_err(|error| error.to_string())
-}
-
 #[test]
 fn apps_move_onto_the_swarm_without_a_failed_request_spread_and_survive_a_host() {
     let mut cluster = Cluster::start("bsm", 2);

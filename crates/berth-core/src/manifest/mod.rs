@@ -116,6 +116,16 @@ impl Manifest {
             .map(String::as_str)
     }
 
+    /// Every named volume a process type mounts: (volume, process type, path).
+    pub fn volume_mounts(&self) -> impl Iterator<Item = (&VolumeName, &ProcessType, &str)> {
+        self.processes.iter().flat_map(|(process_type, spec)| {
+            spec.options
+                .volumes
+                .iter()
+                .map(move |(volume, path)| (volume, process_type, path.as_str()))
+        })
+    }
+
     /// The image the release command runs in, if there is a release command.
     pub fn release_build(&self) -> Option<&BuildSpec> {
         self.release

@@ -144,6 +144,7 @@ impl Provider for PostgresContainer {
                 volumes: vec![(container.clone(), "/data".into())],
                 restart_unless_stopped: true,
                 limits: self.limits,
+                run: Default::default(),
             };
             let credentials = Credentials {
                 url: format!("postgres://{login}:{password}@{container}:{PORT}/postgres"),

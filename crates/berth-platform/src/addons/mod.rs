@@ -318,7 +318,7 @@ impl Platform {
             && self.addons_owned_by(&app).await?.is_empty()
         {
             authorize_setup(actor, role, setup)?;
-            progress.say("-----> Setting up the app as heroku.yml's setup says");
+            progress.say("-----> Setting up the app as its manifest says");
             return self.apply_setup_locked(actor, &app, setup, progress).await;
         }
         let config = self.current_config(&app).await?;

@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 use axum::extract::{Path, State};
 use axum::Json;
 use berth_api_types::{
-    ConfigChanged, ConfigUpdate, DynoSelection, FormationEntry, Release, RollbackRequest,
-    ScaleRequest,
+    ConfigChanged, ConfigUpdate, DynoSelection, FormationEntry, LimitsUpdate, ProcessLimits,
+    Release, RollbackRequest, ScaleRequest,
 };
 use berth_platform::Progress;
 
@@ -134,6 +134,59 @@ fn entries(formation: Vec<(String, i64)>) -> Vec<FormationEntry> {
         .map(|(process_type, quantity)| FormationEntry {
             process_type,
             quantity,
+        })
+        .collect()
+}
+
+pub(super) async fn limits(
+    State(state): State<AppState>,
+    Authenticated(session): Authenticated,
+    Path(name): Path<String>,
+) -> Result<Json<Vec<ProcessLimits>>, ApiError> {
+    let limits = state.platform.limits(&session.actor, &name).await?;
+    Ok(Json(limits_view(limits)))
+}
+
+pub(super) async fn set_limits(
+    State(state): State<AppState>,
+    Authenticated(session): Authenticated,
+    Path((name, process_type)): Path<(String, String)>,
+    JsonBody(request): JsonBody<LimitsUpdate>,
+) -> Result<Json<Vec<ProcessLimits>>, ApiError> {
+    let invalid = |error: berth_core::LimitError| ApiError::invalid(error.to_string());
+    let limits = berth_core::Limits {
+        memory_bytes: request
+            .memory
+            .as_deref()
+            .map(berth_core::limits::parse_memory)
+            .transpose()
+            .map_err(invalid)?,
+        nano_cpus: request
+            .cpus
+            .as_deref()
+            .map(berth_core::limits::parse_cpus)
+            .transpose()
+            .map_err(invalid)?,
+    };
+    let (progress, _) = Progress::channel();
+    let limits = state
+        .platform
+        .set_limits(&session.actor, &name, &process_type, limits, &progress)
+        .await?;
+    Ok(Json(limits_view(limits)))
+}
+
+fn limits_view(limits: Vec<berth_platform::ProcessLimits>) -> Vec<ProcessLimits> {
+    limits
+        .into_iter()
+        .map(|entry| ProcessLimits {
+            process_type: entry.process_type,
+            memory_bytes: entry.limits.memory_bytes,
+            memory: entry
+                .limits
+                .memory_bytes
+                .map(berth_core::limits::format_memory),
+            cpus: entry.limits.nano_cpus.map(|cpus| cpus as f64 / 1e9),
         })
         .collect()
 }

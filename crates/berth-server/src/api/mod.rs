@@ -135,6 +135,11 @@ fn v1() -> Routes {
             get(config::formation).patch(config::scale),
         )
         .route("/apps/{name}/config/names", get(config::names))
+        .route("/apps/{name}/limits", get(config::limits))
+        .route(
+            "/apps/{name}/limits/{process_type}",
+            patch(config::set_limits),
+        )
         .route("/apps/{name}/access", get(access::list).post(access::add))
         .route(
             "/apps/{name}/access/{email}",

@@ -90,6 +90,9 @@ pub(super) async fn dynos(
                 started_at: dyno.started_at,
                 exit_code: dyno.exit_code,
                 host: dyno.host,
+                reason: dyno.reason,
+                memory_limit_bytes: dyno.limits.memory_bytes,
+                cpu_limit: dyno.limits.nano_cpus.map(|cpus| cpus as f64 / 1e9),
             })
             .collect(),
     ))

@@ -1,0 +1,211 @@
+//! Compose files as the manifest, and resource limits (issue 17), through
+//! `git push`, the `berth` binary and a real engine: services become process
+//! types with their options, a postgres service becomes an add-on, limits
+//! reach the containers, and an out-of-memory kill is reported.
+
+use super::*;
+
+const COMPOSE: &str = r#"name: shop
+services:
+  web:
+    build: .
+    image: shop-web
+    command: ["/bin/sh", "-c", "echo \"$$GREETING $$DYNO $$DATABASE_URL\" > /www/version.txt && exec httpd -f -v -p $$PORT -h /www"]
+    ports: ["8080:8080"]
+    container_name: shop-web
+    environment:
+      GREETING: ${GREETING:-hello}
+      DATABASE_URL: postgres://localhost/dev
+    deploy:
+      resources:
+        limits: {memory: 64m, cpus: "0.5"}
+  worker:
+    image: shop-web
+    working_dir: /www
+    command: ["/bin/sh", "-c", "echo worker in $$(pwd); exec sleep 3600"]
+  hog:
+    image: shop-web
+    entrypoint: ["/bin/sh", "-c"]
+    command: ["echo eating; x=aaaaaaaaaaaaaaaa; while true; do x=$$x$$x; done"]
+    deploy:
+      resources:
+        limits: {memory: 16m}
+  db:
+    image: postgres:15
+x-berth:
+  release: echo compose release phase
+"#;
+
+/// The engine's view of the app's container for `dyno`: its memory and CPU limits.
+fn container_limits(app: &str, dyno: &str) -> (i64, i64) {
+    let output = Command::new("docker")
+        .args([
+            "ps",
+            "-a",
+            "-q",
+            "--filter",
+            &format!("label=berth.app={app}"),
+            "--filter",
+            &format!("label=berth.dyno={dyno}"),
+        ])
+        .output()
+        .unwrap();
+    let ids = String::from_utf8_lossy(&output.stdout).to_string();
+    let id = ids
+        .lines()
+        .next()
+        .unwrap_or_else(|| panic!("no container for {dyno}"));
+    let inspect = Command::new("docker")
+        .args([
+            "inspect",
+            "--format",
+            "{{.HostConfig.Memory}} {{.HostConfig.NanoCpus}}",
+            id,
+        ])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&inspect.stdout).to_string();
+    let mut figures = text.split_whitespace().map(|f| f.parse::<i64>().unwrap());
+    (figures.next().unwrap(), figures.next().unwrap())
+}
+
+/// `git push platform main`: its success and everything git printed.
+fn push(app: &AppCheckout) -> (bool, String) {
+    let output = app
+        .world
+        .command("git", app.repo.path())
+        .args(["push", "platform", "main"])
+        .output()
+        .unwrap();
+    (
+        output.status.success(),
+        String::from_utf8_lossy(&output.stderr).to_string(),
+    )
+}
+
+/// Polls (bounded) the app's log until it holds `line`.
+fn wait_for_log_line(app: &AppCheckout, line: &str) -> String {
+    let deadline = Instant::now() + Duration::from_secs(90);
+    loop {
+        let log = app.berth(&["logs", "-n", "1000"]).ok();
+        if log.contains(line) {
+            return log;
+        }
+        assert!(Instant::now() < deadline, "no {line:?} in the log:\n{log}");
+        std::thread::sleep(Duration::from_millis(500));
+    }
+}
+
+#[test]
+fn a_compose_app_runs_its_services_with_their_options_limits_and_add_on() {
+    addons::require_servers();
+    let world = addons::addon_world(addons::postgres_admin_url());
+    let app = AppCheckout::new(&world, "compose", None);
+    app.berth(&["config:set", "GREETING=hi"]).ok();
+    app.repo.write("compose.yaml", COMPOSE);
+    app.repo.commit("Compose");
+    let (pushed, output) = push(&app);
+    assert!(pushed, "{output}");
+    assert!(output.contains("-----> Using compose.yaml"), "{output}");
+    assert!(
+        output.contains("compose.yaml:8:5: services.web.container_name is ignored"),
+        "{output}"
+    );
+    assert!(output.contains("host port 8080 is ignored"), "{output}");
+    assert!(output.contains("compose release phase"), "{output}");
+
+    // The postgres service is a managed add-on whose URL wins over the file's.
+    let database_url = app.berth(&["config:get", "DATABASE_URL"]).ok();
+    assert!(
+        database_url.starts_with("postgres://") && !database_url.contains("localhost"),
+        "{database_url}"
+    );
+    // PORT is the container port the service names; config vars interpolate and win.
+    let page = visit(&world, &app.name).unwrap();
+    assert_eq!(
+        page.trim(),
+        format!("hi web.1 {}", database_url.trim()),
+        "{page}"
+    );
+
+    // Every service starts with one replica; the image-only worker runs web's image.
+    let log = wait_for_log_line(&app, "worker in /www");
+    assert!(log.contains("app[worker.1]"), "{log}");
+    let dynos = app.berth(&["ps", "--json"]).json();
+    let web = dynos
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["name"] == "web.1")
+        .unwrap();
+    assert_eq!(web["memory_limit_bytes"], 64 << 20, "{dynos}");
+    assert_eq!(web["cpu_limit"], 0.5, "{dynos}");
+    assert_eq!(
+        container_limits(&app.name, "web.1"),
+        (64 << 20, 500_000_000)
+    );
+
+    // The hog exceeds its 16 MiB, is killed, and the log says so.
+    wait_for_log_line(
+        &app,
+        "berth[hog.1]: Process exceeded its memory limit (16 MiB) and was killed",
+    );
+
+    // ps:limits shows and changes limits: a new release, health-gated.
+    let limits = app.berth(&["ps:limits"]).ok();
+    assert!(limits.contains("TYPE"), "{limits}");
+    assert!(
+        limits
+            .lines()
+            .any(|l| l.split_whitespace().collect::<Vec<_>>() == ["web", "64m", "0.5"]),
+        "{limits}"
+    );
+    app.berth(&["ps:limits", "worker", "--memory", "32m", "--cpus", "0.25"])
+        .ok();
+    let releases = app.berth(&["releases"]).ok();
+    assert!(
+        releases.contains("Set worker limits: memory 32m, cpus 0.25"),
+        "{releases}"
+    );
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while container_limits(&app.name, "worker.1") != (32 << 20, 250_000_000) {
+        assert!(Instant::now() < deadline, "the worker kept its old limits");
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    // Above the platform's quota per dyno, or not a size: refused, nothing changes.
+    let refused = app
+        .berth(&["ps:limits", "worker", "--memory", "64g"])
+        .fails();
+    assert!(
+        refused.contains("above the platform's limit per dyno"),
+        "{refused}"
+    );
+    let refused = app
+        .berth(&["ps:limits", "worker", "--cpus", "lots"])
+        .fails();
+    assert!(refused.contains("is not a number of CPUs"), "{refused}");
+    assert_eq!(app.berth(&["releases"]).ok(), releases);
+
+    // A Compose file Berth refuses: the push fails at the line, the release serves on.
+    app.repo.write(
+        "compose.yaml",
+        &COMPOSE.replace(
+            "    working_dir: /www\n",
+            "    working_dir: /www\n    privileged: true\n",
+        ),
+    );
+    app.repo.commit("Privileged");
+    let (pushed, output) = push(&app);
+    assert!(!pushed);
+    assert!(output.contains("compose.yaml:18:5:"), "{output}");
+    assert!(output.contains("privileged"), "{output}");
+    assert!(visit(&world, &app.name).unwrap().starts_with("hi web.1 "));
+    assert_eq!(app.berth(&["releases"]).ok(), releases);
+
+    let addons = app.berth(&["addons", "--json"]).json();
+    for addon in addons.as_array().unwrap() {
+        let name = addon["name"].as_str().unwrap();
+        app.berth(&["addons:destroy", name, "--confirm", &app.name])
+            .ok();
+    }
+}

@@ -1,0 +1,197 @@
+//! Resource limits per process type (`ps:limits`) and what a Compose
+//! service says beyond image and command, as a release process keeps them.
+
+use berth_core::limits::{format_memory, Limits};
+use berth_core::{Action, Actor, ProcessOptions};
+use berth_store::{AppRecord, ReleaseProcess};
+
+use crate::progress::Progress;
+use crate::{Platform, PlatformError, Result};
+
+/// A process type's limits as `ps:limits` shows them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProcessLimits {
+    pub process_type: String,
+    pub limits: Limits,
+}
+
+impl Platform {
+    /// The limits each process type of the current release runs with.
+    pub async fn limits(&self, actor: &Actor, app_name: &str) -> Result<Vec<ProcessLimits>> {
+        let app = self.authorize_app(actor, app_name, Action::ReadApp).await?;
+        Ok(self
+            .current_release(&app)
+            .await?
+            .map(|release| release.processes)
+            .unwrap_or_default()
+            .into_iter()
+            .map(|process| ProcessLimits {
+                process_type: process.process_type,
+                limits: process.limits,
+            })
+            .collect())
+    }
+
+    /// Sets a process type's limits (the values given, over those it has)
+    /// and rolls them out as a new release, health-gated like any other.
+    pub async fn set_limits(
+        &self,
+        actor: &Actor,
+        app_name: &str,
+        process_type: &str,
+        limits: Limits,
+        progress: &Progress,
+    ) -> Result<Vec<ProcessLimits>> {
+        let app = self.authorize_app(actor, app_name, Action::Deploy).await?;
+        if limits.is_unlimited() {
+            return Err(PlatformError::Invalid(
+                "give --memory, --cpus or both (e.g. `berth ps:limits web --memory 512m`)".into(),
+            ));
+        }
+        if let (Some(wanted), Some(quota)) =
+            (limits.memory_bytes, self.quotas.container.memory_bytes)
+        {
+            if wanted > u64::try_from(quota).unwrap_or(0) {
+                return Err(PlatformError::Invalid(format!(
+                    "memory {} is above the platform's limit per dyno ({}, BERTH_DYNO_MEMORY): \
+                     ask an operator, or give at most that",
+                    format_memory(wanted),
+                    format_memory(u64::try_from(quota).unwrap_or(0))
+                )));
+            }
+        }
+        self.exclusively(&app, progress, async {
+            let current = self.current_release(&app).await?.ok_or_else(|| {
+                PlatformError::Invalid(format!(
+                    "{} has no release yet: push first, then set its limits",
+                    app.name
+                ))
+            })?;
+            if !current
+                .processes
+                .iter()
+                .any(|p| p.process_type == process_type)
+            {
+                let known: Vec<&str> = current
+                    .processes
+                    .iter()
+                    .map(|p| p.process_type.as_str())
+                    .collect();
+                return Err(PlatformError::NotFound(format!(
+                    "{} has no process type {process_type}: it has {}",
+                    app.name,
+                    known.join(", ")
+                )));
+            }
+            self.store
+                .set_process_limits(app.id, process_type, limits)
+                .await?;
+            let description = format!("Set {process_type} limits: {limits}")
+                .replace("memory none, ", "")
+                .replace(", cpus none", "");
+            let config = self.current_config(&app).await?;
+            self.rerelease(actor, &app, &current, &description, &config, progress)
+                .await?;
+            self.audit_app(actor, &app.name, "limits.change", description)
+                .await?;
+            Ok(())
+        })
+        .await?;
+        self.limits(actor, app_name).await
+    }
+
+    /// `processes` with the limits set by `ps:limits` over their own.
+    pub(crate) async fn with_set_limits(
+        &self,
+        app: &AppRecord,
+        processes: &[ReleaseProcess],
+    ) -> Result<Vec<ReleaseProcess>> {
+        let set = self.store.process_limits(app.id).await?;
+        Ok(processes
+            .iter()
+            .map(|process| {
+                let mut process = process.clone();
+                if let Some((_, limits)) = set.iter().find(|(t, _)| *t == process.process_type) {
+                    process.limits = process.limits.overlaid_with(*limits);
+                }
+                process
+            })
+            .collect())
+    }
+
+    /// A Compose service's options, sealed for the store (its environment
+    /// may hold secrets); `None` when there are none.
+    pub(crate) fn seal_process_options(
+        &self,
+        app: &AppRecord,
+        options: &ProcessOptions,
+    ) -> Result<Option<String>> {
+        if options.is_default() {
+            return Ok(None);
+        }
+        let json = serde_json::to_vec(options)
+            .map_err(|e| PlatformError::Internal(format!("cannot encode process options: {e}")))?;
+        Ok(Some(
+            self.secrets()
+                .seal(&format!("release-options/{}", app.id), &json),
+        ))
+    }
+
+    /// The options a release process was recorded with.
+    pub(crate) fn open_process_options(
+        &self,
+        app: &AppRecord,
+        process: &ReleaseProcess,
+    ) -> Result<ProcessOptions> {
+        let Some(sealed) = &process.options_sealed else {
+            return Ok(ProcessOptions::default());
+        };
+        let json = self
+            .secrets()
+            .open(&format!("release-options/{}", app.id), sealed)?;
+        serde_json::from_slice(&json)
+            .map_err(|e| PlatformError::Internal(format!("process options: {e}")))
+    }
+}
+
+/// What `berth` prints when a process was killed for its memory limit.
+pub(crate) fn out_of_memory_message(limits: &Limits) -> String {
+    match limits.memory_bytes {
+        Some(bytes) => format!(
+            "Process exceeded its memory limit ({}) and was killed",
+            mebibytes(bytes)
+        ),
+        None => "Process exceeded the memory it may use and was killed".to_string(),
+    }
+}
+
+/// `64 MiB`, `1.5 GiB`-ish, as people read sizes.
+fn mebibytes(bytes: u64) -> String {
+    let text = format_memory(bytes);
+    match text.chars().last() {
+        Some('k') => format!("{} KiB", &text[..text.len() - 1]),
+        Some('m') => format!("{} MiB", &text[..text.len() - 1]),
+        Some('g') => format!("{} GiB", &text[..text.len() - 1]),
+        Some('t') => format!("{} TiB", &text[..text.len() - 1]),
+        _ => format!("{text} bytes"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn out_of_memory_says_the_limit() {
+        let limits = Limits {
+            memory_bytes: Some(64 << 20),
+            nano_cpus: None,
+        };
+        assert_eq!(
+            out_of_memory_message(&limits),
+            "Process exceeded its memory limit (64 MiB) and was killed"
+        );
+        assert_eq!(mebibytes(1 << 30), "1 GiB");
+        assert_eq!(mebibytes(7_000_001), "7000001 bytes");
+    }
+}
