@@ -17,6 +17,10 @@ const PROCESS: &str = "berth.process";
 const DYNO: &str = "berth.dyno";
 const ONEOFF: &str = "berth.oneoff";
 const ADDON: &str = "berth.addon";
+const VOLUME: &str = "berth.volume";
+/// The swarm node label naming a host (`berth.host=h2`): placement
+/// constraints pin processes to a host by it.
+pub const HOST_LABEL: &str = "berth.host";
 
 /// How a one-off dyno's output reaches its user.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -139,6 +143,19 @@ pub struct ProcessSpec {
     pub stop_grace: Duration,
     pub limits: Limits,
     pub run: RunOptions,
+    /// The app's volumes mounted into it.
+    pub mounts: Vec<VolumeMount>,
+    /// The host (its name) it must run on: the one that keeps its volumes.
+    /// Only a swarm has a choice; one engine is one host.
+    pub pinned_host: Option<String>,
+}
+
+/// A named volume of the app, mounted at `path` in a process's container.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VolumeMount {
+    /// The engine's name of the volume ([`volume_name`]).
+    pub volume: String,
+    pub path: String,
 }
 
 impl ProcessSpec {
@@ -160,6 +177,11 @@ impl ProcessSpec {
             stop_timeout_secs: Some(self.stop_grace.as_secs() as i64),
             limits: self.limits,
             run: self.run.clone(),
+            volumes: self
+                .mounts
+                .iter()
+                .map(|mount| (mount.volume.clone(), mount.path.clone()))
+                .collect(),
             ..Default::default()
         }
     }
@@ -242,6 +264,31 @@ pub fn app_labels(app: &str) -> HashMap<String, String> {
 /// The filter that finds an app's images.
 pub fn app_images(app: &str) -> [(&'static str, &str); 1] {
     [(APP, app)]
+}
+
+/// The engine's name of volume `volume` of `app`: `berth-<app>.<volume>`,
+/// as containers are named (neither name holds a dot).
+pub fn volume_name(app: &str, volume: &str) -> String {
+    format!("berth-{app}.{volume}")
+}
+
+/// The labels of an app's volume: the platform, the app, the volume's name.
+pub fn volume_labels(platform: &str, app: &str, volume: &str) -> HashMap<String, String> {
+    HashMap::from([
+        (PLATFORM.to_string(), platform.to_string()),
+        (APP.to_string(), app.to_string()),
+        (VOLUME.to_string(), volume.to_string()),
+    ])
+}
+
+/// The filter that finds the volumes of one app of a platform.
+pub fn app_volumes<'a>(platform: &'a str, app: &'a str) -> [(&'static str, &'a str); 2] {
+    [(PLATFORM, platform), (APP, app)]
+}
+
+/// The volume's name in its app, read from its labels.
+pub(crate) fn volume_of(labels: &HashMap<String, String>) -> Option<&str> {
+    labels.get(VOLUME).map(String::as_str)
 }
 
 /// The labels of an add-on's container: no app, so that no app's
@@ -327,6 +374,11 @@ mod tests {
             stop_grace: Duration::from_secs(30),
             limits: Limits::default(),
             run: RunOptions::default(),
+            mounts: vec![VolumeMount {
+                volume: volume_name("shop", "uploads"),
+                path: "/data".into(),
+            }],
+            pinned_host: None,
         };
         let container = spec.container();
         assert_eq!(container.name, "berth-shop.v12.web.1");
@@ -335,6 +387,10 @@ mod tests {
         assert_eq!(container.network_alias.as_deref(), Some("web"));
         assert_eq!(container.publish_port, Some(5000));
         assert_eq!(container.stop_timeout_secs, Some(30));
+        assert_eq!(
+            container.volumes,
+            [("berth-shop.uploads".to_string(), "/data".to_string())]
+        );
         // A one-off is no member of its process type on the network.
         let oneoff = ProcessSpec {
             identity: ProcessIdentity {

@@ -19,6 +19,7 @@ mod services;
 mod swarm;
 mod target;
 mod terminal;
+mod volumes;
 
 pub use containers::{
     ContainerSpec, ContainerSummary, Limits, RunOptions, StartedContainer, KEPT_CAPABILITIES,
@@ -27,8 +28,8 @@ pub use engine::{Engine, EngineInfo};
 pub use error::DockerError;
 pub use events::ContainerEvent;
 pub use identity::{
-    addon_labels, app_labels, app_network, swarm_network, Attachment, ContainerSelector,
-    ProcessIdentity, ProcessSpec,
+    addon_labels, app_labels, app_network, app_volumes, swarm_network, volume_labels, volume_name,
+    Attachment, ContainerSelector, ProcessIdentity, ProcessSpec, VolumeMount, HOST_LABEL,
 };
 pub use images::{
     image_only_context, BuildRequest, ContextStream, ImageRegistry, RegistryCredentials,
@@ -40,3 +41,4 @@ pub use services::Swarm;
 pub use swarm::{Availability, Membership, SwarmNode, SWARM_PORT};
 pub use target::{EngineTarget, EngineTls, DEFAULT_SOCKET};
 pub use terminal::{TerminalControl, TerminalSession};
+pub use volumes::VolumeSummary;

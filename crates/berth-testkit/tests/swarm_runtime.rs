@@ -89,6 +89,8 @@ fn dyno(platform: &str, image: &str, dyno: &str) -> ProcessSpec {
             working_dir: Some("/bin".into()),
             ..RunOptions::default()
         },
+        mounts: Vec::new(),
+        pinned_host: None,
     }
 }
 

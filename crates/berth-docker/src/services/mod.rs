@@ -99,7 +99,7 @@ use crate::{
     StartedContainer, TerminalSession,
 };
 
-use spec::{replacement_service_name, service_name, service_spec};
+use spec::{is_pinned, replacement_service_name, service_name, service_spec};
 use status::{
     condition, is_terminal, newest, published, publishes, summarize, Condition, NodeView,
 };
@@ -383,8 +383,11 @@ impl Swarm {
                 ..spec.clone()
             })
         };
+        // A dyno pinned to its volumes' host goes there, spread or not.
         if let Some(template) = service.task_template.as_mut() {
-            template.placement = self.spread(&spec.identity).await?;
+            if !is_pinned(template.placement.as_ref()) {
+                template.placement = self.spread(&spec.identity).await?;
+            }
         }
         let created = self
             .manager
@@ -521,14 +524,21 @@ impl Swarm {
                     reason: "the service has no usable version".into(),
                 })?;
             let mut spec = service.spec.unwrap_or_default();
-            // Placed afresh, spread as a new dyno would be.
+            // Placed afresh, spread as a new dyno would be (unless pinned
+            // to the host holding its volumes: it stays pinned).
+            let pinned = spec
+                .task_template
+                .as_ref()
+                .is_some_and(|template| is_pinned(template.placement.as_ref()));
             let placement = match spec.labels.as_ref().and_then(ProcessIdentity::from_labels) {
-                Some(identity) => self.spread(&identity).await?,
-                None => None,
+                Some(identity) if !pinned => self.spread(&identity).await?,
+                _ => None,
             };
             let template = spec.task_template.get_or_insert_with(Default::default);
             template.force_update = Some(template.force_update.unwrap_or(0).wrapping_add(1));
-            template.placement = placement;
+            if !pinned {
+                template.placement = placement;
+            }
             let options = UpdateServiceOptions {
                 version,
                 registry_auth_from: "spec".into(),

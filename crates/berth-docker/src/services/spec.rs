@@ -2,15 +2,15 @@
 
 use bollard::models::{
     EndpointPortConfig, EndpointPortConfigProtocolEnum, EndpointPortConfigPublishModeEnum,
-    EndpointSpec, EndpointSpecModeEnum, Limit, NetworkAttachmentConfig, ServiceSpec,
-    ServiceSpecMode, ServiceSpecModeReplicated, ServiceSpecUpdateConfig,
+    EndpointSpec, EndpointSpecModeEnum, Limit, Mount, MountType, NetworkAttachmentConfig,
+    ServiceSpec, ServiceSpecMode, ServiceSpecModeReplicated, ServiceSpecUpdateConfig,
     ServiceSpecUpdateConfigFailureActionEnum, ServiceSpecUpdateConfigOrderEnum, TaskSpec,
-    TaskSpecContainerSpec, TaskSpecContainerSpecPrivileges, TaskSpecLogDriver, TaskSpecResources,
-    TaskSpecRestartPolicy, TaskSpecRestartPolicyConditionEnum,
+    TaskSpecContainerSpec, TaskSpecContainerSpecPrivileges, TaskSpecLogDriver, TaskSpecPlacement,
+    TaskSpecResources, TaskSpecRestartPolicy, TaskSpecRestartPolicyConditionEnum,
 };
 
 use crate::containers::{log_options, LOG_DRIVER};
-use crate::{ContainerSpec, ProcessIdentity, ProcessSpec, KEPT_CAPABILITIES};
+use crate::{ContainerSpec, ProcessIdentity, ProcessSpec, HOST_LABEL, KEPT_CAPABILITIES};
 
 /// Swarm's limit on a service's name.
 const SERVICE_NAME_MAX: usize = 63;
@@ -55,6 +55,31 @@ fn named(identity: &ProcessIdentity, suffix: &str) -> String {
     format!("{start}-{whole:08x}")
 }
 
+/// The constraint that keeps a process on the host holding its volumes
+/// (the node labelled with that host's name); `None` for a process free to
+/// go anywhere.
+pub(crate) fn pinned(spec: &ProcessSpec) -> Option<TaskSpecPlacement> {
+    spec.pinned_host.as_ref().map(|host| TaskSpecPlacement {
+        constraints: Some(vec![pin_constraint(host)]),
+        ..Default::default()
+    })
+}
+
+fn pin_constraint(host: &str) -> String {
+    format!("node.labels.{HOST_LABEL}=={host}")
+}
+
+/// Whether a placement pins its service to a host.
+pub(crate) fn is_pinned(placement: Option<&TaskSpecPlacement>) -> bool {
+    placement
+        .and_then(|placement| placement.constraints.as_ref())
+        .is_some_and(|constraints| {
+            constraints
+                .iter()
+                .any(|c| c.starts_with(&format!("node.labels.{HOST_LABEL}==")))
+        })
+}
+
 /// The service that runs a dyno: one replica of its container as the
 /// single engine would make it (`ProcessSpec::container`), with the same
 /// hardening, on the app's overlay network, never restarted by Swarm.
@@ -81,6 +106,18 @@ pub(crate) fn service_spec(spec: &ProcessSpec) -> ServiceSpec {
         stop_grace_period: Some(stop_grace),
         capability_drop: Some(vec!["ALL".into()]),
         capability_add: Some(KEPT_CAPABILITIES.iter().map(|c| c.to_string()).collect()),
+        mounts: (!container.volumes.is_empty()).then(|| {
+            container
+                .volumes
+                .iter()
+                .map(|(volume, path)| Mount {
+                    target: Some(path.clone()),
+                    source: Some(volume.clone()),
+                    typ: Some(MountType::VOLUME),
+                    ..Default::default()
+                })
+                .collect()
+        }),
         // Honoured by engines newer than 20.10, which ignores it.
         privileges: Some(TaskSpecContainerSpecPrivileges {
             no_new_privileges: Some(true),
@@ -98,6 +135,7 @@ pub(crate) fn service_spec(spec: &ProcessSpec) -> ServiceSpec {
             }),
             ..Default::default()
         }),
+        placement: pinned(spec),
         restart_policy: Some(TaskSpecRestartPolicy {
             condition: Some(TaskSpecRestartPolicyConditionEnum::NONE),
             ..Default::default()
@@ -183,6 +221,8 @@ pub(crate) mod tests {
                 working_dir: Some("/srv".into()),
                 ..Default::default()
             },
+            mounts: Vec::new(),
+            pinned_host: None,
         }
     }
     #[test]
@@ -285,6 +325,31 @@ pub(crate) mod tests {
         let kept = container.capability_add.unwrap();
         assert!(kept.iter().any(|c| c == "KILL"));
         assert!(!kept.iter().any(|c| c == "NET_RAW"));
+    }
+
+    #[test]
+    fn a_dyno_with_volumes_mounts_them_and_stays_on_their_host() {
+        let spec = ProcessSpec {
+            mounts: vec![crate::VolumeMount {
+                volume: "berth-shop.uploads".into(),
+                path: "/data".into(),
+            }],
+            pinned_host: Some("h2".into()),
+            ..web_spec()
+        };
+        let task = service_spec(&spec).task_template.unwrap();
+        let mount = &task.container_spec.unwrap().mounts.unwrap()[0];
+        assert_eq!(mount.source.as_deref(), Some("berth-shop.uploads"));
+        assert_eq!(mount.target.as_deref(), Some("/data"));
+        assert_eq!(mount.typ, Some(MountType::VOLUME));
+        assert_eq!(
+            task.placement.as_ref().unwrap().constraints,
+            Some(vec!["node.labels.berth.host==h2".to_string()])
+        );
+        assert!(is_pinned(task.placement.as_ref()));
+        let free = service_spec(&web_spec()).task_template.unwrap();
+        assert_eq!(free.placement, None);
+        assert_eq!(free.container_spec.unwrap().mounts, None);
     }
 
     #[test]
