@@ -52,6 +52,10 @@ pub enum Action {
     ManageDomains,
     /// Create, attach, detach, rotate or destroy the app's add-ons.
     ManageAddons,
+    /// Create or destroy the app's persistent volumes: destroying one
+    /// deletes its data, as destroying an add-on does, so the same roles
+    /// and scope as add-ons. (Reading them is `ReadApp`.)
+    ManageVolumes,
     DestroyApp,
     /// Create, list or revoke the actor's own API tokens.
     ManageOwnTokens,
@@ -93,7 +97,8 @@ impl Action {
             Action::Configure
             | Action::ManageAccess
             | Action::ManageDomains
-            | Action::ManageAddons => TokenScope::Full,
+            | Action::ManageAddons
+            | Action::ManageVolumes => TokenScope::Full,
             Action::CreateApp
             | Action::DestroyApp
             | Action::ManageOwnTokens
@@ -125,6 +130,7 @@ impl Action {
             Action::ManageAccess => "change who has access to this app",
             Action::ManageDomains => "change this app's domains",
             Action::ManageAddons => "change this app's add-ons",
+            Action::ManageVolumes => "change this app's volumes",
             Action::DestroyApp => "destroy this app",
             Action::ManageOwnTokens => "manage API tokens",
             Action::ManageUsers => "manage users",
@@ -177,6 +183,7 @@ pub fn authorize(actor: &Actor, role: Option<AppRole>, action: Action) -> Result
         | Action::ManageAccess
         | Action::ManageDomains
         | Action::ManageAddons
+        | Action::ManageVolumes
         | Action::DestroyApp => {
             actor.is_platform_admin || role.is_some_and(|role| role.permits(action))
         }

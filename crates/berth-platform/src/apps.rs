@@ -174,8 +174,20 @@ impl Platform {
         self.authorize_app(actor, name, Action::ReadApp).await
     }
 
-    /// Destroys an app: its record, memberships and repository.
+    /// Destroys an app: its record, memberships and repository. Refused
+    /// while it has volumes (see [`Self::destroy_app_with`]).
     pub async fn destroy_app(&self, actor: &Actor, name: &str) -> Result<AppRecord> {
+        self.destroy_app_with(actor, name, false).await
+    }
+
+    /// Destroys an app; with `volumes`, its persistent volumes and their
+    /// data go too (after its containers), else it is refused while it has any.
+    pub async fn destroy_app_with(
+        &self,
+        actor: &Actor,
+        name: &str,
+        volumes: bool,
+    ) -> Result<AppRecord> {
         let app = self.authorize_app(actor, name, Action::DestroyApp).await?;
         let addons = self.addons_owned_by(&app).await?;
         if !addons.is_empty() {
@@ -188,11 +200,33 @@ impl Platform {
                 app.name
             )));
         }
+        let app_volumes: Vec<String> = self
+            .store
+            .volumes(app.id)
+            .await?
+            .into_iter()
+            .map(|v| v.name)
+            .collect();
+        if !app_volumes.is_empty() && !volumes {
+            return Err(PlatformError::Conflict(format!(
+                "{} still has volumes ({}): their data would be lost. Destroy them first with \
+                 `berth volumes:destroy NAME -a {} --confirm {}`, or destroy the app with them: \
+                 `berth apps:destroy -a {} --confirm {} --volumes`",
+                app.name,
+                app_volumes.join(", "),
+                app.name,
+                app.name,
+                app.name,
+                app.name
+            )));
+        }
+        let detail = if app_volumes.is_empty() {
+            String::new()
+        } else {
+            format!("with its volumes {}", app_volumes.join(", "))
+        };
         self.store
-            .delete_app(
-                app.id,
-                &app_entry(actor, &app.name, "app.destroy", String::new()),
-            )
+            .delete_app(app.id, &app_entry(actor, &app.name, "app.destroy", detail))
             .await?;
         self.access_changed();
         // The app is gone once its record is; what is left behind of it is
@@ -202,6 +236,11 @@ impl Platform {
         }
         if let Err(error) = self.remove_runtime(&app).await {
             tracing::warn!(app = %app.name, %error, "the destroyed app's containers were not all removed");
+        }
+        if volumes {
+            if let Err(error) = self.remove_app_volumes(&app).await {
+                tracing::warn!(app = %app.name, %error, "the destroyed app's volumes were not all removed");
+            }
         }
         if let Err(error) = self.logs.remove(&app.name).await {
             tracing::warn!(app = %app.name, %error, "the destroyed app's log was not removed");

@@ -82,7 +82,15 @@ impl Platform {
             );
             self.logs
                 .write(&app.name, LogLine::now(LogSource::Berth, dyno, &message));
-            let spec = self.dyno_spec(app, &release, process, index, &config)?;
+            let mut spec = self.dyno_spec(app, &release, process, index, &config)?;
+            self.mount_volumes(app, &mut spec).await?;
+            if spec.pinned_host.as_deref() == Some(host) {
+                return Err(PlatformError::Conflict(format!(
+                    "{dyno} of {} cannot move off {host}: its volumes are kept there (see \
+                     `berth volumes -a {}`)",
+                    app.name, app.name
+                )));
+            }
             let replacement = swarm.start_replacement(&spec).await?;
             if let Err(error) = self
                 .dyno_started(app, process, &spec, &replacement, &progress)

@@ -38,6 +38,7 @@ mod stream_access;
 #[cfg(test)]
 mod tests;
 mod throttle;
+mod volumes;
 
 use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};
@@ -75,6 +76,7 @@ pub use logs::{LogFilter, LogLine, LogSink, LogSource, Retention, TailEvent};
 pub use progress::{Progress, OUTPUT_TRUNCATED_MARKER};
 pub use release::Dyno;
 use secrets::SecretKey;
+pub use volumes::Volume;
 
 /// Where the platform keeps its state.
 #[derive(Debug, Clone)]

@@ -188,7 +188,8 @@ impl Platform {
             oneoff: Some(attachment),
             ..self.process_identity(&app, &release, "run", Some(dyno.clone()))
         };
-        let spec = self.oneoff_spec(&app, &release, identity, image, command, &config);
+        let mut spec = self.oneoff_spec(&app, &release, identity, image, command, &config);
+        self.mount_volumes(&app, &mut spec).await?;
         Ok(OneOff { app, dyno, spec })
     }
 }

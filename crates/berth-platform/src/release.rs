@@ -123,7 +123,8 @@ impl Platform {
             crate::deploy::confirm_lease().await?;
             progress.say(&format!("-----> Running release command: {command}"));
             let identity = self.process_identity(app, release, "release", None);
-            let spec = self.oneoff_spec(app, release, identity, image.clone(), command, config);
+            let mut spec = self.oneoff_spec(app, release, identity, image.clone(), command, config);
+            self.mount_volumes(app, &mut spec).await?;
             let sink = self.logs.clone();
             let code = engine
                 .run_process(&spec, self.release_timeout, |line| {
@@ -183,7 +184,8 @@ impl Platform {
         config: &BTreeMap<String, String>,
         progress: &Progress,
     ) -> Result<()> {
-        let spec = self.dyno_spec(app, release, process, index, config)?;
+        let mut spec = self.dyno_spec(app, release, process, index, config)?;
+        self.mount_volumes(app, &mut spec).await?;
         let started = self.runtime()?.start_process(&spec).await?;
         self.dyno_started(app, process, &spec, &started, progress)
             .await
@@ -248,6 +250,8 @@ impl Platform {
                 .stop_grace_seconds
                 .map_or(STOP_GRACE, |seconds| Duration::from_secs(seconds.into())),
             limits,
+            mounts: Vec::new(),
+            pinned_host: None,
             run: RunOptions {
                 entrypoint: options.entrypoint,
                 working_dir: options.working_dir,
@@ -348,6 +352,8 @@ impl Platform {
             stop_grace: STOP_GRACE,
             limits: self.quotas.container,
             run: RunOptions::default(),
+            mounts: Vec::new(),
+            pinned_host: None,
         }
     }
 
