@@ -398,6 +398,45 @@ pub struct DrainRequest {
     pub url: String,
 }
 
+/// A persistent volume of an app, mounted into every dyno of one process type.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Volume {
+    pub name: String,
+    /// The process type whose dynos mount it.
+    pub process: String,
+    /// Where it is mounted in their containers.
+    pub path: String,
+    /// Bytes its files take; `null` when the server cannot tell.
+    pub size_bytes: Option<u64>,
+    /// The host that keeps it: its process type runs there.
+    pub host: String,
+    pub created_at: DateTime<Utc>,
+}
+
+/// `POST /apps/{name}/volumes`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CreateVolumeRequest {
+    pub name: String,
+    pub path: String,
+    pub process_type: String,
+}
+
+/// `DELETE /apps/{name}/volumes/{volume}?confirm=APP`: the app's name,
+/// since the volume's data goes with it.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct DestroyVolumeQuery {
+    #[serde(default)]
+    pub confirm: Option<String>,
+}
+
+/// `DELETE /apps/{name}?volumes=true`: destroy the app's volumes with it
+/// (else an app with volumes is not destroyed).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct DestroyAppQuery {
+    #[serde(default)]
+    pub volumes: bool,
+}
+
 /// A custom domain of an app, with the DNS record that sends its traffic here.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Domain {

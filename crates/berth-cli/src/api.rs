@@ -7,11 +7,11 @@ use berth_api_types::{
     Account, AddCertificateRequest, AddDomainRequest, AddHostRequest, AddMemberRequest, Addon,
     AddonInfo, App, AttachAddonRequest, AuditEvent, AutoCertificates, Backup, Certificate,
     ConfigChanged, ConfigUpdate, CreateAddonRequest, CreateAppRequest, CreateTokenRequest,
-    CreateUserRequest, CreatedToken, DetachedRun, Domain, DomainInfo, Drain, DrainRequest, Dyno,
-    DynoSelection, ErrorBody, FormationEntry, Host, LimitsUpdate, LogEntry, LoginRequest,
-    MaintenanceRequest, Member, ProcessLimits, Release, ReleaseDetail, RemovedUser,
+    CreateUserRequest, CreateVolumeRequest, CreatedToken, DetachedRun, Domain, DomainInfo, Drain,
+    DrainRequest, Dyno, DynoSelection, ErrorBody, FormationEntry, Host, LimitsUpdate, LogEntry,
+    LoginRequest, MaintenanceRequest, Member, ProcessLimits, Release, ReleaseDetail, RemovedUser,
     RollbackRequest, RunEvent, RunRequest, ScaleRequest, TerminalRunRequest, TlsSettings,
-    TlsSettingsChange, Token, UpdateMemberRequest, User,
+    TlsSettingsChange, Token, UpdateMemberRequest, User, Volume,
 };
 use reqwest::blocking::{RequestBuilder, Response};
 use reqwest::{Method, StatusCode};
@@ -88,6 +88,29 @@ impl Client {
 
     pub fn destroy_app(&self, name: &str) -> Result<App> {
         self.json(Method::DELETE, &["apps", name], None::<&()>)
+    }
+
+    /// Destroys the app and its persistent volumes with their data.
+    pub fn destroy_app_and_volumes(&self, name: &str) -> Result<App> {
+        let mut url = self.url(&["apps", name])?;
+        url.query_pairs_mut().append_pair("volumes", "true");
+        let response = self.send_to(Method::DELETE, url, None::<&()>, REQUEST_TIMEOUT)?;
+        self.read_json(response)
+    }
+
+    pub fn volumes(&self, app: &str) -> Result<Vec<Volume>> {
+        self.json(Method::GET, &["apps", app, "volumes"], None::<&()>)
+    }
+
+    pub fn create_volume(&self, app: &str, request: &CreateVolumeRequest) -> Result<Volume> {
+        self.json(Method::POST, &["apps", app, "volumes"], Some(request))
+    }
+
+    pub fn destroy_volume(&self, app: &str, volume: &str, confirm: &str) -> Result<()> {
+        let mut url = self.url(&["apps", app, "volumes", volume])?;
+        url.query_pairs_mut().append_pair("confirm", confirm);
+        self.send_to(Method::DELETE, url, None::<&()>, REQUEST_TIMEOUT)
+            .map(drop)
     }
 
     pub fn releases(&self, app: &str) -> Result<Vec<Release>> {

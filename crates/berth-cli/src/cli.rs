@@ -157,6 +157,17 @@ pub enum Command {
     #[command(name = "domains:info")]
     DomainsInfo(DomainArgs),
 
+    /// List an app's persistent volumes: process type, mount path, size and host
+    Volumes(AppJsonArgs),
+
+    /// Create a persistent volume mounted into every dyno of a process type
+    #[command(name = "volumes:create")]
+    VolumesCreate(VolumesCreateArgs),
+
+    /// Destroy a persistent volume and all its data
+    #[command(name = "volumes:destroy")]
+    VolumesDestroy(VolumesDestroyArgs),
+
     /// List the certificates of an app's domains
     Certs(AppJsonArgs),
 
@@ -832,6 +843,45 @@ pub struct AppsDestroyArgs {
     pub app: AppArg,
 
     /// The app's name again, to confirm
+    #[arg(long, value_name = "APP")]
+    pub confirm: Option<String>,
+
+    /// Destroy its persistent volumes and their data too (else an app with
+    /// volumes is not destroyed)
+    #[arg(long)]
+    pub volumes: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct VolumesCreateArgs {
+    #[command(flatten)]
+    pub app: AppArg,
+
+    /// The volume's name, e.g. uploads
+    pub name: String,
+
+    /// Where it is mounted in the containers, e.g. /data
+    #[arg(long, value_name = "PATH")]
+    pub path: String,
+
+    /// The process type whose dynos mount it
+    #[arg(short = 'p', long = "process-type", value_name = "TYPE")]
+    pub process_type: String,
+
+    /// Print JSON instead of text
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct VolumesDestroyArgs {
+    #[command(flatten)]
+    pub app: AppArg,
+
+    /// The volume's name
+    pub name: String,
+
+    /// The name of the app it belongs to, to confirm
     #[arg(long, value_name = "APP")]
     pub confirm: Option<String>,
 }

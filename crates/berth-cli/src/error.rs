@@ -59,6 +59,12 @@ pub enum Error {
     )]
     AddonConfirmationRequired { addon: String, app: String },
 
+    #[error(
+        "this destroys volume {volume} and all its data: run again with --confirm {app} \
+         (the app it belongs to)"
+    )]
+    VolumeConfirmationRequired { volume: String, app: String },
+
     #[error("not a git repository: run git init first")]
     NotAGitRepository,
 

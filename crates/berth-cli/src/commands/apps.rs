@@ -113,7 +113,12 @@ pub fn destroy(context: &Context, args: AppsDestroyArgs) -> Result<()> {
             app: name,
         });
     }
-    let app = context.client()?.destroy_app(&name)?;
+    let client = context.client()?;
+    let app = if args.volumes {
+        client.destroy_app_and_volumes(&name)?
+    } else {
+        client.destroy_app(&name)?
+    };
     crate::outln!("Destroying {}... done", app.name);
     let git = &context.git;
     if git

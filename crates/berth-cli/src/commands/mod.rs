@@ -15,6 +15,7 @@ mod releases;
 mod run;
 mod tokens;
 mod users;
+mod volumes;
 
 use std::io::{BufRead, Write};
 use std::path::PathBuf;
@@ -66,6 +67,9 @@ pub fn run(command: Command, context: &Context) -> Result<()> {
         Command::PgBackups(args) => addons::backups(context, args),
         Command::PgBackupsCapture(args) => addons::capture(context, args),
         Command::PgBackupsRestore(args) => addons::restore(context, args),
+        Command::Volumes(args) => volumes::list(context, args),
+        Command::VolumesCreate(args) => volumes::create(context, args),
+        Command::VolumesDestroy(args) => volumes::destroy(context, args),
         Command::Domains(args) => domains::list(context, args),
         Command::DomainsAdd(args) => domains::add(context, args),
         Command::DomainsRemove(args) => domains::remove(context, args),

@@ -1,9 +1,10 @@
 //! Apps.
 
-use axum::extract::{Path, State};
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::Json;
-use berth_api_types::{App, CreateAppRequest, MaintenanceRequest};
+use berth_api_types::{App, CreateAppRequest, DestroyAppQuery, MaintenanceRequest};
 use berth_platform::AppRecord;
 
 use super::extract::{Authenticated, JsonBody, PublicBase};
@@ -82,8 +83,13 @@ pub(super) async fn destroy(
     PublicBase(base): PublicBase,
     Authenticated(session): Authenticated,
     Path(name): Path<String>,
+    query: Result<Query<DestroyAppQuery>, QueryRejection>,
 ) -> Result<Json<App>, ApiError> {
-    let app = state.platform.destroy_app(&session.actor, &name).await?;
+    let Query(query) = query.map_err(|rejection| ApiError::invalid(rejection.body_text()))?;
+    let app = state
+        .platform
+        .destroy_app_with(&session.actor, &name, query.volumes)
+        .await?;
     Ok(Json(view(&state, &base, app)))
 }
 

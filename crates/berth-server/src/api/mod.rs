@@ -16,6 +16,7 @@ mod releases;
 mod run;
 mod terminal;
 mod users;
+mod volumes;
 
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{delete, get, patch, post, put, MethodRouter};
@@ -104,6 +105,11 @@ fn v1() -> Routes {
             "/apps/{name}/domains/{hostname}",
             get(domains::info).delete(domains::remove),
         )
+        .route(
+            "/apps/{name}/volumes",
+            get(volumes::list).post(volumes::create),
+        )
+        .route("/apps/{name}/volumes/{volume}", delete(volumes::destroy))
         .route(
             "/apps/{name}/certs",
             get(certs::list)

@@ -162,6 +162,12 @@ fn matrix() -> BTreeMap<(&'static str, &'static str), Need> {
             ("DELETE", "/api/v1/apps/{name}/domains/{hostname}"),
             App(Admin, Full),
         ),
+        (("GET", "/api/v1/apps/{name}/volumes"), App(Viewer, Read)),
+        (("POST", "/api/v1/apps/{name}/volumes"), App(Admin, Full)),
+        (
+            ("DELETE", "/api/v1/apps/{name}/volumes/{volume}"),
+            App(Admin, Full),
+        ),
         (("GET", "/api/v1/apps/{name}/certs"), App(Viewer, Read)),
         (("POST", "/api/v1/apps/{name}/certs"), App(Admin, Full)),
         (("GET", "/api/v1/apps/{name}/certs/auto"), App(Viewer, Read)),
@@ -468,6 +474,9 @@ fn body_for(method: &str, template: &str) -> Option<Value> {
         ("PATCH", "/api/v1/apps/{name}/certs/settings") => json!({"hsts": true}),
         ("PATCH", "/api/v1/apps/{name}/config") => json!({"GREETING": "hello"}),
         ("POST", "/api/v1/apps/{name}/addons") => json!({"service": "heroku-postgresql"}),
+        ("POST", "/api/v1/apps/{name}/volumes") => {
+            json!({"name": "matrix", "path": "/data", "process_type": "web"})
+        }
         ("POST", "/api/v1/apps/{name}/addons/{addon}/attachments") => json!({"as": "MATRIX"}),
         ("PATCH", "/api/v1/apps/{name}/formation") => json!({"changes": ["web=1"]}),
         (_, _) if method == "GET" || method == "DELETE" => return None,
@@ -489,7 +498,8 @@ async fn routes_of_the_router(api: &Api) -> BTreeSet<(String, String)> {
             .replace("{hostname}", "probe.example.test")
             .replace("{addon}", "probe")
             .replace("{backup}", "b001")
-            .replace("{host}", "probe-host");
+            .replace("{host}", "probe-host")
+            .replace("{volume}", "probe");
         for method in ["GET", "POST", "PUT", "PATCH", "DELETE"] {
             let method = Method::from_bytes(method.as_bytes()).unwrap();
             let response = api.request(method.clone(), &path, None, None).await;
@@ -557,6 +567,7 @@ async fn every_route_answers_every_caller_as_the_policy_says() {
                     .replace("{addon}", "postgres-matrix-probe")
                     .replace("{backup}", "b001")
                     .replace("{host}", "probe-host")
+                    .replace("{volume}", "probe")
             };
             let path = concrete(&app);
             let method = Method::from_bytes(method.as_bytes()).unwrap();
