@@ -21,6 +21,8 @@ mod compose;
 mod domains;
 #[path = "cli/hosts.rs"]
 mod hosts;
+#[path = "cli/volumes.rs"]
+mod volumes;
 use serde_json::Value;
 use tempfile::TempDir;
 

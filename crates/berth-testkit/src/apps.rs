@@ -195,6 +195,21 @@ pub(crate) fn apps_with_containers_of(platform: &str) -> std::collections::BTree
     .collect()
 }
 
+/// The apps with volumes labelled `berth.platform=<platform>`.
+pub(crate) fn apps_with_volumes_of(platform: &str) -> std::collections::BTreeSet<String> {
+    let filter = format!("label=berth.platform={platform}");
+    docker_ids(&[
+        "volume",
+        "ls",
+        "--filter",
+        &filter,
+        "--format",
+        "{{.Label \"berth.app\"}}",
+    ])
+    .into_iter()
+    .collect()
+}
+
 fn docker_ids(args: &[&str]) -> Vec<String> {
     Command::new("docker")
         .args(args)
@@ -229,6 +244,14 @@ impl Drop for EngineCleanup {
             let _ = Command::new("docker")
                 .args(["rm", "-f"])
                 .args(&containers)
+                .output();
+        }
+        // Its persistent volumes, once no container uses them.
+        let volumes = docker_ids(&["volume", "ls", "-q", "--filter", &label]);
+        if !volumes.is_empty() {
+            let _ = Command::new("docker")
+                .args(["volume", "rm", "-f"])
+                .args(&volumes)
                 .output();
         }
         let _ = Command::new("docker")

@@ -170,7 +170,9 @@ impl Drop for TestServer {
         let Ok(Some(platform)) = berth_platform::identity::read(self.data_dir.path()) else {
             return;
         };
-        for app in apps::apps_with_containers_of(&platform) {
+        let mut apps = apps::apps_with_containers_of(&platform);
+        apps.extend(apps::apps_with_volumes_of(&platform));
+        for app in apps {
             drop(EngineCleanup::new(&app));
         }
     }
