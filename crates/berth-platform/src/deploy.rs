@@ -352,6 +352,18 @@ impl Platform {
             }
         };
         let manifest = push.manifest;
+        // Compose's named volumes exist before the processes that mount them start.
+        for (name, process_type, path) in manifest.volume_mounts() {
+            if let Err(error) = self
+                .ensure_volume(app, name, process_type.as_str(), path)
+                .await
+            {
+                self.store
+                    .fail_release(release.id, &error.to_string(), output.as_str())
+                    .await?;
+                return Err(error);
+            }
+        }
         let mut processes = Vec::new();
         for (process_type, spec) in &manifest.processes {
             processes.push(ReleaseProcess {

@@ -233,7 +233,6 @@ impl Platform {
     /// the app's lease it already holds: the volume exists afterwards,
     /// mounted at `path` in `process_type`. A volume of that name already
     /// there with the same type and path is fine; one elsewhere is refused.
-    #[allow(dead_code)]
     pub(crate) async fn ensure_volume(
         &self,
         app: &AppRecord,

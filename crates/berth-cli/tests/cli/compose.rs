@@ -1,7 +1,8 @@
 //! Compose files as the manifest, and resource limits (issue 17), through
 //! `git push`, the `berth` binary and a real engine: services become process
-//! types with their options, a postgres service becomes an add-on, limits
-//! reach the containers, and an out-of-memory kill is reported.
+//! types with their options, a postgres service becomes an add-on, a named
+//! volume keeps its data across releases, limits reach the containers, and
+//! an out-of-memory kill is reported.
 
 use super::*;
 
@@ -22,7 +23,8 @@ services:
   worker:
     image: shop-web
     working_dir: /www
-    command: ["/bin/sh", "-c", "echo worker in $$(pwd); exec sleep 3600"]
+    command: ["/bin/sh", "-c", "date >> /data/starts; echo worker in $$(pwd) starts $$(wc -l < /data/starts); exec sleep 3600"]
+    volumes: ["data:/data"]
   hog:
     image: shop-web
     entrypoint: ["/bin/sh", "-c"]
@@ -32,6 +34,8 @@ services:
         limits: {memory: 16m}
   db:
     image: postgres:15
+volumes:
+  data: {}
 x-berth:
   release: echo compose release phase
 "#;
@@ -129,8 +133,12 @@ fn a_compose_app_runs_its_services_with_their_options_limits_and_add_on() {
     );
 
     // Every service starts with one replica; the image-only worker runs web's image.
-    let log = wait_for_log_line(&app, "worker in /www");
-    assert!(log.contains("app[worker.1]"), "{log}");
+    let log = wait_for_log_line(&app, "app[worker.1]: worker in /www starts 1");
+    assert!(!log.contains("is not set"), "{log}");
+    let volumes = app.berth(&["volumes", "--json"]).json();
+    assert_eq!(volumes[0]["name"], "data", "{volumes}");
+    assert_eq!(volumes[0]["process"], "worker", "{volumes}");
+    assert_eq!(volumes[0]["path"], "/data", "{volumes}");
     let dynos = app.berth(&["ps", "--json"]).json();
     let web = dynos
         .as_array()
@@ -167,11 +175,12 @@ fn a_compose_app_runs_its_services_with_their_options_limits_and_add_on() {
         releases.contains("Set worker limits: memory 32m, cpus 0.25"),
         "{releases}"
     );
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while container_limits(&app.name, "worker.1") != (32 << 20, 250_000_000) {
-        assert!(Instant::now() < deadline, "the worker kept its old limits");
-        std::thread::sleep(Duration::from_millis(500));
-    }
+    // The worker's volume kept what its first start wrote.
+    wait_for_log_line(&app, "worker in /www starts 2");
+    assert_eq!(
+        container_limits(&app.name, "worker.1"),
+        (32 << 20, 250_000_000)
+    );
     // Above the platform's quota per dyno, or not a size: refused, nothing changes.
     let refused = app
         .berth(&["ps:limits", "worker", "--memory", "64g"])
@@ -202,10 +211,22 @@ fn a_compose_app_runs_its_services_with_their_options_limits_and_add_on() {
     assert!(visit(&world, &app.name).unwrap().starts_with("hi web.1 "));
     assert_eq!(app.berth(&["releases"]).ok(), releases);
 
+    // The volume's data survives a redeploy and a rollback too.
+    app.repo.write("compose.yaml", COMPOSE);
+    app.repo.write("NOTES", "a new commit");
+    app.repo.commit("Redeploy");
+    let (pushed, output) = push(&app);
+    assert!(pushed, "{output}");
+    wait_for_log_line(&app, "worker in /www starts 3");
+    app.berth(&["releases:rollback"]).ok();
+    wait_for_log_line(&app, "worker in /www starts 4");
+
     let addons = app.berth(&["addons", "--json"]).json();
     for addon in addons.as_array().unwrap() {
         let name = addon["name"].as_str().unwrap();
         app.berth(&["addons:destroy", name, "--confirm", &app.name])
             .ok();
     }
+    app.berth(&["apps:destroy", "--confirm", &app.name, "--volumes"])
+        .ok();
 }
