@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use bollard::errors::Error as BollardError;
 use bollard::models::{
-    ContainerCreateBody, EndpointSettings, HostConfig, HostConfigLogConfig, NetworkingConfig,
-    PortBinding, RestartPolicy, RestartPolicyNameEnum,
+    ContainerCreateBody, EndpointSettings, HealthConfig, HealthStatusEnum, HostConfig,
+    HostConfigLogConfig, NetworkingConfig, PortBinding, RestartPolicy, RestartPolicyNameEnum,
 };
 use bollard::query_parameters::{
     CreateContainerOptions, KillContainerOptions, ListContainersOptions, RemoveContainerOptions,
@@ -63,6 +63,45 @@ pub struct RunOptions {
     pub working_dir: Option<String>,
     pub user: Option<String>,
     pub stop_signal: Option<String>,
+    /// A check the engine runs in the container (a Compose `healthcheck`).
+    pub health: Option<HealthCheck>,
+}
+
+/// A health check the engine runs, in Docker's terms: `test` is
+/// `["CMD", prog, args…]` or `["CMD-SHELL", line]`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct HealthCheck {
+    pub test: Vec<String>,
+    pub interval: Option<Duration>,
+    pub timeout: Option<Duration>,
+    pub retries: Option<u32>,
+    pub start_period: Option<Duration>,
+}
+
+impl HealthCheck {
+    /// The engine's form (durations in nanoseconds).
+    pub(crate) fn config(&self) -> HealthConfig {
+        let nanos =
+            |d: Option<Duration>| d.map(|d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX));
+        HealthConfig {
+            test: Some(self.test.clone()),
+            interval: nanos(self.interval),
+            timeout: nanos(self.timeout),
+            retries: self.retries.map(i64::from),
+            start_period: nanos(self.start_period),
+            start_interval: None,
+        }
+    }
+}
+
+/// What the engine says of a container's health check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Health {
+    /// It has none, or its runtime keeps tasks from running until healthy.
+    Unchecked,
+    Starting,
+    Healthy,
+    Unhealthy,
 }
 
 /// Resource ceilings of a container; `None` leaves one unlimited.
@@ -388,6 +427,27 @@ impl Engine {
     }
 
     /// When a running container last started: its uptime counts from here.
+    /// The state of the container's health check.
+    pub async fn health(&self, id: &str) -> Result<Health, DockerError> {
+        let container = self
+            .docker
+            .inspect_container(id, None)
+            .await
+            .map_err(api(format!("inspect container {id}")))?;
+        Ok(
+            match container
+                .state
+                .and_then(|state| state.health)
+                .and_then(|health| health.status)
+            {
+                Some(HealthStatusEnum::STARTING) => Health::Starting,
+                Some(HealthStatusEnum::HEALTHY) => Health::Healthy,
+                Some(HealthStatusEnum::UNHEALTHY) => Health::Unhealthy,
+                _ => Health::Unchecked,
+            },
+        )
+    }
+
     /// Whether the container's last run ended with the kernel killing a
     /// process of it for exceeding its memory limit.
     pub async fn out_of_memory(&self, id: &str) -> Result<bool, DockerError> {
@@ -590,6 +650,7 @@ pub(crate) fn container_body(spec: &ContainerSpec, publish_ip: IpAddr) -> Contai
         working_dir: spec.run.working_dir.clone(),
         user: spec.run.user.clone(),
         stop_signal: spec.run.stop_signal.clone(),
+        healthcheck: spec.run.health.as_ref().map(HealthCheck::config),
         env: Some(spec.env.iter().map(|(k, v)| format!("{k}={v}")).collect()),
         labels: Some(spec.labels.clone()),
         exposed_ports: port_key.map(|key| vec![key]),

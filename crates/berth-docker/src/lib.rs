@@ -22,7 +22,8 @@ mod terminal;
 mod volumes;
 
 pub use containers::{
-    ContainerSpec, ContainerSummary, Limits, RunOptions, StartedContainer, KEPT_CAPABILITIES,
+    ContainerSpec, ContainerSummary, Health, HealthCheck, Limits, RunOptions, StartedContainer,
+    KEPT_CAPABILITIES,
 };
 pub use engine::{Engine, EngineInfo};
 pub use error::DockerError;

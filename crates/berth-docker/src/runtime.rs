@@ -13,8 +13,8 @@ use futures_util::Stream;
 
 use crate::identity::{self, ContainerSelector, ProcessSpec};
 use crate::{
-    BuildRequest, ContainerEvent, ContainerSummary, DockerError, Engine, LogLine, StartedContainer,
-    Swarm, TerminalSession,
+    BuildRequest, ContainerEvent, ContainerSummary, DockerError, Engine, Health, LogLine,
+    StartedContainer, Swarm, TerminalSession,
 };
 
 /// The operations the platform needs from a container runtime. See the
@@ -79,6 +79,9 @@ pub trait Runtime: Send + Sync {
     ) -> impl Future<Output = Result<Vec<ContainerSummary>, DockerError>> + Send;
 
     fn start_again(&self, id: &str) -> impl Future<Output = Result<(), DockerError>> + Send;
+
+    /// The state of a process's health check.
+    fn health(&self, id: &str) -> impl Future<Output = Result<Health, DockerError>> + Send;
 
     /// Whether a stopped container was killed for exceeding its memory limit.
     fn out_of_memory(&self, id: &str) -> impl Future<Output = Result<bool, DockerError>> + Send;
@@ -199,6 +202,10 @@ impl Runtime for Engine {
 
     fn out_of_memory(&self, id: &str) -> impl Future<Output = Result<bool, DockerError>> + Send {
         Engine::out_of_memory(self, id)
+    }
+
+    fn health(&self, id: &str) -> impl Future<Output = Result<Health, DockerError>> + Send {
+        Engine::health(self, id)
     }
 
     fn started_at(
@@ -361,6 +368,10 @@ impl Runtime for Placement {
 
     async fn out_of_memory(&self, id: &str) -> Result<bool, DockerError> {
         placed!(self, out_of_memory(id))
+    }
+
+    async fn health(&self, id: &str) -> Result<Health, DockerError> {
+        placed!(self, health(id))
     }
 
     async fn started_at(&self, id: &str) -> Result<Option<DateTime<Utc>>, DockerError> {

@@ -159,7 +159,7 @@ impl Platform {
         self.store.add_to_formation(app.id, &defaults).await?;
         let formation = self.store.formation(app.id).await?;
         progress.say("-----> Starting processes");
-        for process in &release.processes {
+        for process in self.start_order(app, &release.processes)? {
             let quantity = formation
                 .iter()
                 .find(|(process_type, _)| *process_type == process.process_type)
@@ -171,6 +171,41 @@ impl Platform {
             }
         }
         Ok(())
+    }
+
+    /// The release's processes in the order they start: each after those it
+    /// depends on (Compose `depends_on`; a dependency with a health check
+    /// is healthy by then, as every start waits for it), else by name.
+    fn start_order<'r>(
+        &self,
+        app: &AppRecord,
+        processes: &'r [ReleaseProcess],
+    ) -> Result<Vec<&'r ReleaseProcess>> {
+        let mut waiting: Vec<(&ReleaseProcess, Vec<String>)> = Vec::new();
+        for process in processes {
+            let depends_on = self
+                .open_process_options(app, process)?
+                .depends_on
+                .into_keys()
+                .map(String::from)
+                .filter(|name| processes.iter().any(|p| p.process_type == *name))
+                .collect();
+            waiting.push((process, depends_on));
+        }
+        let mut order: Vec<&ReleaseProcess> = Vec::new();
+        while !waiting.is_empty() {
+            let ready = waiting
+                .iter()
+                .position(|(_, needs)| {
+                    needs
+                        .iter()
+                        .all(|need| order.iter().any(|p| p.process_type == *need))
+                })
+                // A cycle (the manifest parser refuses them): the rest by name.
+                .unwrap_or(0);
+            order.push(waiting.remove(ready).0);
+        }
+        Ok(order)
     }
 
     /// Starts one process of a release (`web.2`, say) and, for web processes,
@@ -257,6 +292,16 @@ impl Platform {
                 working_dir: options.working_dir,
                 user: options.user,
                 stop_signal: options.stop_signal,
+                health: options.health.map(|health| {
+                    let seconds = |s: Option<u32>| s.map(|s| Duration::from_secs(s.into()));
+                    berth_docker::HealthCheck {
+                        test: health.test,
+                        interval: seconds(health.interval_seconds),
+                        timeout: seconds(health.timeout_seconds),
+                        retries: health.retries,
+                        start_period: seconds(health.start_period_seconds),
+                    }
+                }),
             },
         })
     }
@@ -277,6 +322,12 @@ impl Platform {
             .as_deref()
             .unwrap_or(&process.process_type);
         self.follow_output(&app.name, dyno, &started.id, None);
+        if spec.run.health.is_some() {
+            progress.say(&format!(
+                "       {dyno} starting: waiting for its health check to pass"
+            ));
+            self.wait_until_checked_healthy(dyno, &started.id).await?;
+        }
         if spec.web_port.is_some() {
             let address = started
                 .address

@@ -6,7 +6,7 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use berth_docker::{ContainerSelector, ContainerSummary, Runtime};
+use berth_docker::{ContainerSelector, ContainerSummary, Health, Runtime};
 use berth_router::{AppRoute, Upstream};
 use berth_store::AppRecord;
 
@@ -138,6 +138,31 @@ impl Platform {
                 break;
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// Waits, up to the boot timeout, until the engine says the process's
+    /// own health check (a Compose `healthcheck`) passes.
+    pub(crate) async fn wait_until_checked_healthy(&self, dyno: &str, id: &str) -> Result<()> {
+        let deadline = tokio::time::Instant::now() + self.boot_timeout;
+        let runtime = self.runtime()?;
+        loop {
+            let health = runtime.health(id).await?;
+            if matches!(health, Health::Healthy | Health::Unchecked) {
+                return Ok(());
+            }
+            if tokio::time::Instant::now() > deadline {
+                let seconds = self.boot_timeout.as_secs();
+                let state = if health == Health::Unhealthy {
+                    "unhealthy"
+                } else {
+                    "still starting"
+                };
+                return Err(crate::PlatformError::DeployFailed(format!(
+                    "{dyno}'s health check was {state} {seconds} s after it started (boot timeout)"
+                )));
+            }
+            tokio::time::sleep(Duration::from_millis(250)).await;
         }
     }
 

@@ -20,11 +20,16 @@ services:
     deploy:
       resources:
         limits: {memory: 64m, cpus: "0.5"}
+    depends_on:
+      worker: {condition: service_healthy}
   worker:
     image: shop-web
     working_dir: /www
     command: ["/bin/sh", "-c", "date >> /data/starts; echo worker in $$(pwd) starts $$(wc -l < /data/starts); exec sleep 3600"]
     volumes: ["data:/data"]
+    healthcheck:
+      test: ["CMD-SHELL", "test -s /data/starts"]
+      interval: 1s
   hog:
     image: shop-web
     entrypoint: ["/bin/sh", "-c"]
@@ -117,6 +122,16 @@ fn a_compose_app_runs_its_services_with_their_options_limits_and_add_on() {
     );
     assert!(output.contains("host port 8080 is ignored"), "{output}");
     assert!(output.contains("compose release phase"), "{output}");
+    // web depends on the worker being healthy: it starts once the worker's check passed.
+    let checked = output
+        .find("worker.1 starting: waiting for its health check to pass")
+        .expect(&output);
+    let worker_started = output.find("worker.1 started").expect(&output);
+    let web_starting = output.find("web.1 starting").expect(&output);
+    assert!(
+        checked < worker_started && worker_started < web_starting,
+        "{output}"
+    );
 
     // The postgres service is a managed add-on whose URL wins over the file's.
     let database_url = app.berth(&["config:get", "DATABASE_URL"]).ok();
@@ -206,7 +221,15 @@ fn a_compose_app_runs_its_services_with_their_options_limits_and_add_on() {
     app.repo.commit("Privileged");
     let (pushed, output) = push(&app);
     assert!(!pushed);
-    assert!(output.contains("compose.yaml:18:5:"), "{output}");
+    let privileged_line = COMPOSE
+        .lines()
+        .position(|line| line == "    working_dir: /www")
+        .unwrap()
+        + 2;
+    assert!(
+        output.contains(&format!("compose.yaml:{privileged_line}:5:")),
+        "{output}"
+    );
     assert!(output.contains("privileged"), "{output}");
     assert!(visit(&world, &app.name).unwrap().starts_with("hi web.1 "));
     assert_eq!(app.berth(&["releases"]).ok(), releases);

@@ -95,8 +95,8 @@ use crate::images::label_filter;
 use crate::logs::{follow_lines, LogSource};
 use crate::runtime::Runtime;
 use crate::{
-    BuildRequest, ContainerEvent, ContainerSummary, DockerError, Engine, ImageRegistry, LogLine,
-    StartedContainer, TerminalSession,
+    BuildRequest, ContainerEvent, ContainerSummary, DockerError, Engine, Health, ImageRegistry,
+    LogLine, StartedContainer, TerminalSession,
 };
 
 use spec::{is_pinned, replacement_service_name, service_name, service_spec};
@@ -773,6 +773,15 @@ impl Runtime for Swarm {
         self.force_update(id).await?;
         self.wait_for_task(id, &name, previous.as_deref()).await?;
         Ok(())
+    }
+
+    /// A one-off's container on the manager says; a dyno's task runs only
+    /// once its health check passed (Swarm holds it `starting` until then).
+    async fn health(&self, id: &str) -> Result<Health, DockerError> {
+        if is_container_id(id) {
+            return self.manager.health(id).await;
+        }
+        Ok(Health::Unchecked)
     }
 
     /// A one-off's container on the manager says; a dyno's task does not

@@ -9,7 +9,7 @@ use bollard::models::{
     TaskSpecResources, TaskSpecRestartPolicy, TaskSpecRestartPolicyConditionEnum,
 };
 
-use crate::containers::{log_options, LOG_DRIVER};
+use crate::containers::{log_options, HealthCheck, LOG_DRIVER};
 use crate::{ContainerSpec, ProcessIdentity, ProcessSpec, HOST_LABEL, KEPT_CAPABILITIES};
 
 /// Swarm's limit on a service's name.
@@ -94,6 +94,7 @@ pub(crate) fn service_spec(spec: &ProcessSpec) -> ServiceSpec {
         dir: container.run.working_dir,
         user: container.run.user,
         stop_signal: container.run.stop_signal,
+        health_check: container.run.health.as_ref().map(HealthCheck::config),
         env: Some(
             container
                 .env
