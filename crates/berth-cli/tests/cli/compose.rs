@@ -37,6 +37,10 @@ services:
     deploy:
       resources:
         limits: {memory: 16m}
+  tools:
+    image: ${TOOLS_IMAGE}
+    entrypoint: ["/bin/sh", "-c"]
+    command: ["echo the pulled image runs; exec sleep 3600"]
   db:
     image: postgres:15
 volumes:
@@ -110,7 +114,16 @@ fn a_compose_app_runs_its_services_with_their_options_limits_and_add_on() {
     addons::require_servers();
     let world = addons::addon_world(addons::postgres_admin_url());
     let app = AppCheckout::new(&world, "compose", None);
-    app.berth(&["config:set", "GREETING=hi"]).ok();
+    // An image the engine has (nothing can be pulled from a registry here):
+    // the one script/test builds for the Postgres add-on tests.
+    let tools_image = std::env::var("BERTH_TEST_POSTGRES_IMAGE")
+        .unwrap_or_else(|_| "berth-test/postgres:15".into());
+    app.berth(&[
+        "config:set",
+        "GREETING=hi",
+        &format!("TOOLS_IMAGE={tools_image}"),
+    ])
+    .ok();
     app.repo.write("compose.yaml", COMPOSE);
     app.repo.commit("Compose");
     let (pushed, output) = push(&app);
@@ -122,6 +135,10 @@ fn a_compose_app_runs_its_services_with_their_options_limits_and_add_on() {
     );
     assert!(output.contains("host port 8080 is ignored"), "{output}");
     assert!(output.contains("compose release phase"), "{output}");
+    assert!(
+        output.contains(&format!("-----> Using the image {tools_image} for tools")),
+        "{output}"
+    );
     // web depends on the worker being healthy: it starts once the worker's check passed.
     let checked = output
         .find("worker.1 starting: waiting for its health check to pass")
@@ -148,6 +165,7 @@ fn a_compose_app_runs_its_services_with_their_options_limits_and_add_on() {
     );
 
     // Every service starts with one replica; the image-only worker runs web's image.
+    wait_for_log_line(&app, "app[tools.1]: the pulled image runs");
     let log = wait_for_log_line(&app, "app[worker.1]: worker in /www starts 1");
     assert!(!log.contains("is not set"), "{log}");
     let volumes = app.berth(&["volumes", "--json"]).json();
