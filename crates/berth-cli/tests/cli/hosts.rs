@@ -268,6 +268,38 @@ fn adding_a_host_needs_a_registry() {
 }
 
 #[test]
+fn a_process_type_with_a_volume_runs_on_the_host_that_keeps_it() {
+    let cluster = Cluster::start("bvp", 2);
+    let world = World::with_settings(|settings| {
+        settings.docker_host = Some(cluster.docker_host(0));
+        settings.docker_cert_path = Some(cluster.cert_dir().to_path_buf());
+        settings.registry = Some(cluster.registry().to_string());
+    });
+    let admin = world.server.create_user("root@example.com", true, None);
+    world
+        .berth_as(
+            &admin,
+            &["hosts:add", "h2", "--docker-host", &cluster.docker_host(1)],
+        )
+        .ok();
+    let app = AppCheckout::new(&world, "pinned", None);
+    app.berth(&["volumes:create", "data", "--path", "/data", "-p", "web"])
+        .ok();
+    app.push();
+    let volumes = app.berth(&["volumes", "--json"]).json();
+    assert_eq!(volumes[0]["host"], "default", "{volumes}");
+    // Spread over both hosts otherwise, web's three dynos all run where
+    // the volume is.
+    assert_eq!(app.berth(&["ps:scale", "web=3"]).ok(), "web=3\n");
+    let placed = wait_for_dynos(&app, "three dynos up", |dynos| {
+        dynos.len() == 3 && dynos.iter().all(|d| d.2 == "up")
+    });
+    assert!(placed.iter().all(|d| d.1 == "default"), "{placed:?}");
+    app.berth(&["apps:destroy", "--confirm", &app.name, "--volumes"])
+        .ok();
+}
+
+#[test]
 fn a_push_the_registry_does_not_take_fails_and_the_old_release_serves_on() {
     let mut cluster = Cluster::start("brg", 2);
     let world = World::with_settings(|settings| {

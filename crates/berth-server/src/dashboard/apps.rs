@@ -193,8 +193,25 @@ struct DynoRow {
     release: String,
     uptime: String,
     exit_code: Option<i64>,
+    /// Why it crashed, when more is known than its exit code.
+    reason: Option<String>,
+    /// `512m · 1.5 CPUs`; empty without limits of its own.
+    limits: String,
     /// The name of the host it runs on.
     host: String,
+}
+
+/// A process type's limits as the dynos table shows them.
+fn limits_text(limits: &berth_core::Limits) -> String {
+    let memory = limits.memory_bytes.map(berth_core::limits::format_memory);
+    let cpus = limits
+        .nano_cpus
+        .map(|cpus| format!("{} CPUs", berth_core::limits::format_cpus(cpus)));
+    memory
+        .into_iter()
+        .chain(cpus)
+        .collect::<Vec<_>>()
+        .join(" · ")
 }
 
 struct ActivityRow {
@@ -261,6 +278,8 @@ pub(super) async fn overview(
             state: dyno.state,
             release: dyno.release,
             exit_code: dyno.exit_code,
+            reason: dyno.reason,
+            limits: limits_text(&dyno.limits),
             host: dyno.host,
         })
         .collect();

@@ -137,6 +137,11 @@ fn matrix() -> BTreeMap<(&'static str, &'static str), Need> {
             ("PATCH", "/api/v1/apps/{name}/formation"),
             App(Deployer, Deploy),
         ),
+        (("GET", "/api/v1/apps/{name}/limits"), App(Viewer, Read)),
+        (
+            ("PATCH", "/api/v1/apps/{name}/limits/{process_type}"),
+            App(Deployer, Deploy),
+        ),
         (("GET", "/api/v1/apps/{name}/access"), App(Viewer, Read)),
         (("POST", "/api/v1/apps/{name}/access"), App(Owner, Full)),
         (
@@ -479,6 +484,7 @@ fn body_for(method: &str, template: &str) -> Option<Value> {
         }
         ("POST", "/api/v1/apps/{name}/addons/{addon}/attachments") => json!({"as": "MATRIX"}),
         ("PATCH", "/api/v1/apps/{name}/formation") => json!({"changes": ["web=1"]}),
+        ("PATCH", "/api/v1/apps/{name}/limits/{process_type}") => json!({"memory": "64m"}),
         (_, _) if method == "GET" || method == "DELETE" => return None,
         _ => json!({}),
     };
@@ -499,7 +505,8 @@ async fn routes_of_the_router(api: &Api) -> BTreeSet<(String, String)> {
             .replace("{addon}", "probe")
             .replace("{backup}", "b001")
             .replace("{host}", "probe-host")
-            .replace("{volume}", "probe");
+            .replace("{volume}", "probe")
+            .replace("{process_type}", "web");
         for method in ["GET", "POST", "PUT", "PATCH", "DELETE"] {
             let method = Method::from_bytes(method.as_bytes()).unwrap();
             let response = api.request(method.clone(), &path, None, None).await;
@@ -568,6 +575,7 @@ async fn every_route_answers_every_caller_as_the_policy_says() {
                     .replace("{backup}", "b001")
                     .replace("{host}", "probe-host")
                     .replace("{volume}", "probe")
+                    .replace("{process_type}", "web")
             };
             let path = concrete(&app);
             let method = Method::from_bytes(method.as_bytes()).unwrap();
