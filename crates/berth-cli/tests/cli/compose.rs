@@ -8,7 +8,7 @@ use super::*;
 
 const COMPOSE: &str = r#"name: shop
 services:
-  web:
+  app:
     build: .
     image: shop-web
     command: ["/bin/sh", "-c", "echo \"$$GREETING $$DYNO $$DATABASE_URL\" > /www/version.txt && exec httpd -f -v -p $$PORT -h /www"]
@@ -130,10 +130,15 @@ fn a_compose_app_runs_its_services_with_their_options_limits_and_add_on() {
     assert!(pushed, "{output}");
     assert!(output.contains("-----> Using compose.yaml"), "{output}");
     assert!(
-        output.contains("compose.yaml:8:5: services.web.container_name is ignored"),
+        output.contains("compose.yaml:8:5: services.app.container_name is ignored"),
         "{output}"
     );
     assert!(output.contains("host port 8080 is ignored"), "{output}");
+    // The service with ports runs as web, which the router sends to.
+    assert!(
+        output.contains("services.app has ports: it runs as the process type web"),
+        "{output}"
+    );
     assert!(output.contains("compose release phase"), "{output}");
     assert!(
         output.contains(&format!("-----> Using the image {tools_image} for tools")),

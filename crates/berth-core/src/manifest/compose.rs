@@ -7,8 +7,9 @@
 //! * a service with `build:` is built (build key: the service name); a service with only
 //!   `image:` runs that image as is ([`Manifest::pulls`]), or the image another service
 //!   builds if that service names the same `image:`;
-//! * the routed process is `web`: the one service with `ports:` must be named `web`, and
-//!   its container port is [`ProcessOptions::port`];
+//! * the routed process is `web`: the one service with `ports:` runs as the process type
+//!   `web` whatever its name (unless another service is `web`), and its container port is
+//!   [`ProcessOptions::port`];
 //! * what Berth cannot honour safely (privileged containers, the host's network, devices,
 //!   bind mounts, ...) is refused with an error at its line; what does not matter to Berth
 //!   (`container_name`, `restart`, `networks`, ...) is ignored with one warning each
@@ -111,7 +112,7 @@ pub fn find_manifest(
 /// `postgres` or `redis` image, which is an add-on ([`Manifest::addons`]). A service with
 /// `build:` is built under its own name; one with only `image:` runs that image
 /// ([`Manifest::pulls`]), or the image another service builds under the same `image:`. The
-/// one service with `ports:` must be named `web`. Unsafe settings are errors at their line;
+/// one service with `ports:` runs as `web`. Unsafe settings are errors at their line;
 /// settings Berth does not need are [`Manifest::warnings`].
 pub fn parse_compose(
     files: &[(&str, &str)],
@@ -580,17 +581,46 @@ impl Cx<'_> {
                     ),
                 ));
             }
-            if !service.name.is_web() {
-                return Err(self.error(
+            routed = Some(service);
+        }
+        // The service with ports runs as the process type web, whatever its
+        // name (Berth routes HTTP to web), unless another service is web.
+        let routed_as_web = match routed {
+            Some(service) if !service.name.is_web() => {
+                let at = service.ports_at.unwrap_or(services_entry.key_at);
+                if read_services.iter().any(|s| s.name.is_web()) {
+                    return Err(self.error(
+                        at,
+                        format!(
+                            "services.{} has ports, but services.web has none: Berth routes \
+                             HTTP to the process type web; move the ports to web",
+                            service.name
+                        ),
+                    ));
+                }
+                self.warn(
                     at,
                     format!(
-                        "services.{} has ports but is not named web: Berth routes HTTP to the \
-                         process type web; rename the service to web",
+                        "services.{} has ports: it runs as the process type web, which Berth \
+                         routes HTTP to",
                         service.name
                     ),
-                ));
+                );
+                Some(service.name.to_string())
             }
-            routed = Some(service);
+            _ => None,
+        };
+        if let Some(old) = &routed_as_web {
+            for service in &mut read_services {
+                if service.name.as_str() == old {
+                    service.name = ProcessType::web();
+                }
+                for (dependency, _, _) in &mut service.depends_on {
+                    if dependency == old {
+                        *dependency = ProcessType::WEB.to_string();
+                    }
+                }
+            }
         }
 
         // Volumes belong to one process type each.

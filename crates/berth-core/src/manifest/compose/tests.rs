@@ -714,10 +714,29 @@ fn builds_must_exist_and_stay_in_the_repository() {
 
 #[test]
 fn only_web_is_routed() {
+    let manifest = parse(
+        "services:\n  api:\n    build: .\n    ports: [\"8000\"]\n  worker:\n    build: .\n    depends_on: [api]\n",
+    );
+    assert_eq!(manifest.processes[&pt("web")].options.port, Some(8000));
+    assert_eq!(manifest.processes[&pt("web")].build, "api");
+    assert!(!manifest.processes.contains_key(&pt("api")));
     assert_eq!(
-        error("services:\n  api:\n    build: .\n    ports: [\"8000\"]\n"),
-        "compose.yaml:4:5: services.api has ports but is not named web: Berth routes HTTP to \
-         the process type web; rename the service to web"
+        manifest.processes[&pt("worker")]
+            .options
+            .depends_on
+            .keys()
+            .collect::<Vec<_>>(),
+        [&pt("web")]
+    );
+    assert!(manifest.warnings.contains(
+        &"compose.yaml:4:5: services.api has ports: it runs as the process type web, which \
+          Berth routes HTTP to"
+            .to_string()
+    ));
+    assert_eq!(
+        error("services:\n  web:\n    build: .\n  api:\n    build: .\n    ports: [\"8000\"]\n"),
+        "compose.yaml:6:5: services.api has ports, but services.web has none: Berth routes \
+         HTTP to the process type web; move the ports to web"
     );
     assert_eq!(
         error("services:\n  web:\n    build: .\n    ports: [\"8000\"]\n  admin:\n    build: .\n    ports: [\"9000\"]\n"),
