@@ -17,7 +17,7 @@
 
 use berth_core::{check_mount_path, Action, Actor, ProcessType, VolumeName};
 use berth_docker::{app_volumes, volume_labels, volume_name, ProcessSpec, Runtime, VolumeMount};
-use berth_store::{AppRecord, NewVolume, VolumeRecord};
+use berth_store::{AppRecord, AuditEntry, NewVolume, VolumeRecord};
 use chrono::{DateTime, Utc};
 
 use crate::audit::app_entry;
@@ -121,17 +121,7 @@ impl Platform {
                 format!("{name} at {path} in {process_type}"),
             );
             let record = self
-                .store
-                .add_volume(
-                    &NewVolume {
-                        app_id: app.id,
-                        name: name.as_str(),
-                        process_type,
-                        path,
-                        host: self.host_name.as_str(),
-                    },
-                    Some(&entry),
-                )
+                .record_volume(&app, &name, process_type, path, Some(&entry))
                 .await?;
             if let Err(error) = self.make_engine_volume(&app, &record).await {
                 let entry = app_entry(
@@ -258,21 +248,35 @@ impl Platform {
                 )))
             }
             None => {
-                self.store
-                    .add_volume(
-                        &NewVolume {
-                            app_id: app.id,
-                            name: name.as_str(),
-                            process_type,
-                            path,
-                            host: self.host_name.as_str(),
-                        },
-                        None,
-                    )
+                self.record_volume(app, name, process_type, path, None)
                     .await?
             }
         };
         self.make_engine_volume(app, &record).await
+    }
+
+    /// Records a volume of the app, kept on the default host.
+    async fn record_volume(
+        &self,
+        app: &AppRecord,
+        name: &VolumeName,
+        process_type: &str,
+        path: &str,
+        audit: Option<&AuditEntry>,
+    ) -> Result<VolumeRecord> {
+        Ok(self
+            .store
+            .add_volume(
+                &NewVolume {
+                    app_id: app.id,
+                    name: name.as_str(),
+                    process_type,
+                    path,
+                    host: self.host_name.as_str(),
+                },
+                audit,
+            )
+            .await?)
     }
 
     /// Adds the app's volumes a process mounts to its spec (and, on a

@@ -267,9 +267,10 @@ fn adding_a_host_needs_a_registry() {
     assert!(refused.contains("tcp://HOST:PORT"), "{refused}");
 }
 
-#[test]
-fn a_process_type_with_a_volume_runs_on_the_host_that_keeps_it() {
-    let cluster = Cluster::start("bvp", 2);
+/// A cluster of two engines, berthd on the first, the second added as h2;
+/// and a platform admin's token.
+fn two_hosts(prefix: &str) -> (Cluster, World, String) {
+    let cluster = Cluster::start(prefix, 2);
     let world = World::with_settings(|settings| {
         settings.docker_host = Some(cluster.docker_host(0));
         settings.docker_cert_path = Some(cluster.cert_dir().to_path_buf());
@@ -282,6 +283,12 @@ fn a_process_type_with_a_volume_runs_on_the_host_that_keeps_it() {
             &["hosts:add", "h2", "--docker-host", &cluster.docker_host(1)],
         )
         .ok();
+    (cluster, world, admin)
+}
+
+#[test]
+fn a_process_type_with_a_volume_runs_on_the_host_that_keeps_it() {
+    let (_cluster, world, _admin) = two_hosts("bvp");
     let app = AppCheckout::new(&world, "pinned", None);
     app.berth(&["volumes:create", "data", "--path", "/data", "-p", "web"])
         .ok();
@@ -301,19 +308,7 @@ fn a_process_type_with_a_volume_runs_on_the_host_that_keeps_it() {
 
 #[test]
 fn a_push_the_registry_does_not_take_fails_and_the_old_release_serves_on() {
-    let mut cluster = Cluster::start("brg", 2);
-    let world = World::with_settings(|settings| {
-        settings.docker_host = Some(cluster.docker_host(0));
-        settings.docker_cert_path = Some(cluster.cert_dir().to_path_buf());
-        settings.registry = Some(cluster.registry().to_string());
-    });
-    let admin = world.server.create_user("root@example.com", true, None);
-    world
-        .berth_as(
-            &admin,
-            &["hosts:add", "h2", "--docker-host", &cluster.docker_host(1)],
-        )
-        .ok();
+    let (mut cluster, world, _admin) = two_hosts("brg");
     let app = AppCheckout::new(&world, "registry", None);
     app.push();
     assert_eq!(visit(&world, &app.name).unwrap(), "web.1 v1\n");
