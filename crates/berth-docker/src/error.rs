@@ -44,6 +44,9 @@ pub enum DockerError {
     /// asked ("start service berth-shop-v12-web-1-…").
     #[error("{context}: {reason}")]
     Swarm { context: String, reason: String },
+    /// A container is not where a request needs it (not on a network).
+    #[error("{context}: {reason}")]
+    Misplaced { context: String, reason: String },
     /// The engine refused or failed a request; `context` says which one
     /// ("create container web.1").
     #[error("{context}: {source}")]

@@ -139,6 +139,57 @@ impl Engine {
         }
     }
 
+    /// Makes `container` answer to `alias` too on `network` (it must be
+    /// attached already). The engine cannot add an alias to an endpoint,
+    /// so a missing one reconnects the container with its aliases and this
+    /// one: connections to it over that network start again.
+    pub async fn add_network_alias(
+        &self,
+        network: &str,
+        container: &str,
+        alias: &str,
+    ) -> Result<(), DockerError> {
+        let inspected = self
+            .docker
+            .inspect_container(container, None)
+            .await
+            .map_err(api(format!("inspect container {container}")))?;
+        let endpoint = inspected
+            .network_settings
+            .and_then(|settings| settings.networks)
+            .and_then(|mut networks| networks.remove(network))
+            .ok_or_else(|| DockerError::Misplaced {
+                context: format!("add the alias {alias} to {container}"),
+                reason: format!("it is not attached to {network}"),
+            })?;
+        let mut aliases = endpoint.aliases.unwrap_or_default();
+        if aliases.iter().any(|known| known == alias) {
+            return Ok(());
+        }
+        aliases.push(alias.to_string());
+        let disconnect = bollard::models::NetworkDisconnectRequest {
+            container: container.to_string(),
+            force: Some(false),
+        };
+        self.docker
+            .disconnect_network(network, disconnect)
+            .await
+            .map_err(api(format!(
+                "disconnect {container} from network {network}"
+            )))?;
+        let connect = bollard::models::NetworkConnectRequest {
+            container: container.to_string(),
+            endpoint_config: Some(bollard::models::EndpointSettings {
+                aliases: Some(aliases),
+                ..Default::default()
+            }),
+        };
+        self.docker
+            .connect_network(network, connect)
+            .await
+            .map_err(api(format!("connect {container} to network {network}")))
+    }
+
     /// Removes every network called `name`. A missing network is not an
     /// error; one that containers are still attached to is.
     pub async fn remove_network(&self, name: &str) -> Result<(), DockerError> {

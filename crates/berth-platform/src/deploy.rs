@@ -312,6 +312,8 @@ impl Platform {
         say_manifest(&push.manifest, progress);
         self.setup_on_push(actor, app, &setup_of(&push.manifest), progress)
             .await?;
+        self.alias_compose_addons(app, &push.manifest.addons)
+            .await?;
         let config = self.current_config(app).await?;
         let release = self
             .store
@@ -522,11 +524,7 @@ fn setup_of(manifest: &Manifest) -> Setup {
     let kinds: BTreeSet<AddonKind> = manifest.addons.values().copied().collect();
     for kind in kinds {
         setup.addons.push(AddonRequest {
-            plan: match kind {
-                AddonKind::Postgres => "heroku-postgresql",
-                AddonKind::Redis => "heroku-redis",
-            }
-            .to_string(),
+            plan: crate::addons::compose_addon_plan(kind).to_string(),
             as_name: None,
         });
     }

@@ -661,7 +661,7 @@ fn a_postgres_backup_brings_a_dropped_table_back_and_old_ones_expire() {
 }
 
 /// The image dedicated Postgres add-ons run in the tests (script/test builds it).
-fn postgres_image() -> String {
+pub(super) fn postgres_image() -> String {
     std::env::var("BERTH_TEST_POSTGRES_IMAGE").unwrap_or_else(|_| "berth-test/postgres:15".into())
 }
 

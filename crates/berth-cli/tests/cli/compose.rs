@@ -276,3 +276,38 @@ fn a_compose_app_runs_its_services_with_their_options_limits_and_add_on() {
     app.berth(&["apps:destroy", "--confirm", &app.name, "--volumes"])
         .ok();
 }
+
+#[test]
+fn a_postgres_service_in_its_own_container_answers_to_the_service_name() {
+    let image = addons::postgres_image();
+    let world = World {
+        server: TestServer::start_with(|settings| {
+            settings.addon_postgres_image = Some(image);
+        }),
+        home: tempfile::tempdir().unwrap(),
+        cwd: tempfile::tempdir().unwrap(),
+    };
+    let app = AppCheckout::new(&world, "compose-db", None);
+    app.repo.write(
+        "compose.yaml",
+        "services:\n  web:\n    build: .\n  db:\n    image: postgres:16\n",
+    );
+    app.repo.commit("Compose with a database");
+    let (pushed, output) = push(&app);
+    assert!(pushed, "{output}");
+    let url = app.berth(&["config:get", "DATABASE_URL"]).ok();
+    assert!(url.contains("@berth-addon-"), "{url}");
+    // As in the local stack, `db` reaches the database on the app's network.
+    let reached = app
+        .berth(&[
+            "run",
+            "--no-tty",
+            "nc -w 5 db 5432 -e true 2>&1; echo \"nc exit $?\"",
+        ])
+        .ok();
+    assert_eq!(reached.trim(), "nc exit 0");
+    let addons = app.berth(&["addons", "--json"]).json();
+    let addon = addons[0]["name"].as_str().unwrap().to_string();
+    app.berth(&["addons:destroy", &addon, "--confirm", &app.name])
+        .ok();
+}

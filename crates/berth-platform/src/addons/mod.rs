@@ -13,7 +13,10 @@ mod redis;
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use berth_core::{authorize, check_config_key, Action, Actor, AppName, AppRole, Denied, Setup};
+use berth_core::{
+    authorize, check_config_key, Action, Actor, AddonKind, AppName, AppRole, Denied, Setup,
+};
+use berth_docker::{app_network, swarm_network};
 use berth_store::{AddonRecord, AppRecord, AttachmentRecord, NewAddon};
 use chrono::{DateTime, Utc};
 
@@ -24,6 +27,14 @@ use crate::{Platform, PlatformError, Result};
 pub use backups::Backup;
 pub use provider::{AddonSettings, Credentials, Provider};
 pub(crate) use provider::{Providers, ServiceSpec};
+
+/// The add-on service a Compose service of that image becomes.
+pub(crate) fn compose_addon_plan(kind: AddonKind) -> &'static str {
+    match kind {
+        AddonKind::Postgres => "heroku-postgresql",
+        AddonKind::Redis => "heroku-redis",
+    }
+}
 
 /// An add-on as users see it: never its credentials.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -827,6 +838,47 @@ impl Platform {
         let json = serde_json::to_vec(credentials)
             .map_err(|e| PlatformError::Internal(format!("cannot encode credentials: {e}")))?;
         Ok(self.secrets.seal(&sealing_context(addon_name), &json))
+    }
+
+    /// Compose services that became add-ons answer to their service name
+    /// (`db`) on the app's network too, as they did in the local stack —
+    /// those that run in a container of the app's; an add-on on a shared
+    /// server is reached through its URL only.
+    pub(crate) async fn alias_compose_addons(
+        &self,
+        app: &AppRecord,
+        services: &BTreeMap<String, AddonKind>,
+    ) -> Result<()> {
+        if services.is_empty() {
+            return Ok(());
+        }
+        let attachments = self.store.addon_attachments(Some(app.id)).await?;
+        let addons = self.store.addons().await?;
+        let runtime = self.runtime()?;
+        for (service, kind) in services {
+            let as_name = ServiceSpec::parse(compose_addon_plan(*kind))?.default_as();
+            let Some(addon) = attachments
+                .iter()
+                .find(|attachment| attachment.as_name == as_name)
+                .and_then(|attachment| addons.iter().find(|a| a.id == attachment.addon_id))
+            else {
+                continue;
+            };
+            let Some(container) = self.open_credentials(addon)?.container else {
+                continue;
+            };
+            let engine = runtime.engine();
+            engine
+                .add_network_alias(&app_network(&app.name), &container, service)
+                .await?;
+            if runtime.is_swarm() {
+                self.join_addon_to_swarm(&app.name, &container).await?;
+                engine
+                    .add_network_alias(&swarm_network(&app.name), &container, service)
+                    .await?;
+            }
+        }
+        Ok(())
     }
 
     pub(crate) fn open_credentials(&self, addon: &AddonRecord) -> Result<Credentials> {
