@@ -21,6 +21,9 @@ use crate::{Platform, PlatformError, Result};
 
 /// SIGTERM, then SIGKILL after this long, as on Heroku.
 pub const STOP_GRACE: Duration = Duration::from_secs(30);
+/// The longest a Compose `stop_grace_period` may hold a stop (and a deploy
+/// waiting for it).
+const MAX_STOP_GRACE: Duration = Duration::from_secs(300);
 
 /// A running (or crashed) process of an app, as the engine reports it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -281,9 +284,9 @@ impl Platform {
             cmd: process.command.as_deref().map(shell).or(options.args),
             env,
             web_port,
-            stop_grace: options
-                .stop_grace_seconds
-                .map_or(STOP_GRACE, |seconds| Duration::from_secs(seconds.into())),
+            stop_grace: options.stop_grace_seconds.map_or(STOP_GRACE, |seconds| {
+                Duration::from_secs(seconds.into()).min(MAX_STOP_GRACE)
+            }),
             limits,
             mounts: Vec::new(),
             pinned_host: None,
