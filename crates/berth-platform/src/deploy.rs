@@ -310,6 +310,7 @@ impl Platform {
                 .await
                 .map_err(|e| PlatformError::Internal(format!("reading the push failed: {e}")))??;
         say_manifest(&push.manifest, progress);
+        self.check_compose_replicas(app, &push.manifest).await?;
         self.setup_on_push(actor, app, &setup_of(&push.manifest), progress)
             .await?;
         self.alias_compose_addons(app, &push.manifest.addons)
@@ -381,13 +382,7 @@ impl Platform {
             });
         }
         let processes = self.with_set_limits(app, &processes).await?;
-        // Compose starts every service with its replicas (default 1).
-        if manifest.source == ManifestSource::Compose {
-            let replicas: Vec<(String, i64)> = manifest
-                .processes
-                .iter()
-                .map(|(t, spec)| (t.to_string(), i64::from(spec.options.replicas.unwrap_or(1))))
-                .collect();
+        if let Some(replicas) = compose_replicas(&manifest) {
             self.store.add_to_formation(app.id, &replicas).await?;
         }
         let release_phase = manifest
@@ -505,6 +500,48 @@ impl Platform {
             images.insert(key.clone(), built);
         }
         Ok(images)
+    }
+}
+
+/// Compose starts every service with its `deploy.replicas` (default 1):
+/// the formation of the process types an app runs for the first time.
+fn compose_replicas(manifest: &Manifest) -> Option<Vec<(String, i64)>> {
+    (manifest.source == ManifestSource::Compose).then(|| {
+        manifest
+            .processes
+            .iter()
+            .map(|(t, spec)| (t.to_string(), i64::from(spec.options.replicas.unwrap_or(1))))
+            .collect()
+    })
+}
+
+impl Platform {
+    /// Refuses, before anything is built or changed, a Compose file whose
+    /// replicas would take the app past the platform's dynos per app.
+    async fn check_compose_replicas(&self, app: &AppRecord, manifest: &Manifest) -> Result<()> {
+        let (Some(limit), Some(replicas)) = (self.quotas.dynos_per_app, compose_replicas(manifest))
+        else {
+            return Ok(());
+        };
+        let formation = self.store.formation(app.id).await?;
+        let total: i64 = replicas
+            .iter()
+            .map(|(process_type, wanted)| {
+                formation
+                    .iter()
+                    .find(|(t, _)| t == process_type)
+                    .map_or(*wanted, |(_, quantity)| *quantity)
+            })
+            .sum();
+        if total > limit {
+            return Err(PlatformError::Invalid(format!(
+                "{} asks for {total} dynos (deploy.replicas, 1 per service without it), more \
+                 than this platform allows an app (BERTH_MAX_DYNOS_PER_APP={limit}): lower the \
+                 replicas; nothing was built or changed",
+                manifest.files.join(" with ")
+            )));
+        }
+        Ok(())
     }
 }
 

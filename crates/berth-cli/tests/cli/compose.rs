@@ -311,3 +311,27 @@ fn a_postgres_service_in_its_own_container_answers_to_the_service_name() {
     app.berth(&["addons:destroy", &addon, "--confirm", &app.name])
         .ok();
 }
+
+#[test]
+fn compose_replicas_beyond_the_dynos_an_app_may_run_are_refused_before_anything_is_built() {
+    let world = World::new();
+    let app = AppCheckout::new(&world, "compose-many", None);
+    app.repo.write(
+        "compose.yaml",
+        "services:\n  web:\n    build: .\n    deploy: {replicas: 15}\n  worker:\n    build: .\n    deploy: {replicas: 6}\n",
+    );
+    app.repo.commit("Too many");
+    let (pushed, output) = push(&app);
+    assert!(!pushed, "{output}");
+    assert!(
+        output.contains(
+            "compose.yaml asks for 21 dynos (deploy.replicas, 1 per service without it), more \
+             than this platform allows an app (BERTH_MAX_DYNOS_PER_APP=20)"
+        ),
+        "{output}"
+    );
+    assert!(!output.contains("Building"), "{output}");
+    let releases = app.berth(&["releases", "--json"]).json();
+    assert_eq!(releases, serde_json::json!([]), "{releases}");
+    assert_eq!(app.berth(&["ps:scale"]).ok().trim(), "");
+}
