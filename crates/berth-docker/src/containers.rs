@@ -426,7 +426,6 @@ impl Engine {
             .map(|port: u16| SocketAddr::from((self.publish_ip, port))))
     }
 
-    /// When a running container last started: its uptime counts from here.
     /// The state of the container's health check.
     pub async fn health(&self, id: &str) -> Result<Health, DockerError> {
         let container = self
@@ -459,6 +458,7 @@ impl Engine {
         Ok(container.state.and_then(|state| state.oom_killed) == Some(true))
     }
 
+    /// When a running container last started: its uptime counts from here.
     pub async fn started_at(&self, id: &str) -> Result<Option<DateTime<Utc>>, DockerError> {
         let container = self
             .docker

@@ -437,7 +437,13 @@ impl Platform {
                 // The release is in the tag, not a label: a label that changes
                 // with every release would rebuild the last layer each time.
                 labels: app_labels(&app.name),
-                build_args: manifest.build_args.clone().into_iter().collect(),
+                // heroku.yml's `build.config`, then a Compose service's `build.args` over it.
+                build_args: manifest
+                    .build_args
+                    .iter()
+                    .chain(&spec.args)
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect(),
             };
             let sink = self.logs.clone();
             let app_name = app.name.clone();

@@ -83,6 +83,13 @@ impl Platform {
                     known.join(", ")
                 )));
             }
+            let before = self
+                .store
+                .process_limits(app.id)
+                .await?
+                .into_iter()
+                .find(|(t, _)| t == process_type)
+                .map(|(_, limits)| limits);
             self.store
                 .set_process_limits(app.id, process_type, limits)
                 .await?;
@@ -90,14 +97,39 @@ impl Platform {
                 .replace("memory none, ", "")
                 .replace(", cpus none", "");
             let config = self.current_config(&app).await?;
-            self.rerelease(actor, &app, &current, &description, &config, progress)
-                .await?;
+            // A release that does not roll out leaves the limits as they were.
+            if let Err(error) = self
+                .rerelease(actor, &app, &current, &description, &config, progress)
+                .await
+            {
+                self.store
+                    .restore_process_limits(app.id, process_type, before)
+                    .await?;
+                return Err(error);
+            }
             self.audit_app(actor, &app.name, "limits.change", description)
                 .await?;
             Ok(())
         })
         .await?;
         self.limits(actor, app_name).await
+    }
+
+    /// What a process with limits `own` may use: the platform's quota per
+    /// dyno is a ceiling that no process type's own limit lifts.
+    pub(crate) fn applied_limits(&self, own: Limits) -> Limits {
+        let capped = |own: Option<u64>, quota: Option<i64>| {
+            let quota = quota.and_then(|quota| u64::try_from(quota).ok());
+            match (own, quota) {
+                (Some(own), Some(quota)) => Some(own.min(quota)),
+                (own, quota) => own.or(quota),
+            }
+        };
+        let quota = self.quotas.container;
+        Limits {
+            memory_bytes: capped(own.memory_bytes, quota.memory_bytes),
+            nano_cpus: capped(own.nano_cpus, quota.nano_cpus),
+        }
     }
 
     /// `processes` with the limits set by `ps:limits` over their own.

@@ -401,7 +401,10 @@ impl Platform {
                 })
                 .map(|process| process.limits)
                 .unwrap_or_default();
-            kills.insert(container.id.clone(), out_of_memory_message(&limits));
+            kills.insert(
+                container.id.clone(),
+                out_of_memory_message(&self.applied_limits(limits)),
+            );
         }
         kills
     }

@@ -252,26 +252,11 @@ impl Platform {
             port: web_port,
             config: &vars,
         });
-        let quota = self.quotas.container;
-        // The platform's quota per dyno is a ceiling no process type's own
-        // limit lifts.
+        let applied = self.applied_limits(process.limits);
         let limits = berth_docker::Limits {
-            memory_bytes: match (
-                process
-                    .limits
-                    .memory_bytes
-                    .and_then(|bytes| i64::try_from(bytes).ok()),
-                quota.memory_bytes,
-            ) {
-                (Some(own), Some(quota)) => Some(own.min(quota)),
-                (own, quota) => own.or(quota),
-            },
-            nano_cpus: process
-                .limits
-                .nano_cpus
-                .and_then(|cpus| i64::try_from(cpus).ok())
-                .or(quota.nano_cpus),
-            ..quota
+            memory_bytes: applied.memory_bytes.and_then(|bytes| i64::try_from(bytes).ok()),
+            nano_cpus: applied.nano_cpus.and_then(|cpus| i64::try_from(cpus).ok()),
+            ..self.quotas.container
         };
         Ok(ProcessSpec {
             identity: self.process_identity(
@@ -522,8 +507,8 @@ impl Platform {
                 .iter()
                 .flat_map(|r| &r.processes)
                 .find(|p| p.process_type == process_type)
-                .map(|p| p.limits)
-                .unwrap_or_default()
+                .map(|p| self.applied_limits(p.limits))
+                .unwrap_or_else(|| self.applied_limits(berth_core::Limits::default()))
         };
         let mut dynos: Vec<Dyno> = containers
             .iter()

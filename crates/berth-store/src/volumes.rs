@@ -166,6 +166,27 @@ impl Store {
     }
 }
 
+impl Store {
+    /// Puts a process type's `ps:limits` back as they were (`None`: none set).
+    pub async fn restore_process_limits(
+        &self,
+        app_id: i64,
+        process_type: &str,
+        limits: Option<Limits>,
+    ) -> Result<()> {
+        sqlx::query("DELETE FROM process_limits WHERE app_id = $1 AND process_type = $2")
+            .bind(app_id)
+            .bind(process_type)
+            .execute(&self.pool)
+            .await
+            .context("restore process limits")?;
+        match limits {
+            Some(limits) => self.set_process_limits(app_id, process_type, limits).await,
+            None => Ok(()),
+        }
+    }
+}
+
 /// Limits from their columns (negative values cannot be stored: read as none).
 pub(crate) fn limits_from(memory_bytes: Option<i64>, nano_cpus: Option<i64>) -> Limits {
     Limits {

@@ -232,6 +232,12 @@ fn a_compose_app_runs_its_services_with_their_options_limits_and_add_on() {
         .fails();
     assert!(refused.contains("is not a number of CPUs"), "{refused}");
     assert_eq!(app.berth(&["releases"]).ok(), releases);
+    // More CPUs than the host has: the engine refuses the worker, the
+    // release fails, and the limits stay as they were.
+    let before = app.berth(&["ps:limits"]).ok();
+    app.berth(&["ps:limits", "worker", "--cpus", "512"]).fails();
+    assert_eq!(app.berth(&["ps:limits"]).ok(), before);
+    let releases = app.berth(&["releases"]).ok();
 
     // A Compose file Berth refuses: the push fails at the line, the release serves on.
     app.repo.write(
@@ -264,6 +270,11 @@ fn a_compose_app_runs_its_services_with_their_options_limits_and_add_on() {
     let (pushed, output) = push(&app);
     assert!(pushed, "{output}");
     wait_for_log_line(&app, "worker in /www starts 3");
+    // The refused --cpus 512 is not applied by a later deploy either.
+    assert_eq!(
+        container_limits(&app.name, "worker.1"),
+        (32 << 20, 250_000_000)
+    );
     app.berth(&["releases:rollback"]).ok();
     wait_for_log_line(&app, "worker in /www starts 4");
 

@@ -116,7 +116,7 @@ fn authorize_setup(actor: &Actor, role: Option<AppRole>, setup: &Setup) -> Resul
         return Ok(());
     }
     Err(PlatformError::Forbidden(format!(
-        "heroku.yml's setup needs rights this push lacks ({}); nothing was changed. An owner \
+        "the manifest's add-ons (heroku.yml's setup, or Compose services) need rights this push lacks ({}); nothing was changed. An owner \
          or admin can push it first, or create the add-ons and config vars with `berth \
          addons:create` and `berth config:set`",
         missing.join("; ")
@@ -365,7 +365,7 @@ impl Platform {
         }
         if !differences.is_empty() {
             progress.say(
-                "-----> heroku.yml's setup applies only to a new app; it differs from this one:",
+                "-----> the manifest's setup (heroku.yml's setup, Compose's add-on services) applies only to a new app; it differs from this one:",
             );
             for difference in differences {
                 progress.say(&format!("       {difference}"));
