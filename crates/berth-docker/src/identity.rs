@@ -18,6 +18,8 @@ const DYNO: &str = "berth.dyno";
 const ONEOFF: &str = "berth.oneoff";
 const ADDON: &str = "berth.addon";
 const VOLUME: &str = "berth.volume";
+/// The id of the record a volume was made for.
+const VOLUME_ID: &str = "berth.volume_id";
 /// The swarm node label naming a host (`berth.host=h2`): placement
 /// constraints pin processes to a host by it.
 pub const HOST_LABEL: &str = "berth.host";
@@ -272,12 +274,20 @@ pub fn volume_name(app: &str, volume: &str) -> String {
     format!("berth-{app}.{volume}")
 }
 
-/// The labels of an app's volume: the platform, the app, the volume's name.
-pub fn volume_labels(platform: &str, app: &str, volume: &str) -> HashMap<String, String> {
+/// The labels of an app's volume: the platform, the app, the volume's
+/// name and the id of its record, so that a volume left behind by an
+/// earlier app of the same name is never taken for the new app's.
+pub fn volume_labels(
+    platform: &str,
+    app: &str,
+    volume: &str,
+    record_id: i64,
+) -> HashMap<String, String> {
     HashMap::from([
         (PLATFORM.to_string(), platform.to_string()),
         (APP.to_string(), app.to_string()),
         (VOLUME.to_string(), volume.to_string()),
+        (VOLUME_ID.to_string(), record_id.to_string()),
     ])
 }
 

@@ -186,7 +186,7 @@ mod tests {
         let platform = format!("t{}", std::process::id());
         let app = format!("voltest-{}", std::process::id());
         let name = volume_name(&app, "uploads");
-        let labels = volume_labels(&platform, &app, "uploads");
+        let labels = volume_labels(&platform, &app, "uploads", 1);
         let made = engine.ensure_volume(&name, labels.clone()).await.unwrap();
         assert_eq!(made.volume.as_deref(), Some("uploads"));
         let again = engine.ensure_volume(&name, HashMap::new()).await.unwrap();

@@ -237,10 +237,10 @@ impl Platform {
         if let Err(error) = self.remove_runtime(&app).await {
             tracing::warn!(app = %app.name, %error, "the destroyed app's containers were not all removed");
         }
-        if volumes {
-            if let Err(error) = self.remove_app_volumes(&app).await {
-                tracing::warn!(app = %app.name, %error, "the destroyed app's volumes were not all removed");
-            }
+        // Its engine volumes go: those of its volumes (with --volumes) and
+        // any left behind by a volume destroyed halfway.
+        if let Err(error) = self.remove_app_volumes(&app).await {
+            tracing::warn!(app = %app.name, %error, "the destroyed app's volumes were not all removed");
         }
         if let Err(error) = self.logs.remove(&app.name).await {
             tracing::warn!(app = %app.name, %error, "the destroyed app's log was not removed");

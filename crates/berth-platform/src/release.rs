@@ -254,7 +254,9 @@ impl Platform {
         });
         let applied = self.applied_limits(process.limits);
         let limits = berth_docker::Limits {
-            memory_bytes: applied.memory_bytes.and_then(|bytes| i64::try_from(bytes).ok()),
+            memory_bytes: applied
+                .memory_bytes
+                .and_then(|bytes| i64::try_from(bytes).ok()),
             nano_cpus: applied.nano_cpus.and_then(|cpus| i64::try_from(cpus).ok()),
             ..self.quotas.container
         };

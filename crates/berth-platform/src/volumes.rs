@@ -328,7 +328,7 @@ impl Platform {
             return Ok(());
         }
         let name = volume_name(&app.name, &volume.name);
-        let labels = volume_labels(&self.platform_id, &app.name, &volume.name);
+        let labels = volume_labels(&self.platform_id, &app.name, &volume.name, volume.id);
         let made = self.engine()?.ensure_volume(&name, labels.clone()).await?;
         if labels.iter().any(|(k, v)| made.labels.get(k) != Some(v)) {
             return Err(PlatformError::Conflict(format!(
