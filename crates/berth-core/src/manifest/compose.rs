@@ -1364,14 +1364,24 @@ impl Cx<'_> {
                         condition = match written {
                             "service_started" => DependsOn::Started,
                             "service_healthy" => DependsOn::Healthy,
-                            "service_completed_successfully" => DependsOn::CompletedSuccessfully,
+                            "service_completed_successfully" => {
+                                return Err(self.error(
+                                    key.value.at,
+                                    format!(
+                                        "{key_path}: service_completed_successfully is not \
+                                         supported: Berth runs every service as a process that \
+                                         is restarted when it exits; a one-shot command such as \
+                                         a migration belongs in x-berth: {{release: ...}}, which \
+                                         runs before the processes start"
+                                    ),
+                                ))
+                            }
                             _ => {
                                 return Err(self.error(
                                     key.value.at,
                                     format!(
                                         "{key_path}: unknown condition {written:?}: expected \
-                                         service_started, service_healthy or \
-                                         service_completed_successfully"
+                                         service_started or service_healthy"
                                     ),
                                 ))
                             }

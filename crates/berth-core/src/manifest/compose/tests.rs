@@ -778,7 +778,7 @@ fn volumes_belong_to_one_service() {
 #[test]
 fn depends_on_may_not_cycle() {
     assert_eq!(
-        error("services:\n  web:\n    build: .\n    depends_on: [worker]\n  worker:\n    build: .\n    depends_on:\n      clock: {condition: service_completed_successfully}\n  clock:\n    build: .\n    depends_on: [web]\n"),
+        error("services:\n  web:\n    build: .\n    depends_on: [worker]\n  worker:\n    build: .\n    depends_on:\n      clock: {condition: service_healthy}\n  clock:\n    build: .\n    depends_on: [web]\n"),
         "compose.yaml:8:7: depends_on makes a cycle: clock → web → worker → clock; remove one of \
          these dependencies"
     );
@@ -787,10 +787,21 @@ fn depends_on_may_not_cycle() {
         "compose.yaml:4:18: depends_on makes a cycle: web → web; remove one of these \
          dependencies"
     );
-    let manifest = parse("services:\n  web:\n    build: .\n    depends_on:\n      worker: {condition: service_completed_successfully}\n      db: {condition: service_healthy}\n  worker:\n    build: .\n  db:\n    image: postgres\n");
+    let manifest = parse("services:\n  web:\n    build: .\n    depends_on:\n      worker: {condition: service_healthy}\n      db: {condition: service_healthy}\n  worker:\n    build: .\n  db:\n    image: postgres\n");
     assert_eq!(
         manifest.processes[&pt("web")].options.depends_on,
-        BTreeMap::from([(pt("worker"), DependsOn::CompletedSuccessfully)])
+        BTreeMap::from([(pt("worker"), DependsOn::Healthy)])
+    );
+}
+
+#[test]
+fn service_completed_successfully_is_refused() {
+    assert_eq!(
+        error("services:\n  web:\n    build: .\n    depends_on:\n      migrate:\n        condition: service_completed_successfully\n  migrate:\n    build: .\n"),
+        "compose.yaml:6:20: services.web.depends_on.migrate.condition: \
+         service_completed_successfully is not supported: Berth runs every service as a process \
+         that is restarted when it exits; a one-shot command such as a migration belongs in \
+         x-berth: {release: ...}, which runs before the processes start"
     );
 }
 
