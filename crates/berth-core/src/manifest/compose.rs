@@ -3,7 +3,8 @@
 //! A Compose file becomes a [`Manifest`] this way:
 //!
 //! * each service is a process type of the same name, except a service that only names a
-//!   `postgres` or `redis` image, which becomes an add-on ([`Manifest::addons`]);
+//!   `postgres` or `redis` image, which becomes an add-on ([`Manifest::addons`]); an app
+//!   has one add-on of each kind, so a second `postgres` (or `redis`) service is refused;
 //! * a service with `build:` is built (build key: the service name); a service with only
 //!   `image:` runs that image as is ([`Manifest::pulls`]), or the image another service
 //!   builds if that service names the same `image:`;
@@ -520,6 +521,21 @@ impl Cx<'_> {
                 }
                 (None, Some(image)) => {
                     if let Some(kind) = addon_kind(image) {
+                        if let Some((first, _)) = addons.iter().find(|(_, k)| **k == kind) {
+                            return Err(self.error(
+                                entry.key_at,
+                                format!(
+                                    "services {first} and {} are both {} add-ons: Berth gives an \
+                                     app one managed {} ({}); keep one service and point both \
+                                     services' environment at {}",
+                                    entry.key,
+                                    kind_name(kind),
+                                    kind_name(kind),
+                                    addon_variable(kind),
+                                    addon_variable(kind),
+                                ),
+                            ));
+                        }
                         addons.insert(name.to_string(), kind);
                         let ignored: Vec<&str> = keys
                             .iter()
@@ -1617,6 +1633,14 @@ fn kind_name(kind: AddonKind) -> &'static str {
     match kind {
         AddonKind::Postgres => "postgres",
         AddonKind::Redis => "redis",
+    }
+}
+
+/// The config var an add-on of this kind sets.
+fn addon_variable(kind: AddonKind) -> &'static str {
+    match kind {
+        AddonKind::Postgres => "DATABASE_URL",
+        AddonKind::Redis => "REDIS_URL",
     }
 }
 

@@ -638,7 +638,7 @@ fn ignored_keys_warn_once_each() {
 #[test]
 fn image_only_and_shared_image_services() {
     let manifest = parse(
-        "services:\n  app:\n    build: {context: docker, dockerfile: Dockerfile.prod, target: prod}\n    image: shop/app:latest\n  worker:\n    image: shop/app:latest\n    command: ./work\n  proxy:\n    image: nginx:1.27\n  db:\n    image: docker.io/library/postgres@sha256:abc\n  pg2:\n    image: library/postgres\n  notpg:\n    image: bitnami/postgresql\n",
+        "services:\n  app:\n    build: {context: docker, dockerfile: Dockerfile.prod, target: prod}\n    image: shop/app:latest\n  worker:\n    image: shop/app:latest\n    command: ./work\n  proxy:\n    image: nginx:1.27\n  db:\n    image: docker.io/library/postgres@sha256:abc\n  cache:\n    image: library/redis\n  notpg:\n    image: bitnami/postgresql\n",
     );
     assert_eq!(manifest.processes[&pt("worker")].build, "app");
     assert_eq!(manifest.processes[&pt("proxy")].build, "proxy");
@@ -660,7 +660,7 @@ fn image_only_and_shared_image_services() {
         manifest.addons,
         BTreeMap::from([
             ("db".to_string(), AddonKind::Postgres),
-            ("pg2".to_string(), AddonKind::Postgres),
+            ("cache".to_string(), AddonKind::Redis),
         ])
     );
     assert!(!manifest.processes.contains_key(&pt("db")));
@@ -1047,4 +1047,24 @@ mod properties {
             }
         }
     }
+}
+
+#[test]
+fn one_addon_of_each_kind() {
+    assert_eq!(
+        error("services:\n  web:\n    build: .\n  db:\n    image: postgres:16\n  analytics:\n    image: postgres\n"),
+        "compose.yaml:6:3: services db and analytics are both postgres add-ons: Berth gives an \
+         app one managed postgres (DATABASE_URL); keep one service and point both services' \
+         environment at DATABASE_URL"
+    );
+    assert_eq!(
+        error("services:\n  web:\n    build: .\n  cache:\n    image: redis\n  queue:\n    image: redis:7\n"),
+        "compose.yaml:6:3: services cache and queue are both redis add-ons: Berth gives an app \
+         one managed redis (REDIS_URL); keep one service and point both services' environment \
+         at REDIS_URL"
+    );
+    let manifest = parse(
+        "services:\n  web:\n    build: .\n  db:\n    image: postgres\n  cache:\n    image: redis\n",
+    );
+    assert_eq!(manifest.addons.len(), 2);
 }
