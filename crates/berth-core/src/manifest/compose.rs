@@ -63,7 +63,8 @@ const MAX_REPLICAS: u32 = 100;
 
 /// Reads a pushed commit's manifest: `heroku.yml`; else the first Compose file of
 /// [`COMPOSE_FILES`] merged with the first existing override ([`COMPOSE_OVERRIDES`]); else
-/// `Dockerfile` (+ `Procfile`); else an error saying to add one.
+/// `Dockerfile` (+ `Procfile`); else an error saying to add one. A root `Procfile` beside a
+/// Compose file is not used, which is said as a warning.
 ///
 /// `read(path)` gives a root-relative file's text (`None`: absent); `exists(path)` whether a
 /// file exists; `vars` are the app's config vars, for interpolation.
@@ -90,7 +91,14 @@ pub fn find_manifest(
         if let Some((candidate, text)) = &override_file {
             files.push((candidate, text.as_str()));
         }
-        return parse_compose(&files, &read, &exists, vars);
+        let mut manifest = parse_compose(&files, &read, &exists, vars)?;
+        if exists(PROCFILE) {
+            manifest.warnings.push(format!(
+                "{PROCFILE} is not used: {name} is (Berth reads {HEROKU_YML}, else a Compose \
+                 file, else {ROOT_DOCKERFILE} with {PROCFILE}); remove one of them to choose"
+            ));
+        }
+        return Ok(manifest);
     }
     if exists(ROOT_DOCKERFILE) {
         return parse_procfile(read(PROCFILE)?.as_deref());

@@ -948,6 +948,16 @@ fn find_manifest_looks_in_order() {
         manifest.processes[&pt("web")].options.args,
         Some(s(&["./serve"]))
     );
+    assert!(manifest.warnings.is_empty(), "{:?}", manifest.warnings);
+    let manifest = with(&[LEGACY, PROCFILE_FILE]).unwrap();
+    assert_eq!(manifest.files, s(&["docker-compose.yml"]));
+    assert_eq!(
+        manifest.warnings,
+        s(&[
+            "Procfile is not used: docker-compose.yml is (Berth reads heroku.yml, else a \
+             Compose file, else Dockerfile with Procfile); remove one of them to choose"
+        ])
+    );
     let manifest = with(&[PROCFILE_FILE, OVERRIDE_YML]).unwrap();
     assert_eq!(manifest.source, ManifestSource::DockerfileAndProcfile);
     assert_eq!(manifest.files, s(&["Dockerfile", "Procfile"]));
