@@ -18,6 +18,10 @@
 //!
 //! Values are interpolated from the app's config vars first (`${VAR}`, `${VAR:-default}`,
 //! `$$`, ...), then the files are merged as `docker compose -f base -f override` merges them.
+//! Values under top-level `x-` keys are not interpolated but taken fully literally (`$$`
+//! stays `$$`): `x-berth.release` is stored as written, so a config var such as
+//! `$DATABASE_URL` in it is expanded by the shell when the release command runs, never
+//! written to disk; other `x-` keys are ignored.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -123,6 +127,10 @@ pub fn find_manifest(
 /// ([`Manifest::pulls`]), or the image another service builds under the same `image:`. The
 /// one service with `ports:` runs as `web`. Unsafe settings are errors at their line;
 /// settings Berth does not need are [`Manifest::warnings`].
+///
+/// Nothing under a top-level `x-` key is interpolated: `x-berth.release` is kept as written
+/// (`$$` included) and stored as the release command, so `$VAR` in it is expanded by the
+/// shell when the command runs, with the config vars in its environment.
 pub fn parse_compose(
     files: &[(&str, &str)],
     read: impl Fn(&str) -> Result<Option<String>, ManifestError>,
@@ -154,12 +162,7 @@ pub fn parse_compose(
             &documents,
             &format!("{name} is empty: expected a mapping with services"),
         )?;
-        let mut builder = Builder {
-            reader: &reader,
-            file: index,
-            interpolator: &mut interpolator,
-            unset: Vec::new(),
-        };
+        let mut builder = Builder::new(&reader, index, &mut interpolator);
         let tree = builder.build(root)?;
         for (at, name) in std::mem::take(&mut builder.unset) {
             cx.warn(at, format!("{name} is not set, using an empty string"));

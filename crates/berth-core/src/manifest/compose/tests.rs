@@ -1078,3 +1078,33 @@ fn one_addon_of_each_kind() {
     );
     assert_eq!(manifest.addons.len(), 2);
 }
+
+#[test]
+fn top_level_extensions_are_not_interpolated() {
+    let text = "x-env: &env\n  URL: ${DATABASE_URL}\nx-junk: [\"${\", $NOPE]\nservices:\n  web:\n    build: .\n    environment: *env\nx-berth:\n  release: ./migrate --url \"${DATABASE_URL}\" --pid $$ $UNSET\n";
+    let manifest = parse_with(
+        &[("compose.yaml", text)],
+        &vars(&[("DATABASE_URL", "postgres://secret")]),
+    );
+    let release = manifest.release.unwrap();
+    assert_eq!(
+        release.command.line(),
+        "./migrate --url \"${DATABASE_URL}\" --pid $$ $UNSET"
+    );
+    assert!(!format!("{:?}", release).contains("secret"));
+    // What an alias copies into a service is interpolated there.
+    assert_eq!(
+        manifest.processes[&pt("web")].options.environment,
+        vars(&[("URL", "postgres://secret")])
+    );
+    assert!(manifest.warnings.is_empty(), "{:?}", manifest.warnings);
+    let list = "services:\n  web:\n    build: .\nx-berth:\n  release: [./migrate, $DATABASE_URL]\n";
+    let manifest = parse_with(
+        &[("compose.yaml", list)],
+        &vars(&[("DATABASE_URL", "postgres://secret")]),
+    );
+    assert_eq!(
+        manifest.release.unwrap().command.line(),
+        "./migrate $DATABASE_URL"
+    );
+}

@@ -275,16 +275,36 @@ pub(super) fn shorten(text: &str) -> String {
     }
 }
 
-/// Builds the owned tree of one file, interpolating every scalar value (not keys).
+/// Builds the owned tree of one file, interpolating every scalar value (not keys) except
+/// under top-level `x-` keys (`x-berth` and extensions), which are taken as written.
 pub(super) struct Builder<'r, 'i, 'v> {
-    pub(super) reader: &'r Reader,
-    pub(super) file: usize,
-    pub(super) interpolator: &'i mut Interpolator<'v>,
+    reader: &'r Reader,
+    file: usize,
+    interpolator: &'i mut Interpolator<'v>,
     /// Unset variables found, with where.
     pub(super) unset: Vec<(At, String)>,
+    /// Whether the next node built is the document itself.
+    top: bool,
+    /// Whether scalars are taken as written (under a top-level `x-` key).
+    literal: bool,
 }
 
-impl Builder<'_, '_, '_> {
+impl<'r, 'i, 'v> Builder<'r, 'i, 'v> {
+    pub(super) fn new(
+        reader: &'r Reader,
+        file: usize,
+        interpolator: &'i mut Interpolator<'v>,
+    ) -> Self {
+        Self {
+            reader,
+            file,
+            interpolator,
+            unset: Vec::new(),
+            top: true,
+            literal: false,
+        }
+    }
+
     fn at(&self, node: &Node<'_>) -> At {
         let (line, column) = self.reader.position(untag(node).span.start);
         At {
@@ -295,6 +315,7 @@ impl Builder<'_, '_, '_> {
     }
 
     pub(super) fn build(&mut self, node: &Node<'_>) -> Result<V, ManifestError> {
+        let top = std::mem::replace(&mut self.top, false);
         let at = self.at(node);
         let error = |message: String| {
             let mark = untag(node).span.start;
@@ -322,7 +343,14 @@ impl Builder<'_, '_, '_> {
                         let mark = untag(key).span.start;
                         return Err(self.reader.error(mark, format!("duplicate key {name:?}")));
                     }
-                    let value = self.build(value)?;
+                    // Top-level `x-` values are not interpolated: `x-berth.release` is
+                    // stored as written, so it must not hold config vars (the shell expands
+                    // `$VAR` when the command runs), and other extensions are ignored.
+                    let literal = self.literal;
+                    self.literal = literal || (top && name.starts_with("x-"));
+                    let value = self.build(value);
+                    self.literal = literal;
+                    let value = value?;
                     entries.push(Entry {
                         key: name,
                         key_at,
@@ -340,6 +368,12 @@ impl Builder<'_, '_, '_> {
             ),
             (_, found @ (Kind::Str | Kind::Bool | Kind::Int | Kind::Float)) => {
                 let written = text(node).unwrap_or_default();
+                if self.literal {
+                    return Ok(V {
+                        at,
+                        value: Value::Scalar(written.to_string(), found),
+                    });
+                }
                 let interpolated = self.interpolator.interpolate(written).map_err(error)?;
                 for name in self.interpolator.unset.drain(..) {
                     self.unset.push((at, name));
