@@ -62,6 +62,11 @@ const OVERRIDE_LOOKUP: [&str; 4] = [
 /// A Compose file or env file may be at most this large.
 pub const MAX_COMPOSE_BYTES: usize = 1 << 20;
 const MAX_ENV_FILE_LINES: usize = 10_000;
+/// A service's environment (`env_file` and `environment` together) may be at most this large
+/// (each variable counted as `NAME=value` and a NUL)...
+const MAX_ENVIRONMENT_BYTES: usize = 1 << 20;
+/// ... and have at most this many variables.
+const MAX_ENVIRONMENT_VARIABLES: usize = 10_000;
 const MAX_SERVICES: usize = 100;
 const MAX_REPLICAS: u32 = 100;
 
@@ -145,6 +150,7 @@ pub fn parse_compose(
         read: &read,
         exists: &exists,
         vars,
+        env_cache: BTreeMap::new(),
     };
     let mut merged: Option<V> = None;
     for (index, (name, text)) in files.iter().enumerate() {
@@ -320,6 +326,8 @@ struct Cx<'a> {
     read: &'a dyn Fn(&str) -> Result<Option<String>, ManifestError>,
     exists: &'a dyn Fn(&str) -> bool,
     vars: &'a BTreeMap<String, String>,
+    /// Env files read so far, by path (`None`: absent).
+    env_cache: BTreeMap<String, Option<std::rc::Rc<BTreeMap<String, String>>>>,
 }
 
 impl Cx<'_> {
@@ -945,7 +953,7 @@ impl Cx<'_> {
                 "command" => options.args = self.words(v, &key_path)?,
                 "entrypoint" => options.entrypoint = self.words(v, &key_path)?,
                 "environment" => environment = self.variables(v, &key_path, Some(self.vars))?,
-                "env_file" => env_files = self.env_files(v, &key_path, interpolator)?,
+                "env_file" => env_files = self.env_files(v, &key_path, &path, interpolator)?,
                 "working_dir" => {
                     let dir = self.non_empty(v, &key_path, "an absolute directory")?;
                     if !dir.starts_with('/') {
@@ -1018,6 +1026,11 @@ impl Cx<'_> {
         }
         options.limits = service_limits.overlaid_with(deploy_limits);
         env_files.extend(environment);
+        let environment_at = keys
+            .iter()
+            .find(|key| key.key == "environment")
+            .map_or(entry.key_at, |key| key.key_at);
+        self.check_environment(&env_files, environment_at, &path)?;
         options.environment = env_files;
         let build = if builds.contains_key(name.as_str()) {
             name.to_string()
@@ -1066,6 +1079,7 @@ impl Cx<'_> {
         &mut self,
         v: &V,
         path: &str,
+        service: &str,
         interpolator: &mut Interpolator<'_>,
     ) -> Result<BTreeMap<String, String>, ManifestError> {
         let items: Vec<&V> = match &v.value {
@@ -1073,7 +1087,7 @@ impl Cx<'_> {
             Value::Null => Vec::new(),
             _ => vec![v],
         };
-        let mut variables = BTreeMap::new();
+        let mut files: Vec<(String, &str, At, bool)> = Vec::new();
         for item in items {
             let (file_v, required) = match &item.value {
                 Value::Map(keys) => {
@@ -1105,21 +1119,27 @@ impl Cx<'_> {
             let written = self.text(file_v, path, "a file path")?;
             let file =
                 paths::normalise(written).map_err(|message| self.error(file_v.at, message))?;
-            match (self.read)(&file)? {
-                Some(text) => {
-                    let (read, unset) = parse_env_file(&file, &text, interpolator)?;
-                    for (line, name) in unset {
-                        let warning =
-                            format!("{file}:{line}:1: {name} is not set, using an empty string");
-                        if !self.warnings.contains(&warning) {
-                            self.warnings.push(warning);
-                        }
-                    }
-                    variables.extend(read);
+            files.push((file, written, file_v.at, required));
+        }
+        // A file named again is read where it is named last: reading it twice gives what
+        // reading it the last time does.
+        let mut last: BTreeMap<&str, usize> = BTreeMap::new();
+        for (index, (file, ..)) in files.iter().enumerate() {
+            last.insert(file, index);
+        }
+        let mut variables = BTreeMap::new();
+        for (index, (file, written, at, required)) in files.iter().enumerate() {
+            if last.get(file.as_str()) != Some(&index) {
+                continue;
+            }
+            match self.env_file(file, interpolator)? {
+                Some(read) => {
+                    variables.extend(read.iter().map(|(k, v)| (k.clone(), v.clone())));
+                    self.check_environment(&variables, *at, service)?;
                 }
-                None if required => {
+                None if *required => {
                     return Err(self.error(
-                        file_v.at,
+                        *at,
                         format!(
                             "env file {written:?} does not exist in this commit: add it, or \
                              write {{path: {written}, required: false}}"
@@ -1130,6 +1150,62 @@ impl Cx<'_> {
             }
         }
         Ok(variables)
+    }
+
+    /// The variables of an env file (`None`: it does not exist), read and interpolated once
+    /// per manifest however many services name it.
+    fn env_file(
+        &mut self,
+        file: &str,
+        interpolator: &mut Interpolator<'_>,
+    ) -> Result<Option<std::rc::Rc<BTreeMap<String, String>>>, ManifestError> {
+        if let Some(read) = self.env_cache.get(file) {
+            return Ok(read.clone());
+        }
+        let read = match (self.read)(file)? {
+            Some(text) => {
+                let (read, unset) = parse_env_file(file, &text, interpolator)?;
+                for (line, name) in unset {
+                    let warning =
+                        format!("{file}:{line}:1: {name} is not set, using an empty string");
+                    if !self.warnings.contains(&warning) {
+                        self.warnings.push(warning);
+                    }
+                }
+                Some(std::rc::Rc::new(read))
+            }
+            None => None,
+        };
+        self.env_cache.insert(file.to_string(), read.clone());
+        Ok(read)
+    }
+
+    /// A service's environment may be at most [`MAX_ENVIRONMENT_BYTES`] and
+    /// [`MAX_ENVIRONMENT_VARIABLES`]; `at` is what made it too large.
+    fn check_environment(
+        &self,
+        variables: &BTreeMap<String, String>,
+        at: At,
+        service: &str,
+    ) -> Result<(), ManifestError> {
+        let bytes: usize = variables
+            .iter()
+            .map(|(name, value)| name.len() + value.len() + 2)
+            .sum();
+        if variables.len() > MAX_ENVIRONMENT_VARIABLES || bytes > MAX_ENVIRONMENT_BYTES {
+            return Err(self.error(
+                at,
+                format!(
+                    "{service} has more than {} MiB or {MAX_ENVIRONMENT_VARIABLES} environment \
+                     variables (env_file and environment together; {} variables, {bytes} \
+                     bytes): Berth passes at most that to a process; keep large data in files \
+                     or a volume",
+                    MAX_ENVIRONMENT_BYTES >> 20,
+                    variables.len()
+                ),
+            ));
+        }
+        Ok(())
     }
 
     fn healthcheck(&mut self, v: &V, path: &str) -> Result<Option<HealthCheck>, ManifestError> {
@@ -1891,8 +1967,11 @@ fn parse_env_file(
                     format!("invalid variable name {content:?}: expected KEY=VALUE"),
                 ));
             }
-            if let Some(value) = interpolator.get(content) {
-                variables.insert(content.to_string(), value.clone());
+            if let Some(value) = interpolator.get(content).cloned() {
+                interpolator
+                    .charge(value.len(), file)
+                    .map_err(|message| ManifestError::new(file, number, column, message))?;
+                variables.insert(content.to_string(), value);
             }
             continue;
         };
@@ -1941,6 +2020,9 @@ fn parse_env_file(
             unset.extend(interpolator.unset.drain(..).map(|name| (number, name)));
             value
         };
+        interpolator
+            .charge(value.len(), file)
+            .map_err(|message| ManifestError::new(file, number, column, message))?;
         variables.insert(name.to_string(), value);
     }
     Ok((variables, unset))

@@ -71,6 +71,11 @@ impl Reader {
         }
     }
 
+    /// The file errors name.
+    pub(super) fn file(&self) -> &str {
+        &self.file
+    }
+
     /// An error at a 1-based line and column, moved into the text if it lies past its end.
     pub(super) fn error_at(
         &self,

@@ -1108,3 +1108,118 @@ fn top_level_extensions_are_not_interpolated() {
         "./migrate $DATABASE_URL"
     );
 }
+
+#[test]
+fn interpolation_has_one_budget_for_the_manifest() {
+    let big = vars(&[("B", &"x".repeat(60_000))]);
+    // Each value is short of 64 KiB, but 70 of them are more than 4 MiB.
+    let labels = (0..100).fold(
+        "services:\n  web:\n    build: .\n    labels:\n".to_string(),
+        |text, _| text + "      - $B\n",
+    );
+    let result = parse_compose(&[("compose.yaml", &labels)], no_files, exists, &big);
+    assert_eq!(
+        result.unwrap_err().to_string(),
+        "compose.yaml:74:9: compose.yaml expands to more than 4 MiB once ${VAR}s are \
+         substituted (with the other Compose and env files): Berth reads at most that much; \
+         copy long config vars into fewer values"
+    );
+    // YAML aliases copy values, and each copy counts.
+    let aliases = (0..100).fold(
+        "services:\n  web:\n    build: .\n    x-a: &a $B\n".to_string(),
+        |text, i| text + &format!("    x-{i}: *a\n"),
+    );
+    let error = parse_compose(&[("compose.yaml", &aliases)], no_files, exists, &big)
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains("expands to more than 4 MiB"), "{error}");
+    // Values read from env files count too, where they are read.
+    let lines = (0..100).fold(String::new(), |text, i| text + &format!("K{i}=$B\n"));
+    let read = move |path: &str| -> Result<Option<String>, ManifestError> {
+        Ok((path == "big.env").then(|| lines.clone()))
+    };
+    let error = parse_compose(
+        &[(
+            "compose.yaml",
+            "services:\n  web:\n    build: .\n    env_file: big.env\n",
+        )],
+        read,
+        exists,
+        &big,
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        error.starts_with("big.env:70:1: big.env expands to more than 4 MiB"),
+        "{error}"
+    );
+    // Top-level x- values are not interpolated, so they cost what is written.
+    let junk = (0..100_000).fold(
+        "services:\n  web:\n    build: .\nx-junk:\n".to_string(),
+        |text, _| text + "  - $B\n",
+    );
+    parse_with(&[("compose.yaml", &junk)], &big);
+}
+
+#[test]
+fn a_service_environment_is_bounded() {
+    let value = "x".repeat(60_000);
+    // Each file is short of 1 MiB, but together they are more.
+    let read = move |path: &str| -> Result<Option<String>, ManifestError> {
+        let prefix = path.strip_suffix(".env").unwrap_or_default().to_uppercase();
+        Ok(["a.env", "b.env"].contains(&path).then(|| {
+            (0..10).fold(String::new(), |text, i| {
+                text + &format!("{prefix}{i}='{value}'\n")
+            })
+        }))
+    };
+    assert_eq!(
+        parse_compose(
+            &[(
+                "compose.yaml",
+                "services:\n  web:\n    build: .\n    env_file: [a.env, b.env]\n",
+            )],
+            read,
+            exists,
+            &BTreeMap::new(),
+        )
+        .unwrap_err()
+        .to_string(),
+        "compose.yaml:4:23: services.web has more than 1 MiB or 10000 environment variables \
+         (env_file and environment together; 20 variables, 1200080 bytes): Berth passes at \
+         most that to a process; keep large data in files or a volume"
+    );
+    let many = (0..10_001).fold(
+        "services:\n  web:\n    build: .\n    environment:\n".to_string(),
+        |text, i| text + &format!("      K{i}: v\n"),
+    );
+    let error = error(&many);
+    assert!(
+        error.starts_with("compose.yaml:4:5: services.web has more than 1 MiB or 10000"),
+        "{error}"
+    );
+}
+
+#[test]
+fn an_env_file_is_read_once_per_manifest() {
+    let reads = std::cell::Cell::new(0);
+    let read = |path: &str| -> Result<Option<String>, ManifestError> {
+        reads.set(reads.get() + 1);
+        Ok((path == "a.env").then(|| "A=1\n".to_string()))
+    };
+    let manifest = parse_compose(
+        &[(
+            "compose.yaml",
+            "services:\n  web:\n    build: .\n    env_file: [a.env, a.env, ./a.env]\n  worker:\n    build: .\n    env_file: a.env\n",
+        )],
+        read,
+        exists,
+        &BTreeMap::new(),
+    )
+    .unwrap();
+    assert_eq!(reads.get(), 1);
+    assert_eq!(
+        manifest.processes[&pt("worker")].options.environment,
+        vars(&[("A", "1")])
+    );
+}

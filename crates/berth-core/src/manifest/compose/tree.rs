@@ -1,7 +1,7 @@
 //! Compose files as an owned tree that remembers where each value was written, with
 //! variables interpolated, and merged the way `docker compose -f base -f override` merges.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 
 use saphyr::YamlData;
 
@@ -10,6 +10,11 @@ use super::super::ManifestError;
 
 /// An interpolated scalar may be at most this long.
 pub(super) const MAX_SCALAR: usize = 64 * 1024;
+/// Everything read into the tree, with `${VAR}`s substituted, from every Compose file and
+/// env file of a manifest, may be at most this long in all: a short file that copies a long
+/// config var into many values (or YAML aliases that copy such values) would otherwise
+/// build gigabytes.
+pub(super) const MAX_INTERPOLATED: usize = 4 << 20;
 /// `${A:-${B:-${C}}}` nests at most this deep.
 const MAX_NESTING: usize = 8;
 
@@ -74,6 +79,8 @@ pub(super) struct Interpolator<'v> {
     warned: BTreeSet<String>,
     /// Variables found unset since the caller last took them, each once per manifest.
     pub(super) unset: Vec<String>,
+    /// How many bytes of values have been read so far ([`MAX_INTERPOLATED`]).
+    produced: usize,
 }
 
 impl<'v> Interpolator<'v> {
@@ -82,7 +89,23 @@ impl<'v> Interpolator<'v> {
             vars,
             warned: BTreeSet::new(),
             unset: Vec::new(),
+            produced: 0,
         }
+    }
+
+    /// Counts `bytes` more of values read into the manifest from `file`; `Err` (the message)
+    /// once the manifest's values total more than [`MAX_INTERPOLATED`].
+    pub(super) fn charge(&mut self, bytes: usize, file: &str) -> Result<(), String> {
+        self.produced = self.produced.saturating_add(bytes);
+        if self.produced > MAX_INTERPOLATED {
+            return Err(format!(
+                "{file} expands to more than {} MiB once ${{VAR}}s are substituted (with the \
+                 other Compose and env files): Berth reads at most that much; copy long config \
+                 vars into fewer values",
+                MAX_INTERPOLATED >> 20
+            ));
+        }
+        Ok(())
     }
 
     /// `text` with its variables replaced; `Err` is the message.
@@ -325,6 +348,7 @@ impl<'r, 'i, 'v> Builder<'r, 'i, 'v> {
             (_, Kind::Null) => Value::Null,
             (YamlData::Mapping(mapping), _) => {
                 let mut entries: Vec<Entry> = Vec::with_capacity(mapping.len());
+                let mut seen: HashSet<String> = HashSet::with_capacity(mapping.len());
                 for (key, value) in mapping {
                     let key_at = self.at(key);
                     let name = match kind(key) {
@@ -339,7 +363,7 @@ impl<'r, 'i, 'v> Builder<'r, 'i, 'v> {
                             ));
                         }
                     };
-                    if entries.iter().any(|entry| entry.key == name) {
+                    if !seen.insert(name.clone()) {
                         let mark = untag(key).span.start;
                         return Err(self.reader.error(mark, format!("duplicate key {name:?}")));
                     }
@@ -369,12 +393,18 @@ impl<'r, 'i, 'v> Builder<'r, 'i, 'v> {
             (_, found @ (Kind::Str | Kind::Bool | Kind::Int | Kind::Float)) => {
                 let written = text(node).unwrap_or_default();
                 if self.literal {
+                    self.interpolator
+                        .charge(written.len(), self.reader.file())
+                        .map_err(error)?;
                     return Ok(V {
                         at,
                         value: Value::Scalar(written.to_string(), found),
                     });
                 }
                 let interpolated = self.interpolator.interpolate(written).map_err(error)?;
+                self.interpolator
+                    .charge(interpolated.len(), self.reader.file())
+                    .map_err(error)?;
                 for name in self.interpolator.unset.drain(..) {
                     self.unset.push((at, name));
                 }
