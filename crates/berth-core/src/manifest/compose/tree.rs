@@ -1,7 +1,7 @@
 //! Compose files as an owned tree that remembers where each value was written, with
 //! variables interpolated, and merged the way `docker compose -f base -f override` merges.
 
-use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use saphyr::YamlData;
 
@@ -452,7 +452,10 @@ pub(super) fn list_to_map(v: &V) -> V {
     let Value::List(items) = &v.value else {
         return v.clone();
     };
-    let mut entries: Vec<Entry> = Vec::with_capacity(items.len());
+    // A key given again moves to the end with its new value; found with an index, not by
+    // scanning the entries, so a long list stays cheap.
+    let mut slots: Vec<Option<Entry>> = Vec::with_capacity(items.len());
+    let mut index: HashMap<String, usize> = HashMap::with_capacity(items.len());
     for item in items {
         let entry = match &item.value {
             Value::Scalar(text, _) => match text.split_once('=') {
@@ -475,12 +478,14 @@ pub(super) fn list_to_map(v: &V) -> V {
             },
             _ => return v.clone(),
         };
-        entries.retain(|old| old.key != entry.key);
-        entries.push(entry);
+        if let Some(old) = index.insert(entry.key.clone(), slots.len()) {
+            slots[old] = None;
+        }
+        slots.push(Some(entry));
     }
     V {
         at: v.at,
-        value: Value::Map(entries),
+        value: Value::Map(slots.into_iter().flatten().collect()),
     }
 }
 
