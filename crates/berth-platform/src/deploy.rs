@@ -356,15 +356,21 @@ impl Platform {
         };
         let manifest = push.manifest;
         // Compose's named volumes exist before the processes that mount them start.
+        let mut made_volumes = Vec::new();
         for (name, process_type, path) in manifest.volume_mounts() {
-            if let Err(error) = self
+            match self
                 .ensure_volume(app, name, process_type.as_str(), path)
                 .await
             {
-                self.store
-                    .fail_release(release.id, &error.to_string(), output.as_str())
-                    .await?;
-                return Err(error);
+                Ok(made) => made_volumes.extend(made),
+                Err(error) => {
+                    self.forget_volumes_of_failed_push(actor, app, &made_volumes)
+                        .await?;
+                    self.store
+                        .fail_release(release.id, &error.to_string(), output.as_str())
+                        .await?;
+                    return Err(error);
+                }
             }
         }
         let mut processes = Vec::new();
@@ -404,8 +410,14 @@ impl Platform {
             .ok_or_else(|| {
                 PlatformError::Internal(format!("release v{} vanished", release.version))
             })?;
-        self.roll_out(actor, app, release, &config, None, progress, output)
-            .await
+        let rolled_out = self
+            .roll_out(actor, app, release, &config, None, progress, output)
+            .await;
+        if rolled_out.is_err() {
+            self.forget_volumes_of_failed_push(actor, app, &made_volumes)
+                .await?;
+        }
+        rolled_out
     }
 
     /// Builds each image the manifest needs once, tagged `berth/<app>:v<N>-<key>`.

@@ -223,13 +223,14 @@ impl Platform {
     /// the app's lease it already holds: the volume exists afterwards,
     /// mounted at `path` in `process_type`. A volume of that name already
     /// there with the same type and path is fine; one elsewhere is refused.
+    /// Returns the volume when this made it.
     pub(crate) async fn ensure_volume(
         &self,
         app: &AppRecord,
         name: &VolumeName,
         process_type: &str,
         path: &str,
-    ) -> Result<()> {
+    ) -> Result<Option<VolumeRecord>> {
         check_mount_path(path).map_err(PlatformError::Invalid)?;
         let existing = self
             .store
@@ -237,8 +238,10 @@ impl Platform {
             .await?
             .into_iter()
             .find(|v| v.name == name.as_str());
-        let record = match existing {
-            Some(record) if record.process_type == process_type && record.path == path => record,
+        let (record, made) = match existing {
+            Some(record) if record.process_type == process_type && record.path == path => {
+                (record, false)
+            }
             Some(record) => {
                 return Err(PlatformError::Invalid(format!(
                     "volume {name} of {} is mounted at {} in {}, not at {path} in \
@@ -247,12 +250,41 @@ impl Platform {
                     app.name, record.path, record.process_type, app.name, app.name
                 )))
             }
-            None => {
+            None => (
                 self.record_volume(app, name, process_type, path, None)
-                    .await?
-            }
+                    .await?,
+                true,
+            ),
         };
-        self.make_engine_volume(app, &record).await
+        self.make_engine_volume(app, &record).await?;
+        Ok(made.then_some(record))
+    }
+
+    /// Forgets the volumes a push made, and their engine volumes, when its
+    /// release did not roll out: a failed push leaves nothing of itself.
+    pub(crate) async fn forget_volumes_of_failed_push(
+        &self,
+        actor: &Actor,
+        app: &AppRecord,
+        made: &[VolumeRecord],
+    ) -> Result<()> {
+        for volume in made {
+            let entry = app_entry(
+                actor,
+                &app.name,
+                "volume.destroy",
+                format!("{}: made by a push that failed", volume.name),
+            );
+            self.store
+                .remove_volume(app.id, &volume.name, &entry)
+                .await?;
+            if self.has_engine() {
+                self.engine()?
+                    .remove_volume_and_users(&volume_name(&app.name, &volume.name))
+                    .await?;
+            }
+        }
+        Ok(())
     }
 
     /// Records a volume of the app, kept on the default host.

@@ -346,3 +346,30 @@ fn compose_replicas_beyond_the_dynos_an_app_may_run_are_refused_before_anything_
     assert_eq!(releases, serde_json::json!([]), "{releases}");
     assert_eq!(app.berth(&["ps:scale"]).ok().trim(), "");
 }
+
+#[test]
+fn a_compose_push_whose_release_fails_leaves_no_volume_behind() {
+    let world = World::new();
+    let app = AppCheckout::new(&world, "compose-fail", None);
+    app.repo.write(
+        "compose.yaml",
+        "services:\n  web:\n    build: .\n    volumes: [\"data:/data\"]\nvolumes:\n  data: {}\nx-berth:\n  release: exit 3\n",
+    );
+    app.repo.commit("A release command that fails");
+    let (pushed, output) = push(&app);
+    assert!(!pushed, "{output}");
+    assert!(output.contains("exit status 3"), "{output}");
+    let volumes = app.berth(&["volumes", "--json"]).json();
+    assert_eq!(volumes, serde_json::json!([]), "{volumes}");
+    let engine = Command::new("docker")
+        .args([
+            "volume",
+            "ls",
+            "-q",
+            "--filter",
+            &format!("label=berth.app={}", app.name),
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&engine.stdout).trim(), "");
+}
