@@ -365,7 +365,7 @@ impl Platform {
         }
         if !differences.is_empty() {
             progress.say(
-                "-----> the manifest's setup (heroku.yml's setup, Compose's add-on services) applies only to a new app; it differs from this one:",
+                "-----> the manifest's setup applies only to a new app (heroku.yml's setup, Compose's add-on services); it differs from this one:",
             );
             for difference in differences {
                 progress.say(&format!("       {difference}"));
