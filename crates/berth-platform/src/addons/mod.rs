@@ -116,7 +116,8 @@ fn authorize_setup(actor: &Actor, role: Option<AppRole>, setup: &Setup) -> Resul
         return Ok(());
     }
     Err(PlatformError::Forbidden(format!(
-        "the manifest's add-ons (heroku.yml's setup, or Compose services) need rights this push lacks ({}); nothing was changed. An owner \
+        "the manifest's setup needs rights this push lacks ({}): heroku.yml's setup or Compose's \
+         add-on services; nothing was changed. An owner \
          or admin can push it first, or create the add-ons and config vars with `berth \
          addons:create` and `berth config:set`",
         missing.join("; ")
