@@ -196,6 +196,25 @@ fn a_compose_app_runs_its_services_with_their_options_limits_and_add_on() {
         &app,
         "berth[hog.1]: Process exceeded its memory limit (16 MiB) and was killed",
     );
+    // ps says so too while it waits for its restart (the backoff grows).
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let dynos = app.berth(&["ps", "--json"]).json();
+        let hog = dynos
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|d| d["name"] == "hog.1")
+            .cloned()
+            .unwrap_or_default();
+        if hog["state"] == "crashed"
+            && hog["reason"] == "Process exceeded its memory limit (16 MiB) and was killed"
+        {
+            break;
+        }
+        assert!(Instant::now() < deadline, "ps never showed why: {dynos}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
 
     // ps:limits shows and changes limits: a new release, health-gated.
     let limits = app.berth(&["ps:limits"]).ok();
@@ -372,4 +391,57 @@ fn a_compose_push_whose_release_fails_leaves_no_volume_behind() {
         .output()
         .unwrap();
     assert_eq!(String::from_utf8_lossy(&engine.stdout).trim(), "");
+}
+
+#[test]
+fn every_compose_setting_berth_refuses_fails_the_push_at_its_line_and_the_release_serves_on() {
+    let world = World::new();
+    let app = AppCheckout::new(&world, "compose-refuse", None);
+    let good = "services:\n  web:\n    build: .\n    ports: [\"8080\"]\n    command: [\"/bin/sh\", \"-c\", \"echo $$DYNO > /www/version.txt && exec httpd -f -p $$PORT -h /www\"]\n";
+    app.repo.write("compose.yaml", good);
+    app.repo.commit("A good compose file");
+    let (pushed, output) = push(&app);
+    assert!(pushed, "{output}");
+    let releases = app.berth(&["releases"]).ok();
+    // (what is added under web, what the error says, at which line)
+    let refusals = [
+        (
+            "    volumes: [\"./src:/src\"]\n",
+            "bind mounts of host paths are not allowed",
+            6,
+        ),
+        (
+            "    volumes: [\"/etc:/etc\"]\n",
+            "bind mounts of host paths are not allowed",
+            6,
+        ),
+        ("    privileged: true\n", "privileged", 6),
+        ("    network_mode: host\n", "network_mode", 6),
+        ("    pid: host\n", "pid", 6),
+        ("    devices: [\"/dev/kmsg:/dev/kmsg\"]\n", "devices", 6),
+        ("    cap_add: [SYS_ADMIN]\n", "cap_add", 6),
+    ];
+    for (added, says, line) in refusals {
+        app.repo.write("compose.yaml", &format!("{good}{added}"));
+        app.repo.commit("Refused");
+        let (pushed, output) = push(&app);
+        assert!(!pushed, "{added}: {output}");
+        assert!(
+            output.contains(&format!("compose.yaml:{line}:")) && output.contains(says),
+            "{added}: {output}"
+        );
+    }
+    let low_port = good.replace("[\"8080\"]", "[\"80:8080\"]");
+    let unknown_key = format!("{good}extras: {{}}\n");
+    for (file, says) in [
+        (low_port, "compose.yaml:4:"),
+        (unknown_key, "unknown top-level key"),
+    ] {
+        app.repo.write("compose.yaml", &file);
+        app.repo.commit("Refused");
+        let (pushed, output) = push(&app);
+        assert!(!pushed && output.contains(says), "{output}");
+    }
+    assert_eq!(app.berth(&["releases"]).ok(), releases);
+    assert_eq!(visit(&world, &app.name).unwrap().trim(), "web.1");
 }
