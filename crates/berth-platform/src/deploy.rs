@@ -311,6 +311,7 @@ impl Platform {
                 .map_err(|e| PlatformError::Internal(format!("reading the push failed: {e}")))??;
         say_manifest(&push.manifest, progress);
         self.check_compose_replicas(app, &push.manifest).await?;
+        self.check_pulled_images(&push.manifest)?;
         self.setup_on_push(actor, app, &setup_of(&push.manifest), progress)
             .await?;
         self.alias_compose_addons(app, &push.manifest.addons)
@@ -534,6 +535,31 @@ fn compose_replicas(manifest: &Manifest) -> Option<Vec<(String, i64)>> {
 }
 
 impl Platform {
+    /// Refuses images that are the platform's own builds of apps (`berth/…`,
+    /// or anything in the platform's registry): one app may not run
+    /// another's image, with whatever its build baked in.
+    fn check_pulled_images(&self, manifest: &Manifest) -> Result<()> {
+        let registry = self
+            .cluster
+            .registry
+            .as_ref()
+            .map(|registry| format!("{}/", registry.address));
+        for (service, image) in &manifest.pulls {
+            let platforms = image.starts_with("berth/")
+                || registry
+                    .as_deref()
+                    .is_some_and(|registry| image.starts_with(registry));
+            if platforms {
+                return Err(PlatformError::Invalid(format!(
+                    "{}: services.{service} runs the image {image}, which Berth built for an \
+                     app: build it from source (build:) instead; nothing was built or changed",
+                    manifest.files.join(" with ")
+                )));
+            }
+        }
+        Ok(())
+    }
+
     /// Refuses, before anything is built or changed, a Compose file whose
     /// replicas would take the app past the platform's dynos per app.
     async fn check_compose_replicas(&self, app: &AppRecord, manifest: &Manifest) -> Result<()> {

@@ -433,9 +433,15 @@ fn every_compose_setting_berth_refuses_fails_the_push_at_its_line_and_the_releas
     }
     let low_port = good.replace("[\"8080\"]", "[\"80:8080\"]");
     let unknown_key = format!("{good}extras: {{}}\n");
+    // Another app's image, as Berth built it: build from source instead.
+    let platforms_image = format!("{good}  tools:\n    image: berth/someapp:v1-web\n");
     for (file, says) in [
         (low_port, "compose.yaml:4:"),
         (unknown_key, "unknown top-level key"),
+        (
+            platforms_image,
+            "services.tools runs the image berth/someapp:v1-web, which Berth built for an app",
+        ),
     ] {
         app.repo.write("compose.yaml", &file);
         app.repo.commit("Refused");
