@@ -1,9 +1,12 @@
 //! Resource limits per process type (`ps:limits`) and what a Compose
 //! service says beyond image and command, as a release process keeps them.
 
-use berth_core::limits::{format_memory, Limits};
+use std::collections::HashMap;
+
+use berth_core::limits::{format_cpus, format_memory, Limits};
 use berth_core::{Action, Actor, ProcessOptions};
-use berth_store::{AppRecord, ReleaseProcess};
+use berth_docker::{ContainerSummary, Runtime};
+use berth_store::{AppRecord, ReleaseProcess, ReleaseRecord};
 
 use crate::progress::Progress;
 use crate::{Platform, PlatformError, Result};
@@ -93,9 +96,17 @@ impl Platform {
             self.store
                 .set_process_limits(app.id, process_type, limits)
                 .await?;
-            let description = format!("Set {process_type} limits: {limits}")
-                .replace("memory none, ", "")
-                .replace(", cpus none", "");
+            let given: Vec<String> = limits
+                .memory_bytes
+                .map(|bytes| format!("memory {}", format_memory(bytes)))
+                .into_iter()
+                .chain(
+                    limits
+                        .nano_cpus
+                        .map(|cpus| format!("cpus {}", format_cpus(cpus))),
+                )
+                .collect();
+            let description = format!("Set {process_type} limits: {}", given.join(", "));
             let config = self.current_config(&app).await?;
             // A release that does not roll out leaves the limits as they were.
             if let Err(error) = self
@@ -130,6 +141,44 @@ impl Platform {
             memory_bytes: capped(own.memory_bytes, quota.memory_bytes),
             nano_cpus: capped(own.nano_cpus, quota.nano_cpus),
         }
+    }
+
+    /// Why each of `containers` that stopped killed (exit code 137) did so,
+    /// when the engine says it exceeded its memory limit: by container id,
+    /// naming the limit its process type runs with in `release`.
+    pub(crate) async fn out_of_memory_reasons<'c>(
+        &self,
+        release: Option<&ReleaseRecord>,
+        containers: impl IntoIterator<Item = &'c ContainerSummary>,
+    ) -> HashMap<String, String> {
+        let mut reasons = HashMap::new();
+        let Ok(runtime) = self.runtime() else {
+            return reasons;
+        };
+        for container in containers {
+            if container.state != "exited" || container.exit_code() != Some(137) {
+                continue;
+            }
+            if !runtime.out_of_memory(&container.id).await.unwrap_or(false) {
+                continue;
+            }
+            let own = container
+                .process
+                .as_ref()
+                .and_then(|p| {
+                    release?
+                        .processes
+                        .iter()
+                        .find(|r| r.process_type == p.process_type)
+                })
+                .map(|process| process.limits)
+                .unwrap_or_default();
+            reasons.insert(
+                container.id.clone(),
+                out_of_memory_message(&self.applied_limits(own)),
+            );
+        }
+        reasons
     }
 
     /// `processes` with the limits set by `ps:limits` over their own.
@@ -187,7 +236,7 @@ impl Platform {
 }
 
 /// What `berth` prints when a process was killed for its memory limit.
-pub(crate) fn out_of_memory_message(limits: &Limits) -> String {
+fn out_of_memory_message(limits: &Limits) -> String {
     match limits.memory_bytes {
         Some(bytes) => format!(
             "Process exceeded its memory limit ({}) and was killed",

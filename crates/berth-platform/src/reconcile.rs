@@ -19,7 +19,6 @@ use chrono::{DateTime, Utc};
 use futures_util::StreamExt;
 use tokio::time::Instant;
 
-use crate::limits::out_of_memory_message;
 use crate::logs::{LogLine, LogSink, LogSource};
 use crate::progress::Progress;
 use crate::release::STOP_GRACE;
@@ -366,47 +365,22 @@ impl Platform {
         steps
     }
 
-    /// For the dynos that newly stopped killed (exit code 137): why, when
-    /// the engine says they exceeded their memory limit, by container id.
+    /// For the dynos that newly stopped killed for their memory: why, by
+    /// container id (crashes already reported are not asked about again).
     async fn out_of_memory_kills(
         &self,
         release: &ReleaseRecord,
         containers: &[&ContainerSummary],
     ) -> HashMap<String, String> {
-        let candidates: Vec<&ContainerSummary> = {
+        let new: Vec<&ContainerSummary> = {
             let crashes = self.supervision.crashes.lock().expect("crash records lock");
             containers
                 .iter()
                 .copied()
-                .filter(|c| c.state == "exited" && c.exit_code() == Some(137))
                 .filter(|c| !crashes.contains_key(&c.id))
                 .collect()
         };
-        let mut kills = HashMap::new();
-        let Ok(runtime) = self.runtime() else {
-            return kills;
-        };
-        for container in candidates {
-            if !runtime.out_of_memory(&container.id).await.unwrap_or(false) {
-                continue;
-            }
-            let limits = container
-                .process
-                .as_ref()
-                .and_then(|p| {
-                    release
-                        .processes
-                        .iter()
-                        .find(|r| r.process_type == p.process_type)
-                })
-                .map(|process| process.limits)
-                .unwrap_or_default();
-            kills.insert(
-                container.id.clone(),
-                out_of_memory_message(&self.applied_limits(limits)),
-            );
-        }
-        kills
+        self.out_of_memory_reasons(Some(release), new).await
     }
 
     /// Records a crash of `dyno` the first time it is seen (and logs it);

@@ -553,17 +553,16 @@ impl Platform {
                 dyno.started_at = started_at.ok().flatten();
             }
         }
-        for container in containers
-            .iter()
-            .filter(|c| c.state == "exited" && c.exit_code() == Some(137))
+        for (id, reason) in self
+            .out_of_memory_reasons(release.as_ref(), containers.iter())
+            .await
         {
-            let Some(name) = container.process.as_ref().and_then(|p| p.dyno.as_deref()) else {
-                continue;
-            };
-            if engine.out_of_memory(&container.id).await.unwrap_or(false) {
-                if let Some(dyno) = dynos.iter_mut().find(|d| d.name == name) {
-                    dyno.reason = Some(crate::limits::out_of_memory_message(&dyno.limits));
-                }
+            let dyno = containers
+                .iter()
+                .find(|c| c.id == id)
+                .and_then(|c| c.process.as_ref()?.dyno.as_deref());
+            if let Some(dyno) = dynos.iter_mut().find(|d| Some(d.name.as_str()) == dyno) {
+                dyno.reason = Some(reason);
             }
         }
         dynos.sort_by_key(|dyno| {

@@ -182,32 +182,21 @@ impl Drop for AppRepo {
 
 /// The apps whose containers carry `berth.platform=<platform>`.
 pub(crate) fn apps_with_containers_of(platform: &str) -> std::collections::BTreeSet<String> {
-    let filter = format!("label=berth.platform={platform}");
-    docker_ids(&[
-        "ps",
-        "-a",
-        "--filter",
-        &filter,
-        "--format",
-        "{{.Label \"berth.app\"}}",
-    ])
-    .into_iter()
-    .collect()
+    apps_labelled(&["ps", "-a"], platform)
 }
 
 /// The apps with volumes labelled `berth.platform=<platform>`.
 pub(crate) fn apps_with_volumes_of(platform: &str) -> std::collections::BTreeSet<String> {
+    apps_labelled(&["volume", "ls"], platform)
+}
+
+/// The `berth.app` labels of what `docker <listing>` lists of the platform.
+fn apps_labelled(listing: &[&str], platform: &str) -> std::collections::BTreeSet<String> {
     let filter = format!("label=berth.platform={platform}");
-    docker_ids(&[
-        "volume",
-        "ls",
-        "--filter",
-        &filter,
-        "--format",
-        "{{.Label \"berth.app\"}}",
-    ])
-    .into_iter()
-    .collect()
+    let format = "{{.Label \"berth.app\"}}";
+    let mut args = listing.to_vec();
+    args.extend(["--filter", &filter, "--format", format]);
+    docker_ids(&args).into_iter().collect()
 }
 
 fn docker_ids(args: &[&str]) -> Vec<String> {
