@@ -248,6 +248,12 @@ pub struct Dyno {
     /// Its process type's CPU limit, in CPUs (`1.5`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cpu_limit: Option<f64>,
+    /// Memory in use when last measured (every 10 s), in bytes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory_bytes: Option<u64>,
+    /// CPU in use between the last two measurements, in percent of one CPU.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpu_percent: Option<f64>,
 }
 
 /// `GET /apps/{name}/limits`: what each process type may use (none: no
@@ -613,4 +619,92 @@ pub struct Backup {
     pub addon: String,
     pub size_bytes: u64,
     pub created_at: DateTime<Utc>,
+}
+
+/// `GET /apps/{name}/metrics?since=1h`: how an app behaved over a window,
+/// as `berth metrics` and the dashboard's Metrics tab show it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AppMetrics {
+    pub app: String,
+    pub since: DateTime<Utc>,
+    pub until: DateTime<Utc>,
+    /// How many seconds each point covers (10, 60 or 600).
+    pub resolution_seconds: u32,
+    pub summary: MetricsSummary,
+    /// One point per `resolution_seconds`, oldest first, gaps filled with zeros.
+    pub requests: Vec<RequestPoint>,
+    pub dynos: Vec<DynoMetrics>,
+    /// Deploys and restarts within the window, oldest first.
+    pub events: Vec<MetricsEvent>,
+}
+
+/// The whole window's figures.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MetricsSummary {
+    pub requests: u64,
+    pub requests_per_minute: f64,
+    /// Response time percentiles (to the first byte), none without requests.
+    pub p50_ms: Option<f64>,
+    pub p95_ms: Option<f64>,
+    pub p99_ms: Option<f64>,
+    /// The share of responses that were 5xx, in percent.
+    pub server_error_percent: f64,
+}
+
+/// The requests of one point's interval.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RequestPoint {
+    pub at: DateTime<Utc>,
+    /// 1xx (protocol upgrades) and 2xx.
+    pub status_2xx: u64,
+    pub status_3xx: u64,
+    pub status_4xx: u64,
+    pub status_5xx: u64,
+    pub p50_ms: Option<f64>,
+    pub p95_ms: Option<f64>,
+    pub p99_ms: Option<f64>,
+}
+
+/// One dyno's memory and CPU over the window.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DynoMetrics {
+    /// `web.1`.
+    pub dyno: String,
+    #[serde(rename = "type")]
+    pub process_type: String,
+    pub host: String,
+    /// Its memory limit (the latest known), none when unlimited.
+    pub memory_limit_bytes: Option<u64>,
+    /// The latest measurement, none when it is not running now.
+    pub memory_bytes: Option<u64>,
+    pub cpu_percent: Option<f64>,
+    /// Only the intervals it ran in, oldest first.
+    pub points: Vec<DynoPoint>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DynoPoint {
+    pub at: DateTime<Utc>,
+    /// Average and highest memory in use over the interval, in bytes.
+    pub memory_bytes: u64,
+    pub memory_bytes_max: u64,
+    /// CPU used over the interval, in percent of one CPU.
+    pub cpu_percent: f64,
+}
+
+/// Something that happened to the app, drawn on the charts' time axis.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MetricsEvent {
+    pub at: DateTime<Utc>,
+    /// `deploy` or `restart`.
+    pub kind: String,
+    /// `Deploy v7`, `2 restarts`.
+    pub description: String,
+}
+
+/// `?since=` of the metrics routes: `1h`, `24h` or `7d` (default `1h`).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct MetricsQuery {
+    #[serde(default)]
+    pub since: Option<String>,
 }

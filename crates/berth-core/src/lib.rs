@@ -8,6 +8,7 @@ mod host_name;
 mod hostname;
 pub mod limits;
 mod manifest;
+mod metrics_window;
 #[cfg(test)]
 mod parser_proptests;
 mod policy;
@@ -27,6 +28,7 @@ pub use manifest::{
     COMPOSE_FILES, COMPOSE_OVERRIDES, DEFAULT_BUILD, HEROKU_YML, MAX_COMPOSE_BYTES, PROCFILE,
     ROOT_DOCKERFILE,
 };
+pub use metrics_window::{MetricsWindow, MetricsWindowError, LONGEST_WINDOW};
 pub use policy::{authorize, Action, Actor, AppRole, Denied, TokenScope};
 pub use scale::{check_config_key, Quantity, ScaleChange, MAX_QUANTITY};
 pub use volume_name::{check_mount_path, VolumeName, VolumeNameError};

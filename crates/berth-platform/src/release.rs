@@ -46,6 +46,10 @@ pub struct Dyno {
     pub host: String,
     /// What its process type may use.
     pub limits: berth_core::Limits,
+    /// Memory in use when last measured, in bytes.
+    pub memory_bytes: Option<u64>,
+    /// CPU in use between the last two measurements, in percent of one CPU.
+    pub cpu_percent: Option<f64>,
 }
 
 fn shell(command: &str) -> Vec<String> {
@@ -535,6 +539,8 @@ impl Platform {
                     state: state.to_string(),
                     created_at: container.created,
                     started_at: None,
+                    memory_bytes: None,
+                    cpu_percent: None,
                     name,
                 })
             })

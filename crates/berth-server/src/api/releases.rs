@@ -93,6 +93,8 @@ pub(super) async fn dynos(
                 reason: dyno.reason,
                 memory_limit_bytes: dyno.limits.memory_bytes,
                 cpu_limit: dyno.limits.nano_cpus.map(|cpus| cpus as f64 / 1e9),
+                memory_bytes: dyno.memory_bytes,
+                cpu_percent: dyno.cpu_percent,
             })
             .collect(),
     ))
