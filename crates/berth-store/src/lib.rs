@@ -12,6 +12,7 @@ mod domains;
 mod drains;
 mod hosts;
 mod memberships;
+mod query_durations;
 mod releases;
 mod tokens;
 mod users;
@@ -24,6 +25,8 @@ use chrono::{DateTime, TimeZone, Utc};
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, Executor};
 
+use query_durations::timed;
+
 pub use addons::{AddonRecord, AttachmentRecord, NewAddon};
 pub use apps::AppRecord;
 pub use audit::{AuditEntry, AuditEvent, PRUNE_BATCH as AUDIT_PRUNE_BATCH};
@@ -35,6 +38,7 @@ pub use domains::DomainRecord;
 pub use drains::DrainRecord;
 pub use hosts::HostRecord;
 pub use memberships::{Member, MembershipChange};
+pub use query_durations::{store_query_durations, StoreOperationLabels, StoreQueryDurations};
 pub use releases::{NewRelease, ReleaseProcess, ReleaseRecord, ReleaseStatus};
 pub use tokens::{NewToken, TokenRecord};
 pub use users::{UserRecord, UserRemoval};
@@ -96,6 +100,7 @@ impl Store {
 
     /// Opens (creating if needed) the store at `url` and brings its schema up to date.
     pub async fn open(url: &str) -> Result<Self> {
+        let _timer = timed("open");
         if !url.starts_with("sqlite:") {
             return Err(StoreError::UnsupportedUrl {
                 url: url.to_string(),
