@@ -12,6 +12,7 @@ mod domains;
 mod drains;
 mod hosts;
 mod memberships;
+mod metrics;
 mod query_durations;
 mod releases;
 mod tokens;
@@ -38,6 +39,10 @@ pub use domains::DomainRecord;
 pub use drains::DrainRecord;
 pub use hosts::HostRecord;
 pub use memberships::{Member, MembershipChange};
+pub use metrics::{
+    AppSample, AppSampleRow, DynoSample, DynoSampleRow, SampleResolution, LATENCY_BUCKET_COUNT,
+    SAMPLE_RESOLUTIONS,
+};
 pub use query_durations::{store_query_durations, StoreOperationLabels, StoreQueryDurations};
 pub use releases::{NewRelease, ReleaseProcess, ReleaseRecord, ReleaseStatus};
 pub use tokens::{NewToken, TokenRecord};
@@ -61,6 +66,8 @@ pub enum StoreError {
     },
     #[error("the store holds a value it cannot read ({0})")]
     Corrupt(String),
+    #[error("a metric sample is malformed: {0}")]
+    MalformedSample(String),
 }
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;

@@ -1,6 +1,8 @@
 use super::*;
 use berth_core::AppRole;
 
+mod metrics;
+
 async fn temp_store() -> (tempfile::TempDir, Store) {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(&Store::sqlite_url(dir.path())).await.unwrap();
