@@ -6,6 +6,7 @@ use std::sync::Arc;
 use bollard::{BollardRequest, Docker};
 
 use crate::error::error_chain;
+use crate::request_metrics::timed;
 use crate::target::tls_failure;
 use crate::{DockerError, EngineTarget};
 
@@ -83,15 +84,17 @@ impl Engine {
             }
         }
         .map_err(|e| unreachable(e.to_string()))?;
-        let docker = docker.negotiate_version().await.map_err(|error| {
-            match target.tls().and_then(|tls| tls_failure(&error, tls)) {
-                Some(reason) => DockerError::Tls {
-                    host: host.clone(),
-                    reason,
+        let docker = timed("version", docker.negotiate_version())
+            .await
+            .map_err(
+                |error| match target.tls().and_then(|tls| tls_failure(&error, tls)) {
+                    Some(reason) => DockerError::Tls {
+                        host: host.clone(),
+                        reason,
+                    },
+                    None => unreachable(error_chain(&error)),
                 },
-                None => unreachable(error_chain(&error)),
-            }
-        })?;
+            )?;
         let publish_ip = match target {
             EngineTarget::Unix(_) => IpAddr::V4(Ipv4Addr::LOCALHOST),
             EngineTarget::Tcp { address, .. } => tokio::net::lookup_host(address.as_str())
@@ -124,14 +127,12 @@ impl Engine {
     }
 
     pub async fn info(&self) -> Result<EngineInfo, DockerError> {
-        let version = self
-            .docker
-            .version()
-            .await
-            .map_err(|e| DockerError::Unreachable {
+        let version = timed("version", self.docker.version()).await.map_err(|e| {
+            DockerError::Unreachable {
                 host: self.host.clone(),
                 reason: e.to_string(),
-            })?;
+            }
+        })?;
         Ok(EngineInfo {
             version: version.version.unwrap_or_default(),
             api_version: version.api_version.unwrap_or_default(),

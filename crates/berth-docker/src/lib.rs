@@ -14,6 +14,7 @@ mod identity;
 mod images;
 mod logs;
 mod networks;
+mod request_metrics;
 mod runtime;
 mod services;
 mod swarm;
@@ -37,6 +38,7 @@ pub use images::{
     IMAGE_ONLY_DOCKERFILE,
 };
 pub use logs::{LogLine, LogStream};
+pub use request_metrics::{engine_request_durations, EngineRequestLabels};
 pub use runtime::{Placement, Runtime};
 pub use services::Swarm;
 pub use swarm::{Availability, Membership, SwarmNode, SWARM_PORT};
