@@ -32,6 +32,8 @@ pub struct Engine {
     /// Serialises `ensure_network` within this process: the engine (API 1.41)
     /// happily creates two networks with the same name.
     pub(crate) network_lock: Arc<tokio::sync::Mutex<()>>,
+    /// The host's memory in bytes, once asked (see `container_stats`).
+    pub(crate) host_memory: Arc<tokio::sync::OnceCell<u64>>,
 }
 
 pub(crate) const REQUEST_TIMEOUT_SECS: u64 = 120;
@@ -112,6 +114,7 @@ impl Engine {
             host,
             publish_ip,
             network_lock: Arc::default(),
+            host_memory: Arc::default(),
         })
     }
 
