@@ -18,6 +18,10 @@ mod deploy;
 mod dns;
 mod domains;
 mod drains;
+// Read by the metrics collector (issue 18), which lands separately: drop
+// this `allow` with it.
+#[cfg_attr(not(test), allow(dead_code))]
+mod dyno_stats;
 mod engine_watch;
 mod error;
 mod host_drain;
@@ -204,6 +208,9 @@ pub struct Platform {
     cluster: ClusterSettings,
     /// Serialises adding, draining and removing hosts.
     host_changes: tokio::sync::Mutex<()>,
+    /// Managed hosts' engines by `docker_host`, kept between reads of
+    /// their dynos' figures.
+    host_engines: std::sync::Mutex<std::collections::HashMap<String, Engine>>,
 }
 
 impl Platform {
@@ -270,6 +277,7 @@ impl Platform {
             access_changes: tokio::sync::watch::Sender::new(0),
             cluster: config.cluster.clone(),
             host_changes: tokio::sync::Mutex::new(()),
+            host_engines: std::sync::Mutex::default(),
         })
     }
 
