@@ -42,15 +42,19 @@ impl Platform {
     pub(crate) async fn dyno_stats(&self) -> Vec<DynoStats> {
         let hosts = self.stats_hosts().await;
         let listed = future::join_all(hosts.iter().map(|host| self.running_dynos_on(host))).await;
-        stream::iter(hosts.iter().zip(listed).flat_map(|(host, dynos)| {
-            dynos
-                .into_iter()
-                .map(move |(container, identity)| dyno_stats(host, container, identity))
-        }))
-        .buffer_unordered(CONCURRENT_STATS)
-        .filter_map(future::ready)
-        .collect()
-        .await
+        // Collected first: a stream built from nested closures over borrowed
+        // hosts is not provably `Send` to the compiler.
+        let mut requests = Vec::new();
+        for (host, dynos) in hosts.iter().zip(listed) {
+            for (container, identity) in dynos {
+                requests.push(dyno_stats(host, container, identity));
+            }
+        }
+        stream::iter(requests)
+            .buffer_unordered(CONCURRENT_STATS)
+            .filter_map(future::ready)
+            .collect()
+            .await
     }
 
     /// The default host's engine and those of the managed hosts the swarm

@@ -692,7 +692,7 @@ fn check_labels(labels: &BTreeMap<String, String>) -> Result<()> {
     Ok(())
 }
 
-fn node_state(state: &str) -> &'static str {
+pub(crate) fn node_state(state: &str) -> &'static str {
     match state {
         "ready" => "ready",
         "down" | "disconnected" => "down",

@@ -18,9 +18,6 @@ mod deploy;
 mod dns;
 mod domains;
 mod drains;
-// Read by the metrics collector (issue 18), which lands separately: drop
-// this `allow` with it.
-#[cfg_attr(not(test), allow(dead_code))]
 mod dyno_stats;
 mod engine_watch;
 mod error;
@@ -29,6 +26,7 @@ mod hosts;
 pub mod identity;
 mod limits;
 pub mod logs;
+mod metrics;
 mod oneoff;
 mod placement;
 mod progress;
@@ -77,6 +75,7 @@ pub use error::{PlatformError, Result};
 pub use hosts::{ClusterSettings, Host, NewHost};
 pub use limits::ProcessLimits;
 pub use logs::{LogFilter, LogLine, LogSink, LogSource, Retention, TailEvent};
+pub use metrics::SAMPLE_EVERY as METRICS_SAMPLE_EVERY;
 pub use progress::{Progress, OUTPUT_TRUNCATED_MARKER};
 pub use release::Dyno;
 use secrets::SecretKey;
@@ -121,6 +120,9 @@ pub struct PlatformConfig {
     pub audit_retention: AuditRetention,
     /// What growing beyond the default host needs (registry, TLS, address).
     pub cluster: ClusterSettings,
+    /// The bearer token a Prometheus scraper reads `/metrics` with
+    /// (`BERTH_METRICS_TOKEN`); platform admins' API tokens work too.
+    pub metrics_token: Option<String>,
 }
 
 /// What each container, app and member may take of the platform: the
@@ -211,6 +213,8 @@ pub struct Platform {
     /// Managed hosts' engines by `docker_host`, kept between reads of
     /// their dynos' figures.
     host_engines: std::sync::Mutex<std::collections::HashMap<String, Engine>>,
+    metrics: metrics::Metrics,
+    metrics_token: Option<String>,
 }
 
 impl Platform {
@@ -278,6 +282,8 @@ impl Platform {
             cluster: config.cluster.clone(),
             host_changes: tokio::sync::Mutex::new(()),
             host_engines: std::sync::Mutex::default(),
+            metrics: metrics::Metrics::default(),
+            metrics_token: config.metrics_token.clone(),
         })
     }
 

@@ -26,6 +26,7 @@ async fn platform() -> (tempfile::TempDir, Platform) {
         reserved_hostnames: vec!["berth.example.com".into()],
         audit_retention: AuditRetention::default(),
         cluster: crate::ClusterSettings::default(),
+        metrics_token: None,
     };
     let platform = Platform::open(&config).await.unwrap();
     (dir, platform)
@@ -288,6 +289,7 @@ async fn rotating_the_key_reseals_every_secret_and_keeps_them_readable() {
         reserved_hostnames: vec!["berth.example.com".into()],
         audit_retention: AuditRetention::default(),
         cluster: crate::ClusterSettings::default(),
+        metrics_token: None,
     };
     let platform = Platform::open(&config).await.unwrap();
     let owner = signed_in(&platform, "o@example.com", false).await.actor;
