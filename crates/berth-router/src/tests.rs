@@ -989,3 +989,41 @@ async fn counts_last_across_table_swaps_and_leave_with_their_app() {
         .collect();
     assert_eq!(apps, ["other"]);
 }
+
+/// A backend that reads one request per connection, writes `answer` and closes.
+async fn answering_once(answer: &'static [u8]) -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        loop {
+            let (stream, _) = listener.accept().await.unwrap();
+            tokio::spawn(async move {
+                let mut stream = read_request(stream).await;
+                let _ = stream.write_all(answer).await;
+            });
+        }
+    });
+    address
+}
+
+#[tokio::test]
+async fn bad_and_cut_off_responses_are_counted_by_kind() {
+    let conflicting =
+        answering_once(b"HTTP/1.1 200 OK\r\ncontent-length: 5\r\ncontent-length: 6\r\n\r\nhello")
+            .await;
+    let cut_off = answering_once(b"HTTP/1.1 200 OK\r\n").await;
+    for path in Path::BOTH {
+        let running = router(vec![route(vec![(conflicting, "web.1")])]).await;
+        assert_eq!(path.request(&running, "/").await, 502);
+        running
+            .router
+            .set_routes(vec![route(vec![(cut_off, "web.1")])]);
+        assert_eq!(path.request(&running, "/").await, 502);
+        let counted = demo_traffic(&running);
+        assert_eq!(counted.responses, [0, 0, 0, 0, 2], "{path:?}");
+        assert_eq!(counted.upstream_errors, [0, 0, 1, 1], "{path:?}");
+        let lines = running.log_lines(2).await;
+        assert!(lines[0].1.starts_with("at=error code=H17"), "{lines:?}");
+        assert!(lines[1].1.starts_with("at=error code=H13"), "{lines:?}");
+    }
+}
