@@ -544,6 +544,26 @@ fn apps_move_onto_the_swarm_without_a_failed_request_spread_and_survive_a_host()
         visit(&world, &app.name).unwrap();
         std::thread::sleep(Duration::from_millis(500));
     }
+    // Each dyno's memory is read from the engine of the host it runs on.
+    let deadline = Instant::now() + Duration::from_secs(40);
+    loop {
+        let measured = app.berth(&["ps", "--json"]).json();
+        let hosts_measured: Vec<&str> = measured
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|dyno| dyno["memory_bytes"].as_u64().is_some_and(|bytes| bytes > 0))
+            .filter_map(|dyno| dyno["host"].as_str())
+            .collect();
+        if hosts_measured.contains(&"h2") && hosts_measured.contains(&"default") {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no memory measured on both hosts: {measured}"
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
     let listed = world.berth_as(&admin, &["hosts", "--json"]).json();
     let on_h2 = listed
         .as_array()
