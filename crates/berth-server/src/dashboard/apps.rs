@@ -38,12 +38,13 @@ impl AppHeader {
     }
 
     /// The tabs, as (label, path suffix).
-    pub(super) fn tabs(&self) -> [(&'static str, &'static str); 7] {
+    pub(super) fn tabs(&self) -> [(&'static str, &'static str); 8] {
         [
             ("Overview", ""),
             ("Releases", "/releases"),
             ("Config", "/config"),
             ("Logs", "/logs"),
+            ("Metrics", "/metrics"),
             ("Domains", "/domains"),
             ("Add-ons", "/addons"),
             ("Access", "/access"),
