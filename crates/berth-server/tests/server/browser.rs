@@ -505,7 +505,7 @@ async fn the_metrics_tab_charts_an_apps_traffic_memory_and_cpu() {
     );
     let summary = browser.text("#metrics-summary").await;
     assert!(
-        summary.contains("p95") && summary.contains(" ms"),
+        summary.to_lowercase().contains("p95") && summary.contains(" ms"),
         "{summary}"
     );
     assert!(browser
