@@ -649,6 +649,9 @@ pub struct MetricsSummary {
     pub p99_ms: Option<f64>,
     /// The share of responses that were 5xx, in percent.
     pub server_error_percent: f64,
+    pub deploys: u64,
+    /// Crashed dynos started again.
+    pub restarts: u64,
 }
 
 /// The requests of one point's interval.

@@ -5,13 +5,13 @@ use std::time::Duration;
 
 use berth_api_types::{
     Account, AddCertificateRequest, AddDomainRequest, AddHostRequest, AddMemberRequest, Addon,
-    AddonInfo, App, AttachAddonRequest, AuditEvent, AutoCertificates, Backup, Certificate,
-    ConfigChanged, ConfigUpdate, CreateAddonRequest, CreateAppRequest, CreateTokenRequest,
-    CreateUserRequest, CreateVolumeRequest, CreatedToken, DetachedRun, Domain, DomainInfo, Drain,
-    DrainRequest, Dyno, DynoSelection, ErrorBody, FormationEntry, Host, LimitsUpdate, LogEntry,
-    LoginRequest, MaintenanceRequest, Member, ProcessLimits, Release, ReleaseDetail, RemovedUser,
-    RollbackRequest, RunEvent, RunRequest, ScaleRequest, TerminalRunRequest, TlsSettings,
-    TlsSettingsChange, Token, UpdateMemberRequest, User, Volume,
+    AddonInfo, App, AppMetrics, AttachAddonRequest, AuditEvent, AutoCertificates, Backup,
+    Certificate, ConfigChanged, ConfigUpdate, CreateAddonRequest, CreateAppRequest,
+    CreateTokenRequest, CreateUserRequest, CreateVolumeRequest, CreatedToken, DetachedRun, Domain,
+    DomainInfo, Drain, DrainRequest, Dyno, DynoSelection, ErrorBody, FormationEntry, Host,
+    LimitsUpdate, LogEntry, LoginRequest, MaintenanceRequest, Member, ProcessLimits, Release,
+    ReleaseDetail, RemovedUser, RollbackRequest, RunEvent, RunRequest, ScaleRequest,
+    TerminalRunRequest, TlsSettings, TlsSettingsChange, Token, UpdateMemberRequest, User, Volume,
 };
 use reqwest::blocking::{RequestBuilder, Response};
 use reqwest::{Method, StatusCode};
@@ -210,6 +210,20 @@ impl Client {
 
     pub fn dynos(&self, app: &str) -> Result<Vec<Dyno>> {
         self.json(Method::GET, &["apps", app, "dynos"], None::<&()>)
+    }
+
+    /// How the app behaved over the window `since` (`1h` when none).
+    pub fn app_metrics(&self, app: &str, since: Option<&str>) -> Result<AppMetrics> {
+        let request = self
+            .http
+            .get(self.url(&["apps", app, "metrics"])?)
+            .query(&[("since", since.unwrap_or("1h"))]);
+        let response = self.dispatch(request, None::<&()>)?;
+        let url = response.url().to_string();
+        response.json().map_err(|error| Error::BadResponse {
+            url,
+            reason: error.to_string(),
+        })
     }
 
     /// The newest lines of an app's log that match `query`.

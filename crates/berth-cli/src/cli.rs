@@ -68,8 +68,14 @@ pub enum Command {
     #[command(name = "releases:output")]
     ReleasesOutput(ReleaseArgs),
 
-    /// List an app's processes (dynos) with their state and release
+    /// List an app's processes (dynos) with their state, release, memory and CPU
     Ps(AppJsonArgs),
+
+    /// Show how an app behaved: requests per minute, response times, 5xx, each dyno's memory and CPU
+    ///
+    /// Figures are sampled every 10 s and kept for 7 days: at 10 s points for
+    /// the last hour, minutes for a day, ten minutes for the week.
+    Metrics(MetricsArgs),
 
     /// Show an app's log: its processes' output, builds, releases, the router and the platform
     ///
@@ -605,6 +611,20 @@ pub struct TlsToggleArgs {
     pub state: Option<OnOff>,
 
     /// Print JSON instead of text
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct MetricsArgs {
+    #[command(flatten)]
+    pub app: AppArg,
+
+    /// How far back to look: 30m, 1h, 24h, 7d (at most 7d)
+    #[arg(long, value_name = "WINDOW")]
+    pub since: Option<String>,
+
+    /// Print JSON: the summary, every point and every dyno's series
     #[arg(long)]
     pub json: bool,
 }

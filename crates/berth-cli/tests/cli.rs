@@ -21,6 +21,8 @@ mod compose;
 mod domains;
 #[path = "cli/hosts.rs"]
 mod hosts;
+#[path = "cli/metrics.rs"]
+mod metrics;
 #[path = "cli/volumes.rs"]
 mod volumes;
 use serde_json::Value;
@@ -765,7 +767,7 @@ fn git_push_with_the_login_deploys_and_releases_and_ps_show_it() {
     let refused = in_repo(&["hosts"]).fails();
     assert_eq!(
         refused,
-        "error: as member you cannot read the platform's users, hosts and audit trail"
+        "error: as member you cannot read the platform's users, hosts, audit trail and metrics"
     );
     let admin = world.server.create_user("ops@example.com", true, None);
     let hosts = world.berth_as(&admin, &["hosts"]).ok();

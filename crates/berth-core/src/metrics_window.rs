@@ -79,6 +79,8 @@ impl Default for MetricsWindow {
 }
 
 impl fmt::Display for MetricsWindow {
+    // `u64::is_multiple_of` is newer than the workspace's rust-version (1.85).
+    #[allow(clippy::manual_is_multiple_of)]
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let seconds = self.length.as_secs();
         if seconds % (24 * 3600) == 0 {
@@ -118,9 +120,24 @@ mod tests {
 
     #[test]
     fn anything_else_is_refused_with_what_to_write() {
-        for text in ["", "h", "0h", "8d", "169h", "1w", "1.5h", "-1h", "99999999m", "1 h", "1H"] {
+        for text in [
+            "",
+            "h",
+            "0h",
+            "8d",
+            "169h",
+            "1w",
+            "1.5h",
+            "-1h",
+            "99999999m",
+            "1 h",
+            "1H",
+        ] {
             let error = MetricsWindow::parse(text).unwrap_err().to_string();
-            assert!(error.contains("such as 30m, 1h, 24h or 7d"), "{text}: {error}");
+            assert!(
+                error.contains("such as 30m, 1h, 24h or 7d"),
+                "{text}: {error}"
+            );
         }
     }
 }

@@ -61,7 +61,7 @@ pub enum Action {
     ManageOwnTokens,
     /// Create or remove users on the platform.
     ManageUsers,
-    /// List the platform's users and read its whole audit trail.
+    /// List the platform's users and hosts, read its whole audit trail and its metrics.
     ReadPlatform,
     /// Add, drain or remove the hosts dynos run on.
     ManageHosts,
@@ -134,7 +134,7 @@ impl Action {
             Action::DestroyApp => "destroy this app",
             Action::ManageOwnTokens => "manage API tokens",
             Action::ManageUsers => "manage users",
-            Action::ReadPlatform => "read the platform's users, hosts and audit trail",
+            Action::ReadPlatform => "read the platform's users, hosts, audit trail and metrics",
             Action::ManageHosts => "add, drain or remove hosts",
         }
     }

@@ -21,6 +21,7 @@ use futures_util::StreamExt;
 use crate::error::{api, status_of};
 use crate::images::label_filter;
 use crate::logs::{follow_lines, LogSource};
+use crate::request_metrics::timed;
 use crate::{DockerError, Engine, LogLine, ProcessIdentity};
 
 /// How long the output of a finished one-off container may take to drain.
@@ -298,7 +299,7 @@ impl Engine {
                 let options = KillContainerOptions {
                     signal: "SIGKILL".into(),
                 };
-                match self.docker.kill_container(id, Some(options)).await {
+                match timed("kill", self.docker.kill_container(id, Some(options))).await {
                     // 409: it stopped meanwhile.
                     Err(error) if !matches!(status_of(&error), Some(404 | 409)) => {
                         tracing::warn!(name = %spec.name, %error, "cannot kill a timed-out container");
@@ -358,9 +359,7 @@ impl Engine {
             filters: Some(HashMap::from([("label".to_string(), filter.clone())])),
             ..Default::default()
         };
-        let listed = self
-            .docker
-            .list_containers(Some(options))
+        let listed = timed("list", self.docker.list_containers(Some(options)))
             .await
             .map_err(api(format!(
                 "list containers labelled {}",
@@ -408,9 +407,7 @@ impl Engine {
         id: &str,
         container_port: u16,
     ) -> Result<Option<SocketAddr>, DockerError> {
-        let container = self
-            .docker
-            .inspect_container(id, None)
+        let container = timed("inspect", self.docker.inspect_container(id, None))
             .await
             .map_err(api(format!("inspect container {id}")))?;
         let bindings = container
@@ -428,9 +425,7 @@ impl Engine {
 
     /// The state of the container's health check.
     pub async fn health(&self, id: &str) -> Result<Health, DockerError> {
-        let container = self
-            .docker
-            .inspect_container(id, None)
+        let container = timed("inspect", self.docker.inspect_container(id, None))
             .await
             .map_err(api(format!("inspect container {id}")))?;
         Ok(
@@ -450,9 +445,7 @@ impl Engine {
     /// Whether the container's last run ended with the kernel killing a
     /// process of it for exceeding its memory limit.
     pub async fn out_of_memory(&self, id: &str) -> Result<bool, DockerError> {
-        let container = self
-            .docker
-            .inspect_container(id, None)
+        let container = timed("inspect", self.docker.inspect_container(id, None))
             .await
             .map_err(api(format!("inspect container {id}")))?;
         Ok(container.state.and_then(|state| state.oom_killed) == Some(true))
@@ -460,9 +453,7 @@ impl Engine {
 
     /// When a running container last started: its uptime counts from here.
     pub async fn started_at(&self, id: &str) -> Result<Option<DateTime<Utc>>, DockerError> {
-        let container = self
-            .docker
-            .inspect_container(id, None)
+        let container = timed("inspect", self.docker.inspect_container(id, None))
             .await
             .map_err(api(format!("inspect container {id}")))?;
         let state = container.state.unwrap_or_default();
@@ -487,7 +478,7 @@ impl Engine {
         let docker = self.docker.clone().with_timeout(Duration::from_secs(
             crate::engine::REQUEST_TIMEOUT_SECS + seconds,
         ));
-        match docker.stop_container(id, Some(options)).await {
+        match timed("stop", docker.stop_container(id, Some(options))).await {
             Ok(()) => {}
             Err(error) if status_of(&error) == Some(404) => return Ok(()),
             Err(error) => return Err(api(format!("stop container {id}"))(error)),
@@ -506,8 +497,7 @@ impl Engine {
         let docker = self.docker.clone().with_timeout(Duration::from_secs(
             crate::engine::REQUEST_TIMEOUT_SECS + seconds,
         ));
-        docker
-            .restart_container(id, Some(options))
+        timed("restart", docker.restart_container(id, Some(options)))
             .await
             .map_err(api(format!("restart container {id}")))
     }
@@ -527,9 +517,7 @@ impl Engine {
             name: Some(spec.name.clone()),
             ..Default::default()
         };
-        let created = self
-            .docker
-            .create_container(Some(options), body)
+        let created = timed("create", self.docker.create_container(Some(options), body))
             .await
             .map_err(api(format!("create container {}", spec.name)))?;
         for warning in &created.warnings {
@@ -539,8 +527,7 @@ impl Engine {
     }
 
     pub(crate) async fn start(&self, id: &str, name: &str) -> Result<(), DockerError> {
-        self.docker
-            .start_container(id, None)
+        timed("start", self.docker.start_container(id, None))
             .await
             .map_err(api(format!("start container {name}")))
     }
@@ -549,10 +536,12 @@ impl Engine {
     /// a removal the engine is already doing.
     /// Removes a named volume and its data; a missing one is not an error.
     pub async fn remove_volume(&self, name: &str) -> Result<(), DockerError> {
-        match self
-            .docker
-            .remove_volume(name, None::<bollard::query_parameters::RemoveVolumeOptions>)
-            .await
+        match timed(
+            "volume_remove",
+            self.docker
+                .remove_volume(name, None::<bollard::query_parameters::RemoveVolumeOptions>),
+        )
+        .await
         {
             Ok(()) => Ok(()),
             Err(error) if status_of(&error) == Some(404) => Ok(()),
@@ -565,10 +554,12 @@ impl Engine {
     }
 
     pub(crate) async fn force_remove(&self, id: &str, name: &str) -> Result<(), DockerError> {
-        match self
-            .docker
-            .remove_container(id, Some(force_remove_options()))
-            .await
+        match timed(
+            "remove",
+            self.docker
+                .remove_container(id, Some(force_remove_options())),
+        )
+        .await
         {
             Ok(()) => Ok(()),
             Err(error) if matches!(status_of(&error), Some(404 | 409)) => Ok(()),
@@ -700,9 +691,11 @@ impl Drop for RemoveOnDrop {
         };
         let id = std::mem::take(&mut self.id);
         runtime.spawn(async move {
-            if let Err(error) = docker
-                .remove_container(&id, Some(force_remove_options()))
-                .await
+            if let Err(error) = timed(
+                "remove",
+                docker.remove_container(&id, Some(force_remove_options())),
+            )
+            .await
             {
                 tracing::warn!(%id, %error, "cannot remove an abandoned one-off container");
             }

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use bollard::{BollardRequest, Docker};
 
 use crate::error::error_chain;
+use crate::request_metrics::timed;
 use crate::target::tls_failure;
 use crate::{DockerError, EngineTarget};
 
@@ -31,6 +32,8 @@ pub struct Engine {
     /// Serialises `ensure_network` within this process: the engine (API 1.41)
     /// happily creates two networks with the same name.
     pub(crate) network_lock: Arc<tokio::sync::Mutex<()>>,
+    /// The host's memory in bytes, once asked (see `container_stats`).
+    pub(crate) host_memory: Arc<tokio::sync::OnceCell<u64>>,
 }
 
 pub(crate) const REQUEST_TIMEOUT_SECS: u64 = 120;
@@ -83,15 +86,17 @@ impl Engine {
             }
         }
         .map_err(|e| unreachable(e.to_string()))?;
-        let docker = docker.negotiate_version().await.map_err(|error| {
-            match target.tls().and_then(|tls| tls_failure(&error, tls)) {
-                Some(reason) => DockerError::Tls {
-                    host: host.clone(),
-                    reason,
+        let docker = timed("version", docker.negotiate_version())
+            .await
+            .map_err(
+                |error| match target.tls().and_then(|tls| tls_failure(&error, tls)) {
+                    Some(reason) => DockerError::Tls {
+                        host: host.clone(),
+                        reason,
+                    },
+                    None => unreachable(error_chain(&error)),
                 },
-                None => unreachable(error_chain(&error)),
-            }
-        })?;
+            )?;
         let publish_ip = match target {
             EngineTarget::Unix(_) => IpAddr::V4(Ipv4Addr::LOCALHOST),
             EngineTarget::Tcp { address, .. } => tokio::net::lookup_host(address.as_str())
@@ -109,6 +114,7 @@ impl Engine {
             host,
             publish_ip,
             network_lock: Arc::default(),
+            host_memory: Arc::default(),
         })
     }
 
@@ -124,14 +130,12 @@ impl Engine {
     }
 
     pub async fn info(&self) -> Result<EngineInfo, DockerError> {
-        let version = self
-            .docker
-            .version()
-            .await
-            .map_err(|e| DockerError::Unreachable {
+        let version = timed("version", self.docker.version()).await.map_err(|e| {
+            DockerError::Unreachable {
                 host: self.host.clone(),
                 reason: e.to_string(),
-            })?;
+            }
+        })?;
         Ok(EngineInfo {
             version: version.version.unwrap_or_default(),
             api_version: version.api_version.unwrap_or_default(),

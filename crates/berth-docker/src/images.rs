@@ -13,6 +13,7 @@ use futures_util::{Stream, StreamExt};
 
 use crate::error::{api, status_of};
 use crate::identity;
+use crate::request_metrics::timed;
 use crate::{DockerError, Engine};
 
 /// A build context as an uncompressed tar, chunk by chunk as it is made. An
@@ -132,8 +133,7 @@ impl Engine {
             repo: Some(repository.to_string()),
             tag: Some(tag.to_string()),
         };
-        self.docker
-            .tag_image(source, Some(options))
+        timed("image_tag", self.docker.tag_image(source, Some(options)))
             .await
             .map_err(api(format!("tag image {source} as {reference}")))
     }
@@ -262,9 +262,7 @@ impl Engine {
             Some(id) => Ok(id),
             // Older engines do not always send the id as `aux`.
             None => {
-                let image = self
-                    .docker
-                    .inspect_image(&tag)
+                let image = timed("image_inspect", self.docker.inspect_image(&tag))
                     .await
                     .map_err(api(format!("inspect built image {tag}")))?;
                 image.id.ok_or_else(|| DockerError::Build {
@@ -276,7 +274,7 @@ impl Engine {
 
     /// Whether an image with this tag (or id) exists on the engine.
     pub async fn image_exists(&self, tag: &str) -> Result<bool, DockerError> {
-        match self.docker.inspect_image(tag).await {
+        match timed("image_inspect", self.docker.inspect_image(tag)).await {
             Ok(_) => Ok(true),
             Err(error) if status_of(&error) == Some(404) => Ok(false),
             Err(error) => Err(api(format!("inspect image {tag}"))(error)),
@@ -303,9 +301,7 @@ impl Engine {
             filters: Some(HashMap::from([("label".to_string(), filter.clone())])),
             ..Default::default()
         };
-        let images = self
-            .docker
-            .list_images(Some(options))
+        let images = timed("image_list", self.docker.list_images(Some(options)))
             .await
             .map_err(api(format!("list images labelled {}", filter.join(","))))?;
         for image in images {
@@ -332,7 +328,12 @@ impl Engine {
             noprune: false,
             platforms: None,
         };
-        match self.docker.remove_image(name, Some(options), None).await {
+        match timed(
+            "image_remove",
+            self.docker.remove_image(name, Some(options), None),
+        )
+        .await
+        {
             Ok(_) => Ok(()),
             Err(error) if matches!(status_of(&error), Some(404 | 409)) => {
                 tracing::debug!(image = %name, %error, "image left in place");

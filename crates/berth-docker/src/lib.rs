@@ -14,8 +14,10 @@ mod identity;
 mod images;
 mod logs;
 mod networks;
+mod request_metrics;
 mod runtime;
 mod services;
+mod stats;
 mod swarm;
 mod target;
 mod terminal;
@@ -37,8 +39,10 @@ pub use images::{
     IMAGE_ONLY_DOCKERFILE,
 };
 pub use logs::{LogLine, LogStream};
+pub use request_metrics::{engine_request_durations, EngineRequestLabels};
 pub use runtime::{Placement, Runtime};
 pub use services::Swarm;
+pub use stats::ContainerStats;
 pub use swarm::{Availability, Membership, SwarmNode, SWARM_PORT};
 pub use target::{EngineTarget, EngineTls, DEFAULT_SOCKET};
 pub use terminal::{TerminalControl, TerminalSession};

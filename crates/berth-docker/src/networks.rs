@@ -6,6 +6,7 @@ use bollard::models::{Network, NetworkCreateRequest};
 use bollard::query_parameters::ListNetworksOptions;
 
 use crate::error::{api, status_of};
+use crate::request_metrics::timed;
 use crate::{DockerError, Engine};
 
 impl Engine {
@@ -29,9 +30,7 @@ impl Engine {
             labels: Some(labels),
             ..Default::default()
         };
-        let created = self
-            .docker
-            .create_network(request)
+        let created = timed("network_create", self.docker.create_network(request))
             .await
             .map_err(api(format!("create network {name}")))?;
         self.keep_the_oldest(name, &created.id, |_| true).await
@@ -83,7 +82,7 @@ impl Engine {
             labels: Some(labels),
             ..Default::default()
         };
-        let created = match self.docker.create_network(request).await {
+        let created = match timed("network_create", self.docker.create_network(request)).await {
             Ok(created) => created,
             // Swarm refuses a second network of the name: someone else made it.
             Err(error) if status_of(&error) == Some(409) => return Ok(()),
@@ -129,7 +128,12 @@ impl Engine {
                 ..Default::default()
             }),
         };
-        match self.docker.connect_network(network, request).await {
+        match timed(
+            "network_connect",
+            self.docker.connect_network(network, request),
+        )
+        .await
+        {
             Ok(()) => Ok(()),
             // "endpoint with name … already exists in network …"
             Err(error) if status_of(&error) == Some(403) => Ok(()),
@@ -149,9 +153,7 @@ impl Engine {
         container: &str,
         alias: &str,
     ) -> Result<(), DockerError> {
-        let inspected = self
-            .docker
-            .inspect_container(container, None)
+        let inspected = timed("inspect", self.docker.inspect_container(container, None))
             .await
             .map_err(api(format!("inspect container {container}")))?;
         let endpoint = inspected
@@ -171,12 +173,14 @@ impl Engine {
             container: container.to_string(),
             force: Some(false),
         };
-        self.docker
-            .disconnect_network(network, disconnect)
-            .await
-            .map_err(api(format!(
-                "disconnect {container} from network {network}"
-            )))?;
+        timed(
+            "network_disconnect",
+            self.docker.disconnect_network(network, disconnect),
+        )
+        .await
+        .map_err(api(format!(
+            "disconnect {container} from network {network}"
+        )))?;
         let connect = bollard::models::NetworkConnectRequest {
             container: container.to_string(),
             endpoint_config: Some(bollard::models::EndpointSettings {
@@ -184,10 +188,12 @@ impl Engine {
                 ..Default::default()
             }),
         };
-        self.docker
-            .connect_network(network, connect)
-            .await
-            .map_err(api(format!("connect {container} to network {network}")))
+        timed(
+            "network_connect",
+            self.docker.connect_network(network, connect),
+        )
+        .await
+        .map_err(api(format!("connect {container} to network {network}")))
     }
 
     /// Removes every network called `name`. A missing network is not an
@@ -202,7 +208,7 @@ impl Engine {
     }
 
     async fn remove_network_id(&self, id: &str, name: &str) -> Result<(), DockerError> {
-        match self.docker.remove_network(id).await {
+        match timed("network_remove", self.docker.remove_network(id)).await {
             Ok(()) => Ok(()),
             Err(error) if status_of(&error) == Some(404) => Ok(()),
             Err(error) => Err(api(format!("remove network {name}"))(error)),
@@ -218,9 +224,7 @@ impl Engine {
                 vec![name.to_string()],
             )])),
         };
-        let networks = self
-            .docker
-            .list_networks(Some(options))
+        let networks = timed("network_list", self.docker.list_networks(Some(options)))
             .await
             .map_err(api(format!("list networks named {name}")))?;
         Ok(networks

@@ -13,6 +13,7 @@ use bollard::query_parameters::{
 };
 
 use crate::error::api;
+use crate::request_metrics::timed;
 use crate::{DockerError, Engine};
 
 /// The port managers listen on for the swarm's control traffic.
@@ -72,10 +73,12 @@ pub enum Availability {
 impl Engine {
     /// Whether this engine is in a swarm, and as what.
     pub async fn membership(&self) -> Result<Membership, DockerError> {
-        let info = self.docker.info().await.map_err(api(format!(
-            "ask the engine at {} about its swarm",
-            self.host()
-        )))?;
+        let info = timed("info", self.docker.info())
+            .await
+            .map_err(api(format!(
+                "ask the engine at {} about its swarm",
+                self.host()
+            )))?;
         let swarm = info.swarm.unwrap_or_default();
         Ok(match swarm.local_node_state {
             None | Some(LocalNodeState::INACTIVE) | Some(LocalNodeState::EMPTY) => {
@@ -95,8 +98,9 @@ impl Engine {
     /// Makes this engine the manager of a new swarm, advertising `address`
     /// (an IP the other engines reach it on); its node id.
     pub async fn init_swarm(&self, address: &str) -> Result<String, DockerError> {
-        self.docker
-            .init_swarm(SwarmInitRequest {
+        timed(
+            "swarm_init",
+            self.docker.init_swarm(SwarmInitRequest {
                 listen_addr: Some(format!("0.0.0.0:{SWARM_PORT}")),
                 advertise_addr: Some(address.to_string()),
                 spec: Some(SwarmSpec {
@@ -106,19 +110,18 @@ impl Engine {
                     ..Default::default()
                 }),
                 ..Default::default()
-            })
-            .await
-            .map_err(api(format!(
-                "start a swarm on {} advertising {address}",
-                self.host()
-            )))
+            }),
+        )
+        .await
+        .map_err(api(format!(
+            "start a swarm on {} advertising {address}",
+            self.host()
+        )))
     }
 
     /// The token with which a worker joins this manager's swarm.
     pub async fn worker_join_token(&self) -> Result<String, DockerError> {
-        let swarm = self
-            .docker
-            .inspect_swarm()
+        let swarm = timed("swarm_inspect", self.docker.inspect_swarm())
             .await
             .map_err(api(format!("read the swarm of {}", self.host())))?;
         swarm
@@ -138,34 +141,37 @@ impl Engine {
         token: &str,
         address: &str,
     ) -> Result<(), DockerError> {
-        self.docker
-            .join_swarm(SwarmJoinRequest {
+        timed(
+            "swarm_join",
+            self.docker.join_swarm(SwarmJoinRequest {
                 listen_addr: Some(format!("0.0.0.0:{SWARM_PORT}")),
                 advertise_addr: Some(address.to_string()),
                 remote_addrs: Some(vec![format!("{manager}:{SWARM_PORT}")]),
                 join_token: Some(token.to_string()),
                 ..Default::default()
-            })
-            .await
-            .map_err(api(format!(
-                "join {} to the swarm managed at {manager}",
-                self.host()
-            )))
+            }),
+        )
+        .await
+        .map_err(api(format!(
+            "join {} to the swarm managed at {manager}",
+            self.host()
+        )))
     }
 
     /// Leaves the swarm; its tasks' containers go with it.
     pub async fn leave_swarm(&self) -> Result<(), DockerError> {
-        self.docker
-            .leave_swarm(Some(LeaveSwarmOptionsBuilder::new().force(false).build()))
-            .await
-            .map_err(api(format!("leave the swarm from {}", self.host())))
+        timed(
+            "swarm_leave",
+            self.docker
+                .leave_swarm(Some(LeaveSwarmOptionsBuilder::new().force(false).build())),
+        )
+        .await
+        .map_err(api(format!("leave the swarm from {}", self.host())))
     }
 
     /// Every node of the swarm this engine manages.
     pub async fn swarm_nodes(&self) -> Result<Vec<SwarmNode>, DockerError> {
-        let nodes = self
-            .docker
-            .list_nodes(None)
+        let nodes = timed("node_list", self.docker.list_nodes(None))
             .await
             .map_err(api(format!("list the swarm's nodes on {}", self.host())))?;
         Ok(nodes
@@ -216,26 +222,30 @@ impl Engine {
                 Availability::Drain => NodeSpecAvailabilityEnum::DRAIN,
             }),
         };
-        self.docker
-            .update_node(
+        timed(
+            "node_update",
+            self.docker.update_node(
                 &node.id,
                 spec,
                 UpdateNodeOptionsBuilder::new()
                     .version(node.version)
                     .build(),
-            )
-            .await
-            .map_err(api(format!("update swarm node {}", node.hostname)))
+            ),
+        )
+        .await
+        .map_err(api(format!("update swarm node {}", node.hostname)))
     }
 
     /// Forgets a node that has left (or, with `force`, one that is down).
     pub async fn remove_node(&self, node: &SwarmNode, force: bool) -> Result<(), DockerError> {
-        self.docker
-            .delete_node(
+        timed(
+            "node_remove",
+            self.docker.delete_node(
                 &node.id,
                 Some(DeleteNodeOptionsBuilder::new().force(force).build()),
-            )
-            .await
-            .map_err(api(format!("remove swarm node {}", node.hostname)))
+            ),
+        )
+        .await
+        .map_err(api(format!("remove swarm node {}", node.hostname)))
     }
 }

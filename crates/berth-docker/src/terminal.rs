@@ -11,6 +11,7 @@ use tokio::io::AsyncWrite;
 
 use crate::containers::{container_body, RemoveOnDrop};
 use crate::error::{api, status_of};
+use crate::request_metrics::timed;
 use crate::{ContainerSpec, DockerError, Engine};
 
 /// The engine's detach sequence (Ctrl-P Ctrl-Q by default) would swallow
@@ -71,11 +72,12 @@ impl Engine {
             logs: false,
             detach_keys: Some(DETACH_KEYS.into()),
         };
-        let attached = self
-            .docker
-            .attach_container(&control.id, Some(options))
-            .await
-            .map_err(api(format!("attach to container {}", spec.name)))?;
+        let attached = timed(
+            "attach",
+            self.docker.attach_container(&control.id, Some(options)),
+        )
+        .await
+        .map_err(api(format!("attach to container {}", spec.name)))?;
         self.start(&control.id, &spec.name).await?;
         // The engine (API 1.41) cannot size a terminal before the start: a
         // process that asks for its size at once may still see 0×0.
@@ -101,11 +103,11 @@ impl TerminalControl {
             h: i32::from(rows),
             w: i32::from(cols),
         };
-        match self
-            .engine
-            .docker
-            .resize_container_tty(&self.id, options)
-            .await
+        match timed(
+            "resize",
+            self.engine.docker.resize_container_tty(&self.id, options),
+        )
+        .await
         {
             Err(error) if !matches!(status_of(&error), Some(404 | 409)) => {
                 Err(api(format!(

@@ -10,6 +10,7 @@ use bollard::query_parameters::ListVolumesOptions;
 use crate::error::{api, status_of};
 use crate::identity::volume_of;
 use crate::images::label_filter;
+use crate::request_metrics::timed;
 use crate::{DockerError, Engine};
 
 /// Files counted at most when measuring a volume: beyond them its size is
@@ -38,7 +39,7 @@ impl Engine {
         name: &str,
         labels: HashMap<String, String>,
     ) -> Result<VolumeSummary, DockerError> {
-        match self.docker.inspect_volume(name).await {
+        match timed("volume_inspect", self.docker.inspect_volume(name)).await {
             Ok(volume) => {
                 return Ok(VolumeSummary {
                     volume: volume_of(&volume.labels).map(str::to_string),
@@ -50,16 +51,17 @@ impl Engine {
             Err(error) if status_of(&error) == Some(404) => {}
             Err(error) => return Err(api(format!("inspect volume {name}"))(error)),
         }
-        let created = self
-            .docker
-            .create_volume(VolumeCreateRequest {
+        let created = timed(
+            "volume_create",
+            self.docker.create_volume(VolumeCreateRequest {
                 name: Some(name.to_string()),
                 driver: Some("local".into()),
                 labels: Some(labels),
                 ..Default::default()
-            })
-            .await
-            .map_err(api(format!("create volume {name}")))?;
+            }),
+        )
+        .await
+        .map_err(api(format!("create volume {name}")))?;
         Ok(VolumeSummary {
             volume: volume_of(&created.labels).map(str::to_string),
             name: created.name,
@@ -79,9 +81,7 @@ impl Engine {
         let options = ListVolumesOptions {
             filters: Some(HashMap::from([("label".to_string(), filter.clone())])),
         };
-        let listed = self
-            .docker
-            .list_volumes(Some(options))
+        let listed = timed("volume_list", self.docker.list_volumes(Some(options)))
             .await
             .map_err(api(format!("list volumes labelled {}", filter.join(","))))?;
         let local = self.host().starts_with("unix://");
@@ -123,9 +123,7 @@ impl Engine {
             )])),
             ..Default::default()
         };
-        let users = self
-            .docker
-            .list_containers(Some(options))
+        let users = timed("list", self.docker.list_containers(Some(options)))
             .await
             .map_err(api(format!("list the containers of volume {name}")))?;
         for user in users {

@@ -7,7 +7,9 @@ use std::hash::{BuildHasher, Hasher};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use berth_docker::{BuildRequest, ContainerSpec, DockerError, Engine, LogLine, LogStream};
+use berth_docker::{
+    BuildRequest, ContainerSpec, ContainerStats, DockerError, Engine, Limits, LogLine, LogStream,
+};
 use futures_util::StreamExt;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -643,4 +645,70 @@ async fn a_terminal_one_off_takes_keystrokes_and_sizes_and_is_removed() {
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+}
+
+/// Reads the container's stats until `done` says they are what the test
+/// waits for (a pipe filling, a loop burning CPU), for up to 15 s.
+async fn stats_until(
+    engine: &Engine,
+    id: &str,
+    done: impl Fn(&ContainerStats) -> bool,
+) -> ContainerStats {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let stats = engine.container_stats(id).await.unwrap();
+        if done(&stats) || Instant::now() > deadline {
+            return stats;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+#[tokio::test]
+async fn stats_report_memory_in_use_the_limit_and_cpu_time() {
+    let scope = Scope::new();
+    let engine = engine().await;
+    let image = scope.build_web(&engine).await;
+    // tail keeps its whole input until it ends: 64 MiB held.
+    let hog = "head -c 67108864 /dev/zero | tail";
+    let unlimited = engine
+        .start_container(&scope.spec("unlimited", &image, Some(hog)))
+        .await
+        .unwrap();
+    let limited = engine
+        .start_container(&ContainerSpec {
+            limits: Limits {
+                memory_bytes: Some(128 << 20),
+                ..Default::default()
+            },
+            ..scope.spec("limited", &image, Some(hog))
+        })
+        .await
+        .unwrap();
+    let busy = engine
+        .start_container(&scope.spec("busy", &image, Some("while :; do :; done")))
+        .await
+        .unwrap();
+
+    let held = |stats: &ContainerStats| stats.memory_bytes >= 48 << 20;
+    let stats = stats_until(&engine, &unlimited.id, held).await;
+    assert!(held(&stats), "{stats:?}");
+    assert_eq!(stats.memory_limit_bytes, None, "{stats:?}");
+    let stats = stats_until(&engine, &limited.id, held).await;
+    assert!(held(&stats), "{stats:?}");
+    assert_eq!(stats.memory_limit_bytes, Some(128 << 20), "{stats:?}");
+
+    let first = engine.container_stats(&busy.id).await.unwrap();
+    let later = stats_until(&engine, &busy.id, |stats| {
+        stats.cpu_seconds_total >= first.cpu_seconds_total + 0.2
+    })
+    .await;
+    assert!(
+        later.cpu_seconds_total >= first.cpu_seconds_total + 0.2,
+        "{first:?} then {later:?}"
+    );
+
+    engine.remove_container(&busy.id).await.unwrap();
+    let gone = engine.container_stats(&busy.id).await.unwrap_err();
+    assert!(gone.is_not_found(), "{gone:?}");
 }

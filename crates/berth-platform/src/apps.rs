@@ -245,6 +245,9 @@ impl Platform {
         if let Err(error) = self.logs.remove(&app.name).await {
             tracing::warn!(app = %app.name, %error, "the destroyed app's log was not removed");
         }
+        // Its stored samples went with its record; its live series end now.
+        self.metrics.forget_app(&app.name);
+        self.logs.forget_counts(&app.name);
         Ok(app)
     }
 

@@ -166,6 +166,7 @@ impl Platform {
         let app = self.authorize_app(actor, app_name, Action::Deploy).await?;
         let commit = deploy_target(refs)?;
         let lease = self.lock_app(&app, progress).await?;
+        let started = std::time::Instant::now();
         let deployed = HELD_LEASE
             .scope(lease.held.clone(), async {
                 self.check_branch_unmoved(&app, &refs[0])?;
@@ -179,6 +180,8 @@ impl Platform {
                 Ok(release)
             })
             .await;
+        self.metrics
+            .deploy_finished(&app.name, deployed.is_ok(), started.elapsed());
         match deployed {
             Ok(release) => Ok((release, lease)),
             Err(error) => {

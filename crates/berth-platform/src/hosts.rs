@@ -132,19 +132,8 @@ impl Platform {
     /// such as pruning images: a host that is down or does not answer is
     /// skipped (said in berthd's log), to be caught up with another time.
     pub(crate) async fn ready_host_engines(&self) -> Result<Vec<(String, Engine)>> {
-        let records = self.store.hosts().await?;
-        if records.is_empty() {
-            return Ok(Vec::new());
-        }
-        let nodes = self.engine()?.swarm_nodes().await?;
         let mut engines = Vec::new();
-        for record in records {
-            let ready = nodes
-                .iter()
-                .any(|node| node.id == record.node_id && node_state(&node.state) == "ready");
-            if !ready {
-                continue;
-            }
+        for record in self.ready_hosts().await? {
             match self.connect_host(&record.docker_host).await {
                 Ok(engine) => engines.push((record.name, engine)),
                 Err(error) => {
@@ -153,6 +142,24 @@ impl Platform {
             }
         }
         Ok(engines)
+    }
+
+    /// The managed hosts the swarm sees ready (draining ones included:
+    /// they may still run dynos).
+    pub(crate) async fn ready_hosts(&self) -> Result<Vec<HostRecord>> {
+        let records = self.store.hosts().await?;
+        if records.is_empty() {
+            return Ok(Vec::new());
+        }
+        let nodes = self.engine()?.swarm_nodes().await?;
+        Ok(records
+            .into_iter()
+            .filter(|record| {
+                nodes
+                    .iter()
+                    .any(|node| node.id == record.node_id && node_state(&node.state) == "ready")
+            })
+            .collect())
     }
 
     /// Joins the engine at `docker_host` to the platform: the default
@@ -390,6 +397,7 @@ impl Platform {
                 None => {}
             },
         }
+        self.forget_host_engine(&record.docker_host);
         self.store
             .remove_host(
                 name,
@@ -538,6 +546,35 @@ impl Platform {
         }
     }
 
+    /// The engine of a managed host, connected once and kept for the
+    /// figures read from it every few seconds (see `dyno_stats`).
+    pub(crate) async fn kept_host_engine(&self, docker_host: &str) -> Result<Engine> {
+        let kept = self
+            .host_engines
+            .lock()
+            .expect("host engines lock")
+            .get(docker_host)
+            .cloned();
+        if let Some(engine) = kept {
+            return Ok(engine);
+        }
+        let engine = self.connect_host(docker_host).await?;
+        self.host_engines
+            .lock()
+            .expect("host engines lock")
+            .insert(docker_host.to_string(), engine.clone());
+        Ok(engine)
+    }
+
+    /// Drops the kept engine of a host that failed or left: the next use
+    /// connects again.
+    pub(crate) fn forget_host_engine(&self, docker_host: &str) {
+        self.host_engines
+            .lock()
+            .expect("host engines lock")
+            .remove(docker_host);
+    }
+
     /// This platform's dynos running on an engine, one-offs included.
     async fn running_dynos(&self, engine: &Engine) -> Result<usize> {
         Ok(engine
@@ -655,7 +692,7 @@ fn check_labels(labels: &BTreeMap<String, String>) -> Result<()> {
     Ok(())
 }
 
-fn node_state(state: &str) -> &'static str {
+pub(crate) fn node_state(state: &str) -> &'static str {
     match state {
         "ready" => "ready",
         "down" | "disconnected" => "down",

@@ -18,6 +18,7 @@ mod deploy;
 mod dns;
 mod domains;
 mod drains;
+mod dyno_stats;
 mod engine_watch;
 mod error;
 mod host_drain;
@@ -25,6 +26,7 @@ mod hosts;
 pub mod identity;
 mod limits;
 pub mod logs;
+mod metrics;
 mod oneoff;
 mod placement;
 mod progress;
@@ -73,6 +75,7 @@ pub use error::{PlatformError, Result};
 pub use hosts::{ClusterSettings, Host, NewHost};
 pub use limits::ProcessLimits;
 pub use logs::{LogFilter, LogLine, LogSink, LogSource, Retention, TailEvent};
+pub use metrics::SAMPLE_EVERY as METRICS_SAMPLE_EVERY;
 pub use progress::{Progress, OUTPUT_TRUNCATED_MARKER};
 pub use release::Dyno;
 use secrets::SecretKey;
@@ -117,6 +120,9 @@ pub struct PlatformConfig {
     pub audit_retention: AuditRetention,
     /// What growing beyond the default host needs (registry, TLS, address).
     pub cluster: ClusterSettings,
+    /// The bearer token a Prometheus scraper reads `/metrics` with
+    /// (`BERTH_METRICS_TOKEN`); platform admins' API tokens work too.
+    pub metrics_token: Option<String>,
 }
 
 /// What each container, app and member may take of the platform: the
@@ -204,6 +210,11 @@ pub struct Platform {
     cluster: ClusterSettings,
     /// Serialises adding, draining and removing hosts.
     host_changes: tokio::sync::Mutex<()>,
+    /// Managed hosts' engines by `docker_host`, kept between reads of
+    /// their dynos' figures.
+    host_engines: std::sync::Mutex<std::collections::HashMap<String, Engine>>,
+    metrics: metrics::Metrics,
+    metrics_token: Option<String>,
 }
 
 impl Platform {
@@ -270,6 +281,9 @@ impl Platform {
             access_changes: tokio::sync::watch::Sender::new(0),
             cluster: config.cluster.clone(),
             host_changes: tokio::sync::Mutex::new(()),
+            host_engines: std::sync::Mutex::default(),
+            metrics: metrics::Metrics::default(),
+            metrics_token: config.metrics_token.clone(),
         })
     }
 

@@ -504,6 +504,9 @@ impl Platform {
                         }
                     }
                     engine.start_again(&id).await?;
+                    if matches!(why, Stopped::Crashed) {
+                        self.metrics.dyno_restarted(&app.name, &dyno);
+                    }
                     self.follow_output(&app.name, &dyno, &id, None);
                 }
                 Step::Start {

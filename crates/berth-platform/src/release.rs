@@ -26,7 +26,7 @@ pub const STOP_GRACE: Duration = Duration::from_secs(30);
 const MAX_STOP_GRACE: Duration = Duration::from_secs(300);
 
 /// A running (or crashed) process of an app, as the engine reports it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Dyno {
     /// `web.1`
     pub name: String,
@@ -50,6 +50,16 @@ pub struct Dyno {
     pub memory_bytes: Option<u64>,
     /// CPU in use between the last two measurements, in percent of one CPU.
     pub cpu_percent: Option<f64>,
+}
+
+/// What `ps` calls a dyno whose container is in this engine state.
+pub(crate) fn dyno_state(container_state: &str) -> &'static str {
+    match container_state {
+        "running" => "up",
+        "created" => "starting",
+        "restarting" | "exited" | "dead" => "crashed",
+        _ => "down",
+    }
 }
 
 fn shell(command: &str) -> Vec<String> {
@@ -521,12 +531,7 @@ impl Platform {
             .filter_map(|container| {
                 let process = container.process.as_ref()?;
                 let name = process.dyno.clone()?;
-                let state = match container.state.as_str() {
-                    "running" => "up",
-                    "created" => "starting",
-                    "restarting" | "exited" | "dead" => "crashed",
-                    _ => "down",
-                };
+                let state = dyno_state(&container.state);
                 Some(Dyno {
                     exit_code: (state == "crashed")
                         .then(|| container.exit_code())
@@ -569,6 +574,13 @@ impl Platform {
                 .and_then(|c| c.process.as_ref()?.dyno.as_deref());
             if let Some(dyno) = dynos.iter_mut().find(|d| Some(d.name.as_str()) == dyno) {
                 dyno.reason = Some(reason);
+            }
+        }
+        let measured = self.metrics.latest_dynos(&app.name);
+        for dyno in &mut dynos {
+            if let Some(&(memory, cpu)) = measured.get(&dyno.name).filter(|_| dyno.state == "up") {
+                dyno.memory_bytes = Some(memory);
+                dyno.cpu_percent = cpu;
             }
         }
         dynos.sort_by_key(|dyno| {

@@ -26,6 +26,7 @@ async fn platform() -> (tempfile::TempDir, Platform) {
         reserved_hostnames: vec!["berth.example.com".into()],
         audit_retention: AuditRetention::default(),
         cluster: crate::ClusterSettings::default(),
+        metrics_token: None,
     };
     let platform = Platform::open(&config).await.unwrap();
     (dir, platform)
@@ -288,6 +289,7 @@ async fn rotating_the_key_reseals_every_secret_and_keeps_them_readable() {
         reserved_hostnames: vec!["berth.example.com".into()],
         audit_retention: AuditRetention::default(),
         cluster: crate::ClusterSettings::default(),
+        metrics_token: None,
     };
     let platform = Platform::open(&config).await.unwrap();
     let owner = signed_in(&platform, "o@example.com", false).await.actor;
@@ -637,4 +639,125 @@ async fn deployers_see_domains_but_do_not_change_them() {
             .await,
         Err(PlatformError::NotFound(_))
     ));
+}
+
+/// What a test started on the local engine (containers by name, an image by
+/// tag), removed when it ends, also when it fails.
+struct EngineLeftovers {
+    containers: Vec<String>,
+    image: String,
+}
+
+impl Drop for EngineLeftovers {
+    fn drop(&mut self) {
+        let docker = |args: &[&str]| {
+            std::process::Command::new("docker")
+                .args(args)
+                .output()
+                .ok();
+        };
+        for name in &self.containers {
+            docker(&["rm", "-f", "-v", name]);
+        }
+        docker(&["rmi", "-f", &self.image]);
+    }
+}
+
+/// Builds an image holding a static busybox (Debian's `busybox-static`)
+/// with the docker CLI; nothing can be pulled here.
+fn build_busybox_image(dir: &std::path::Path, tag: &str) {
+    let context = dir.join("busybox-image");
+    std::fs::create_dir_all(&context).unwrap();
+    std::fs::copy("/bin/busybox", context.join("busybox")).expect("busybox-static is installed");
+    std::fs::write(
+        context.join("Dockerfile"),
+        "FROM scratch\nCOPY busybox /bin/busybox\nRUN [\"/bin/busybox\",\"--install\",\"-s\",\"/bin\"]\n",
+    )
+    .unwrap();
+    let built = std::process::Command::new("docker")
+        .args(["build", "-q", "-t", tag])
+        .arg(&context)
+        .output()
+        .expect("the docker CLI runs");
+    assert!(
+        built.status.success(),
+        "{}",
+        String::from_utf8_lossy(&built.stderr)
+    );
+}
+
+#[tokio::test]
+async fn running_dynos_report_their_use_from_the_engine_and_one_offs_are_left_out() {
+    use berth_docker::{Attachment, ContainerSpec, Engine, EngineTarget, ProcessIdentity};
+    let (dir, platform) = platform().await;
+    let engine = Engine::connect(&EngineTarget::local())
+        .await
+        .expect("a Docker engine runs here");
+    let platform = platform.with_engine(engine.clone());
+    let id = &platform.platform_id;
+    let leftovers = EngineLeftovers {
+        containers: vec![
+            format!("berth-test-{id}-web.1"),
+            format!("berth-test-{id}-run.1"),
+        ],
+        image: format!("berth-test-stats-{id}:1"),
+    };
+    build_busybox_image(dir.path(), &leftovers.image);
+    let web = ProcessIdentity {
+        platform: id.clone(),
+        app: "shop".into(),
+        release: 1,
+        process_type: "web".into(),
+        dyno: Some("web.1".into()),
+        oneoff: None,
+    };
+    let oneoff = ProcessIdentity {
+        process_type: "run".into(),
+        dyno: Some("run.1".into()),
+        oneoff: Some(Attachment::Detached),
+        ..web.clone()
+    };
+    let mut started = Vec::new();
+    for (name, identity) in leftovers.containers.iter().zip([&web, &oneoff]) {
+        let spec = ContainerSpec {
+            name: name.clone(),
+            image: leftovers.image.clone(),
+            // Holds 16 MiB: tail keeps its input until it ends.
+            cmd: Some(vec![
+                "/bin/sh".into(),
+                "-c".into(),
+                "head -c 16777216 /dev/zero | tail".into(),
+            ]),
+            labels: identity.labels(),
+            ..Default::default()
+        };
+        started.push(engine.start_container(&spec).await.unwrap());
+    }
+
+    // The pipe takes a moment to fill: read the figures until it has.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    let reported = loop {
+        let stats = platform.dyno_stats().await;
+        let ours: Vec<_> = stats.into_iter().filter(|s| s.app == "shop").collect();
+        let full = ours.iter().any(|s| s.memory_bytes >= 12 << 20);
+        if full || std::time::Instant::now() > deadline {
+            break ours;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    };
+    assert_eq!(reported.len(), 1, "the one-off is left out: {reported:#?}");
+    let dyno = &reported[0];
+    assert_eq!(
+        (
+            dyno.process_type.as_str(),
+            dyno.dyno.as_str(),
+            dyno.host.as_str()
+        ),
+        ("web", "web.1", "default"),
+        "{dyno:#?}"
+    );
+    assert_eq!(dyno.container_id, started[0].id);
+    assert!(dyno.memory_bytes >= 12 << 20, "{dyno:#?}");
+    assert_eq!(dyno.memory_limit_bytes, None, "it has no limit");
+    assert!(dyno.cpu_seconds_total > 0.0, "{dyno:#?}");
 }

@@ -30,6 +30,7 @@ use crate::pages::Page;
 use crate::proxy::ACME_CHALLENGE_PREFIX;
 use crate::slots::ConnectionSlot;
 use crate::table::{InFlight, RouteEntry, Target};
+use crate::traffic::UpstreamErrorKind;
 use crate::worker::Worker;
 
 /// Headers of a request or response this path reads or rewrites.
@@ -377,12 +378,17 @@ impl Worker {
             let (upstream, head) =
                 match tokio::time::timeout(self.router.config.first_byte_timeout, attempt).await {
                     Ok(Ok(answered)) => answered,
-                    Ok(Err(Failure::Unanswered)) => continue,
+                    Ok(Err(Failure::Unanswered)) => {
+                        route.traffic.upstream_error(UpstreamErrorKind::Closed);
+                        continue;
+                    }
                     Ok(Err(Failure::Unreachable)) => {
+                        route.traffic.upstream_error(UpstreamErrorKind::Connect);
                         target.health().mark_unreachable();
                         continue;
                     }
                     Ok(Err(Failure::PoorlyFormatted)) => {
+                        route.traffic.upstream_error(UpstreamErrorKind::BadResponse);
                         let page =
                             Error::new(Page::AppError, "H17", "Poorly formatted HTTP response");
                         return self
@@ -390,6 +396,7 @@ impl Worker {
                             .await;
                     }
                     Err(_) => {
+                        route.traffic.upstream_error(UpstreamErrorKind::Timeout);
                         let page = Error::new(Page::Timeout, "H12", "Request timeout");
                         return self
                             .answer_with_page(route, request, client, page, &target.dyno, started)
@@ -397,7 +404,9 @@ impl Worker {
                     }
                 };
             target.health().mark_reachable();
-            let service = started.elapsed().as_millis();
+            let service = started.elapsed();
+            route.traffic.response(head.status, service);
+            let service = service.as_millis();
             let (sent, keep_alive) = self
                 .relay(target, upstream, head, request.close, client, scratch)
                 .await;
@@ -525,16 +534,15 @@ impl Worker {
         started: Instant,
     ) -> bool {
         let status = error.page.status().as_u16();
+        let service = started.elapsed();
+        route.traffic.response(status, service);
         let line = request.log_line(
             format_args!(
                 "at=error code={} desc=\"{}\"",
                 error.code, error.description
             ),
             dyno,
-            format_args!(
-                "service={}ms status={status} bytes=0",
-                started.elapsed().as_millis()
-            ),
+            format_args!("service={}ms status={status} bytes=0", service.as_millis()),
         );
         (self.router.log)(&route.app, line);
         client.write_all(&error.page.http1()).await.is_ok() && !request.close

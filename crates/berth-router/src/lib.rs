@@ -13,6 +13,7 @@ mod slots;
 mod table;
 mod tls;
 mod tracked;
+mod traffic;
 mod upstream_pool;
 mod worker;
 
@@ -32,6 +33,8 @@ use tokio::net::TcpListener;
 pub use table::{AppRoute, Upstream};
 use table::{RouteTable, UpstreamStates};
 pub use tls::{crypto_provider, HostTls, ServerCertificate, TlsError};
+use traffic::AppCounterSets;
+pub use traffic::{AppTraffic, UpstreamErrorKind, LATENCY_BUCKETS};
 
 pub(crate) type ProxyBody = BoxBody<Bytes, hyper::Error>;
 
@@ -90,6 +93,8 @@ pub struct Router {
     challenges: ArcSwap<HashMap<String, String>>,
     /// In-flight counts and health per upstream address.
     upstreams: UpstreamStates,
+    /// Traffic counts per routed app.
+    traffic: AppCounterSets,
     log: RouterLog,
     config: RouterConfig,
     /// Certificates and HTTPS policies, by hostname.
@@ -106,6 +111,7 @@ impl Router {
             table: ArcSwap::from_pointee(RouteTable::default()),
             challenges: ArcSwap::from_pointee(HashMap::new()),
             upstreams: UpstreamStates::default(),
+            traffic: AppCounterSets::default(),
             log,
             tls_hosts: Arc::new(ArcSwap::from_pointee(HashMap::new())),
             https_port: AtomicU16::new(0),
@@ -165,8 +171,16 @@ impl Router {
 
     /// Replaces the whole route table at once.
     pub fn set_routes(&self, routes: Vec<AppRoute>) {
-        self.table
-            .store(Arc::new(RouteTable::new(routes, &self.upstreams)));
+        self.table.store(Arc::new(RouteTable::new(
+            routes,
+            &self.upstreams,
+            &self.traffic,
+        )));
+    }
+
+    /// Every routed app's counts (apps the table no longer has are forgotten).
+    pub fn traffic(&self) -> Vec<AppTraffic> {
+        self.table.load().traffic()
     }
 
     /// Replaces the ACME HTTP-01 challenge answers (token → key authorization).

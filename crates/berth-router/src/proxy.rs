@@ -19,8 +19,10 @@ use crate::headers;
 use crate::pages::Page;
 use crate::reclaimable::{Reclaim, ReclaimableBody};
 use crate::slots::ConnectionSlot;
-use crate::table::InFlight;
+use crate::table::{InFlight, RouteEntry};
+use crate::tls::HostTls;
 use crate::tracked::{AccessLog, TrackedBody};
+use crate::traffic::UpstreamErrorKind;
 use crate::worker::Worker;
 use crate::{ProxyBody, Router};
 
@@ -82,7 +84,7 @@ impl Router {
 impl Worker {
     pub(crate) async fn handle(
         self: Arc<Self>,
-        mut request: Request<Incoming>,
+        request: Request<Incoming>,
         peer: SocketAddr,
         slot: Arc<ConnectionSlot>,
     ) -> Response<ProxyBody> {
@@ -117,6 +119,29 @@ impl Worker {
         let Some(route) = router.table.load().lookup(&host).cloned() else {
             return Page::NoSuchApp.response();
         };
+        let response = self
+            .forward(&route, request, host, tls_host, peer, slot, started)
+            .await;
+        route
+            .traffic
+            .response(response.status().as_u16(), started.elapsed());
+        response
+    }
+
+    /// The answer to a request for `route`'s app: the app's, or one of the
+    /// router's pages for it. Its head is ready when this returns.
+    #[allow(clippy::too_many_arguments)]
+    async fn forward(
+        &self,
+        route: &RouteEntry,
+        mut request: Request<Incoming>,
+        host: String,
+        tls_host: Option<Arc<HostTls>>,
+        peer: SocketAddr,
+        slot: Arc<ConnectionSlot>,
+        started: Instant,
+    ) -> Response<ProxyBody> {
+        let router = &self.router;
         let request_id = headers::request_id(request.headers());
         let path_and_query = request
             .uri()
@@ -216,6 +241,7 @@ impl Worker {
             );
             let mut response = match sent.await {
                 Err(_) => {
+                    route.traffic.upstream_error(UpstreamErrorKind::Timeout);
                     log_error(
                         "H12",
                         "Request timeout",
@@ -225,6 +251,7 @@ impl Worker {
                     return Page::Timeout.response();
                 }
                 Ok(Err(error)) if is_poorly_formatted(&error) => {
+                    route.traffic.upstream_error(UpstreamErrorKind::BadResponse);
                     log_error(
                         "H17",
                         "Poorly formatted HTTP response",
@@ -234,6 +261,7 @@ impl Worker {
                     return Page::AppError.response();
                 }
                 Ok(Err(error)) if error.is_connect() => {
+                    route.traffic.upstream_error(UpstreamErrorKind::Connect);
                     tracing::debug!(app = %route.app, dyno = %target.dyno, %error, "upstream unreachable");
                     target.health().mark_unreachable();
                     // Nothing of the request was sent: whatever it is, it
@@ -243,6 +271,7 @@ impl Worker {
                 }
                 Ok(Err(error)) => {
                     tracing::debug!(app = %route.app, dyno = %target.dyno, %error, "upstream failed");
+                    route.traffic.upstream_error(UpstreamErrorKind::Closed);
                     if repeatable {
                         continue;
                     }
@@ -252,6 +281,7 @@ impl Worker {
             };
             target.health().mark_reachable();
             if headers::has_ambiguous_framing(response.headers()) {
+                route.traffic.upstream_error(UpstreamErrorKind::BadResponse);
                 log_error(
                     "H17",
                     "Poorly formatted HTTP response",

@@ -9,6 +9,7 @@ use std::sync::{Arc, Mutex};
 use hyper::http::uri::Authority;
 
 use crate::health::Health;
+use crate::traffic::{AppCounterSets, AppCounters, AppTraffic};
 
 /// One web process an app's traffic can go to.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -107,6 +108,8 @@ pub(crate) struct RouteEntry {
     pub app: String,
     pub targets: Vec<Target>,
     pub maintenance: bool,
+    /// The app's traffic counts, the same across table swaps.
+    pub traffic: Arc<AppCounters>,
     /// Round robin: even one client's sequential requests spread over the replicas.
     next: AtomicUsize,
 }
@@ -187,12 +190,16 @@ impl<'entry> Iterator for Tries<'entry> {
 #[derive(Default)]
 pub(crate) struct RouteTable {
     by_host: HashMap<String, Arc<RouteEntry>>,
+    /// One entry per route, in the order given.
+    routes: Vec<Arc<RouteEntry>>,
 }
 
 impl RouteTable {
-    pub fn new(routes: Vec<AppRoute>, states: &UpstreamStates) -> Self {
+    pub fn new(routes: Vec<AppRoute>, states: &UpstreamStates, counters: &AppCounterSets) -> Self {
         let mut by_host = HashMap::new();
-        for route in routes {
+        let mut entries = Vec::with_capacity(routes.len());
+        let traffic = counters.keep_only(routes.iter().map(|route| route.app.as_str()));
+        for (route, traffic) in routes.into_iter().zip(traffic) {
             let targets = route
                 .upstreams
                 .into_iter()
@@ -209,14 +216,31 @@ impl RouteTable {
                 app: route.app,
                 targets,
                 maintenance: route.maintenance,
+                traffic,
                 next: AtomicUsize::new(0),
             });
             for host in route.hosts {
                 by_host.insert(host.to_ascii_lowercase(), entry.clone());
             }
+            entries.push(entry);
         }
         states.prune();
-        Self { by_host }
+        Self {
+            by_host,
+            routes: entries,
+        }
+    }
+
+    /// Every app's traffic counts, by app name.
+    pub fn traffic(&self) -> Vec<AppTraffic> {
+        let mut traffic: Vec<AppTraffic> = self
+            .routes
+            .iter()
+            .map(|entry| entry.traffic.snapshot(&entry.app))
+            .collect();
+        traffic.sort_by(|a, b| a.app.cmp(&b.app));
+        traffic.dedup_by(|a, b| a.app == b.app);
+        traffic
     }
 
     /// The route for a `Host` header value: case-insensitive, port ignored.
@@ -255,6 +279,7 @@ mod tests {
                 maintenance: false,
             }],
             &UpstreamStates::default(),
+            &AppCounterSets::default(),
         );
         for host in [
             "demo.localhost",
@@ -281,6 +306,7 @@ mod tests {
                 maintenance: false,
             }],
             &UpstreamStates::default(),
+            &AppCounterSets::default(),
         );
         let entry = table.lookup("demo.localhost").unwrap();
         let firsts: Vec<u16> = (0..6)
@@ -308,6 +334,7 @@ mod tests {
                 maintenance: false,
             }],
             &UpstreamStates::default(),
+            &AppCounterSets::default(),
         );
         let entry = table.lookup("demo.localhost").unwrap();
         entry.targets[0].health().mark_unreachable();
@@ -338,6 +365,7 @@ mod tests {
                 maintenance: false,
             }],
             &UpstreamStates::default(),
+            &AppCounterSets::default(),
         );
         let entry = table.lookup("demo.localhost").unwrap();
         entry.targets[0].health().mark_unreachable();
@@ -347,27 +375,28 @@ mod tests {
     #[test]
     fn upstream_states_survive_a_table_swap() {
         let states = UpstreamStates::default();
+        let counters = AppCounterSets::default();
         let route = AppRoute {
             app: "demo".into(),
             hosts: vec!["demo.localhost".into()],
             upstreams: vec![upstream(1)],
             maintenance: false,
         };
-        let old = RouteTable::new(vec![route.clone()], &states);
+        let old = RouteTable::new(vec![route.clone()], &states, &counters);
         let request = InFlight::start(&old.lookup("demo.localhost").unwrap().targets[0]);
         old.lookup("demo.localhost").unwrap().targets[0]
             .health()
             .mark_unreachable();
         drop(old);
-        let new = RouteTable::new(vec![route], &states);
+        let new = RouteTable::new(vec![route], &states, &counters);
         let target = &new.lookup("demo.localhost").unwrap().targets[0];
         assert!(!target.health().admits(), "still marked");
         drop(new);
-        let _empty = RouteTable::new(Vec::new(), &states);
+        let _empty = RouteTable::new(Vec::new(), &states, &counters);
         assert_eq!(states.in_flight(upstream(1).address), 1);
         drop(request);
         assert_eq!(states.in_flight(upstream(1).address), 0);
-        RouteTable::new(Vec::new(), &states);
+        RouteTable::new(Vec::new(), &states, &counters);
         assert!(states.by_address.lock().unwrap().is_empty());
     }
 }

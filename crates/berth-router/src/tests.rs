@@ -11,7 +11,8 @@ use super::*;
 use hyper_util::rt::TokioExecutor;
 
 /// A backend answering `<name> <x-forwarded-for> <x-request-id> <via> <host>`,
-/// and echoing bytes after an `Upgrade: echo` handshake.
+/// and echoing bytes after an `Upgrade: echo` handshake; `/404` and `/500`
+/// answer with those statuses, `/60ms` after that long.
 async fn backend(name: &'static str) -> SocketAddr {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = listener.local_addr().unwrap();
@@ -47,6 +48,12 @@ fn serve_backend(listener: TcpListener, name: &'static str) {
                     }
                     match request.uri().path() {
                         "/slow" => tokio::time::sleep(Duration::from_secs(2)).await,
+                        "/60ms" => tokio::time::sleep(Duration::from_millis(60)).await,
+                        "/404" | "/500" => {
+                            let mut response = Response::new(Full::new(Bytes::new()));
+                            *response.status_mut() = request.uri().path()[1..].parse().unwrap();
+                            return Ok(response);
+                        }
                         "/upload" => {
                             let received = request
                                 .into_body()
@@ -269,6 +276,11 @@ async fn upgrades_become_tunnels() {
     let mut echoed = [0u8; 4];
     stream.read_exact(&mut echoed).await.unwrap();
     assert_eq!(&echoed, b"ping");
+    assert_eq!(
+        running.router.traffic()[0].responses,
+        [1, 0, 0, 0, 0],
+        "an upgrade counts as 1xx"
+    );
 }
 
 #[tokio::test]
@@ -826,4 +838,154 @@ async fn a_post_the_app_may_have_read_is_never_sent_again() {
         accepted_by_other.load(std::sync::atomic::Ordering::SeqCst),
         0
     );
+}
+
+/// How a test reaches each of the router's two request paths: a `GET`
+/// takes the fast path, a `POST` with a body goes through hyper.
+#[derive(Debug, Clone, Copy)]
+enum Path {
+    Fast,
+    Hyper,
+}
+
+impl Path {
+    const BOTH: [Path; 2] = [Path::Fast, Path::Hyper];
+
+    /// The status of a request for `path` on `demo.localhost`.
+    async fn request(self, running: &Running, path: &str) -> u16 {
+        let url = format!("http://{}{path}", running.address);
+        let client = reqwest::Client::new();
+        let request = match self {
+            Path::Fast => client.get(url),
+            Path::Hyper => client.post(url).body("x"),
+        };
+        let response = request
+            .header("host", "demo.localhost")
+            .timeout(Duration::from_secs(10))
+            .send()
+            .await
+            .unwrap();
+        let status = response.status().as_u16();
+        response.bytes().await.unwrap();
+        status
+    }
+}
+
+/// The one app's counts.
+fn demo_traffic(running: &Running) -> AppTraffic {
+    let traffic = running.router.traffic();
+    assert_eq!(traffic.len(), 1, "{traffic:?}");
+    assert_eq!(traffic[0].app, "demo");
+    traffic[0].clone()
+}
+
+#[tokio::test]
+async fn responses_are_counted_by_class_and_time_on_both_paths() {
+    for path in Path::BOTH {
+        let running = router(vec![route(vec![(backend("one").await, "web.1")])]).await;
+        for (request_path, times, status) in [("/", 5, 200), ("/404", 2, 404), ("/500", 1, 500)] {
+            for _ in 0..times {
+                assert_eq!(path.request(&running, request_path).await, status);
+            }
+        }
+        let counted = demo_traffic(&running);
+        assert_eq!(counted.responses, [0, 5, 0, 2, 1], "{path:?}");
+        assert_eq!(counted.latency_buckets.iter().sum::<u64>(), 8, "{path:?}");
+        assert!(counted.latency_sum_seconds > 0.0, "{path:?}");
+        assert_eq!(counted.upstream_errors, [0; 4], "{path:?}");
+
+        assert_eq!(path.request(&running, "/60ms").await, 200);
+        let slow = demo_traffic(&running);
+        let added: Vec<u64> = (0..13)
+            .map(|bucket| slow.latency_buckets[bucket] - counted.latency_buckets[bucket])
+            .collect();
+        assert_eq!(
+            added,
+            [0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0],
+            "{path:?}: 60 ms is in (0.05, 0.1]"
+        );
+        assert!(
+            slow.latency_sum_seconds - counted.latency_sum_seconds >= 0.06,
+            "{path:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn the_routers_own_pages_and_upstream_errors_are_counted() {
+    for path in Path::BOTH {
+        let mut maintenance = route(vec![(backend("one").await, "web.1")]);
+        maintenance.maintenance = true;
+        let running = router(vec![maintenance]).await;
+        assert_eq!(path.request(&running, "/").await, 503);
+        running.router.set_routes(vec![route(vec![])]);
+        assert_eq!(path.request(&running, "/").await, 503);
+        let counted = demo_traffic(&running);
+        assert_eq!(counted.responses, [0, 0, 0, 0, 2], "{path:?}");
+        assert_eq!(counted.latency_buckets.iter().sum::<u64>(), 2, "{path:?}");
+
+        // The turn starts at the refusing process: one connect error, then the other answers.
+        let live = backend("live").await;
+        running.router.set_routes(vec![route(vec![
+            (dead_address().await, "web.1"),
+            (live, "web.2"),
+        ])]);
+        assert_eq!(path.request(&running, "/").await, 200);
+        let counted = demo_traffic(&running);
+        assert_eq!(counted.responses, [0, 1, 0, 0, 2], "{path:?}");
+        assert_eq!(counted.upstream_errors, [1, 0, 0, 0], "{path:?}");
+    }
+}
+
+#[tokio::test]
+async fn a_timeout_is_counted_as_one_with_its_page() {
+    let config = RouterConfig {
+        first_byte_timeout: Duration::from_millis(300),
+        ..RouterConfig::default()
+    };
+    for path in Path::BOTH {
+        let slow = backend("slow").await;
+        let running = router_with(config.clone(), vec![route(vec![(slow, "web.1")])]).await;
+        assert_eq!(path.request(&running, "/slow").await, 503);
+        let counted = demo_traffic(&running);
+        assert_eq!(counted.responses, [0, 0, 0, 0, 1], "{path:?}");
+        assert_eq!(counted.upstream_errors, [0, 1, 0, 0], "{path:?}");
+        assert_eq!(
+            counted.latency_buckets[6], 1,
+            "{path:?}: 300 ms is in (0.25, 0.5]: {counted:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn counts_last_across_table_swaps_and_leave_with_their_app() {
+    let one = backend("one").await;
+    let running = router(vec![route(vec![(one, "web.1")])]).await;
+    for path in Path::BOTH {
+        assert_eq!(path.request(&running, "/").await, 200);
+    }
+    let mut other = route(vec![(one, "web.1")]);
+    other.app = "other".into();
+    other.hosts = vec!["other.localhost".into()];
+    running
+        .router
+        .set_routes(vec![route(vec![(one, "web.1")]), other.clone()]);
+    assert_eq!(Path::Fast.request(&running, "/").await, 200);
+    let traffic = running.router.traffic();
+    let apps: Vec<(&str, [u64; 5])> = traffic
+        .iter()
+        .map(|counted| (counted.app.as_str(), counted.responses))
+        .collect();
+    assert_eq!(
+        apps,
+        [("demo", [0, 3, 0, 0, 0]), ("other", [0, 0, 0, 0, 0])]
+    );
+    running.router.set_routes(vec![other]);
+    let apps: Vec<String> = running
+        .router
+        .traffic()
+        .into_iter()
+        .map(|counted| counted.app)
+        .collect();
+    assert_eq!(apps, ["other"]);
 }

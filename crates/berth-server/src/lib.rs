@@ -226,6 +226,10 @@ pub async fn launch(
     let backups = tokio::spawn(back_up_daily(state.clone(), wait_for_stop(stopped.clone())));
     let audit_pruning = tokio::spawn(prune_audit_trail_hourly(
         state.clone(),
+        wait_for_stop(stopped.clone()),
+    ));
+    let metrics_sampler = tokio::spawn(sample_metrics_periodically(
+        state.clone(),
         wait_for_stop(stopped),
     ));
     on_ready();
@@ -265,6 +269,7 @@ pub async fn launch(
     certificates.abort();
     backups.abort();
     audit_pruning.abort();
+    metrics_sampler.abort();
     state.platform.close().await;
     Ok(())
 }
@@ -290,6 +295,23 @@ const BACKUP_CHECK_EVERY: Duration = Duration::from_secs(3600);
 /// How often the audit trail is cut to its retention as a whole (each
 /// entry recorded also trims a little).
 const PRUNE_AUDIT_EVERY: Duration = Duration::from_secs(3600);
+
+/// Samples every app's requests and dynos for its charts, as often as the
+/// finest resolution the samples are kept at.
+async fn sample_metrics_periodically(state: AppState, stop: impl Future<Output = ()>) {
+    tokio::pin!(stop);
+    let mut ticks = tokio::time::interval(berth_platform::METRICS_SAMPLE_EVERY);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = ticks.tick() => {}
+            () = &mut stop => return,
+        }
+        if let Err(error) = state.platform.sample_metrics().await {
+            tracing::warn!(%error, "cannot sample the apps' metrics");
+        }
+    }
+}
 
 async fn prune_audit_trail_hourly(state: AppState, stop: impl Future<Output = ()>) {
     tokio::pin!(stop);

@@ -175,6 +175,11 @@ pub struct Settings {
     #[arg(long, env = "BERTH_BUILD_TIMEOUT", default_value_t = 1800)]
     pub build_timeout: u64,
 
+    /// The bearer token a Prometheus scraper reads GET /metrics with (at least
+    /// 16 characters); platform admins' API tokens work without it.
+    #[arg(long, env = "BERTH_METRICS_TOKEN", hide_env_values = true, value_parser = parse_metrics_token)]
+    pub metrics_token: Option<String>,
+
     /// Add-ons: a Postgres URL of a role with CREATEDB and CREATEROLE; each
     /// Postgres add-on is a database and roles on that server.
     #[arg(long, env = "BERTH_ADDON_POSTGRES_ADMIN_URL", hide_env_values = true)]
@@ -250,6 +255,18 @@ fn parse_registry(address: &str) -> Result<String, String> {
         return Err(invalid());
     }
     Ok(address.to_ascii_lowercase())
+}
+
+/// Long enough not to be guessed, and sendable in a header as it is.
+fn parse_metrics_token(token: &str) -> Result<String, String> {
+    if token.len() < 16 || !token.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(
+            "give at least 16 printable characters without spaces, such as the output \
+                    of `openssl rand -hex 24`"
+                .into(),
+        );
+    }
+    Ok(token.to_string())
 }
 
 fn parse_host_name(name: &str) -> Result<HostName, String> {
@@ -345,6 +362,7 @@ impl Settings {
                 drains_per_app: (self.max_drains_per_app > 0).then_some(self.max_drains_per_app),
             },
             reserved_hostnames: vec![self.api_listen.ip().to_string(), self.base_domain.clone()],
+            metrics_token: self.metrics_token.clone(),
             audit_retention: berth_platform::AuditRetention {
                 max_age: Duration::from_secs(self.audit_retention_days.saturating_mul(24 * 3600)),
                 max_entries: self.audit_retention_entries.max(1),

@@ -6,6 +6,7 @@ use sqlx::any::AnyRow;
 use sqlx::Row;
 
 use crate::audit::insert_audit;
+use crate::query_durations::timed;
 use crate::{from_millis, to_millis, AuditEntry, QueryContext, Result, Store};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -93,6 +94,7 @@ const ATTACHMENT_SELECT: &str = "SELECT t.addon_id, a.name AS addon_name, t.app_
 impl Store {
     /// Every add-on, by name.
     pub async fn addons(&self) -> Result<Vec<AddonRecord>> {
+        let _timer = timed("addons");
         let rows = sqlx::query(&format!("{ADDON_SELECT} ORDER BY a.name"))
             .fetch_all(&self.pool)
             .await
@@ -102,6 +104,7 @@ impl Store {
 
     /// The add-on with this name, whichever app it belongs to.
     pub async fn addon(&self, name: &str) -> Result<Option<AddonRecord>> {
+        let _timer = timed("addon");
         let row = sqlx::query(&format!("{ADDON_SELECT} WHERE a.name = $1"))
             .bind(name)
             .fetch_optional(&self.pool)
@@ -112,6 +115,7 @@ impl Store {
 
     /// Attachments, by add-on then app name: of one app, or every one.
     pub async fn addon_attachments(&self, app_id: Option<i64>) -> Result<Vec<AttachmentRecord>> {
+        let _timer = timed("addon_attachments");
         let rows = match app_id {
             Some(app_id) => {
                 sqlx::query(&format!(
@@ -137,6 +141,7 @@ impl Store {
         addon: &NewAddon<'_>,
         audit: &AuditEntry,
     ) -> Result<AddonRecord> {
+        let _timer = timed("create_addon");
         let mut tx = self.pool.begin().await.context("begin create add-on")?;
         let id: i64 = sqlx::query(
             "INSERT INTO addons (name, service, plan, provider_mode, credentials_sealed, \
@@ -175,6 +180,7 @@ impl Store {
         as_name: &str,
         audit: &AuditEntry,
     ) -> Result<()> {
+        let _timer = timed("attach_addon");
         let mut tx = self.pool.begin().await.context("begin attach add-on")?;
         insert_attachment(&mut tx, addon_id, app_id, as_name).await?;
         insert_audit(&mut tx, audit).await?;
@@ -188,6 +194,7 @@ impl Store {
         app_id: i64,
         audit: &AuditEntry,
     ) -> Result<bool> {
+        let _timer = timed("detach_addon");
         let mut tx = self.pool.begin().await.context("begin detach add-on")?;
         let removed =
             sqlx::query("DELETE FROM addon_attachments WHERE addon_id = $1 AND app_id = $2")
@@ -207,6 +214,7 @@ impl Store {
 
     /// Deletes an add-on's record and its attachments.
     pub async fn delete_addon(&self, addon_id: i64, audit: &AuditEntry) -> Result<()> {
+        let _timer = timed("delete_addon");
         let mut tx = self.pool.begin().await.context("begin delete add-on")?;
         sqlx::query("DELETE FROM addons WHERE id = $1")
             .bind(addon_id)
@@ -224,6 +232,7 @@ impl Store {
         credentials_sealed: &str,
         audit: &AuditEntry,
     ) -> Result<()> {
+        let _timer = timed("set_addon_credentials");
         let mut tx = self.pool.begin().await.context("begin rotate add-on")?;
         sqlx::query("UPDATE addons SET credentials_sealed = $1 WHERE id = $2")
             .bind(credentials_sealed)

@@ -4,6 +4,7 @@ use sqlx::any::AnyRow;
 use sqlx::Row;
 
 use crate::audit::insert_audit;
+use crate::query_durations::timed;
 use crate::{from_millis, to_millis, AuditEntry, QueryContext, Result, Store, StoreError};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -56,6 +57,7 @@ impl Store {
         owner_id: i64,
         audit: &AuditEntry,
     ) -> Result<AppRecord> {
+        let _timer = timed("create_app");
         let now = to_millis(Utc::now());
         let mut tx = self.pool.begin().await.context("begin create app")?;
         // The first statement writes, so SQLite takes the write lock at once
@@ -94,6 +96,7 @@ impl Store {
         name: &str,
         user_id: i64,
     ) -> Result<Option<(AppRecord, Option<AppRole>)>> {
+        let _timer = timed("app_with_role");
         let row = sqlx::query(&format!(
             "SELECT {APP_COLUMNS}, m.role AS actor_role FROM apps a \
              LEFT JOIN memberships m ON m.app_id = a.id AND m.user_id = $2 WHERE a.name = $1"
@@ -114,6 +117,7 @@ impl Store {
 
     /// Apps `user_id` has a role on (every app when `every_app`), oldest first.
     pub async fn apps_visible_to(&self, user_id: i64, every_app: bool) -> Result<Vec<AppRecord>> {
+        let _timer = timed("apps_visible_to");
         let rows = if every_app {
             sqlx::query(&format!("SELECT {APP_COLUMNS} FROM apps a ORDER BY a.created_at, a.id"))
                 .fetch_all(&self.pool)
@@ -133,6 +137,7 @@ impl Store {
     }
 
     pub async fn set_maintenance(&self, app_id: i64, on: bool) -> Result<()> {
+        let _timer = timed("set_maintenance");
         sqlx::query("UPDATE apps SET maintenance = $1 WHERE id = $2")
             .bind(i64::from(on))
             .bind(app_id)
@@ -144,6 +149,7 @@ impl Store {
 
     /// Deletes an app (memberships go with it) and records the audit entry, in one transaction.
     pub async fn delete_app(&self, app_id: i64, audit: &AuditEntry) -> Result<()> {
+        let _timer = timed("delete_app");
         let mut tx = self.pool.begin().await.context("begin delete app")?;
         // Recorded first, so that the entry still finds the app's id.
         insert_audit(&mut tx, audit).await?;

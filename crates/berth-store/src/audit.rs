@@ -1,6 +1,7 @@
 use chrono::{DateTime, Utc};
 use sqlx::AnyConnection;
 
+use crate::query_durations::timed;
 use crate::{from_millis, to_millis, QueryContext, Result, Store};
 
 /// One line of the audit trail: who did what, from where. `detail` names
@@ -26,6 +27,7 @@ pub struct AuditEvent {
 
 impl Store {
     pub async fn record_audit(&self, entry: &AuditEntry) -> Result<()> {
+        let _timer = timed("record_audit");
         let mut conn = self.pool.acquire().await.context("record audit entry")?;
         insert_audit(&mut conn, entry).await
     }
@@ -33,6 +35,7 @@ impl Store {
     /// The audit trail, oldest first; of one app (by its id, never reused)
     /// when `app_id` is given.
     pub async fn audit_trail(&self, app_id: Option<i64>) -> Result<Vec<AuditEvent>> {
+        let _timer = timed("audit_trail");
         self.audit_page(app_id, None, None).await
     }
 
@@ -44,6 +47,7 @@ impl Store {
         before: Option<i64>,
         limit: Option<u32>,
     ) -> Result<Vec<AuditEvent>> {
+        let _timer = timed("audit_page");
         use sqlx::Row;
         let mut sql = String::from(
             "SELECT id, at, actor_email, source, app_name, action, detail FROM audit_events \
@@ -93,6 +97,7 @@ impl Store {
     /// oldest `PRUNE_BATCH` (so a call costs little however long the trail;
     /// repeated calls catch up). Returns how many went.
     pub async fn prune_audit(&self, older_than: DateTime<Utc>, max_entries: u64) -> Result<u64> {
+        let _timer = timed("prune_audit");
         let max_entries = i64::try_from(max_entries).unwrap_or(i64::MAX);
         let over = sqlx::query(
             "DELETE FROM audit_events \

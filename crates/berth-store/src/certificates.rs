@@ -8,6 +8,7 @@ use sqlx::any::AnyRow;
 use sqlx::Row;
 
 use crate::audit::insert_audit;
+use crate::query_durations::timed;
 use crate::{from_millis, to_millis, AuditEntry, QueryContext, Result, Store};
 
 /// Where a certificate came from.
@@ -162,6 +163,7 @@ impl Default for TlsSettings {
 impl Store {
     /// Certificates of the app's domains (every app's when None), oldest first.
     pub async fn certificates(&self, app_id: Option<i64>) -> Result<Vec<CertificateRecord>> {
+        let _timer = timed("certificates");
         let sql = format!(
             "SELECT {CERTIFICATE_COLUMNS} FROM certificates c JOIN domains d ON d.id = c.domain_id \
              WHERE $1 IS NULL OR d.app_id = $1 ORDER BY c.id"
@@ -181,6 +183,7 @@ impl Store {
         certificate: &NewCertificate<'_>,
         audit: &AuditEntry,
     ) -> Result<()> {
+        let _timer = timed("put_certificate");
         let mut tx = self.pool.begin().await.context("begin store certificate")?;
         sqlx::query("DELETE FROM certificates WHERE domain_id = $1 AND source = $2")
             .bind(certificate.domain_id)
@@ -214,6 +217,7 @@ impl Store {
         source: CertificateSource,
         audit: &AuditEntry,
     ) -> Result<bool> {
+        let _timer = timed("remove_certificate");
         let mut tx = self
             .pool
             .begin()
@@ -236,6 +240,7 @@ impl Store {
 
     /// Issuance state of every domain that has one.
     pub async fn acme_states(&self) -> Result<Vec<AcmeState>> {
+        let _timer = timed("acme_states");
         let rows = sqlx::query(
             "SELECT domain_id, status, failures, last_error, next_attempt_at, updated_at \
              FROM acme_states ORDER BY domain_id",
@@ -248,6 +253,7 @@ impl Store {
 
     /// Records a domain's issuance state (inserted or replaced).
     pub async fn put_acme_state(&self, state: &AcmeState) -> Result<()> {
+        let _timer = timed("put_acme_state");
         sqlx::query(
             "INSERT INTO acme_states (domain_id, status, failures, last_error, next_attempt_at, \
              updated_at) SELECT $1, $2, $3, $4, $5, $6 WHERE EXISTS \
@@ -270,6 +276,7 @@ impl Store {
 
     /// Makes the app's domains due for an attempt now, their backoff reset.
     pub async fn retry_acme_now(&self, app_id: i64, audit: &AuditEntry) -> Result<()> {
+        let _timer = timed("retry_acme_now");
         let mut tx = self.pool.begin().await.context("begin ACME refresh")?;
         sqlx::query(
             "UPDATE acme_states SET failures = 0, next_attempt_at = $1 \
@@ -286,6 +293,7 @@ impl Store {
 
     /// The sealed credentials of the platform's account at `directory`.
     pub async fn acme_account(&self, directory: &str) -> Result<Option<String>> {
+        let _timer = timed("acme_account");
         let row = sqlx::query("SELECT credentials_sealed FROM acme_accounts WHERE directory = $1")
             .bind(directory)
             .fetch_optional(&self.pool)
@@ -298,6 +306,7 @@ impl Store {
 
     /// Stores the account at `directory`; the first one stored wins.
     pub async fn add_acme_account(&self, directory: &str, credentials_sealed: &str) -> Result<()> {
+        let _timer = timed("add_acme_account");
         sqlx::query(
             "INSERT INTO acme_accounts (directory, credentials_sealed, created_at) \
              VALUES ($1, $2, $3) ON CONFLICT (directory) DO NOTHING",
@@ -313,6 +322,7 @@ impl Store {
 
     /// Every app's HTTPS policy that differs from the default, by app id.
     pub async fn tls_settings(&self) -> Result<Vec<(i64, TlsSettings)>> {
+        let _timer = timed("tls_settings");
         let rows = sqlx::query("SELECT app_id, redirect_http, hsts FROM app_tls_settings")
             .fetch_all(&self.pool)
             .await
@@ -337,6 +347,7 @@ impl Store {
         settings: TlsSettings,
         audit: &AuditEntry,
     ) -> Result<()> {
+        let _timer = timed("set_tls_settings");
         let mut tx = self.pool.begin().await.context("begin HTTPS settings")?;
         sqlx::query(
             "INSERT INTO app_tls_settings (app_id, redirect_http, hsts) VALUES ($1, $2, $3) \

@@ -2,11 +2,13 @@
 
 use sqlx::Row;
 
+use crate::query_durations::timed;
 use crate::{QueryContext, Result, Store};
 
 impl Store {
     /// `(name, sealed value)` pairs, by name.
     pub async fn config_vars(&self, app_id: i64) -> Result<Vec<(String, String)>> {
+        let _timer = timed("config_vars");
         let rows = sqlx::query(
             "SELECT name, value_sealed FROM config_vars WHERE app_id = $1 ORDER BY name",
         )
@@ -22,6 +24,7 @@ impl Store {
 
     /// Replaces the app's config vars with `vars` in one transaction.
     pub async fn replace_config_vars(&self, app_id: i64, vars: &[(String, String)]) -> Result<()> {
+        let _timer = timed("replace_config_vars");
         let mut tx = self.pool.begin().await.context("begin config change")?;
         replace_config_vars_in(&mut tx, app_id, vars).await?;
         tx.commit().await.context("commit config change")
@@ -47,6 +50,7 @@ pub struct SealedValues {
 
 impl Store {
     pub async fn sealed_values(&self) -> Result<SealedValues> {
+        let _timer = timed("sealed_values");
         let vars = sqlx::query("SELECT app_id, name, value_sealed FROM config_vars")
             .fetch_all(&self.pool)
             .await
@@ -140,6 +144,7 @@ impl Store {
 
     /// Writes re-sealed values back, all in one transaction.
     pub async fn replace_sealed_values(&self, values: &SealedValues) -> Result<()> {
+        let _timer = timed("replace_sealed_values");
         let mut tx = self.pool.begin().await.context("begin re-seal")?;
         for (app_id, name, sealed) in &values.config_vars {
             sqlx::query("UPDATE config_vars SET value_sealed = $1 WHERE app_id = $2 AND name = $3")

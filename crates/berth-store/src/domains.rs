@@ -6,6 +6,7 @@ use sqlx::any::AnyRow;
 use sqlx::Row;
 
 use crate::audit::insert_audit;
+use crate::query_durations::timed;
 use crate::{from_millis, to_millis, AuditEntry, QueryContext, Result, Store};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -38,6 +39,7 @@ const DOMAIN_COLUMNS: &str = "id, app_id, hostname, created_at";
 impl Store {
     /// The app's domains, oldest first; every app's when `app_id` is None.
     pub async fn domains(&self, app_id: Option<i64>) -> Result<Vec<DomainRecord>> {
+        let _timer = timed("domains");
         let rows = match app_id {
             Some(app_id) => {
                 sqlx::query(&format!(
@@ -59,6 +61,7 @@ impl Store {
 
     /// The domain with this hostname, on whichever app holds it.
     pub async fn domain(&self, hostname: &str) -> Result<Option<DomainRecord>> {
+        let _timer = timed("domain");
         sqlx::query(&format!(
             "SELECT {DOMAIN_COLUMNS} FROM domains WHERE hostname = $1"
         ))
@@ -78,6 +81,7 @@ impl Store {
         hostname: &str,
         audit: &AuditEntry,
     ) -> Result<DomainRecord> {
+        let _timer = timed("add_domain");
         let mut tx = self.pool.begin().await.context("begin add domain")?;
         let row = sqlx::query(&format!(
             "INSERT INTO domains (app_id, hostname, created_at) VALUES ($1, $2, $3) \
@@ -102,6 +106,7 @@ impl Store {
         hostname: &str,
         audit: &AuditEntry,
     ) -> Result<bool> {
+        let _timer = timed("remove_domain");
         let mut tx = self.pool.begin().await.context("begin remove domain")?;
         let removed = sqlx::query("DELETE FROM domains WHERE app_id = $1 AND hostname = $2")
             .bind(app_id)

@@ -6,6 +6,7 @@ use sqlx::any::AnyRow;
 use sqlx::Row;
 
 use crate::audit::insert_audit;
+use crate::query_durations::timed;
 use crate::{from_millis, to_millis, AuditEntry, QueryContext, Result, Store};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -43,6 +44,7 @@ const DRAIN_COLUMNS: &str = "id, app_id, url_sha256, url_sealed, token, created_
 impl Store {
     /// The app's drains, oldest first; every app's when `app_id` is None.
     pub async fn drains(&self, app_id: Option<i64>) -> Result<Vec<DrainRecord>> {
+        let _timer = timed("drains");
         let rows = match app_id {
             Some(app_id) => {
                 sqlx::query(&format!(
@@ -73,6 +75,7 @@ impl Store {
         token: &str,
         audit: &AuditEntry,
     ) -> Result<DrainRecord> {
+        let _timer = timed("add_drain");
         let mut tx = self.pool.begin().await.context("begin add drain")?;
         let row = sqlx::query(&format!(
             "INSERT INTO log_drains (app_id, url_sha256, url_sealed, token, created_at) \
@@ -101,6 +104,7 @@ impl Store {
         url_sha256: &str,
         audit: &AuditEntry,
     ) -> Result<bool> {
+        let _timer = timed("remove_drain");
         let mut tx = self.pool.begin().await.context("begin remove drain")?;
         let removed = sqlx::query("DELETE FROM log_drains WHERE app_id = $1 AND url_sha256 = $2")
             .bind(app_id)

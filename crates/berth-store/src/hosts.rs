@@ -8,6 +8,7 @@ use sqlx::any::AnyRow;
 use sqlx::Row;
 
 use crate::audit::insert_audit;
+use crate::query_durations::timed;
 use crate::{from_millis, to_millis, AuditEntry, QueryContext, Result, Store, StoreError};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -49,6 +50,7 @@ const HOST_COLUMNS: &str = "id, name, docker_host, node_id, labels, created_at";
 impl Store {
     /// The managed hosts, in the order they were added.
     pub async fn hosts(&self) -> Result<Vec<HostRecord>> {
+        let _timer = timed("hosts");
         let rows = sqlx::query(&format!("SELECT {HOST_COLUMNS} FROM hosts ORDER BY id"))
             .fetch_all(&self.pool)
             .await
@@ -66,6 +68,7 @@ impl Store {
         labels: &BTreeMap<String, String>,
         audit: &AuditEntry,
     ) -> Result<HostRecord> {
+        let _timer = timed("add_host");
         let labels = serde_json::to_string(labels)
             .map_err(|error| StoreError::Corrupt(format!("labels of host {name}: {error}")))?;
         let mut tx = self.pool.begin().await.context("begin add host")?;
@@ -89,6 +92,7 @@ impl Store {
 
     /// Forgets a host; false when there is none of that name.
     pub async fn remove_host(&self, name: &str, audit: &AuditEntry) -> Result<bool> {
+        let _timer = timed("remove_host");
         let mut tx = self.pool.begin().await.context("begin remove host")?;
         let removed = sqlx::query("DELETE FROM hosts WHERE name = $1")
             .bind(name)

@@ -12,6 +12,8 @@ mod domains;
 mod drains;
 mod hosts;
 mod memberships;
+mod metrics;
+mod query_durations;
 mod releases;
 mod tokens;
 mod users;
@@ -24,6 +26,8 @@ use chrono::{DateTime, TimeZone, Utc};
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, Executor};
 
+use query_durations::timed;
+
 pub use addons::{AddonRecord, AttachmentRecord, NewAddon};
 pub use apps::AppRecord;
 pub use audit::{AuditEntry, AuditEvent, PRUNE_BATCH as AUDIT_PRUNE_BATCH};
@@ -35,6 +39,11 @@ pub use domains::DomainRecord;
 pub use drains::DrainRecord;
 pub use hosts::HostRecord;
 pub use memberships::{Member, MembershipChange};
+pub use metrics::{
+    AppSample, AppSampleRow, DynoSample, DynoSampleRow, SampleResolution, LATENCY_BUCKET_COUNT,
+    SAMPLE_RESOLUTIONS,
+};
+pub use query_durations::{store_query_durations, StoreOperationLabels, StoreQueryDurations};
 pub use releases::{NewRelease, ReleaseProcess, ReleaseRecord, ReleaseStatus};
 pub use tokens::{NewToken, TokenRecord};
 pub use users::{UserRecord, UserRemoval};
@@ -57,6 +66,8 @@ pub enum StoreError {
     },
     #[error("the store holds a value it cannot read ({0})")]
     Corrupt(String),
+    #[error("a metric sample is malformed: {0}")]
+    MalformedSample(String),
 }
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
@@ -96,6 +107,7 @@ impl Store {
 
     /// Opens (creating if needed) the store at `url` and brings its schema up to date.
     pub async fn open(url: &str) -> Result<Self> {
+        let _timer = timed("open");
         if !url.starts_with("sqlite:") {
             return Err(StoreError::UnsupportedUrl {
                 url: url.to_string(),

@@ -6,6 +6,7 @@ use chrono::{DateTime, Utc};
 use sqlx::{AnyConnection, Row};
 
 use crate::audit::insert_audit;
+use crate::query_durations::timed;
 use crate::{from_millis, to_millis, AuditEntry, QueryContext, Result, Store, StoreError};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -29,6 +30,7 @@ pub enum MembershipChange {
 impl Store {
     /// The app's members, in the order they got access.
     pub async fn members(&self, app_id: i64) -> Result<Vec<Member>> {
+        let _timer = timed("members");
         let rows = sqlx::query(
             "SELECT u.email, m.role, m.created_at FROM memberships m \
              JOIN users u ON u.id = m.user_id WHERE m.app_id = $1 ORDER BY m.created_at, u.id",
@@ -65,6 +67,7 @@ impl Store {
         role: AppRole,
         audit: &AuditEntry,
     ) -> Result<()> {
+        let _timer = timed("add_member");
         let mut tx = self.pool.begin().await.context("begin add member")?;
         sqlx::query(
             "INSERT INTO memberships (app_id, user_id, role, created_at) VALUES ($1, $2, $3, $4)",
@@ -89,6 +92,7 @@ impl Store {
         role: Option<AppRole>,
         audit: &AuditEntry,
     ) -> Result<MembershipChange> {
+        let _timer = timed("change_member");
         let mut tx = self.pool.begin().await.context("begin change member")?;
         // The write comes first so SQLite takes its write lock at once.
         let changed = match role {

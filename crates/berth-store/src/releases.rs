@@ -6,6 +6,7 @@ use chrono::{DateTime, Duration, Utc};
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
+use crate::query_durations::timed;
 use crate::{
     from_millis, from_optional_millis, to_millis, QueryContext, Result, Store, StoreError,
 };
@@ -153,6 +154,7 @@ impl ReleaseRecord {
 impl Store {
     /// Creates the app's next release (numbered after its latest), pending.
     pub async fn create_release(&self, new: NewRelease<'_>) -> Result<ReleaseRecord> {
+        let _timer = timed("create_release");
         let row = sqlx::query(&format!(
             "INSERT INTO releases (app_id, version, description, commit_sha, status, phase, \
              config_sealed, created_by, created_at) \
@@ -173,6 +175,7 @@ impl Store {
     }
 
     pub async fn set_release_phase(&self, release_id: i64, phase: &str) -> Result<()> {
+        let _timer = timed("set_release_phase");
         sqlx::query("UPDATE releases SET phase = $1 WHERE id = $2")
             .bind(phase)
             .bind(release_id)
@@ -191,6 +194,7 @@ impl Store {
         release_image: Option<&str>,
         release_command: Option<&str>,
     ) -> Result<()> {
+        let _timer = timed("set_release_contents");
         let mut tx = self.pool.begin().await.context("begin release contents")?;
         sqlx::query("UPDATE releases SET release_image = $1, release_command = $2 WHERE id = $3")
             .bind(release_image)
@@ -228,6 +232,7 @@ impl Store {
         output: &str,
         config_vars: Option<&[(String, String)]>,
     ) -> Result<()> {
+        let _timer = timed("succeed_release");
         let mut tx = self.pool.begin().await.context("begin release success")?;
         sqlx::query(
             "UPDATE releases SET status = 'succeeded', phase = 'done', output = $1, \
@@ -252,6 +257,7 @@ impl Store {
     }
 
     pub async fn fail_release(&self, release_id: i64, failure: &str, output: &str) -> Result<()> {
+        let _timer = timed("fail_release");
         sqlx::query(
             "UPDATE releases SET status = 'failed', failure = $1, output = $2, finished_at = $3 \
              WHERE id = $4",
@@ -268,6 +274,7 @@ impl Store {
 
     /// Releases left pending by a deploy that never finished, of every app.
     pub async fn pending_releases(&self) -> Result<Vec<ReleaseRecord>> {
+        let _timer = timed("pending_releases");
         let rows = sqlx::query(&format!(
             "SELECT {RELEASE_COLUMNS} FROM releases WHERE status = 'pending' ORDER BY id"
         ))
@@ -279,6 +286,7 @@ impl Store {
 
     /// The app's releases, oldest first, with their processes.
     pub async fn releases(&self, app_id: i64) -> Result<Vec<ReleaseRecord>> {
+        let _timer = timed("releases");
         let rows = sqlx::query(&format!(
             "SELECT {RELEASE_COLUMNS} FROM releases WHERE app_id = $1 ORDER BY version"
         ))
@@ -299,6 +307,7 @@ impl Store {
     /// The images each release of the app runs (processes and release phase),
     /// oldest release first; nothing else of the releases is read.
     pub async fn release_images(&self, app_id: i64) -> Result<Vec<Vec<String>>> {
+        let _timer = timed("release_images");
         let rows = sqlx::query(
             "SELECT r.version, r.release_image AS image FROM releases r \
              WHERE r.app_id = $1 \
@@ -325,6 +334,7 @@ impl Store {
     }
 
     pub async fn release(&self, app_id: i64, version: i64) -> Result<Option<ReleaseRecord>> {
+        let _timer = timed("release");
         let row = sqlx::query(&format!(
             "SELECT {RELEASE_COLUMNS} FROM releases WHERE app_id = $1 AND version = $2"
         ))
@@ -369,6 +379,7 @@ impl Store {
 
     /// The app's formation: quantity per process type, by type.
     pub async fn formation(&self, app_id: i64) -> Result<Vec<(String, i64)>> {
+        let _timer = timed("formation");
         let rows = sqlx::query(
             "SELECT process_type, quantity FROM formations WHERE app_id = $1 ORDER BY process_type",
         )
@@ -385,6 +396,7 @@ impl Store {
     /// Adds process types the formation does not have yet, at the given
     /// quantities; types already there keep theirs.
     pub async fn add_to_formation(&self, app_id: i64, entries: &[(String, i64)]) -> Result<()> {
+        let _timer = timed("add_to_formation");
         for (process_type, quantity) in entries {
             sqlx::query(
                 "INSERT INTO formations (app_id, process_type, quantity) VALUES ($1, $2, $3) \
@@ -402,6 +414,7 @@ impl Store {
 
     /// Sets the quantity of each given process type.
     pub async fn set_formation(&self, app_id: i64, entries: &[(String, i64)]) -> Result<()> {
+        let _timer = timed("set_formation");
         for (process_type, quantity) in entries {
             sqlx::query(
                 "INSERT INTO formations (app_id, process_type, quantity) VALUES ($1, $2, $3) \
@@ -425,6 +438,7 @@ impl Store {
         holder: &str,
         ttl: Duration,
     ) -> Result<bool> {
+        let _timer = timed("acquire_deploy_lease");
         let now = Utc::now();
         let result = sqlx::query(
             "INSERT INTO deploy_leases (app_id, holder, expires_at) VALUES ($1, $2, $3) \
@@ -443,6 +457,7 @@ impl Store {
     }
 
     pub async fn release_deploy_lease(&self, app_id: i64, holder: &str) -> Result<()> {
+        let _timer = timed("release_deploy_lease");
         sqlx::query("DELETE FROM deploy_leases WHERE app_id = $1 AND holder = $2")
             .bind(app_id)
             .bind(holder)
@@ -454,6 +469,7 @@ impl Store {
 
     /// Drops every lease: at start-up, the holders belonged to a berthd that is gone.
     pub async fn clear_deploy_leases(&self) -> Result<()> {
+        let _timer = timed("clear_deploy_leases");
         sqlx::query("DELETE FROM deploy_leases")
             .execute(&self.pool)
             .await

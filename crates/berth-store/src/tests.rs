@@ -1,6 +1,8 @@
 use super::*;
 use berth_core::AppRole;
 
+mod metrics;
+
 async fn temp_store() -> (tempfile::TempDir, Store) {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(&Store::sqlite_url(dir.path())).await.unwrap();
@@ -735,4 +737,29 @@ async fn volumes_and_limits_belong_to_their_app_and_go_with_it() {
         .unwrap();
     assert!(store.volumes(app.id).await.unwrap().is_empty());
     assert!(store.process_limits(app.id).await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn store_operations_are_timed_under_their_own_name() {
+    let (_dir, store) = temp_store().await;
+    let mut registry = prometheus_client::registry::Registry::default();
+    registry.register(
+        "berth_store_query_duration_seconds",
+        "Store operations",
+        store_query_durations().clone(),
+    );
+    let count = || {
+        let mut text = String::new();
+        prometheus_client::encoding::text::encode(&mut text, &registry).unwrap();
+        text.lines()
+            .find_map(|line| {
+                line.strip_prefix(
+                    "berth_store_query_duration_seconds_count{operation=\"count_users\"} ",
+                )
+            })
+            .map_or(0, |count| count.parse::<u64>().unwrap())
+    };
+    let before = count();
+    store.count_users().await.unwrap();
+    assert!(count() > before);
 }

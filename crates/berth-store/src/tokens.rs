@@ -2,6 +2,7 @@ use chrono::{DateTime, Utc};
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
+use crate::query_durations::timed;
 use crate::{
     from_millis, from_optional_millis, to_millis, QueryContext, Result, Store, UserRecord,
 };
@@ -65,6 +66,7 @@ impl TokenRecord {
 
 impl Store {
     pub async fn insert_token(&self, token: NewToken<'_>) -> Result<()> {
+        let _timer = timed("insert_token");
         sqlx::query(
             "INSERT INTO api_tokens \
              (id, user_id, secret_sha256, description, scope, created_at, expires_at) \
@@ -85,6 +87,7 @@ impl Store {
 
     /// A token and the user it belongs to, revoked or not: the caller decides.
     pub async fn token_with_user(&self, id: &str) -> Result<Option<(TokenRecord, UserRecord)>> {
+        let _timer = timed("token_with_user");
         let row = sqlx::query(&format!(
             "SELECT {TOKEN_COLUMNS}, u.id, u.email, u.password_hash, u.is_admin, u.created_at \
              FROM api_tokens t JOIN users u ON u.id = t.user_id WHERE t.id = $1"
@@ -103,6 +106,7 @@ impl Store {
     }
 
     pub async fn touch_token(&self, id: &str, at: DateTime<Utc>) -> Result<()> {
+        let _timer = timed("touch_token");
         sqlx::query("UPDATE api_tokens SET last_used_at = $1 WHERE id = $2")
             .bind(to_millis(at))
             .bind(id)
@@ -114,6 +118,7 @@ impl Store {
 
     /// The user's live tokens (not revoked), oldest first.
     pub async fn tokens_of_user(&self, user_id: i64) -> Result<Vec<TokenRecord>> {
+        let _timer = timed("tokens_of_user");
         let rows = sqlx::query(&format!(
             "SELECT {TOKEN_COLUMNS} FROM api_tokens t \
              WHERE t.user_id = $1 AND t.revoked_at IS NULL ORDER BY t.created_at, t.id"
@@ -127,6 +132,7 @@ impl Store {
 
     /// Revokes one of the user's tokens; returns whether there was one to revoke.
     pub async fn revoke_token(&self, user_id: i64, id: &str) -> Result<bool> {
+        let _timer = timed("revoke_token");
         let result = sqlx::query(
             "UPDATE api_tokens SET revoked_at = $1 \
              WHERE id = $2 AND user_id = $3 AND revoked_at IS NULL",

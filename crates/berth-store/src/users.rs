@@ -3,6 +3,7 @@ use sqlx::any::AnyRow;
 use sqlx::Row;
 
 use crate::audit::insert_audit;
+use crate::query_durations::timed;
 use crate::{from_millis, to_millis, AuditEntry, QueryContext, Result, Store};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -57,6 +58,7 @@ impl Store {
         password_hash: Option<&str>,
         is_admin: bool,
     ) -> Result<UserRecord> {
+        let _timer = timed("create_user");
         let row = sqlx::query(&format!(
             "INSERT INTO users (email, password_hash, is_admin, created_at) \
              VALUES ($1, $2, $3, $4) RETURNING {USER_COLUMNS}"
@@ -72,6 +74,7 @@ impl Store {
     }
 
     pub async fn user_by_email(&self, email: &str) -> Result<Option<UserRecord>> {
+        let _timer = timed("user_by_email");
         let row = sqlx::query(&format!(
             "SELECT {USER_COLUMNS} FROM users WHERE email = $1"
         ))
@@ -84,6 +87,7 @@ impl Store {
 
     /// Every user, oldest first.
     pub async fn users(&self) -> Result<Vec<UserRecord>> {
+        let _timer = timed("users");
         let rows = sqlx::query(&format!(
             "SELECT {USER_COLUMNS} FROM users ORDER BY created_at, id"
         ))
@@ -103,6 +107,7 @@ impl Store {
         heir: Option<i64>,
         audit: &AuditEntry,
     ) -> Result<UserRemoval> {
+        let _timer = timed("remove_user");
         let mut tx = self.pool.begin().await.context("begin remove user")?;
         // Writes come first so SQLite takes its write lock at once.
         let passed_on = match heir {
@@ -143,6 +148,7 @@ impl Store {
     }
 
     pub async fn count_users(&self) -> Result<i64> {
+        let _timer = timed("count_users");
         sqlx::query_scalar("SELECT COUNT(*) FROM users")
             .fetch_one(&self.pool)
             .await
@@ -159,6 +165,7 @@ impl Store {
         password_hash: &str,
         keep_token: Option<&str>,
     ) -> Result<Option<u64>> {
+        let _timer = timed("set_password_hash");
         let mut tx = self.pool.begin().await.context("begin set password")?;
         let result = sqlx::query("UPDATE users SET password_hash = $1 WHERE email = $2")
             .bind(password_hash)

@@ -7,6 +7,7 @@ use sqlx::any::AnyRow;
 use sqlx::Row;
 
 use crate::audit::insert_audit;
+use crate::query_durations::timed;
 use crate::{from_millis, to_millis, AuditEntry, QueryContext, Result, Store};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -58,6 +59,7 @@ const VOLUME_COLUMNS: &str = "id, app_id, name, process_type, path, host, create
 impl Store {
     /// The app's volumes, oldest first.
     pub async fn volumes(&self, app_id: i64) -> Result<Vec<VolumeRecord>> {
+        let _timer = timed("volumes");
         let rows = sqlx::query(&format!(
             "SELECT {VOLUME_COLUMNS} FROM volumes WHERE app_id = $1 ORDER BY id"
         ))
@@ -75,6 +77,7 @@ impl Store {
         volume: &NewVolume<'_>,
         audit: Option<&AuditEntry>,
     ) -> Result<VolumeRecord> {
+        let _timer = timed("add_volume");
         let mut tx = self.pool.begin().await.context("begin add volume")?;
         let row = sqlx::query(&format!(
             "INSERT INTO volumes (app_id, name, process_type, path, host, created_at) \
@@ -104,6 +107,7 @@ impl Store {
 
     /// Forgets a volume; false when the app has none of that name.
     pub async fn remove_volume(&self, app_id: i64, name: &str, audit: &AuditEntry) -> Result<bool> {
+        let _timer = timed("remove_volume");
         let mut tx = self.pool.begin().await.context("begin remove volume")?;
         let removed = sqlx::query("DELETE FROM volumes WHERE app_id = $1 AND name = $2")
             .bind(app_id)
@@ -122,6 +126,7 @@ impl Store {
 
     /// The limits set with `ps:limits`, by process type.
     pub async fn process_limits(&self, app_id: i64) -> Result<Vec<(String, Limits)>> {
+        let _timer = timed("process_limits");
         let rows = sqlx::query(
             "SELECT process_type, memory_bytes, nano_cpus FROM process_limits \
              WHERE app_id = $1 ORDER BY process_type",
@@ -149,6 +154,7 @@ impl Store {
         process_type: &str,
         limits: Limits,
     ) -> Result<()> {
+        let _timer = timed("set_process_limits");
         sqlx::query(
             "INSERT INTO process_limits (app_id, process_type, memory_bytes, nano_cpus) \
              VALUES ($1, $2, $3, $4) ON CONFLICT (app_id, process_type) DO UPDATE SET \
@@ -174,6 +180,7 @@ impl Store {
         process_type: &str,
         limits: Option<Limits>,
     ) -> Result<()> {
+        let _timer = timed("restore_process_limits");
         sqlx::query("DELETE FROM process_limits WHERE app_id = $1 AND process_type = $2")
             .bind(app_id)
             .bind(process_type)

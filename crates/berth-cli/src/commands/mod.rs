@@ -11,6 +11,7 @@ mod domains;
 mod git_remote;
 mod hosts;
 mod logs;
+mod metrics;
 mod releases;
 mod run;
 mod tokens;
@@ -56,6 +57,7 @@ pub fn run(command: Command, context: &Context) -> Result<()> {
         Command::MaintenanceOn(app) => config::set_maintenance(context, app, true),
         Command::MaintenanceOff(app) => config::set_maintenance(context, app, false),
         Command::Ps(args) => releases::ps(context, args),
+        Command::Metrics(args) => metrics::show(context, args),
         Command::Logs(args) => logs::show(context, args),
         Command::Addons(args) => addons::list(context, args),
         Command::AddonsCreate(args) => addons::create(context, args),

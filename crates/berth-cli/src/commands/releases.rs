@@ -127,12 +127,24 @@ pub fn ps(context: &Context, args: AppJsonArgs) -> Result<()> {
                     dyno.started_at
                         .map_or_else(|| "-".to_string(), |at| output::age(now - at)),
                     dyno.host.clone(),
+                    match (dyno.memory_bytes, dyno.memory_limit_bytes) {
+                        (Some(used), Some(limit)) => {
+                            format!("{} of {}", output::size(used), output::size(limit))
+                        }
+                        (Some(used), None) => output::size(used),
+                        (None, _) => "-".to_string(),
+                    },
+                    dyno.cpu_percent
+                        .map_or_else(|| "-".to_string(), |cpu| format!("{cpu:.1} %")),
                 ]
             })
             .collect();
         crate::out!(
             "{}",
-            output::table(&["DYNO", "STATE", "RELEASE", "UPTIME", "HOST"], &rows)
+            output::table(
+                &["DYNO", "STATE", "RELEASE", "UPTIME", "HOST", "MEMORY", "CPU"],
+                &rows
+            )
         );
     }
     Ok(())

@@ -91,21 +91,7 @@ pub fn destroy(context: &Context, args: VolumesDestroyArgs) -> Result<()> {
     Ok(())
 }
 
-/// `12 KB`, `3.4 MB`; `-` when the server cannot tell.
+/// `12.0 KB`, `3.4 MB`; `-` when the server cannot tell.
 fn size(volume: &Volume) -> String {
-    let Some(bytes) = volume.size_bytes else {
-        return "-".into();
-    };
-    const UNITS: [&str; 5] = ["B", "KB", "MB", "GB", "TB"];
-    let mut value = bytes as f64;
-    let mut unit = 0;
-    while value >= 1024.0 && unit < UNITS.len() - 1 {
-        value /= 1024.0;
-        unit += 1;
-    }
-    if unit == 0 {
-        format!("{bytes} B")
-    } else {
-        format!("{value:.1} {}", UNITS[unit])
-    }
+    volume.size_bytes.map_or_else(|| "-".into(), output::size)
 }

@@ -232,7 +232,7 @@ fn platform_admins_create_and_remove_users_keeping_the_trail() {
     let refused = world.berth_as(&bob, &["users"]).fails();
     assert_eq!(
         refused,
-        "error: as member you cannot read the platform's users, hosts and audit trail"
+        "error: as member you cannot read the platform's users, hosts, audit trail and metrics"
     );
     let refused = world
         .berth_as(&bob, &["users:create", "eve@example.com", "--admin"])
@@ -241,7 +241,7 @@ fn platform_admins_create_and_remove_users_keeping_the_trail() {
     let refused = world.berth_as(&bob, &["audit"]).fails();
     assert_eq!(
         refused,
-        "error: as member you cannot read the platform's users, hosts and audit trail"
+        "error: as member you cannot read the platform's users, hosts, audit trail and metrics"
     );
 
     world.berth_as(&bob, &["apps:create", "bobs-app"]).ok();

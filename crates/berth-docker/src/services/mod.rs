@@ -93,6 +93,7 @@ use crate::error::{api, status_of};
 use crate::identity::{self, ContainerSelector, ProcessIdentity, ProcessSpec};
 use crate::images::label_filter;
 use crate::logs::{follow_lines, LogSource};
+use crate::request_metrics::timed;
 use crate::runtime::Runtime;
 use crate::{
     BuildRequest, ContainerEvent, ContainerSummary, DockerError, Engine, Health, ImageRegistry,
@@ -213,12 +214,12 @@ impl Swarm {
             filters: Some(HashMap::from([("label".to_string(), filter.clone())])),
             ..Default::default()
         };
-        let services = self
-            .manager
-            .docker
-            .list_services(Some(options))
-            .await
-            .map_err(api(format!("list services labelled {}", filter.join(","))))?;
+        let services = timed(
+            "service_list",
+            self.manager.docker.list_services(Some(options)),
+        )
+        .await
+        .map_err(api(format!("list services labelled {}", filter.join(","))))?;
         // No service, no node to join it with (nor to spread it away from).
         if services.is_empty() {
             return Ok((Vec::new(), HashMap::new()));
@@ -242,22 +243,24 @@ impl Swarm {
     /// Every task of the swarm that `keep` keeps. (Filtering by service on
     /// the manager fails as a whole for a service removed meanwhile.)
     async fn tasks(&self, keep: impl Fn(&Task) -> bool) -> Result<Vec<Task>, DockerError> {
-        let tasks = self
-            .manager
-            .docker
-            .list_tasks(None::<ListTasksOptions>)
-            .await
-            .map_err(api("list the swarm's tasks"))?;
+        let tasks = timed(
+            "task_list",
+            self.manager.docker.list_tasks(None::<ListTasksOptions>),
+        )
+        .await
+        .map_err(api("list the swarm's tasks"))?;
         Ok(tasks.into_iter().filter(|task| keep(task)).collect())
     }
 
     async fn nodes(&self) -> Result<HashMap<String, NodeView>, DockerError> {
-        let nodes = self
-            .manager
-            .docker
-            .list_nodes(None::<bollard::query_parameters::ListNodesOptions>)
-            .await
-            .map_err(api("list the swarm's nodes"))?;
+        let nodes = timed(
+            "node_list",
+            self.manager
+                .docker
+                .list_nodes(None::<bollard::query_parameters::ListNodesOptions>),
+        )
+        .await
+        .map_err(api("list the swarm's nodes"))?;
         Ok(nodes
             .iter()
             .filter_map(|node| Some((node.id.clone()?, NodeView::of(node))))
@@ -275,12 +278,12 @@ impl Swarm {
     /// Service `id` as it is now, with its newest task; a missing service
     /// is the engine's 404.
     async fn look(&self, id: &str) -> Result<Look, DockerError> {
-        let service = self
-            .manager
-            .docker
-            .inspect_service(id, None)
-            .await
-            .map_err(api(format!("inspect service {id}")))?;
+        let service = timed(
+            "service_inspect",
+            self.manager.docker.inspect_service(id, None),
+        )
+        .await
+        .map_err(api(format!("inspect service {id}")))?;
         Ok(Look {
             service,
             task: self.newest_task(id).await?,
@@ -293,10 +296,7 @@ impl Swarm {
         if let Some(id) = self.manager_node.get() {
             return Ok(id.clone());
         }
-        let info = self
-            .manager
-            .docker
-            .info()
+        let info = timed("info", self.manager.docker.info())
             .await
             .map_err(api("ask the manager for its node"))?;
         let id = info
@@ -389,12 +389,14 @@ impl Swarm {
                 template.placement = self.spread(&spec.identity).await?;
             }
         }
-        let created = self
-            .manager
-            .docker
-            .create_service(service, self.registry.docker_credentials())
-            .await
-            .map_err(api(format!("create service {name}")))?;
+        let created = timed(
+            "service_create",
+            self.manager
+                .docker
+                .create_service(service, self.registry.docker_credentials()),
+        )
+        .await
+        .map_err(api(format!("create service {name}")))?;
         for warning in created.warnings.iter().flatten() {
             tracing::warn!(service = %name, %warning, "swarm warning");
         }
@@ -469,7 +471,7 @@ impl Swarm {
 
     /// Removes service `id`; one already gone is fine.
     async fn remove_service(&self, id: &str) -> Result<(), DockerError> {
-        match self.manager.docker.delete_service(id).await {
+        match timed("service_remove", self.manager.docker.delete_service(id)).await {
             Ok(()) => Ok(()),
             Err(error) if status_of(&error) == Some(404) => Ok(()),
             Err(error) => Err(api(format!("remove service {id}"))(error)),
@@ -509,12 +511,12 @@ impl Swarm {
     async fn force_update(&self, id: &str) -> Result<(), DockerError> {
         let context = format!("restart service {id}");
         for attempt in 1..=UPDATE_ATTEMPTS {
-            let service = self
-                .manager
-                .docker
-                .inspect_service(id, None)
-                .await
-                .map_err(api(context.clone()))?;
+            let service = timed(
+                "service_inspect",
+                self.manager.docker.inspect_service(id, None),
+            )
+            .await
+            .map_err(api(context.clone()))?;
             let version = service
                 .version
                 .and_then(|version| version.index)
@@ -544,11 +546,16 @@ impl Swarm {
                 registry_auth_from: "spec".into(),
                 rollback: None,
             };
-            match self
-                .manager
-                .docker
-                .update_service(id, spec, options, self.registry.docker_credentials())
-                .await
+            match timed(
+                "service_update",
+                self.manager.docker.update_service(
+                    id,
+                    spec,
+                    options,
+                    self.registry.docker_credentials(),
+                ),
+            )
+            .await
             {
                 Ok(response) => {
                     for warning in response.warnings.iter().flatten() {
@@ -610,7 +617,9 @@ fn is_out_of_sequence(error: &bollard::errors::Error) -> bool {
 async fn task_stopped(swarm: Swarm, id: String) {
     loop {
         let running = async {
-            let task = swarm.manager.docker.inspect_task(&id).await.ok()?;
+            let task = timed("task_inspect", swarm.manager.docker.inspect_task(&id))
+                .await
+                .ok()?;
             let nodes = swarm.nodes().await.ok()?;
             let node = task.node_id.as_ref().and_then(|node| nodes.get(node));
             Some(condition(&task, node) == Condition::Running)

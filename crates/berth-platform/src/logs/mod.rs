@@ -21,6 +21,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
 use tokio::sync::{broadcast, mpsc};
 
 pub use segments::Retention;
@@ -161,10 +164,36 @@ pub enum TailEvent {
 
 type LiveTails = Arc<Mutex<HashMap<String, broadcast::Sender<Arc<LogLine>>>>>;
 
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct AppLabel {
+    app: String,
+}
+
+/// Lines by app, a Prometheus counter for each.
+pub type LineCounts = Family<AppLabel, Counter>;
+
+/// What became of each app's lines: written, or lost.
+#[derive(Clone, Default)]
+struct Counts {
+    written: LineCounts,
+    dropped: LineCounts,
+}
+
+impl Counts {
+    fn add(counts: &LineCounts, app: &str, lines: u64) {
+        counts
+            .get_or_create(&AppLabel {
+                app: app.to_string(),
+            })
+            .inc_by(lines);
+    }
+}
+
 #[derive(Clone)]
 pub struct LogSink {
     queue: mpsc::Sender<(String, LogLine)>,
     dropped: Arc<AtomicU64>,
+    counts: Counts,
     live: LiveTails,
     dir: PathBuf,
 }
@@ -175,10 +204,12 @@ impl LogSink {
         let (queue, lines) = mpsc::channel(QUEUE_CAPACITY);
         let dropped = Arc::new(AtomicU64::new(0));
         let live = LiveTails::default();
+        let counts = Counts::default();
         let writer = Writer {
             dir: dir.clone(),
             retention,
             dropped: dropped.clone(),
+            counts: counts.clone(),
             live: live.clone(),
             segments: HashMap::new(),
             failing: None,
@@ -192,6 +223,7 @@ impl LogSink {
         Self {
             queue,
             dropped,
+            counts,
             live,
             dir,
         }
@@ -201,7 +233,23 @@ impl LogSink {
     pub fn write(&self, app: &str, line: LogLine) {
         if self.queue.try_send((app.to_string(), line)).is_err() {
             self.dropped.fetch_add(1, Ordering::Relaxed);
+            Counts::add(&self.counts.dropped, app, 1);
         }
+    }
+
+    /// Lines stored in each app's log, and lines lost (the writer fell
+    /// behind, or the log could not be written).
+    pub fn line_counts(&self) -> (&LineCounts, &LineCounts) {
+        (&self.counts.written, &self.counts.dropped)
+    }
+
+    /// Forgets a destroyed app's counts.
+    pub fn forget_counts(&self, app: &str) {
+        let label = AppLabel {
+            app: app.to_string(),
+        };
+        self.counts.written.remove(&label);
+        self.counts.dropped.remove(&label);
     }
 
     /// Lines of `app` written from now on, as they are written.
@@ -326,6 +374,7 @@ struct Writer {
     dir: PathBuf,
     retention: Retention,
     dropped: Arc<AtomicU64>,
+    counts: Counts,
     live: LiveTails,
     segments: HashMap<String, segments::Segment>,
     /// Set while the logs directory cannot be written.
@@ -377,6 +426,7 @@ impl Writer {
             if failing.tried.elapsed() < RETRY_WRITES_AFTER {
                 failing.dropped += count;
                 *self.unstored.entry(app.to_string()).or_default() += count;
+                Counts::add(&self.counts.dropped, app, count);
                 return;
             }
             failing.tried = Instant::now();
@@ -399,6 +449,7 @@ impl Writer {
         };
         match self.append(app, lines) {
             Ok(()) => {
+                Counts::add(&self.counts.written, app, lines.len() as u64);
                 if let Some(failing) = self.failing.take() {
                     tracing::warn!(
                         dir = %self.dir.display(),
@@ -419,6 +470,8 @@ impl Writer {
                 };
                 let still_missing = if marker_stored { 0 } else { missing };
                 self.unstored.insert(app.to_string(), still_missing + lost);
+                Counts::add(&self.counts.written, app, written as u64);
+                Counts::add(&self.counts.dropped, app, lost);
                 match &mut self.failing {
                     Some(failing) => failing.dropped += lost,
                     None => {

@@ -12,6 +12,7 @@ mod error;
 mod extract;
 mod hosts;
 mod logs;
+mod metrics;
 mod releases;
 mod run;
 mod terminal;
@@ -47,7 +48,9 @@ pub(crate) fn routes() -> Router<AppState> {
         .router
         .fallback(|| async { ApiError::not_found("no such API endpoint") })
         .layer(DefaultBodyLimit::max(extract::JSON_BODY_LIMIT));
-    Router::new().nest("/api/v1", v1)
+    Router::new()
+        .nest("/api/v1", v1)
+        .route("/metrics", get(metrics::prometheus))
 }
 
 /// Every path the API routes, e.g. `/api/v1/apps/{name}`.
@@ -67,6 +70,7 @@ fn v1() -> Routes {
         .route("/tokens/{id}", delete(account::revoke_token))
         .route("/apps", get(apps::list).post(apps::create))
         .route("/addons", get(addons::list_all))
+        .route("/apps/{name}/metrics", get(metrics::app_metrics))
         .route(
             "/apps/{name}/addons",
             get(addons::list).post(addons::create),

@@ -138,6 +138,7 @@ fn matrix() -> BTreeMap<(&'static str, &'static str), Need> {
             App(Deployer, Deploy),
         ),
         (("GET", "/api/v1/apps/{name}/limits"), App(Viewer, Read)),
+        (("GET", "/api/v1/apps/{name}/metrics"), App(Viewer, Read)),
         (
             ("PATCH", "/api/v1/apps/{name}/limits/{process_type}"),
             App(Deployer, Deploy),

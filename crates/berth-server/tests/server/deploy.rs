@@ -1083,3 +1083,53 @@ async fn a_restarted_berthd_removes_attached_one_offs_and_watches_detached_ones_
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_apps_metrics_survive_a_berthd_restart() {
+    let RealBerthd {
+        data_dir: _data_dir,
+        http,
+        mut berthd,
+        api,
+        token,
+        name,
+        cleanup: _cleanup,
+        client,
+        ..
+    } = RealBerthd::with_app("samples").await;
+    for _ in 0..12 {
+        let visited = client
+            .get(format!("http://{http}/"))
+            .header("host", format!("{name}.localhost"))
+            .send()
+            .await
+            .unwrap();
+        assert!(visited.status().is_success());
+    }
+    let requests = || async {
+        let metrics: berth_api_types::AppMetrics = client
+            .get(format!("http://{api}/api/v1/apps/{name}/metrics?since=1h"))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        metrics.summary.requests
+    };
+    // The sampler stores them within its 10 s tick.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while requests().await != 12 {
+        assert!(Instant::now() < deadline, "the requests were not sampled");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+
+    berthd.kill();
+    berthd.restart();
+    assert_eq!(
+        requests().await,
+        12,
+        "the samples are read back after a restart"
+    );
+}
