@@ -44,6 +44,15 @@ impl Unit {
         }
     }
 
+    /// The least top of a value axis, so that an idle app's noise (0.01 %
+    /// CPU) stays a flat line near zero rather than filling the chart.
+    fn least_top(self) -> f64 {
+        match self {
+            Unit::PerMinute | Unit::Milliseconds | Unit::Percent => 1.0,
+            Unit::Bytes => 1_048_576.0,
+        }
+    }
+
     /// Gridline values from zero up to at least `max`, at round steps of
     /// the unit (binary multiples for bytes, so labels read 256 MiB).
     fn ticks(self, max: f64) -> Vec<f64> {
@@ -119,7 +128,7 @@ impl Chart {
             .flat_map(|series| series.points.iter().filter_map(|(_, value)| *value))
             .chain(self.thresholds.iter().map(|threshold| threshold.value))
             .fold(0.0_f64, f64::max);
-        let ticks = self.unit.ticks(if max > 0.0 { max } else { 1.0 });
+        let ticks = self.unit.ticks(max.max(self.unit.least_top()));
         let top = ticks.last().copied().unwrap_or(1.0);
         let y_of = |value: f64| TOP + (1.0 - value / top) * (HEIGHT - TOP - BOTTOM);
 
@@ -417,13 +426,15 @@ fn format_bytes(bytes: f64) -> String {
     format!("{} {unit}", trimmed(bytes / scale))
 }
 
-/// At most one decimal, none when it is zero: `12`, `1.5`.
+/// Two significant digits below 1 and one decimal above, without trailing
+/// zeros: `0.0025`, `0.25`, `1.5`, `12`.
 fn trimmed(value: f64) -> String {
-    let text = if value != 0.0 && value.abs() < 1.0 {
-        format!("{value:.2}")
+    let decimals = if value != 0.0 && value.abs() < 1.0 {
+        (1 - value.abs().log10().floor() as i32).clamp(1, 6) as usize
     } else {
-        format!("{value:.1}")
+        1
     };
+    let text = format!("{value:.decimals$}");
     text.trim_end_matches('0').trim_end_matches('.').to_string()
 }
 
@@ -645,7 +656,24 @@ mod tests {
         assert_eq!(Unit::Milliseconds.format(1500.0), "1.5 s");
         assert_eq!(Unit::Percent.format(40.0), "40 %");
         assert_eq!(Unit::PerMinute.format(0.25), "0.25/min");
+        assert_eq!(Unit::Percent.format(0.0025), "0.0025 %");
+        assert_eq!(Unit::Percent.format(0.5), "0.5 %");
+        assert_eq!(Unit::Percent.format(0.0), "0 %");
         assert_eq!(Unit::PerMinute.format(1200.0), "1.2k/min");
+    }
+
+    #[test]
+    fn an_idle_dyno_stays_near_the_bottom_of_a_one_percent_axis() {
+        let mut cpu = chart(vec![Series {
+            name: "web.1".to_string(),
+            class: "s-d0",
+            points: vec![(at(0), Some(0.01)), (at(1), Some(0.0))],
+        }]);
+        cpu.unit = Unit::Percent;
+        let svg = cpu.render();
+        assert!(svg.contains(">1 %</text>"), "{svg}");
+        assert!(svg.contains(">0.25 %</text>"), "{svg}");
+        assert_eq!(paths(&svg), ["M62.0 180.3 L68.7 182.0"]);
     }
 
     #[test]

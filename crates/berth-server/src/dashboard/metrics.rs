@@ -329,6 +329,8 @@ mod tests {
                 p95_ms: (requests > 0).then_some(20.0),
                 p99_ms: (requests > 0).then_some(250.0),
                 server_error_percent: 0.0,
+                deploys: 1,
+                restarts: 0,
             },
             requests: (0..360)
                 .map(|i| RequestPoint {

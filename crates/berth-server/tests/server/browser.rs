@@ -513,8 +513,11 @@ async fn the_metrics_tab_charts_an_apps_traffic_memory_and_cpu() {
         .await
         .contains("Last hour"));
 
-    // The open page refreshes its charts by itself.
+    // The open page refreshes its charts by itself, with the traffic since.
     let first = browser.text("#metrics-charts p.muted").await;
+    for _ in 0..10 {
+        assert_eq!(visit("/version.txt").await.unwrap().status(), 200);
+    }
     let deadline = Instant::now() + Duration::from_secs(30);
     while browser.text("#metrics-charts p.muted").await == first {
         assert!(
