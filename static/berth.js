@@ -1,5 +1,6 @@
 // Berth's dashboard: the little that needs a script. Every page works
-// without it except the live log, which is a script by nature.
+// without it except the live log, which is a script by nature; the
+// Metrics tab without it simply does not refresh itself.
 "use strict";
 
 // Scale steppers: − and + change the number beside them.
@@ -103,4 +104,48 @@ if (filters) {
     liveButton.classList.add("hidden");
   });
   connect();
+}
+
+// The Metrics tab refreshes its charts every 10 s while it is visible: the
+// same page with `fragment=charts` answers the charts' container alone.
+const charts = document.getElementById("metrics-charts");
+if (charts) {
+  const REFRESH_MS = 10000;
+  const url = new URL(window.location.href);
+  url.searchParams.set("fragment", "charts");
+  let timer = null;
+  let fetching = false;
+
+  const schedule = () => {
+    if (timer === null && !fetching && document.visibilityState === "visible") {
+      timer = setTimeout(refresh, REFRESH_MS);
+    }
+  };
+  const refresh = async () => {
+    timer = null;
+    fetching = true;
+    try {
+      const response = await fetch(url, { cache: "no-store", credentials: "same-origin" });
+      // Signed out (redirected to sign in) or the app is gone: stop here.
+      if (!response.ok || response.redirected) return;
+      const holder = document.createElement("template");
+      holder.innerHTML = await response.text();
+      const next = holder.content.getElementById("metrics-charts");
+      if (next) document.getElementById("metrics-charts").replaceWith(next);
+    } catch (_) {
+      // A network blip: the next tick tries again.
+    } finally {
+      fetching = false;
+    }
+    schedule();
+  };
+  document.addEventListener("visibilitychange", () => {
+    if (document.visibilityState !== "visible") {
+      clearTimeout(timer);
+      timer = null;
+    } else if (timer === null && !fetching) {
+      refresh();
+    }
+  });
+  schedule();
 }

@@ -38,12 +38,13 @@ impl AppHeader {
     }
 
     /// The tabs, as (label, path suffix).
-    pub(super) fn tabs(&self) -> [(&'static str, &'static str); 7] {
+    pub(super) fn tabs(&self) -> [(&'static str, &'static str); 8] {
         [
             ("Overview", ""),
             ("Releases", "/releases"),
             ("Config", "/config"),
             ("Logs", "/logs"),
+            ("Metrics", "/metrics"),
             ("Domains", "/domains"),
             ("Add-ons", "/addons"),
             ("Access", "/access"),
@@ -76,6 +77,8 @@ struct AppRow {
     status: &'static str,
     release: String,
     owner: String,
+    /// The request rate of the last hour, as an inline SVG.
+    sparkline: String,
 }
 
 #[derive(Template)]
@@ -93,9 +96,13 @@ pub(super) async fn list(
 ) -> Result<Response, DashboardError> {
     let actor = &signed_in.session.actor;
     let mut apps = Vec::new();
+    let sparklines = state.platform.request_sparklines(actor).await?;
     for app in state.platform.apps(actor).await? {
         let dynos = state.platform.dynos(actor, &app.name).await?;
         apps.push(AppRow {
+            sparkline: super::charts::sparkline(
+                sparklines.get(&app.name).map_or(&[][..], Vec::as_slice),
+            ),
             web_url: state.web_url(&app.name),
             status: status_of(&dynos),
             release: app

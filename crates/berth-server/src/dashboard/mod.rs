@@ -6,9 +6,11 @@
 mod account;
 mod apps;
 mod browser;
+mod charts;
 mod config;
 mod error;
 mod logs;
+mod metrics;
 mod releases;
 mod session;
 
@@ -48,6 +50,7 @@ pub(crate) fn routes(state: AppState) -> Router<AppState> {
             get(config::show).post(config::update),
         )
         .route("/apps/{name}/logs", get(logs::show))
+        .route("/apps/{name}/metrics", get(metrics::show))
         .route("/apps/{name}/domains", get(apps::domains))
         .route("/apps/{name}/addons", get(apps::addons))
         .route("/apps/{name}/access", get(apps::access))

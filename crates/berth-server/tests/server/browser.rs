@@ -1,6 +1,7 @@
 //! The dashboard in a real browser: Debian's Chromium, headless, driven
 //! through chromedriver, against a real berthd deploying with real git and
 //! Docker. Screenshots of each main page land in `target/screenshots/`.
+//! Console errors of a page are read from Chromium's browser log.
 
 use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
@@ -44,6 +45,10 @@ impl Browser {
         }
         let profile = tempfile::tempdir().unwrap();
         let mut capabilities = serde_json::Map::new();
+        capabilities.insert(
+            "goog:loggingPrefs".to_string(),
+            serde_json::json!({"browser": "ALL"}),
+        );
         capabilities.insert(
             "goog:chromeOptions".to_string(),
             serde_json::json!({
@@ -105,6 +110,39 @@ impl Browser {
         }
     }
 
+    /// Whether the element at `css` exists on the page now.
+    async fn has(&self, css: &str) -> bool {
+        self.client.find(Locator::Css(css)).await.is_ok()
+    }
+
+    /// The errors the pages wrote to the console since the last call. A
+    /// load cut short because Docker added a network interface meanwhile
+    /// (other tests start containers) is the machine's doing, not the page's.
+    async fn console_errors(&self) -> Vec<String> {
+        let entries = self.client.issue_cmd(BrowserLog).await.unwrap();
+        entries
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|entry| entry["level"] == "SEVERE")
+            .map(|entry| entry["message"].as_str().unwrap_or_default().to_string())
+            .filter(|message| !message.contains("net::ERR_NETWORK_CHANGED"))
+            .collect()
+    }
+
+    /// Whether the page is wider than the window (it would scroll sideways).
+    async fn scrolls_sideways(&self) -> bool {
+        let wider = self
+            .client
+            .execute(
+                "return document.documentElement.scrollWidth > document.documentElement.clientWidth",
+                Vec::new(),
+            )
+            .await
+            .unwrap();
+        wider.as_bool().unwrap()
+    }
+
     async fn submit(&self, form: &str, fields: &[(&str, &str)]) {
         let form = self.client.form(Locator::Css(form)).await.unwrap();
         for (name, value) in fields {
@@ -137,6 +175,30 @@ impl Browser {
             .click()
             .await
             .unwrap();
+    }
+}
+
+/// ChromeDriver's command for the browser's console log (`goog:loggingPrefs`).
+#[derive(Debug)]
+struct BrowserLog;
+
+impl fantoccini::wd::WebDriverCompatibleCommand for BrowserLog {
+    fn endpoint(
+        &self,
+        base_url: &reqwest::Url,
+        session_id: Option<&str>,
+    ) -> Result<reqwest::Url, <reqwest::Url as std::str::FromStr>::Err> {
+        base_url.join(&format!(
+            "session/{}/se/log",
+            session_id.unwrap_or_default()
+        ))
+    }
+
+    fn method_and_body(&self, _: &reqwest::Url) -> (axum::http::Method, Option<String>) {
+        (
+            axum::http::Method::POST,
+            Some(r#"{"type":"browser"}"#.to_string()),
+        )
     }
 }
 
@@ -346,5 +408,168 @@ async fn the_dashboard_runs_an_app_from_sign_in_to_rollback() {
     browser.wait_for_text(".flash", "Signed out.", false).await;
     browser.open(&page("/apps")).await;
     assert!(browser.text("h1").await.contains("Sign in"));
+    browser.client.clone().close().await.unwrap();
+}
+
+/// How long the metrics sampler (every 10 s) may take to show traffic.
+const SAMPLER_PATIENCE: Duration = Duration::from_secs(40);
+
+#[tokio::test]
+async fn the_metrics_tab_charts_an_apps_traffic_memory_and_cpu() {
+    let server = TestServer::start();
+    let token = server.create_user("dev@example.com", false, Some("correct horse"));
+    let name = unique_app_name("dash-metrics");
+    let _cleanup = EngineCleanup::new(&name);
+    let api = reqwest::Client::new();
+    let created = api
+        .post(format!("{}/api/v1/apps", server.api_url))
+        .bearer_auth(&token)
+        .json(&serde_json::json!({"name": name}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), reqwest::StatusCode::CREATED);
+    let pushed = AppRepo::from_fixture("procfile").push(
+        &format!("{}/{name}.git", server.api_url),
+        &token,
+        "main",
+        &[],
+    );
+    assert!(
+        pushed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&pushed.stderr)
+    );
+
+    // Traffic through the router: pages that exist and some that do not.
+    let visit = |path: &'static str| {
+        api.get(format!("{}{path}", server.http_url))
+            .header("host", format!("{name}.localhost"))
+            .send()
+    };
+    let deadline = Instant::now() + PATIENCE;
+    while visit("/version.txt").await.map(|r| r.status()).ok() != Some(reqwest::StatusCode::OK) {
+        assert!(Instant::now() < deadline, "the app never answered");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    for _ in 0..30 {
+        assert_eq!(visit("/version.txt").await.unwrap().status(), 200);
+    }
+    for _ in 0..5 {
+        assert_eq!(visit("/no-such-page").await.unwrap().status(), 404);
+    }
+
+    let browser = Browser::start().await;
+    let page = |path: &str| format!("{}{path}", server.api_url);
+    browser.open(&page("/")).await;
+    browser
+        .submit(
+            "#sign-in",
+            &[("email", "dev@example.com"), ("password", "correct horse")],
+        )
+        .await;
+    browser
+        .wait_for_text(".flash", "Signed in as dev@example.com.", false)
+        .await;
+
+    // The sampler records the requests and the dyno within a few of its rounds.
+    browser.open(&page(&format!("/apps/{name}/metrics"))).await;
+    assert!(browser.text(".tabs a.active").await.contains("Metrics"));
+    let deadline = Instant::now() + SAMPLER_PATIENCE;
+    while !(browser.has("#chart-requests path.line.s-2xx").await
+        && browser.has("#chart-memory path.line").await
+        && browser.has("#chart-cpu path.line").await)
+    {
+        if Instant::now() > deadline {
+            browser.shot("failure").await;
+            panic!(
+                "the charts never showed the traffic and the dyno: {}",
+                browser.text("#metrics-charts").await
+            );
+        }
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        browser.client.refresh().await.unwrap();
+    }
+    let requests = browser.text("#chart-requests").await;
+    assert!(
+        requests.contains("2xx") && requests.contains("4xx") && requests.contains("UTC"),
+        "{requests}"
+    );
+    assert!(browser.has("#chart-requests path.line.s-4xx").await);
+    assert!(browser.has("#chart-latency path.line.s-p50").await);
+    assert!(
+        browser.has("#chart-requests g.mark-deploy").await,
+        "the deploy is marked"
+    );
+    let memory = browser.text("#chart-memory").await;
+    assert!(
+        memory.contains("web.1") && memory.contains("iB"),
+        "{memory}"
+    );
+    let summary = browser.text("#metrics-summary").await;
+    assert!(
+        summary.to_lowercase().contains("p95") && summary.contains(" ms"),
+        "{summary}"
+    );
+    assert!(browser
+        .text("#metrics-window a.active")
+        .await
+        .contains("Last hour"));
+
+    // The open page refreshes its charts by itself, with the traffic since.
+    let first = browser.text("#metrics-charts p.muted").await;
+    for _ in 0..10 {
+        assert_eq!(visit("/version.txt").await.unwrap().status(), 200);
+    }
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while browser.text("#metrics-charts p.muted").await == first {
+        assert!(
+            Instant::now() < deadline,
+            "the charts never refreshed: {first}"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    assert!(browser.has("#chart-requests path.line.s-2xx").await);
+    browser.shot("metrics").await;
+    browser.client.set_window_size(390, 844).await.unwrap();
+    browser.client.refresh().await.unwrap();
+    assert!(browser.has("#chart-requests svg").await);
+    assert!(
+        !browser.scrolls_sideways().await,
+        "the Metrics tab fits a phone"
+    );
+    browser.shot("metrics-phone").await;
+    browser.client.set_window_size(1280, 1000).await.unwrap();
+
+    // Another window, at its coarser resolution.
+    browser.click("#metrics-window a[href$='since=24h']").await;
+    browser
+        .wait_for_text("#metrics-window a.active", "24 hours", false)
+        .await;
+    assert!(browser.has("#chart-requests path.line.s-2xx").await);
+    assert!(browser
+        .text("#metrics-charts")
+        .await
+        .contains("One point per 1 min"));
+
+    // The app list draws the last hour's requests.
+    browser.open(&page("/apps")).await;
+    let sparkline = browser
+        .client
+        .find(Locator::Css("#apps svg.sparkline title"))
+        .await
+        .unwrap()
+        .html(true)
+        .await
+        .unwrap();
+    assert!(
+        sparkline.ends_with("requests in the last hour"),
+        "{sparkline}"
+    );
+    assert!(!sparkline.starts_with("No "), "{sparkline}");
+    browser.shot("apps-sparkline").await;
+
+    let errors = browser.console_errors().await;
+    assert!(errors.is_empty(), "console errors: {errors:?}");
     browser.client.clone().close().await.unwrap();
 }

@@ -496,6 +496,9 @@ async fn every_app_page_and_action_answers_each_role_as_the_policy_says() {
         "/releases",
         "/config",
         "/logs",
+        "/metrics",
+        "/metrics?since=7d",
+        "/metrics?since=1h&fragment=charts",
         "/domains",
         "/addons",
         "/access",
@@ -533,6 +536,13 @@ async fn every_app_page_and_action_answers_each_role_as_the_policy_says() {
                 // This server has no ACME directory: the certificate column says so.
                 assert!(html.contains("None (automatic TLS is off)"), "{html}");
             }
+            if page.starts_with("/metrics") {
+                // Charts for members only; nobody else learns the app even exists.
+                let charts = html.contains(r#"<div id="metrics-charts">"#);
+                if charts == (who == "stranger") {
+                    failures.push(format!("{who} GET {page}: charts shown: {charts}"));
+                }
+            }
             let want = if who == "stranger" {
                 StatusCode::NOT_FOUND
             } else {
@@ -541,6 +551,19 @@ async fn every_app_page_and_action_answers_each_role_as_the_policy_says() {
             if status != want {
                 failures.push(format!("{who} GET {page}: {status}, wanted {want}"));
             }
+        }
+        // A window that is not one is refused, after the app's own refusal.
+        let (status, _, html) = visitor.get(&format!("/apps/{app}/metrics?since=2w")).await;
+        let want = if who == "stranger" {
+            StatusCode::NOT_FOUND
+        } else {
+            assert!(html.contains("such as 30m, 1h, 24h or 7d"), "{html}");
+            StatusCode::UNPROCESSABLE_ENTITY
+        };
+        if status != want {
+            failures.push(format!(
+                "{who} GET /metrics?since=2w: {status}, wanted {want}"
+            ));
         }
         let csrf = visitor.csrf().await;
         for (action, fields, need) in actions {
