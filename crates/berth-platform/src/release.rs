@@ -52,6 +52,12 @@ pub struct Dyno {
     pub cpu_percent: Option<f64>,
 }
 
+/// How dynos are listed: by process type, then by number (`web.2` before `web.10`).
+pub(crate) fn dyno_order(name: &str) -> (String, u32) {
+    let (process_type, index) = name.rsplit_once('.').unwrap_or((name, "0"));
+    (process_type.to_string(), index.parse::<u32>().unwrap_or(0))
+}
+
 /// What `ps` calls a dyno whose container is in this engine state.
 pub(crate) fn dyno_state(container_state: &str) -> &'static str {
     match container_state {
@@ -583,10 +589,7 @@ impl Platform {
                 dyno.cpu_percent = cpu;
             }
         }
-        dynos.sort_by_key(|dyno| {
-            let (process_type, index) = dyno.name.rsplit_once('.').unwrap_or((&dyno.name, "0"));
-            (process_type.to_string(), index.parse::<u32>().unwrap_or(0))
-        });
+        dynos.sort_by_key(|dyno| dyno_order(&dyno.name));
         Ok(dynos)
     }
 }

@@ -544,6 +544,27 @@ mod tests {
         );
     }
 
+    #[test]
+    fn a_metrics_token_is_long_enough_not_to_be_guessed() {
+        use clap::Parser;
+        let token = "0123456789abcdef";
+        let parsed = Berthd::try_parse_from(["berthd", "--metrics-token", token]).unwrap();
+        assert_eq!(
+            parsed.settings.platform_config().metrics_token.as_deref(),
+            Some(token)
+        );
+        for short in ["", "0123456789abcde", "0123456789 abcdef"] {
+            let refused = Berthd::try_parse_from(["berthd", "--metrics-token", short])
+                .err()
+                .unwrap()
+                .to_string();
+            assert!(
+                refused.contains("at least 16 printable characters"),
+                "{refused}"
+            );
+        }
+    }
+
     /// `engine_target` with these Docker variables and no others.
     fn target(
         docker_host: Option<&str>,

@@ -13,6 +13,7 @@ use berth_store::{AppSampleRow, DynoSampleRow};
 use chrono::{DateTime, TimeZone, Utc};
 
 use super::sampler::DynoFigures;
+use crate::release::dyno_order;
 use crate::{Platform, Result};
 
 /// Points in the app list's sparkline: requests per minute over the last hour.
@@ -240,22 +241,10 @@ fn dyno_series(
     latest: &HashMap<String, DynoFigures>,
 ) -> Vec<DynoMetrics> {
     let mut by_dyno: BTreeMap<(String, u32), DynoMetrics> = BTreeMap::new();
-    let order = |dyno: &str| {
-        let (process_type, index) = dyno.rsplit_once('.').unwrap_or((dyno, "0"));
-        (process_type.to_string(), index.parse::<u32>().unwrap_or(0))
-    };
     for row in rows {
         let series = by_dyno
-            .entry(order(&row.dyno))
-            .or_insert_with(|| DynoMetrics {
-                dyno: row.dyno.clone(),
-                process_type: row.process_type.clone(),
-                host: row.host.clone(),
-                memory_limit_bytes: None,
-                memory_bytes: None,
-                cpu_percent: None,
-                points: Vec::new(),
-            });
+            .entry(dyno_order(&row.dyno))
+            .or_insert_with(|| unmeasured(&row.dyno, &row.process_type, &row.host));
         series.host.clone_from(&row.host);
         series.memory_limit_bytes = row.memory_limit_bytes;
         series.points.push(DynoPoint {
@@ -266,20 +255,27 @@ fn dyno_series(
         });
     }
     for (dyno, figures) in latest {
-        let series = by_dyno.entry(order(dyno)).or_insert_with(|| DynoMetrics {
-            dyno: dyno.clone(),
-            process_type: figures.stats.process_type.clone(),
-            host: figures.stats.host.clone(),
-            memory_limit_bytes: figures.stats.memory_limit_bytes,
-            memory_bytes: None,
-            cpu_percent: None,
-            points: Vec::new(),
-        });
+        let series = by_dyno
+            .entry(dyno_order(dyno))
+            .or_insert_with(|| unmeasured(dyno, &figures.stats.process_type, &figures.stats.host));
         series.memory_bytes = Some(figures.stats.memory_bytes);
         series.cpu_percent = figures.cpu_percent;
         series.memory_limit_bytes = figures.stats.memory_limit_bytes;
     }
     by_dyno.into_values().collect()
+}
+
+/// A dyno's series before any point or measurement is added.
+fn unmeasured(dyno: &str, process_type: &str, host: &str) -> DynoMetrics {
+    DynoMetrics {
+        dyno: dyno.to_string(),
+        process_type: process_type.to_string(),
+        host: host.to_string(),
+        memory_limit_bytes: None,
+        memory_bytes: None,
+        cpu_percent: None,
+        points: Vec::new(),
+    }
 }
 
 #[cfg(test)]

@@ -211,6 +211,22 @@ impl Drop for Browser {
     }
 }
 
+/// Pushes the `procfile` fixture to `name`, which must deploy.
+fn push_procfile_app(server: &TestServer, token: &str, name: &str) {
+    let repo = AppRepo::from_fixture("procfile");
+    let pushed = repo.push(
+        &format!("{}/{name}.git", server.api_url),
+        token,
+        "main",
+        &[],
+    );
+    assert!(
+        pushed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&pushed.stderr)
+    );
+}
+
 #[tokio::test]
 async fn the_dashboard_runs_an_app_from_sign_in_to_rollback() {
     let server = TestServer::start();
@@ -249,18 +265,7 @@ async fn the_dashboard_runs_an_app_from_sign_in_to_rollback() {
     );
     browser.shot("app-new").await;
 
-    let repo = AppRepo::from_fixture("procfile");
-    let pushed = repo.push(
-        &format!("{}/{name}.git", server.api_url),
-        &token,
-        "main",
-        &[],
-    );
-    assert!(
-        pushed.status.success(),
-        "{}",
-        String::from_utf8_lossy(&pushed.stderr)
-    );
+    push_procfile_app(&server, &token, &name);
     browser.client.refresh().await.unwrap();
     browser.wait_for_text("#dynos", "web.1", true).await;
     browser.wait_for_text("#dynos", "up", true).await;
@@ -429,17 +434,7 @@ async fn the_metrics_tab_charts_an_apps_traffic_memory_and_cpu() {
         .await
         .unwrap();
     assert_eq!(created.status(), reqwest::StatusCode::CREATED);
-    let pushed = AppRepo::from_fixture("procfile").push(
-        &format!("{}/{name}.git", server.api_url),
-        &token,
-        "main",
-        &[],
-    );
-    assert!(
-        pushed.status.success(),
-        "{}",
-        String::from_utf8_lossy(&pushed.stderr)
-    );
+    push_procfile_app(&server, &token, &name);
 
     // Traffic through the router: pages that exist and some that do not.
     let visit = |path: &'static str| {

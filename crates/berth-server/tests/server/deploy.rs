@@ -755,6 +755,16 @@ impl RealBerthd {
     }
 }
 
+/// `GET /` of the app at `name` through the router at `http`.
+async fn visit_app(client: &reqwest::Client, http: &str, name: &str) -> reqwest::Response {
+    client
+        .get(format!("http://{http}/"))
+        .header("host", format!("{name}.localhost"))
+        .send()
+        .await
+        .unwrap()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_berthd_killed_mid_deploy_recovers_on_restart() {
     let RealBerthd {
@@ -847,12 +857,7 @@ async fn a_berthd_killed_mid_deploy_recovers_on_restart() {
         format!("berth-{name}.v1.web.1"),
         "the interrupted release's containers are gone, v1 was adopted"
     );
-    let visited = client
-        .get(format!("http://{http}/"))
-        .header("host", format!("{name}.localhost"))
-        .send()
-        .await
-        .unwrap();
+    let visited = visit_app(&client, &http, &name).await;
     assert_eq!(visited.text().await.unwrap(), "<h1>cmd-only</h1>\n");
 }
 
@@ -1098,13 +1103,7 @@ async fn an_apps_metrics_survive_a_berthd_restart() {
         ..
     } = RealBerthd::with_app("samples").await;
     for _ in 0..12 {
-        let visited = client
-            .get(format!("http://{http}/"))
-            .header("host", format!("{name}.localhost"))
-            .send()
-            .await
-            .unwrap();
-        assert!(visited.status().is_success());
+        assert!(visit_app(&client, &http, &name).await.status().is_success());
     }
     let requests = || async {
         let metrics: berth_api_types::AppMetrics = client
