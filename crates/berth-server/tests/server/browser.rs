@@ -151,6 +151,17 @@ impl Browser {
         form.submit().await.unwrap();
     }
 
+    /// Signs dev@example.com in on the sign-in page that is open.
+    async fn sign_in_as_dev(&self) {
+        self.submit(
+            "#sign-in",
+            &[("email", "dev@example.com"), ("password", "correct horse")],
+        )
+        .await;
+        self.wait_for_text(".flash", "Signed in as dev@example.com.", false)
+            .await;
+    }
+
     async fn open(&self, url: &str) {
         self.client.goto(url).await.unwrap();
     }
@@ -239,15 +250,7 @@ async fn the_dashboard_runs_an_app_from_sign_in_to_rollback() {
     // Sign in.
     browser.open(&page("/")).await;
     browser.shot("sign-in").await;
-    browser
-        .submit(
-            "#sign-in",
-            &[("email", "dev@example.com"), ("password", "correct horse")],
-        )
-        .await;
-    browser
-        .wait_for_text(".flash", "Signed in as dev@example.com.", false)
-        .await;
+    browser.sign_in_as_dev().await;
     browser.shot("apps-empty").await;
 
     // Create an app: its overview says how to deploy it.
@@ -457,15 +460,7 @@ async fn the_metrics_tab_charts_an_apps_traffic_memory_and_cpu() {
     let browser = Browser::start().await;
     let page = |path: &str| format!("{}{path}", server.api_url);
     browser.open(&page("/")).await;
-    browser
-        .submit(
-            "#sign-in",
-            &[("email", "dev@example.com"), ("password", "correct horse")],
-        )
-        .await;
-    browser
-        .wait_for_text(".flash", "Signed in as dev@example.com.", false)
-        .await;
+    browser.sign_in_as_dev().await;
 
     // The sampler records the requests and the dyno within a few of its rounds.
     browser.open(&page(&format!("/apps/{name}/metrics"))).await;

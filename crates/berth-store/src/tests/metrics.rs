@@ -45,6 +45,16 @@ async fn store_with_app(name: &str) -> (tempfile::TempDir, Store, i64) {
     (dir, store, app.id)
 }
 
+/// A second app of alice's, `other`.
+async fn another_app(store: &Store) -> i64 {
+    let alice = store.user_by_email("alice@example.com").await.unwrap();
+    store
+        .create_app("other", alice.unwrap().id, &audit("app.create"))
+        .await
+        .unwrap()
+        .id
+}
+
 async fn bucket_starts(store: &Store, app_id: i64, resolution: u32) -> Vec<DateTime<Utc>> {
     let since = t0() - Duration::days(30);
     let apps: Vec<_> = store
@@ -198,12 +208,7 @@ async fn pruning_removes_buckets_past_their_retention_and_keeps_newer_ones() {
 #[tokio::test]
 async fn samples_go_with_their_app_and_those_of_unknown_apps_are_skipped() {
     let (_dir, store, app_id) = store_with_app("demo").await;
-    let alice = store.user_by_email("alice@example.com").await.unwrap();
-    let other = store
-        .create_app("other", alice.unwrap().id, &audit("app.create"))
-        .await
-        .unwrap()
-        .id;
+    let other = another_app(&store).await;
     let unknown = other + 100;
     store
         .record_metric_samples(
@@ -286,12 +291,7 @@ async fn samples_survive_reopening_the_store() {
 #[tokio::test]
 async fn response_counts_by_app_total_each_minute_of_every_app() {
     let (_dir, store, app_id) = store_with_app("demo").await;
-    let alice = store.user_by_email("alice@example.com").await.unwrap();
-    let other = store
-        .create_app("other", alice.unwrap().id, &audit("app.create"))
-        .await
-        .unwrap()
-        .id;
+    let other = another_app(&store).await;
     for (offset, responses) in [(0, 1), (50, 2), (70, 4), (130, 8)] {
         store
             .record_metric_samples(
