@@ -92,23 +92,31 @@ impl Engine {
     }
 
     /// After creating network `created` called `name`: when another caller
-    /// created one of that name (and kind) first, removes its own.
+    /// created one of that name (and kind) first, removes its own. A network
+    /// another connection created a moment earlier may not be listed yet
+    /// (seen: both racers kept theirs), so a creator that finds its own the
+    /// oldest looks once more after a pause before keeping it.
     async fn keep_the_oldest(
         &self,
         name: &str,
         created: &str,
         of_the_kind: impl Fn(&Network) -> bool,
     ) -> Result<(), DockerError> {
-        let oldest = self
-            .networks_named(name)
-            .await?
-            .into_iter()
-            .filter(|network| of_the_kind(network))
-            .min_by(|a, b| (a.created, &a.id).cmp(&(b.created, &b.id)))
-            .and_then(|network| network.id);
-        if oldest.is_some_and(|oldest| oldest != created) {
-            tracing::debug!(network = name, "another caller created it first");
-            self.remove_network_id(created, name).await?;
+        for look in 0..2 {
+            if look > 0 {
+                tokio::time::sleep(RACER_VISIBLE_AFTER).await;
+            }
+            let oldest = self
+                .networks_named(name)
+                .await?
+                .into_iter()
+                .filter(|network| of_the_kind(network))
+                .min_by(|a, b| (a.created, &a.id).cmp(&(b.created, &b.id)))
+                .and_then(|network| network.id);
+            if oldest.is_some_and(|oldest| oldest != created) {
+                tracing::debug!(network = name, "another caller created it first");
+                return self.remove_network_id(created, name).await;
+            }
         }
         Ok(())
     }
@@ -247,4 +255,6 @@ fn is_being_allocated(network: &Network) -> bool {
 /// How often, and how long apart, a network being allocated is looked at
 /// again before it counts as what it says it is (10 s in all).
 const ALLOCATION_POLLS: usize = 50;
+/// How long a network another connection has just created may take to be listed.
+const RACER_VISIBLE_AFTER: std::time::Duration = std::time::Duration::from_millis(250);
 const ALLOCATION_POLL: std::time::Duration = std::time::Duration::from_millis(200);
