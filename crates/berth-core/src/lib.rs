@@ -11,6 +11,7 @@ mod manifest;
 mod metrics_window;
 #[cfg(test)]
 mod parser_proptests;
+mod pipeline;
 mod policy;
 pub mod process_env;
 mod scale;
@@ -29,6 +30,10 @@ pub use manifest::{
     ROOT_DOCKERFILE,
 };
 pub use metrics_window::{MetricsWindow, MetricsWindowError, LONGEST_WINDOW};
+pub use pipeline::{
+    parse_ttl, review_app_name, PipelineError, PipelineName, PipelineStage, REVIEW_APP_TTL_MAX,
+    REVIEW_APP_TTL_MIN,
+};
 pub use policy::{authorize, Action, Actor, AppRole, Denied, TokenScope};
 pub use scale::{check_config_key, Quantity, ScaleChange, MAX_QUANTITY};
 pub use volume_name::{check_mount_path, VolumeName, VolumeNameError};

@@ -20,12 +20,13 @@ pub struct AppRecord {
     pub maintenance: bool,
 }
 
-const APP_COLUMNS: &str = "a.id, a.name, a.created_at, a.current_release, a.maintenance, \
+pub(crate) const APP_COLUMNS: &str =
+    "a.id, a.name, a.created_at, a.current_release, a.maintenance, \
     (SELECT u.email FROM memberships o JOIN users u ON u.id = o.user_id \
      WHERE o.app_id = a.id AND o.role = 'owner' ORDER BY o.created_at LIMIT 1) AS owner_email";
 
 impl AppRecord {
-    fn from_row(row: &AnyRow) -> Result<Self> {
+    pub(crate) fn from_row(row: &AnyRow) -> Result<Self> {
         let read = |row: &AnyRow| -> std::result::Result<_, sqlx::Error> {
             Ok((
                 row.try_get::<i64, _>("id")?,

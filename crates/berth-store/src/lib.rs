@@ -13,6 +13,7 @@ mod drains;
 mod hosts;
 mod memberships;
 mod metrics;
+mod pipelines;
 mod query_durations;
 mod releases;
 mod tokens;
@@ -26,6 +27,7 @@ use chrono::{DateTime, TimeZone, Utc};
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, Executor};
 
+use apps::APP_COLUMNS;
 use query_durations::timed;
 
 pub use addons::{AddonRecord, AttachmentRecord, NewAddon};
@@ -43,6 +45,7 @@ pub use metrics::{
     AppSample, AppSampleRow, DynoSample, DynoSampleRow, SampleResolution, LATENCY_BUCKET_COUNT,
     SAMPLE_RESOLUTIONS,
 };
+pub use pipelines::{NewReviewApp, PipelineApp, PipelineRecord, ReviewAppRecord};
 pub use query_durations::{store_query_durations, StoreOperationLabels, StoreQueryDurations};
 pub use releases::{NewRelease, ReleaseProcess, ReleaseRecord, ReleaseStatus};
 pub use tokens::{NewToken, TokenRecord};

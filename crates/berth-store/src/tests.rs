@@ -2,6 +2,7 @@ use super::*;
 use berth_core::AppRole;
 
 mod metrics;
+mod pipelines;
 
 async fn temp_store() -> (tempfile::TempDir, Store) {
     let dir = tempfile::tempdir().unwrap();
