@@ -4,7 +4,14 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+mod pipelines;
 pub mod terminal;
+
+pub use pipelines::{
+    AddPipelineAppRequest, Commit, CreatePipelineRequest, DiffTarget, EnableReviewAppsRequest,
+    Pipeline, PipelineApp, PipelineDiff, PipelineDiffQuery, PromoteRequest, PromotedRelease,
+    Promotion, ReviewAppsSettings, ReviewOf,
+};
 
 /// The body of every error response, e.g. `{"id": "not_found", "message": "…"}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
