@@ -6,7 +6,8 @@ use std::pin::Pin;
 use bollard::auth::DockerCredentials;
 use bollard::errors::Error as BollardError;
 use bollard::query_parameters::{
-    BuildImageOptions, ListImagesOptions, PushImageOptions, RemoveImageOptions, TagImageOptions,
+    BuildImageOptions, CreateImageOptions, ListImagesOptions, PushImageOptions, RemoveImageOptions,
+    TagImageOptions,
 };
 use bytes::Bytes;
 use futures_util::{Stream, StreamExt};
@@ -126,16 +127,57 @@ fn registry_of(reference: &str) -> &str {
 
 impl Engine {
     /// Gives the image `source` (a tag or id) the name `reference` too
-    /// (`HOST:PORT/berth/shop:v12-web`).
+    /// (`HOST:PORT/berth/shop:v12-web`). A missing `source` is
+    /// [`DockerError::NoImage`].
     pub async fn tag_image(&self, source: &str, reference: &str) -> Result<(), DockerError> {
         let (repository, tag) = split_reference(reference);
         let options = TagImageOptions {
             repo: Some(repository.to_string()),
             tag: Some(tag.to_string()),
         };
-        timed("image_tag", self.docker.tag_image(source, Some(options)))
-            .await
-            .map_err(api(format!("tag image {source} as {reference}")))
+        match timed("image_tag", self.docker.tag_image(source, Some(options))).await {
+            Ok(()) => Ok(()),
+            Err(error) if status_of(&error) == Some(404) => Err(DockerError::NoImage {
+                image: source.to_string(),
+                host: self.host().to_string(),
+            }),
+            Err(error) => Err(api(format!("tag image {source} as {reference}"))(error)),
+        }
+    }
+
+    /// Pulls `reference` (`HOST:PORT/repository:tag`) from the registry it
+    /// names. A registry that lacks the image, refuses the pull or that the
+    /// engine cannot reach is [`DockerError::Pull`] with the engine's reason.
+    pub async fn pull_image(
+        &self,
+        reference: &str,
+        credentials: Option<&RegistryCredentials>,
+    ) -> Result<(), DockerError> {
+        let (repository, tag) = split_reference(reference);
+        let registry = registry_of(reference);
+        let refused = |reason: String| DockerError::Pull {
+            registry: registry.to_string(),
+            image: reference.to_string(),
+            reason,
+        };
+        let options = CreateImageOptions {
+            from_image: Some(repository.to_string()),
+            tag: Some(tag.to_string()),
+            ..Default::default()
+        };
+        let credentials = credentials.map(|credentials| credentials.for_registry(registry));
+        let mut progress = self.docker.create_image(Some(options), None, credentials);
+        while let Some(message) = progress.next().await {
+            match message {
+                Ok(_) => {}
+                Err(BollardError::DockerStreamError { error }) => return Err(refused(error)),
+                Err(BollardError::DockerResponseServerError { message, .. }) => {
+                    return Err(refused(message))
+                }
+                Err(error) => return Err(api(format!("pull image {reference}"))(error)),
+            }
+        }
+        Ok(())
     }
 
     /// Pushes `reference` (`HOST:PORT/repository:tag`) to the registry it

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use berth_docker::{
     BuildRequest, ContainerSpec, ContainerStats, DockerError, Engine, Limits, LogLine, LogStream,
+    Runtime,
 };
 use futures_util::StreamExt;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -90,6 +91,15 @@ impl Scope {
             labels: self.labels(),
             build_args: HashMap::new(),
         }
+    }
+
+    /// A build of a release of `app` (one of [`Scope::name`]'s), tagged
+    /// and labelled as the platform does: `berth/<app>:<tag>`.
+    fn app_build_request(&self, app: &str, tag: &str, steps: &str) -> BuildRequest {
+        let mut request = self.build_request(tag, steps);
+        request.tag = format!("berth/{app}:{tag}");
+        request.labels.extend(berth_docker::app_labels(app));
+        request
     }
 
     /// Builds the httpd image and returns its tag.
@@ -573,6 +583,47 @@ async fn logs_are_followed_until_the_container_stops() {
         matches!(&missing[..], [Err(error)] if error.is_not_found()),
         "{missing:?}"
     );
+}
+
+/// The id of the image named `name`.
+async fn image_id(engine: &Engine, name: &str) -> String {
+    engine
+        .api()
+        .inspect_image(name)
+        .await
+        .unwrap_or_else(|error| panic!("inspect {name}: {error}"))
+        .id
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_copy_is_the_same_image_and_a_missing_source_is_named() {
+    let scope = Scope::new();
+    let engine = engine().await;
+    let (staging, prod) = (scope.name("staging"), scope.name("prod"));
+    let request = scope.app_build_request(&staging, "v3-web", WEB_STEPS);
+    let source = request.tag.clone();
+    let built = engine.build_image(request, |_| {}).await.unwrap();
+
+    let tag = format!("berth/{prod}:v7-web");
+    let copy = Runtime::copy_image(&engine, &source, &tag, |_| {})
+        .await
+        .unwrap();
+    assert_eq!(copy, tag);
+    assert_eq!(image_id(&engine, &copy).await, built);
+
+    let missing = format!("berth/{staging}:v4-web");
+    let never = format!("berth/{prod}:v8-web");
+    let error = Runtime::copy_image(&engine, &missing, &never, |_| {})
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&error, DockerError::NoImage { image, .. } if *image == missing),
+        "{error:?}"
+    );
+    assert!(error.to_string().contains(&missing), "{error}");
+    assert!(error.is_not_found());
+    assert!(!engine.image_exists(&never).await.unwrap());
 }
 
 #[tokio::test]

@@ -655,6 +655,40 @@ impl Runtime for Swarm {
         Ok(reference)
     }
 
+    /// Tags the source on the manager as `tag` and as `tag`'s registry
+    /// reference, and pushes that (its layers are in the registry already).
+    /// A manager without the source image (its images were pruned) pulls
+    /// it from the registry first.
+    async fn copy_image(
+        &self,
+        image: &str,
+        tag: &str,
+        mut on_output: impl FnMut(&str) + Send,
+    ) -> Result<String, DockerError> {
+        let source = if self.manager.image_exists(image).await? {
+            image.to_string()
+        } else {
+            let source = self.registry_reference(image);
+            on_output(&format!("Pulling {source}"));
+            self.manager
+                .pull_image(&source, self.registry.credentials.as_ref())
+                .await?;
+            source
+        };
+        let reference = self.registry.reference(tag);
+        self.manager.tag_image(&source, tag).await?;
+        self.manager.tag_image(&source, &reference).await?;
+        on_output(&format!("Pushing {reference}"));
+        self.manager
+            .push_image(
+                &reference,
+                self.registry.credentials.as_ref(),
+                &mut on_output,
+            )
+            .await?;
+        Ok(reference)
+    }
+
     fn image_exists(
         &self,
         tag: &str,
