@@ -45,7 +45,8 @@ pub trait Runtime: Send + Sync {
 
     fn remove_image(&self, tag: &str) -> impl Future<Output = Result<(), DockerError>> + Send;
 
-    /// Every image built for `app`.
+    /// Every image tagged for `app`: its own tags, and images built for it
+    /// that no tag names any more (see [`Engine::remove_app_images`]).
     fn remove_app_images(&self, app: &str) -> impl Future<Output = Result<(), DockerError>> + Send;
 
     /// The network `app`'s containers and add-ons share, created if missing.
@@ -167,8 +168,8 @@ impl Runtime for Engine {
         Engine::remove_image(self, tag)
     }
 
-    async fn remove_app_images(&self, app: &str) -> Result<(), DockerError> {
-        Engine::remove_images(self, &identity::app_images(app)).await
+    fn remove_app_images(&self, app: &str) -> impl Future<Output = Result<(), DockerError>> + Send {
+        Engine::remove_app_images(self, app)
     }
 
     async fn ensure_app_network(&self, app: &str) -> Result<(), DockerError> {

@@ -687,8 +687,12 @@ async fn a_copied_image_goes_through_the_registry_as_the_same_image() {
     other_host.pull_image(&copy, None).await.unwrap();
     assert_eq!(image_id(&other_host, &copy).await, built);
 
-    // A manager without the source image pulls it from the registry.
+    // The source app's images go, the copy stays.
     swarm.remove_app_images(APP).await.unwrap();
+    assert!(!swarm.image_exists(&image).await.unwrap());
+    assert_eq!(image_id(swarm.manager(), &copy).await, built);
+
+    // A manager without the source image pulls it from the registry.
     swarm.remove_app_images("shop-prod").await.unwrap();
     assert!(!swarm.image_exists(&built).await.unwrap());
     let mut output = Vec::new();

@@ -704,8 +704,13 @@ impl Runtime for Swarm {
         self.manager.remove_image(self.local_tag(&reference)).await
     }
 
-    async fn remove_app_images(&self, app: &str) -> Result<(), DockerError> {
-        self.manager.remove_images(&identity::app_images(app)).await
+    /// On the manager, where images are built and copied; the platform
+    /// removes what the other hosts pulled.
+    fn remove_app_images(
+        &self,
+        app: &str,
+    ) -> impl std::future::Future<Output = Result<(), DockerError>> + Send {
+        self.manager.remove_app_images(app)
     }
 
     async fn ensure_app_network(&self, app: &str) -> Result<(), DockerError> {
