@@ -1,5 +1,7 @@
 //! The wire format of `/api/v1`. Field names are part of the contract: they
 //! are what `berth … --json` prints, so they stay stable and snake_case.
+//! With the `openapi` feature (the server's) they also describe themselves
+//! as JSON schemas, from which `GET /api/v1/openapi.json` is generated.
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -8,12 +10,14 @@ pub mod terminal;
 
 /// The body of every error response, e.g. `{"id": "not_found", "message": "…"}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ErrorBody {
     pub id: String,
     pub message: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Account {
     pub email: String,
     pub admin: bool,
@@ -21,6 +25,7 @@ pub struct Account {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct LoginRequest {
     pub email: String,
     pub password: String,
@@ -30,6 +35,7 @@ pub struct LoginRequest {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CreateTokenRequest {
     #[serde(default)]
     pub description: Option<String>,
@@ -43,6 +49,7 @@ pub struct CreateTokenRequest {
 
 /// A freshly created token: the only time its secret is shown.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CreatedToken {
     pub id: String,
     pub token: String,
@@ -50,6 +57,7 @@ pub struct CreatedToken {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Token {
     pub id: String,
     pub description: String,
@@ -61,6 +69,7 @@ pub struct Token {
 
 /// A user of the platform, as `berth users` lists them.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct User {
     pub email: String,
     /// Platform admins manage users and reach every app.
@@ -71,6 +80,7 @@ pub struct User {
 /// A host dynos run on, as `berth hosts` lists them (`GET /hosts`, platform
 /// admins only).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Host {
     pub name: String,
     /// Where berthd reaches the host's Docker engine.
@@ -88,6 +98,7 @@ pub struct Host {
 
 /// `POST /hosts`: a platform admin adds a managed host.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AddHostRequest {
     pub name: String,
     /// `tcp://HOST:PORT` of the host's Docker engine (mutual TLS).
@@ -98,6 +109,7 @@ pub struct AddHostRequest {
 
 /// `POST /users`: a platform admin creates a user, who gets a first token.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CreateUserRequest {
     pub email: String,
     #[serde(default)]
@@ -110,13 +122,17 @@ pub struct CreateUserRequest {
 /// `DELETE /users/{email}?reassign_to=EMAIL`: apps the user alone owns pass
 /// to `reassign_to`; without it such a user is not removed.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::IntoParams))]
+#[cfg_attr(feature = "openapi", into_params(parameter_in = Query))]
 pub struct RemoveUserQuery {
+    /// The user who gets the apps the removed one alone owns.
     #[serde(default)]
     pub reassign_to: Option<String>,
 }
 
 /// What removing a user did.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RemovedUser {
     pub email: String,
     /// Apps the user alone owned, now owned by the `reassign_to` user.
@@ -125,6 +141,7 @@ pub struct RemovedUser {
 
 /// Someone's role on an app, as `berth access` lists it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Member {
     pub email: String,
     /// `owner`, `admin`, `deployer` or `viewer`.
@@ -135,6 +152,7 @@ pub struct Member {
 
 /// `POST /apps/{name}/access`: give an existing user a role on the app.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AddMemberRequest {
     pub email: String,
     pub role: String,
@@ -142,6 +160,7 @@ pub struct AddMemberRequest {
 
 /// `PATCH /apps/{name}/access/{email}`: change a member's role.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct UpdateMemberRequest {
     pub role: String,
 }
@@ -149,6 +168,7 @@ pub struct UpdateMemberRequest {
 /// One line of the audit trail: who did what, when, from where. Names
 /// things (config keys, token ids), never secret values.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AuditEvent {
     /// Its place in the trail: ids grow with time; page back with `?before=ID`.
     pub id: i64,
@@ -164,6 +184,7 @@ pub struct AuditEvent {
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CreateAppRequest {
     /// A name by Heroku's rule; none picks a random friendly one.
     #[serde(default)]
@@ -174,6 +195,7 @@ pub struct CreateAppRequest {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct App {
     pub name: String,
     pub owner: String,
@@ -186,12 +208,14 @@ pub struct App {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct MaintenanceRequest {
     pub enabled: bool,
 }
 
 /// A release: `v7`, what made it, and how it went.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Release {
     pub version: i64,
     pub description: String,
@@ -209,6 +233,7 @@ pub struct Release {
 
 /// A release in full: what `releases:info` and `releases:output` show.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ReleaseDetail {
     #[serde(flatten)]
     pub release: Release,
@@ -221,6 +246,7 @@ pub struct ReleaseDetail {
 
 /// One process of an app, e.g. `web.1`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Dyno {
     pub name: String,
     #[serde(rename = "type")]
@@ -259,6 +285,7 @@ pub struct Dyno {
 /// `GET /apps/{name}/limits`: what each process type may use (none: no
 /// limit of its own).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ProcessLimits {
     #[serde(rename = "type")]
     pub process_type: String,
@@ -271,6 +298,7 @@ pub struct ProcessLimits {
 /// `PATCH /apps/{name}/limits/{type}`: `512m`, `1g`; `1.5` CPUs. What is
 /// not given stays as it is.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct LimitsUpdate {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub memory: Option<String>,
@@ -284,12 +312,14 @@ pub type ConfigUpdate = std::collections::BTreeMap<String, Option<String>>;
 /// An app's config vars after a change, and the release the change made
 /// (none before the app's first deploy).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ConfigChanged {
     pub config: std::collections::BTreeMap<String, String>,
     pub release: Option<i64>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RollbackRequest {
     /// The release to return to; none means the previous successful one.
     #[serde(default)]
@@ -299,6 +329,7 @@ pub struct RollbackRequest {
 /// Which processes `POST /apps/{name}/dynos/restart` and `…/stop` act on:
 /// every one, one type, or one dyno.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct DynoSelection {
     #[serde(default, rename = "type")]
     pub process_type: Option<String>,
@@ -308,6 +339,7 @@ pub struct DynoSelection {
 
 /// `POST /apps/{name}/dynos/run`: a one-off process of the current release.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RunRequest {
     /// Run under `/bin/sh -c`.
     pub command: String,
@@ -320,6 +352,7 @@ pub struct RunRequest {
 /// process on a terminal of this size; the session then speaks
 /// [`terminal::Frame`]s.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TerminalRunRequest {
     #[serde(flatten)]
     pub run: RunRequest,
@@ -328,6 +361,7 @@ pub struct TerminalRunRequest {
 
 /// `POST /apps/{name}/dynos/run/detached`: the one-off dyno started.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct DetachedRun {
     /// `run.4821`
     pub dyno: String,
@@ -335,6 +369,7 @@ pub struct DetachedRun {
 
 /// What a one-off process reports, one JSON object per line of the response.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum RunEvent {
     /// A line of output; `stream` is `stdout` or `stderr`.
@@ -347,6 +382,7 @@ pub enum RunEvent {
 
 /// How many processes of a type should run.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct FormationEntry {
     #[serde(rename = "type")]
     pub process_type: String,
@@ -355,6 +391,7 @@ pub struct FormationEntry {
 
 /// `PATCH /apps/{name}/formation`: Heroku's grammar, `web=2`, `worker+1`, `web-1`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ScaleRequest {
     pub changes: Vec<String>,
 }
@@ -379,6 +416,7 @@ mod tests {
 /// One line of an app's log: `GET /apps/{name}/logs` lists them, and its
 /// `tail=true` form streams them as server-sent events (`data: <json>`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct LogEntry {
     pub at: DateTime<Utc>,
     /// `app` (the app's own output) or `berth` (the platform's).
@@ -390,6 +428,7 @@ pub struct LogEntry {
 
 /// A log drain: where an app's log stream is forwarded.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Drain {
     /// `syslog://HOST:PORT`, `syslog+tls://HOST:PORT` or `https://…`.
     pub url: String,
@@ -400,12 +439,14 @@ pub struct Drain {
 
 /// `POST /apps/{name}/drains` and `DELETE /apps/{name}/drains`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct DrainRequest {
     pub url: String,
 }
 
 /// A persistent volume of an app, mounted into every dyno of one process type.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Volume {
     pub name: String,
     /// The process type whose dynos mount it.
@@ -421,6 +462,7 @@ pub struct Volume {
 
 /// `POST /apps/{name}/volumes`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CreateVolumeRequest {
     pub name: String,
     pub path: String,
@@ -430,7 +472,10 @@ pub struct CreateVolumeRequest {
 /// `DELETE /apps/{name}/volumes/{volume}?confirm=APP`: the app's name,
 /// since the volume's data goes with it.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::IntoParams))]
+#[cfg_attr(feature = "openapi", into_params(parameter_in = Query))]
 pub struct DestroyVolumeQuery {
+    /// The app's name.
     #[serde(default)]
     pub confirm: Option<String>,
 }
@@ -438,13 +483,17 @@ pub struct DestroyVolumeQuery {
 /// `DELETE /apps/{name}?volumes=true`: destroy the app's volumes with it
 /// (else an app with volumes is not destroyed).
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::IntoParams))]
+#[cfg_attr(feature = "openapi", into_params(parameter_in = Query))]
 pub struct DestroyAppQuery {
+    /// Destroy the app's volumes and their data with it.
     #[serde(default)]
     pub volumes: bool,
 }
 
 /// A custom domain of an app, with the DNS record that sends its traffic here.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Domain {
     /// Lowercase, international names in punycode.
     pub hostname: String,
@@ -459,12 +508,14 @@ pub struct Domain {
 
 /// `POST /apps/{name}/domains`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AddDomainRequest {
     pub hostname: String,
 }
 
 /// `GET /apps/{name}/domains/{hostname}`: the domain and what DNS says now.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct DomainInfo {
     #[serde(flatten)]
     pub domain: Domain,
@@ -472,6 +523,7 @@ pub struct DomainInfo {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct DnsCheck {
     /// `system`, or the address of the DNS server asked.
     pub resolver: String,
@@ -485,6 +537,7 @@ pub struct DnsCheck {
 
 /// A certificate of one of an app's domains.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Certificate {
     pub hostname: String,
     /// `acme` (automatic) or `manual`.
@@ -498,6 +551,7 @@ pub struct Certificate {
 
 /// `POST /apps/{name}/certs`: a manual certificate, PEM.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AddCertificateRequest {
     /// The chain, leaf first.
     pub certificate_pem: String,
@@ -506,6 +560,7 @@ pub struct AddCertificateRequest {
 
 /// `GET /apps/{name}/certs/auto`: automatic certificates of the app's domains.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AutoCertificates {
     /// False when the platform has no ACME directory configured.
     pub enabled: bool,
@@ -513,6 +568,7 @@ pub struct AutoCertificates {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AutoCertificate {
     pub hostname: String,
     /// `pending`, `issued`, `failing`, or `manual` (a manual certificate serves).
@@ -528,6 +584,7 @@ pub struct AutoCertificate {
 
 /// An app's HTTPS policy (`GET`/`PATCH /apps/{name}/certs/settings`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TlsSettings {
     /// Plain HTTP to a hostname with a valid certificate is redirected to HTTPS.
     pub redirect_http: bool,
@@ -537,6 +594,7 @@ pub struct TlsSettings {
 
 /// `PATCH /apps/{name}/certs/settings`: what to change.
 #[derive(Debug, Clone, Copy, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TlsSettingsChange {
     pub redirect_http: Option<bool>,
     pub hsts: Option<bool>,
@@ -545,6 +603,7 @@ pub struct TlsSettingsChange {
 /// An add-on: a database or cache provisioned for an app, and the apps it
 /// is attached to. Never its credentials (see `AddonInfo`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Addon {
     pub name: String,
     /// `postgres` or `redis`.
@@ -559,6 +618,7 @@ pub struct Addon {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AddonAttachment {
     pub app: String,
     /// The attachment's name, e.g. `DATABASE`.
@@ -570,6 +630,7 @@ pub struct AddonAttachment {
 
 /// `POST /apps/{name}/addons`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CreateAddonRequest {
     /// `postgres`, `redis`, or Heroku's `heroku-postgresql[:PLAN]`, `heroku-redis[:PLAN]`.
     pub service: String,
@@ -581,6 +642,7 @@ pub struct CreateAddonRequest {
 
 /// `POST /apps/{name}/addons/{addon}/attachments`: attach to the app in the path.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AttachAddonRequest {
     #[serde(default, rename = "as")]
     pub as_name: Option<String>,
@@ -588,13 +650,18 @@ pub struct AttachAddonRequest {
 
 /// `GET /apps/{name}/addons/{addon}?reveal=true`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::IntoParams))]
+#[cfg_attr(feature = "openapi", into_params(parameter_in = Query))]
 pub struct AddonInfoQuery {
+    /// Include the credentials: this needs the right to read the app's config
+    /// vars, and is audited.
     #[serde(default)]
     pub reveal: bool,
 }
 
 /// An add-on with its credentials when they were asked for (and may be read).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AddonInfo {
     #[serde(flatten)]
     pub addon: Addon,
@@ -603,6 +670,7 @@ pub struct AddonInfo {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AddonCredentials {
     pub url: String,
     pub username: String,
@@ -613,6 +681,7 @@ pub struct AddonCredentials {
 
 /// A backup of a Postgres add-on.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Backup {
     /// `b001`, `b002`…
     pub id: String,
@@ -624,6 +693,7 @@ pub struct Backup {
 /// `GET /apps/{name}/metrics?since=1h`: how an app behaved over a window,
 /// as `berth metrics` and the dashboard's Metrics tab show it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AppMetrics {
     pub app: String,
     pub since: DateTime<Utc>,
@@ -640,6 +710,7 @@ pub struct AppMetrics {
 
 /// The whole window's figures.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct MetricsSummary {
     pub requests: u64,
     pub requests_per_minute: f64,
@@ -656,6 +727,7 @@ pub struct MetricsSummary {
 
 /// The requests of one point's interval.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RequestPoint {
     pub at: DateTime<Utc>,
     /// 1xx (protocol upgrades) and 2xx.
@@ -670,6 +742,7 @@ pub struct RequestPoint {
 
 /// One dyno's memory and CPU over the window.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct DynoMetrics {
     /// `web.1`.
     pub dyno: String,
@@ -686,6 +759,7 @@ pub struct DynoMetrics {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct DynoPoint {
     pub at: DateTime<Utc>,
     /// Average and highest memory in use over the interval, in bytes.
@@ -697,6 +771,7 @@ pub struct DynoPoint {
 
 /// Something that happened to the app, drawn on the charts' time axis.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct MetricsEvent {
     pub at: DateTime<Utc>,
     /// `deploy` or `restart`.
@@ -707,7 +782,10 @@ pub struct MetricsEvent {
 
 /// `?since=` of the metrics routes: `1h`, `24h` or `7d` (default `1h`).
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::IntoParams))]
+#[cfg_attr(feature = "openapi", into_params(parameter_in = Query))]
 pub struct MetricsQuery {
+    /// The window: `1h` (the default), `24h` or `7d`.
     #[serde(default)]
     pub since: Option<String>,
 }
