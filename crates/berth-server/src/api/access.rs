@@ -1,5 +1,6 @@
 //! Who has access to an app, and the audit trails.
 
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::Json;
@@ -84,7 +85,7 @@ pub(super) async fn app_audit(
     State(state): State<AppState>,
     Authenticated(session): Authenticated,
     Path(name): Path<String>,
-    Query(page): Query<AuditPage>,
+    page: Result<Query<AuditPage>, QueryRejection>,
 ) -> Result<Json<Vec<AuditEvent>>, ApiError> {
     audit_page(&state, &session, Some(&name), page).await
 }
@@ -92,7 +93,7 @@ pub(super) async fn app_audit(
 pub(super) async fn platform_audit(
     State(state): State<AppState>,
     Authenticated(session): Authenticated,
-    Query(page): Query<AuditPage>,
+    page: Result<Query<AuditPage>, QueryRejection>,
 ) -> Result<Json<Vec<AuditEvent>>, ApiError> {
     audit_page(&state, &session, None, page).await
 }
@@ -101,8 +102,9 @@ async fn audit_page(
     state: &AppState,
     session: &Session,
     app: Option<&str>,
-    page: AuditPage,
+    page: Result<Query<AuditPage>, QueryRejection>,
 ) -> Result<Json<Vec<AuditEvent>>, ApiError> {
+    let Query(page) = page.map_err(|rejection| ApiError::invalid(rejection.body_text()))?;
     if page
         .limit
         .is_some_and(|limit| limit == 0 || limit > MAX_AUDIT_PAGE)

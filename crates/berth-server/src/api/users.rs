@@ -1,5 +1,6 @@
 //! The platform's users, for platform admins.
 
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::Json;
@@ -54,8 +55,9 @@ pub(super) async fn remove(
     State(state): State<AppState>,
     Authenticated(session): Authenticated,
     Path(email): Path<String>,
-    Query(query): Query<RemoveUserQuery>,
+    query: Result<Query<RemoveUserQuery>, QueryRejection>,
 ) -> Result<Json<RemovedUser>, ApiError> {
+    let Query(query) = query.map_err(|rejection| ApiError::invalid(rejection.body_text()))?;
     let reassigned_apps = state
         .platform
         .remove_user(&session.actor, &email, query.reassign_to.as_deref())

@@ -196,6 +196,19 @@ async fn api_errors_have_the_wire_shape_and_status() {
     );
     let created = create("shop").await.unwrap();
     assert_eq!(created.status(), StatusCode::CREATED);
+    let (status, error) = error_of(
+        client
+            .get(url("/apps/shop/audit?limit=many"))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(
+        (status, error.id.as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, "invalid_params")
+    );
     let app: App = created.json().await.unwrap();
     assert_eq!(app.git_url, format!("{}/shop.git", server.api_url));
     let router_port = server.http_url.rsplit(':').next().unwrap();
