@@ -7,9 +7,25 @@ use axum::Json;
 use berth_api_types::{CreateUserRequest, CreatedToken, RemoveUserQuery, RemovedUser, User};
 
 use super::extract::{Authenticated, JsonBody};
+use super::openapi::errors::{
+    BadRequest, Conflict, Forbidden, Invalid, NotFound, PayloadTooLarge, ServerError, Unauthorized,
+    Unavailable,
+};
 use super::ApiError;
 use crate::AppState;
 
+/// The platform's users (platform admins).
+#[utoipa::path(
+    get,
+    path = "/api/v1/users",
+    operation_id = "list_users",
+    tag = "users",
+    responses(
+        (status = 200, description = "The users", body = [User]),
+        Unauthorized, Forbidden, ServerError,
+    ),
+    security(("token" = [])),
+)]
 pub(super) async fn list(
     State(state): State<AppState>,
     Authenticated(session): Authenticated,
@@ -27,6 +43,24 @@ pub(super) async fn list(
     ))
 }
 
+/// Creates a user, who gets a first API token (platform admins).
+#[utoipa::path(
+    post,
+    path = "/api/v1/users",
+    operation_id = "create_user",
+    tag = "users",
+    request_body = CreateUserRequest,
+    responses(
+        (
+            status = 201,
+            description = "The user's first token, shown this once",
+            body = CreatedToken,
+        ),
+        BadRequest, Unauthorized, Forbidden, Conflict, PayloadTooLarge, Invalid, ServerError,
+        Unavailable,
+    ),
+    security(("token" = [])),
+)]
 pub(super) async fn create(
     State(state): State<AppState>,
     Authenticated(session): Authenticated,
@@ -51,6 +85,22 @@ pub(super) async fn create(
     ))
 }
 
+/// Removes a user; apps they alone own pass to `reassign_to` (platform admins).
+#[utoipa::path(
+    delete,
+    path = "/api/v1/users/{email}",
+    operation_id = "remove_user",
+    tag = "users",
+    params(
+        ("email" = String, Path, description = "The user's email"),
+        RemoveUserQuery,
+    ),
+    responses(
+        (status = 200, description = "What the removal did", body = RemovedUser),
+        Unauthorized, Forbidden, NotFound, Conflict, Invalid, ServerError,
+    ),
+    security(("token" = [])),
+)]
 pub(super) async fn remove(
     State(state): State<AppState>,
     Authenticated(session): Authenticated,

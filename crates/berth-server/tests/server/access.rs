@@ -91,6 +91,7 @@ fn matrix() -> BTreeMap<(&'static str, &'static str), Need> {
     use Role::*;
     use Scope::{Deploy, Full, Read};
     BTreeMap::from([
+        (("GET", "/api/v1/openapi.json"), Nothing),
         (("POST", "/api/v1/login"), Nothing),
         (("POST", "/api/v1/logout"), User(Read)),
         (("GET", "/api/v1/account"), User(Read)),
