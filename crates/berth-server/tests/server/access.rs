@@ -94,6 +94,32 @@ fn matrix() -> BTreeMap<(&'static str, &'static str), Need> {
     use Scope::{Deploy, Full, Read};
     BTreeMap::from([
         (("GET", "/api/v1/openapi.json"), Nothing),
+        (("GET", "/api/v1/pipelines"), User(Read)),
+        // Making a pipeline of an app, and changing one, takes changing each app concerned.
+        (("POST", "/api/v1/pipelines"), App(Admin, Full)),
+        (("GET", "/api/v1/pipelines/{pipeline}"), App(Viewer, Read)),
+        (("DELETE", "/api/v1/pipelines/{pipeline}"), App(Admin, Full)),
+        (
+            ("POST", "/api/v1/pipelines/{pipeline}/apps"),
+            App(Admin, Full),
+        ),
+        (
+            ("PUT", "/api/v1/pipelines/{pipeline}/review-apps"),
+            App(Admin, Full),
+        ),
+        (
+            ("DELETE", "/api/v1/pipelines/{pipeline}/review-apps"),
+            App(Admin, Full),
+        ),
+        (("DELETE", "/api/v1/apps/{name}/pipeline"), App(Admin, Full)),
+        (
+            ("GET", "/api/v1/apps/{name}/pipeline/diff"),
+            App(Deployer, Deploy),
+        ),
+        (
+            ("POST", "/api/v1/apps/{name}/pipeline/promote"),
+            App(Deployer, Deploy),
+        ),
         (("POST", "/api/v1/login"), Nothing),
         (("POST", "/api/v1/logout"), User(Read)),
         (("GET", "/api/v1/account"), User(Read)),
@@ -410,6 +436,22 @@ impl Api {
         name
     }
 
+    /// The pipeline of routes about one, made by owner@ with another app
+    /// of theirs (in which admin@, deployer@ and viewer@ hold their roles):
+    /// who may read that app sees the pipeline.
+    async fn pipeline_beside(&self, app: &str) {
+        let anchor = self.fresh_app().await;
+        let made = self
+            .request(
+                Method::POST,
+                "/api/v1/pipelines",
+                Some(&self.tokens["owner@example.com"]),
+                Some(&json!({"name": pipeline_of(app), "app": anchor, "stage": "staging"})),
+            )
+            .await;
+        assert_eq!(made.status(), StatusCode::CREATED);
+    }
+
     /// The token `who` calls with: a fresh one where there is a user, as
     /// some routes (logout) revoke the token they are called with.
     async fn token_of(&self, who: Who) -> Option<String> {
@@ -449,9 +491,16 @@ impl Api {
 }
 
 /// A request body that is valid for the route, so that an allowed caller
-/// gets past input checks to the use case.
-fn body_for(method: &str, template: &str) -> Option<Value> {
+/// gets past input checks to the use case; `app` is the app the route is about.
+fn body_for(method: &str, template: &str, app: &str) -> Option<Value> {
     let body = match (method, template) {
+        ("POST", "/api/v1/pipelines") => {
+            json!({"name": unique_app_name("pipe"), "app": app, "stage": "staging"})
+        }
+        ("POST", "/api/v1/pipelines/{pipeline}/apps") => {
+            json!({"app": app, "stage": "production"})
+        }
+        ("PUT", "/api/v1/pipelines/{pipeline}/review-apps") => json!({"ttl": "5d"}),
         ("POST", "/api/v1/login") => json!({"email": "owner@example.com", "password": PASSWORD}),
         ("POST", "/api/v1/tokens") => json!({"description": "matrix"}),
         ("POST", "/api/v1/hosts") => {
@@ -493,6 +542,11 @@ fn body_for(method: &str, template: &str) -> Option<Value> {
         _ => json!({}),
     };
     Some(body)
+}
+
+/// The name of the pipeline routes about `app` use.
+fn pipeline_of(app: &str) -> String {
+    format!("{app}-p")
 }
 
 async fn error_of(response: reqwest::Response) -> (StatusCode, Option<ErrorBody>) {
@@ -553,17 +607,23 @@ async fn every_route_answers_every_caller_as_the_policy_says() {
                     .replace("{host}", "probe-host")
                     .replace("{volume}", "probe")
                     .replace("{process_type}", "web")
+                    .replace("{pipeline}", &pipeline_of(app))
             };
+            if template.contains("{pipeline}") {
+                api.pipeline_beside(&app).await;
+            }
             let path = concrete(&app);
             let method = Method::from_bytes(method.as_bytes()).unwrap();
-            let body = body_for(method.as_str(), template);
+            let body = body_for(method.as_str(), template, &app);
             let token = api.token_of(who).await;
             let response = api
                 .request(method.clone(), &path, token.as_deref(), body.as_ref())
                 .await;
             let (status, error) = error_of(response).await;
             let app_not_found = error.as_ref().is_some_and(|e| {
-                e.id == "not_found" && e.message == format!("app {app} not found")
+                e.id == "not_found"
+                    && (e.message == format!("app {app} not found")
+                        || e.message == format!("there is no pipeline named {}", pipeline_of(&app)))
             });
             let want = expected(need, who);
             let ok = match want {
@@ -582,7 +642,7 @@ async fn every_route_answers_every_caller_as_the_policy_says() {
                             method.clone(),
                             &concrete(&unknown),
                             token.as_deref(),
-                            body.as_ref(),
+                            body_for(method.as_str(), template, &unknown).as_ref(),
                         )
                         .await,
                     )
