@@ -4,14 +4,16 @@
 use std::time::Duration;
 
 use berth_api_types::{
-    Account, AddCertificateRequest, AddDomainRequest, AddHostRequest, AddMemberRequest, Addon,
-    AddonInfo, App, AppMetrics, AttachAddonRequest, AuditEvent, AutoCertificates, Backup,
-    Certificate, ConfigChanged, ConfigUpdate, CreateAddonRequest, CreateAppRequest,
-    CreateTokenRequest, CreateUserRequest, CreateVolumeRequest, CreatedToken, DetachedRun, Domain,
-    DomainInfo, Drain, DrainRequest, Dyno, DynoSelection, ErrorBody, FormationEntry, Host,
-    LimitsUpdate, LogEntry, LoginRequest, MaintenanceRequest, Member, ProcessLimits, Release,
-    ReleaseDetail, RemovedUser, RollbackRequest, RunEvent, RunRequest, ScaleRequest,
-    TerminalRunRequest, TlsSettings, TlsSettingsChange, Token, UpdateMemberRequest, User, Volume,
+    Account, AddCertificateRequest, AddDomainRequest, AddHostRequest, AddMemberRequest,
+    AddPipelineAppRequest, Addon, AddonInfo, App, AppMetrics, AttachAddonRequest, AuditEvent,
+    AutoCertificates, Backup, Certificate, ConfigChanged, ConfigUpdate, CreateAddonRequest,
+    CreateAppRequest, CreatePipelineRequest, CreateTokenRequest, CreateUserRequest,
+    CreateVolumeRequest, CreatedToken, DetachedRun, Domain, DomainInfo, Drain, DrainRequest, Dyno,
+    DynoSelection, EnableReviewAppsRequest, ErrorBody, FormationEntry, Host, LimitsUpdate,
+    LogEntry, LoginRequest, MaintenanceRequest, Member, Pipeline, PipelineDiff, ProcessLimits,
+    PromoteRequest, Promotion, Release, ReleaseDetail, RemovedUser, RollbackRequest, RunEvent,
+    RunRequest, ScaleRequest, TerminalRunRequest, TlsSettings, TlsSettingsChange, Token,
+    UpdateMemberRequest, User, Volume,
 };
 use reqwest::blocking::{RequestBuilder, Response};
 use reqwest::{Method, StatusCode};
@@ -32,6 +34,10 @@ pub struct Auth {
 
 /// How long an ordinary request may take.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(300);
+
+/// How long a promotion may take: a deploy (release command, health-gated
+/// cutover) on each target of the next stage, one after the other.
+const PROMOTE_TIMEOUT: Duration = Duration::from_secs(30 * 60);
 
 pub struct Client {
     http: reqwest::blocking::Client,
@@ -111,6 +117,80 @@ impl Client {
         url.query_pairs_mut().append_pair("confirm", confirm);
         self.send_to(Method::DELETE, url, None::<&()>, REQUEST_TIMEOUT)
             .map(drop)
+    }
+
+    pub fn pipelines(&self) -> Result<Vec<Pipeline>> {
+        self.json(Method::GET, &["pipelines"], None::<&()>)
+    }
+
+    pub fn create_pipeline(&self, request: &CreatePipelineRequest) -> Result<Pipeline> {
+        self.json(Method::POST, &["pipelines"], Some(request))
+    }
+
+    pub fn pipeline(&self, name: &str) -> Result<Pipeline> {
+        self.json(Method::GET, &["pipelines", name], None::<&()>)
+    }
+
+    /// Destroys the pipeline and its review apps; returns it as it was.
+    pub fn destroy_pipeline(&self, name: &str) -> Result<Pipeline> {
+        self.json(Method::DELETE, &["pipelines", name], None::<&()>)
+    }
+
+    pub fn add_pipeline_app(
+        &self,
+        pipeline: &str,
+        request: &AddPipelineAppRequest,
+    ) -> Result<Pipeline> {
+        self.json(
+            Method::POST,
+            &["pipelines", pipeline, "apps"],
+            Some(request),
+        )
+    }
+
+    /// Takes the app out of its pipeline; returns the pipeline without it.
+    pub fn remove_pipeline_app(&self, app: &str) -> Result<Pipeline> {
+        self.json(Method::DELETE, &["apps", app, "pipeline"], None::<&()>)
+    }
+
+    /// What `app` runs that the apps of the next stage (or only `to`) lack.
+    pub fn pipeline_diff(&self, app: &str, to: Option<&str>) -> Result<PipelineDiff> {
+        let mut url = self.url(&["apps", app, "pipeline", "diff"])?;
+        if let Some(to) = to {
+            url.query_pairs_mut().append_pair("to", to);
+        }
+        let response = self.send_to(Method::GET, url, None::<&()>, REQUEST_TIMEOUT)?;
+        self.read_json(response)
+    }
+
+    pub fn promote(&self, app: &str, request: &PromoteRequest) -> Result<Promotion> {
+        let response = self.send_within(
+            Method::POST,
+            &["apps", app, "pipeline", "promote"],
+            Some(request),
+            PROMOTE_TIMEOUT,
+        )?;
+        self.read_json(response)
+    }
+
+    pub fn enable_review_apps(
+        &self,
+        pipeline: &str,
+        request: &EnableReviewAppsRequest,
+    ) -> Result<Pipeline> {
+        self.json(
+            Method::PUT,
+            &["pipelines", pipeline, "review-apps"],
+            Some(request),
+        )
+    }
+
+    pub fn disable_review_apps(&self, pipeline: &str) -> Result<Pipeline> {
+        self.json(
+            Method::DELETE,
+            &["pipelines", pipeline, "review-apps"],
+            None::<&()>,
+        )
     }
 
     pub fn releases(&self, app: &str) -> Result<Vec<Release>> {

@@ -174,6 +174,70 @@ pub enum Command {
     #[command(name = "volumes:destroy")]
     VolumesDestroy(VolumesDestroyArgs),
 
+    /// List your pipelines and their apps by stage
+    ///
+    /// A pipeline runs the same code through its stages, in promotion order:
+    /// review, development, staging, production.
+    Pipelines(JsonArgs),
+
+    /// Create a pipeline with its first app in a stage
+    ///
+    /// Stages, in promotion order: review, development, staging, production.
+    /// An app belongs to one pipeline at most.
+    #[command(name = "pipelines:create")]
+    PipelinesCreate(PipelineAppArgs),
+
+    /// Add an app to a pipeline, in a stage
+    ///
+    /// Stages, in promotion order: review, development, staging, production.
+    /// An app belongs to one pipeline at most.
+    #[command(name = "pipelines:add")]
+    PipelinesAdd(PipelineAppArgs),
+
+    /// Show a pipeline: each stage's apps with their current release and commit
+    ///
+    /// Review apps also show their branch and when they expire.
+    #[command(name = "pipelines:info")]
+    PipelinesInfo(PipelineInfoArgs),
+
+    /// List the commits an app runs that the apps of its pipeline's next stage lack
+    ///
+    /// Compares the app's current release with that of each app of the next
+    /// stage (or only --to), newest commits first.
+    #[command(name = "pipelines:diff")]
+    PipelinesDiff(PipelinesDiffArgs),
+
+    /// Promote an app's current release to the apps of its pipeline's next stage
+    ///
+    /// Each target gets a new release with the same image(s) — no build —
+    /// and its own config vars and add-ons; its release command runs and its
+    /// processes are replaced health-gated, as in a deploy. The release says
+    /// `Promote APP vN`; roll it back as any release. Needs the deployer role
+    /// (or above) on the app and on every target.
+    #[command(name = "pipelines:promote")]
+    PipelinesPromote(PipelinesPromoteArgs),
+
+    /// Take an app out of its pipeline (the app stays)
+    #[command(name = "pipelines:remove")]
+    PipelinesRemove(AppArg),
+
+    /// Destroy a pipeline and its review apps; its other apps stay
+    #[command(name = "pipelines:destroy")]
+    PipelinesDestroy(PipelineNameArg),
+
+    /// Let a push of a branch other than main/master deploy a review app
+    ///
+    /// With review apps on, `git push platform feature-x` to an app of the
+    /// pipeline creates (then deploys) the review app `<app>-feature-x`, with
+    /// the app's config vars and its heroku.yml `setup` add-ons; deleting the
+    /// branch (`git push platform :feature-x`) destroys it.
+    #[command(name = "reviewapps:enable")]
+    ReviewappsEnable(ReviewAppsEnableArgs),
+
+    /// Refuse pushes of other branches again, as without a pipeline
+    #[command(name = "reviewapps:disable")]
+    ReviewappsDisable(PipelineOption),
+
     /// List the certificates of an app's domains
     Certs(AppJsonArgs),
 
@@ -917,6 +981,88 @@ pub struct GitRemoteArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct PipelineAppArgs {
+    /// The pipeline's name: 3 to 30 lowercase letters, digits and dashes
+    #[arg(value_name = "PIPELINE")]
+    pub pipeline: String,
+
+    #[command(flatten)]
+    pub app: AppArg,
+
+    /// review, development, staging or production
+    #[arg(short, long, value_name = "STAGE")]
+    pub stage: String,
+
+    /// Print the pipeline as JSON
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct PipelineInfoArgs {
+    /// The pipeline's name
+    #[arg(value_name = "PIPELINE")]
+    pub pipeline: String,
+
+    /// Print JSON instead of text
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct PipelineNameArg {
+    /// The pipeline's name
+    #[arg(value_name = "PIPELINE")]
+    pub pipeline: String,
+}
+
+#[derive(Debug, Args)]
+pub struct PipelineOption {
+    /// The pipeline
+    #[arg(short, long, value_name = "PIPELINE")]
+    pub pipeline: String,
+}
+
+#[derive(Debug, Args)]
+pub struct ReviewAppsEnableArgs {
+    #[command(flatten)]
+    pub pipeline: PipelineOption,
+
+    /// Destroy a review app after this long without a push: a number and
+    /// s, m, h or d, e.g. 5d (default: only when its branch is deleted)
+    #[arg(long, value_name = "TTL")]
+    pub ttl: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct PipelinesDiffArgs {
+    #[command(flatten)]
+    pub app: AppArg,
+
+    /// Compare with only this app of the next stage
+    #[arg(long, value_name = "APP")]
+    pub to: Option<String>,
+
+    /// Print JSON instead of text
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct PipelinesPromoteArgs {
+    #[command(flatten)]
+    pub app: AppArg,
+
+    /// Promote to only this app of the next stage (repeatable; default: every one)
+    #[arg(long, value_name = "APP")]
+    pub to: Vec<String>,
+
+    /// Print the promotion as JSON
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
 pub struct AccessArgs {
     #[command(flatten)]
     pub app: AppArg,
@@ -1044,5 +1190,22 @@ mod tests {
         assert!(matches!(cli.command, Command::AppsDestroy(ref args)
             if args.app.app.as_deref() == Some("demo") && args.confirm.as_deref() == Some("demo")));
         assert!(Cli::try_parse_from(["berth", "login", "--password-stdin"]).is_err());
+    }
+
+    #[test]
+    fn promotions_take_several_targets() {
+        let cli = Cli::try_parse_from([
+            "berth",
+            "pipelines:promote",
+            "-a",
+            "shop-staging",
+            "--to",
+            "shop-eu",
+            "--to",
+            "shop-us",
+        ])
+        .unwrap();
+        assert!(matches!(cli.command, Command::PipelinesPromote(ref args)
+            if args.app.app.as_deref() == Some("shop-staging") && args.to == ["shop-eu", "shop-us"]));
     }
 }

@@ -12,6 +12,7 @@ mod git_remote;
 mod hosts;
 mod logs;
 mod metrics;
+mod pipelines;
 mod releases;
 mod run;
 mod tokens;
@@ -76,6 +77,16 @@ pub fn run(command: Command, context: &Context) -> Result<()> {
         Command::DomainsAdd(args) => domains::add(context, args),
         Command::DomainsRemove(args) => domains::remove(context, args),
         Command::DomainsInfo(args) => domains::info(context, args),
+        Command::Pipelines(args) => pipelines::list(context, args),
+        Command::PipelinesCreate(args) => pipelines::create(context, args),
+        Command::PipelinesAdd(args) => pipelines::add(context, args),
+        Command::PipelinesInfo(args) => pipelines::info(context, args),
+        Command::PipelinesDiff(args) => pipelines::diff(context, args),
+        Command::PipelinesPromote(args) => pipelines::promote(context, args),
+        Command::PipelinesRemove(app) => pipelines::remove(context, app),
+        Command::PipelinesDestroy(args) => pipelines::destroy(context, args),
+        Command::ReviewappsEnable(args) => pipelines::enable_review_apps(context, args),
+        Command::ReviewappsDisable(args) => pipelines::disable_review_apps(context, args),
         Command::Certs(args) => certs::list(context, args),
         Command::CertsAdd(args) => certs::add(context, args),
         Command::CertsRemove(args) => certs::remove(context, args),
