@@ -23,6 +23,8 @@ mod domains;
 mod hosts;
 #[path = "cli/metrics.rs"]
 mod metrics;
+#[path = "cli/pipelines.rs"]
+mod pipelines;
 #[path = "cli/volumes.rs"]
 mod volumes;
 use serde_json::Value;
