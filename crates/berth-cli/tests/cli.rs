@@ -25,6 +25,8 @@ mod hosts;
 mod metrics;
 #[path = "cli/pipelines.rs"]
 mod pipelines;
+#[path = "cli/review_apps.rs"]
+mod review_apps;
 #[path = "cli/volumes.rs"]
 mod volumes;
 use serde_json::Value;

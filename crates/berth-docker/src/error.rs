@@ -38,6 +38,19 @@ pub enum DockerError {
         image: String,
         reason: String,
     },
+    /// The registry could not hand over an image: it lacks it, refused
+    /// the pull, or the engine could not reach it; `reason` is the
+    /// engine's text.
+    #[error("cannot pull {image} from the registry at {registry}: {reason}")]
+    Pull {
+        registry: String,
+        image: String,
+        reason: String,
+    },
+    /// An image asked for by name (to tag it, to copy it) is not on the
+    /// engine at `host`.
+    #[error("there is no image {image} on the Docker engine at {host}")]
+    NoImage { image: String, host: String },
     /// The swarm did not do what was asked: a service's task was rejected,
     /// found no host to run on or did not start in time, or a network of
     /// the swarm could not be made. `context` names the object and what was
@@ -67,7 +80,7 @@ impl DockerError {
 
     /// The engine does not know the container, image or network.
     pub fn is_not_found(&self) -> bool {
-        self.status() == Some(404)
+        matches!(self, DockerError::NoImage { .. }) || self.status() == Some(404)
     }
 
     /// The engine refused because of the current state (a name already in

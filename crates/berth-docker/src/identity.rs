@@ -263,9 +263,11 @@ pub fn app_labels(app: &str) -> HashMap<String, String> {
     HashMap::from([(APP.to_string(), app.to_string())])
 }
 
-/// The filter that finds an app's images.
-pub fn app_images(app: &str) -> [(&'static str, &str); 1] {
-    [(APP, app)]
+/// The repository of an app's images: releases are tagged
+/// `berth/<app>:v<N>-<key>` (on a swarm, in the registry's repository of
+/// that name).
+pub(crate) fn app_image_repository(app: &str) -> String {
+    format!("berth/{app}")
 }
 
 /// The engine's name of volume `volume` of `app`: `berth-<app>.<volume>`,

@@ -5,8 +5,10 @@ use std::pin::Pin;
 
 use bollard::auth::DockerCredentials;
 use bollard::errors::Error as BollardError;
+use bollard::models::ImageSummary;
 use bollard::query_parameters::{
-    BuildImageOptions, ListImagesOptions, PushImageOptions, RemoveImageOptions, TagImageOptions,
+    BuildImageOptions, CreateImageOptions, ListImagesOptions, PushImageOptions, RemoveImageOptions,
+    TagImageOptions,
 };
 use bytes::Bytes;
 use futures_util::{Stream, StreamExt};
@@ -117,6 +119,17 @@ fn split_reference(reference: &str) -> (&str, &str) {
     }
 }
 
+/// Whether the image name `tag` (`berth/shop:v12-web`,
+/// `HOST:PORT/berth/shop:v12-web`) lies in `repository` (`berth/shop`) or in
+/// that repository of some registry.
+fn is_in_repository(tag: &str, repository: &str) -> bool {
+    let (name, _) = split_reference(tag);
+    name == repository
+        || name
+            .strip_suffix(repository)
+            .is_some_and(|registry| registry.ends_with('/'))
+}
+
 /// The registry part of a reference (`HOST:PORT` of `HOST:PORT/repo:tag`).
 fn registry_of(reference: &str) -> &str {
     reference
@@ -126,16 +139,57 @@ fn registry_of(reference: &str) -> &str {
 
 impl Engine {
     /// Gives the image `source` (a tag or id) the name `reference` too
-    /// (`HOST:PORT/berth/shop:v12-web`).
+    /// (`HOST:PORT/berth/shop:v12-web`). A missing `source` is
+    /// [`DockerError::NoImage`].
     pub async fn tag_image(&self, source: &str, reference: &str) -> Result<(), DockerError> {
         let (repository, tag) = split_reference(reference);
         let options = TagImageOptions {
             repo: Some(repository.to_string()),
             tag: Some(tag.to_string()),
         };
-        timed("image_tag", self.docker.tag_image(source, Some(options)))
-            .await
-            .map_err(api(format!("tag image {source} as {reference}")))
+        match timed("image_tag", self.docker.tag_image(source, Some(options))).await {
+            Ok(()) => Ok(()),
+            Err(error) if status_of(&error) == Some(404) => Err(DockerError::NoImage {
+                image: source.to_string(),
+                host: self.host().to_string(),
+            }),
+            Err(error) => Err(api(format!("tag image {source} as {reference}"))(error)),
+        }
+    }
+
+    /// Pulls `reference` (`HOST:PORT/repository:tag`) from the registry it
+    /// names. A registry that lacks the image, refuses the pull or that the
+    /// engine cannot reach is [`DockerError::Pull`] with the engine's reason.
+    pub async fn pull_image(
+        &self,
+        reference: &str,
+        credentials: Option<&RegistryCredentials>,
+    ) -> Result<(), DockerError> {
+        let (repository, tag) = split_reference(reference);
+        let registry = registry_of(reference);
+        let refused = |reason: String| DockerError::Pull {
+            registry: registry.to_string(),
+            image: reference.to_string(),
+            reason,
+        };
+        let options = CreateImageOptions {
+            from_image: Some(repository.to_string()),
+            tag: Some(tag.to_string()),
+            ..Default::default()
+        };
+        let credentials = credentials.map(|credentials| credentials.for_registry(registry));
+        let mut progress = self.docker.create_image(Some(options), None, credentials);
+        while let Some(message) = progress.next().await {
+            match message {
+                Ok(_) => {}
+                Err(BollardError::DockerStreamError { error }) => return Err(refused(error)),
+                Err(BollardError::DockerResponseServerError { message, .. }) => {
+                    return Err(refused(message))
+                }
+                Err(error) => return Err(api(format!("pull image {reference}"))(error)),
+            }
+        }
+        Ok(())
     }
 
     /// Pushes `reference` (`HOST:PORT/repository:tag`) to the registry it
@@ -281,35 +335,38 @@ impl Engine {
         }
     }
 
-    /// Removes the images carrying every given label (`berth.app=demo`),
-    /// tag by tag, with the untagged layers under them. Images that a
-    /// container still uses are left in place, not an error.
-    pub async fn remove_images(&self, labels: &[(&str, &str)]) -> Result<(), DockerError> {
-        self.remove_images_matching(label_filter(labels)).await
-    }
-
-    /// Removes every app image an engine holds: for an engine that leaves
-    /// the platform (a swarm engine serves one platform).
-    pub async fn remove_platform_images(&self) -> Result<(), DockerError> {
-        self.remove_images_matching(vec![identity::APP.to_string()])
-            .await
-    }
-
-    /// Removes the images matching Docker's `label` filter (`key` or `key=value`).
-    async fn remove_images_matching(&self, filter: Vec<String>) -> Result<(), DockerError> {
-        let options = ListImagesOptions {
-            filters: Some(HashMap::from([("label".to_string(), filter.clone())])),
-            ..Default::default()
-        };
-        let images = timed("image_list", self.docker.list_images(Some(options)))
-            .await
-            .map_err(api(format!("list images labelled {}", filter.join(","))))?;
-        for image in images {
-            let mut names: Vec<String> = image
-                .repo_tags
-                .into_iter()
-                .filter(|tag| tag != "<none>:<none>")
+    /// Removes `app`'s images: every tag in the app's own repositories
+    /// (`berth/<app>`, and `<registry>/berth/<app>` on a swarm), whichever
+    /// image carries it, then the app's images left with no tag, with the
+    /// untagged layers under them. Another app's tag on one of these images
+    /// (a release promoted from this app runs it there) stays, and so does
+    /// the image. Images that a container still uses are left in place,
+    /// not an error.
+    pub async fn remove_app_images(&self, app: &str) -> Result<(), DockerError> {
+        let repository = identity::app_image_repository(app);
+        // Every app's images: a copy promoted to this app is labelled for
+        // the app it was built for.
+        for image in self.images_of_apps().await? {
+            let mut names: Vec<String> = tags(&image)
+                .filter(|tag| is_in_repository(tag, &repository))
+                .map(str::to_string)
                 .collect();
+            let untagged = tags(&image).next().is_none();
+            if untagged && image.labels.get(identity::APP).map(String::as_str) == Some(app) {
+                names.push(image.id);
+            }
+            for name in names {
+                self.remove_image(&name).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Removes every app image an engine holds, tag by tag: for an engine
+    /// that leaves the platform (a swarm engine serves one platform).
+    pub async fn remove_platform_images(&self) -> Result<(), DockerError> {
+        for image in self.images_of_apps().await? {
+            let mut names: Vec<String> = tags(&image).map(str::to_string).collect();
             if names.is_empty() {
                 names.push(image.id);
             }
@@ -318,6 +375,20 @@ impl Engine {
             }
         }
         Ok(())
+    }
+
+    /// The images built for any app (labelled `berth.app`).
+    async fn images_of_apps(&self) -> Result<Vec<ImageSummary>, DockerError> {
+        let options = ListImagesOptions {
+            filters: Some(HashMap::from([(
+                "label".to_string(),
+                vec![identity::APP.to_string()],
+            )])),
+            ..Default::default()
+        };
+        timed("image_list", self.docker.list_images(Some(options)))
+            .await
+            .map_err(api(format!("list images labelled {}", identity::APP)))
     }
 
     /// Removes an image by tag or id (untagging it when it has other tags).
@@ -342,6 +413,15 @@ impl Engine {
             Err(error) => Err(api(format!("remove image {name}"))(error)),
         }
     }
+}
+
+/// An image's names, without the engine's `<none>:<none>` placeholder.
+fn tags(image: &ImageSummary) -> impl Iterator<Item = &str> {
+    image
+        .repo_tags
+        .iter()
+        .map(String::as_str)
+        .filter(|tag| *tag != "<none>:<none>")
 }
 
 /// `[("berth.app", "demo")]` → `["berth.app=demo"]`, the engine's filter form.
@@ -446,6 +526,18 @@ mod tests {
             ("10.0.0.1:5000/berth/shop", "latest")
         );
         assert_eq!(registry_of("10.0.0.1:5000/berth/shop:v1"), "10.0.0.1:5000");
+        assert!(is_in_repository("berth/shop:v12-web", "berth/shop"));
+        assert!(is_in_repository(
+            "10.0.0.1:5000/berth/shop:v12-web",
+            "berth/shop"
+        ));
+        assert!(!is_in_repository("berth/shop-staging:v3-web", "berth/shop"));
+        assert!(!is_in_repository(
+            "10.0.0.1:5000/berth/shop-staging:v3-web",
+            "berth/shop"
+        ));
+        assert!(!is_in_repository("xberth/shop:v1-web", "berth/shop"));
+        assert!(!is_in_repository("berth/shop/web:v1", "berth/shop"));
         let registry = ImageRegistry::new("registry.internal:5000");
         assert_eq!(
             registry.reference("berth/shop:v12-web"),

@@ -28,11 +28,25 @@ pub trait Runtime: Send + Sync {
         on_output: impl FnMut(&str) + Send,
     ) -> impl Future<Output = Result<String, DockerError>> + Send;
 
+    /// Gives an image a release already runs (`image`, as
+    /// [`Runtime::build_image`] returned it) the name `tag`
+    /// (`berth/<other app>:v<N>-<key>`) without building: the copy is the
+    /// same image, id and labels alike. Returns the name processes run the
+    /// copy by (`tag` on one engine, its registry reference on a swarm).
+    /// A missing source image is [`DockerError::NoImage`].
+    fn copy_image(
+        &self,
+        image: &str,
+        tag: &str,
+        on_output: impl FnMut(&str) + Send,
+    ) -> impl Future<Output = Result<String, DockerError>> + Send;
+
     fn image_exists(&self, tag: &str) -> impl Future<Output = Result<bool, DockerError>> + Send;
 
     fn remove_image(&self, tag: &str) -> impl Future<Output = Result<(), DockerError>> + Send;
 
-    /// Every image built for `app`.
+    /// Every image tagged for `app`: its own tags, and images built for it
+    /// that no tag names any more (see [`Engine::remove_app_images`]).
     fn remove_app_images(&self, app: &str) -> impl Future<Output = Result<(), DockerError>> + Send;
 
     /// The network `app`'s containers and add-ons share, created if missing.
@@ -135,6 +149,17 @@ impl Runtime for Engine {
         Ok(tag)
     }
 
+    /// On one engine, the copy is a second name of the image.
+    async fn copy_image(
+        &self,
+        image: &str,
+        tag: &str,
+        _on_output: impl FnMut(&str) + Send,
+    ) -> Result<String, DockerError> {
+        self.tag_image(image, tag).await?;
+        Ok(tag.to_string())
+    }
+
     fn image_exists(&self, tag: &str) -> impl Future<Output = Result<bool, DockerError>> + Send {
         Engine::image_exists(self, tag)
     }
@@ -143,8 +168,8 @@ impl Runtime for Engine {
         Engine::remove_image(self, tag)
     }
 
-    async fn remove_app_images(&self, app: &str) -> Result<(), DockerError> {
-        Engine::remove_images(self, &identity::app_images(app)).await
+    fn remove_app_images(&self, app: &str) -> impl Future<Output = Result<(), DockerError>> + Send {
+        Engine::remove_app_images(self, app)
     }
 
     async fn ensure_app_network(&self, app: &str) -> Result<(), DockerError> {
@@ -303,6 +328,15 @@ impl Runtime for Placement {
         on_output: impl FnMut(&str) + Send,
     ) -> Result<String, DockerError> {
         placed!(self, build_image(request, on_output))
+    }
+
+    async fn copy_image(
+        &self,
+        image: &str,
+        tag: &str,
+        on_output: impl FnMut(&str) + Send,
+    ) -> Result<String, DockerError> {
+        placed!(self, copy_image(image, tag, on_output))
     }
 
     async fn image_exists(&self, tag: &str) -> Result<bool, DockerError> {

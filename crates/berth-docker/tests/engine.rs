@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use berth_docker::{
     BuildRequest, ContainerSpec, ContainerStats, DockerError, Engine, Limits, LogLine, LogStream,
+    Runtime,
 };
 use futures_util::StreamExt;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -90,6 +91,15 @@ impl Scope {
             labels: self.labels(),
             build_args: HashMap::new(),
         }
+    }
+
+    /// A build of a release of `app` (one of [`Scope::name`]'s), tagged
+    /// and labelled as the platform does: `berth/<app>:<tag>`.
+    fn app_build_request(&self, app: &str, tag: &str, steps: &str) -> BuildRequest {
+        let mut request = self.build_request(tag, steps);
+        request.tag = format!("berth/{app}:{tag}");
+        request.labels.extend(berth_docker::app_labels(app));
+        request
     }
 
     /// Builds the httpd image and returns its tag.
@@ -575,32 +585,92 @@ async fn logs_are_followed_until_the_container_stops() {
     );
 }
 
+/// The id of the image named `name`.
+async fn image_id(engine: &Engine, name: &str) -> String {
+    engine
+        .api()
+        .inspect_image(name)
+        .await
+        .unwrap_or_else(|error| panic!("inspect {name}: {error}"))
+        .id
+        .unwrap()
+}
+
 #[tokio::test]
-async fn labelled_images_are_removed_unless_in_use() {
+async fn a_copy_is_the_same_image_and_a_missing_source_is_named() {
     let scope = Scope::new();
     let engine = engine().await;
-    let image = scope.build_web(&engine).await;
+    let (staging, prod) = (scope.name("staging"), scope.name("prod"));
+    let request = scope.app_build_request(&staging, "v3-web", WEB_STEPS);
+    let source = request.tag.clone();
+    let built = engine.build_image(request, |_| {}).await.unwrap();
+
+    let tag = format!("berth/{prod}:v7-web");
+    let copy = Runtime::copy_image(&engine, &source, &tag, |_| {})
+        .await
+        .unwrap();
+    assert_eq!(copy, tag);
+    assert_eq!(image_id(&engine, &copy).await, built);
+
+    let missing = format!("berth/{staging}:v4-web");
+    let never = format!("berth/{prod}:v8-web");
+    let error = Runtime::copy_image(&engine, &missing, &never, |_| {})
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&error, DockerError::NoImage { image, .. } if *image == missing),
+        "{error:?}"
+    );
+    assert!(error.to_string().contains(&missing), "{error}");
+    assert!(error.is_not_found());
+    assert!(!engine.image_exists(&never).await.unwrap());
+}
+
+#[tokio::test]
+async fn an_apps_images_go_by_its_own_tags_and_another_apps_copy_stays() {
+    let scope = Scope::new();
+    let engine = engine().await;
+    let (staging, prod) = (scope.name("staging"), scope.name("prod"));
+    let build = |tag: &str, steps: &str| {
+        let request = scope.app_build_request(&staging, tag, steps);
+        let tag = request.tag.clone();
+        let engine = engine.clone();
+        async move { (tag, engine.build_image(request, |_| {}).await.unwrap()) }
+    };
+    let (v1, web) = build("v1-web", WEB_STEPS).await;
     // The same image under a second tag, as an unchanged redeploy makes.
-    let again = scope.build_request("web-again", WEB_STEPS);
-    engine.build_image(again, |_| {}).await.unwrap();
-    let other = scope.build_request("other", "CMD [\"/bin/sh\",\"-c\",\"exec sleep 300\"]\n");
-    engine.build_image(other, |_| {}).await.unwrap();
-    let used = engine
-        .start_container(&scope.spec("user", &scope.tag("other"), None))
+    let (v2, _) = build("v2-web", WEB_STEPS).await;
+    // A tag built again names the new image: the old one is left with no tag.
+    let (_, untagged) = build("v3-worker", "CMD [\"/bin/sh\",\"-c\",\"exec sleep 301\"]\n").await;
+    build("v3-worker", "CMD [\"/bin/sh\",\"-c\",\"exec sleep 302\"]\n").await;
+    let (used, _) = build("v4-worker", "CMD [\"/bin/sh\",\"-c\",\"exec sleep 300\"]\n").await;
+    let user = engine
+        .start_container(&scope.spec("user", &used, None))
+        .await
+        .unwrap();
+    // Promoted: prod runs v1's image as its own v7.
+    let copy = Runtime::copy_image(&engine, &v1, &format!("berth/{prod}:v7-web"), |_| {})
         .await
         .unwrap();
 
-    engine.remove_images(&[scope.label()]).await.unwrap();
-    assert!(!engine.image_exists(&image).await.unwrap());
-    assert!(!engine.image_exists(&scope.tag("web-again")).await.unwrap());
-    assert!(engine.image_exists(&scope.tag("other")).await.unwrap());
+    Runtime::remove_app_images(&engine, &staging).await.unwrap();
+    for gone in [&v1, &v2, &untagged] {
+        assert!(!engine.image_exists(gone).await.unwrap(), "{gone} is left");
+    }
+    assert_eq!(image_id(&engine, &copy).await, web);
+    assert!(engine.image_exists(&used).await.unwrap());
 
     engine
-        .stop_and_remove(&used.id, Duration::from_secs(1))
+        .stop_and_remove(&user.id, Duration::from_secs(1))
         .await
         .unwrap();
-    engine.remove_images(&[scope.label()]).await.unwrap();
-    assert!(!engine.image_exists(&scope.tag("other")).await.unwrap());
+    Runtime::remove_app_images(&engine, &staging).await.unwrap();
+    assert!(!engine.image_exists(&used).await.unwrap());
+    assert!(engine.image_exists(&copy).await.unwrap());
+
+    Runtime::remove_app_images(&engine, &prod).await.unwrap();
+    assert!(!engine.image_exists(&copy).await.unwrap());
+    assert!(!engine.image_exists(&web).await.unwrap());
 }
 
 #[tokio::test]

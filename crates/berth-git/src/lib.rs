@@ -4,13 +4,16 @@
 //! A deploy reads the pushed commit through a [`Snapshot`] (objects still in git's
 //! quarantine included) and turns it into a Docker build context with
 //! [`Snapshot::build_context`], honouring `.dockerignore` ([`DockerIgnore`]).
+//! [`Repos::commits_between`] lists what one deployed commit has that another lacks.
 
 pub mod dockerignore;
+mod history;
 mod snapshot;
 
 use std::path::PathBuf;
 
 pub use dockerignore::{DockerIgnore, IgnoreError};
+pub use history::{CommitSummary, MAX_SUMMARY_CHARS};
 pub use snapshot::{
     BuildContext, Snapshot, MAX_READ_BYTES, MAX_TREE_DEPTH, MAX_TREE_ENTRIES, OUTSIDE_DOCKERFILE,
 };
@@ -94,11 +97,14 @@ impl Repos {
         }
     }
 
+    fn open(&self, app: &str) -> Result<git2::Repository, GitError> {
+        let path = self.path_of(app);
+        git2::Repository::open_bare(&path).map_err(|source| GitError::Open { path, source })
+    }
+
     /// The commit `reference` (e.g. `refs/heads/main`) points at, if it exists.
     pub fn branch_head(&self, app: &str, reference: &str) -> Result<Option<String>, GitError> {
-        let path = self.path_of(app);
-        let repo =
-            git2::Repository::open_bare(&path).map_err(|source| GitError::Open { path, source })?;
+        let repo = self.open(app)?;
         let head = match repo.find_reference(reference) {
             Ok(found) => found.target().map(|id| id.to_string()),
             Err(e) if e.code() == git2::ErrorCode::NotFound => None,
@@ -110,9 +116,7 @@ impl Repos {
     /// Points the repository's HEAD at `reference`, so that a clone checks
     /// out the branch that was deployed.
     pub fn point_head(&self, app: &str, reference: &str) -> Result<(), GitError> {
-        let path = self.path_of(app);
-        let repo =
-            git2::Repository::open_bare(&path).map_err(|source| GitError::Open { path, source })?;
+        let repo = self.open(app)?;
         repo.set_head(reference)?;
         Ok(())
     }
@@ -120,6 +124,14 @@ impl Repos {
     pub fn exists(&self, app: &str) -> bool {
         git2::Repository::open_bare(self.path_of(app)).is_ok()
     }
+}
+
+/// A full commit id (40 hex digits, either case).
+fn commit_id(sha: &str) -> Result<git2::Oid, GitError> {
+    if sha.len() != 40 || !sha.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(GitError::InvalidCommit(sha.to_string()));
+    }
+    Ok(git2::Oid::from_str(sha)?)
 }
 
 #[cfg(test)]

@@ -8,7 +8,7 @@ use std::process::{Command, Stdio};
 
 use git2::{ErrorCode, ObjectType, Oid, Repository, Tree, TreeEntry};
 
-use crate::{DockerIgnore, GitError, Repos};
+use crate::{commit_id, DockerIgnore, GitError, Repos};
 
 /// The name under which a Dockerfile that lies outside the build context is added to the
 /// context's tar (at its root). Like the random name the Docker client uses in that case,
@@ -93,9 +93,7 @@ impl Repos {
         commit: &str,
         quarantine: Option<&Path>,
     ) -> Result<Snapshot, GitError> {
-        if commit.len() != 40 || !commit.bytes().all(|b| b.is_ascii_hexdigit()) {
-            return Err(GitError::InvalidCommit(commit.to_string()));
-        }
+        let oid = commit_id(commit)?;
         let path = self.path_of(app);
         let repo = Repository::open_bare(&path).map_err(|source| GitError::Open {
             path: path.clone(),
@@ -116,7 +114,6 @@ impl Repos {
                 .and_then(|odb| odb.add_disk_alternate(dir))
                 .map_err(error)?;
         }
-        let oid = Oid::from_str(commit)?;
         let (tree, summary) = match repo.find_commit(oid) {
             Ok(found) => (found.tree_id(), first_line(found.message_bytes())),
             Err(e) if e.code() == ErrorCode::NotFound => {
@@ -135,7 +132,7 @@ impl Repos {
     }
 }
 
-fn first_line(message: &[u8]) -> String {
+pub(crate) fn first_line(message: &[u8]) -> String {
     let line = message.split(|&b| b == b'\n').next().unwrap_or_default();
     String::from_utf8_lossy(line).trim().to_string()
 }
@@ -674,4 +671,4 @@ fn bytes_path(bytes: &[u8]) -> Cow<'_, Path> {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

@@ -2,7 +2,7 @@
 
 use berth_core::{authorize, Action, Actor, AppName};
 use berth_docker::{ContainerSelector, Engine, Runtime};
-use berth_store::{AppRecord, StoreError};
+use berth_store::{AppRecord, AuditEntry, StoreError};
 
 use crate::audit::app_entry;
 use crate::{authorize_platform, Platform, PlatformError, Result};
@@ -189,6 +189,12 @@ impl Platform {
         volumes: bool,
     ) -> Result<AppRecord> {
         let app = self.authorize_app(actor, name, Action::DestroyApp).await?;
+        // A review app goes add-ons and all: they were made for it.
+        if self.store.review_app(app.id).await?.is_some() {
+            self.destroy_review_app(Some(actor), &app, "destroyed with apps:destroy")
+                .await?;
+            return Ok(app);
+        }
         let addons = self.addons_owned_by(&app).await?;
         if !addons.is_empty() {
             return Err(PlatformError::Conflict(format!(
@@ -220,26 +226,40 @@ impl Platform {
                 app.name
             )));
         }
+        // Its branches' review apps go before it.
+        for review in self.review_apps_of(&app).await? {
+            if let Some((review_app, _)) = self.store.app_with_role(&review.app_name, 0).await? {
+                let why = format!("its parent {} was destroyed", app.name);
+                self.destroy_review_app(Some(actor), &review_app, &why)
+                    .await?;
+            }
+        }
         let detail = if app_volumes.is_empty() {
             String::new()
         } else {
             format!("with its volumes {}", app_volumes.join(", "))
         };
-        self.store
-            .delete_app(app.id, &app_entry(actor, &app.name, "app.destroy", detail))
+        self.tear_down_app(&app, app_entry(actor, &app.name, "app.destroy", detail))
             .await?;
+        Ok(app)
+    }
+
+    /// Deletes the app's record (with `entry` in the audit trail), then
+    /// what it leaves behind: repository, containers, volumes, log.
+    pub(crate) async fn tear_down_app(&self, app: &AppRecord, entry: AuditEntry) -> Result<()> {
+        self.store.delete_app(app.id, &entry).await?;
         self.access_changed();
         // The app is gone once its record is; what is left behind of it is
         // cleaned up best effort (a repository is wiped when the name is used again).
         if let Err(error) = self.repos.remove(&app.name) {
             tracing::warn!(app = %app.name, %error, "the destroyed app's repository was not removed");
         }
-        if let Err(error) = self.remove_runtime(&app).await {
+        if let Err(error) = self.remove_runtime(app).await {
             tracing::warn!(app = %app.name, %error, "the destroyed app's containers were not all removed");
         }
         // Its engine volumes go: those of its volumes (with --volumes) and
         // any left behind by a volume destroyed halfway.
-        if let Err(error) = self.remove_app_volumes(&app).await {
+        if let Err(error) = self.remove_app_volumes(app).await {
             tracing::warn!(app = %app.name, %error, "the destroyed app's volumes were not all removed");
         }
         if let Err(error) = self.logs.remove(&app.name).await {
@@ -248,7 +268,7 @@ impl Platform {
         // Its stored samples went with its record; its live series end now.
         self.metrics.forget_app(&app.name);
         self.logs.forget_counts(&app.name);
-        Ok(app)
+        Ok(())
     }
 
     /// Containers, network and images of an app.

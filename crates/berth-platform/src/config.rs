@@ -543,7 +543,7 @@ impl Platform {
             .map_err(|e| PlatformError::Internal(format!("release config: {e}")))
     }
 
-    fn seal_config_vars(
+    pub(crate) fn seal_config_vars(
         &self,
         app: &AppRecord,
         config: &BTreeMap<String, String>,

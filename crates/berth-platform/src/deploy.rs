@@ -35,7 +35,7 @@ const LEASE_WAIT: Duration = Duration::from_secs(15 * 60);
 /// The app's lease, renewed while held. Dropping it stops the renewal, so a
 /// lease never given back expires on its own.
 pub struct AppLease {
-    held: HeldLease,
+    pub(crate) held: HeldLease,
     renewal: tokio::task::JoinHandle<()>,
 }
 
@@ -52,7 +52,7 @@ impl AppLease {
 
 /// The lease a change of an app runs under, as the change's steps see it.
 #[derive(Clone)]
-struct HeldLease {
+pub(crate) struct HeldLease {
     store: berth_store::Store,
     app_id: i64,
     holder: String,
@@ -87,7 +87,7 @@ impl HeldLease {
 tokio::task_local! {
     /// The lease of the change running in this task, set by `deploy_push` and
     /// `exclusively`, so the roll-out's steps can check it wherever they are called from.
-    static HELD_LEASE: HeldLease;
+    pub(crate) static HELD_LEASE: HeldLease;
 }
 
 /// Checks, before a step that starts containers or makes a release current,
@@ -126,8 +126,20 @@ impl RefUpdate {
     }
 }
 
-/// The commit a push deploys, if the push may deploy at all.
-pub fn deploy_target(refs: &[RefUpdate]) -> Result<&str> {
+/// What a push asks for, if the push may do anything at all.
+#[derive(Debug, PartialEq, Eq)]
+pub enum PushTarget<'a> {
+    /// main or master: the app itself deploys this commit.
+    Deploy(&'a str),
+    /// Another branch: its review app deploys it, when review apps are on.
+    Branch { branch: &'a str, commit: &'a str },
+    /// Another branch deleted: its review app goes.
+    BranchDeleted(&'a str),
+}
+
+/// What a push asks for: one branch at a time; the deploy branch is never
+/// deleted; tags are not deployed.
+pub fn push_target(refs: &[RefUpdate]) -> Result<PushTarget<'_>> {
     let refused = |message: String| Err(PlatformError::Invalid(message));
     let [update] = refs else {
         return refused(format!(
@@ -138,16 +150,43 @@ pub fn deploy_target(refs: &[RefUpdate]) -> Result<&str> {
                 .join(", ")
         ));
     };
-    if !DEPLOY_BRANCHES.contains(&update.name.as_str()) {
-        let what = update.name.strip_prefix("refs/").unwrap_or(&update.name);
-        return refused(format!(
-            "{what} is not deployed: push to main or master (git push platform HEAD:main)"
-        ));
+    let deleted = update.new == NULL_SHA;
+    if DEPLOY_BRANCHES.contains(&update.name.as_str()) {
+        if deleted {
+            return refused("the deploy branch cannot be deleted".to_string());
+        }
+        return Ok(PushTarget::Deploy(&update.new));
     }
-    if update.new == NULL_SHA {
-        return refused("the deploy branch cannot be deleted".to_string());
+    match update.name.strip_prefix("refs/heads/") {
+        Some(branch) if deleted => Ok(PushTarget::BranchDeleted(branch)),
+        Some(branch) => Ok(PushTarget::Branch {
+            branch,
+            commit: &update.new,
+        }),
+        None => refused(not_deployed(&update.name)),
     }
-    Ok(&update.new)
+}
+
+fn not_deployed(name: &str) -> String {
+    let what = name.strip_prefix("refs/").unwrap_or(name);
+    format!(
+        "{what} is not deployed: push to main or master (git push platform HEAD:main), or \
+         enable review apps on the app's pipeline to deploy branches"
+    )
+}
+
+/// What a push did.
+pub enum PushOutcome {
+    /// A release of `app` (the pushed app, or a branch's review app) runs;
+    /// its lease is held until git has moved the ref.
+    Released {
+        app: AppRecord,
+        release: Box<ReleaseRecord>,
+        lease: AppLease,
+        review_app_created: bool,
+    },
+    /// A branch was deleted, and with it its review app, if it had one.
+    BranchDeleted { review_app: Option<String> },
 }
 
 impl Platform {
@@ -162,28 +201,78 @@ impl Platform {
         refs: &[RefUpdate],
         quarantine: Option<&Path>,
         progress: &Progress,
-    ) -> Result<(ReleaseRecord, AppLease)> {
+    ) -> Result<PushOutcome> {
         let app = self.authorize_app(actor, app_name, Action::Deploy).await?;
-        let commit = deploy_target(refs)?;
-        let lease = self.lock_app(&app, progress).await?;
+        let target = push_target(refs)?;
         let started = std::time::Instant::now();
+        let (deployed_app, deployed, review_app_created) = match target {
+            PushTarget::Deploy(commit) => {
+                let deployed = self
+                    .deploy_main(actor, &app, commit, &refs[0], quarantine, progress)
+                    .await;
+                (app.name.clone(), deployed, false)
+            }
+            PushTarget::BranchDeleted(branch) => {
+                let review_app = self
+                    .destroy_review_app_of_branch(actor, &app, branch)
+                    .await?;
+                if review_app.is_none() && !self.review_apps_enabled(&app).await? {
+                    return Err(PlatformError::Invalid(not_deployed(&refs[0].name)));
+                }
+                return Ok(PushOutcome::BranchDeleted { review_app });
+            }
+            PushTarget::Branch { branch, .. } => {
+                if !self.review_apps_enabled(&app).await? {
+                    return Err(PlatformError::Invalid(not_deployed(&refs[0].name)));
+                }
+                match self
+                    .deploy_review_app(actor, &app, branch, &refs[0], quarantine, progress)
+                    .await
+                {
+                    Ok((release, lease, review, created)) => {
+                        (review.name.clone(), Ok((release, lease, review)), created)
+                    }
+                    Err(error) => (app.name.clone(), Err(error), false),
+                }
+            }
+        };
+        self.metrics
+            .deploy_finished(&deployed_app, deployed.is_ok(), started.elapsed());
+        let (release, lease, app) = deployed?;
+        Ok(PushOutcome::Released {
+            app,
+            release: Box::new(release),
+            lease,
+            review_app_created,
+        })
+    }
+
+    /// A push of main or master: the app's own deploy.
+    async fn deploy_main(
+        &self,
+        actor: &Actor,
+        app: &AppRecord,
+        commit: &str,
+        update: &RefUpdate,
+        quarantine: Option<&Path>,
+        progress: &Progress,
+    ) -> Result<(ReleaseRecord, AppLease, AppRecord)> {
+        let lease = self.lock_app(app, progress).await?;
         let deployed = HELD_LEASE
             .scope(lease.held.clone(), async {
-                self.check_branch_unmoved(&app, &refs[0])?;
+                self.check_branch_unmoved(app, update)?;
                 let release = self
-                    .deploy_commit(actor, &app, commit, quarantine, progress)
+                    .deploy_commit(actor, app, &app.name, commit, quarantine, progress)
                     .await?;
-                self.repos.point_head(&app.name, &refs[0].name)?;
+                self.repos.point_head(&app.name, &update.name)?;
                 let detail = format!("v{} from {commit}", release.version);
                 self.audit_app(actor, &app.name, "release.deploy", detail)
                     .await?;
                 Ok(release)
             })
             .await;
-        self.metrics
-            .deploy_finished(&app.name, deployed.is_ok(), started.elapsed());
         match deployed {
-            Ok(release) => Ok((release, lease)),
+            Ok(release) => Ok((release, lease, app.clone())),
             Err(error) => {
                 lease.release().await?;
                 Err(error)
@@ -206,7 +295,7 @@ impl Platform {
     }
 
     /// Takes the app's lease (waiting for another holder to finish) and keeps renewing it.
-    async fn lock_app(&self, app: &AppRecord, progress: &Progress) -> Result<AppLease> {
+    pub(crate) async fn lock_app(&self, app: &AppRecord, progress: &Progress) -> Result<AppLease> {
         let holder = self.take_deploy_lease(app, progress).await?;
         Ok(self.hold_lease(app, holder))
     }
@@ -254,7 +343,7 @@ impl Platform {
 
     /// A push that waited for another deploy may find its branch moved:
     /// deploying it would run code the branch does not hold.
-    fn check_branch_unmoved(&self, app: &AppRecord, update: &RefUpdate) -> Result<()> {
+    pub(crate) fn check_branch_unmoved(&self, app: &AppRecord, update: &RefUpdate) -> Result<()> {
         let current = self.repos.branch_head(&app.name, &update.name)?;
         if current.as_deref().unwrap_or(NULL_SHA) == update.old {
             return Ok(());
@@ -290,17 +379,20 @@ impl Platform {
         AppLease { held, renewal }
     }
 
-    async fn deploy_commit(
+    /// Builds `commit` of the repository of `repository` (the app's own, or
+    /// a review app's parent's) and rolls it out as a release of `app`.
+    pub(crate) async fn deploy_commit(
         &self,
         actor: &Actor,
         app: &AppRecord,
+        repository: &str,
         commit: &str,
         quarantine: Option<&Path>,
         progress: &Progress,
     ) -> Result<ReleaseRecord> {
         let source = ContextSource {
             repos: self.repos.clone(),
-            app: app.name.clone(),
+            app: repository.to_string(),
             commit: commit.to_string(),
             quarantine: quarantine.map(Path::to_path_buf),
         };
@@ -724,29 +816,38 @@ mod tests {
     }
 
     #[test]
-    fn only_main_or_master_deploys() {
+    fn main_or_master_deploy_and_other_branches_are_review_apps() {
         let sha = "a".repeat(40);
+        for branch in ["refs/heads/main", "refs/heads/master"] {
+            assert_eq!(
+                push_target(&[update(branch, &sha)]).unwrap(),
+                PushTarget::Deploy(&sha)
+            );
+        }
         assert_eq!(
-            deploy_target(&[update("refs/heads/main", &sha)]).unwrap(),
-            sha
+            push_target(&[update("refs/heads/feature/x", &sha)]).unwrap(),
+            PushTarget::Branch {
+                branch: "feature/x",
+                commit: &sha
+            }
         );
         assert_eq!(
-            deploy_target(&[update("refs/heads/master", &sha)]).unwrap(),
-            sha
+            push_target(&[update("refs/heads/feature", NULL_SHA)]).unwrap(),
+            PushTarget::BranchDeleted("feature")
         );
-        let feature = deploy_target(&[update("refs/heads/feature", &sha)]).unwrap_err();
-        assert_eq!(
-            feature.to_string(),
-            "heads/feature is not deployed: push to main or master (git push platform HEAD:main)"
+        let tag = push_target(&[update("refs/tags/v1", &sha)]).unwrap_err();
+        assert!(
+            tag.to_string()
+                .starts_with("tags/v1 is not deployed: push to main or master"),
+            "{tag}"
         );
-        assert!(deploy_target(&[update("refs/tags/v1", &sha)]).is_err());
-        let deletion = deploy_target(&[update("refs/heads/main", NULL_SHA)]).unwrap_err();
+        let deletion = push_target(&[update("refs/heads/main", NULL_SHA)]).unwrap_err();
         assert_eq!(deletion.to_string(), "the deploy branch cannot be deleted");
         let two = [
             update("refs/heads/main", &sha),
             update("refs/tags/v1", &sha),
         ];
-        assert!(deploy_target(&two)
+        assert!(push_target(&two)
             .unwrap_err()
             .to_string()
             .contains("one branch at a time"));

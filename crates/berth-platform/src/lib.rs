@@ -28,11 +28,13 @@ mod limits;
 pub mod logs;
 mod metrics;
 mod oneoff;
+mod pipelines;
 mod placement;
 mod progress;
 mod reconcile;
 mod recovery;
 mod release;
+mod review_apps;
 mod routes;
 mod sealed_stream;
 pub mod secrets;
@@ -62,12 +64,12 @@ pub use berth_core::AppRole;
 pub use berth_core::{Action, Actor, AppName, TokenScope};
 pub use berth_store::TlsSettings;
 pub use berth_store::{
-    AppRecord, AuditEntry, AuditEvent, Member, ReleaseRecord, ReleaseStatus, TokenRecord,
-    UserRecord,
+    AppRecord, AuditEntry, AuditEvent, Member, PipelineRecord, ReleaseRecord, ReleaseStatus,
+    ReviewAppRecord, TokenRecord, UserRecord,
 };
 pub use certs::Certificate;
 pub use config::ConfigChange;
-pub use deploy::{deploy_target, AppLease, RefUpdate};
+pub use deploy::{push_target, AppLease, PushOutcome, PushTarget, RefUpdate};
 pub use dns::DnsAnswer;
 pub use domains::{DnsRecord, Domain, DomainCheck};
 pub use drains::Drain;
@@ -76,6 +78,7 @@ pub use hosts::{ClusterSettings, Host, NewHost};
 pub use limits::ProcessLimits;
 pub use logs::{LogFilter, LogLine, LogSink, LogSource, Retention, TailEvent};
 pub use metrics::SAMPLE_EVERY as METRICS_SAMPLE_EVERY;
+pub use pipelines::{PipelineDiff, PipelineMember, PipelineView, Promotion, StageDiff};
 pub use progress::{Progress, OUTPUT_TRUNCATED_MARKER};
 pub use release::Dyno;
 use secrets::SecretKey;

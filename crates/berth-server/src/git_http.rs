@@ -21,7 +21,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use berth_core::Action;
-use berth_platform::{AppLease, PlatformError, Progress, RefUpdate, Session};
+use berth_platform::{AppLease, PlatformError, Progress, PushOutcome, RefUpdate, Session};
 use futures_util::TryStreamExt;
 use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::unix::pipe;
@@ -290,14 +290,13 @@ async fn receive_pack(
     let mut child = spawn_service(Service::ReceivePack, &path, Some(push_dir.path()))?;
     let fed = feed_request_body(&mut child, &headers, body, state.max_git_body_bytes);
     let stdout = refuse_oversized_body(&mut child, fed, state.max_git_body_bytes).await?;
-    let base = state.web_url(&app);
     tokio::spawn(async move {
         let exited = child.wait();
         tokio::pin!(exited);
         tokio::select! {
             input = read_hook_input(hook_input) => {
                 let lease = match input {
-                    Ok(input) => run_push(&state, &session, &app, &base, input, &push_dir).await,
+                    Ok(input) => run_push(&state, &session, &app, input, &push_dir).await,
                     Err(error) => {
                         tracing::warn!(%error, "cannot read the pre-receive hook's input");
                         None
@@ -528,7 +527,6 @@ async fn run_push(
     state: &AppState,
     session: &Session,
     app: &str,
-    web_url: &str,
     input: HookInput,
     dir: &PushDir,
 ) -> Option<AppLease> {
@@ -570,10 +568,32 @@ async fn run_push(
         )
         .await;
     let (status, lease) = match result {
-        Ok((release, lease)) => {
+        Ok(PushOutcome::Released {
+            app: deployed,
+            release,
+            lease,
+            review_app_created,
+        }) => {
             progress.say(&format!("-----> Released v{}", release.version));
-            progress.say(&format!("       {web_url} deployed to Berth"));
+            let url = state.web_url(&deployed.name);
+            if deployed.name == app {
+                progress.say(&format!("       {url} deployed to Berth"));
+            } else {
+                let made = if review_app_created {
+                    "created"
+                } else {
+                    "updated"
+                };
+                progress.say(&format!("       Review app {} {made}", deployed.name));
+                progress.say(&format!("       {url} deployed to Berth"));
+            }
             (0, Some(lease))
+        }
+        Ok(PushOutcome::BranchDeleted { review_app }) => {
+            if let Some(review_app) = review_app {
+                progress.say(&format!("-----> Destroyed the review app {review_app}"));
+            }
+            (0, None)
         }
         Err(error) => {
             progress.say(&format!(" !     Push rejected: {error}"));

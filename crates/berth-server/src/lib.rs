@@ -230,6 +230,10 @@ pub async fn launch(
     ));
     let metrics_sampler = tokio::spawn(sample_metrics_periodically(
         state.clone(),
+        wait_for_stop(stopped.clone()),
+    ));
+    let review_app_expiry = tokio::spawn(expire_review_apps_periodically(
+        state.clone(),
         wait_for_stop(stopped),
     ));
     on_ready();
@@ -270,6 +274,7 @@ pub async fn launch(
     backups.abort();
     audit_pruning.abort();
     metrics_sampler.abort();
+    review_app_expiry.abort();
     state.platform.close().await;
     Ok(())
 }
@@ -309,6 +314,26 @@ async fn sample_metrics_periodically(state: AppState, stop: impl Future<Output =
         }
         if let Err(error) = state.platform.sample_metrics().await {
             tracing::warn!(%error, "cannot sample the apps' metrics");
+        }
+    }
+}
+
+/// How often review apps past their time to live are looked for.
+const EXPIRE_REVIEW_APPS_EVERY: Duration = Duration::from_secs(5);
+
+async fn expire_review_apps_periodically(state: AppState, stop: impl Future<Output = ()>) {
+    tokio::pin!(stop);
+    loop {
+        tokio::select! {
+            () = &mut stop => return,
+            () = tokio::time::sleep(EXPIRE_REVIEW_APPS_EVERY) => {}
+        }
+        match state.platform.expire_review_apps().await {
+            Ok(destroyed) if !destroyed.is_empty() => {
+                tracing::info!(apps = %destroyed.join(", "), "destroyed review apps past their time to live");
+            }
+            Ok(_) => {}
+            Err(error) => tracing::warn!(%error, "cannot destroy expired review apps"),
         }
     }
 }

@@ -651,6 +651,72 @@ async fn a_registry_that_refuses_the_push_is_a_clear_error() {
     );
 }
 
+/// The id of the image named `name` on `engine`.
+async fn image_id(engine: &Engine, name: &str) -> String {
+    engine
+        .api()
+        .inspect_image(name)
+        .await
+        .unwrap_or_else(|error| panic!("inspect {name}: {error}"))
+        .id
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_copied_image_goes_through_the_registry_as_the_same_image() {
+    let (cluster, swarm, image) = swarm("bsi", 2).await;
+    let built = image_id(swarm.manager(), &image).await;
+    let mut output = Vec::new();
+    let copy = swarm
+        .copy_image(&image, "berth/shop-prod:v7-web", |line| {
+            output.push(line.to_string())
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        copy,
+        format!("{}/berth/shop-prod:v7-web", cluster.registry())
+    );
+    assert!(output.contains(&format!("Pushing {copy}")), "{output:?}");
+    assert!(swarm.image_exists(&copy).await.unwrap());
+    assert_eq!(
+        image_id(swarm.manager(), "berth/shop-prod:v7-web").await,
+        built
+    );
+    let other_host = cluster.engine(1).await;
+    other_host.pull_image(&copy, None).await.unwrap();
+    assert_eq!(image_id(&other_host, &copy).await, built);
+
+    // The source app's images go, the copy stays.
+    swarm.remove_app_images(APP).await.unwrap();
+    assert!(!swarm.image_exists(&image).await.unwrap());
+    assert_eq!(image_id(swarm.manager(), &copy).await, built);
+
+    // A manager without the source image pulls it from the registry.
+    swarm.remove_app_images("shop-prod").await.unwrap();
+    assert!(!swarm.image_exists(&built).await.unwrap());
+    let mut output = Vec::new();
+    let again = swarm
+        .copy_image(&image, "berth/shop-next:v1-web", |line| {
+            output.push(line.to_string())
+        })
+        .await
+        .unwrap();
+    assert!(output.contains(&format!("Pulling {image}")), "{output:?}");
+    assert_eq!(image_id(swarm.manager(), &again).await, built);
+
+    let missing = format!("{}/berth/{APP}:v9-web", cluster.registry());
+    let error = swarm
+        .copy_image(&missing, "berth/shop-next:v2-web", |_| {})
+        .await
+        .unwrap_err();
+    eprintln!("{error}");
+    assert!(
+        matches!(&error, DockerError::Pull { image, .. } if *image == missing),
+        "{error:?}"
+    );
+}
+
 /// Sets the availability of the node of host `index`.
 async fn set_availability(cluster: &Cluster, index: usize, availability: Availability) {
     let manager = cluster.engine(0).await;

@@ -655,6 +655,40 @@ impl Runtime for Swarm {
         Ok(reference)
     }
 
+    /// Tags the source on the manager as `tag` and as `tag`'s registry
+    /// reference, and pushes that (its layers are in the registry already).
+    /// A manager without the source image (its images were pruned) pulls
+    /// it from the registry first.
+    async fn copy_image(
+        &self,
+        image: &str,
+        tag: &str,
+        mut on_output: impl FnMut(&str) + Send,
+    ) -> Result<String, DockerError> {
+        let source = if self.manager.image_exists(image).await? {
+            image.to_string()
+        } else {
+            let source = self.registry_reference(image);
+            on_output(&format!("Pulling {source}"));
+            self.manager
+                .pull_image(&source, self.registry.credentials.as_ref())
+                .await?;
+            source
+        };
+        let reference = self.registry.reference(tag);
+        self.manager.tag_image(&source, tag).await?;
+        self.manager.tag_image(&source, &reference).await?;
+        on_output(&format!("Pushing {reference}"));
+        self.manager
+            .push_image(
+                &reference,
+                self.registry.credentials.as_ref(),
+                &mut on_output,
+            )
+            .await?;
+        Ok(reference)
+    }
+
     fn image_exists(
         &self,
         tag: &str,
@@ -670,8 +704,13 @@ impl Runtime for Swarm {
         self.manager.remove_image(self.local_tag(&reference)).await
     }
 
-    async fn remove_app_images(&self, app: &str) -> Result<(), DockerError> {
-        self.manager.remove_images(&identity::app_images(app)).await
+    /// On the manager, where images are built and copied; the platform
+    /// removes what the other hosts pulled.
+    fn remove_app_images(
+        &self,
+        app: &str,
+    ) -> impl std::future::Future<Output = Result<(), DockerError>> + Send {
+        self.manager.remove_app_images(app)
     }
 
     async fn ensure_app_network(&self, app: &str) -> Result<(), DockerError> {

@@ -7,17 +7,17 @@ use git2::{Repository, Signature, Time};
 
 use super::*;
 
-const FILE: i32 = 0o100644;
+pub(crate) const FILE: i32 = 0o100644;
 const EXEC: i32 = 0o100755;
 const LINK: i32 = 0o120000;
 const GITLINK: i32 = 0o160000;
 
 /// `(path, mode, content)` of one tree entry to write.
-type Item<'a> = (&'a str, i32, &'a [u8]);
+pub(crate) type Item<'a> = (&'a str, i32, &'a [u8]);
 
 /// Writes a tree of `(path, mode, content)` items (for a gitlink, content is the hex sha)
 /// into `repo`, nested directories included.
-fn write_tree(repo: &Repository, items: &[Item<'_>]) -> Oid {
+pub(crate) fn write_tree(repo: &Repository, items: &[Item<'_>]) -> Oid {
     let mut builder = repo.treebuilder(None).unwrap();
     let mut subdirs: BTreeMap<&str, Vec<Item<'_>>> = BTreeMap::new();
     for &(path, mode, content) in items {
@@ -49,13 +49,14 @@ fn commit(repo: &Repository, message: &str, items: &[Item<'_>]) -> String {
         .to_string()
 }
 
-struct Fixture {
-    root: tempfile::TempDir,
-    repos: Repos,
-    repo: Repository,
+/// The bare repository of the app `demo`, in a directory of its own.
+pub(crate) struct Fixture {
+    pub(crate) root: tempfile::TempDir,
+    pub(crate) repos: Repos,
+    pub(crate) repo: Repository,
 }
 
-fn fixture() -> Fixture {
+pub(crate) fn fixture() -> Fixture {
     let dir = tempfile::tempdir().unwrap();
     let repos = Repos::new(dir.path());
     let path = repos.create("demo").unwrap();

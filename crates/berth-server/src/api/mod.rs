@@ -13,6 +13,7 @@ mod extract;
 mod hosts;
 mod logs;
 mod metrics;
+mod pipelines;
 mod releases;
 mod run;
 mod terminal;
@@ -160,6 +161,19 @@ fn v1() -> Routes {
         .route("/hosts", get(hosts::list).post(hosts::add))
         .route("/hosts/{host}", delete(hosts::remove))
         .route("/hosts/{host}/drain", post(hosts::drain))
+        .route("/pipelines", get(pipelines::list).post(pipelines::create))
+        .route(
+            "/pipelines/{pipeline}",
+            get(pipelines::show).delete(pipelines::destroy),
+        )
+        .route("/pipelines/{pipeline}/apps", post(pipelines::add_app))
+        .route(
+            "/pipelines/{pipeline}/review-apps",
+            put(pipelines::enable_review_apps).delete(pipelines::disable_review_apps),
+        )
+        .route("/apps/{name}/pipeline", delete(pipelines::remove_app))
+        .route("/apps/{name}/pipeline/diff", get(pipelines::diff))
+        .route("/apps/{name}/pipeline/promote", post(pipelines::promote))
         .route("/users", get(users::list).post(users::create))
         .route("/users/{email}", delete(users::remove))
 }

@@ -189,7 +189,7 @@ async fn a_review_app_gets_its_parents_members_its_pusher_as_owner_and_expires()
     );
     assert_eq!(
         store.review_apps_of(staging.id).await.unwrap(),
-        [record.clone()]
+        std::slice::from_ref(&record)
     );
     let apps = store.pipeline_apps(shop.id).await.unwrap();
     assert_eq!(apps[0].stage, PipelineStage::Review);
