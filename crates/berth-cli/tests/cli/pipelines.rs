@@ -214,7 +214,10 @@ fn a_promotion_runs_the_same_image_with_the_targets_config() {
         .map(|commit| commit["sha"].as_str().unwrap())
         .collect();
     assert_eq!(shas, [first.as_str(), initial.as_str()]);
-    assert_eq!(target["commits"][0]["author"], "Berth Test");
+    assert_eq!(
+        target["commits"][0]["author"],
+        "Berth Test <test@example.com>"
+    );
     let text = stages.berth(&["pipelines:diff"]).ok();
     let lines: Vec<&str> = text.lines().collect();
     assert_eq!(
@@ -473,7 +476,7 @@ fn refused_pipeline_changes_change_nothing() {
     let unknown = world
         .berth_as(&stranger, &["pipelines:info", "no-such-pipeline"])
         .fails();
-    assert!(hidden.contains("not found"), "{hidden}");
+    assert!(hidden.contains("there is no pipeline named"), "{hidden}");
     assert_eq!(
         hidden.replace(pipeline, "X"),
         unknown.replace("no-such-pipeline", "X")
@@ -580,7 +583,7 @@ fn apps_leave_pipelines_and_pipelines_go_while_their_apps_stay() {
         serde_json::json!([])
     );
     let gone = stages.berth(&["pipelines:info", pipeline]).fails();
-    assert!(gone.contains("not found"), "{gone}");
+    assert!(gone.contains("there is no pipeline named"), "{gone}");
     for app in [staging, prod] {
         stages.berth(&["apps:info", "-a", app]).ok();
     }
