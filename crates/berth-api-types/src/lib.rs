@@ -1,5 +1,7 @@
 //! The wire format of `/api/v1`. Field names are part of the contract: they
 //! are what `berth … --json` prints, so they stay stable and snake_case.
+//! With the `openapi` feature (the server's) they also describe themselves
+//! as JSON schemas, from which `GET /api/v1/openapi.json` is generated.
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -15,12 +17,14 @@ pub use pipelines::{
 
 /// The body of every error response, e.g. `{"id": "not_found", "message": "…"}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ErrorBody {
     pub id: String,
     pub message: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Account {
     pub email: String,
     pub admin: bool,
@@ -28,6 +32,7 @@ pub struct Account {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct LoginRequest {
     pub email: String,
     pub password: String,
@@ -37,6 +42,7 @@ pub struct LoginRequest {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CreateTokenRequest {
     #[serde(default)]
     pub description: Option<String>,
@@ -50,6 +56,7 @@ pub struct CreateTokenRequest {
 
 /// A freshly created token: the only time its secret is shown.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CreatedToken {
     pub id: String,
     pub token: String,
@@ -57,6 +64,7 @@ pub struct CreatedToken {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Token {
     pub id: String,
     pub description: String,
@@ -68,6 +76,7 @@ pub struct Token {
 
 /// A user of the platform, as `berth users` lists them.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct User {
     pub email: String,
     /// Platform admins manage users and reach every app.
@@ -78,6 +87,7 @@ pub struct User {
 /// A host dynos run on, as `berth hosts` lists them (`GET /hosts`, platform
 /// admins only).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Host {
     pub name: String,
     /// Where berthd reaches the host's Docker engine.
@@ -95,6 +105,7 @@ pub struct Host {
 
 /// `POST /hosts`: a platform admin adds a managed host.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AddHostRequest {
     pub name: String,
     /// `tcp://HOST:PORT` of the host's Docker engine (mutual TLS).
@@ -105,6 +116,7 @@ pub struct AddHostRequest {
 
 /// `POST /users`: a platform admin creates a user, who gets a first token.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CreateUserRequest {
     pub email: String,
     #[serde(default)]
@@ -117,13 +129,17 @@ pub struct CreateUserRequest {
 /// `DELETE /users/{email}?reassign_to=EMAIL`: apps the user alone owns pass
 /// to `reassign_to`; without it such a user is not removed.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::IntoParams))]
+#[cfg_attr(feature = "openapi", into_params(parameter_in = Query))]
 pub struct RemoveUserQuery {
+    /// The user who gets the apps the removed one alone owns.
     #[serde(default)]
     pub reassign_to: Option<String>,
 }
 
 /// What removing a user did.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RemovedUser {
     pub email: String,
     /// Apps the user alone owned, now owned by the `reassign_to` user.
@@ -132,6 +148,7 @@ pub struct RemovedUser {
 
 /// Someone's role on an app, as `berth access` lists it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Member {
     pub email: String,
     /// `owner`, `admin`, `deployer` or `viewer`.
@@ -142,6 +159,7 @@ pub struct Member {
 
 /// `POST /apps/{name}/access`: give an existing user a role on the app.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AddMemberRequest {
     pub email: String,
     pub role: String,
@@ -149,6 +167,7 @@ pub struct AddMemberRequest {
 
 /// `PATCH /apps/{name}/access/{email}`: change a member's role.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct UpdateMemberRequest {
     pub role: String,
 }
@@ -156,6 +175,7 @@ pub struct UpdateMemberRequest {
 /// One line of the audit trail: who did what, when, from where. Names
 /// things (config keys, token ids), never secret values.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AuditEvent {
     /// Its place in the trail: ids grow with time; page back with `?before=ID`.
     pub id: i64,
@@ -171,6 +191,7 @@ pub struct AuditEvent {
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CreateAppRequest {
     /// A name by Heroku's rule; none picks a random friendly one.
     #[serde(default)]
@@ -181,6 +202,7 @@ pub struct CreateAppRequest {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct App {
     pub name: String,
     pub owner: String,
@@ -193,12 +215,14 @@ pub struct App {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct MaintenanceRequest {
     pub enabled: bool,
 }
 
 /// A release: `v7`, what made it, and how it went.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Release {
     pub version: i64,
     pub description: String,
@@ -216,6 +240,7 @@ pub struct Release {
 
 /// A release in full: what `releases:info` and `releases:output` show.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ReleaseDetail {
     #[serde(flatten)]
     pub release: Release,
@@ -228,6 +253,7 @@ pub struct ReleaseDetail {
 
 /// One process of an app, e.g. `web.1`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Dyno {
     pub name: String,
     #[serde(rename = "type")]
@@ -266,6 +292,7 @@ pub struct Dyno {
 /// `GET /apps/{name}/limits`: what each process type may use (none: no
 /// limit of its own).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ProcessLimits {
     #[serde(rename = "type")]
     pub process_type: String,
@@ -278,6 +305,7 @@ pub struct ProcessLimits {
 /// `PATCH /apps/{name}/limits/{type}`: `512m`, `1g`; `1.5` CPUs. What is
 /// not given stays as it is.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct LimitsUpdate {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub memory: Option<String>,
@@ -291,12 +319,14 @@ pub type ConfigUpdate = std::collections::BTreeMap<String, Option<String>>;
 /// An app's config vars after a change, and the release the change made
 /// (none before the app's first deploy).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ConfigChanged {
     pub config: std::collections::BTreeMap<String, String>,
     pub release: Option<i64>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RollbackRequest {
     /// The release to return to; none means the previous successful one.
     #[serde(default)]
@@ -306,6 +336,7 @@ pub struct RollbackRequest {
 /// Which processes `POST /apps/{name}/dynos/restart` and `…/stop` act on:
 /// every one, one type, or one dyno.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct DynoSelection {
     #[serde(default, rename = "type")]
     pub process_type: Option<String>,
@@ -315,6 +346,7 @@ pub struct DynoSelection {
 
 /// `POST /apps/{name}/dynos/run`: a one-off process of the current release.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RunRequest {
     /// Run under `/bin/sh -c`.
     pub command: String,
@@ -327,6 +359,7 @@ pub struct RunRequest {
 /// process on a terminal of this size; the session then speaks
 /// [`terminal::Frame`]s.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TerminalRunRequest {
     #[serde(flatten)]
     pub run: RunRequest,
@@ -335,6 +368,7 @@ pub struct TerminalRunRequest {
 
 /// `POST /apps/{name}/dynos/run/detached`: the one-off dyno started.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct DetachedRun {
     /// `run.4821`
     pub dyno: String,
@@ -342,6 +376,7 @@ pub struct DetachedRun {
 
 /// What a one-off process reports, one JSON object per line of the response.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum RunEvent {
     /// A line of output; `stream` is `stdout` or `stderr`.
@@ -354,6 +389,7 @@ pub enum RunEvent {
 
 /// How many processes of a type should run.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct FormationEntry {
     #[serde(rename = "type")]
     pub process_type: String,
@@ -362,6 +398,7 @@ pub struct FormationEntry {
 
 /// `PATCH /apps/{name}/formation`: Heroku's grammar, `web=2`, `worker+1`, `web-1`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ScaleRequest {
     pub changes: Vec<String>,
 }
@@ -386,6 +423,7 @@ mod tests {
 /// One line of an app's log: `GET /apps/{name}/logs` lists them, and its
 /// `tail=true` form streams them as server-sent events (`data: <json>`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct LogEntry {
     pub at: DateTime<Utc>,
     /// `app` (the app's own output) or `berth` (the platform's).
@@ -397,6 +435,7 @@ pub struct LogEntry {
 
 /// A log drain: where an app's log stream is forwarded.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Drain {
     /// `syslog://HOST:PORT`, `syslog+tls://HOST:PORT` or `https://…`.
     pub url: String,
@@ -407,12 +446,14 @@ pub struct Drain {
 
 /// `POST /apps/{name}/drains` and `DELETE /apps/{name}/drains`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct DrainRequest {
     pub url: String,
 }
 
 /// A persistent volume of an app, mounted into every dyno of one process type.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Volume {
     pub name: String,
     /// The process type whose dynos mount it.
@@ -428,6 +469,7 @@ pub struct Volume {
 
 /// `POST /apps/{name}/volumes`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CreateVolumeRequest {
     pub name: String,
     pub path: String,
@@ -437,7 +479,10 @@ pub struct CreateVolumeRequest {
 /// `DELETE /apps/{name}/volumes/{volume}?confirm=APP`: the app's name,
 /// since the volume's data goes with it.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::IntoParams))]
+#[cfg_attr(feature = "openapi", into_params(parameter_in = Query))]
 pub struct DestroyVolumeQuery {
+    /// The app's name.
     #[serde(default)]
     pub confirm: Option<String>,
 }
@@ -445,13 +490,17 @@ pub struct DestroyVolumeQuery {
 /// `DELETE /apps/{name}?volumes=true`: destroy the app's volumes with it
 /// (else an app with volumes is not destroyed).
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::IntoParams))]
+#[cfg_attr(feature = "openapi", into_params(parameter_in = Query))]
 pub struct DestroyAppQuery {
+    /// Destroy the app's volumes and their data with it.
     #[serde(default)]
     pub volumes: bool,
 }
 
 /// A custom domain of an app, with the DNS record that sends its traffic here.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Domain {
     /// Lowercase, international names in punycode.
     pub hostname: String,
@@ -466,12 +515,14 @@ pub struct Domain {
 
 /// `POST /apps/{name}/domains`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AddDomainRequest {
     pub hostname: String,
 }
 
 /// `GET /apps/{name}/domains/{hostname}`: the domain and what DNS says now.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct DomainInfo {
     #[serde(flatten)]
     pub domain: Domain,
@@ -479,6 +530,7 @@ pub struct DomainInfo {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct DnsCheck {
     /// `system`, or the address of the DNS server asked.
     pub resolver: String,
@@ -492,6 +544,7 @@ pub struct DnsCheck {
 
 /// A certificate of one of an app's domains.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Certificate {
     pub hostname: String,
     /// `acme` (automatic) or `manual`.
@@ -505,6 +558,7 @@ pub struct Certificate {
 
 /// `POST /apps/{name}/certs`: a manual certificate, PEM.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AddCertificateRequest {
     /// The chain, leaf first.
     pub certificate_pem: String,
@@ -513,6 +567,7 @@ pub struct AddCertificateRequest {
 
 /// `GET /apps/{name}/certs/auto`: automatic certificates of the app's domains.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AutoCertificates {
     /// False when the platform has no ACME directory configured.
     pub enabled: bool,
@@ -520,6 +575,7 @@ pub struct AutoCertificates {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AutoCertificate {
     pub hostname: String,
     /// `pending`, `issued`, `failing`, or `manual` (a manual certificate serves).
@@ -535,6 +591,7 @@ pub struct AutoCertificate {
 
 /// An app's HTTPS policy (`GET`/`PATCH /apps/{name}/certs/settings`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TlsSettings {
     /// Plain HTTP to a hostname with a valid certificate is redirected to HTTPS.
     pub redirect_http: bool,
@@ -544,6 +601,7 @@ pub struct TlsSettings {
 
 /// `PATCH /apps/{name}/certs/settings`: what to change.
 #[derive(Debug, Clone, Copy, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TlsSettingsChange {
     pub redirect_http: Option<bool>,
     pub hsts: Option<bool>,
@@ -552,6 +610,7 @@ pub struct TlsSettingsChange {
 /// An add-on: a database or cache provisioned for an app, and the apps it
 /// is attached to. Never its credentials (see `AddonInfo`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Addon {
     pub name: String,
     /// `postgres` or `redis`.
@@ -566,6 +625,7 @@ pub struct Addon {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AddonAttachment {
     pub app: String,
     /// The attachment's name, e.g. `DATABASE`.
@@ -577,6 +637,7 @@ pub struct AddonAttachment {
 
 /// `POST /apps/{name}/addons`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CreateAddonRequest {
     /// `postgres`, `redis`, or Heroku's `heroku-postgresql[:PLAN]`, `heroku-redis[:PLAN]`.
     pub service: String,
@@ -588,6 +649,7 @@ pub struct CreateAddonRequest {
 
 /// `POST /apps/{name}/addons/{addon}/attachments`: attach to the app in the path.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AttachAddonRequest {
     #[serde(default, rename = "as")]
     pub as_name: Option<String>,
@@ -595,13 +657,18 @@ pub struct AttachAddonRequest {
 
 /// `GET /apps/{name}/addons/{addon}?reveal=true`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::IntoParams))]
+#[cfg_attr(feature = "openapi", into_params(parameter_in = Query))]
 pub struct AddonInfoQuery {
+    /// Include the credentials: this needs the right to read the app's config
+    /// vars, and is audited.
     #[serde(default)]
     pub reveal: bool,
 }
 
 /// An add-on with its credentials when they were asked for (and may be read).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AddonInfo {
     #[serde(flatten)]
     pub addon: Addon,
@@ -610,6 +677,7 @@ pub struct AddonInfo {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AddonCredentials {
     pub url: String,
     pub username: String,
@@ -620,6 +688,7 @@ pub struct AddonCredentials {
 
 /// A backup of a Postgres add-on.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Backup {
     /// `b001`, `b002`…
     pub id: String,
@@ -631,6 +700,7 @@ pub struct Backup {
 /// `GET /apps/{name}/metrics?since=1h`: how an app behaved over a window,
 /// as `berth metrics` and the dashboard's Metrics tab show it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AppMetrics {
     pub app: String,
     pub since: DateTime<Utc>,
@@ -647,6 +717,7 @@ pub struct AppMetrics {
 
 /// The whole window's figures.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct MetricsSummary {
     pub requests: u64,
     pub requests_per_minute: f64,
@@ -663,6 +734,7 @@ pub struct MetricsSummary {
 
 /// The requests of one point's interval.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RequestPoint {
     pub at: DateTime<Utc>,
     /// 1xx (protocol upgrades) and 2xx.
@@ -677,6 +749,7 @@ pub struct RequestPoint {
 
 /// One dyno's memory and CPU over the window.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct DynoMetrics {
     /// `web.1`.
     pub dyno: String,
@@ -693,6 +766,7 @@ pub struct DynoMetrics {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct DynoPoint {
     pub at: DateTime<Utc>,
     /// Average and highest memory in use over the interval, in bytes.
@@ -704,6 +778,7 @@ pub struct DynoPoint {
 
 /// Something that happened to the app, drawn on the charts' time axis.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct MetricsEvent {
     pub at: DateTime<Utc>,
     /// `deploy` or `restart`.
@@ -714,7 +789,10 @@ pub struct MetricsEvent {
 
 /// `?since=` of the metrics routes: `1h`, `24h` or `7d` (default `1h`).
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::IntoParams))]
+#[cfg_attr(feature = "openapi", into_params(parameter_in = Query))]
 pub struct MetricsQuery {
+    /// The window: `1h` (the default), `24h` or `7d`.
     #[serde(default)]
     pub since: Option<String>,
 }

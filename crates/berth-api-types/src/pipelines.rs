@@ -8,6 +8,7 @@ use crate::Release;
 /// A pipeline and the apps in it that the reader may see, by stage in
 /// promotion order (review, development, staging, production).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Pipeline {
     pub name: String,
     pub review_apps: ReviewAppsSettings,
@@ -16,6 +17,7 @@ pub struct Pipeline {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ReviewAppsSettings {
     pub enabled: bool,
     /// Review apps without a push for this long are destroyed; none: never.
@@ -24,6 +26,7 @@ pub struct ReviewAppsSettings {
 
 /// An app of a pipeline with what it runs now.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PipelineApp {
     pub app: String,
     /// `review`, `development`, `staging` or `production`.
@@ -39,6 +42,7 @@ pub struct PipelineApp {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ReviewOf {
     pub parent: String,
     pub branch: String,
@@ -48,6 +52,7 @@ pub struct ReviewOf {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CreatePipelineRequest {
     pub name: String,
     pub app: String,
@@ -55,12 +60,14 @@ pub struct CreatePipelineRequest {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AddPipelineAppRequest {
     pub app: String,
     pub stage: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct EnableReviewAppsRequest {
     /// How long a review app lives without a push: a number and s, m, h or
     /// d (`5d`); none: until its branch is deleted.
@@ -70,12 +77,15 @@ pub struct EnableReviewAppsRequest {
 /// `GET /apps/{name}/pipeline/diff?to=APP`: which app of the next stage to
 /// compare with (every one without it).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::IntoParams))]
+#[cfg_attr(feature = "openapi", into_params(parameter_in = Query))]
 pub struct PipelineDiffQuery {
     pub to: Option<String>,
 }
 
 /// What an app runs that the apps of its pipeline's next stage lack.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PipelineDiff {
     pub app: String,
     pub stage: String,
@@ -85,6 +95,7 @@ pub struct PipelineDiff {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct DiffTarget {
     pub app: String,
     pub stage: String,
@@ -100,6 +111,7 @@ pub struct DiffTarget {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Commit {
     pub sha: String,
     pub author: String,
@@ -108,6 +120,7 @@ pub struct Commit {
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PromoteRequest {
     /// The apps to promote to, all of the next stage; none: every app of it.
     #[serde(default)]
@@ -116,6 +129,7 @@ pub struct PromoteRequest {
 
 /// A promotion: the source's release, and the release it became on each target.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Promotion {
     pub app: String,
     pub release: i64,
@@ -124,6 +138,7 @@ pub struct Promotion {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PromotedRelease {
     pub app: String,
     pub release: Release,

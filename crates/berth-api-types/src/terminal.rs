@@ -20,6 +20,7 @@ const ERROR: u8 = 3;
 
 /// A terminal's size in character cells.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TerminalSize {
     pub rows: u16,
     pub cols: u16,

@@ -1,16 +1,36 @@
 //! Who has access to an app, and the audit trails.
 
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::Json;
 use berth_api_types::{AddMemberRequest, AuditEvent, Member, UpdateMemberRequest};
 use berth_platform::{AppRole, Session};
 use serde::Deserialize;
+use utoipa::IntoParams;
 
 use super::extract::{Authenticated, JsonBody};
+use super::openapi::errors::{
+    BadRequest, Conflict, Forbidden, Invalid, NotFound, PayloadTooLarge, ServerError, Unauthorized,
+};
 use super::ApiError;
 use crate::AppState;
 
+/// Who has a role on the app.
+#[utoipa::path(
+    get,
+    path = "/api/v1/apps/{name}/access",
+    operation_id = "list_members",
+    tag = "access",
+    params(
+        ("name" = String, Path, description = "The app's name"),
+    ),
+    responses(
+        (status = 200, description = "The members", body = [Member]),
+        Unauthorized, NotFound, ServerError,
+    ),
+    security(("token" = [])),
+)]
 pub(super) async fn list(
     State(state): State<AppState>,
     Authenticated(session): Authenticated,
@@ -29,6 +49,23 @@ pub(super) async fn list(
     ))
 }
 
+/// Gives an existing user a role on the app.
+#[utoipa::path(
+    post,
+    path = "/api/v1/apps/{name}/access",
+    operation_id = "add_member",
+    tag = "access",
+    params(
+        ("name" = String, Path, description = "The app's name"),
+    ),
+    request_body = AddMemberRequest,
+    responses(
+        (status = 201, description = "The user has the role"),
+        BadRequest, Unauthorized, Forbidden, NotFound, Conflict, PayloadTooLarge, Invalid,
+        ServerError,
+    ),
+    security(("token" = [])),
+)]
 pub(super) async fn add(
     State(state): State<AppState>,
     Authenticated(session): Authenticated,
@@ -43,6 +80,24 @@ pub(super) async fn add(
     Ok(StatusCode::CREATED)
 }
 
+/// Changes a member's role.
+#[utoipa::path(
+    patch,
+    path = "/api/v1/apps/{name}/access/{email}",
+    operation_id = "update_member",
+    tag = "access",
+    params(
+        ("name" = String, Path, description = "The app's name"),
+        ("email" = String, Path, description = "The member's email"),
+    ),
+    request_body = UpdateMemberRequest,
+    responses(
+        (status = 204, description = "The member has the new role"),
+        BadRequest, Unauthorized, Forbidden, NotFound, Conflict, PayloadTooLarge, Invalid,
+        ServerError,
+    ),
+    security(("token" = [])),
+)]
 pub(super) async fn update(
     State(state): State<AppState>,
     Authenticated(session): Authenticated,
@@ -57,6 +112,22 @@ pub(super) async fn update(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// Takes a member's role away.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/apps/{name}/access/{email}",
+    operation_id = "remove_member",
+    tag = "access",
+    params(
+        ("name" = String, Path, description = "The app's name"),
+        ("email" = String, Path, description = "The member's email"),
+    ),
+    responses(
+        (status = 204, description = "The user has no role on the app"),
+        Unauthorized, Forbidden, NotFound, Conflict, ServerError,
+    ),
+    security(("token" = [])),
+)]
 pub(super) async fn remove(
     State(state): State<AppState>,
     Authenticated(session): Authenticated,
@@ -71,28 +142,62 @@ pub(super) async fn remove(
 
 /// Which page of an audit trail: without either, the whole trail (as
 /// retention keeps it); `limit` newest entries older than entry `before`.
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub(super) struct AuditPage {
+    /// At most this many entries, the newest (1 to 1000).
     limit: Option<u32>,
+    /// Only entries older than this one (an entry's `id`).
     before: Option<i64>,
 }
 
 /// The largest page of the audit trail one request gets.
 const MAX_AUDIT_PAGE: u32 = 1000;
 
+/// The app's audit trail, oldest first.
+#[utoipa::path(
+    get,
+    path = "/api/v1/apps/{name}/audit",
+    operation_id = "show_app_audit",
+    tag = "audit",
+    params(
+        ("name" = String, Path, description = "The app's name"),
+        AuditPage,
+    ),
+    responses(
+        (status = 200, description = "The trail", body = [AuditEvent]),
+        Unauthorized, NotFound, Invalid, ServerError,
+    ),
+    security(("token" = [])),
+)]
 pub(super) async fn app_audit(
     State(state): State<AppState>,
     Authenticated(session): Authenticated,
     Path(name): Path<String>,
-    Query(page): Query<AuditPage>,
+    page: Result<Query<AuditPage>, QueryRejection>,
 ) -> Result<Json<Vec<AuditEvent>>, ApiError> {
     audit_page(&state, &session, Some(&name), page).await
 }
 
+/// The whole platform's audit trail, oldest first (platform admins).
+#[utoipa::path(
+    get,
+    path = "/api/v1/audit",
+    operation_id = "show_platform_audit",
+    tag = "audit",
+    params(
+        AuditPage,
+    ),
+    responses(
+        (status = 200, description = "The trail", body = [AuditEvent]),
+        Unauthorized, Forbidden, Invalid, ServerError,
+    ),
+    security(("token" = [])),
+)]
 pub(super) async fn platform_audit(
     State(state): State<AppState>,
     Authenticated(session): Authenticated,
-    Query(page): Query<AuditPage>,
+    page: Result<Query<AuditPage>, QueryRejection>,
 ) -> Result<Json<Vec<AuditEvent>>, ApiError> {
     audit_page(&state, &session, None, page).await
 }
@@ -101,8 +206,9 @@ async fn audit_page(
     state: &AppState,
     session: &Session,
     app: Option<&str>,
-    page: AuditPage,
+    page: Result<Query<AuditPage>, QueryRejection>,
 ) -> Result<Json<Vec<AuditEvent>>, ApiError> {
+    let Query(page) = page.map_err(|rejection| ApiError::invalid(rejection.body_text()))?;
     if page
         .limit
         .is_some_and(|limit| limit == 0 || limit > MAX_AUDIT_PAGE)

@@ -3,17 +3,35 @@
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
-use berth_api_types::{Account, CreateTokenRequest, CreatedToken, LoginRequest, Token};
+use berth_api_types::{Account, CreateTokenRequest, CreatedToken, ErrorBody, LoginRequest, Token};
 use berth_core::Email;
 use berth_platform::{IssuedToken, TokenRecord, TokenScope};
 
 use super::extract::{Authenticated, JsonBody, Origin};
+use super::openapi::errors::{
+    BadRequest, Forbidden, Invalid, NotFound, PayloadTooLarge, ServerError, Throttled,
+    Unauthorized, Unavailable,
+};
 use super::ApiError;
 use crate::AppState;
 
 /// Longest token lifetime accepted (ten years): beyond it, ask for none.
 const MAX_TOKEN_LIFETIME_SECS: u64 = 10 * 365 * 24 * 3600;
 
+/// Signs in with an email and password: a new API token.
+#[utoipa::path(
+    post,
+    path = "/api/v1/login",
+    operation_id = "login",
+    tag = "account",
+    request_body = LoginRequest,
+    responses(
+        (status = 201, description = "A new API token, shown this once", body = CreatedToken),
+        BadRequest, PayloadTooLarge,
+        (status = 401, description = "Wrong email or password", body = ErrorBody),
+        Throttled, ServerError, Unavailable,
+    ),
+)]
 pub(super) async fn login(
     State(state): State<AppState>,
     Origin(origin): Origin,
@@ -37,6 +55,18 @@ pub(super) async fn login(
     Ok((StatusCode::CREATED, Json(created_token(issued))))
 }
 
+/// Signs out: revokes the token the request carries.
+#[utoipa::path(
+    post,
+    path = "/api/v1/logout",
+    operation_id = "logout",
+    tag = "account",
+    responses(
+        (status = 204, description = "The token is revoked"),
+        Unauthorized, ServerError,
+    ),
+    security(("token" = [])),
+)]
 pub(super) async fn logout(
     State(state): State<AppState>,
     Authenticated(session): Authenticated,
@@ -45,6 +75,18 @@ pub(super) async fn logout(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// The signed-in account.
+#[utoipa::path(
+    get,
+    path = "/api/v1/account",
+    operation_id = "show_account",
+    tag = "account",
+    responses(
+        (status = 200, description = "The account", body = Account),
+        Unauthorized, ServerError,
+    ),
+    security(("token" = [])),
+)]
 pub(super) async fn show(
     State(state): State<AppState>,
     Authenticated(session): Authenticated,
@@ -57,6 +99,18 @@ pub(super) async fn show(
     }))
 }
 
+/// The account's API tokens, without their secrets.
+#[utoipa::path(
+    get,
+    path = "/api/v1/tokens",
+    operation_id = "list_tokens",
+    tag = "account",
+    responses(
+        (status = 200, description = "The tokens", body = [Token]),
+        Unauthorized, Forbidden, ServerError,
+    ),
+    security(("token" = [])),
+)]
 pub(super) async fn tokens(
     State(state): State<AppState>,
     Authenticated(session): Authenticated,
@@ -65,6 +119,19 @@ pub(super) async fn tokens(
     Ok(Json(tokens.into_iter().map(token).collect()))
 }
 
+/// Creates an API token of the account.
+#[utoipa::path(
+    post,
+    path = "/api/v1/tokens",
+    operation_id = "create_token",
+    tag = "account",
+    request_body = CreateTokenRequest,
+    responses(
+        (status = 201, description = "The new token, shown this once", body = CreatedToken),
+        BadRequest, Unauthorized, Forbidden, PayloadTooLarge, Invalid, ServerError,
+    ),
+    security(("token" = [])),
+)]
 pub(super) async fn create_token(
     State(state): State<AppState>,
     Authenticated(session): Authenticated,
@@ -92,6 +159,21 @@ pub(super) async fn create_token(
     Ok((StatusCode::CREATED, Json(created_token(issued))))
 }
 
+/// Revokes one of the account's API tokens.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/tokens/{id}",
+    operation_id = "revoke_token",
+    tag = "account",
+    params(
+        ("id" = String, Path, description = "The token's id"),
+    ),
+    responses(
+        (status = 204, description = "The token is revoked"),
+        Unauthorized, Forbidden, NotFound, ServerError,
+    ),
+    security(("token" = [])),
+)]
 pub(super) async fn revoke_token(
     State(state): State<AppState>,
     Authenticated(session): Authenticated,

@@ -12,6 +12,10 @@ use berth_api_types::{
 use berth_platform::Progress;
 
 use super::extract::{Authenticated, JsonBody};
+use super::openapi::errors::{
+    AddonProviderFailed, BadRequest, Conflict, Forbidden, Invalid, NotFound, PayloadTooLarge,
+    ServerError, Unauthorized, Unavailable,
+};
 use super::ApiError;
 use crate::AppState;
 
@@ -35,6 +39,18 @@ pub(crate) fn view(addon: berth_platform::Addon) -> Addon {
     }
 }
 
+/// The add-ons of every app the caller can see.
+#[utoipa::path(
+    get,
+    path = "/api/v1/addons",
+    operation_id = "list_all_addons",
+    tag = "addons",
+    responses(
+        (status = 200, description = "The add-ons", body = [Addon]),
+        Unauthorized, ServerError,
+    ),
+    security(("token" = [])),
+)]
 pub(super) async fn list_all(
     State(state): State<AppState>,
     Authenticated(session): Authenticated,
@@ -43,6 +59,21 @@ pub(super) async fn list_all(
     Ok(Json(addons.into_iter().map(view).collect()))
 }
 
+/// The add-ons an app owns or has attached.
+#[utoipa::path(
+    get,
+    path = "/api/v1/apps/{name}/addons",
+    operation_id = "list_addons",
+    tag = "addons",
+    params(
+        ("name" = String, Path, description = "The app's name"),
+    ),
+    responses(
+        (status = 200, description = "The add-ons", body = [Addon]),
+        Unauthorized, NotFound, ServerError,
+    ),
+    security(("token" = [])),
+)]
 pub(super) async fn list(
     State(state): State<AppState>,
     Authenticated(session): Authenticated,
@@ -52,6 +83,23 @@ pub(super) async fn list(
     Ok(Json(addons.into_iter().map(view).collect()))
 }
 
+/// Provisions an add-on (a database or cache) and attaches it to the app.
+#[utoipa::path(
+    post,
+    path = "/api/v1/apps/{name}/addons",
+    operation_id = "create_addon",
+    tag = "addons",
+    params(
+        ("name" = String, Path, description = "The app's name"),
+    ),
+    request_body = CreateAddonRequest,
+    responses(
+        (status = 201, description = "The new add-on", body = Addon),
+        BadRequest, Unauthorized, Forbidden, NotFound, Conflict, PayloadTooLarge, Invalid,
+        ServerError, AddonProviderFailed, Unavailable,
+    ),
+    security(("token" = [])),
+)]
 pub(super) async fn create(
     State(state): State<AppState>,
     Authenticated(session): Authenticated,
@@ -73,6 +121,23 @@ pub(super) async fn create(
     Ok((StatusCode::CREATED, Json(view(addon))))
 }
 
+/// An add-on, with its credentials when `reveal=true` (and the caller may read them).
+#[utoipa::path(
+    get,
+    path = "/api/v1/apps/{name}/addons/{addon}",
+    operation_id = "show_addon",
+    tag = "addons",
+    params(
+        ("name" = String, Path, description = "The app's name"),
+        ("addon" = String, Path, description = "The add-on's name"),
+        AddonInfoQuery,
+    ),
+    responses(
+        (status = 200, description = "The add-on", body = AddonInfo),
+        Unauthorized, Forbidden, NotFound, Invalid, ServerError,
+    ),
+    security(("token" = [])),
+)]
 pub(super) async fn info(
     State(state): State<AppState>,
     Authenticated(session): Authenticated,
@@ -95,6 +160,22 @@ pub(super) async fn info(
     }))
 }
 
+/// Destroys an add-on and its data.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/apps/{name}/addons/{addon}",
+    operation_id = "destroy_addon",
+    tag = "addons",
+    params(
+        ("name" = String, Path, description = "The app's name"),
+        ("addon" = String, Path, description = "The add-on's name"),
+    ),
+    responses(
+        (status = 204, description = "The add-on is destroyed"),
+        Unauthorized, Forbidden, NotFound, Conflict, ServerError, AddonProviderFailed, Unavailable,
+    ),
+    security(("token" = [])),
+)]
 pub(super) async fn destroy(
     State(state): State<AppState>,
     Authenticated(session): Authenticated,
@@ -108,6 +189,24 @@ pub(super) async fn destroy(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// Attaches another app's add-on to this app: its URL becomes one of this app's config vars.
+#[utoipa::path(
+    post,
+    path = "/api/v1/apps/{name}/addons/{addon}/attachments",
+    operation_id = "attach_addon",
+    tag = "addons",
+    params(
+        ("name" = String, Path, description = "The app's name"),
+        ("addon" = String, Path, description = "The add-on's name"),
+    ),
+    request_body = AttachAddonRequest,
+    responses(
+        (status = 201, description = "The add-on with its new attachment", body = Addon),
+        BadRequest, Unauthorized, Forbidden, NotFound, Conflict, PayloadTooLarge, Invalid,
+        ServerError, AddonProviderFailed,
+    ),
+    security(("token" = [])),
+)]
 pub(super) async fn attach(
     State(state): State<AppState>,
     Authenticated(session): Authenticated,
@@ -128,6 +227,22 @@ pub(super) async fn attach(
     Ok((StatusCode::CREATED, Json(view(addon))))
 }
 
+/// Detaches an add-on from this app.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/apps/{name}/addons/{addon}/attachments",
+    operation_id = "detach_addon",
+    tag = "addons",
+    params(
+        ("name" = String, Path, description = "The app's name"),
+        ("addon" = String, Path, description = "The add-on's name"),
+    ),
+    responses(
+        (status = 204, description = "The add-on is detached"),
+        Unauthorized, Forbidden, NotFound, Invalid, ServerError, AddonProviderFailed,
+    ),
+    security(("token" = [])),
+)]
 pub(super) async fn detach(
     State(state): State<AppState>,
     Authenticated(session): Authenticated,
@@ -141,6 +256,22 @@ pub(super) async fn detach(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// Gives an add-on new credentials and the apps it is attached to its new URL.
+#[utoipa::path(
+    post,
+    path = "/api/v1/apps/{name}/addons/{addon}/rotate",
+    operation_id = "rotate_addon_credentials",
+    tag = "addons",
+    params(
+        ("name" = String, Path, description = "The app's name"),
+        ("addon" = String, Path, description = "The add-on's name"),
+    ),
+    responses(
+        (status = 204, description = "The credentials are rotated"),
+        Unauthorized, Forbidden, NotFound, ServerError, AddonProviderFailed, Unavailable,
+    ),
+    security(("token" = [])),
+)]
 pub(super) async fn rotate(
     State(state): State<AppState>,
     Authenticated(session): Authenticated,
@@ -163,6 +294,22 @@ fn backup_view(backup: berth_platform::Backup) -> Backup {
     }
 }
 
+/// The backups of a Postgres add-on.
+#[utoipa::path(
+    get,
+    path = "/api/v1/apps/{name}/addons/{addon}/backups",
+    operation_id = "list_backups",
+    tag = "addons",
+    params(
+        ("name" = String, Path, description = "The app's name"),
+        ("addon" = String, Path, description = "The add-on's name"),
+    ),
+    responses(
+        (status = 200, description = "The backups", body = [Backup]),
+        Unauthorized, NotFound, Invalid, ServerError,
+    ),
+    security(("token" = [])),
+)]
 pub(super) async fn backups(
     State(state): State<AppState>,
     Authenticated(session): Authenticated,
@@ -175,6 +322,22 @@ pub(super) async fn backups(
     Ok(Json(backups.into_iter().map(backup_view).collect()))
 }
 
+/// Captures a backup of a Postgres add-on.
+#[utoipa::path(
+    post,
+    path = "/api/v1/apps/{name}/addons/{addon}/backups",
+    operation_id = "capture_backup",
+    tag = "addons",
+    params(
+        ("name" = String, Path, description = "The app's name"),
+        ("addon" = String, Path, description = "The add-on's name"),
+    ),
+    responses(
+        (status = 201, description = "The new backup", body = Backup),
+        Unauthorized, Forbidden, NotFound, Invalid, ServerError, AddonProviderFailed, Unavailable,
+    ),
+    security(("token" = [])),
+)]
 pub(super) async fn capture(
     State(state): State<AppState>,
     Authenticated(session): Authenticated,
@@ -187,6 +350,23 @@ pub(super) async fn capture(
     Ok((StatusCode::CREATED, Json(backup_view(backup))))
 }
 
+/// Restores a Postgres add-on from one of its backups.
+#[utoipa::path(
+    post,
+    path = "/api/v1/apps/{name}/addons/{addon}/backups/{backup}/restore",
+    operation_id = "restore_backup",
+    tag = "addons",
+    params(
+        ("name" = String, Path, description = "The app's name"),
+        ("addon" = String, Path, description = "The add-on's name"),
+        ("backup" = String, Path, description = "The backup's id, e.g. `b001`"),
+    ),
+    responses(
+        (status = 204, description = "The add-on holds the backup's data"),
+        Unauthorized, Forbidden, NotFound, Invalid, ServerError, AddonProviderFailed, Unavailable,
+    ),
+    security(("token" = [])),
+)]
 pub(super) async fn restore(
     State(state): State<AppState>,
     Authenticated(session): Authenticated,

@@ -8,9 +8,25 @@ use berth_api_types::{App, CreateAppRequest, DestroyAppQuery, MaintenanceRequest
 use berth_platform::AppRecord;
 
 use super::extract::{Authenticated, JsonBody, PublicBase};
+use super::openapi::errors::{
+    AddonProviderFailed, BadRequest, Conflict, Forbidden, Invalid, NotFound, PayloadTooLarge,
+    ServerError, Unauthorized, Unavailable,
+};
 use super::ApiError;
 use crate::AppState;
 
+/// The apps the caller can see, oldest first.
+#[utoipa::path(
+    get,
+    path = "/api/v1/apps",
+    operation_id = "list_apps",
+    tag = "apps",
+    responses(
+        (status = 200, description = "The apps", body = [App]),
+        Unauthorized, ServerError,
+    ),
+    security(("token" = [])),
+)]
 pub(super) async fn list(
     State(state): State<AppState>,
     PublicBase(base): PublicBase,
@@ -24,6 +40,20 @@ pub(super) async fn list(
     ))
 }
 
+/// Creates an app, optionally set up from a `heroku.yml` (add-ons, config vars).
+#[utoipa::path(
+    post,
+    path = "/api/v1/apps",
+    operation_id = "create_app",
+    tag = "apps",
+    request_body = CreateAppRequest,
+    responses(
+        (status = 201, description = "The new app", body = App),
+        BadRequest, Unauthorized, Forbidden, Conflict, PayloadTooLarge, Invalid, ServerError,
+        AddonProviderFailed, Unavailable,
+    ),
+    security(("token" = [])),
+)]
 pub(super) async fn create(
     State(state): State<AppState>,
     PublicBase(base): PublicBase,
@@ -53,6 +83,21 @@ pub(super) async fn create(
     Ok((StatusCode::CREATED, Json(view(&state, &base, app))))
 }
 
+/// An app.
+#[utoipa::path(
+    get,
+    path = "/api/v1/apps/{name}",
+    operation_id = "show_app",
+    tag = "apps",
+    params(
+        ("name" = String, Path, description = "The app's name"),
+    ),
+    responses(
+        (status = 200, description = "The app", body = App),
+        Unauthorized, NotFound, ServerError,
+    ),
+    security(("token" = [])),
+)]
 pub(super) async fn show(
     State(state): State<AppState>,
     PublicBase(base): PublicBase,
@@ -63,6 +108,22 @@ pub(super) async fn show(
     Ok(Json(view(&state, &base, app)))
 }
 
+/// Turns maintenance mode on or off: visitors get a maintenance page.
+#[utoipa::path(
+    put,
+    path = "/api/v1/apps/{name}/maintenance",
+    operation_id = "set_maintenance",
+    tag = "apps",
+    params(
+        ("name" = String, Path, description = "The app's name"),
+    ),
+    request_body = MaintenanceRequest,
+    responses(
+        (status = 200, description = "The app", body = App),
+        BadRequest, Unauthorized, Forbidden, NotFound, PayloadTooLarge, ServerError,
+    ),
+    security(("token" = [])),
+)]
 pub(super) async fn maintenance(
     State(state): State<AppState>,
     PublicBase(base): PublicBase,
@@ -78,6 +139,22 @@ pub(super) async fn maintenance(
     Ok(Json(view(&state, &base, app)))
 }
 
+/// Destroys an app: its dynos, releases, domains and repository.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/apps/{name}",
+    operation_id = "destroy_app",
+    tag = "apps",
+    params(
+        ("name" = String, Path, description = "The app's name"),
+        DestroyAppQuery,
+    ),
+    responses(
+        (status = 200, description = "The app destroyed", body = App),
+        Unauthorized, Forbidden, NotFound, Conflict, Invalid, ServerError, Unavailable,
+    ),
+    security(("token" = [])),
+)]
 pub(super) async fn destroy(
     State(state): State<AppState>,
     PublicBase(base): PublicBase,

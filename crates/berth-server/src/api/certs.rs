@@ -9,6 +9,9 @@ use berth_api_types::{
 };
 
 use super::extract::{Authenticated, JsonBody};
+use super::openapi::errors::{
+    BadRequest, Forbidden, Invalid, NotFound, PayloadTooLarge, ServerError, Unauthorized,
+};
 use super::ApiError;
 use crate::AppState;
 
@@ -29,6 +32,21 @@ fn settings_view(settings: berth_platform::TlsSettings) -> TlsSettings {
     }
 }
 
+/// The certificates of the app's domains.
+#[utoipa::path(
+    get,
+    path = "/api/v1/apps/{name}/certs",
+    operation_id = "list_certificates",
+    tag = "certs",
+    params(
+        ("name" = String, Path, description = "The app's name"),
+    ),
+    responses(
+        (status = 200, description = "The certificates", body = [Certificate]),
+        Unauthorized, NotFound, ServerError,
+    ),
+    security(("token" = [])),
+)]
 pub(super) async fn list(
     State(state): State<AppState>,
     Authenticated(session): Authenticated,
@@ -38,6 +56,26 @@ pub(super) async fn list(
     Ok(Json(certificates.into_iter().map(view).collect()))
 }
 
+/// Adds a manual certificate (PEM) for the app's domains it names.
+#[utoipa::path(
+    post,
+    path = "/api/v1/apps/{name}/certs",
+    operation_id = "add_certificate",
+    tag = "certs",
+    params(
+        ("name" = String, Path, description = "The app's name"),
+    ),
+    request_body = AddCertificateRequest,
+    responses(
+        (
+            status = 201,
+            description = "The certificates added, one per domain",
+            body = [Certificate],
+        ),
+        BadRequest, Unauthorized, Forbidden, NotFound, PayloadTooLarge, Invalid, ServerError,
+    ),
+    security(("token" = [])),
+)]
 pub(super) async fn add(
     State(state): State<AppState>,
     Authenticated(session): Authenticated,
@@ -59,6 +97,22 @@ pub(super) async fn add(
     ))
 }
 
+/// Removes the manual certificate of a domain.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/apps/{name}/certs/{hostname}",
+    operation_id = "remove_certificate",
+    tag = "certs",
+    params(
+        ("name" = String, Path, description = "The app's name"),
+        ("hostname" = String, Path, description = "The domain"),
+    ),
+    responses(
+        (status = 204, description = "The certificate is removed"),
+        Unauthorized, Forbidden, NotFound, ServerError,
+    ),
+    security(("token" = [])),
+)]
 pub(super) async fn remove(
     State(state): State<AppState>,
     Authenticated(session): Authenticated,
@@ -71,6 +125,21 @@ pub(super) async fn remove(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// Automatic (ACME) certificates of the app's domains.
+#[utoipa::path(
+    get,
+    path = "/api/v1/apps/{name}/certs/auto",
+    operation_id = "list_auto_certificates",
+    tag = "certs",
+    params(
+        ("name" = String, Path, description = "The app's name"),
+    ),
+    responses(
+        (status = 200, description = "Their state", body = AutoCertificates),
+        Unauthorized, NotFound, ServerError,
+    ),
+    security(("token" = [])),
+)]
 pub(super) async fn auto(
     State(state): State<AppState>,
     Authenticated(session): Authenticated,
@@ -97,6 +166,21 @@ pub(super) async fn auto(
     }))
 }
 
+/// Asks for the app's automatic certificates to be issued or renewed now.
+#[utoipa::path(
+    post,
+    path = "/api/v1/apps/{name}/certs/auto/refresh",
+    operation_id = "refresh_auto_certificates",
+    tag = "certs",
+    params(
+        ("name" = String, Path, description = "The app's name"),
+    ),
+    responses(
+        (status = 202, description = "Issuance is due now"),
+        Unauthorized, Forbidden, NotFound, ServerError,
+    ),
+    security(("token" = [])),
+)]
 pub(super) async fn refresh(
     State(state): State<AppState>,
     Authenticated(session): Authenticated,
@@ -109,6 +193,21 @@ pub(super) async fn refresh(
     Ok(StatusCode::ACCEPTED)
 }
 
+/// The app's HTTPS policy.
+#[utoipa::path(
+    get,
+    path = "/api/v1/apps/{name}/certs/settings",
+    operation_id = "show_tls_settings",
+    tag = "certs",
+    params(
+        ("name" = String, Path, description = "The app's name"),
+    ),
+    responses(
+        (status = 200, description = "The policy", body = TlsSettings),
+        Unauthorized, NotFound, ServerError,
+    ),
+    security(("token" = [])),
+)]
 pub(super) async fn settings(
     State(state): State<AppState>,
     Authenticated(session): Authenticated,
@@ -118,6 +217,22 @@ pub(super) async fn settings(
     Ok(Json(settings_view(settings)))
 }
 
+/// Changes the app's HTTPS policy.
+#[utoipa::path(
+    patch,
+    path = "/api/v1/apps/{name}/certs/settings",
+    operation_id = "change_tls_settings",
+    tag = "certs",
+    params(
+        ("name" = String, Path, description = "The app's name"),
+    ),
+    request_body = TlsSettingsChange,
+    responses(
+        (status = 200, description = "The policy now", body = TlsSettings),
+        BadRequest, Unauthorized, Forbidden, NotFound, PayloadTooLarge, ServerError,
+    ),
+    security(("token" = [])),
+)]
 pub(super) async fn change_settings(
     State(state): State<AppState>,
     Authenticated(session): Authenticated,

@@ -11,10 +11,29 @@ use berth_api_types::{
 use berth_platform::Progress;
 
 use super::extract::{Authenticated, JsonBody};
+use super::openapi::errors::{
+    BadRequest, Conflict, Forbidden, Invalid, NotFound, PayloadTooLarge, ServerError, Unauthorized,
+    Unavailable,
+};
 use super::releases::release_view;
 use super::ApiError;
 use crate::AppState;
 
+/// The app's config vars.
+#[utoipa::path(
+    get,
+    path = "/api/v1/apps/{name}/config",
+    operation_id = "show_config",
+    tag = "config",
+    params(
+        ("name" = String, Path, description = "The app's name"),
+    ),
+    responses(
+        (status = 200, description = "Name to value", body = BTreeMap<String, String>),
+        Unauthorized, Forbidden, NotFound, ServerError,
+    ),
+    security(("token" = [])),
+)]
 pub(super) async fn show(
     State(state): State<AppState>,
     Authenticated(session): Authenticated,
@@ -24,6 +43,20 @@ pub(super) async fn show(
 }
 
 /// The names alone: what viewers, who may not read values, see.
+#[utoipa::path(
+    get,
+    path = "/api/v1/apps/{name}/config/names",
+    operation_id = "list_config_names",
+    tag = "config",
+    params(
+        ("name" = String, Path, description = "The app's name"),
+    ),
+    responses(
+        (status = 200, description = "The names", body = [String]),
+        Unauthorized, NotFound, ServerError,
+    ),
+    security(("token" = [])),
+)]
 pub(super) async fn names(
     State(state): State<AppState>,
     Authenticated(session): Authenticated,
@@ -34,6 +67,27 @@ pub(super) async fn names(
     ))
 }
 
+/// Sets and unsets config vars (`null` unsets); a deployed app gets a new release.
+#[utoipa::path(
+    patch,
+    path = "/api/v1/apps/{name}/config",
+    operation_id = "update_config",
+    tag = "config",
+    params(
+        ("name" = String, Path, description = "The app's name"),
+    ),
+    request_body = BTreeMap<String, Option<String>>,
+    responses(
+        (
+            status = 200,
+            description = "The config vars now, and the release made",
+            body = ConfigChanged,
+        ),
+        BadRequest, Unauthorized, Forbidden, NotFound, Conflict, PayloadTooLarge, Invalid,
+        ServerError, Unavailable,
+    ),
+    security(("token" = [])),
+)]
 pub(super) async fn update(
     State(state): State<AppState>,
     Authenticated(session): Authenticated,
@@ -51,6 +105,23 @@ pub(super) async fn update(
     }))
 }
 
+/// Rolls back to an earlier release: a new release with its image and config.
+#[utoipa::path(
+    post,
+    path = "/api/v1/apps/{name}/rollback",
+    operation_id = "rollback",
+    tag = "releases",
+    params(
+        ("name" = String, Path, description = "The app's name"),
+    ),
+    request_body = RollbackRequest,
+    responses(
+        (status = 200, description = "The new release", body = Release),
+        BadRequest, Unauthorized, Forbidden, NotFound, Conflict, PayloadTooLarge, Invalid,
+        ServerError, Unavailable,
+    ),
+    security(("token" = [])),
+)]
 pub(super) async fn rollback(
     State(state): State<AppState>,
     Authenticated(session): Authenticated,
@@ -65,6 +136,21 @@ pub(super) async fn rollback(
     Ok(Json(release_view(release, true)))
 }
 
+/// How many processes of each type should run.
+#[utoipa::path(
+    get,
+    path = "/api/v1/apps/{name}/formation",
+    operation_id = "show_formation",
+    tag = "dynos",
+    params(
+        ("name" = String, Path, description = "The app's name"),
+    ),
+    responses(
+        (status = 200, description = "The formation", body = [FormationEntry]),
+        Unauthorized, NotFound, ServerError,
+    ),
+    security(("token" = [])),
+)]
 pub(super) async fn formation(
     State(state): State<AppState>,
     Authenticated(session): Authenticated,
@@ -74,6 +160,23 @@ pub(super) async fn formation(
     Ok(Json(entries(formation)))
 }
 
+/// Scales process types: `web=2`, `worker+1`, `web-1`.
+#[utoipa::path(
+    patch,
+    path = "/api/v1/apps/{name}/formation",
+    operation_id = "scale",
+    tag = "dynos",
+    params(
+        ("name" = String, Path, description = "The app's name"),
+    ),
+    request_body = ScaleRequest,
+    responses(
+        (status = 200, description = "The formation now", body = [FormationEntry]),
+        BadRequest, Unauthorized, Forbidden, NotFound, Conflict, PayloadTooLarge, Invalid,
+        ServerError, Unavailable,
+    ),
+    security(("token" = [])),
+)]
 pub(super) async fn scale(
     State(state): State<AppState>,
     Authenticated(session): Authenticated,
@@ -87,6 +190,23 @@ pub(super) async fn scale(
     Ok(Json(entries(formation)))
 }
 
+/// Restarts every dyno, those of one type, or one.
+#[utoipa::path(
+    post,
+    path = "/api/v1/apps/{name}/dynos/restart",
+    operation_id = "restart_dynos",
+    tag = "dynos",
+    params(
+        ("name" = String, Path, description = "The app's name"),
+    ),
+    request_body = DynoSelection,
+    responses(
+        (status = 200, description = "The dynos restarted", body = [String]),
+        BadRequest, Unauthorized, Forbidden, NotFound, PayloadTooLarge, Invalid, ServerError,
+        Unavailable,
+    ),
+    security(("token" = [])),
+)]
 pub(super) async fn restart(
     State(state): State<AppState>,
     Authenticated(session): Authenticated,
@@ -105,6 +225,24 @@ pub(super) async fn restart(
     Ok(Json(restarted))
 }
 
+/// Stops one dyno, or every dyno of a type, and starts replacements, as Heroku does: the
+/// formation does not change.
+#[utoipa::path(
+    post,
+    path = "/api/v1/apps/{name}/dynos/stop",
+    operation_id = "stop_dynos",
+    tag = "dynos",
+    params(
+        ("name" = String, Path, description = "The app's name"),
+    ),
+    request_body = DynoSelection,
+    responses(
+        (status = 200, description = "The dynos replaced", body = [String]),
+        BadRequest, Unauthorized, Forbidden, NotFound, PayloadTooLarge, Invalid, ServerError,
+        Unavailable,
+    ),
+    security(("token" = [])),
+)]
 pub(super) async fn stop(
     State(state): State<AppState>,
     Authenticated(session): Authenticated,
@@ -138,6 +276,21 @@ fn entries(formation: Vec<(String, i64)>) -> Vec<FormationEntry> {
         .collect()
 }
 
+/// What each process type may use.
+#[utoipa::path(
+    get,
+    path = "/api/v1/apps/{name}/limits",
+    operation_id = "show_limits",
+    tag = "dynos",
+    params(
+        ("name" = String, Path, description = "The app's name"),
+    ),
+    responses(
+        (status = 200, description = "The limits", body = [ProcessLimits]),
+        Unauthorized, NotFound, ServerError,
+    ),
+    security(("token" = [])),
+)]
 pub(super) async fn limits(
     State(state): State<AppState>,
     Authenticated(session): Authenticated,
@@ -147,6 +300,24 @@ pub(super) async fn limits(
     Ok(Json(limits_view(limits)))
 }
 
+/// Sets a process type's memory and CPU limits; its dynos restart with them.
+#[utoipa::path(
+    patch,
+    path = "/api/v1/apps/{name}/limits/{process_type}",
+    operation_id = "set_limits",
+    tag = "dynos",
+    params(
+        ("name" = String, Path, description = "The app's name"),
+        ("process_type" = String, Path, description = "The process type, e.g. `web`"),
+    ),
+    request_body = LimitsUpdate,
+    responses(
+        (status = 200, description = "The limits now", body = [ProcessLimits]),
+        BadRequest, Unauthorized, Forbidden, NotFound, Conflict, PayloadTooLarge, Invalid,
+        ServerError, Unavailable,
+    ),
+    security(("token" = [])),
+)]
 pub(super) async fn set_limits(
     State(state): State<AppState>,
     Authenticated(session): Authenticated,

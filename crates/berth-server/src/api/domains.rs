@@ -7,6 +7,9 @@ use berth_api_types::{AddDomainRequest, DnsCheck, Domain, DomainInfo};
 use berth_platform::DnsRecord;
 
 use super::extract::{Authenticated, JsonBody};
+use super::openapi::errors::{
+    BadRequest, Conflict, Forbidden, Invalid, NotFound, PayloadTooLarge, ServerError, Unauthorized,
+};
 use super::ApiError;
 use crate::AppState;
 
@@ -25,6 +28,21 @@ fn view(domain: berth_platform::Domain) -> Domain {
     }
 }
 
+/// The app's custom domains.
+#[utoipa::path(
+    get,
+    path = "/api/v1/apps/{name}/domains",
+    operation_id = "list_domains",
+    tag = "domains",
+    params(
+        ("name" = String, Path, description = "The app's name"),
+    ),
+    responses(
+        (status = 200, description = "The domains", body = [Domain]),
+        Unauthorized, NotFound, ServerError,
+    ),
+    security(("token" = [])),
+)]
 pub(super) async fn list(
     State(state): State<AppState>,
     Authenticated(session): Authenticated,
@@ -34,6 +52,23 @@ pub(super) async fn list(
     Ok(Json(domains.into_iter().map(view).collect()))
 }
 
+/// Adds a custom domain, with the DNS record to point it here.
+#[utoipa::path(
+    post,
+    path = "/api/v1/apps/{name}/domains",
+    operation_id = "add_domain",
+    tag = "domains",
+    params(
+        ("name" = String, Path, description = "The app's name"),
+    ),
+    request_body = AddDomainRequest,
+    responses(
+        (status = 201, description = "The domain", body = Domain),
+        BadRequest, Unauthorized, Forbidden, NotFound, Conflict, PayloadTooLarge, Invalid,
+        ServerError,
+    ),
+    security(("token" = [])),
+)]
 pub(super) async fn add(
     State(state): State<AppState>,
     Authenticated(session): Authenticated,
@@ -47,6 +82,22 @@ pub(super) async fn add(
     Ok((StatusCode::CREATED, Json(view(domain))))
 }
 
+/// A custom domain, and what DNS says of it now.
+#[utoipa::path(
+    get,
+    path = "/api/v1/apps/{name}/domains/{hostname}",
+    operation_id = "show_domain",
+    tag = "domains",
+    params(
+        ("name" = String, Path, description = "The app's name"),
+        ("hostname" = String, Path, description = "The domain"),
+    ),
+    responses(
+        (status = 200, description = "The domain and its DNS check", body = DomainInfo),
+        Unauthorized, NotFound, ServerError,
+    ),
+    security(("token" = [])),
+)]
 pub(super) async fn info(
     State(state): State<AppState>,
     Authenticated(session): Authenticated,
@@ -73,6 +124,22 @@ pub(super) async fn info(
     }))
 }
 
+/// Removes a custom domain.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/apps/{name}/domains/{hostname}",
+    operation_id = "remove_domain",
+    tag = "domains",
+    params(
+        ("name" = String, Path, description = "The app's name"),
+        ("hostname" = String, Path, description = "The domain"),
+    ),
+    responses(
+        (status = 204, description = "The domain is removed"),
+        Unauthorized, Forbidden, NotFound, ServerError,
+    ),
+    security(("token" = [])),
+)]
 pub(super) async fn remove(
     State(state): State<AppState>,
     Authenticated(session): Authenticated,

@@ -7,9 +7,25 @@ use berth_api_types::{AddHostRequest, Host};
 use berth_platform::NewHost;
 
 use super::extract::{Authenticated, JsonBody};
+use super::openapi::errors::{
+    BadRequest, Conflict, Forbidden, Invalid, NotFound, PayloadTooLarge, ServerError, Unauthorized,
+    Unavailable,
+};
 use super::ApiError;
 use crate::AppState;
 
+/// The hosts dynos run on (platform admins).
+#[utoipa::path(
+    get,
+    path = "/api/v1/hosts",
+    operation_id = "list_hosts",
+    tag = "hosts",
+    responses(
+        (status = 200, description = "The hosts", body = [Host]),
+        Unauthorized, Forbidden, ServerError,
+    ),
+    security(("token" = [])),
+)]
 pub(super) async fn list(
     State(state): State<AppState>,
     Authenticated(session): Authenticated,
@@ -18,6 +34,20 @@ pub(super) async fn list(
     Ok(Json(hosts.into_iter().map(wire).collect()))
 }
 
+/// Adds a managed host by its Docker engine's address (platform admins).
+#[utoipa::path(
+    post,
+    path = "/api/v1/hosts",
+    operation_id = "add_host",
+    tag = "hosts",
+    request_body = AddHostRequest,
+    responses(
+        (status = 201, description = "The host", body = Host),
+        BadRequest, Unauthorized, Forbidden, Conflict, PayloadTooLarge, Invalid, ServerError,
+        Unavailable,
+    ),
+    security(("token" = [])),
+)]
 pub(super) async fn add(
     State(state): State<AppState>,
     Authenticated(session): Authenticated,
@@ -37,6 +67,21 @@ pub(super) async fn add(
     Ok((StatusCode::CREATED, Json(wire(host))))
 }
 
+/// Moves a host's dynos elsewhere and stops it taking new ones (platform admins).
+#[utoipa::path(
+    post,
+    path = "/api/v1/hosts/{host}/drain",
+    operation_id = "drain_host",
+    tag = "hosts",
+    params(
+        ("host" = String, Path, description = "The host's name"),
+    ),
+    responses(
+        (status = 200, description = "The host", body = Host),
+        Unauthorized, Forbidden, NotFound, Conflict, ServerError, Unavailable,
+    ),
+    security(("token" = [])),
+)]
 pub(super) async fn drain(
     State(state): State<AppState>,
     Authenticated(session): Authenticated,
@@ -46,6 +91,21 @@ pub(super) async fn drain(
     Ok(Json(wire(host)))
 }
 
+/// Removes a drained host (platform admins).
+#[utoipa::path(
+    delete,
+    path = "/api/v1/hosts/{host}",
+    operation_id = "remove_host",
+    tag = "hosts",
+    params(
+        ("host" = String, Path, description = "The host's name"),
+    ),
+    responses(
+        (status = 204, description = "The host is removed"),
+        Unauthorized, Forbidden, NotFound, Conflict, ServerError, Unavailable,
+    ),
+    security(("token" = [])),
+)]
 pub(super) async fn remove(
     State(state): State<AppState>,
     Authenticated(session): Authenticated,

@@ -13,8 +13,10 @@ use berth_api_types::LogEntry;
 use berth_platform::{Action, LogFilter, LogLine, LogSource, TailEvent};
 use futures_util::StreamExt;
 use serde::Deserialize;
+use utoipa::IntoParams;
 
 use super::extract::Authenticated;
+use super::openapi::errors::{Invalid, NotFound, ServerError, Unauthorized};
 use super::ApiError;
 use crate::AppState;
 
@@ -23,13 +25,19 @@ const DEFAULT_LINES: usize = 100;
 /// A comment on an idle tail, so proxies and clients know it is alive.
 const KEEP_ALIVE: Duration = Duration::from_secs(15);
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub(super) struct LogQuery {
+    /// How many of the newest lines (default 100).
     lines: Option<usize>,
+    /// Only this process type's lines, e.g. `web`.
     #[serde(rename = "type")]
     process_type: Option<String>,
+    /// Only this dyno's lines, e.g. `web.1` or `router`.
     dyno: Option<String>,
+    /// Only `app` or only `berth` lines.
     source: Option<String>,
+    /// Go on with new lines as they come, as server-sent events.
     #[serde(default)]
     tail: bool,
 }
@@ -60,6 +68,27 @@ fn entry(line: &LogLine) -> LogEntry {
     }
 }
 
+/// The app's newest log lines; with `tail=true`, those and then new ones live.
+#[utoipa::path(
+    get,
+    path = "/api/v1/apps/{name}/logs",
+    operation_id = "show_logs",
+    tag = "logs",
+    params(
+        ("name" = String, Path, description = "The app's name"),
+        LogQuery,
+    ),
+    responses(
+        (
+            status = 200,
+            description = "The lines, oldest first; with `tail=true` a stream of server-sent \
+                           events, each one's `data` a log entry as JSON",
+            content(([LogEntry] = "application/json"), (String = "text/event-stream")),
+        ),
+        Unauthorized, NotFound, Invalid, ServerError,
+    ),
+    security(("token" = [])),
+)]
 pub(super) async fn show(
     State(state): State<AppState>,
     Authenticated(session): Authenticated,

@@ -11,6 +11,7 @@ use berth_api_types::{AppMetrics, MetricsQuery};
 use berth_core::MetricsWindow;
 
 use super::extract::{Authenticated, Origin};
+use super::openapi::errors::{Invalid, NotFound, ServerError, Unauthorized};
 use super::ApiError;
 use crate::AppState;
 
@@ -54,6 +55,22 @@ pub(crate) async fn prometheus(
     Ok(([(CONTENT_TYPE, OPENMETRICS)], text).into_response())
 }
 
+/// How the app behaved over a window: requests, response times, memory and CPU.
+#[utoipa::path(
+    get,
+    path = "/api/v1/apps/{name}/metrics",
+    operation_id = "show_app_metrics",
+    tag = "metrics",
+    params(
+        ("name" = String, Path, description = "The app's name"),
+        MetricsQuery,
+    ),
+    responses(
+        (status = 200, description = "The metrics", body = AppMetrics),
+        Unauthorized, NotFound, Invalid, ServerError,
+    ),
+    security(("token" = [])),
+)]
 pub(super) async fn app_metrics(
     State(state): State<AppState>,
     Authenticated(session): Authenticated,

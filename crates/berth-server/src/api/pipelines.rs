@@ -12,6 +12,10 @@ use berth_api_types::{
 use berth_platform::{PipelineMember, PipelineView, Progress};
 
 use super::extract::{Authenticated, JsonBody};
+use super::openapi::errors::{
+    BadRequest, Conflict, Forbidden, Invalid, NotFound, PayloadTooLarge, ServerError, Unauthorized,
+    Unavailable,
+};
 use super::releases::release_view;
 use super::ApiError;
 use crate::AppState;
@@ -58,6 +62,17 @@ fn member_view(state: &AppState, member: PipelineMember) -> PipelineApp {
     }
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/pipelines",
+    operation_id = "list_pipelines",
+    tag = "pipelines",
+    responses(
+        (status = 200, description = "The pipelines the caller can see", body = [Pipeline]),
+        Unauthorized, ServerError,
+    ),
+    security(("token" = [])),
+)]
 pub(super) async fn list(
     State(state): State<AppState>,
     Authenticated(session): Authenticated,
@@ -71,6 +86,18 @@ pub(super) async fn list(
     ))
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/pipelines",
+    operation_id = "create_pipeline",
+    tag = "pipelines",
+    request_body = CreatePipelineRequest,
+    responses(
+        (status = 201, description = "The pipeline", body = Pipeline),
+        BadRequest, Unauthorized, Forbidden, NotFound, Conflict, PayloadTooLarge, Invalid, ServerError,
+    ),
+    security(("token" = [])),
+)]
 pub(super) async fn create(
     State(state): State<AppState>,
     Authenticated(session): Authenticated,
@@ -83,6 +110,20 @@ pub(super) async fn create(
     Ok((StatusCode::CREATED, Json(pipeline_view(&state, view))))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/pipelines/{pipeline}",
+    operation_id = "show_pipeline",
+    tag = "pipelines",
+    params(
+        ("pipeline" = String, Path, description = "The pipeline's name"),
+    ),
+    responses(
+        (status = 200, description = "The pipeline", body = Pipeline),
+        Unauthorized, NotFound, ServerError,
+    ),
+    security(("token" = [])),
+)]
 pub(super) async fn show(
     State(state): State<AppState>,
     Authenticated(session): Authenticated,
@@ -92,6 +133,20 @@ pub(super) async fn show(
     Ok(Json(pipeline_view(&state, view)))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/api/v1/pipelines/{pipeline}",
+    operation_id = "destroy_pipeline",
+    tag = "pipelines",
+    params(
+        ("pipeline" = String, Path, description = "The pipeline's name"),
+    ),
+    responses(
+        (status = 200, description = "The pipeline as it was; its review apps are destroyed, its other apps stay", body = Pipeline),
+        Unauthorized, Forbidden, NotFound, ServerError, Unavailable,
+    ),
+    security(("token" = [])),
+)]
 pub(super) async fn destroy(
     State(state): State<AppState>,
     Authenticated(session): Authenticated,
@@ -104,6 +159,21 @@ pub(super) async fn destroy(
     Ok(Json(pipeline_view(&state, view)))
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/pipelines/{pipeline}/apps",
+    operation_id = "add_pipeline_app",
+    tag = "pipelines",
+    params(
+        ("pipeline" = String, Path, description = "The pipeline's name"),
+    ),
+    request_body = AddPipelineAppRequest,
+    responses(
+        (status = 200, description = "The pipeline with the app", body = Pipeline),
+        BadRequest, Unauthorized, Forbidden, NotFound, Conflict, PayloadTooLarge, Invalid, ServerError,
+    ),
+    security(("token" = [])),
+)]
 pub(super) async fn add_app(
     State(state): State<AppState>,
     Authenticated(session): Authenticated,
@@ -117,6 +187,20 @@ pub(super) async fn add_app(
     Ok(Json(pipeline_view(&state, view)))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/api/v1/apps/{name}/pipeline",
+    operation_id = "remove_pipeline_app",
+    tag = "pipelines",
+    params(
+        ("name" = String, Path, description = "The app's name"),
+    ),
+    responses(
+        (status = 200, description = "The pipeline the app left", body = Pipeline),
+        Unauthorized, Forbidden, NotFound, Invalid, ServerError,
+    ),
+    security(("token" = [])),
+)]
 pub(super) async fn remove_app(
     State(state): State<AppState>,
     Authenticated(session): Authenticated,
@@ -129,6 +213,21 @@ pub(super) async fn remove_app(
     Ok(Json(pipeline_view(&state, view)))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/apps/{name}/pipeline/diff",
+    operation_id = "pipeline_diff",
+    tag = "pipelines",
+    params(
+        ("name" = String, Path, description = "The app's name"),
+        PipelineDiffQuery,
+    ),
+    responses(
+        (status = 200, description = "The commits the app runs that the next stage lacks", body = PipelineDiff),
+        BadRequest, Unauthorized, Forbidden, NotFound, Invalid, ServerError,
+    ),
+    security(("token" = [])),
+)]
 pub(super) async fn diff(
     State(state): State<AppState>,
     Authenticated(session): Authenticated,
@@ -176,6 +275,21 @@ pub(super) async fn diff(
     }))
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/apps/{name}/pipeline/promote",
+    operation_id = "promote",
+    tag = "pipelines",
+    params(
+        ("name" = String, Path, description = "The app's name"),
+    ),
+    request_body = PromoteRequest,
+    responses(
+        (status = 200, description = "The release the app runs, and the release it became on each app of the next stage", body = Promotion),
+        BadRequest, Unauthorized, Forbidden, NotFound, Conflict, PayloadTooLarge, Invalid, ServerError, Unavailable,
+    ),
+    security(("token" = [])),
+)]
 pub(super) async fn promote(
     State(state): State<AppState>,
     Authenticated(session): Authenticated,
@@ -202,6 +316,21 @@ pub(super) async fn promote(
     }))
 }
 
+#[utoipa::path(
+    put,
+    path = "/api/v1/pipelines/{pipeline}/review-apps",
+    operation_id = "enable_review_apps",
+    tag = "pipelines",
+    params(
+        ("pipeline" = String, Path, description = "The pipeline's name"),
+    ),
+    request_body = EnableReviewAppsRequest,
+    responses(
+        (status = 200, description = "The pipeline, review apps on", body = Pipeline),
+        BadRequest, Unauthorized, Forbidden, NotFound, PayloadTooLarge, Invalid, ServerError,
+    ),
+    security(("token" = [])),
+)]
 pub(super) async fn enable_review_apps(
     State(state): State<AppState>,
     Authenticated(session): Authenticated,
@@ -215,6 +344,20 @@ pub(super) async fn enable_review_apps(
     Ok(Json(pipeline_view(&state, view)))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/api/v1/pipelines/{pipeline}/review-apps",
+    operation_id = "disable_review_apps",
+    tag = "pipelines",
+    params(
+        ("pipeline" = String, Path, description = "The pipeline's name"),
+    ),
+    responses(
+        (status = 200, description = "The pipeline, review apps off", body = Pipeline),
+        Unauthorized, Forbidden, NotFound, Invalid, ServerError,
+    ),
+    security(("token" = [])),
+)]
 pub(super) async fn disable_review_apps(
     State(state): State<AppState>,
     Authenticated(session): Authenticated,

@@ -6,9 +6,25 @@ use berth_api_types::{Dyno, Release, ReleaseDetail};
 use berth_platform::ReleaseRecord;
 
 use super::extract::Authenticated;
+use super::openapi::errors::{Invalid, NotFound, ServerError, Unauthorized, Unavailable};
 use super::ApiError;
 use crate::AppState;
 
+/// The app's releases, oldest first.
+#[utoipa::path(
+    get,
+    path = "/api/v1/apps/{name}/releases",
+    operation_id = "list_releases",
+    tag = "releases",
+    params(
+        ("name" = String, Path, description = "The app's name"),
+    ),
+    responses(
+        (status = 200, description = "The releases", body = [Release]),
+        Unauthorized, NotFound, ServerError,
+    ),
+    security(("token" = [])),
+)]
 pub(super) async fn list(
     State(state): State<AppState>,
     Authenticated(session): Authenticated,
@@ -27,6 +43,22 @@ pub(super) async fn list(
     ))
 }
 
+/// A release in full, with its build and release-phase output.
+#[utoipa::path(
+    get,
+    path = "/api/v1/apps/{name}/releases/{version}",
+    operation_id = "show_release",
+    tag = "releases",
+    params(
+        ("name" = String, Path, description = "The app's name"),
+        ("version" = String, Path, description = "`v7`, `7`, or `current`"),
+    ),
+    responses(
+        (status = 200, description = "The release", body = ReleaseDetail),
+        Unauthorized, NotFound, Invalid, ServerError,
+    ),
+    security(("token" = [])),
+)]
 pub(super) async fn show(
     State(state): State<AppState>,
     Authenticated(session): Authenticated,
@@ -72,6 +104,21 @@ pub(super) fn release_view(release: ReleaseRecord, current: bool) -> Release {
     }
 }
 
+/// The app's dynos and how they are doing.
+#[utoipa::path(
+    get,
+    path = "/api/v1/apps/{name}/dynos",
+    operation_id = "list_dynos",
+    tag = "dynos",
+    params(
+        ("name" = String, Path, description = "The app's name"),
+    ),
+    responses(
+        (status = 200, description = "The dynos", body = [Dyno]),
+        Unauthorized, NotFound, ServerError, Unavailable,
+    ),
+    security(("token" = [])),
+)]
 pub(super) async fn dynos(
     State(state): State<AppState>,
     Authenticated(session): Authenticated,

@@ -17,6 +17,10 @@ use futures_util::StreamExt;
 use tokio::sync::mpsc;
 
 use super::extract::{Authenticated, JsonBody};
+use super::openapi::errors::{
+    BadRequest, Forbidden, Invalid, NotFound, PayloadTooLarge, ServerError, Unauthorized,
+    Unavailable,
+};
 use super::ApiError;
 use crate::AppState;
 
@@ -25,6 +29,30 @@ enum Message {
     Failed(PlatformError),
 }
 
+/// Runs a one-off process of the current release; its output streams back. A client that goes
+/// away stops it.
+#[utoipa::path(
+    post,
+    path = "/api/v1/apps/{name}/dynos/run",
+    operation_id = "run",
+    tag = "dynos",
+    params(
+        ("name" = String, Path, description = "The app's name"),
+    ),
+    request_body = RunRequest,
+    responses(
+        (
+            status = 200,
+            description = "One `RunEvent` a line as the process runs, the last its exit (or an \
+                           error)",
+            body = RunEvent,
+            content_type = "application/x-ndjson",
+        ),
+        BadRequest, Unauthorized, Forbidden, NotFound, PayloadTooLarge, Invalid, ServerError,
+        Unavailable,
+    ),
+    security(("token" = [])),
+)]
 pub(super) async fn run(
     State(state): State<AppState>,
     Authenticated(session): Authenticated,
@@ -91,6 +119,23 @@ pub(super) async fn run(
         .into_response())
 }
 
+/// Starts a one-off process of the current release in the background.
+#[utoipa::path(
+    post,
+    path = "/api/v1/apps/{name}/dynos/run/detached",
+    operation_id = "run_detached",
+    tag = "dynos",
+    params(
+        ("name" = String, Path, description = "The app's name"),
+    ),
+    request_body = RunRequest,
+    responses(
+        (status = 201, description = "The one-off dyno started", body = DetachedRun),
+        BadRequest, Unauthorized, Forbidden, NotFound, PayloadTooLarge, Invalid, ServerError,
+        Unavailable,
+    ),
+    security(("token" = [])),
+)]
 pub(super) async fn run_detached(
     State(state): State<AppState>,
     Authenticated(session): Authenticated,

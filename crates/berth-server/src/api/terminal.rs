@@ -10,7 +10,7 @@ use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use berth_api_types::terminal::{Frame, UPGRADE_PROTOCOL};
-use berth_api_types::TerminalRunRequest;
+use berth_api_types::{ErrorBody, TerminalRunRequest};
 use berth_docker::TerminalSession;
 use berth_platform::Action;
 use futures_util::StreamExt;
@@ -19,6 +19,10 @@ use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 use super::extract::{Authenticated, JsonBody};
+use super::openapi::errors::{
+    BadRequest, Forbidden, Invalid, NotFound, PayloadTooLarge, ServerError, Unauthorized,
+    Unavailable,
+};
 use super::ApiError;
 use crate::AppState;
 
@@ -41,6 +45,30 @@ impl<S: Send + Sync> FromRequestParts<S> for TerminalUpgrade {
     }
 }
 
+/// Runs a one-off process on a terminal: the connection upgrades to `berth-run`, whose frames
+/// carry keystrokes, window sizes, output and, last, the exit code.
+#[utoipa::path(
+    post,
+    path = "/api/v1/apps/{name}/dynos/run/tty",
+    operation_id = "run_on_terminal",
+    tag = "dynos",
+    params(
+        ("name" = String, Path, description = "The app's name"),
+        ("Upgrade" = String, Header, description = "`berth-run`, with `Connection: upgrade`"),
+    ),
+    request_body = TerminalRunRequest,
+    responses(
+        (status = 101, description = "The connection speaks `berth-run` frames from here on"),
+        BadRequest, Unauthorized, Forbidden, NotFound, PayloadTooLarge, Invalid,
+        (
+            status = 426,
+            description = "The request did not ask for `Upgrade: berth-run`",
+            body = ErrorBody,
+        ),
+        ServerError, Unavailable,
+    ),
+    security(("token" = [])),
+)]
 pub(super) async fn run(
     State(state): State<AppState>,
     Authenticated(session): Authenticated,

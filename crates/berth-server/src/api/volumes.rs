@@ -7,6 +7,10 @@ use axum::Json;
 use berth_api_types::{CreateVolumeRequest, DestroyVolumeQuery, Volume};
 
 use super::extract::{Authenticated, JsonBody};
+use super::openapi::errors::{
+    BadRequest, Conflict, Forbidden, Invalid, NotFound, PayloadTooLarge, ServerError, Unauthorized,
+    Unavailable,
+};
 use super::ApiError;
 use crate::AppState;
 
@@ -21,6 +25,21 @@ fn view(volume: berth_platform::Volume) -> Volume {
     }
 }
 
+/// The app's persistent volumes.
+#[utoipa::path(
+    get,
+    path = "/api/v1/apps/{name}/volumes",
+    operation_id = "list_volumes",
+    tag = "volumes",
+    params(
+        ("name" = String, Path, description = "The app's name"),
+    ),
+    responses(
+        (status = 200, description = "The volumes", body = [Volume]),
+        Unauthorized, NotFound, ServerError,
+    ),
+    security(("token" = [])),
+)]
 pub(super) async fn list(
     State(state): State<AppState>,
     Authenticated(session): Authenticated,
@@ -30,6 +49,23 @@ pub(super) async fn list(
     Ok(Json(volumes.into_iter().map(view).collect()))
 }
 
+/// Creates a volume mounted into every dyno of one process type.
+#[utoipa::path(
+    post,
+    path = "/api/v1/apps/{name}/volumes",
+    operation_id = "create_volume",
+    tag = "volumes",
+    params(
+        ("name" = String, Path, description = "The app's name"),
+    ),
+    request_body = CreateVolumeRequest,
+    responses(
+        (status = 201, description = "The volume", body = Volume),
+        BadRequest, Unauthorized, Forbidden, NotFound, Conflict, PayloadTooLarge, Invalid,
+        ServerError, Unavailable,
+    ),
+    security(("token" = [])),
+)]
 pub(super) async fn create(
     State(state): State<AppState>,
     Authenticated(session): Authenticated,
@@ -49,6 +85,23 @@ pub(super) async fn create(
     Ok((StatusCode::CREATED, Json(view(volume))))
 }
 
+/// Destroys a volume and its data; `confirm` must be the app's name.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/apps/{name}/volumes/{volume}",
+    operation_id = "destroy_volume",
+    tag = "volumes",
+    params(
+        ("name" = String, Path, description = "The app's name"),
+        ("volume" = String, Path, description = "The volume's name"),
+        DestroyVolumeQuery,
+    ),
+    responses(
+        (status = 204, description = "The volume is destroyed"),
+        Unauthorized, Forbidden, NotFound, Conflict, Invalid, ServerError, Unavailable,
+    ),
+    security(("token" = [])),
+)]
 pub(super) async fn destroy(
     State(state): State<AppState>,
     Authenticated(session): Authenticated,

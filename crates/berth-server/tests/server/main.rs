@@ -5,14 +5,16 @@ mod access;
 mod browser;
 mod dashboard;
 mod deploy;
+mod openapi;
 
+use std::collections::BTreeSet;
 use std::io::Write;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use berth_api_types::{App, CreatedToken, ErrorBody, Token};
 use berth_testkit::{free_addresses, wait_until_listening, TestServer};
-use reqwest::StatusCode;
+use reqwest::{Method, StatusCode};
 
 fn berthd(server: &TestServer) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_berthd"));
@@ -20,6 +22,43 @@ fn berthd(server: &TestServer) -> Command {
         .env("BERTH_DATA_DIR", server.data_dir())
         .env_remove("BERTH_DATABASE_URL");
     command
+}
+
+/// The routes the API answers on: each path the router reports
+/// (`berth_server::api_paths`), with each method that does not get a 405.
+/// Asked without a token, so nothing changes; path parameters get sample
+/// values.
+async fn routes_of_the_router(server: &TestServer) -> BTreeSet<(String, String)> {
+    let client = reqwest::Client::new();
+    let mut routes = BTreeSet::new();
+    for template in berth_server::api_paths() {
+        let path: Vec<&str> = template
+            .split('/')
+            .map(|segment| match segment {
+                "{version}" => "current",
+                "{email}" => "probe@example.com",
+                "{hostname}" => "probe.example.test",
+                "{backup}" => "b001",
+                "{process_type}" => "web",
+                _ if segment.starts_with('{') => "probe",
+                _ => segment,
+            })
+            .collect();
+        let url = format!("{}{}", server.api_url, path.join("/"));
+        for method in [
+            Method::GET,
+            Method::POST,
+            Method::PUT,
+            Method::PATCH,
+            Method::DELETE,
+        ] {
+            let response = client.request(method.clone(), &url).send().await.unwrap();
+            if response.status() != StatusCode::METHOD_NOT_ALLOWED {
+                routes.insert((method.to_string(), template.clone()));
+            }
+        }
+    }
+    routes
 }
 
 async fn error_of(response: reqwest::Response) -> (StatusCode, ErrorBody) {
@@ -196,6 +235,19 @@ async fn api_errors_have_the_wire_shape_and_status() {
     );
     let created = create("shop").await.unwrap();
     assert_eq!(created.status(), StatusCode::CREATED);
+    let (status, error) = error_of(
+        client
+            .get(url("/apps/shop/audit?limit=many"))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(
+        (status, error.id.as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, "invalid_params")
+    );
     let app: App = created.json().await.unwrap();
     assert_eq!(app.git_url, format!("{}/shop.git", server.api_url));
     let router_port = server.http_url.rsplit(':').next().unwrap();
