@@ -43,9 +43,11 @@ impl<'w> TwoStages<'w> {
         world.login("dev@example.com", PASSWORD).ok();
         let pipeline = berth_testkit::unique_app_name(prefix);
         let (staging, prod) = (format!("{pipeline}-staging"), format!("{pipeline}-prod"));
+        // Production's containers go first: a promotion runs staging's image
+        // there, and the engine keeps an image a running container uses.
         let cleanup = [
-            berth_testkit::EngineCleanup::new(&staging),
             berth_testkit::EngineCleanup::new(&prod),
+            berth_testkit::EngineCleanup::new(&staging),
         ];
         let repo = berth_testkit::AppRepo::from_fixture("heroku-yml");
         repo.write("heroku.yml", HEROKU_YML);
