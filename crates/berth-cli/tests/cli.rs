@@ -23,6 +23,8 @@ mod domains;
 mod hosts;
 #[path = "cli/metrics.rs"]
 mod metrics;
+#[path = "cli/pipelines.rs"]
+mod pipelines;
 #[path = "cli/review_apps.rs"]
 mod review_apps;
 #[path = "cli/volumes.rs"]

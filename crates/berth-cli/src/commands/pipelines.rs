@@ -237,7 +237,7 @@ fn describe_target(source: &str, target: &DiffTarget) -> String {
     let authors: Vec<String> = target
         .commits
         .iter()
-        .map(|commit| printable(&commit.author))
+        .map(|commit| printable(author_name(&commit.author)))
         .collect();
     let author_width = authors
         .iter()
@@ -398,6 +398,15 @@ fn running_release(release: Option<i64>, commit: Option<&str>) -> String {
     }
 }
 
+/// `Ann Smith` of `Ann Smith <ann@example.com>`: the name alone keeps a
+/// diff line short.
+fn author_name(author: &str) -> &str {
+    match author.rsplit_once(" <") {
+        Some((name, email)) if email.ends_with('>') && !name.trim().is_empty() => name,
+        _ => author,
+    }
+}
+
 /// A commit's first 7 characters, as git abbreviates it.
 fn short(sha: &str) -> &str {
     sha.char_indices()
@@ -426,7 +435,7 @@ fn ttl(seconds: u64) -> String {
 
 #[cfg(test)]
 mod tests {
-    use berth_api_types::Commit;
+    use berth_api_types::{Commit, ReviewOf};
     use chrono::TimeZone;
 
     use super::*;
@@ -441,7 +450,12 @@ mod tests {
             commits: (0..commits)
                 .map(|n| Commit {
                     sha: format!("def567{n}eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee"),
-                    author: if n == 0 { "Ann" } else { "Bob Builder" }.into(),
+                    author: if n == 0 {
+                        "Ann <ann@example.com>"
+                    } else {
+                        "Bob Builder <bob@example.com>"
+                    }
+                    .into(),
                     summary: format!("Change \x1b[31m{n}"),
                     time,
                 })
@@ -479,6 +493,40 @@ shop-prod (production) v3 abc1234 lacks 2 commits of shop-staging v5 def5670:
         let unrelated = describe_target("s v5", &target(0, false, true));
         assert!(unrelated.contains("cannot be compared"), "{unrelated}");
         assert_eq!(running_release(None, None), "(no release yet)");
+    }
+
+    #[test]
+    fn review_apps_show_their_branch_and_expiry() {
+        let at = chrono::Utc.with_ymd_and_hms(2026, 12, 7, 10, 4, 5).unwrap();
+        let app = |name: &str, review: Option<ReviewOf>| PipelineApp {
+            app: name.into(),
+            stage: "review".into(),
+            release: review.as_ref().map(|_| 2),
+            commit: review
+                .as_ref()
+                .map(|_| "0123456789abcdef0123456789abcdef01234567".into()),
+            released_at: review.as_ref().map(|_| at),
+            web_url: format!("http://{name}.localhost/"),
+            review,
+        };
+        let review = ReviewOf {
+            parent: "shop-staging".into(),
+            branch: "feature-x".into(),
+            last_push_at: at,
+            expires_at: Some(at + chrono::Duration::days(5)),
+        };
+        let apps = [
+            app("shop-staging-feature-x", Some(review)),
+            app("shop-review", None),
+        ];
+        assert_eq!(
+            stage_table(&apps.iter().collect::<Vec<_>>()),
+            "\
+APP                     RELEASE  COMMIT   RELEASED              BRANCH     EXPIRES
+shop-staging-feature-x  v2       0123456  2026-12-07 10:04 UTC  feature-x  2026-12-12 10:04 UTC
+shop-review             -        -        -                     -          -
+"
+        );
     }
 
     #[test]
