@@ -18,7 +18,7 @@ fn redis_admin_url() -> String {
 }
 
 /// The parts of a `postgres://` or `redis://` URL a client is given.
-struct Login {
+pub(super) struct Login {
     user: String,
     password: String,
     host: String,
@@ -27,7 +27,7 @@ struct Login {
 }
 
 impl Login {
-    fn of(url: &str) -> Self {
+    pub(super) fn of(url: &str) -> Self {
         let url = url::Url::parse(url).unwrap_or_else(|e| panic!("{url}: {e}"));
         Self {
             user: url.username().to_string(),
@@ -51,7 +51,7 @@ impl Login {
     }
 
     /// `redis-cli` with this login (the password in the environment).
-    fn redis(&self, args: &[&str]) -> String {
+    pub(super) fn redis(&self, args: &[&str]) -> String {
         let output = Command::new("redis-cli")
             .args(["-h", &self.host, "-p", &self.port, "--user", &self.user])
             .args(args)
@@ -133,7 +133,7 @@ fn latest_release(world: &World, app: &str) -> Value {
     releases.as_array().unwrap().last().unwrap().clone()
 }
 
-fn config_get(world: &World, app: &str, key: &str) -> String {
+pub(super) fn config_get(world: &World, app: &str, key: &str) -> String {
     world
         .berth(&["config:get", key, "-a", app])
         .ok()

@@ -239,3 +239,91 @@ fn a_branch_push_runs_a_review_app_until_its_branch_or_ttl_ends_it() {
     assert!(!pushed, "{output}");
     assert_eq!(checkout.app_names(), [parent]);
 }
+
+#[test]
+fn a_review_app_gets_add_ons_of_its_own_and_they_go_with_it() {
+    super::addons::require_servers();
+    let world = super::addons::addon_world(super::addons::postgres_admin_url());
+    world
+        .server
+        .create_user("dev@example.com", false, Some(PASSWORD));
+    world.login("dev@example.com", PASSWORD).ok();
+    let parent = berth_testkit::unique_app_name("rva");
+    let _cleanup = berth_testkit::EngineCleanup::new(&parent);
+    world.berth(&["apps:create", &parent, "--no-remote"]).ok();
+    world
+        .berth(&["config:set", "GREETING=hello", "-a", &parent])
+        .ok();
+    let repo = berth_testkit::AppRepo::from_fixture("cmd-only");
+    repo.write(
+        "heroku.yml",
+        "setup:\n  addons:\n    - plan: heroku-redis\nbuild:\n  docker:\n    web: Dockerfile\n",
+    );
+    repo.commit("A cache from setup");
+    let remote = format!("{}/{parent}.git", world.server.api_url);
+    let push = |refspec: &str| {
+        let output = world
+            .command("git", repo.path())
+            .args(["push", &remote, refspec])
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+        assert!(output.status.success(), "{stderr}");
+        stderr
+    };
+    push("main");
+    let parents_cache = super::addons::config_get(&world, &parent, "REDIS_URL");
+    let pipeline = format!("{parent}-p");
+    world
+        .berth(&[
+            "pipelines:create",
+            &pipeline,
+            "-a",
+            &parent,
+            "--stage",
+            "staging",
+        ])
+        .ok();
+    world.berth(&["reviewapps:enable", "-p", &pipeline]).ok();
+
+    let output = push("main:refs/heads/cache-work");
+    let review = review_app_in(&output, "created");
+    let _review_cleanup = berth_testkit::EngineCleanup::new(&review);
+    let own_cache = super::addons::config_get(&world, &review, "REDIS_URL");
+    assert!(!own_cache.is_empty() && own_cache != parents_cache);
+    assert_eq!(
+        super::addons::config_get(&world, &review, "GREETING"),
+        "hello"
+    );
+    let addons = |app: &str| {
+        world
+            .berth(&["addons", "-a", app, "--json"])
+            .json()
+            .as_array()
+            .unwrap()
+            .len()
+    };
+    assert_eq!(addons(&review), 1);
+
+    let login = super::addons::Login::of(&own_cache);
+    assert_eq!(login.redis(&["PING"]), "PONG");
+    push(":cache-work");
+    let gone = login.redis(&["PING"]);
+    assert!(
+        gone.contains("WRONGPASS") || gone.contains("invalid"),
+        "the review app's cache login went with it: {gone}"
+    );
+    let everyone = world.berth(&["addons", "--all", "--json"]).json();
+    let names: Vec<&str> = everyone
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|addon| addon["app"].as_str().unwrap_or_default())
+        .collect();
+    assert!(!names.contains(&review.as_str()), "{everyone}");
+    assert_eq!(addons(&parent), 1, "the parent keeps its own");
+    assert_eq!(
+        super::addons::config_get(&world, &parent, "REDIS_URL"),
+        parents_cache
+    );
+}
