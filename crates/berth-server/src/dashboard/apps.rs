@@ -38,10 +38,11 @@ impl AppHeader {
     }
 
     /// The tabs, as (label, path suffix).
-    pub(super) fn tabs(&self) -> [(&'static str, &'static str); 8] {
+    pub(super) fn tabs(&self) -> [(&'static str, &'static str); 9] {
         [
             ("Overview", ""),
             ("Releases", "/releases"),
+            ("Pipeline", "/pipeline"),
             ("Config", "/config"),
             ("Logs", "/logs"),
             ("Metrics", "/metrics"),
@@ -616,7 +617,7 @@ pub(super) fn elapsed(at: DateTime<Utc>) -> String {
     elapsed_since(at, Utc::now())
 }
 
-fn elapsed_since(at: DateTime<Utc>, now: DateTime<Utc>) -> String {
+pub(super) fn elapsed_since(at: DateTime<Utc>, now: DateTime<Utc>) -> String {
     let seconds = (now - at).num_seconds().max(0);
     match seconds {
         0..60 => format!("{seconds}s"),
