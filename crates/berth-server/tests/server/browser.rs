@@ -462,7 +462,9 @@ async fn the_pipeline_tab_shows_stages_and_review_apps_and_promotes_staging_to_p
     let production = unique_app_name("dash-prod");
     let review = format!("{staging}-feature-x");
     let pipeline = unique_app_name("dash-pl");
-    let _cleanups = [&staging, &production, &review].map(|app| EngineCleanup::new(app));
+    // Dropped in this order: production runs staging's image (labelled
+    // staging's), which can only go once production's containers have.
+    let _cleanups = [&production, &review, &staging].map(|app| EngineCleanup::new(app));
     create_app(&server, &token, &staging).await;
     create_app(&server, &token, &production).await;
     let post = reqwest::Method::POST;
