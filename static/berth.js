@@ -149,3 +149,15 @@ if (charts) {
   });
   schedule();
 }
+
+// A form that takes as long as a deploy (a promotion) says it is at work
+// and cannot be sent twice.
+document.querySelectorAll("form[data-busy]").forEach((form) => {
+  form.addEventListener("submit", () => {
+    const button = form.querySelector("button[type=submit]");
+    if (button) {
+      button.disabled = true;
+      button.textContent = form.dataset.busy;
+    }
+  });
+});

@@ -38,10 +38,11 @@ impl AppHeader {
     }
 
     /// The tabs, as (label, path suffix).
-    pub(super) fn tabs(&self) -> [(&'static str, &'static str); 8] {
+    pub(super) fn tabs(&self) -> [(&'static str, &'static str); 9] {
         [
             ("Overview", ""),
             ("Releases", "/releases"),
+            ("Pipeline", "/pipeline"),
             ("Config", "/config"),
             ("Logs", "/logs"),
             ("Metrics", "/metrics"),
@@ -226,12 +227,26 @@ struct ActivityRow {
     message: String,
 }
 
+/// Where the app stands in its pipeline, as the overview's one line says.
+struct PipelineLine {
+    name: String,
+    stage: &'static str,
+    review: Option<ReviewOf>,
+}
+
+/// The app and branch a review app runs for.
+struct ReviewOf {
+    parent: String,
+    branch: String,
+}
+
 #[derive(Template)]
 #[template(path = "app_overview.html")]
 struct OverviewPage {
     chrome: Chrome,
     app: AppHeader,
     git_url: String,
+    pipeline: Option<PipelineLine>,
     release: Option<ReleaseSummary>,
     formation: Vec<(String, i64)>,
     dynos: Vec<DynoRow>,
@@ -310,9 +325,28 @@ pub(super) async fn overview(
             }
         })
         .collect();
+    let pipeline = state
+        .platform
+        .pipeline_of(actor, &name)
+        .await?
+        .and_then(|view| {
+            let member = view
+                .apps
+                .into_iter()
+                .find(|member| member.app.id == app.id)?;
+            Some(PipelineLine {
+                name: view.pipeline.name,
+                stage: member.stage.as_str(),
+                review: member.review.map(|review| ReviewOf {
+                    parent: review.parent_name,
+                    branch: review.branch,
+                }),
+            })
+        });
     let page = OverviewPage {
         chrome: signed_in.chrome,
         git_url: format!("{base}/{}.git", app.name),
+        pipeline,
         app: AppHeader::new(&state, &app, "Overview"),
         release,
         formation: state.platform.formation(actor, &name).await?,
@@ -616,7 +650,7 @@ pub(super) fn elapsed(at: DateTime<Utc>) -> String {
     elapsed_since(at, Utc::now())
 }
 
-fn elapsed_since(at: DateTime<Utc>, now: DateTime<Utc>) -> String {
+pub(super) fn elapsed_since(at: DateTime<Utc>, now: DateTime<Utc>) -> String {
     let seconds = (now - at).num_seconds().max(0);
     match seconds {
         0..60 => format!("{seconds}s"),

@@ -11,6 +11,7 @@ mod config;
 mod error;
 mod logs;
 mod metrics;
+mod pipeline;
 mod releases;
 mod session;
 
@@ -45,6 +46,8 @@ pub(crate) fn routes(state: AppState) -> Router<AppState> {
         .route("/apps/{name}/maintenance", post(apps::maintenance))
         .route("/apps/{name}/releases", get(releases::list))
         .route("/apps/{name}/rollback", post(releases::rollback))
+        .route("/apps/{name}/pipeline", get(pipeline::show))
+        .route("/apps/{name}/pipeline/promote", post(pipeline::promote))
         .route(
             "/apps/{name}/config",
             get(config::show).post(config::update),

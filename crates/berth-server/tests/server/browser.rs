@@ -419,6 +419,224 @@ async fn the_dashboard_runs_an_app_from_sign_in_to_rollback() {
     browser.client.clone().close().await.unwrap();
 }
 
+/// Makes an app through the API as `token`'s user.
+async fn create_app(server: &TestServer, token: &str, name: &str) {
+    let created = reqwest::Client::new()
+        .post(format!("{}/api/v1/apps", server.api_url))
+        .bearer_auth(token)
+        .json(&serde_json::json!({"name": name}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), reqwest::StatusCode::CREATED);
+}
+
+/// A request to the pipelines API that must succeed.
+async fn pipelines_api(
+    server: &TestServer,
+    token: &str,
+    method: reqwest::Method,
+    path: &str,
+    body: serde_json::Value,
+) {
+    let response = reqwest::Client::new()
+        .request(method, format!("{}/api/v1{path}", server.api_url))
+        .bearer_auth(token)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status();
+    assert!(
+        status.is_success(),
+        "{path}: {status} {}",
+        response.text().await.unwrap()
+    );
+}
+
+#[tokio::test]
+async fn the_pipeline_tab_shows_stages_and_review_apps_and_promotes_staging_to_production() {
+    let server = TestServer::start();
+    let token = server.create_user("dev@example.com", false, Some("correct horse"));
+    let staging = unique_app_name("dash-stg");
+    let production = unique_app_name("dash-prod");
+    let review = format!("{staging}-feature-x");
+    let pipeline = unique_app_name("dash-pl");
+    // Dropped in this order: production runs staging's image (labelled
+    // staging's), which can only go once production's containers have.
+    let _cleanups = [&production, &review, &staging].map(|app| EngineCleanup::new(app));
+    create_app(&server, &token, &staging).await;
+    create_app(&server, &token, &production).await;
+    let post = reqwest::Method::POST;
+    pipelines_api(
+        &server,
+        &token,
+        post.clone(),
+        "/pipelines",
+        serde_json::json!({"name": pipeline, "app": staging, "stage": "staging"}),
+    )
+    .await;
+    pipelines_api(
+        &server,
+        &token,
+        post,
+        &format!("/pipelines/{pipeline}/apps"),
+        serde_json::json!({"app": production, "stage": "production"}),
+    )
+    .await;
+    pipelines_api(
+        &server,
+        &token,
+        reqwest::Method::PUT,
+        &format!("/pipelines/{pipeline}/review-apps"),
+        serde_json::json!({"ttl": "5d"}),
+    )
+    .await;
+
+    // Staging runs main; a branch pushed to it runs in its review app.
+    let repo = AppRepo::from_fixture("procfile");
+    let commit = repo.head();
+    let git_url = format!("{}/{staging}.git", server.api_url);
+    for refspec in ["main", "feature-x"] {
+        if refspec != "main" {
+            repo.git(&["checkout", "-q", "-b", refspec]);
+            repo.write("www/feature.txt", "feature x\n");
+            repo.commit("Feature x");
+        }
+        let pushed = repo.push(&git_url, &token, refspec, &[]);
+        assert!(
+            pushed.status.success(),
+            "{}",
+            String::from_utf8_lossy(&pushed.stderr)
+        );
+    }
+
+    let browser = Browser::start().await;
+    let page = |path: &str| format!("{}{path}", server.api_url);
+    browser.open(&page("/")).await;
+    browser.sign_in_as_dev().await;
+
+    // Each stage's column with its app's release; the app itself outlined.
+    browser.open(&page(&format!("/apps/{staging}"))).await;
+    let line = browser.text("#pipeline-line").await;
+    assert_eq!(line, format!("Pipeline {pipeline} · staging"));
+    browser.click("#pipeline-line a").await;
+    assert!(browser.text(".tabs a.active").await.contains("Pipeline"));
+    let facts = browser.text("#pipeline-facts").await;
+    assert!(
+        facts.contains(&pipeline) && facts.contains("destroyed after 5d without a push"),
+        "{facts}"
+    );
+    let short = &commit[..7];
+    let staging_card = browser.text("#stage-staging .pipeline-app.current").await;
+    assert!(
+        staging_card.contains(&staging)
+            && staging_card.contains(&format!("v1 {short}"))
+            && staging_card.contains("ago")
+            && staging_card.contains(&format!("http://{staging}.localhost")),
+        "{staging_card}"
+    );
+    let full_sha = browser
+        .client
+        .find(Locator::Css("#stage-staging .release-line code"))
+        .await
+        .unwrap()
+        .attr("title")
+        .await
+        .unwrap();
+    assert_eq!(full_sha.as_deref(), Some(commit.as_str()));
+    let production_card = browser.text("#stage-production").await;
+    assert!(
+        production_card.contains(&production) && production_card.contains("No release yet"),
+        "{production_card}"
+    );
+
+    // What production lacks, and the review app of the branch.
+    let promotion = browser.text("#promotion").await;
+    assert!(
+        promotion.contains(&format!("1 commit not yet in {production}"))
+            && promotion.contains(&format!("{short} Initial commit Berth Test")),
+        "{promotion}"
+    );
+    let reviews = browser.text("#review-apps").await;
+    assert!(
+        reviews.contains(&review)
+            && reviews.contains("feature-x")
+            && reviews.contains("Expires")
+            && reviews.contains("in 4d 23h")
+            && reviews.contains("dev@example.com"),
+        "{reviews}"
+    );
+    assert!(
+        browser
+            .has(&format!("#review-apps a[href='/apps/{staging}']"))
+            .await,
+        "the review app links to the app its branch was pushed to"
+    );
+    browser.shot("pipeline").await;
+    browser
+        .client
+        .execute(
+            "document.getElementById('review-apps').scrollIntoView()",
+            Vec::new(),
+        )
+        .await
+        .unwrap();
+    browser.shot("pipeline-review-apps").await;
+    browser.client.set_window_size(390, 844).await.unwrap();
+    browser.client.refresh().await.unwrap();
+    assert!(browser.has("#stage-production").await);
+    assert!(
+        !browser.scrolls_sideways().await,
+        "the Pipeline tab fits a phone"
+    );
+    browser.shot("pipeline-phone").await;
+    browser.client.set_window_size(1280, 1000).await.unwrap();
+
+    // Promote: production runs staging's release, its commit and all.
+    browser
+        .click_button(&format!("Promote to {production}"))
+        .await;
+    browser
+        .wait_for_text(
+            ".flash",
+            &format!("Promoted {staging} v1 to {production} as v1."),
+            false,
+        )
+        .await;
+    let production_card = browser.text("#stage-production").await;
+    assert!(
+        production_card.contains(&format!("v1 {short}")),
+        "{production_card}"
+    );
+    assert!(browser.text("#promotion").await.contains(&format!(
+        "{production} already has every commit of {staging} v1"
+    )));
+    browser.shot("pipeline-promoted").await;
+
+    // Production is the last stage; the review app says whose it is.
+    browser
+        .open(&page(&format!("/apps/{production}/pipeline")))
+        .await;
+    assert!(browser
+        .text("#promotion")
+        .await
+        .contains("the last one: there is no stage to promote to"));
+    browser.open(&page(&format!("/apps/{review}"))).await;
+    assert_eq!(
+        browser.text("#pipeline-line").await,
+        format!("Pipeline {pipeline} · review · Review app of {staging} for branch feature-x")
+    );
+    browser
+        .click(&format!("#pipeline-line a[href='/apps/{staging}']"))
+        .await;
+    assert!(browser.text("h1").await.contains(&staging));
+
+    let errors = browser.console_errors().await;
+    assert!(errors.is_empty(), "console errors: {errors:?}");
+    browser.client.clone().close().await.unwrap();
+}
+
 /// How long the metrics sampler (every 10 s) may take to show traffic.
 const SAMPLER_PATIENCE: Duration = Duration::from_secs(40);
 

@@ -488,12 +488,35 @@ async fn every_app_page_and_action_answers_each_role_as_the_policy_says() {
         .await
         .unwrap();
     assert_eq!(domain.status(), StatusCode::CREATED);
+    // In no pipeline, the Pipeline tab says how to make one.
+    let mut owner = Visitor::new(&server);
+    owner.sign_in("owner@example.com", "pw-owner").await;
+    let (status, _, html) = owner.get(&format!("/apps/{app}/pipeline")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        html.contains("Not in a pipeline")
+            && html.contains(&format!(
+                "berth pipelines:create NAME -a {app} --stage staging"
+            )),
+        "{html}"
+    );
+    // Alone in its pipeline: the Pipeline tab has stages but nowhere to promote to.
+    let pipeline = berth_testkit::unique_app_name("dash-matrix-pl");
+    let made = api
+        .post(format!("{}/api/v1/pipelines", server.api_url))
+        .bearer_auth(&owner_token)
+        .json(&serde_json::json!({"name": pipeline, "app": app, "stage": "staging"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(made.status(), StatusCode::CREATED);
 
     let ranks = ["owner", "admin", "deployer", "viewer"];
     let rank = |role: &str| ranks.iter().position(|r| *r == role).unwrap();
     let pages = [
         "",
         "/releases",
+        "/pipeline",
         "/config",
         "/logs",
         "/metrics",
@@ -504,9 +527,10 @@ async fn every_app_page_and_action_answers_each_role_as_the_policy_says() {
         "/access",
     ];
     // The owner comes last of all callers, and destroy last of its actions.
-    let actions: [DashboardAction; 6] = [
+    let actions: [DashboardAction; 7] = [
         ("/scale", &[("quantity.web", "1")], "deployer"),
         ("/restart", &[], "deployer"),
+        ("/pipeline/promote", &[], "deployer"),
         ("/maintenance", &[("enabled", "false")], "admin"),
         ("/rollback", &[("version", "v1")], "admin"),
         ("/config", &[("vars", "MATRIX=1")], "admin"),
@@ -527,6 +551,10 @@ async fn every_app_page_and_action_answers_each_role_as_the_policy_says() {
                     html.contains("domains.add shop.example.test by owner@example.com"),
                     "{html}"
                 );
+                assert!(
+                    html.contains(&format!("Pipeline {pipeline} · staging")),
+                    "{html}"
+                );
             }
             if page == "/domains" && status == StatusCode::OK {
                 assert!(
@@ -535,6 +563,22 @@ async fn every_app_page_and_action_answers_each_role_as_the_policy_says() {
                 );
                 // This server has no ACME directory: the certificate column says so.
                 assert!(html.contains("None (automatic TLS is off)"), "{html}");
+            }
+            if page == "/pipeline" && status == StatusCode::OK {
+                assert!(
+                    html.contains(&format!("<dd>{pipeline}</dd>"))
+                        && html.contains("id=\"stages\""),
+                    "{html}"
+                );
+                // Promotion is for those who may deploy the app; here it says
+                // there is no stage after this one's app to promote to.
+                let promotion = html.contains("id=\"promotion\"");
+                if promotion != (rank(who) <= rank("deployer")) {
+                    failures.push(format!("{who} GET {page}: promotion shown: {promotion}"));
+                }
+                if promotion {
+                    assert!(html.contains("has no app after stage staging"), "{html}");
+                }
             }
             if page.starts_with("/metrics") {
                 // Charts for members only; nobody else learns the app even exists.
