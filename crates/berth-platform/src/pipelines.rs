@@ -387,7 +387,17 @@ impl Platform {
         // Every target is authorized before anything is promoted.
         for target in &targets {
             self.authorize_app(actor, &target.name, Action::Deploy)
-                .await?;
+                .await
+                .map_err(|error| match error {
+                    PlatformError::NotFound(_) | PlatformError::Forbidden(_) => {
+                        PlatformError::Forbidden(format!(
+                            "promoting deploys {}, and you may not deploy it: ask one of its \
+                             owners for the deployer role; nothing was promoted",
+                            target.name
+                        ))
+                    }
+                    other => other,
+                })?;
         }
         let release = self
             .current_release(&source)

@@ -246,7 +246,17 @@ impl Drop for EngineCleanup {
         let _ = Command::new("docker")
             .args(["network", "rm", &format!("berth-{}", self.app)])
             .output();
-        let images = docker_ids(&["images", "-q", "--filter", &label]);
+        // Its images by label, and by its own repository: an image promoted
+        // to this app carries the label of the app it was built for.
+        let mut images = docker_ids(&["images", "-q", "--filter", &label]);
+        images.extend(docker_ids(&[
+            "images",
+            "-q",
+            "--filter",
+            &format!("reference=berth/{}", self.app),
+        ]));
+        images.sort();
+        images.dedup();
         if !images.is_empty() {
             let _ = Command::new("docker")
                 .args(["rmi", "-f"])

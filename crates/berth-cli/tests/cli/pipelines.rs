@@ -456,7 +456,12 @@ fn refused_pipeline_changes_change_nothing() {
     let refused = world
         .berth_as(&deployer, &["pipelines:promote", "-a", staging])
         .fails();
-    assert!(refused.contains("viewer"), "{refused}");
+    assert!(
+        refused.contains(&format!(
+            "promoting deploys {prod}, and you may not deploy it"
+        )),
+        "{refused}"
+    );
     assert!(stages.releases(prod).is_empty());
     assert_eq!(info(), before);
 
