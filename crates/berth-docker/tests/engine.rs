@@ -739,8 +739,9 @@ async fn stats_report_memory_in_use_the_limit_and_cpu_time() {
     let scope = Scope::new();
     let engine = engine().await;
     let image = scope.build_web(&engine).await;
-    // tail keeps its whole input until it ends: 64 MiB held.
-    let hog = "head -c 67108864 /dev/zero | tail";
+    // tail keeps the line it is reading, 64 MiB without a newline, and the
+    // input stays open: held until the container goes.
+    let hog = "(head -c 67108864 /dev/zero; exec sleep 3600) | tail";
     let unlimited = engine
         .start_container(&scope.spec("unlimited", &image, Some(hog)))
         .await
