@@ -722,11 +722,12 @@ async fn running_dynos_report_their_use_from_the_engine_and_one_offs_are_left_ou
         let spec = ContainerSpec {
             name: name.clone(),
             image: leftovers.image.clone(),
-            // Holds 16 MiB: tail keeps its input until it ends.
+            // Holds 16 MiB until the container goes: tail keeps the line it
+            // is reading, and its input stays open.
             cmd: Some(vec![
                 "/bin/sh".into(),
                 "-c".into(),
-                "head -c 16777216 /dev/zero | tail".into(),
+                "(head -c 16777216 /dev/zero; exec sleep 3600) | tail".into(),
             ]),
             labels: identity.labels(),
             ..Default::default()
