@@ -160,6 +160,26 @@ impl World {
         self.berth_with(args, None, &[])
     }
 
+    /// `git push platform <refspec>` from the checkout in `dir`: whether it
+    /// succeeded, and what git printed.
+    fn push_in(&self, dir: &Path, refspec: &str) -> (bool, String) {
+        let push = self
+            .command("git", dir)
+            .args(["push", "platform", refspec])
+            .output()
+            .unwrap();
+        (
+            push.status.success(),
+            String::from_utf8_lossy(&push.stderr).to_string(),
+        )
+    }
+
+    /// `berth` run inside `dir` (a checkout whose remotes it reads).
+    fn berth_in(&self, dir: &Path, args: &[&str]) -> Run {
+        let mut command = self.command(env!("CARGO_BIN_EXE_berth"), dir);
+        Run::from(command.args(args).stdin(Stdio::null()).output().unwrap())
+    }
+
     /// `berth` as the user holding `token`, without a stored login.
     fn berth_as(&self, token: &str, args: &[&str]) -> Run {
         self.berth_with(args, None, &[("BERTH_API_KEY", token)])
@@ -247,25 +267,18 @@ impl<'w> AppCheckout<'w> {
     }
 
     fn berth(&self, args: &[&str]) -> Run {
-        let mut command = self
-            .world
-            .command(env!("CARGO_BIN_EXE_berth"), self.repo.path());
-        Run::from(command.args(args).stdin(Stdio::null()).output().unwrap())
+        self.world.berth_in(self.repo.path(), args)
     }
 
     /// `git push platform main`, which must deploy.
     fn push(&self) {
-        let push = self
-            .world
-            .command("git", self.repo.path())
-            .args(["push", "platform", "main"])
-            .output()
-            .unwrap();
-        assert!(
-            push.status.success(),
-            "{}",
-            String::from_utf8_lossy(&push.stderr)
-        );
+        let (pushed, output) = self.push_ref("main");
+        assert!(pushed, "{output}");
+    }
+
+    /// `git push platform <refspec>`: whether it succeeded, and what git printed.
+    fn push_ref(&self, refspec: &str) -> (bool, String) {
+        self.world.push_in(self.repo.path(), refspec)
     }
 }
 

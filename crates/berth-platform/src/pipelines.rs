@@ -108,17 +108,9 @@ impl Platform {
         stage: &str,
     ) -> Result<PipelineView> {
         let name = PipelineName::parse(name).map_err(|e| PlatformError::Invalid(e.to_string()))?;
-        let stage = stage_to_add(stage)?;
-        let app = self
-            .authorize_app(actor, app_name, Action::Configure)
+        let (app, stage, entry) = self
+            .app_to_add(actor, app_name, stage, "pipeline.create", name.as_str())
             .await?;
-        self.check_in_no_pipeline(&app).await?;
-        let entry = app_entry(
-            actor,
-            &app.name,
-            "pipeline.create",
-            format!("{name}, at stage {stage}"),
-        );
         self.store
             .create_pipeline(name.as_str(), actor.user_id, app.id, stage, &entry)
             .await
@@ -140,17 +132,9 @@ impl Platform {
         stage: &str,
     ) -> Result<PipelineView> {
         let view = self.pipeline(actor, name).await?;
-        let stage = stage_to_add(stage)?;
-        let app = self
-            .authorize_app(actor, app_name, Action::Configure)
+        let (app, stage, entry) = self
+            .app_to_add(actor, app_name, stage, "pipeline.add", &view.pipeline.name)
             .await?;
-        self.check_in_no_pipeline(&app).await?;
-        let entry = app_entry(
-            actor,
-            &app.name,
-            "pipeline.add",
-            format!("{}, at stage {stage}", view.pipeline.name),
-        );
         self.store
             .add_pipeline_app(view.pipeline.id, app.id, stage, &entry)
             .await?;
@@ -691,6 +675,30 @@ impl Platform {
         }
         let release_image = release.release_image.as_ref().map(|i| copies[i].clone());
         Ok((processes, release_image))
+    }
+
+    /// An app joining `pipeline` at `stage`: one `actor` may change, in no
+    /// pipeline yet; with the audit entry that says so.
+    async fn app_to_add(
+        &self,
+        actor: &Actor,
+        app_name: &str,
+        stage: &str,
+        action: &str,
+        pipeline: &str,
+    ) -> Result<(AppRecord, PipelineStage, AuditEntry)> {
+        let stage = stage_to_add(stage)?;
+        let app = self
+            .authorize_app(actor, app_name, Action::Configure)
+            .await?;
+        self.check_in_no_pipeline(&app).await?;
+        let entry = app_entry(
+            actor,
+            &app.name,
+            action,
+            format!("{pipeline}, at stage {stage}"),
+        );
+        Ok((app, stage, entry))
     }
 
     async fn check_in_no_pipeline(&self, app: &AppRecord) -> Result<()> {

@@ -70,10 +70,7 @@ impl<'w> TwoStages<'w> {
 
     /// `berth` in the checkout, whose `platform` remote is the staging app.
     fn berth(&self, args: &[&str]) -> Run {
-        let mut command = self
-            .world
-            .command(env!("CARGO_BIN_EXE_berth"), self.repo.path());
-        Run::from(command.args(args).stdin(Stdio::null()).output().unwrap())
+        self.world.berth_in(self.repo.path(), args)
     }
 
     /// `pipelines:create` with staging, then `pipelines:add` of prod.
@@ -93,17 +90,8 @@ impl<'w> TwoStages<'w> {
 
     /// `git push platform main`: deploys staging.
     fn push(&self) {
-        let push = self
-            .world
-            .command("git", self.repo.path())
-            .args(["push", "platform", "main"])
-            .output()
-            .unwrap();
-        assert!(
-            push.status.success(),
-            "{}",
-            String::from_utf8_lossy(&push.stderr)
-        );
+        let (pushed, output) = self.world.push_in(self.repo.path(), "main");
+        assert!(pushed, "{output}");
     }
 
     fn releases(&self, app: &str) -> Vec<Value> {

@@ -8,20 +8,6 @@ use super::*;
 const PROCFILE: &str = "web: echo \"$BRANCH_TEXT $BERTH_APP_NAME $GREETING\" > /www/version.txt && exec httpd -f -v -p $PORT -h /www\n";
 
 impl AppCheckout<'_> {
-    /// `git push platform <refspec>`: its success and what git printed.
-    fn push_ref(&self, refspec: &str) -> (bool, String) {
-        let push = self
-            .world
-            .command("git", self.repo.path())
-            .args(["push", "platform", refspec])
-            .output()
-            .unwrap();
-        (
-            push.status.success(),
-            String::from_utf8_lossy(&push.stderr).to_string(),
-        )
-    }
-
     /// Commits `text` as what the web process says, on `branch` (made
     /// from main when it is new).
     fn branch_saying(&self, branch: &str, text: &str) {
