@@ -102,7 +102,7 @@ impl Platform {
 
     /// A member owns at most `BERTH_MAX_APPS_PER_USER` apps; platform
     /// admins are exempt.
-    async fn check_app_quota(&self, actor: &Actor) -> Result<()> {
+    pub(crate) async fn check_app_quota(&self, actor: &Actor) -> Result<()> {
         let Some(limit) = self.quotas.apps_per_user else {
             return Ok(());
         };

@@ -13,6 +13,9 @@ use crate::audit::app_entry;
 use crate::deploy::{AppLease, RefUpdate, HELD_LEASE};
 use crate::{Platform, PlatformError, Progress, Result};
 
+/// The longest branch name a review app is made for (git allows far longer).
+const MAX_BRANCH_BYTES: usize = 200;
+
 /// A branch push's review app: made by this push or an earlier one.
 pub(crate) struct ReviewTarget {
     pub app: AppRecord,
@@ -107,6 +110,14 @@ impl Platform {
                 created: false,
             });
         }
+        if branch.len() > MAX_BRANCH_BYTES {
+            return Err(PlatformError::Invalid(format!(
+                "a review app's branch name may be {MAX_BRANCH_BYTES} bytes long at most: push \
+                 this branch under a shorter name"
+            )));
+        }
+        // A review app is its pusher's app: it counts toward what they may own.
+        self.check_app_quota(actor).await?;
         let (pipeline, _) = self
             .store
             .pipeline_of_app(parent.id)

@@ -85,7 +85,8 @@ fn engine_containers(app: &str) -> Vec<String> {
 
 #[test]
 fn a_branch_push_runs_a_review_app_until_its_branch_or_ttl_ends_it() {
-    let world = World::new();
+    // The parent and one review app at a time are all dev@ may own.
+    let world = World::with_settings(|settings| settings.max_apps_per_user = 2);
     let checkout = AppCheckout::new(
         &world,
         "rv",
@@ -157,6 +158,18 @@ fn a_branch_push_runs_a_review_app_until_its_branch_or_ttl_ends_it() {
     assert_eq!(listed["stage"], "review");
     assert_eq!(listed["review"]["branch"], "feature-x");
     assert_eq!(listed["review"]["parent"], parent.as_str());
+
+    // A review app is its pusher's: one more than they may own is refused.
+    checkout.branch_saying("one-too-many", "extra");
+    let (pushed, output) = checkout.push_ref("one-too-many");
+    assert!(!pushed, "{output}");
+    assert!(output.contains("BERTH_MAX_APPS_PER_USER=2"), "{output}");
+    assert_eq!(checkout.app_names().len(), 2, "nothing was created");
+    let long = "b".repeat(201);
+    checkout.branch_saying(&long, "long");
+    let (pushed, output) = checkout.push_ref(&long);
+    assert!(!pushed, "{output}");
+    assert!(output.contains("200 bytes long at most"), "{output}");
 
     // A later push deploys it again; deleting the branch destroys it.
     checkout.branch_saying("feature-x", "again");
