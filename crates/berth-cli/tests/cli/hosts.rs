@@ -749,3 +749,63 @@ fn apps_move_onto_the_swarm_without_a_failed_request_spread_and_survive_a_host()
     world.berth_as(&admin, &["hosts:remove", "h2"]).ok();
     assert_eq!(membership(&cluster, 1), Membership::Alone);
 }
+
+#[test]
+fn a_promotion_on_the_swarm_runs_stagings_image_from_the_registry_on_another_host() {
+    let (cluster, world, _admin) = two_hosts("bpm");
+    let staging = AppCheckout::new(&world, "stage", None);
+    let prod = berth_testkit::unique_app_name("prod");
+    world.berth(&["apps:create", &prod, "--no-remote"]).ok();
+    let pipeline = format!("{prod}-p");
+    staging
+        .berth(&["pipelines:create", &pipeline, "--stage", "staging"])
+        .ok();
+    world
+        .berth(&[
+            "pipelines:add",
+            &pipeline,
+            "-a",
+            &prod,
+            "--stage",
+            "production",
+        ])
+        .ok();
+    staging.push();
+    world
+        .berth(&["pipelines:promote", "-a", &staging.name])
+        .ok();
+    // Two dynos spread over both hosts: h2 pulls prod's copy of the image
+    // from the registry, under prod's name.
+    world.berth(&["ps:scale", "web=2", "-a", &prod]).ok();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let placed = loop {
+        let seen: Vec<(String, String)> = world
+            .berth(&["ps", "-a", &prod, "--json"])
+            .json()
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| {
+                (
+                    d["host"].as_str().unwrap_or_default().to_string(),
+                    d["state"].as_str().unwrap_or_default().to_string(),
+                )
+            })
+            .collect();
+        if seen.len() == 2 && seen.iter().all(|(_, state)| state == "up") {
+            break seen;
+        }
+        assert!(Instant::now() < deadline, "prod's dynos: still {seen:?}");
+        std::thread::sleep(Duration::from_millis(500));
+    };
+    assert!(placed.iter().any(|(host, _)| host == "h2"), "{placed:?}");
+    let copy = format!("{}/berth/{prod}:v1-web", cluster.registry());
+    assert!(has_image(&cluster, 1, &copy), "h2 ran {copy}");
+    let served = visit(&world, &prod).unwrap();
+    assert!(served.ends_with(" v1\n"), "{served}");
+    let release = world.berth(&["releases", "-a", &prod, "--json"]).json();
+    assert_eq!(
+        release[0]["description"],
+        format!("Promote {} v1", staging.name)
+    );
+}
