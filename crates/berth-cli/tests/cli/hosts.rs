@@ -286,9 +286,12 @@ fn two_hosts(prefix: &str) -> (Cluster, World, String) {
     (cluster, world, admin)
 }
 
+/// Two checks on one cluster (each cluster is two more engines on a
+/// 2-core machine): a volume pins its process type to the host that keeps
+/// it, and a promotion runs the registry's copy on another host.
 #[test]
-fn a_process_type_with_a_volume_runs_on_the_host_that_keeps_it() {
-    let (_cluster, world, _admin) = two_hosts("bvp");
+fn a_volume_pins_its_process_type_and_a_promotion_runs_on_another_host() {
+    let (cluster, world, _admin) = two_hosts("bvp");
     let app = AppCheckout::new(&world, "pinned", None);
     app.berth(&["volumes:create", "data", "--path", "/data", "-p", "web"])
         .ok();
@@ -304,6 +307,8 @@ fn a_process_type_with_a_volume_runs_on_the_host_that_keeps_it() {
     assert!(placed.iter().all(|d| d.1 == "default"), "{placed:?}");
     app.berth(&["apps:destroy", "--confirm", &app.name, "--volumes"])
         .ok();
+
+    promotion_runs_stagings_image_from_the_registry_on_another_host(&cluster, &world);
 }
 
 #[test]
@@ -750,15 +755,25 @@ fn apps_move_onto_the_swarm_without_a_failed_request_spread_and_survive_a_host()
     assert_eq!(membership(&cluster, 1), Membership::Alone);
 }
 
-#[test]
-fn a_promotion_on_the_swarm_runs_stagings_image_from_the_registry_on_another_host() {
-    let (cluster, world, _admin) = two_hosts("bpm");
-    let staging = AppCheckout::new(&world, "stage", None);
+fn promotion_runs_stagings_image_from_the_registry_on_another_host(
+    cluster: &Cluster,
+    world: &World,
+) {
+    let staging = berth_testkit::unique_app_name("stage");
     let prod = berth_testkit::unique_app_name("prod");
-    world.berth(&["apps:create", &prod, "--no-remote"]).ok();
+    for app in [&staging, &prod] {
+        world.berth(&["apps:create", app, "--no-remote"]).ok();
+    }
     let pipeline = format!("{prod}-p");
-    staging
-        .berth(&["pipelines:create", &pipeline, "--stage", "staging"])
+    world
+        .berth(&[
+            "pipelines:create",
+            &pipeline,
+            "-a",
+            &staging,
+            "--stage",
+            "staging",
+        ])
         .ok();
     world
         .berth(&[
@@ -770,10 +785,22 @@ fn a_promotion_on_the_swarm_runs_stagings_image_from_the_registry_on_another_hos
             "production",
         ])
         .ok();
-    staging.push();
-    world
-        .berth(&["pipelines:promote", "-a", &staging.name])
-        .ok();
+    let repo = berth_testkit::AppRepo::from_fixture("procfile");
+    let pushed = world
+        .command("git", repo.path())
+        .args([
+            "push",
+            &format!("{}/{staging}.git", world.server.api_url),
+            "main",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        pushed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&pushed.stderr)
+    );
+    world.berth(&["pipelines:promote", "-a", &staging]).ok();
     // Two dynos spread over both hosts: h2 pulls prod's copy of the image
     // from the registry, under prod's name.
     world.berth(&["ps:scale", "web=2", "-a", &prod]).ok();
@@ -800,12 +827,9 @@ fn a_promotion_on_the_swarm_runs_stagings_image_from_the_registry_on_another_hos
     };
     assert!(placed.iter().any(|(host, _)| host == "h2"), "{placed:?}");
     let copy = format!("{}/berth/{prod}:v1-web", cluster.registry());
-    assert!(has_image(&cluster, 1, &copy), "h2 ran {copy}");
-    let served = visit(&world, &prod).unwrap();
+    assert!(has_image(cluster, 1, &copy), "h2 ran {copy}");
+    let served = visit(world, &prod).unwrap();
     assert!(served.ends_with(" v1\n"), "{served}");
     let release = world.berth(&["releases", "-a", &prod, "--json"]).json();
-    assert_eq!(
-        release[0]["description"],
-        format!("Promote {} v1", staging.name)
-    );
+    assert_eq!(release[0]["description"], format!("Promote {staging} v1"));
 }
