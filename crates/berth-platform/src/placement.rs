@@ -94,12 +94,38 @@ impl Platform {
             .collect())
     }
 
-    /// Retires the app's dynos on the default engine, one by one: called
-    /// once the router sends its requests to the dynos on the swarm.
-    pub(crate) async fn retire_engine_dynos(&self, app: &str) -> Result<()> {
-        for container in self.engine_dynos(Some(app)).await? {
-            tracing::info!(%app, container = %container.name, "retiring a dyno that moved onto the swarm");
-            self.retire(app, &container).await?;
+    /// Retires the app's dynos on the default engine, one by one, once
+    /// the swarm runs a web dyno of the current release the router can
+    /// reach: until then the old web dynos keep serving (under load a task
+    /// can run a moment before its published port is reported).
+    pub(crate) async fn retire_engine_dynos(&self, app: &AppRecord) -> Result<()> {
+        let leftovers = self.engine_dynos(Some(&app.name)).await?;
+        if leftovers.is_empty() {
+            return Ok(());
+        }
+        let serves_on_swarm = self
+            .runtime()?
+            .containers_of(ContainerSelector::app(&self.platform_id, &app.name).process_type("web"))
+            .await?
+            .iter()
+            .any(|c| {
+                c.state == "running"
+                    && c.address.is_some()
+                    && c.process
+                        .as_ref()
+                        .is_some_and(|p| Some(p.release) == app.current_release)
+            });
+        for container in leftovers {
+            let web = container
+                .process
+                .as_ref()
+                .is_some_and(|p| p.process_type == "web");
+            if web && !serves_on_swarm {
+                tracing::debug!(app = %app.name, container = %container.name, "kept until a web dyno on the swarm can take its requests");
+                continue;
+            }
+            tracing::info!(app = %app.name, container = %container.name, "retiring a dyno that moved onto the swarm");
+            self.retire(&app.name, &container).await?;
         }
         Ok(())
     }

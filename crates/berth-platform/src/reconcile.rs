@@ -267,7 +267,7 @@ impl Platform {
         }
         self.converge(&app, &release, steps).await?;
         // Dynos that moved onto the swarm now serve: the old ones go.
-        self.retire_engine_dynos(&app.name).await
+        self.retire_engine_dynos(&app).await
     }
 
     /// Reports new crashes and decides what to change. Changes nothing.
