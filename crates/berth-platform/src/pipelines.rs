@@ -282,12 +282,15 @@ impl Platform {
             .and_then(|release| release.commit_sha.clone());
         let mut diffs = Vec::new();
         for target in targets {
-            let member = view
+            // A next-stage app the reader may not see is left out of the diff.
+            let Some(member) = view
                 .apps
                 .iter()
                 .find(|member| member.app.id == target.id)
                 .cloned()
-                .ok_or_else(|| PlatformError::app_not_found(&target.name))?;
+            else {
+                continue;
+            };
             let hide = member
                 .release
                 .as_ref()
