@@ -227,7 +227,7 @@ impl Platform {
             )));
         }
         // Its branches' review apps go before it.
-        for review in self.review_apps_of(&app).await? {
+        for review in self.store.review_apps_of(app.id).await? {
             if let Some((review_app, _)) = self.store.app_with_role(&review.app_name, 0).await? {
                 let why = format!("its parent {} was destroyed", app.name);
                 self.destroy_review_app(Some(actor), &review_app, &why)

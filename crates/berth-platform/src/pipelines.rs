@@ -254,7 +254,7 @@ impl Platform {
         app_name: &str,
         to: Option<&str>,
     ) -> Result<PipelineDiff> {
-        let (source, targets) = self.promotion_route(actor, app_name, to).await?;
+        let (source, targets) = self.promotion_route(actor, app_name, to.as_slice()).await?;
         let view = self.pipeline(actor, &source.1.name).await?;
         let source_member = view
             .apps
@@ -353,24 +353,8 @@ impl Platform {
         to: &[String],
         progress: &Progress,
     ) -> Result<Promotion> {
-        let mut targets = Vec::new();
-        let source = if to.is_empty() {
-            let (source, found) = self.promotion_route(actor, app_name, None).await?;
-            targets = found;
-            source.0
-        } else {
-            let mut source = None;
-            for name in to {
-                let (found, target) = self.promotion_route(actor, app_name, Some(name)).await?;
-                source = Some(found.0);
-                for app in target {
-                    if !targets.iter().any(|t: &AppRecord| t.id == app.id) {
-                        targets.push(app);
-                    }
-                }
-            }
-            source.expect("`to` names at least one app")
-        };
+        let to: Vec<&str> = to.iter().map(String::as_str).collect();
+        let ((source, _), targets) = self.promotion_route(actor, app_name, &to).await?;
         // Every target is authorized before anything is promoted.
         for target in &targets {
             self.authorize_app(actor, &target.name, Action::Deploy)
@@ -428,12 +412,13 @@ impl Platform {
     }
 
     /// The source app (with `Deploy` on it) and its pipeline, and the apps
-    /// of the next stage to compare with or promote to: `to` alone, or all.
+    /// of the next stage to compare with or promote to: those named in
+    /// `to`, or all of them.
     async fn promotion_route(
         &self,
         actor: &Actor,
         app_name: &str,
-        to: Option<&str>,
+        to: &[&str],
     ) -> Result<((AppRecord, PipelineRecord), Vec<AppRecord>)> {
         let source = self.authorize_app(actor, app_name, Action::Deploy).await?;
         let (pipeline, stage) = self
@@ -467,25 +452,28 @@ impl Platform {
                     pipeline.name, pipeline.name
                 ))
             })?;
-        let targets = match to {
-            None => next_apps,
-            Some(name) => {
-                let Some(target) = next_apps.iter().find(|app| app.name == name) else {
-                    return Err(PlatformError::Invalid(format!(
-                        "{} is not an app of the stage after {} in {}: promote to {}",
-                        name.chars().take(64).collect::<String>(),
-                        source.name,
-                        pipeline.name,
-                        next_apps
-                            .iter()
-                            .map(|app| app.name.as_str())
-                            .collect::<Vec<_>>()
-                            .join(" or ")
-                    )));
-                };
-                vec![target.clone()]
+        if to.is_empty() {
+            return Ok(((source, pipeline), next_apps));
+        }
+        let mut targets: Vec<AppRecord> = Vec::new();
+        for name in to {
+            let Some(target) = next_apps.iter().find(|app| app.name == *name) else {
+                return Err(PlatformError::Invalid(format!(
+                    "{} is not an app of the stage after {} in {}: promote to {}",
+                    name.chars().take(64).collect::<String>(),
+                    source.name,
+                    pipeline.name,
+                    next_apps
+                        .iter()
+                        .map(|app| app.name.as_str())
+                        .collect::<Vec<_>>()
+                        .join(" or ")
+                )));
+            };
+            if !targets.iter().any(|t| t.id == target.id) {
+                targets.push(target.clone());
             }
-        };
+        }
         Ok(((source, pipeline), targets))
     }
 

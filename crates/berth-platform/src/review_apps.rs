@@ -285,11 +285,6 @@ impl Platform {
         }
         Ok(destroyed)
     }
-
-    /// The review apps made from `parent`'s branches.
-    pub(crate) async fn review_apps_of(&self, parent: &AppRecord) -> Result<Vec<ReviewAppRecord>> {
-        Ok(self.store.review_apps_of(parent.id).await?)
-    }
 }
 
 fn expired_reason(review: &ReviewAppRecord) -> String {
