@@ -3,11 +3,14 @@
 //! `static/`. A signed-in browser holds an API token in an HttpOnly cookie,
 //! so pages and API pass the one authorization policy the same way.
 
+mod access;
 mod account;
+mod addons;
 mod apps;
 mod browser;
 mod charts;
 mod config;
+mod domains;
 mod error;
 mod logs;
 mod metrics;
@@ -54,9 +57,9 @@ pub(crate) fn routes(state: AppState) -> Router<AppState> {
         )
         .route("/apps/{name}/logs", get(logs::show))
         .route("/apps/{name}/metrics", get(metrics::show))
-        .route("/apps/{name}/domains", get(apps::domains))
-        .route("/apps/{name}/addons", get(apps::addons))
-        .route("/apps/{name}/access", get(apps::access))
+        .route("/apps/{name}/domains", get(domains::show))
+        .route("/apps/{name}/addons", get(addons::show))
+        .route("/apps/{name}/access", get(access::show))
         .layer(DefaultBodyLimit::max(FORM_BODY_LIMIT))
         .layer(axum::middleware::from_fn_with_state(
             state,

@@ -13,17 +13,17 @@ use fantoccini::{Client, ClientBuilder, Locator};
 
 /// How long the page may take to show what an action should have done (a
 /// roll-out on a busy machine can take a while).
-const PATIENCE: Duration = Duration::from_secs(120);
+pub(crate) const PATIENCE: Duration = Duration::from_secs(120);
 
-struct Browser {
-    client: Client,
+pub(crate) struct Browser {
+    pub(crate) client: Client,
     driver: Child,
     shots: PathBuf,
     _profile: tempfile::TempDir,
 }
 
 impl Browser {
-    async fn start() -> Self {
+    pub(crate) async fn start() -> Self {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
@@ -77,12 +77,12 @@ impl Browser {
         }
     }
 
-    async fn shot(&self, name: &str) {
+    pub(crate) async fn shot(&self, name: &str) {
         let png = self.client.screenshot().await.unwrap();
         std::fs::write(self.shots.join(format!("{name}.png")), png).unwrap();
     }
 
-    async fn text(&self, css: &str) -> String {
+    pub(crate) async fn text(&self, css: &str) -> String {
         match self.client.find(Locator::Css(css)).await {
             Ok(element) => element.text().await.unwrap_or_default(),
             Err(_) => String::new(),
@@ -91,7 +91,7 @@ impl Browser {
 
     /// Waits until the element at `css` shows `needle`, reloading the page
     /// between looks when `reload` (for state that changes server-side).
-    async fn wait_for_text(&self, css: &str, needle: &str, reload: bool) -> String {
+    pub(crate) async fn wait_for_text(&self, css: &str, needle: &str, reload: bool) -> String {
         let deadline = Instant::now() + PATIENCE;
         loop {
             let text = self.text(css).await;
@@ -111,14 +111,14 @@ impl Browser {
     }
 
     /// Whether the element at `css` exists on the page now.
-    async fn has(&self, css: &str) -> bool {
+    pub(crate) async fn has(&self, css: &str) -> bool {
         self.client.find(Locator::Css(css)).await.is_ok()
     }
 
     /// The errors the pages wrote to the console since the last call. A
     /// load cut short because Docker added a network interface meanwhile
     /// (other tests start containers) is the machine's doing, not the page's.
-    async fn console_errors(&self) -> Vec<String> {
+    pub(crate) async fn console_errors(&self) -> Vec<String> {
         let entries = self.client.issue_cmd(BrowserLog).await.unwrap();
         entries
             .as_array()
@@ -131,7 +131,7 @@ impl Browser {
     }
 
     /// Whether the page is wider than the window (it would scroll sideways).
-    async fn scrolls_sideways(&self) -> bool {
+    pub(crate) async fn scrolls_sideways(&self) -> bool {
         let wider = self
             .client
             .execute(
@@ -143,7 +143,7 @@ impl Browser {
         wider.as_bool().unwrap()
     }
 
-    async fn submit(&self, form: &str, fields: &[(&str, &str)]) {
+    pub(crate) async fn submit(&self, form: &str, fields: &[(&str, &str)]) {
         let form = self.client.form(Locator::Css(form)).await.unwrap();
         for (name, value) in fields {
             form.set_by_name(name, value).await.unwrap();
@@ -152,7 +152,7 @@ impl Browser {
     }
 
     /// Signs dev@example.com in on the sign-in page that is open.
-    async fn sign_in_as_dev(&self) {
+    pub(crate) async fn sign_in_as_dev(&self) {
         self.submit(
             "#sign-in",
             &[("email", "dev@example.com"), ("password", "correct horse")],
@@ -162,11 +162,11 @@ impl Browser {
             .await;
     }
 
-    async fn open(&self, url: &str) {
+    pub(crate) async fn open(&self, url: &str) {
         self.client.goto(url).await.unwrap();
     }
 
-    async fn click(&self, css: &str) {
+    pub(crate) async fn click(&self, css: &str) {
         self.client
             .find(Locator::Css(css))
             .await
@@ -176,7 +176,7 @@ impl Browser {
             .unwrap();
     }
 
-    async fn click_button(&self, label: &str) {
+    pub(crate) async fn click_button(&self, label: &str) {
         self.client
             .find(Locator::XPath(&format!(
                 "//button[normalize-space()='{label}']"
@@ -223,7 +223,7 @@ impl Drop for Browser {
 }
 
 /// Pushes the `procfile` fixture to `name`, which must deploy.
-fn push_procfile_app(server: &TestServer, token: &str, name: &str) {
+pub(crate) fn push_procfile_app(server: &TestServer, token: &str, name: &str) {
     let repo = AppRepo::from_fixture("procfile");
     let pushed = repo.push(
         &format!("{}/{name}.git", server.api_url),
@@ -420,7 +420,7 @@ async fn the_dashboard_runs_an_app_from_sign_in_to_rollback() {
 }
 
 /// Makes an app through the API as `token`'s user.
-async fn create_app(server: &TestServer, token: &str, name: &str) {
+pub(crate) async fn create_app(server: &TestServer, token: &str, name: &str) {
     let created = reqwest::Client::new()
         .post(format!("{}/api/v1/apps", server.api_url))
         .bearer_auth(token)
@@ -432,7 +432,7 @@ async fn create_app(server: &TestServer, token: &str, name: &str) {
 }
 
 /// A request to the pipelines API that must succeed.
-async fn pipelines_api(
+pub(crate) async fn pipelines_api(
     server: &TestServer,
     token: &str,
     method: reqwest::Method,

@@ -7,14 +7,14 @@ use reqwest::StatusCode;
 
 /// A browser without a browser: keeps the dashboard's cookies by hand and
 /// never follows redirects, so each answer can be looked at.
-struct Visitor {
+pub(crate) struct Visitor {
     client: reqwest::Client,
     base: String,
     cookies: std::collections::BTreeMap<String, String>,
 }
 
 impl Visitor {
-    fn new(server: &TestServer) -> Self {
+    pub(crate) fn new(server: &TestServer) -> Self {
         Self {
             client: reqwest::Client::builder()
                 .redirect(reqwest::redirect::Policy::none())
@@ -46,7 +46,7 @@ impl Visitor {
             .join("; ")
     }
 
-    async fn get(&mut self, path: &str) -> (StatusCode, HeaderMap, String) {
+    pub(crate) async fn get(&mut self, path: &str) -> (StatusCode, HeaderMap, String) {
         let response = self
             .client
             .get(format!("{}{path}", self.base))
@@ -59,7 +59,11 @@ impl Visitor {
         (status, headers, response.text().await.unwrap())
     }
 
-    async fn post(&mut self, path: &str, form: &[(&str, &str)]) -> (StatusCode, HeaderMap, String) {
+    pub(crate) async fn post(
+        &mut self,
+        path: &str,
+        form: &[(&str, &str)],
+    ) -> (StatusCode, HeaderMap, String) {
         let response = self
             .client
             .post(format!("{}{path}", self.base))
@@ -75,7 +79,7 @@ impl Visitor {
 
     /// The CSRF token this browser's forms carry now: the sign-in form's
     /// before signing in, the session's after.
-    async fn csrf(&mut self) -> String {
+    pub(crate) async fn csrf(&mut self) -> String {
         let page = if self.cookies.contains_key("berth_session") {
             "/account"
         } else {
@@ -89,7 +93,11 @@ impl Visitor {
         html[start..start + 64].to_string()
     }
 
-    async fn sign_in(&mut self, email: &str, password: &str) -> (StatusCode, HeaderMap, String) {
+    pub(crate) async fn sign_in(
+        &mut self,
+        email: &str,
+        password: &str,
+    ) -> (StatusCode, HeaderMap, String) {
         let csrf = self.csrf().await;
         self.post(
             "/sign-in",
@@ -99,7 +107,7 @@ impl Visitor {
     }
 }
 
-fn location(headers: &HeaderMap) -> &str {
+pub(crate) fn location(headers: &HeaderMap) -> &str {
     headers[LOCATION].to_str().unwrap()
 }
 
