@@ -161,3 +161,84 @@ document.querySelectorAll("form[data-busy]").forEach((form) => {
     }
   });
 });
+
+// Live state: the overview's current release and dynos, and the releases
+// page's deploy in progress, arrive as server-sent events.
+const liveState = document.getElementById("live-state");
+if (liveState) {
+  const line = liveState.parentElement;
+  const setLive = (text, live) => {
+    liveState.textContent = text;
+    line.classList.toggle("is-live", live);
+    line.classList.toggle("is-down", !live);
+  };
+  const source = new EventSource(liveState.dataset.stream);
+  source.onopen = () => setLive("Live: this page updates by itself", true);
+  source.onerror = () => setLive("Reconnecting…", false);
+  source.addEventListener("state", (event) => {
+    const state = JSON.parse(event.data);
+    // The server renders these as it renders the page, escaped.
+    document.getElementById("live-release").innerHTML = state.release_html;
+    document.getElementById("live-dynos").innerHTML = state.dynos_html;
+  });
+}
+
+const deployLive = document.getElementById("deploy-live");
+if (deployLive) {
+  const MAX_LINES = 2000;
+  const what = document.getElementById("deploy-what");
+  const phase = document.getElementById("deploy-phase");
+  const elapsed = document.getElementById("deploy-elapsed");
+  const output = document.getElementById("deploy-output");
+  const outcome = document.getElementById("deploy-outcome");
+  let startedAt = null;
+  let ticker = null;
+
+  const showElapsed = () => {
+    const seconds = Math.max(0, Math.round((Date.now() - startedAt) / 1000));
+    elapsed.textContent = seconds < 60 ? seconds + "s" : Math.floor(seconds / 60) + "m " + (seconds % 60) + "s";
+  };
+  // The list of releases, fetched again once a deploy has ended.
+  const refreshList = async () => {
+    try {
+      const response = await fetch(window.location.pathname, { cache: "no-store", credentials: "same-origin" });
+      if (!response.ok || response.redirected) return;
+      const holder = document.createElement("template");
+      holder.innerHTML = await response.text();
+      const next = holder.content.getElementById("releases-list");
+      const current = document.getElementById("releases-list");
+      if (next && current) current.replaceWith(next);
+    } catch (_) {
+      // The list stays as it was; a reload shows the new one.
+    }
+  };
+
+  const source = new EventSource(deployLive.dataset.stream);
+  source.addEventListener("deploy", (event) => {
+    const deploy = JSON.parse(event.data);
+    if (deploy.begins) {
+      deployLive.classList.remove("hidden");
+      output.textContent = "";
+      outcome.className = "pad hidden";
+      what.textContent = deploy.what;
+      startedAt = Date.parse(deploy.started_at);
+      clearInterval(ticker);
+      ticker = setInterval(showElapsed, 1000);
+      showElapsed();
+    }
+    phase.textContent = deploy.phase;
+    phase.className = "badge badge-" + (deploy.phase === "released" ? "succeeded" : deploy.phase === "failed" ? "failed" : "pending");
+    const follow = output.scrollHeight - output.scrollTop - output.clientHeight < 40;
+    if (deploy.skipped > 0) output.append("… " + deploy.skipped + " earlier lines not shown\n");
+    if (deploy.lines.length > 0) output.append(deploy.lines.join("\n") + "\n");
+    while (output.childNodes.length > MAX_LINES) output.firstChild.remove();
+    if (follow) output.scrollTop = output.scrollHeight;
+    if (deploy.outcome !== null) {
+      clearInterval(ticker);
+      showElapsed();
+      outcome.textContent = deploy.failed ? "Failed: " + deploy.outcome : deploy.outcome;
+      outcome.className = "pad " + (deploy.failed ? "failed" : "released");
+      refreshList();
+    }
+  });
+}

@@ -268,6 +268,7 @@ impl Platform {
         // Its stored samples went with its record; its live series end now.
         self.metrics.forget_app(&app.name);
         self.logs.forget_counts(&app.name);
+        self.live_deploys.forget(app.id);
         Ok(())
     }
 

@@ -22,6 +22,15 @@ use crate::logs::{LogLine, LogSource};
 use crate::progress::{Progress, ReleaseOutput};
 use crate::{Platform, PlatformError, Result};
 
+/// How a deploy of `commit` is named to those watching it.
+pub(crate) fn deploy_of(commit: &str, actor: &Actor) -> String {
+    format!(
+        "Deploy of {} by {}",
+        commit.get(..7).unwrap_or(commit),
+        actor.email
+    )
+}
+
 /// Branches whose push deploys, as on Heroku.
 const DEPLOY_BRANCHES: [&str; 2] = ["refs/heads/main", "refs/heads/master"];
 const NULL_SHA: &str = "0000000000000000000000000000000000000000";
@@ -102,6 +111,20 @@ pub(crate) async fn confirm_lease() -> Result<()> {
 impl Drop for AppLease {
     fn drop(&mut self) {
         self.renewal.abort();
+    }
+}
+
+/// A redeploy checked and ready to run (`plan_redeploy`).
+pub struct Redeploy {
+    app: AppRecord,
+    /// The app's own repository, or a review app's parent's.
+    repository: String,
+    commit: String,
+}
+
+impl Redeploy {
+    pub fn commit(&self) -> &str {
+        &self.commit
     }
 }
 
@@ -258,6 +281,7 @@ impl Platform {
         progress: &Progress,
     ) -> Result<(ReleaseRecord, AppLease, AppRecord)> {
         let lease = self.lock_app(app, progress).await?;
+        let progress = &self.watch_deploy(app, deploy_of(commit, actor), progress);
         let deployed = HELD_LEASE
             .scope(lease.held.clone(), async {
                 self.check_branch_unmoved(app, update)?;
@@ -271,6 +295,7 @@ impl Platform {
                 Ok(release)
             })
             .await;
+        progress.deploy_ended(&deployed);
         match deployed {
             Ok(release) => Ok((release, lease, app.clone())),
             Err(error) => {
@@ -278,6 +303,76 @@ impl Platform {
                 Err(error)
             }
         }
+    }
+
+    /// Checks that `app_name`'s current release can be built again from its
+    /// commit, by this actor: what `redeploy` then does.
+    pub async fn plan_redeploy(&self, actor: &Actor, app_name: &str) -> Result<Redeploy> {
+        let app = self.authorize_app(actor, app_name, Action::Deploy).await?;
+        let release = self.current_release(&app).await?.ok_or_else(|| {
+            PlatformError::Invalid(format!(
+                "{} has no release to redeploy yet: push one first",
+                app.name
+            ))
+        })?;
+        let repository = match self.store.review_app(app.id).await? {
+            Some(review) => review.parent_name,
+            None => app.name.clone(),
+        };
+        let commit = release
+            .commit_sha
+            .filter(|commit| self.repos.snapshot(&repository, commit, None).is_ok())
+            .ok_or_else(|| {
+                PlatformError::Invalid(format!(
+                    "v{} of {} was not built from a commit of its repository (a rollback or \
+                     a promotion of another app's build): push, or promote again, instead",
+                    release.version, app.name
+                ))
+            })?;
+        Ok(Redeploy {
+            app,
+            repository,
+            commit,
+        })
+    }
+
+    /// Builds the planned commit again and rolls it out as a new release,
+    /// as a push of it would (the branch does not move).
+    pub async fn redeploy(
+        &self,
+        actor: &Actor,
+        plan: Redeploy,
+        progress: &Progress,
+    ) -> Result<ReleaseRecord> {
+        let Redeploy {
+            app,
+            repository,
+            commit,
+        } = plan;
+        let started = std::time::Instant::now();
+        let lease = self.lock_app(&app, progress).await?;
+        let what = format!(
+            "Redeploy of {} by {}",
+            commit.get(..7).unwrap_or(&commit),
+            actor.email
+        );
+        let progress = &self.watch_deploy(&app, what, progress);
+        let deployed = HELD_LEASE
+            .scope(lease.held.clone(), async {
+                let release = self
+                    .deploy_commit(actor, &app, &repository, &commit, None, progress)
+                    .await?;
+                let detail = format!("v{} from {commit}", release.version);
+                self.audit_app(actor, &app.name, "release.redeploy", detail)
+                    .await?;
+                Ok(release)
+            })
+            .await;
+        progress.deploy_ended(&deployed);
+        lease.release().await?;
+        self.metrics
+            .deploy_finished(&app.name, deployed.is_ok(), started.elapsed());
+        deployed
     }
 
     /// Runs `change` holding the app's lease: pushes, config changes,
@@ -423,6 +518,7 @@ impl Platform {
                 phase: "building",
             })
             .await?;
+        progress.release_made(release.version);
         progress.say(&format!(
             "-----> Building {} v{} from {} ({})",
             app.name, release.version, push.short_sha, push.summary

@@ -25,6 +25,7 @@ mod host_drain;
 mod hosts;
 pub mod identity;
 mod limits;
+mod live_deploys;
 pub mod logs;
 mod metrics;
 mod oneoff;
@@ -69,13 +70,14 @@ pub use berth_store::{
 };
 pub use certs::Certificate;
 pub use config::ConfigChange;
-pub use deploy::{push_target, AppLease, PushOutcome, PushTarget, RefUpdate};
+pub use deploy::{push_target, AppLease, PushOutcome, PushTarget, Redeploy, RefUpdate};
 pub use dns::DnsAnswer;
 pub use domains::{DnsRecord, Domain, DomainCheck};
 pub use drains::Drain;
 pub use error::{PlatformError, Result};
 pub use hosts::{ClusterSettings, Host, NewHost};
 pub use limits::ProcessLimits;
+pub use live_deploys::{DeployOutcome, DeployUpdate, LiveDeploy};
 pub use logs::{LogFilter, LogLine, LogSink, LogSource, Retention, TailEvent};
 pub use metrics::SAMPLE_EVERY as METRICS_SAMPLE_EVERY;
 pub use pipelines::{PipelineDiff, PipelineMember, PipelineView, Promotion, StageDiff};
@@ -218,6 +220,7 @@ pub struct Platform {
     host_engines: std::sync::Mutex<std::collections::HashMap<String, Engine>>,
     metrics: metrics::Metrics,
     metrics_token: Option<String>,
+    live_deploys: live_deploys::LiveDeploys,
 }
 
 impl Platform {
@@ -287,6 +290,7 @@ impl Platform {
             host_engines: std::sync::Mutex::default(),
             metrics: metrics::Metrics::default(),
             metrics_token: config.metrics_token.clone(),
+            live_deploys: live_deploys::LiveDeploys::default(),
         })
     }
 

@@ -1,22 +1,35 @@
 //! Lines of progress for whoever waits on a long use case (a `git push`
 //! shows them as `remote:` lines). Sending never blocks the work.
 
+use std::sync::Arc;
+
 use tokio::sync::mpsc;
+
+use crate::live_deploys::LiveDeploy;
 
 #[derive(Clone)]
 pub struct Progress {
-    lines: mpsc::UnboundedSender<String>,
+    pub(crate) lines: mpsc::UnboundedSender<String>,
+    /// The deploy whose watchers see these lines too (the dashboard's).
+    pub(crate) watched: Option<Arc<LiveDeploy>>,
 }
 
 impl Progress {
     pub fn channel() -> (Self, mpsc::UnboundedReceiver<String>) {
         let (lines, receiver) = mpsc::unbounded_channel();
-        (Self { lines }, receiver)
+        (
+            Self {
+                lines,
+                watched: None,
+            },
+            receiver,
+        )
     }
 
     /// Sends each line of `text`; a listener that went away is not an error.
     pub fn say(&self, text: &str) {
         for line in text.lines() {
+            self.tee(line);
             let _ = self.lines.send(line.to_string());
         }
     }

@@ -50,6 +50,8 @@ pub struct Dyno {
     pub memory_bytes: Option<u64>,
     /// CPU in use between the last two measurements, in percent of one CPU.
     pub cpu_percent: Option<f64>,
+    /// Restarts after a crash since berthd started.
+    pub restarts: u64,
 }
 
 /// How dynos are listed: by process type, then by number (`web.2` before `web.10`).
@@ -552,6 +554,7 @@ impl Platform {
                     started_at: None,
                     memory_bytes: None,
                     cpu_percent: None,
+                    restarts: 0,
                     name,
                 })
             })
@@ -583,7 +586,9 @@ impl Platform {
             }
         }
         let measured = self.metrics.latest_dynos(&app.name);
+        let restarts = self.metrics.restarts_of(&app.name);
         for dyno in &mut dynos {
+            dyno.restarts = restarts.get(&dyno.name).copied().unwrap_or(0);
             if let Some(&(memory, cpu)) = measured.get(&dyno.name).filter(|_| dyno.state == "up") {
                 dyno.memory_bytes = Some(memory);
                 dyno.cpu_percent = cpu;

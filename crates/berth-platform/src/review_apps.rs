@@ -47,6 +47,11 @@ impl Platform {
         let target = self.review_target(actor, parent, branch, progress).await?;
         let review = &target.app;
         let lease = self.lock_app(review, progress).await?;
+        let progress = &self.watch_deploy(
+            review,
+            crate::deploy::deploy_of(&update.new, actor),
+            progress,
+        );
         let deployed = HELD_LEASE
             .scope(lease.held.clone(), async {
                 self.check_branch_unmoved(parent, update)?;
@@ -74,6 +79,7 @@ impl Platform {
                 Ok(release)
             })
             .await;
+        progress.deploy_ended(&deployed);
         match deployed {
             Ok(release) => Ok((release, lease, target.app, target.created)),
             Err(error) => {

@@ -89,6 +89,17 @@ impl Metrics {
             .collect()
     }
 
+    /// How often each of the app's dynos was restarted after a crash since
+    /// berthd started, by dyno name.
+    pub(crate) fn restarts_of(&self, app: &str) -> HashMap<String, u64> {
+        self.sampler()
+            .restarts
+            .iter()
+            .filter(|((dyno_app, _), _)| dyno_app == app)
+            .map(|((_, dyno), count)| (dyno.clone(), *count))
+            .collect()
+    }
+
     /// Forgets an app that was destroyed, so its series end.
     pub(crate) fn forget_app(&self, app: &str) {
         for result in ["succeeded", "failed"] {

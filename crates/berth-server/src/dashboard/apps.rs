@@ -12,6 +12,7 @@ use serde::Deserialize;
 
 use super::browser::{CheckedForm, Chrome, SignedIn};
 use super::error::DashboardError;
+use super::live::LiveState;
 use super::{after_action, render};
 use crate::api::PublicBase;
 use crate::AppState;
@@ -195,33 +196,6 @@ pub(super) async fn destroy(
     }
 }
 
-struct DynoRow {
-    name: String,
-    state: String,
-    release: String,
-    uptime: String,
-    exit_code: Option<i64>,
-    /// Why it crashed, when more is known than its exit code.
-    reason: Option<String>,
-    /// `512m · 1.5 CPUs`; empty without limits of its own.
-    limits: String,
-    /// The name of the host it runs on.
-    host: String,
-}
-
-/// A process type's limits as the dynos table shows them.
-fn limits_text(limits: &berth_core::Limits) -> String {
-    let memory = limits.memory_bytes.map(berth_core::limits::format_memory);
-    let cpus = limits
-        .nano_cpus
-        .map(|cpus| format!("{} CPUs", berth_core::limits::format_cpus(cpus)));
-    memory
-        .into_iter()
-        .chain(cpus)
-        .collect::<Vec<_>>()
-        .join(" · ")
-}
-
 struct ActivityRow {
     at: String,
     message: String,
@@ -245,19 +219,10 @@ struct ReviewOf {
 struct OverviewPage {
     chrome: Chrome,
     app: AppHeader,
-    git_url: String,
     pipeline: Option<PipelineLine>,
-    release: Option<ReleaseSummary>,
+    live: LiveState,
     formation: Vec<(String, i64)>,
-    dynos: Vec<DynoRow>,
     activity: Vec<ActivityRow>,
-}
-
-struct ReleaseSummary {
-    version: i64,
-    description: String,
-    commit: String,
-    created: String,
 }
 
 pub(super) async fn overview(
@@ -268,43 +233,6 @@ pub(super) async fn overview(
 ) -> Result<Response, DashboardError> {
     let actor = &signed_in.session.actor;
     let app = state.platform.app(actor, &name).await?;
-    let release = match app.current_release {
-        Some(_) => {
-            let (release, _) = state.platform.release(actor, &name, None).await?;
-            Some(ReleaseSummary {
-                version: release.version,
-                description: release.description,
-                commit: release
-                    .commit_sha
-                    .map(|sha| sha.chars().take(7).collect())
-                    .unwrap_or_default(),
-                created: format!("{} ago", elapsed(release.created_at)),
-            })
-        }
-        None => None,
-    };
-    let now = Utc::now();
-    let dynos = state
-        .platform
-        .dynos(actor, &name)
-        .await?
-        .into_iter()
-        .map(|dyno| DynoRow {
-            // Since the last start, as `berth ps` counts it: a restart resets it.
-            uptime: match (dyno.state.as_str(), dyno.started_at) {
-                ("up", Some(started)) => elapsed_since(started, now),
-                ("up", None) => elapsed_since(dyno.created_at, now),
-                _ => String::new(),
-            },
-            name: dyno.name,
-            state: dyno.state,
-            release: dyno.release,
-            exit_code: dyno.exit_code,
-            reason: dyno.reason,
-            limits: limits_text(&dyno.limits),
-            host: dyno.host,
-        })
-        .collect();
     // The audit trail: who changed what, config var names but never values.
     let activity = state
         .platform
@@ -343,14 +271,13 @@ pub(super) async fn overview(
                 }),
             })
         });
+    let live = LiveState::of(&state, actor, &name, &signed_in.chrome.csrf, &base).await?;
     let page = OverviewPage {
         chrome: signed_in.chrome,
-        git_url: format!("{base}/{}.git", app.name),
         pipeline,
         app: AppHeader::new(&state, &app, "Overview"),
-        release,
+        live,
         formation: state.platform.formation(actor, &name).await?,
-        dynos,
         activity,
     };
     Ok(render(&page)?.into_response())

@@ -12,6 +12,7 @@ mod charts;
 mod config;
 mod domains;
 mod error;
+mod live;
 mod logs;
 mod metrics;
 mod pipeline;
@@ -47,7 +48,10 @@ pub(crate) fn routes(state: AppState) -> Router<AppState> {
         .route("/apps/{name}/scale", post(apps::scale))
         .route("/apps/{name}/restart", post(apps::restart))
         .route("/apps/{name}/maintenance", post(apps::maintenance))
+        .route("/apps/{name}/overview/live", get(live::overview))
         .route("/apps/{name}/releases", get(releases::list))
+        .route("/apps/{name}/releases/live", get(live::releases))
+        .route("/apps/{name}/redeploy", post(releases::redeploy))
         .route("/apps/{name}/rollback", post(releases::rollback))
         .route("/apps/{name}/pipeline", get(pipeline::show))
         .route("/apps/{name}/pipeline/promote", post(pipeline::promote))

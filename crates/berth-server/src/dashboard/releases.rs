@@ -3,10 +3,10 @@
 use askama::Template;
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
-use berth_platform::{PlatformError, Progress};
+use berth_platform::{Action, PlatformError, Progress};
 use serde::Deserialize;
 
-use super::apps::{elapsed, AppHeader};
+use super::apps::{elapsed, elapsed_since, AppHeader};
 use super::browser::{CheckedForm, Chrome, SignedIn};
 use super::error::DashboardError;
 use super::{after_action, render};
@@ -23,7 +23,10 @@ struct ReleaseRow {
     current: bool,
     failure: Option<String>,
     output: String,
-    /// Only a successful release other than the current one can be returned to.
+    /// From its start to its end (`42s`); empty while it runs.
+    took: String,
+    /// Only a successful release other than the current one can be returned
+    /// to, by those who may change the app's config.
     can_roll_back: bool,
 }
 
@@ -34,6 +37,8 @@ struct ReleasesPage {
     app: AppHeader,
     git_url: String,
     releases: Vec<ReleaseRow>,
+    /// Whether the current commit can be redeployed by this user.
+    can_redeploy: bool,
 }
 
 pub(super) async fn list(
@@ -44,6 +49,9 @@ pub(super) async fn list(
 ) -> Result<Response, DashboardError> {
     let actor = &signed_in.session.actor;
     let app = state.platform.app(actor, &name).await?;
+    let may = |action| state.platform.authorize_app(actor, &name, action);
+    let can_configure = may(Action::Configure).await.is_ok();
+    let can_redeploy = app.current_release.is_some() && may(Action::Deploy).await.is_ok();
     // Newest first, as a page is read from the top.
     let releases = state
         .platform
@@ -55,7 +63,11 @@ pub(super) async fn list(
             let current = app.current_release == Some(release.version);
             let status = release.status.to_string();
             ReleaseRow {
-                can_roll_back: !current && status == "succeeded",
+                can_roll_back: can_configure && !current && status == "succeeded",
+                took: release
+                    .finished_at
+                    .map(|finished| elapsed_since(release.created_at, finished))
+                    .unwrap_or_default(),
                 version: release.version,
                 description: release.description,
                 commit: release
@@ -76,6 +88,7 @@ pub(super) async fn list(
         git_url: format!("{base}/{}.git", app.name),
         app: AppHeader::new(&state, &app, "Releases"),
         releases,
+        can_redeploy,
     };
     Ok(render(&page)?.into_response())
 }
@@ -114,4 +127,33 @@ pub(super) async fn rollback(
             )
         });
     after_action(&to, result, signed_in.tls)
+}
+
+/// Builds the current release's commit again, in the background: the
+/// releases page shows it as it runs.
+pub(super) async fn redeploy(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    signed_in: SignedIn,
+    CheckedForm(_): CheckedForm<std::collections::BTreeMap<String, String>>,
+) -> Result<Response, DashboardError> {
+    let to = format!("/apps/{name}/releases");
+    let actor = signed_in.session.actor;
+    let plan = match state.platform.plan_redeploy(&actor, &name).await {
+        Ok(plan) => plan,
+        Err(error) => return after_action(&to, Err(error), signed_in.tls),
+    };
+    let message = format!(
+        "Redeploying {}: its output follows below.",
+        plan.commit().get(..7).unwrap_or(plan.commit())
+    );
+    let running = state.clone();
+    tokio::spawn(async move {
+        // Nobody reads these lines but the page's watchers.
+        let (progress, _) = Progress::channel();
+        if let Err(error) = running.platform.redeploy(&actor, plan, &progress).await {
+            tracing::info!(app = %name, %error, "a redeploy from the dashboard failed");
+        }
+    });
+    after_action(&to, Ok(message), signed_in.tls)
 }

@@ -59,6 +59,16 @@ impl Visitor {
         (status, headers, response.text().await.unwrap())
     }
 
+    /// Opens a stream (server-sent events) at `path`, for its headers and chunks.
+    pub(crate) async fn open_stream(&mut self, path: &str) -> reqwest::Response {
+        self.client
+            .get(format!("{}{path}", self.base))
+            .header("cookie", self.cookie_header())
+            .send()
+            .await
+            .unwrap()
+    }
+
     pub(crate) async fn post(
         &mut self,
         path: &str,
@@ -535,9 +545,10 @@ async fn every_app_page_and_action_answers_each_role_as_the_policy_says() {
         "/access",
     ];
     // The owner comes last of all callers, and destroy last of its actions.
-    let actions: [DashboardAction; 7] = [
+    let actions: [DashboardAction; 8] = [
         ("/scale", &[("quantity.web", "1")], "deployer"),
         ("/restart", &[], "deployer"),
+        ("/redeploy", &[], "deployer"),
         ("/pipeline/promote", &[], "deployer"),
         ("/maintenance", &[("enabled", "false")], "admin"),
         ("/rollback", &[("version", "v1")], "admin"),
