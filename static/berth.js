@@ -242,3 +242,13 @@ if (deployLive) {
     }
   });
 }
+
+// Add-ons: a form with `data-confirm` asks first (rotating credentials).
+// Asked in the capture phase, so a form that is not sent never turns busy.
+document.addEventListener("submit", (event) => {
+  const form = event.target;
+  if (form instanceof HTMLFormElement && form.dataset.confirm && !window.confirm(form.dataset.confirm)) {
+    event.preventDefault();
+    event.stopImmediatePropagation();
+  }
+}, true);

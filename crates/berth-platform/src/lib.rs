@@ -59,7 +59,9 @@ use berth_store::Store;
 
 pub use accounts::{IssuedToken, Session};
 pub use acme::{AcmeConfig, AutoCertificate, AutoCertificates};
-pub use addons::{Addon, AddonSettings, Attachment, Backup, Credentials as AddonCredentials};
+pub use addons::{
+    Addon, AddonSettings, Attachment, Backup, BackupDownload, Credentials as AddonCredentials,
+};
 pub use app_logs::MAX_LOG_LINES;
 pub use berth_core::AppRole;
 pub use berth_core::{Action, Actor, AppName, TokenScope};

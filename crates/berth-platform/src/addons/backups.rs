@@ -16,7 +16,7 @@ use std::time::{Duration, SystemTime};
 use berth_core::{Action, Actor};
 use berth_store::AddonRecord;
 use chrono::{DateTime, Utc};
-use tokio::io::AsyncReadExt;
+use tokio::io::{AsyncReadExt, AsyncSeekExt};
 
 use super::{Credentials, ServiceSpec};
 use crate::sealed_stream;
@@ -34,6 +34,14 @@ pub struct Backup {
     pub addon: String,
     pub size_bytes: u64,
     pub created_at: DateTime<Utc>,
+}
+
+/// A backup someone may download, found and authorized: see
+/// [`Platform::backup_download`].
+pub struct BackupDownload {
+    pub backup: Backup,
+    file: PathBuf,
+    context: String,
 }
 
 impl Platform {
@@ -136,6 +144,68 @@ impl Platform {
             format!("{} {}", addon.name, backup.id),
         )
         .await
+    }
+
+    /// A backup to download: its right is reading the app's config vars,
+    /// as the backup holds the data the add-on's URL opens. Audited; the
+    /// dump itself comes from [`Platform::write_backup`].
+    pub async fn backup_download(
+        &self,
+        actor: &Actor,
+        app_name: &str,
+        addon_name: &str,
+        backup_id: &str,
+    ) -> Result<BackupDownload> {
+        let app = self
+            .authorize_app(actor, app_name, Action::ReadConfig)
+            .await?;
+        let (addon, _) = self.addon_of_app(&app, addon_name).await?;
+        let backup = self
+            .backups_of(&addon)?
+            .into_iter()
+            .find(|b| b.id == backup_id)
+            .ok_or_else(|| {
+                PlatformError::NotFound(format!("{addon_name} has no backup {backup_id}"))
+            })?;
+        self.audit_app(
+            actor,
+            &app.name,
+            "addons.download",
+            format!("{} {}", addon.name, backup.id),
+        )
+        .await?;
+        Ok(BackupDownload {
+            file: self.backup_dir(&addon)?.join(format!("{}.dump", backup.id)),
+            context: sealing_context(&addon, &backup.id),
+            backup,
+        })
+    }
+
+    /// Writes a backup's `pg_dump` file (custom format) into `plain`,
+    /// opened as it streams. An error midway leaves `plain` with a part only.
+    pub async fn write_backup(
+        &self,
+        download: &BackupDownload,
+        mut plain: impl tokio::io::AsyncWrite + Unpin,
+    ) -> Result<()> {
+        let cannot_read = |source| PlatformError::Io {
+            context: format!("cannot read the backup {}", download.file.display()),
+            source,
+        };
+        let mut file = tokio::fs::File::open(&download.file)
+            .await
+            .map_err(cannot_read)?;
+        let mut magic = [0u8; sealed_stream::MAGIC.len()];
+        let is_sealed = file.read_exact(&mut magic).await.is_ok() && &magic == sealed_stream::MAGIC;
+        file.rewind().await.map_err(cannot_read)?;
+        if is_sealed {
+            sealed_stream::open(&self.secrets, &download.context, file, plain).await
+        } else {
+            tokio::io::copy(&mut file, &mut plain)
+                .await
+                .map_err(cannot_read)?;
+            Ok(())
+        }
     }
 
     /// Captures a backup of every Postgres add-on whose newest one is older

@@ -24,7 +24,7 @@ use crate::audit::app_entry;
 use crate::progress::Progress;
 use crate::{Platform, PlatformError, Result};
 
-pub use backups::Backup;
+pub use backups::{Backup, BackupDownload};
 pub use provider::{AddonSettings, Credentials, Provider};
 pub(crate) use provider::{Providers, ServiceSpec};
 

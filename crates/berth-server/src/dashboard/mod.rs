@@ -62,7 +62,20 @@ pub(crate) fn routes(state: AppState) -> Router<AppState> {
         .route("/apps/{name}/logs", get(logs::show))
         .route("/apps/{name}/metrics", get(metrics::show))
         .route("/apps/{name}/domains", get(domains::show))
-        .route("/apps/{name}/addons", get(addons::show))
+        .route(
+            "/apps/{name}/addons",
+            get(addons::show).post(addons::create),
+        )
+        .route("/apps/{name}/addons/attach", post(addons::attach))
+        .route("/apps/{name}/addons/detach", post(addons::detach))
+        .route("/apps/{name}/addons/rotate", post(addons::rotate))
+        .route("/apps/{name}/addons/destroy", post(addons::destroy))
+        .route("/apps/{name}/addons/backups/capture", post(addons::capture))
+        .route("/apps/{name}/addons/backups/restore", post(addons::restore))
+        .route(
+            "/apps/{name}/addons/{addon}/backups/{backup}/download",
+            get(addons::download),
+        )
         .route("/apps/{name}/access", get(access::show))
         .layer(DefaultBodyLimit::max(FORM_BODY_LIMIT))
         .layer(axum::middleware::from_fn_with_state(

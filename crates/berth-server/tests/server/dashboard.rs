@@ -545,7 +545,10 @@ async fn every_app_page_and_action_answers_each_role_as_the_policy_says() {
         "/access",
     ];
     // The owner comes last of all callers, and destroy last of its actions.
-    let actions: [DashboardAction; 8] = [
+    // This server has no add-on servers and the app no add-ons: whoever
+    // may change add-ons hears that (not set up, no such add-on), the
+    // others the policy's refusal.
+    let actions: &[DashboardAction] = &[
         ("/scale", &[("quantity.web", "1")], "deployer"),
         ("/restart", &[], "deployer"),
         ("/redeploy", &[], "deployer"),
@@ -553,6 +556,41 @@ async fn every_app_page_and_action_answers_each_role_as_the_policy_says() {
         ("/maintenance", &[("enabled", "false")], "admin"),
         ("/rollback", &[("version", "v1")], "admin"),
         ("/config", &[("vars", "MATRIX=1")], "admin"),
+        (
+            "/addons",
+            &[("service", "postgres"), ("plan", "standard")],
+            "admin",
+        ),
+        (
+            "/addons/attach",
+            &[("addon", "pg-matrix"), ("app", "APP"), ("as", "MATRIX")],
+            "admin",
+        ),
+        (
+            "/addons/detach",
+            &[("addon", "pg-matrix"), ("app", "APP")],
+            "admin",
+        ),
+        ("/addons/rotate", &[("addon", "pg-matrix")], "admin"),
+        (
+            "/addons/backups/capture",
+            &[("addon", "pg-matrix")],
+            "admin",
+        ),
+        (
+            "/addons/backups/restore",
+            &[
+                ("addon", "pg-matrix"),
+                ("backup", "b001"),
+                ("confirm", "pg-matrix"),
+            ],
+            "admin",
+        ),
+        (
+            "/addons/destroy",
+            &[("addon", "pg-matrix"), ("confirm", "pg-matrix")],
+            "admin",
+        ),
         ("/destroy", &[("confirm", "APP")], "owner"),
     ];
     let mut failures = Vec::new();
@@ -629,20 +667,27 @@ async fn every_app_page_and_action_answers_each_role_as_the_policy_says() {
             ));
         }
         let csrf = visitor.csrf().await;
-        for (action, fields, need) in actions {
+        for &(action, fields, need) in actions {
             let mut form: Vec<(&str, &str)> = vec![("csrf", &csrf)];
             for &(field, value) in fields {
                 form.push((field, if value == "APP" { &app } else { value }));
             }
-            let (status, headers, _) = visitor.post(&format!("/apps/{app}{action}"), &form).await;
+            let (status, headers, html) =
+                visitor.post(&format!("/apps/{app}{action}"), &form).await;
             if who == "stranger" {
                 if status != StatusCode::NOT_FOUND {
                     failures.push(format!("{who} POST {action}: {status}, wanted 404"));
                 }
                 continue;
             }
-            assert_eq!(status, StatusCode::SEE_OTHER, "{who} POST {action}");
-            let (_, _, next) = visitor.get(location(&headers)).await;
+            // A mistake in a form of fields comes back beside the form;
+            // everything else, refusals included, as the next page's flash.
+            let next = if status == StatusCode::UNPROCESSABLE_ENTITY {
+                html
+            } else {
+                assert_eq!(status, StatusCode::SEE_OTHER, "{who} POST {action}");
+                visitor.get(location(&headers)).await.2
+            };
             let refused = next.contains("flash-error") && next.contains(" you cannot ");
             let allowed = rank(who) <= rank(need);
             if refused == allowed {
@@ -687,15 +732,19 @@ async fn the_addons_tab_lists_addons_and_reveals_a_url_only_to_those_who_read_co
         .await
         .unwrap();
     assert_eq!(created.status(), StatusCode::CREATED);
-    server.create_user("viewer@example.com", false, Some("pw-viewer"));
-    let added = api
-        .post(format!("{}/api/v1/apps/{app}/access", server.api_url))
-        .bearer_auth(&owner_token)
-        .json(&serde_json::json!({"email": "viewer@example.com", "role": "viewer"}))
-        .send()
-        .await
-        .unwrap();
-    assert!(added.status().is_success(), "{}", added.status());
+    for role in ["viewer", "deployer"] {
+        let email = format!("{role}@example.com");
+        server.create_user(&email, false, Some(&format!("pw-{role}")));
+        let added = api
+            .post(format!("{}/api/v1/apps/{app}/access", server.api_url))
+            .bearer_auth(&owner_token)
+            .json(&serde_json::json!({"email": email, "role": role}))
+            .send()
+            .await
+            .unwrap();
+        assert!(added.status().is_success(), "{}", added.status());
+    }
+    server.create_user("stranger@example.com", false, Some("pw-stranger"));
     let addon = berth_testkit::unique_app_name("dash-pg");
     let provisioned = api
         .post(format!("{}/api/v1/apps/{app}/addons", server.api_url))
@@ -746,6 +795,92 @@ async fn the_addons_tab_lists_addons_and_reveals_a_url_only_to_those_who_read_co
         .await;
     assert_eq!(status, StatusCode::OK);
     assert!(html.contains(&url), "{html}");
+
+    // Forms show only to the roles that may use them; a backup downloads
+    // for those who may read credentials, as a pg_dump file.
+    let captured = api
+        .post(format!(
+            "{}/api/v1/apps/{app}/addons/{addon}/backups",
+            server.api_url
+        ))
+        .bearer_auth(&owner_token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(captured.status(), StatusCode::CREATED);
+    let backup: berth_api_types::Backup = captured.json().await.unwrap();
+    let download = format!("/apps/{app}/addons/{addon}/backups/{}/download", backup.id);
+    let changes = [
+        "id=\"create-addon\"",
+        "/addons/rotate",
+        "/addons/backups/capture",
+        "/addons/backups/restore",
+        "/addons/destroy",
+    ];
+    for (who, reads, changes_addons) in [
+        ("viewer", false, false),
+        ("deployer", true, false),
+        ("owner", true, true),
+    ] {
+        let mut visitor = Visitor::new(&server);
+        visitor
+            .sign_in(&format!("{who}@example.com"), &format!("pw-{who}"))
+            .await;
+        let (_, _, html) = visitor.get(&format!("/apps/{app}/addons")).await;
+        assert!(html.contains(&format!(">{}<", backup.id)), "{who}: {html}");
+        assert_eq!(html.contains("Reveal URL"), reads, "{who}: {html}");
+        assert_eq!(html.contains(&download), reads, "{who}: {html}");
+        for form in changes {
+            assert_eq!(html.contains(form), changes_addons, "{who} {form}: {html}");
+        }
+        let (status, headers, body) = visitor.get(&download).await;
+        if reads {
+            assert_eq!(status, StatusCode::OK, "{who}");
+            assert_eq!(
+                headers["content-disposition"],
+                format!("attachment; filename=\"{addon}-{}.dump\"", backup.id).as_str()
+            );
+            assert!(body.starts_with("PGDMP"), "{who}: a pg_dump file");
+        } else {
+            assert_eq!(status, StatusCode::FORBIDDEN, "{who}");
+            assert!(!body.starts_with("PGDMP"));
+        }
+    }
+    let mut stranger = Visitor::new(&server);
+    stranger
+        .sign_in("stranger@example.com", "pw-stranger")
+        .await;
+    let (status, _, _) = stranger.get(&download).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+
+    // A refused destroy (a deployer's, confirmed) leaves the add-on be.
+    let mut deployer = Visitor::new(&server);
+    deployer
+        .sign_in("deployer@example.com", "pw-deployer")
+        .await;
+    let csrf = deployer.csrf().await;
+    let (status, headers, _) = deployer
+        .post(
+            &format!("/apps/{app}/addons/destroy"),
+            &[("csrf", &csrf), ("addon", &addon), ("confirm", &addon)],
+        )
+        .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let (_, _, html) = deployer.get(location(&headers)).await;
+    assert!(
+        html.contains("flash-error") && html.contains("As deployer you cannot"),
+        "{html}"
+    );
+    let still = api
+        .get(format!(
+            "{}/api/v1/apps/{app}/addons/{addon}",
+            server.api_url
+        ))
+        .bearer_auth(&owner_token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(still.status(), StatusCode::OK);
 
     let destroyed = api
         .delete(format!(

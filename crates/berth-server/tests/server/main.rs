@@ -4,6 +4,7 @@
 mod access;
 mod browser;
 mod browser_live;
+mod browser_addons;
 mod dashboard;
 mod deploy;
 mod openapi;
