@@ -7,6 +7,7 @@
 
 use berth_testkit::{signed_certificate, unique_app_name, Pebble, PebbleOptions, TestServer};
 use chrono::{Duration, Utc};
+use fantoccini::Locator;
 
 use super::browser::{create_app, Browser};
 
@@ -225,12 +226,42 @@ async fn the_domains_tab_adds_checks_secures_and_removes_domains() {
             .format("%Y-%m-%d")
             .to_string()
     });
-    browser
-        .submit(
-            "#upload-certificate",
-            &[("certificate", &chain_pem), ("private_key", &key_pem)],
-        )
-        .await;
+    // Chosen as files: the page reads each into its field.
+    let files = tempfile::tempdir().unwrap();
+    for (field, pem) in [("certificate", &chain_pem), ("private_key", &key_pem)] {
+        let path = files.path().join(format!("{field}.pem"));
+        std::fs::write(&path, pem).unwrap();
+        browser
+            .client
+            .find(Locator::Css(&format!(
+                "#upload-certificate input[data-fills={field}]"
+            )))
+            .await
+            .unwrap()
+            .send_keys(path.to_str().unwrap())
+            .await
+            .unwrap();
+    }
+    let read = |field: &str| {
+        format!("return document.querySelector('#upload-certificate [name={field}]').value")
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let chain = browser
+            .client
+            .execute(&read("certificate"), Vec::new())
+            .await;
+        let key = browser
+            .client
+            .execute(&read("private_key"), Vec::new())
+            .await;
+        if chain.unwrap() == chain_pem.as_str() && key.unwrap() == key_pem.as_str() {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "the files are read");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    browser.click_button("Upload certificate").await;
     browser
         .wait_for_text(
             ".flash",
@@ -284,8 +315,9 @@ async fn the_domains_tab_adds_checks_secures_and_removes_domains() {
     browser.shot("domains").await;
     assert_eq!(browser.console_errors().await, Vec::<String>::new());
 
-    // On a phone: one block per domain, nothing wider than the screen.
-    browser.client.set_window_size(390, 900).await.unwrap();
+    // On a phone: one block per domain, nothing wider than the screen (the
+    // window tall enough to show the forms too).
+    browser.client.set_window_size(390, 2600).await.unwrap();
     browser.open(&tab).await;
     assert!(!browser.scrolls_sideways().await);
     browser.shot("domains-phone").await;
