@@ -246,16 +246,17 @@ pub(super) async fn remove(
     let to = format!("/apps/{name}/domains");
     let actor = &signed_in.session.actor;
     let hostname = form.hostname.trim();
-    if !form.confirm.trim().eq_ignore_ascii_case(hostname) || hostname.is_empty() {
+    let unconfirmed = if hostname.is_empty() || hostname.len() > HOSTNAME_LIMIT {
+        Some("say which domain to remove".to_string())
+    } else if !form.confirm.trim().eq_ignore_ascii_case(hostname) {
+        Some(format!("type the hostname, {hostname}, to remove it"))
+    } else {
+        None
+    };
+    if let Some(message) = unconfirmed {
         // Ask the platform first, so an app the user cannot see stays a 404.
         state.platform.app(actor, &name).await?;
-        return after_action(
-            &to,
-            Err(PlatformError::Invalid(format!(
-                "type the hostname, {hostname}, to remove it"
-            ))),
-            signed_in.tls,
-        );
+        return after_action(&to, Err(PlatformError::Invalid(message)), signed_in.tls);
     }
     let result = state
         .platform
