@@ -252,3 +252,22 @@ document.addEventListener("submit", (event) => {
     event.stopImmediatePropagation();
   }
 }, true);
+
+// Domains: a PEM file chosen is read into the textarea the form sends. The
+// file inputs stay hidden without JS, where the textareas take a paste.
+document.querySelectorAll("input.pem-file").forEach((input) => {
+  const target = input.form.elements[input.dataset.fills];
+  if (!target) return;
+  input.classList.remove("hidden");
+  input.addEventListener("change", async () => {
+    const file = input.files[0];
+    if (!file) return;
+    if (file.size > target.maxLength) {
+      input.setCustomValidity("The file is larger than 64 KiB: is it a PEM file?");
+      input.reportValidity();
+      return;
+    }
+    input.setCustomValidity("");
+    target.value = await file.text();
+  });
+});

@@ -83,6 +83,16 @@ fn limits_text(limits: &berth_core::Limits) -> String {
         .join(" · ")
 }
 
+/// How long a dyno has been up, to the minute: the overview's dynos are
+/// sent again when this changes, so not every second.
+fn uptime(since: DateTime<Utc>, now: DateTime<Utc>) -> String {
+    if (now - since).num_seconds() < 60 {
+        "under 1m".to_string()
+    } else {
+        elapsed_since(since, now)
+    }
+}
+
 impl LiveState {
     /// The app's current release, dynos and deploy in progress, as `actor` may see them.
     pub(super) async fn of(
@@ -117,8 +127,8 @@ impl LiveState {
             .map(|dyno| DynoRow {
                 // Since the last start, as `berth ps` counts it: a restart resets it.
                 uptime: match (dyno.state.as_str(), dyno.started_at) {
-                    ("up", Some(started)) => elapsed_since(started, now),
-                    ("up", None) => elapsed_since(dyno.created_at, now),
+                    ("up", Some(started)) => uptime(started, now),
+                    ("up", None) => uptime(dyno.created_at, now),
                     _ => String::new(),
                 },
                 name: dyno.name,
@@ -136,13 +146,7 @@ impl LiveState {
             .live_deploy(actor, name)
             .await?
             .filter(|deploy| !deploy.has_ended())
-            .map(|deploy| {
-                format!(
-                    "{}, for {}",
-                    deploy.what,
-                    elapsed_since(deploy.started_at, now)
-                )
-            });
+            .map(|deploy| deploy.what.clone());
         Ok(Self {
             web_url: state.web_url(&app.name),
             git_url: format!("{base}/{}.git", app.name),

@@ -61,7 +61,6 @@ pub(crate) fn routes(state: AppState) -> Router<AppState> {
         )
         .route("/apps/{name}/logs", get(logs::show))
         .route("/apps/{name}/metrics", get(metrics::show))
-        .route("/apps/{name}/domains", get(domains::show))
         .route(
             "/apps/{name}/addons",
             get(addons::show).post(addons::create),
@@ -75,6 +74,20 @@ pub(crate) fn routes(state: AppState) -> Router<AppState> {
         .route(
             "/apps/{name}/addons/{addon}/backups/{backup}/download",
             get(addons::download),
+        )
+        .route(
+            "/apps/{name}/domains",
+            get(domains::show).post(domains::add),
+        )
+        .route("/apps/{name}/domains/remove", post(domains::remove))
+        .route("/apps/{name}/domains/retry", post(domains::retry))
+        .route(
+            "/apps/{name}/domains/certificate",
+            post(domains::upload_certificate),
+        )
+        .route(
+            "/apps/{name}/domains/tls-settings",
+            post(domains::tls_settings),
         )
         .route("/apps/{name}/access", get(access::show))
         .layer(DefaultBodyLimit::max(FORM_BODY_LIMIT))

@@ -167,25 +167,34 @@ impl Browser {
     }
 
     pub(crate) async fn click(&self, css: &str) {
-        self.client
-            .find(Locator::Css(css))
-            .await
-            .unwrap_or_else(|_| panic!("nothing matches {css:?}"))
-            .click()
-            .await
-            .unwrap();
+        self.click_at(Locator::Css(css), css).await;
     }
 
     pub(crate) async fn click_button(&self, label: &str) {
-        self.client
-            .find(Locator::XPath(&format!(
-                "//button[normalize-space()='{label}']"
-            )))
-            .await
-            .unwrap_or_else(|_| panic!("no button {label:?}"))
-            .click()
-            .await
-            .unwrap();
+        let xpath = format!("//button[normalize-space()='{label}']");
+        self.click_at(Locator::XPath(&xpath), label).await;
+    }
+
+    /// Clicks what `locator` finds. A live page may replace the element
+    /// between finding and clicking it: then it is found again.
+    async fn click_at(&self, locator: Locator<'_>, what: &str) {
+        for _ in 0..5 {
+            let element = self
+                .client
+                .find(locator)
+                .await
+                .unwrap_or_else(|_| panic!("nothing matches {what:?}"));
+            match element.click().await {
+                Ok(()) => return,
+                Err(fantoccini::error::CmdError::Standard(error))
+                    if error.error == fantoccini::error::ErrorStatus::StaleElementReference =>
+                {
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+                Err(error) => panic!("clicking {what:?}: {error}"),
+            }
+        }
+        panic!("{what:?} was replaced each time it was clicked");
     }
 }
 

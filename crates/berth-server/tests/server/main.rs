@@ -3,8 +3,9 @@
 
 mod access;
 mod browser;
-mod browser_live;
 mod browser_addons;
+mod browser_domains;
+mod browser_live;
 mod dashboard;
 mod deploy;
 mod openapi;
