@@ -48,6 +48,8 @@ pub struct ReleaseRecord {
     pub created_by: Option<String>,
     pub created_at: DateTime<Utc>,
     pub finished_at: Option<DateTime<Utc>>,
+    /// Each phase it went through and when it began, in order.
+    pub phase_times: Vec<(String, DateTime<Utc>)>,
     pub processes: Vec<ReleaseProcess>,
 }
 
@@ -62,7 +64,7 @@ pub struct NewRelease<'a> {
 
 const RELEASE_COLUMNS: &str = "id, app_id, version, description, commit_sha, status, phase, \
     release_image, release_command, config_sealed, output, failure, created_by, created_at, \
-    finished_at";
+    finished_at, phase_times";
 
 impl ReleaseStatus {
     fn as_str(self) -> &'static str {
@@ -114,6 +116,7 @@ impl ReleaseRecord {
                     row.try_get::<Option<String>, _>("created_by")?,
                     row.try_get::<i64, _>("created_at")?,
                     row.try_get::<Option<i64>, _>("finished_at")?,
+                    row.try_get::<String, _>("phase_times")?,
                 ),
             ))
         };
@@ -128,6 +131,7 @@ impl ReleaseRecord {
                 created_by,
                 created,
                 finished,
+                phase_times,
             ),
         ) = get(row).context("read release")?;
         Ok(Self {
@@ -146,19 +150,40 @@ impl ReleaseRecord {
             created_by,
             created_at: from_millis(created)?,
             finished_at: from_optional_millis(finished)?,
+            phase_times: parse_phase_times(&phase_times)?,
             processes: Vec::new(),
         })
     }
+}
+
+/// `building@<ms>,starting@<ms>` → the phases and when each began.
+fn parse_phase_times(text: &str) -> Result<Vec<(String, DateTime<Utc>)>> {
+    text.split(',')
+        .filter(|entry| !entry.is_empty())
+        .map(|entry| {
+            let (phase, millis) = entry
+                .split_once('@')
+                .and_then(|(phase, millis)| Some((phase, millis.parse::<i64>().ok()?)))
+                .ok_or_else(|| StoreError::Corrupt(format!("release phase time {entry:?}")))?;
+            Ok((phase.to_string(), from_millis(millis)?))
+        })
+        .collect()
+}
+
+/// One entry of `phase_times`: `phase` began now.
+fn phase_time(phase: &str, at: DateTime<Utc>) -> String {
+    format!("{phase}@{}", to_millis(at))
 }
 
 impl Store {
     /// Creates the app's next release (numbered after its latest), pending.
     pub async fn create_release(&self, new: NewRelease<'_>) -> Result<ReleaseRecord> {
         let _timer = timed("create_release");
+        let now = Utc::now();
         let row = sqlx::query(&format!(
             "INSERT INTO releases (app_id, version, description, commit_sha, status, phase, \
-             config_sealed, created_by, created_at) \
-             SELECT $1, COALESCE(MAX(version), 0) + 1, $2, $3, 'pending', $4, $5, $6, $7 \
+             config_sealed, created_by, created_at, phase_times) \
+             SELECT $1, COALESCE(MAX(version), 0) + 1, $2, $3, 'pending', $4, $5, $6, $7, $8 \
              FROM releases WHERE app_id = $1 RETURNING {RELEASE_COLUMNS}"
         ))
         .bind(new.app_id)
@@ -167,7 +192,8 @@ impl Store {
         .bind(new.phase)
         .bind(new.config_sealed)
         .bind(new.created_by)
-        .bind(to_millis(Utc::now()))
+        .bind(to_millis(now))
+        .bind(phase_time(new.phase, now))
         .fetch_one(&self.pool)
         .await
         .context("create release")?;
@@ -176,12 +202,15 @@ impl Store {
 
     pub async fn set_release_phase(&self, release_id: i64, phase: &str) -> Result<()> {
         let _timer = timed("set_release_phase");
-        sqlx::query("UPDATE releases SET phase = $1 WHERE id = $2")
-            .bind(phase)
-            .bind(release_id)
-            .execute(&self.pool)
-            .await
-            .context("record release phase")?;
+        sqlx::query(
+            "UPDATE releases SET phase = $1, phase_times = phase_times || ',' || $2 WHERE id = $3",
+        )
+        .bind(phase)
+        .bind(phase_time(phase, Utc::now()))
+        .bind(release_id)
+        .execute(&self.pool)
+        .await
+        .context("record release phase")?;
         Ok(())
     }
 

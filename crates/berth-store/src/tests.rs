@@ -264,6 +264,8 @@ async fn releases_are_numbered_per_app_and_only_successes_become_current() {
         .set_release_contents(v1.id, std::slice::from_ref(&web), None, None)
         .await
         .unwrap();
+    store.set_release_phase(v1.id, "releasing").await.unwrap();
+    store.set_release_phase(v1.id, "starting").await.unwrap();
     store.succeed_release(&v1, "built", None).await.unwrap();
     store
         .fail_release(v2.id, "release command exited with 1", "boom")
@@ -280,6 +282,18 @@ async fn releases_are_numbered_per_app_and_only_successes_become_current() {
     let releases = store.releases(app.id).await.unwrap();
     assert_eq!(releases[0].processes, vec![web]);
     assert_eq!(releases[0].output, "built");
+    // Each phase with when it began, in order, from the release's creation on.
+    let phases: Vec<&str> = releases[0]
+        .phase_times
+        .iter()
+        .map(|(phase, _)| phase.as_str())
+        .collect();
+    assert_eq!(phases, ["building", "releasing", "starting"]);
+    assert_eq!(releases[0].phase_times[0].1, releases[0].created_at);
+    assert!(releases[0]
+        .phase_times
+        .windows(2)
+        .all(|pair| pair[0].1 <= pair[1].1));
     assert_eq!(releases[1].status, ReleaseStatus::Failed);
     assert_eq!(
         releases[1].failure.as_deref(),

@@ -387,6 +387,7 @@ mod tests {
                 created_by: None,
                 created_at: at,
                 finished_at: Some(at),
+                phase_times: Vec::new(),
                 processes: Vec::new(),
             }),
             review: None,

@@ -4,6 +4,7 @@ use askama::Template;
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
 use berth_platform::{Action, PlatformError, Progress};
+use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
 use super::apps::{elapsed, elapsed_since, AppHeader};
@@ -23,7 +24,8 @@ struct ReleaseRow {
     current: bool,
     failure: Option<String>,
     output: String,
-    /// From its start to its end (`42s`); empty while it runs.
+    /// From its start to its end, and each phase's part: `42s (building
+    /// 30s · releasing 4s · starting 8s)`; empty while it runs.
     took: String,
     /// Only a successful release other than the current one can be returned
     /// to, by those who may change the app's config.
@@ -66,7 +68,7 @@ pub(super) async fn list(
                 can_roll_back: can_configure && !current && status == "succeeded",
                 took: release
                     .finished_at
-                    .map(|finished| elapsed_since(release.created_at, finished))
+                    .map(|finished| took(&release, finished))
                     .unwrap_or_default(),
                 version: release.version,
                 description: release.description,
@@ -91,6 +93,27 @@ pub(super) async fn list(
         can_redeploy,
     };
     Ok(render(&page)?.into_response())
+}
+
+/// How long a finished release took, with each phase's part when known.
+fn took(release: &berth_platform::ReleaseRecord, finished: DateTime<Utc>) -> String {
+    let total = elapsed_since(release.created_at, finished);
+    let ends = release
+        .phase_times
+        .iter()
+        .skip(1)
+        .map(|(_, at)| *at)
+        .chain([finished]);
+    let phases: Vec<String> = release
+        .phase_times
+        .iter()
+        .zip(ends)
+        .map(|((phase, began), ended)| format!("{phase} {}", elapsed_since(*began, ended)))
+        .collect();
+    match phases.as_slice() {
+        [] | [_] => total,
+        _ => format!("{total} ({})", phases.join(" · ")),
+    }
 }
 
 #[derive(Deserialize)]

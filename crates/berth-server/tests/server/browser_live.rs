@@ -120,9 +120,16 @@ async fn a_push_streams_on_the_releases_page_and_dynos_change_on_the_overview_wi
         output.contains("live-build-42-ends") && output.contains("procfile release phase"),
         "the build and the release command: {output}"
     );
-    // The list below took the new release in, with how long it took.
+    // The list below took the new release in, with how long it took and
+    // each phase's part.
     let releases = browser.wait_for_text("#releases", "v1", false).await;
-    assert!(releases.contains("took "), "{releases}");
+    assert!(
+        releases.contains("took ")
+            && releases.contains("building ")
+            && releases.contains("releasing ")
+            && releases.contains("starting "),
+        "{releases}"
+    );
     assert!(page_was_not_reloaded(&browser).await);
     let (repo, pushed) = pushing.join().unwrap();
     assert!(
