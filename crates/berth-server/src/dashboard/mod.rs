@@ -14,6 +14,7 @@ mod domains;
 mod error;
 mod logs;
 mod metrics;
+mod moments;
 mod pipeline;
 mod releases;
 mod session;

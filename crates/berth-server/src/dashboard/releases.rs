@@ -6,9 +6,10 @@ use axum::response::{IntoResponse, Response};
 use berth_platform::{PlatformError, Progress};
 use serde::Deserialize;
 
-use super::apps::{elapsed, AppHeader};
+use super::apps::AppHeader;
 use super::browser::{CheckedForm, Chrome, SignedIn};
 use super::error::DashboardError;
+use super::moments::Moment;
 use super::{after_action, render};
 use crate::api::PublicBase;
 use crate::AppState;
@@ -19,7 +20,7 @@ struct ReleaseRow {
     status: String,
     commit: String,
     created_by: String,
-    created: String,
+    created: Moment,
     current: bool,
     failure: Option<String>,
     output: String,
@@ -63,7 +64,7 @@ pub(super) async fn list(
                     .map(|sha| sha.chars().take(7).collect())
                     .unwrap_or_default(),
                 created_by: release.created_by.unwrap_or_default(),
-                created: format!("{} ago", elapsed(release.created_at)),
+                created: Moment::of(release.created_at),
                 current,
                 failure: release.failure,
                 output: release.output,
