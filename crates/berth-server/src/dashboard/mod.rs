@@ -60,7 +60,9 @@ pub(crate) fn routes(state: AppState) -> Router<AppState> {
         .route("/apps/{name}/metrics", get(metrics::show))
         .route("/apps/{name}/domains", get(domains::show))
         .route("/apps/{name}/addons", get(addons::show))
-        .route("/apps/{name}/access", get(access::show))
+        .route("/apps/{name}/access", get(access::show).post(access::grant))
+        .route("/apps/{name}/access/update", post(access::update))
+        .route("/apps/{name}/access/remove", post(access::remove))
         .layer(DefaultBodyLimit::max(FORM_BODY_LIMIT))
         .layer(axum::middleware::from_fn_with_state(
             state,

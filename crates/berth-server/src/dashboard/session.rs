@@ -84,13 +84,22 @@ pub(super) async fn sign_out(
 }
 
 /// Platform messages are written for the CLI (`invalid email or
-/// password`); a page shows them as sentences.
+/// password`); a page shows them as sentences. One that starts with an
+/// email keeps it as written.
 pub(super) fn capitalized(message: &str) -> String {
+    let starts_with_email = message
+        .split_whitespace()
+        .next()
+        .is_some_and(|word| word.contains('@'));
     let mut chars = message.chars();
     match chars.next() {
         Some(first) => {
             let rest: String = chars.collect();
-            let sentence = format!("{}{rest}", first.to_uppercase());
+            let sentence = if starts_with_email {
+                format!("{first}{rest}")
+            } else {
+                format!("{}{rest}", first.to_uppercase())
+            };
             if sentence.ends_with('.') {
                 sentence
             } else {
