@@ -10,8 +10,10 @@ use berth_platform::{AppRecord, Dyno};
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
+use super::activity::{ActivityRow, Part};
 use super::browser::{CheckedForm, Chrome, SignedIn};
 use super::error::DashboardError;
+use super::moments::Moment;
 use super::{after_action, render};
 use crate::api::PublicBase;
 use crate::AppState;
@@ -222,11 +224,6 @@ fn limits_text(limits: &berth_core::Limits) -> String {
         .join(" · ")
 }
 
-struct ActivityRow {
-    at: String,
-    message: String,
-}
-
 /// Where the app stands in its pipeline, as the overview's one line says.
 struct PipelineLine {
     name: String,
@@ -257,7 +254,7 @@ struct ReleaseSummary {
     version: i64,
     description: String,
     commit: String,
-    created: String,
+    created: Moment,
 }
 
 pub(super) async fn overview(
@@ -278,7 +275,7 @@ pub(super) async fn overview(
                     .commit_sha
                     .map(|sha| sha.chars().take(7).collect())
                     .unwrap_or_default(),
-                created: format!("{} ago", elapsed(release.created_at)),
+                created: Moment::of(release.created_at),
             })
         }
         None => None,
@@ -313,17 +310,7 @@ pub(super) async fn overview(
         .into_iter()
         .rev()
         .take(ACTIVITY_ENTRIES)
-        .map(|event| {
-            let who = event.entry.actor_email.unwrap_or_else(|| "berthd".into());
-            let what = match event.entry.detail.as_str() {
-                "" => event.entry.action,
-                detail => format!("{} {detail}", event.entry.action),
-            };
-            ActivityRow {
-                at: format!("{} ago", elapsed(event.at)),
-                message: format!("{what} by {who}"),
-            }
-        })
+        .map(super::activity::row)
         .collect();
     let pipeline = state
         .platform

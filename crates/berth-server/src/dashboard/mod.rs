@@ -5,6 +5,7 @@
 
 mod access;
 mod account;
+mod activity;
 mod addons;
 mod apps;
 mod browser;

@@ -576,7 +576,7 @@ async fn every_app_page_and_action_answers_each_role_as_the_policy_says() {
             if page.is_empty() && status == StatusCode::OK {
                 // Recent activity is the audit trail: who changed what.
                 assert!(
-                    html.contains("domains.add shop.example.test by owner@example.com"),
+                    html.contains("owner@example.com added the domain shop.example.test"),
                     "{html}"
                 );
                 assert!(
