@@ -60,6 +60,8 @@ impl AppHeader {
 struct SignInPage {
     chrome: Chrome,
     api_url: String,
+    /// The email of a failed attempt, typed again for the user.
+    email: String,
 }
 
 /// `/`: the sign-in page, or the app list once signed in.
@@ -71,7 +73,17 @@ pub(super) async fn home(
     if signed_in.is_ok() {
         return Ok(Redirect::to("/apps").into_response());
     }
-    Ok(render(&SignInPage { chrome, api_url })?.into_response())
+    let email = chrome
+        .flash
+        .as_ref()
+        .and_then(|flash| flash.typed.clone())
+        .unwrap_or_default();
+    Ok(render(&SignInPage {
+        chrome,
+        api_url,
+        email,
+    })?
+    .into_response())
 }
 
 struct AppRow {
