@@ -3,6 +3,7 @@
 
 mod access;
 mod browser;
+mod browser_access;
 mod dashboard;
 mod deploy;
 mod openapi;
