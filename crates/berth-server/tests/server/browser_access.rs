@@ -301,6 +301,47 @@ async fn access_activity_and_the_dashboards_fit_and_finish_in_a_browser() {
     browser.shot("logs-search").await;
     assert_eq!(browser.console_errors().await, Vec::<String>::new());
 
+    // Token times: relative, exact with the zone on hover; revoking asks first.
+    browser.open(&page("/account")).await;
+    let times = evaluate(
+        &browser,
+        "return [...document.querySelectorAll('#tokens time')]
+            .map((time) => [time.textContent, time.title]);",
+    )
+    .await;
+    let times = times.as_array().unwrap();
+    assert!(
+        times
+            .iter()
+            .all(|time| time[1].as_str().unwrap().ends_with(" UTC"))
+            && times
+                .iter()
+                .any(|time| time[0].as_str().unwrap().starts_with("in 13d")),
+        "{times:?} in {}",
+        browser.text("#tokens").await
+    );
+    browser
+        .submit("#create-token", &[("description", "to revoke")])
+        .await;
+    browser.wait_for_text("#new-token", "berth_", false).await;
+    let revoke = "[...document.querySelectorAll('#tokens tr')]
+        .find((row) => row.textContent.includes('to revoke'))
+        .querySelector('form[data-confirm] button').click();";
+    evaluate(&browser, "window.confirm = () => false;").await;
+    evaluate(&browser, revoke).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(
+        browser.has("#new-token").await,
+        "a declined revoke sends nothing"
+    );
+    evaluate(&browser, "window.confirm = () => true;").await;
+    evaluate(&browser, revoke).await;
+    browser
+        .wait_for_text(".flash", "Revoked token", false)
+        .await;
+    assert!(!browser.text("#tokens").await.contains("to revoke"));
+    browser.shot("account-times").await;
+
     // At phone width no page scrolls sideways; the tabs scroll in their row.
     browser.client.set_window_size(390, 844).await.unwrap();
     for (label, suffix) in TABS {
