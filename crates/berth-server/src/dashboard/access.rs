@@ -9,7 +9,7 @@ use berth_platform::{Action, AppRole, PlatformError};
 use serde::Deserialize;
 
 use super::apps::AppHeader;
-use super::browser::{CheckedForm, Chrome, SignedIn};
+use super::browser::{failure, redirect_with, CheckedForm, Chrome, SignedIn};
 use super::error::DashboardError;
 use super::moments::Moment;
 use super::session::capitalized;
@@ -171,14 +171,20 @@ async fn change(
     } else {
         apply(&state, &signed_in, &name, &email, &form.role, change).await
     };
+    let to = format!("/apps/{name}/access");
     match result {
-        Ok(message) => after_action(&format!("/apps/{name}/access"), Ok(message), signed_in.tls),
+        Ok(message) => after_action(&to, Ok(message), signed_in.tls),
         // Who may change access is the policy's answer, as everywhere.
-        Err(error @ PlatformError::Forbidden(_)) => {
-            after_action(&format!("/apps/{name}/access"), Err(error), signed_in.tls)
-        }
-        // The app is visible, so a missing one here is the user or member:
-        // said beside the form, with what was typed.
+        Err(error @ PlatformError::Forbidden(_)) => after_action(&to, Err(error), signed_in.tls),
+        // A row's member gone meanwhile (another owner removed them): no
+        // row is left to say so beside.
+        Err(PlatformError::NotFound(message)) if change != Change::Grant => Ok(redirect_with(
+            &to,
+            failure(capitalized(&message)),
+            signed_in.tls,
+        )),
+        // The app is visible, so a missing one here is the user to grant a
+        // role to: said beside the form, with what was typed.
         Err(
             PlatformError::Invalid(message)
             | PlatformError::Conflict(message)

@@ -789,6 +789,21 @@ async fn the_access_tab_keeps_the_last_owner_and_names_unknown_emails() {
         )),
         "{html}"
     );
+    // Removed twice (as by two owners at once): the second finds no row to
+    // speak beside, and says so at the top.
+    let remove = [("csrf", csrf.as_str()), ("email", "ann@example.com")];
+    for want in [
+        "ann@example.com no longer has access to".to_string(),
+        format!("ann@example.com has no access to {app}."),
+    ] {
+        let (status, headers, _) = owner
+            .post(&format!("/apps/{app}/access/remove"), &remove)
+            .await;
+        assert_eq!(status, StatusCode::SEE_OTHER);
+        let (_, _, html) = owner.get(location(&headers)).await;
+        assert!(html.contains(&want), "{want}: {html}");
+    }
+    assert_eq!(members().await, before);
 }
 
 #[tokio::test]
