@@ -55,7 +55,7 @@ fn sentence(action: &str, detail: &str) -> Vec<Part> {
         "release.promote" => promoted_here(detail),
         "formation.scale" => text(format!("scaled {}", scaled(detail))),
         "config.change" => text(format!("changed config: {}", lowercase_first(detail))),
-        "config.read" => with_detail("revealed the config vars"),
+        "config.read" => with_detail("read the config vars"),
         "limits.change" => text(format!("changed limits: {}", lowercase_first(detail))),
         "maintenance.on" => text("turned maintenance mode on".into()),
         "maintenance.off" => text("turned maintenance mode off".into()),

@@ -24,6 +24,8 @@ const TABS: [(&str, &str); 9] = [
     ("access", "/access"),
 ];
 
+const LONG_HOSTNAME: &str = "a-rather-long-name-for-the-storefront-of-the-shop.example.test";
+
 /// The value of the form field at `css`.
 async fn value_of(browser: &Browser, css: &str) -> String {
     browser
@@ -60,6 +62,15 @@ async fn access_activity_and_the_dashboards_fit_and_finish_in_a_browser() {
         .await
         .unwrap();
     assert!(scaled.status().is_success(), "{}", scaled.status());
+    // A hostname long enough to wrap in the activity at phone width.
+    let domain = reqwest::Client::new()
+        .post(format!("{}/api/v1/apps/{name}/domains", server.api_url))
+        .bearer_auth(&token)
+        .json(&serde_json::json!({"hostname": LONG_HOSTNAME}))
+        .send()
+        .await
+        .unwrap();
+    assert!(domain.status().is_success(), "{}", domain.status());
     let browser = Browser::start().await;
     let page = |path: &str| format!("{}{path}", server.api_url);
 
@@ -207,6 +218,7 @@ async fn access_activity_and_the_dashboards_fit_and_finish_in_a_browser() {
         "dev@example.com gave ann@example.com the viewer role",
         "dev@example.com changed ann@example.com's role to deployer",
         "dev@example.com took ann@example.com's access away",
+        &format!("dev@example.com added the domain {LONG_HOSTNAME}"),
     ] {
         assert!(activity.contains(sentence), "{sentence:?} in {activity}");
     }
@@ -221,6 +233,13 @@ async fn access_activity_and_the_dashboards_fit_and_finish_in_a_browser() {
     )
     .await;
     assert_eq!(exact, true, "relative times with the exact time on hover");
+    let whole_url = evaluate(
+        &browser,
+        "const url = document.querySelector('.web-url dd');
+        return url.scrollWidth <= url.clientWidth;",
+    )
+    .await;
+    assert_eq!(whole_url, true, "the web URL is not cut where it fits");
     browser.shot("activity").await;
     browser
         .click(&format!(
@@ -372,6 +391,12 @@ async fn access_activity_and_the_dashboards_fit_and_finish_in_a_browser() {
     )
     .await;
     assert_eq!(fits, true, "no activity line or fact overflows its card");
+    evaluate(
+        &browser,
+        "document.querySelector('.activity').scrollIntoView();",
+    )
+    .await;
+    browser.shot("overview-activity-phone").await;
     // The dynos table's buttons are within reach: it scrolls inside its card.
     evaluate(
         &browser,
