@@ -271,3 +271,61 @@ document.querySelectorAll("input.pem-file").forEach((input) => {
     target.value = await file.text();
   });
 });
+
+// Access, activity and polish: confirmations, the tabs' scroll hint, and
+// the live log's waiting note and search.
+
+// A form that takes something away asks first: `data-confirm` is the question.
+document.querySelectorAll("form[data-confirm]").forEach((form) => {
+  form.addEventListener("submit", (event) => {
+    if (!window.confirm(form.dataset.confirm)) event.preventDefault();
+  });
+});
+
+// The tabs scroll sideways within themselves on a narrow screen: a fade
+// at an edge says more tabs lie that way, and the open tab is in view.
+document.querySelectorAll(".tabs").forEach((tabs) => {
+  const hint = () => {
+    const hidden = tabs.scrollWidth - tabs.clientWidth;
+    tabs.classList.toggle("more-before", tabs.scrollLeft > 1);
+    tabs.classList.toggle("more-after", tabs.scrollLeft < hidden - 1);
+  };
+  // Clear of the 3rem fade too: centred when it would sit under it.
+  const active = tabs.querySelector(".active");
+  if (active && active.offsetLeft + active.offsetWidth > tabs.clientWidth - 48) {
+    tabs.scrollLeft = active.offsetLeft - (tabs.clientWidth - active.offsetWidth) / 2;
+  }
+  tabs.addEventListener("scroll", hint, { passive: true });
+  window.addEventListener("resize", hint);
+  hint();
+});
+
+// The live log says it waits while it is empty, and its search hides the
+// lines on the page that do not contain the text (new ones as they come).
+const logLines = document.getElementById("log");
+const logSearch = document.getElementById("log-search");
+const logWaiting = document.getElementById("log-waiting");
+if (logLines && logSearch && logWaiting) {
+  const refresh = (lines) => {
+    const needle = logSearch.value.trim().toLowerCase();
+    for (const line of lines) {
+      line.classList.toggle("log-miss", needle !== "" && !line.textContent.toLowerCase().includes(needle));
+    }
+    const total = logLines.childElementCount;
+    const shown = needle === "" ? total : logLines.querySelectorAll(".log-line:not(.log-miss)").length;
+    logWaiting.textContent = total === 0
+      ? "Waiting for lines…"
+      : "No line on the page contains “" + logSearch.value.trim() + "”.";
+    logWaiting.classList.toggle("hidden", shown > 0);
+  };
+  new MutationObserver((records) => {
+    refresh(records.flatMap((record) => [...record.addedNodes]).filter((node) => node.nodeType === 1));
+  }).observe(logLines, { childList: true });
+  logSearch.addEventListener("input", () => refresh(logLines.children));
+  // The search is not one of the stream's filters: typing in it reconnects nothing.
+  logSearch.addEventListener("change", (event) => event.stopPropagation());
+  logSearch.addEventListener("keydown", (event) => {
+    if (event.key === "Enter") event.preventDefault();
+  });
+  refresh([]);
+}

@@ -386,6 +386,12 @@ impl Platform {
             .ok_or_else(|| PlatformError::Unauthorized("this account no longer exists".into()))
     }
 
+    /// Deletes the tokens past their expiry, dashboard sessions most of
+    /// all (each sign-in makes one): at start and periodically.
+    pub async fn delete_expired_tokens(&self) -> Result<u64> {
+        Ok(self.store.delete_expired_tokens(Utc::now()).await?)
+    }
+
     /// Signs out: revokes the token the request came with.
     pub async fn logout(&self, session: &Session) -> Result<()> {
         self.store

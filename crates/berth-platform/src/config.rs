@@ -308,7 +308,18 @@ impl Platform {
             self.store.set_formation(app.id, &updates).await?;
             self.converge_formation(&app, &progress).await?;
             let summary: Vec<String> = updates.iter().map(|(t, q)| format!("{t}@{q}")).collect();
-            self.audit_app(actor, &app.name, "formation.scale", summary.join(" "))
+            // The trail keeps the count before as well: `worker@0->1`.
+            let changes: Vec<String> = updates
+                .iter()
+                .map(|(process_type, quantity)| {
+                    let before = formation
+                        .iter()
+                        .find(|(known, _)| known == process_type)
+                        .map_or(0, |(_, before)| *before);
+                    format!("{process_type}@{before}->{quantity}")
+                })
+                .collect();
+            self.audit_app(actor, &app.name, "formation.scale", changes.join(" "))
                 .await?;
             let message = format!("Scaled to {} by {}", summary.join(" "), actor.email);
             self.logs.write(

@@ -228,6 +228,10 @@ pub async fn launch(
         state.clone(),
         wait_for_stop(stopped.clone()),
     ));
+    let token_expiry = tokio::spawn(delete_expired_tokens_hourly(
+        state.clone(),
+        wait_for_stop(stopped.clone()),
+    ));
     let metrics_sampler = tokio::spawn(sample_metrics_periodically(
         state.clone(),
         wait_for_stop(stopped.clone()),
@@ -273,6 +277,7 @@ pub async fn launch(
     certificates.abort();
     backups.abort();
     audit_pruning.abort();
+    token_expiry.abort();
     metrics_sampler.abort();
     review_app_expiry.abort();
     state.platform.close().await;
@@ -347,6 +352,25 @@ async fn prune_audit_trail_hourly(state: AppState, stop: impl Future<Output = ()
         tokio::select! {
             () = &mut stop => return,
             () = tokio::time::sleep(PRUNE_AUDIT_EVERY) => {}
+        }
+    }
+}
+
+/// How often tokens past their expiry (dashboard sessions above all) are
+/// deleted.
+const DELETE_EXPIRED_TOKENS_EVERY: Duration = Duration::from_secs(3600);
+
+async fn delete_expired_tokens_hourly(state: AppState, stop: impl Future<Output = ()>) {
+    tokio::pin!(stop);
+    loop {
+        match state.platform.delete_expired_tokens().await {
+            Ok(0) => {}
+            Ok(deleted) => tracing::info!(deleted, "deleted expired API tokens and sessions"),
+            Err(error) => tracing::warn!(%error, "cannot delete expired API tokens"),
+        }
+        tokio::select! {
+            () = &mut stop => return,
+            () = tokio::time::sleep(DELETE_EXPIRED_TOKENS_EVERY) => {}
         }
     }
 }

@@ -190,6 +190,48 @@ async fn tokens_are_listed_until_revoked() {
 }
 
 #[tokio::test]
+async fn expired_tokens_are_deleted_and_live_ones_kept() {
+    let (_dir, store) = temp_store().await;
+    let alice = store
+        .create_user("alice@example.com", None, false)
+        .await
+        .unwrap();
+    let now = Utc::now();
+    for (id, expires_at) in [
+        ("expired-session", Some(now - chrono::Duration::minutes(1))),
+        ("live-session", Some(now + chrono::Duration::days(14))),
+        ("no-expiry", None),
+    ] {
+        store
+            .insert_token(NewToken {
+                id,
+                user_id: alice.id,
+                secret_sha256: "00",
+                description: "dashboard session",
+                scope: "full",
+                expires_at,
+            })
+            .await
+            .unwrap();
+    }
+    assert_eq!(store.delete_expired_tokens(now).await.unwrap(), 1);
+    assert!(store
+        .token_with_user("expired-session")
+        .await
+        .unwrap()
+        .is_none());
+    let left: Vec<_> = store
+        .tokens_of_user(alice.id)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|t| t.id)
+        .collect();
+    assert_eq!(left, ["live-session", "no-expiry"]);
+    assert_eq!(store.delete_expired_tokens(now).await.unwrap(), 0);
+}
+
+#[tokio::test]
 async fn two_processes_can_write_the_same_file_at_once() {
     // `berthd admin create-user` opens the store while the server has it open.
     let (dir, server) = temp_store().await;

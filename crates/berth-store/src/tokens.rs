@@ -145,4 +145,18 @@ impl Store {
         .context("revoke token")?;
         Ok(result.rows_affected() == 1)
     }
+
+    /// Deletes the tokens that expired before `now` (dashboard sessions
+    /// past their lifetime, most of all): they open nothing any more.
+    /// Returns how many went.
+    pub async fn delete_expired_tokens(&self, now: DateTime<Utc>) -> Result<u64> {
+        let _timer = timed("delete_expired_tokens");
+        let result =
+            sqlx::query("DELETE FROM api_tokens WHERE expires_at IS NOT NULL AND expires_at < $1")
+                .bind(to_millis(now))
+                .execute(&self.pool)
+                .await
+                .context("delete expired tokens")?;
+        Ok(result.rows_affected())
+    }
 }

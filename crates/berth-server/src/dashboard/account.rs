@@ -6,9 +6,9 @@ use axum::response::{IntoResponse, Response};
 use berth_platform::{IssuedToken, TokenScope};
 use serde::Deserialize;
 
-use super::apps::elapsed;
 use super::browser::{CheckedForm, Chrome, NoFields, SignedIn};
 use super::error::DashboardError;
+use super::moments::Moment;
 use super::{after_action, render};
 use crate::api::Origin;
 use crate::AppState;
@@ -17,9 +17,11 @@ struct TokenRow {
     id: String,
     description: String,
     scope: String,
-    created: String,
-    last_used: String,
-    expires: String,
+    created: Moment,
+    /// None for a token never used.
+    last_used: Option<Moment>,
+    /// None for a token that never expires.
+    expires: Option<Moment>,
     /// The token this browser is signed in with.
     this_session: bool,
 }
@@ -56,14 +58,9 @@ async fn page(
         .into_iter()
         .map(|token| TokenRow {
             this_session: token.id == signed_in.session.token_id,
-            created: format!("{} ago", elapsed(token.created_at)),
-            last_used: token
-                .last_used_at
-                .map_or_else(|| "never".to_string(), |at| format!("{} ago", elapsed(at))),
-            expires: token.expires_at.map_or_else(
-                || "never".to_string(),
-                |at| at.format("%Y-%m-%d").to_string(),
-            ),
+            created: Moment::of(token.created_at),
+            last_used: token.last_used_at.map(Moment::of),
+            expires: token.expires_at.map(Moment::of),
             id: token.id,
             description: token.description,
             scope: token.scope,

@@ -10,6 +10,7 @@ use berth_platform::{AppRecord, Dyno};
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
+use super::activity::{ActivityRow, Part};
 use super::browser::{CheckedForm, Chrome, SignedIn};
 use super::error::DashboardError;
 use super::live::LiveState;
@@ -59,6 +60,8 @@ impl AppHeader {
 struct SignInPage {
     chrome: Chrome,
     api_url: String,
+    /// The email of a failed attempt, typed again for the user.
+    email: String,
 }
 
 /// `/`: the sign-in page, or the app list once signed in.
@@ -70,7 +73,17 @@ pub(super) async fn home(
     if signed_in.is_ok() {
         return Ok(Redirect::to("/apps").into_response());
     }
-    Ok(render(&SignInPage { chrome, api_url })?.into_response())
+    let email = chrome
+        .flash
+        .as_ref()
+        .and_then(|flash| flash.typed.clone())
+        .unwrap_or_default();
+    Ok(render(&SignInPage {
+        chrome,
+        api_url,
+        email,
+    })?
+    .into_response())
 }
 
 struct AppRow {
@@ -196,11 +209,6 @@ pub(super) async fn destroy(
     }
 }
 
-struct ActivityRow {
-    at: String,
-    message: String,
-}
-
 /// Where the app stands in its pipeline, as the overview's one line says.
 struct PipelineLine {
     name: String,
@@ -241,17 +249,7 @@ pub(super) async fn overview(
         .into_iter()
         .rev()
         .take(ACTIVITY_ENTRIES)
-        .map(|event| {
-            let who = event.entry.actor_email.unwrap_or_else(|| "berthd".into());
-            let what = match event.entry.detail.as_str() {
-                "" => event.entry.action,
-                detail => format!("{} {detail}", event.entry.action),
-            };
-            ActivityRow {
-                at: format!("{} ago", elapsed(event.at)),
-                message: format!("{what} by {who}"),
-            }
-        })
+        .map(super::activity::row)
         .collect();
     let pipeline = state
         .platform

@@ -91,6 +91,9 @@ pub(crate) fn set_session_cookie(token: &str, max_age: u64, tls: OverTls) -> Hea
 pub(crate) struct Flash {
     pub kind: FlashKind,
     pub message: String,
+    /// What was typed into the form the message is about, to put back in
+    /// it (a failed sign-in's email; never a secret).
+    pub typed: Option<String>,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -112,23 +115,36 @@ impl Flash {
             FlashKind::Success => "ok",
             FlashKind::Error => "error",
         };
-        let message = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&self.message);
-        format!("{kind}.{message}")
+        let base64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        let message = base64.encode(&self.message);
+        match &self.typed {
+            Some(typed) => format!("{kind}.{message}.{}", base64.encode(typed)),
+            None => format!("{kind}.{message}"),
+        }
     }
 
     fn decode(value: &str) -> Option<Self> {
-        let (kind, message) = value.split_once('.')?;
-        let kind = match kind {
+        let mut parts = value.split('.');
+        let kind = match parts.next()? {
             "ok" => FlashKind::Success,
             "error" => FlashKind::Error,
             _ => return None,
         };
-        let message = base64::engine::general_purpose::URL_SAFE_NO_PAD
-            .decode(message)
-            .ok()?;
+        let text = |part: &str| {
+            let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(part)
+                .ok()?;
+            String::from_utf8(bytes).ok()
+        };
+        let message = text(parts.next()?)?;
+        let typed = match parts.next() {
+            Some(part) => Some(text(part)?),
+            None => None,
+        };
         Some(Self {
             kind,
-            message: String::from_utf8(message).ok()?,
+            message,
+            typed,
         })
     }
 }
@@ -262,6 +278,7 @@ pub(crate) fn success(message: impl Into<String>) -> Flash {
     Flash {
         kind: FlashKind::Success,
         message: message.into(),
+        typed: None,
     }
 }
 
@@ -269,6 +286,7 @@ pub(crate) fn failure(message: impl Into<String>) -> Flash {
     Flash {
         kind: FlashKind::Error,
         message: message.into(),
+        typed: None,
     }
 }
 

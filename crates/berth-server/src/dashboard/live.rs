@@ -17,9 +17,10 @@ use chrono::{DateTime, Utc};
 use futures_util::stream::{self, Stream, StreamExt};
 use serde::Serialize;
 
-use super::apps::{elapsed, elapsed_since};
+use super::apps::elapsed_since;
 use super::browser::SignedIn;
 use super::error::DashboardError;
+use super::moments::Moment;
 use crate::api::PublicBase;
 use crate::AppState;
 
@@ -52,7 +53,7 @@ pub(super) struct ReleaseSummary {
     pub version: i64,
     pub description: String,
     pub commit: String,
-    pub created: String,
+    pub created: Moment,
 }
 
 pub(super) struct DynoRow {
@@ -113,7 +114,7 @@ impl LiveState {
                         .commit_sha
                         .map(|sha| sha.chars().take(7).collect())
                         .unwrap_or_default(),
-                    created: format!("{} ago", elapsed(release.created_at)),
+                    created: Moment::of(release.created_at),
                 })
             }
             None => None,

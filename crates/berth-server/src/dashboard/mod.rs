@@ -5,6 +5,7 @@
 
 mod access;
 mod account;
+mod activity;
 mod addons;
 mod apps;
 mod browser;
@@ -15,6 +16,7 @@ mod error;
 mod live;
 mod logs;
 mod metrics;
+mod moments;
 mod pipeline;
 mod releases;
 mod session;
@@ -89,7 +91,9 @@ pub(crate) fn routes(state: AppState) -> Router<AppState> {
             "/apps/{name}/domains/tls-settings",
             post(domains::tls_settings),
         )
-        .route("/apps/{name}/access", get(access::show))
+        .route("/apps/{name}/access", get(access::show).post(access::grant))
+        .route("/apps/{name}/access/update", post(access::update))
+        .route("/apps/{name}/access/remove", post(access::remove))
         .layer(DefaultBodyLimit::max(FORM_BODY_LIMIT))
         .layer(axum::middleware::from_fn_with_state(
             state,

@@ -7,38 +7,16 @@ use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
 use berth_core::PipelineStage;
 use berth_platform::{PipelineMember, PipelineView, PlatformError, Progress, StageDiff};
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use serde::Deserialize;
 
-use super::apps::{elapsed_since, AppHeader};
+use super::apps::AppHeader;
 use super::browser::{CheckedForm, Chrome, SignedIn};
 use super::error::DashboardError;
+use super::moments::Moment;
 use super::session::capitalized;
 use super::{after_action, render};
 use crate::AppState;
-
-/// A moment as the page shows it: relative, the exact time on hover.
-struct Moment {
-    relative: String,
-    exact: String,
-    /// RFC 3339, for `<time datetime>`.
-    machine: String,
-}
-
-impl Moment {
-    fn new(at: DateTime<Utc>, now: DateTime<Utc>) -> Self {
-        let relative = if at <= now {
-            format!("{} ago", elapsed_since(at, now))
-        } else {
-            format!("in {}", elapsed_since(now, at))
-        };
-        Self {
-            relative,
-            exact: at.format("%Y-%m-%d %H:%M:%S UTC").to_string(),
-            machine: at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-        }
-    }
-}
 
 struct ReleaseCell {
     version: i64,
@@ -356,6 +334,7 @@ pub(super) async fn promote(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use chrono::DateTime;
 
     fn member(id: i64, name: &str, stage: PipelineStage, version: Option<i64>) -> PipelineMember {
         let at = DateTime::parse_from_rfc3339("2026-12-07T10:04:05Z")
@@ -431,18 +410,5 @@ mod tests {
         assert_eq!(ttl_text(12 * 3_600), "12h");
         assert_eq!(ttl_text(90 * 60), "90m");
         assert_eq!(ttl_text(45), "45s");
-    }
-
-    #[test]
-    fn moments_read_relative_both_ways_with_the_exact_time() {
-        let now = DateTime::parse_from_rfc3339("2026-12-07T10:04:05Z")
-            .unwrap()
-            .with_timezone(&Utc);
-        let past = Moment::new(now - chrono::Duration::minutes(3), now);
-        assert_eq!(past.relative, "3m ago");
-        assert_eq!(past.exact, "2026-12-07 10:01:05 UTC");
-        assert_eq!(past.machine, "2026-12-07T10:01:05Z");
-        let future = Moment::new(now + chrono::Duration::hours(26), now);
-        assert_eq!(future.relative, "in 1d 2h");
     }
 }

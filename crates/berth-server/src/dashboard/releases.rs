@@ -7,9 +7,10 @@ use berth_platform::{Action, PlatformError, Progress};
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
-use super::apps::{elapsed, elapsed_since, AppHeader};
+use super::apps::{elapsed_since, AppHeader};
 use super::browser::{CheckedForm, Chrome, SignedIn};
 use super::error::DashboardError;
+use super::moments::Moment;
 use super::{after_action, render};
 use crate::api::PublicBase;
 use crate::AppState;
@@ -20,7 +21,7 @@ struct ReleaseRow {
     status: String,
     commit: String,
     created_by: String,
-    created: String,
+    created: Moment,
     current: bool,
     failure: Option<String>,
     output: String,
@@ -77,7 +78,7 @@ pub(super) async fn list(
                     .map(|sha| sha.chars().take(7).collect())
                     .unwrap_or_default(),
                 created_by: release.created_by.unwrap_or_default(),
-                created: format!("{} ago", elapsed(release.created_at)),
+                created: Moment::of(release.created_at),
                 current,
                 failure: release.failure,
                 output: release.output,

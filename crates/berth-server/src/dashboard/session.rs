@@ -9,7 +9,8 @@ use berth_platform::PlatformError;
 use serde::Deserialize;
 
 use super::browser::{
-    failure, redirect_with, set_session_cookie, success, CheckedForm, NoFields, OverTls, SignedIn,
+    failure, redirect_with, set_session_cookie, success, CheckedForm, Flash, NoFields, OverTls,
+    SignedIn,
 };
 use super::error::DashboardError;
 use crate::api::Origin;
@@ -47,14 +48,14 @@ pub(super) async fn sign_in(
             | PlatformError::Invalid(message)
             | PlatformError::Busy(message),
         ) => {
-            return Ok(redirect_with("/", failure(capitalized(&message)), tls));
+            return Ok(redirect_with("/", retry(capitalized(&message), &form), tls));
         }
         Err(PlatformError::Throttled { retry_after_secs }) => {
             let message = format!(
                 "Too many failed sign-ins: try again in {}.",
                 wait_text(retry_after_secs)
             );
-            return Ok(redirect_with("/", failure(message), tls));
+            return Ok(redirect_with("/", retry(message, &form), tls));
         }
         Err(other) => return Err(other.into()),
     };
@@ -68,6 +69,18 @@ pub(super) async fn sign_in(
         set_session_cookie(&issued.token, SESSION_LIFETIME_DAYS as u64 * 24 * 3600, tls),
     );
     Ok(response)
+}
+
+/// The longest email the sign-in form gets back (RFC 5321's limit).
+const MAX_EMAIL: usize = 254;
+
+/// A failed sign-in's message, with the email typed (never the password)
+/// for the form to show again.
+fn retry(message: String, form: &SignInForm) -> Flash {
+    Flash {
+        typed: Some(form.email.trim().chars().take(MAX_EMAIL).collect()),
+        ..failure(message)
+    }
 }
 
 pub(super) async fn sign_out(
@@ -84,13 +97,22 @@ pub(super) async fn sign_out(
 }
 
 /// Platform messages are written for the CLI (`invalid email or
-/// password`); a page shows them as sentences.
+/// password`); a page shows them as sentences. One that starts with an
+/// email keeps it as written.
 pub(super) fn capitalized(message: &str) -> String {
+    let starts_with_email = message
+        .split_whitespace()
+        .next()
+        .is_some_and(|word| word.contains('@'));
     let mut chars = message.chars();
     match chars.next() {
         Some(first) => {
             let rest: String = chars.collect();
-            let sentence = format!("{}{rest}", first.to_uppercase());
+            let sentence = if starts_with_email {
+                format!("{first}{rest}")
+            } else {
+                format!("{}{rest}", first.to_uppercase())
+            };
             if sentence.ends_with('.') {
                 sentence
             } else {

@@ -296,6 +296,12 @@ async fn the_dashboard_runs_an_app_from_sign_in_to_rollback() {
     browser.click_button("Reveal values").await;
     assert!(browser.text("#config").await.contains("hello"));
     browser.shot("config").await;
+    // Deleting asks first (`data-confirm`): yes.
+    browser
+        .client
+        .execute("window.confirm = () => true;", Vec::new())
+        .await
+        .unwrap();
     browser.click_button("Delete").await;
     browser
         .wait_for_text(".flash", "Remove GREETING config vars: released v3.", false)

@@ -500,6 +500,8 @@ async fn every_app_page_and_action_answers_each_role_as_the_policy_says() {
         assert!(added.status().is_success(), "{}", added.status());
     }
     server.create_user("stranger@example.com", false, Some("pw-stranger"));
+    // Given, changed and taken a role by the owner's access actions.
+    server.create_user("matrix-granted@example.com", false, None);
     let domain = api
         .post(format!("{}/api/v1/apps/{app}/domains", server.api_url))
         .bearer_auth(&owner_token)
@@ -632,6 +634,24 @@ async fn every_app_page_and_action_answers_each_role_as_the_policy_says() {
             ],
             "admin",
         ),
+        (
+            "/access",
+            &[("email", "matrix-granted@example.com"), ("role", "viewer")],
+            "owner",
+        ),
+        (
+            "/access/update",
+            &[
+                ("email", "matrix-granted@example.com"),
+                ("role", "deployer"),
+            ],
+            "owner",
+        ),
+        (
+            "/access/remove",
+            &[("email", "matrix-granted@example.com")],
+            "owner",
+        ),
         ("/destroy", &[("confirm", "APP")], "owner"),
     ];
     let mut failures = Vec::new();
@@ -647,9 +667,9 @@ async fn every_app_page_and_action_answers_each_role_as_the_policy_says() {
                 // Recent activity is the audit trail: who changed what (by
                 // the owner's turn, the admin's domain changes are the latest).
                 let entry = if who == "owner" {
-                    "domains.remove matrix-admin.example.test by admin@example.com"
+                    "admin@example.com removed the domain matrix-admin.example.test"
                 } else {
-                    "domains.add shop.example.test by owner@example.com"
+                    "owner@example.com added the domain shop.example.test"
                 };
                 assert!(html.contains(entry), "{html}");
                 assert!(
@@ -705,6 +725,13 @@ async fn every_app_page_and_action_answers_each_role_as_the_policy_says() {
                 }
                 if promotion {
                     assert!(html.contains("has no app after stage staging"), "{html}");
+                }
+            }
+            if page == "/access" && status == StatusCode::OK {
+                // The forms that change access are for owners only.
+                let forms = html.contains("id=\"grant-access\"") || html.contains("/access/remove");
+                if forms != (who == "owner") {
+                    failures.push(format!("{who} GET {page}: access forms shown: {forms}"));
                 }
             }
             if page.starts_with("/metrics") {
@@ -795,6 +822,128 @@ async fn every_app_page_and_action_answers_each_role_as_the_policy_says() {
         StatusCode::NOT_FOUND,
         "the owner destroyed it"
     );
+}
+
+/// The Access tab refuses what the API refuses, in the API's words, beside
+/// the form: the last owner stays, an unknown email is said so with the
+/// email kept, and nothing changes.
+#[tokio::test]
+async fn the_access_tab_keeps_the_last_owner_and_names_unknown_emails() {
+    let server = TestServer::start();
+    let owner_token = server.create_user("owner@example.com", false, Some("pw-owner"));
+    let app = berth_testkit::unique_app_name("dash-access");
+    let api = reqwest::Client::new();
+    let created = api
+        .post(format!("{}/api/v1/apps", server.api_url))
+        .bearer_auth(&owner_token)
+        .json(&serde_json::json!({"name": app}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), StatusCode::CREATED);
+    let members = || async {
+        let listed: Vec<berth_api_types::Member> = api
+            .get(format!("{}/api/v1/apps/{app}/access", server.api_url))
+            .bearer_auth(&owner_token)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        listed
+            .into_iter()
+            .map(|member| (member.email, member.role))
+            .collect::<Vec<_>>()
+    };
+    let before = members().await;
+    assert_eq!(
+        before,
+        [("owner@example.com".to_string(), "owner".to_string())]
+    );
+
+    let mut owner = Visitor::new(&server);
+    owner.sign_in("owner@example.com", "pw-owner").await;
+    let csrf = owner.csrf().await;
+    let only_owner =
+        format!("owner@example.com is the only owner of {app}: make someone else owner first.");
+    for (action, role) in [("/access/remove", ""), ("/access/update", "viewer")] {
+        let (status, _, html) = owner
+            .post(
+                &format!("/apps/{app}{action}"),
+                &[
+                    ("csrf", &csrf),
+                    ("email", "owner@example.com"),
+                    ("role", role),
+                ],
+            )
+            .await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{action}");
+        assert!(
+            html.contains(&format!(
+                "<div class=\"field-error\" id=\"member-error\">{only_owner}</div>"
+            )),
+            "{action}: {html}"
+        );
+        assert_eq!(members().await, before, "{action} changed nothing");
+    }
+
+    let (status, _, html) = owner
+        .post(
+            &format!("/apps/{app}/access"),
+            &[
+                ("csrf", &csrf),
+                ("email", "nobody@example.com"),
+                ("role", "admin"),
+            ],
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        html.contains("<p class=\"field-error\" id=\"grant-error\">No user with email nobody@example.com.</p>")
+            && html.contains("value=\"nobody@example.com\"")
+            && html.contains("<option value=\"admin\" selected>admin</option>"),
+        "{html}"
+    );
+    assert_eq!(members().await, before);
+
+    // Granted, then given twice: the API's conflict, in a sentence.
+    server.create_user("ann@example.com", false, None);
+    let grant = [
+        ("csrf", csrf.as_str()),
+        ("email", "ann@example.com"),
+        ("role", "viewer"),
+    ];
+    let (status, headers, _) = owner.post(&format!("/apps/{app}/access"), &grant).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let (_, _, html) = owner.get(location(&headers)).await;
+    assert!(
+        html.contains(&format!("ann@example.com is now a viewer of {app}.")),
+        "{html}"
+    );
+    let (status, _, html) = owner.post(&format!("/apps/{app}/access"), &grant).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        html.contains(&format!(
+            "ann@example.com already has access to {app}: change the role with access:update."
+        )),
+        "{html}"
+    );
+    // Removed twice (as by two owners at once): the second finds no row to
+    // speak beside, and says so at the top.
+    let remove = [("csrf", csrf.as_str()), ("email", "ann@example.com")];
+    for want in [
+        "ann@example.com no longer has access to".to_string(),
+        format!("ann@example.com has no access to {app}."),
+    ] {
+        let (status, headers, _) = owner
+            .post(&format!("/apps/{app}/access/remove"), &remove)
+            .await;
+        assert_eq!(status, StatusCode::SEE_OTHER);
+        let (_, _, html) = owner.get(location(&headers)).await;
+        assert!(html.contains(&want), "{want}: {html}");
+    }
+    assert_eq!(members().await, before);
 }
 
 #[tokio::test]

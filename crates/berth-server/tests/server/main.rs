@@ -3,6 +3,7 @@
 
 mod access;
 mod browser;
+mod browser_access;
 mod browser_addons;
 mod browser_domains;
 mod browser_live;
