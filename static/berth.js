@@ -243,8 +243,9 @@ if (deployLive) {
   });
 }
 
-// Add-ons: a form with `data-confirm` asks first (rotating credentials).
-// Asked in the capture phase, so a form that is not sent never turns busy.
+// A form that changes something hard to undo asks first: `data-confirm` is
+// the question. Asked in the capture phase, so a form that is not sent
+// never turns busy.
 document.addEventListener("submit", (event) => {
   const form = event.target;
   if (form instanceof HTMLFormElement && form.dataset.confirm && !window.confirm(form.dataset.confirm)) {
@@ -272,15 +273,7 @@ document.querySelectorAll("input.pem-file").forEach((input) => {
   });
 });
 
-// Access, activity and polish: confirmations, the tabs' scroll hint, and
-// the live log's waiting note and search.
-
-// A form that takes something away asks first: `data-confirm` is the question.
-document.querySelectorAll("form[data-confirm]").forEach((form) => {
-  form.addEventListener("submit", (event) => {
-    if (!window.confirm(form.dataset.confirm)) event.preventDefault();
-  });
-});
+// The tabs' scroll hint, and the live log's waiting note and search.
 
 // The tabs scroll sideways within themselves on a narrow screen: a fade
 // at an edge says more tabs lie that way, and the open tab is in view.

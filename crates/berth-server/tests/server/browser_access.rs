@@ -96,10 +96,14 @@ async fn access_activity_and_the_dashboards_fit_and_finish_in_a_browser() {
     let aligned = "const flash = document.querySelector('.flash').getBoundingClientRect();
         const card = document.querySelector('.card.narrow').getBoundingClientRect();
         return Math.abs(flash.left - card.left) < 1 && Math.abs(flash.width - card.width) < 1;";
+    let edges = "const flash = document.querySelector('.flash').getBoundingClientRect();
+        const card = document.querySelector('.card.narrow').getBoundingClientRect();
+        return [flash.left, flash.width, card.left, card.width].join(' ');";
     assert_eq!(
         evaluate(&browser, aligned).await,
         true,
-        "flash and card align"
+        "flash and card align: {}",
+        evaluate(&browser, edges).await
     );
     browser.shot("sign-in-failed").await;
     browser.client.set_window_size(390, 844).await.unwrap();
