@@ -2,6 +2,7 @@
 //! Everything here is pure so it can be tested without a server, engine or store.
 
 mod app_name;
+mod commit;
 pub mod cookies;
 mod email;
 mod host_name;
@@ -18,6 +19,7 @@ mod scale;
 mod volume_name;
 
 pub use app_name::{AppName, AppNameError};
+pub use commit::short_commit;
 pub use email::{Email, EmailError};
 pub use host_name::{HostName, HostNameError};
 pub use hostname::{Hostname, HostnameError};

@@ -11,7 +11,7 @@ use std::time::Duration;
 use berth_core::{
     find_manifest, AddonKind, AddonRequest, Manifest, ManifestError, ManifestSource, Setup,
 };
-use berth_core::{Action, Actor};
+use berth_core::{short_commit, Action, Actor};
 use berth_docker::{app_labels, BuildRequest, Runtime};
 use berth_git::{GitError, Snapshot};
 use berth_store::{AppRecord, NewRelease, ReleaseProcess, ReleaseRecord};
@@ -24,11 +24,7 @@ use crate::{Platform, PlatformError, Result};
 
 /// How a deploy of `commit` is named to those watching it.
 pub(crate) fn deploy_of(commit: &str, actor: &Actor) -> String {
-    format!(
-        "Deploy of {} by {}",
-        commit.get(..7).unwrap_or(commit),
-        actor.email
-    )
+    format!("Deploy of {} by {}", short_commit(commit), actor.email)
 }
 
 /// Branches whose push deploys, as on Heroku.
@@ -324,8 +320,8 @@ impl Platform {
             .filter(|commit| self.repos.snapshot(&repository, commit, None).is_ok())
             .ok_or_else(|| {
                 PlatformError::Invalid(format!(
-                    "v{} of {} was not built from a commit of its repository (a rollback or \
-                     a promotion of another app's build): push, or promote again, instead",
+                    "v{} of {} was not built from a commit of its repository (it was \
+                     promoted from another app): promote again, or push, instead",
                     release.version, app.name
                 ))
             })?;
@@ -351,11 +347,7 @@ impl Platform {
         } = plan;
         let started = std::time::Instant::now();
         let lease = self.lock_app(&app, progress).await?;
-        let what = format!(
-            "Redeploy of {} by {}",
-            commit.get(..7).unwrap_or(&commit),
-            actor.email
-        );
+        let what = format!("Redeploy of {} by {}", short_commit(&commit), actor.email);
         let progress = &self.watch_deploy(&app, what, progress);
         let deployed = HELD_LEASE
             .scope(lease.held.clone(), async {

@@ -128,7 +128,7 @@ fn deployed(detail: &str) -> Vec<Part> {
         Part::Release(release),
         Part::Text(" (".into()),
         Part::Commit {
-            short: commit.chars().take(7).collect(),
+            short: berth_core::short_commit(commit).to_string(),
             full: commit.to_string(),
             version: release,
         },

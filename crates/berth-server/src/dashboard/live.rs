@@ -112,7 +112,7 @@ impl LiveState {
                     description: release.description,
                     commit: release
                         .commit_sha
-                        .map(|sha| sha.chars().take(7).collect())
+                        .map(|sha| berth_core::short_commit(&sha).to_string())
                         .unwrap_or_default(),
                     created: Moment::of(release.created_at),
                 })

@@ -152,7 +152,7 @@ fn section(
             let sha = release.commit_sha.clone().unwrap_or_default();
             ReleaseCell {
                 version: release.version,
-                short_sha: sha.chars().take(7).collect(),
+                short_sha: berth_core::short_commit(&sha).to_string(),
                 sha,
                 released: Moment::new(release.finished_at.unwrap_or(release.created_at), now),
             }

@@ -75,7 +75,7 @@ pub(super) async fn list(
                 description: release.description,
                 commit: release
                     .commit_sha
-                    .map(|sha| sha.chars().take(7).collect())
+                    .map(|sha| berth_core::short_commit(&sha).to_string())
                     .unwrap_or_default(),
                 created_by: release.created_by.unwrap_or_default(),
                 created: Moment::of(release.created_at),
@@ -169,7 +169,7 @@ pub(super) async fn redeploy(
     };
     let message = format!(
         "Redeploying {}: its output follows below.",
-        plan.commit().get(..7).unwrap_or(plan.commit())
+        berth_core::short_commit(plan.commit())
     );
     let running = state.clone();
     tokio::spawn(async move {
