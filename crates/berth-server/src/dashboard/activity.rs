@@ -50,7 +50,8 @@ fn sentence(action: &str, detail: &str) -> Vec<Part> {
         }
     };
     match action {
-        "release.deploy" => deployed(detail),
+        "release.deploy" => deployed("deployed", detail),
+        "release.redeploy" => deployed("redeployed", detail),
         "release.rollback" => rolled_back(detail),
         "release.promote" => promoted_here(detail),
         "formation.scale" => text(format!("scaled {}", scaled(detail))),
@@ -115,16 +116,16 @@ fn sentence(action: &str, detail: &str) -> Vec<Part> {
     }
 }
 
-/// `v3 from <sha>` (a push) as `deployed v3 (abc1234)`.
-fn deployed(detail: &str) -> Vec<Part> {
+/// `v3 from <sha>` (a push, or a redeploy) as `deployed v3 (abc1234)`.
+fn deployed(verb: &str, detail: &str) -> Vec<Part> {
     let Some((version, commit)) = detail.split_once(" from ") else {
-        return vec![Part::Text(format!("deployed {detail}"))];
+        return vec![Part::Text(format!("{verb} {detail}"))];
     };
     let Some(release) = version_of(version) else {
-        return vec![Part::Text(format!("deployed {detail}"))];
+        return vec![Part::Text(format!("{verb} {detail}"))];
     };
     vec![
-        Part::Text("deployed ".into()),
+        Part::Text(format!("{verb} ")),
         Part::Release(release),
         Part::Text(" (".into()),
         Part::Commit {
@@ -219,6 +220,11 @@ mod tests {
                 "release.deploy",
                 "v3 from abc1234def5678",
                 "deployed [v3] ([abc1234])",
+            ),
+            (
+                "release.redeploy",
+                "v4 from abc1234def5678",
+                "redeployed [v4] ([abc1234])",
             ),
             (
                 "release.rollback",

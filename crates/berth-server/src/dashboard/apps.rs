@@ -7,7 +7,6 @@ use askama::Template;
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use berth_platform::{AppRecord, Dyno};
-use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
 use super::activity::{ActivityRow, Part};
@@ -357,19 +356,4 @@ pub(super) async fn maintenance(
             }
         });
     after_action(&format!("/apps/{name}"), result, signed_in.tls)
-}
-
-/// How long ago `at` was, e.g. `3m` or `2h 5m`.
-pub(super) fn elapsed(at: DateTime<Utc>) -> String {
-    elapsed_since(at, Utc::now())
-}
-
-pub(super) fn elapsed_since(at: DateTime<Utc>, now: DateTime<Utc>) -> String {
-    let seconds = (now - at).num_seconds().max(0);
-    match seconds {
-        0..60 => format!("{seconds}s"),
-        60..3600 => format!("{}m", seconds / 60),
-        3600..86400 => format!("{}h {}m", seconds / 3600, seconds % 3600 / 60),
-        _ => format!("{}d {}h", seconds / 86400, seconds % 86400 / 3600),
-    }
 }

@@ -10,9 +10,10 @@ use berth_platform::{Action, AutoCertificates, Certificate, DnsRecord, PlatformE
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
-use super::apps::{elapsed, AppHeader};
+use super::apps::AppHeader;
 use super::browser::{CheckedForm, Chrome, SignedIn};
 use super::error::DashboardError;
+use super::moments::Moment;
 use super::session::capitalized;
 use super::{after_action, render};
 use crate::AppState;
@@ -26,7 +27,7 @@ struct DomainRow {
     hostname: String,
     /// `CNAME <app host>`, or `A/AAAA <addresses>`.
     record: String,
-    since: String,
+    since: Moment,
     certificate: CertificateState,
 }
 
@@ -122,7 +123,7 @@ async fn page(
         .map(|domain| DomainRow {
             certificate: certificate_state(&domain.hostname, &certificates, &auto, can_manage),
             record: record_words(&domain.record),
-            since: format!("{} ago", elapsed(domain.created_at)),
+            since: Moment::of(domain.created_at),
             hostname: domain.hostname,
         })
         .collect();

@@ -17,10 +17,9 @@ use chrono::{DateTime, Utc};
 use futures_util::stream::{self, Stream, StreamExt};
 use serde::Serialize;
 
-use super::apps::elapsed_since;
 use super::browser::SignedIn;
 use super::error::DashboardError;
-use super::moments::Moment;
+use super::moments::{elapsed_since, Moment};
 use crate::api::PublicBase;
 use crate::AppState;
 

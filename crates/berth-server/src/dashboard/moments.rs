@@ -3,8 +3,6 @@
 
 use chrono::{DateTime, Utc};
 
-use super::apps::elapsed_since;
-
 pub(super) struct Moment {
     pub relative: String,
     /// `2026-12-07 05:12:03 UTC`.
@@ -30,6 +28,17 @@ impl Moment {
     /// `at` as seen from now.
     pub(super) fn of(at: DateTime<Utc>) -> Self {
         Self::new(at, Utc::now())
+    }
+}
+
+/// The time from `at` to `now`, e.g. `3m` or `2h 5m`.
+pub(super) fn elapsed_since(at: DateTime<Utc>, now: DateTime<Utc>) -> String {
+    let seconds = (now - at).num_seconds().max(0);
+    match seconds {
+        0..60 => format!("{seconds}s"),
+        60..3600 => format!("{}m", seconds / 60),
+        3600..86400 => format!("{}h {}m", seconds / 3600, seconds % 3600 / 60),
+        _ => format!("{}d {}h", seconds / 86400, seconds % 86400 / 3600),
     }
 }
 

@@ -7,10 +7,10 @@ use berth_platform::{Action, PlatformError, Progress};
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
-use super::apps::{elapsed_since, AppHeader};
+use super::apps::AppHeader;
 use super::browser::{CheckedForm, Chrome, SignedIn};
 use super::error::DashboardError;
-use super::moments::Moment;
+use super::moments::{elapsed_since, Moment};
 use super::{after_action, render};
 use crate::api::PublicBase;
 use crate::AppState;

@@ -175,6 +175,11 @@ async fn a_push_streams_on_the_releases_page_and_dynos_change_on_the_overview_wi
     browser.open(&page(&format!("/apps/{name}"))).await;
     mark_page(&browser).await;
     browser.wait_for_text("#live-state", "Live", false).await;
+    let activity = browser.text(".activity").await;
+    assert!(
+        activity.contains(&format!("dev@example.com redeployed v2 ({})", &commit[..7])),
+        "{activity}"
+    );
     browser.wait_for_text("#dynos", "web.1", false).await;
     let scaled = reqwest::Client::new()
         .patch(format!("{}/api/v1/apps/{name}/formation", server.api_url))
