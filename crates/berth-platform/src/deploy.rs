@@ -305,6 +305,13 @@ impl Platform {
     /// commit, by this actor: what `redeploy` then does.
     pub async fn plan_redeploy(&self, actor: &Actor, app_name: &str) -> Result<Redeploy> {
         let app = self.authorize_app(actor, app_name, Action::Deploy).await?;
+        // One click too many queues no second build behind the first.
+        if let Some(running) = self.live_deploys.running(app.id) {
+            return Err(PlatformError::Conflict(format!(
+                "{} is running for {}: wait for it to end, then redeploy if still needed",
+                running.what, app.name
+            )));
+        }
         let release = self.current_release(&app).await?.ok_or_else(|| {
             PlatformError::Invalid(format!(
                 "{} has no release to redeploy yet: push one first",

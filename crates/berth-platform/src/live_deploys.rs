@@ -168,6 +168,11 @@ impl LiveDeploys {
         by_app.get(&app_id).filter(|d| !d.expired()).cloned()
     }
 
+    /// The app's deploy if one runs now.
+    pub(crate) fn running(&self, app_id: i64) -> Option<Arc<LiveDeploy>> {
+        self.of(app_id).filter(|deploy| !deploy.has_ended())
+    }
+
     /// Forgets a destroyed app's deploy.
     pub(crate) fn forget(&self, app_id: i64) {
         self.by_app

@@ -86,6 +86,8 @@ pub(crate) struct ServerState {
     pub router_port: u16,
     /// The most bytes a git request body may hold once decoded.
     pub max_git_body_bytes: u64,
+    /// The dashboard's live streams open, per user.
+    pub live_streams: dashboard::LiveStreams,
 }
 
 impl ServerState {
@@ -174,6 +176,7 @@ pub async fn launch(
         base_domain: settings.base_domain.clone(),
         router_port: http_address.port(),
         max_git_body_bytes: settings.max_push_bytes,
+        live_streams: dashboard::LiveStreams::default(),
     }));
 
     let (stop, stopped) = watch::channel(false);

@@ -20,6 +20,11 @@ pub(crate) enum DashboardError {
     BadForm,
     #[error("the page failed to render")]
     Render,
+    #[error(
+        "you have {} live pages open already: close some tabs of this dashboard, then reload",
+        super::live::STREAMS_PER_USER
+    )]
+    TooManyStreams,
     #[error(transparent)]
     Platform(#[from] PlatformError),
 }
@@ -46,6 +51,9 @@ impl IntoResponse for DashboardError {
             DashboardError::BadForm => (StatusCode::BAD_REQUEST, "Bad form"),
             DashboardError::Platform(PlatformError::NotFound(_)) => {
                 (StatusCode::NOT_FOUND, "Not found")
+            }
+            DashboardError::TooManyStreams => {
+                (StatusCode::TOO_MANY_REQUESTS, "Too many live pages")
             }
             DashboardError::Platform(PlatformError::Throttled { .. }) => {
                 (StatusCode::TOO_MANY_REQUESTS, "Slow down")

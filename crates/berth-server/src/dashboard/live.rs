@@ -4,8 +4,9 @@
 //! output as `git push` sees it (`deploy`). Each stream ends when its
 //! session may no longer read the app.
 
+use std::collections::HashMap;
 use std::convert::Infallible;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use askama::Template;
@@ -35,6 +36,53 @@ const DEPLOY_WAIT: Duration = Duration::from_secs(5);
 const LINES_PER_EVENT: usize = 500;
 /// A comment on an idle stream, so proxies and browsers know it is alive.
 const KEEP_ALIVE: Duration = Duration::from_secs(15);
+/// The most live streams one user holds open at once (pages in open tabs):
+/// each looks at the engine and the store every few seconds.
+pub(crate) const STREAMS_PER_USER: usize = 16;
+
+/// How many live streams each user has open.
+#[derive(Default)]
+pub(crate) struct LiveStreams {
+    open: Mutex<HashMap<i64, usize>>,
+}
+
+/// One open stream of a user, counted until it is dropped.
+struct StreamPermit {
+    streams: AppState,
+    user_id: i64,
+}
+
+impl LiveStreams {
+    fn open(state: &AppState, user_id: i64) -> Result<StreamPermit, DashboardError> {
+        let mut open = state.live_streams.open.lock().expect("live streams lock");
+        let count = open.entry(user_id).or_default();
+        if *count >= STREAMS_PER_USER {
+            return Err(DashboardError::TooManyStreams);
+        }
+        *count += 1;
+        Ok(StreamPermit {
+            streams: state.clone(),
+            user_id,
+        })
+    }
+}
+
+impl Drop for StreamPermit {
+    fn drop(&mut self) {
+        let mut open = self
+            .streams
+            .live_streams
+            .open
+            .lock()
+            .expect("live streams lock");
+        if let Some(count) = open.get_mut(&self.user_id) {
+            *count -= 1;
+            if *count == 0 {
+                open.remove(&self.user_id);
+            }
+        }
+    }
+}
 
 /// The overview's parts that change by themselves.
 pub(super) struct LiveState {
@@ -228,26 +276,31 @@ pub(super) async fn overview(
             }
         },
     );
-    Ok(stream_until_access_lost(state, signed_in, app, looks))
+    stream_until_access_lost(state, signed_in, app, looks)
 }
 
-/// The events of `events`, until `signed_in` may no longer read `app`.
+/// The events of `events`, until `signed_in` may no longer read `app`;
+/// counted among the user's open streams while open.
 fn stream_until_access_lost(
     state: AppState,
     signed_in: SignedIn,
     app: berth_platform::AppRecord,
     events: impl Stream<Item = Event> + Send + 'static,
-) -> Response {
+) -> Result<Response, DashboardError> {
+    let permit = LiveStreams::open(&state, signed_in.session.actor.user_id)?;
     let lost = async move {
         state
             .platform
             .access_lost(&signed_in.session, &app, Action::ReadApp)
             .await;
     };
-    let events = events.take_until(lost).map(Ok::<_, Infallible>);
-    Sse::new(events)
+    let events = events.take_until(lost).map(move |event| {
+        let _open = &permit;
+        Ok::<_, Infallible>(event)
+    });
+    Ok(Sse::new(events)
         .keep_alive(KeepAlive::new().interval(KEEP_ALIVE))
-        .into_response()
+        .into_response())
 }
 
 /// A `deploy` event: what is new of the deploy being watched.
@@ -402,5 +455,5 @@ pub(super) async fn releases(
         let event = watching.next_event().await?;
         Some((event, watching))
     });
-    Ok(stream_until_access_lost(state, signed_in, app, events))
+    stream_until_access_lost(state, signed_in, app, events)
 }

@@ -30,6 +30,7 @@ use axum::Router;
 
 use crate::AppState;
 use error::DashboardError;
+pub(crate) use live::LiveStreams;
 
 #[derive(rust_embed::Embed)]
 #[folder = "../../static"]

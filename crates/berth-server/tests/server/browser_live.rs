@@ -155,8 +155,32 @@ async fn a_push_streams_on_the_releases_page_and_dynos_change_on_the_overview_wi
     // A build that fails says why at a glance, in the panel and the list.
     browser.open(&page(&format!("/apps/{name}/releases"))).await;
     mark_page(&browser).await;
-    add_build_step(&repo, "RUN echo about-to-fail && exit 3");
+    add_build_step(
+        &repo,
+        "RUN echo about-to-fail-$((6*7)) && sleep 3 && exit 3",
+    );
     let pushing = push_in_background(&server, &token, &name, repo);
+    browser
+        .wait_for_text("#deploy-output", "about-to-fail-42", false)
+        .await;
+    // A redeploy asked for meanwhile is refused, not queued behind it.
+    let answer = browser
+        .client
+        .execute_async(
+            "const done = arguments[arguments.length - 1];
+             const form = document.getElementById('redeploy');
+             fetch(form.action, { method: 'POST', credentials: 'same-origin',
+                                  body: new URLSearchParams(new FormData(form)) })
+               .then((response) => response.text()).then(done, (error) => done(String(error)));",
+            Vec::new(),
+        )
+        .await
+        .unwrap();
+    let answer = answer.as_str().unwrap();
+    assert!(
+        answer.contains(&format!("is running for {name}: wait for it to end")),
+        "{answer}"
+    );
     let outcome = browser
         .wait_for_text("#deploy-outcome", "Failed: ", false)
         .await;
@@ -254,6 +278,40 @@ async fn live_streams_open_for_members_only_and_end_when_access_does() {
         first.contains("event: state") && first.contains("Deploy your first release"),
         "{first}"
     );
+
+    // A user holds at most 16 live streams open at once (each looks at the
+    // engine every few seconds); one closed makes room for another.
+    let mut more = Vec::new();
+    for _ in 2..16 {
+        let response = viewer
+            .open_stream(&format!("/apps/{name}/overview/live"))
+            .await;
+        assert_eq!(response.status(), StatusCode::OK);
+        more.push(response);
+    }
+    let refused = viewer
+        .open_stream(&format!("/apps/{name}/overview/live"))
+        .await;
+    assert_eq!(refused.status(), StatusCode::TOO_MANY_REQUESTS);
+    let page = refused.text().await.unwrap();
+    assert!(
+        page.contains("You have 16 live pages open already: close some tabs"),
+        "{page}"
+    );
+    drop(more.pop());
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let again = viewer
+            .open_stream(&format!("/apps/{name}/releases/live"))
+            .await;
+        if again.status() == StatusCode::OK {
+            more.push(again);
+            break;
+        }
+        assert!(Instant::now() < deadline, "a closed stream never made room");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    drop(more);
 
     // The viewer loses access: both streams end soon after.
     let removed = api
