@@ -163,23 +163,41 @@ document.querySelectorAll("form[data-busy]").forEach((form) => {
 });
 
 // Live state: the overview's current release and dynos, and the releases
-// page's deploy in progress, arrive as server-sent events.
+// page's deploy in progress, arrive as server-sent events. A stream the
+// server ended (access lost, too many pages open) says so and stays closed.
+const openStream = (url, onState) => {
+  const source = new EventSource(url);
+  source.onopen = () => onState("live");
+  source.onerror = () => onState(source.readyState === EventSource.CLOSED ? "closed" : "reconnecting");
+  // Leaving the page frees its connection at once (browsers allow few per site).
+  window.addEventListener("pagehide", () => source.close());
+  return source;
+};
+
 const liveState = document.getElementById("live-state");
 if (liveState) {
   const line = liveState.parentElement;
-  const setLive = (text, live) => {
-    liveState.textContent = text;
-    line.classList.toggle("is-live", live);
-    line.classList.toggle("is-down", !live);
+  line.classList.remove("hidden");
+  const words = {
+    live: "Live: this page updates by itself",
+    reconnecting: "Reconnecting…",
+    closed: "Not live any more: reload the page",
   };
-  const source = new EventSource(liveState.dataset.stream);
-  source.onopen = () => setLive("Live: this page updates by itself", true);
-  source.onerror = () => setLive("Reconnecting…", false);
+  const source = openStream(liveState.dataset.stream, (state) => {
+    liveState.textContent = words[state];
+    line.classList.toggle("is-live", state === "live");
+    line.classList.toggle("is-down", state !== "live");
+  });
+  // The server renders these as it renders the page, escaped; a part is
+  // replaced only when it changed, so a button is not swapped under a click.
+  const shown = {};
   source.addEventListener("state", (event) => {
     const state = JSON.parse(event.data);
-    // The server renders these as it renders the page, escaped.
-    document.getElementById("live-release").innerHTML = state.release_html;
-    document.getElementById("live-dynos").innerHTML = state.dynos_html;
+    for (const [id, html] of [["live-release", state.release_html], ["live-dynos", state.dynos_html]]) {
+      if (shown[id] === html) continue;
+      document.getElementById(id).innerHTML = html;
+      shown[id] = html;
+    }
   });
 }
 
@@ -213,7 +231,7 @@ if (deployLive) {
     }
   };
 
-  const source = new EventSource(deployLive.dataset.stream);
+  const source = openStream(deployLive.dataset.stream, () => {});
   source.addEventListener("deploy", (event) => {
     const deploy = JSON.parse(event.data);
     if (deploy.begins) {
@@ -230,7 +248,8 @@ if (deployLive) {
     phase.className = "badge badge-" + (deploy.phase === "released" ? "succeeded" : deploy.phase === "failed" ? "failed" : "pending");
     const follow = output.scrollHeight - output.scrollTop - output.clientHeight < 40;
     if (deploy.skipped > 0) output.append("… " + deploy.skipped + " earlier lines not shown\n");
-    if (deploy.lines.length > 0) output.append(deploy.lines.join("\n") + "\n");
+    // A text node per line, so the page keeps a bounded number of them.
+    for (const text of deploy.lines) output.append(text + "\n");
     while (output.childNodes.length > MAX_LINES) output.firstChild.remove();
     if (follow) output.scrollTop = output.scrollHeight;
     if (deploy.outcome !== null) {

@@ -22,9 +22,10 @@ use crate::logs::{LogLine, LogSource};
 use crate::progress::{Progress, ReleaseOutput};
 use crate::{Platform, PlatformError, Result};
 
-/// How a deploy of `commit` is named to those watching it.
-pub(crate) fn deploy_of(commit: &str, actor: &Actor) -> String {
-    format!("Deploy of {} by {}", short_commit(commit), actor.email)
+/// How a deploy of `commit` is named to those watching it: `Deploy of
+/// 1a2b3c4 by dev@example.com`.
+pub(crate) fn watched_as(kind: &str, commit: &str, actor: &Actor) -> String {
+    format!("{kind} of {} by {}", short_commit(commit), actor.email)
 }
 
 /// Branches whose push deploys, as on Heroku.
@@ -110,12 +111,16 @@ impl Drop for AppLease {
     }
 }
 
-/// A redeploy checked and ready to run (`plan_redeploy`).
+/// A redeploy checked and ready to run (`plan_redeploy`), holding the
+/// app's lease.
 pub struct Redeploy {
     app: AppRecord,
     /// The app's own repository, or a review app's parent's.
     repository: String,
     commit: String,
+    lease: AppLease,
+    progress: Progress,
+    _watch: crate::live_deploys::Watch,
 }
 
 impl Redeploy {
@@ -277,7 +282,9 @@ impl Platform {
         progress: &Progress,
     ) -> Result<(ReleaseRecord, AppLease, AppRecord)> {
         let lease = self.lock_app(app, progress).await?;
-        let progress = &self.watch_deploy(app, deploy_of(commit, actor), progress);
+        let (progress, _watch) =
+            self.watch_deploy(app, watched_as("Deploy", commit, actor), progress);
+        let progress = &progress;
         let deployed = HELD_LEASE
             .scope(lease.held.clone(), async {
                 self.check_branch_unmoved(app, update)?;
@@ -302,16 +309,16 @@ impl Platform {
     }
 
     /// Checks that `app_name`'s current release can be built again from its
-    /// commit, by this actor: what `redeploy` then does.
-    pub async fn plan_redeploy(&self, actor: &Actor, app_name: &str) -> Result<Redeploy> {
+    /// commit, by this actor, and takes the app's lease for it without
+    /// waiting: a redeploy asked for while another change runs is refused,
+    /// not queued. Watchers see it from here on; `redeploy` then runs it.
+    pub async fn plan_redeploy(
+        &self,
+        actor: &Actor,
+        app_name: &str,
+        progress: &Progress,
+    ) -> Result<Redeploy> {
         let app = self.authorize_app(actor, app_name, Action::Deploy).await?;
-        // One click too many queues no second build behind the first.
-        if let Some(running) = self.live_deploys.running(app.id) {
-            return Err(PlatformError::Conflict(format!(
-                "{} is running for {}: wait for it to end, then redeploy if still needed",
-                running.what, app.name
-            )));
-        }
         let release = self.current_release(&app).await?.ok_or_else(|| {
             PlatformError::Invalid(format!(
                 "{} has no release to redeploy yet: push one first",
@@ -332,34 +339,44 @@ impl Platform {
                     release.version, app.name
                 ))
             })?;
+        let Some(lease) = self.try_lock_app(&app).await? else {
+            let running = self.live_deploys.running(app.id).map_or_else(
+                || "Another deploy or change".to_string(),
+                |d| d.what.clone(),
+            );
+            return Err(PlatformError::Conflict(format!(
+                "{running} is running for {}: wait for it to end, then redeploy if still needed",
+                app.name
+            )));
+        };
+        let (progress, watch) =
+            self.watch_deploy(&app, watched_as("Redeploy", &commit, actor), progress);
         Ok(Redeploy {
             app,
             repository,
             commit,
+            lease,
+            progress,
+            _watch: watch,
         })
     }
 
     /// Builds the planned commit again and rolls it out as a new release,
     /// as a push of it would (the branch does not move).
-    pub async fn redeploy(
-        &self,
-        actor: &Actor,
-        plan: Redeploy,
-        progress: &Progress,
-    ) -> Result<ReleaseRecord> {
+    pub async fn redeploy(&self, actor: &Actor, plan: Redeploy) -> Result<ReleaseRecord> {
+        let started = std::time::Instant::now();
         let Redeploy {
             app,
             repository,
             commit,
+            lease,
+            progress,
+            _watch,
         } = plan;
-        let started = std::time::Instant::now();
-        let lease = self.lock_app(&app, progress).await?;
-        let what = format!("Redeploy of {} by {}", short_commit(&commit), actor.email);
-        let progress = &self.watch_deploy(&app, what, progress);
         let deployed = HELD_LEASE
             .scope(lease.held.clone(), async {
                 let release = self
-                    .deploy_commit(actor, &app, &repository, &commit, None, progress)
+                    .deploy_commit(actor, &app, &repository, &commit, None, &progress)
                     .await?;
                 let detail = format!("v{} from {commit}", release.version);
                 self.audit_app(actor, &app.name, "release.redeploy", detail)
@@ -368,9 +385,11 @@ impl Platform {
             })
             .await;
         progress.deploy_ended(&deployed);
-        lease.release().await?;
         self.metrics
             .deploy_finished(&app.name, deployed.is_ok(), started.elapsed());
+        if let Err(error) = lease.release().await {
+            tracing::warn!(app = %app.name, %error, "cannot give back the deploy lease: it expires");
+        }
         deployed
     }
 

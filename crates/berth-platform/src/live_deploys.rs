@@ -23,6 +23,11 @@ const LINE_BYTES: usize = 4096;
 /// How long a finished deploy stays to be seen (its end, by a page that
 /// looks just after).
 const KEPT_AFTER_END: Duration = Duration::from_secs(600);
+/// The lines a finished deploy keeps meanwhile: the end of its story (the
+/// release's stored output has the rest).
+const KEPT_LINES_AFTER_END: usize = 200;
+/// A deploy that ended longer ago than this is no news to a page opening.
+const RECENT_END: Duration = Duration::from_secs(60);
 
 /// The deploys of this berthd, one per app at most (the app's lease
 /// serialises them).
@@ -95,19 +100,25 @@ impl LiveDeploy {
         self.changed.send_modify(|n| *n = n.wrapping_add(1));
     }
 
-    /// Records how it ended; the first end counts.
+    /// Records how it ended; the first end counts. Only the last lines
+    /// stay kept from then on.
     pub(crate) fn finish(&self, outcome: DeployOutcome) {
         let mut state = self.state.lock().expect("live deploy lock");
-        if state.outcome.is_none() {
-            state.outcome = Some(outcome);
-            state.ended_at = Some(std::time::Instant::now());
+        if state.outcome.is_some() {
+            return;
+        }
+        state.outcome = Some(outcome);
+        state.ended_at = Some(std::time::Instant::now());
+        while state.lines.len() > KEPT_LINES_AFTER_END {
+            state.lines.pop_front();
+            state.dropped += 1;
         }
         drop(state);
         self.changed.send_modify(|n| *n = n.wrapping_add(1));
     }
 
-    /// Everything from line `from` on (counting lines that gave way).
-    pub fn since(&self, from: usize) -> DeployUpdate {
+    /// At most `limit` lines from line `from` on (counting lines that gave way).
+    pub fn since(&self, from: usize, limit: usize) -> DeployUpdate {
         let state = self.state.lock().expect("live deploy lock");
         let first_kept = state.dropped;
         let start = from.max(first_kept);
@@ -116,6 +127,7 @@ impl LiveDeploy {
                 .lines
                 .iter()
                 .skip(start - first_kept)
+                .take(limit)
                 .cloned()
                 .collect(),
             skipped: start - from,
@@ -123,6 +135,14 @@ impl LiveDeploy {
             release: state.release,
             outcome: state.outcome.clone(),
         }
+    }
+
+    /// Whether it ended long enough ago to be no news to a page opening now.
+    pub fn ended_a_while_ago(&self) -> bool {
+        let state = self.state.lock().expect("live deploy lock");
+        state
+            .ended_at
+            .is_some_and(|ended| ended.elapsed() > RECENT_END)
     }
 
     pub fn has_ended(&self) -> bool {
@@ -164,8 +184,9 @@ impl LiveDeploys {
     }
 
     fn of(&self, app_id: i64) -> Option<Arc<LiveDeploy>> {
-        let by_app = self.by_app.lock().expect("live deploys lock");
-        by_app.get(&app_id).filter(|d| !d.expired()).cloned()
+        let mut by_app = self.by_app.lock().expect("live deploys lock");
+        by_app.retain(|_, deploy| !deploy.expired());
+        by_app.get(&app_id).cloned()
     }
 
     /// The app's deploy if one runs now.
@@ -179,6 +200,21 @@ impl LiveDeploys {
             .lock()
             .expect("live deploys lock")
             .remove(&app_id);
+    }
+}
+
+/// A deploy being watched. Dropped before the deploy said how it ended (a
+/// task that failed or was cut short), it ends as failed, so no page shows
+/// it running forever.
+pub(crate) struct Watch {
+    deploy: Arc<LiveDeploy>,
+}
+
+impl Drop for Watch {
+    fn drop(&mut self) {
+        self.deploy.finish(DeployOutcome::Failed {
+            message: "the deploy stopped without an outcome: berthd's log says more".into(),
+        });
     }
 }
 
@@ -220,15 +256,17 @@ impl Progress {
 }
 
 impl Platform {
-    /// `progress`, also shown to whoever watches `app`'s deploys: called once
-    /// the deploy holds the app's lease, so it never hides the one running.
+    /// `progress`, also shown to whoever watches `app`'s deploys, while the
+    /// `Watch` is held: called once the deploy holds the app's lease, so it
+    /// never hides the one running.
     pub(crate) fn watch_deploy(
         &self,
         app: &AppRecord,
         what: String,
         progress: &Progress,
-    ) -> Progress {
-        progress.watched_as(self.live_deploys.begin(app.id, what))
+    ) -> (Progress, Watch) {
+        let deploy = self.live_deploys.begin(app.id, what);
+        (progress.watched_as(deploy.clone()), Watch { deploy })
     }
 
     /// The app's deploy in progress, or just finished, on this berthd: for
@@ -259,13 +297,13 @@ mod tests {
         for n in 0..KEPT_LINES + 5 {
             deploy.push_line(&format!("line {n}"));
         }
-        let update = deploy.since(0);
+        let update = deploy.since(0, usize::MAX);
         assert_eq!(update.skipped, 5);
         assert_eq!(update.lines.len(), KEPT_LINES);
         assert_eq!(update.lines[0], "line 5");
         assert_eq!(update.next, KEPT_LINES + 5);
         deploy.push_line("last");
-        let update = deploy.since(update.next);
+        let update = deploy.since(update.next, usize::MAX);
         assert_eq!(
             (update.lines, update.skipped),
             (vec!["last".to_string()], 0)
@@ -274,20 +312,41 @@ mod tests {
     }
 
     #[test]
+    fn a_deploy_dropped_without_an_end_ends_as_failed_keeping_its_last_lines() {
+        let deploys = LiveDeploys::default();
+        let deploy = deploys.begin(7, "Deploy".into());
+        let watch = Watch {
+            deploy: deploy.clone(),
+        };
+        for n in 0..KEPT_LINES_AFTER_END + 10 {
+            deploy.push_line(&format!("line {n}"));
+        }
+        assert!(deploys.running(7).is_some());
+        drop(watch);
+        assert!(deploys.running(7).is_none());
+        let update = deploy.since(0, 50);
+        assert!(matches!(update.outcome, Some(DeployOutcome::Failed { .. })));
+        assert_eq!((update.skipped, update.lines.len()), (10, 50));
+        assert_eq!(update.lines[0], "line 10");
+    }
+
+    #[test]
     fn long_lines_are_cut_on_a_character_boundary_and_the_first_end_counts() {
         let deploys = LiveDeploys::default();
         let deploy = deploys.begin(1, "Deploy".into());
         deploy.push_line(&"é".repeat(LINE_BYTES));
-        assert_eq!(deploy.since(0).lines[0].len(), LINE_BYTES);
+        assert_eq!(deploy.since(0, usize::MAX).lines[0].len(), LINE_BYTES);
         deploy.set_release(3);
         deploy.finish(DeployOutcome::Released { version: 3 });
+        assert!(!deploy.ended_a_while_ago());
         deploy.finish(DeployOutcome::Failed {
             message: "late".into(),
         });
-        let update = deploy.since(1);
+        let update = deploy.since(1, usize::MAX);
         assert_eq!(update.release, Some(3));
         assert_eq!(update.outcome, Some(DeployOutcome::Released { version: 3 }));
         assert!(deploys.of(1).is_some());
+        assert!(deploys.running(1).is_none());
         deploys.forget(1);
         assert!(deploys.of(1).is_none());
     }

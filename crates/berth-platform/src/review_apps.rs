@@ -47,11 +47,12 @@ impl Platform {
         let target = self.review_target(actor, parent, branch, progress).await?;
         let review = &target.app;
         let lease = self.lock_app(review, progress).await?;
-        let progress = &self.watch_deploy(
+        let (progress, _watch) = self.watch_deploy(
             review,
-            crate::deploy::deploy_of(&update.new, actor),
+            crate::deploy::watched_as("Deploy", &update.new, actor),
             progress,
         );
+        let progress = &progress;
         let deployed = HELD_LEASE
             .scope(lease.held.clone(), async {
                 self.check_branch_unmoved(parent, update)?;

@@ -17,7 +17,9 @@ use super::{after_action, render};
 use crate::AppState;
 
 /// The longest email a form may send (RFC 5321's limit on a path).
-const MAX_EMAIL: usize = 254;
+use super::session::MAX_EMAIL;
+/// Longer than any role's name.
+const MAX_ROLE: usize = 16;
 
 /// The roles in the order the role menus offer them.
 const ROLES: [&str; 4] = ["viewer", "deployer", "admin", "owner"];
@@ -164,12 +166,14 @@ async fn change(
     // An app the user cannot see stays the 404 page, whatever the form says.
     state.platform.app(actor, &name).await?;
     let email = form.email.trim().to_string();
+    // No role is longer than this: a longer one is refused as it is, cut.
+    let role: String = form.role.trim().chars().take(MAX_ROLE).collect();
     let result = if email.chars().count() > MAX_EMAIL {
         Err(PlatformError::Invalid(format!(
             "an email has at most {MAX_EMAIL} characters"
         )))
     } else {
-        apply(&state, &signed_in, &name, &email, &form.role, change).await
+        apply(&state, &signed_in, &name, &email, &role, change).await
     };
     let to = format!("/apps/{name}/access");
     match result {
@@ -192,7 +196,7 @@ async fn change(
         ) => {
             let refusal = Refusal {
                 email: email.chars().take(MAX_EMAIL).collect(),
-                role: form.role,
+                role,
                 message: capitalized(&message),
             };
             match change {

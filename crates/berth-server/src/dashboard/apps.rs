@@ -12,7 +12,7 @@ use serde::Deserialize;
 use super::activity::{ActivityRow, Part};
 use super::browser::{CheckedForm, Chrome, SignedIn};
 use super::error::DashboardError;
-use super::live::LiveState;
+use super::live::{LiveState, StateEvent};
 use super::{after_action, render};
 use crate::api::PublicBase;
 use crate::AppState;
@@ -228,6 +228,8 @@ struct OverviewPage {
     app: AppHeader,
     pipeline: Option<PipelineLine>,
     live: LiveState,
+    /// Which state of the live parts the page shows (its stream sends others).
+    live_digest: String,
     formation: Vec<(String, i64)>,
     activity: Vec<ActivityRow>,
 }
@@ -269,11 +271,13 @@ pub(super) async fn overview(
             })
         });
     let live = LiveState::of(&state, actor, &name, &signed_in.chrome.csrf, &base).await?;
+    let live_digest = StateEvent::of(&live)?.digest();
     let page = OverviewPage {
         chrome: signed_in.chrome,
         pipeline,
         app: AppHeader::new(&state, &app, "Overview"),
         live,
+        live_digest,
         formation: state.platform.formation(actor, &name).await?,
         activity,
     };

@@ -277,7 +277,7 @@ pub(crate) fn redirect_with(to: &str, flash: Flash, tls: OverTls) -> Response {
 pub(crate) fn success(message: impl Into<String>) -> Flash {
     Flash {
         kind: FlashKind::Success,
-        message: message.into(),
+        message: bounded(message.into()),
         typed: None,
     }
 }
@@ -285,9 +285,22 @@ pub(crate) fn success(message: impl Into<String>) -> Flash {
 pub(crate) fn failure(message: impl Into<String>) -> Flash {
     Flash {
         kind: FlashKind::Error,
-        message: message.into(),
+        message: bounded(message.into()),
         typed: None,
     }
+}
+
+/// The most characters a flash message keeps: it travels in a cookie,
+/// which browsers drop past about 4 KB, and may quote what a form sent.
+const FLASH_CHARS: usize = 400;
+
+fn bounded(message: String) -> String {
+    if message.chars().count() <= FLASH_CHARS {
+        return message;
+    }
+    let mut cut: String = message.chars().take(FLASH_CHARS).collect();
+    cut.push('…');
+    cut
 }
 
 /// What every page shows around its content: who is signed in, the CSRF
@@ -410,4 +423,18 @@ fn constant_time_eq(a: &str, b: &str) -> bool {
             .zip(b.bytes())
             .fold(0u8, |diff, (x, y)| diff | (x ^ y))
             == 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_flash_quoting_a_huge_field_still_fits_its_cookie() {
+        let flash = failure(format!("no add-on {} here", "x".repeat(1 << 20)));
+        assert_eq!(flash.message.chars().count(), FLASH_CHARS + 1);
+        assert!(flash.message.ends_with('…'));
+        assert!(flash.encode().len() < 3000, "{}", flash.encode().len());
+        assert_eq!(success("Done.").message, "Done.");
+    }
 }

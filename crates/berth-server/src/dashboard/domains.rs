@@ -206,11 +206,13 @@ pub(super) async fn add(
                      ANAME records, which act like one at the apex.",
                 );
             }
+            // The domain is added: a failed look at automatic TLS only
+            // leaves this sentence out.
             if state
                 .platform
                 .auto_certificates(actor, &name)
-                .await?
-                .enabled
+                .await
+                .is_ok_and(|auto| auto.enabled)
             {
                 message.push_str(" A certificate is being ordered now (it needs the DNS record).");
             }

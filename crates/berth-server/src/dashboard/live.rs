@@ -10,13 +10,13 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use askama::Template;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
-use berth_platform::{Action, Actor, DeployOutcome, LiveDeploy};
+use berth_platform::{Action, Actor, DeployOutcome, LiveDeploy, PlatformError};
 use chrono::{DateTime, Utc};
 use futures_util::stream::{self, Stream, StreamExt};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::browser::SignedIn;
 use super::error::DashboardError;
@@ -41,27 +41,27 @@ const KEEP_ALIVE: Duration = Duration::from_secs(15);
 pub(crate) const STREAMS_PER_USER: usize = 16;
 
 /// How many live streams each user has open.
-#[derive(Default)]
+#[derive(Clone, Default)]
 pub(crate) struct LiveStreams {
-    open: Mutex<HashMap<i64, usize>>,
+    open: Arc<Mutex<HashMap<i64, usize>>>,
 }
 
 /// One open stream of a user, counted until it is dropped.
 struct StreamPermit {
-    streams: AppState,
+    streams: LiveStreams,
     user_id: i64,
 }
 
 impl LiveStreams {
-    fn open(state: &AppState, user_id: i64) -> Result<StreamPermit, DashboardError> {
-        let mut open = state.live_streams.open.lock().expect("live streams lock");
+    fn open(&self, user_id: i64) -> Result<StreamPermit, DashboardError> {
+        let mut open = self.open.lock().expect("live streams lock");
         let count = open.entry(user_id).or_default();
         if *count >= STREAMS_PER_USER {
             return Err(DashboardError::TooManyStreams);
         }
         *count += 1;
         Ok(StreamPermit {
-            streams: state.clone(),
+            streams: self.clone(),
             user_id,
         })
     }
@@ -69,12 +69,7 @@ impl LiveStreams {
 
 impl Drop for StreamPermit {
     fn drop(&mut self) {
-        let mut open = self
-            .streams
-            .live_streams
-            .open
-            .lock()
-            .expect("live streams lock");
+        let mut open = self.streams.open.lock().expect("live streams lock");
         if let Some(count) = open.get_mut(&self.user_id) {
             *count -= 1;
             if *count == 0 {
@@ -94,6 +89,8 @@ pub(super) struct LiveState {
     pub dynos: Vec<DynoRow>,
     /// A deploy running now, in words.
     pub deploying: Option<String>,
+    /// Whether this user may restart dynos.
+    pub can_restart: bool,
 }
 
 pub(super) struct ReleaseSummary {
@@ -161,7 +158,7 @@ impl LiveState {
                         .commit_sha
                         .map(|sha| berth_core::short_commit(&sha).to_string())
                         .unwrap_or_default(),
-                    created: Moment::of(release.created_at),
+                    created: Moment::to_the_minute(release.created_at),
                 })
             }
             None => None,
@@ -195,7 +192,13 @@ impl LiveState {
             .await?
             .filter(|deploy| !deploy.has_ended())
             .map(|deploy| deploy.what.clone());
+        let can_restart = state
+            .platform
+            .authorize_app(actor, name, Action::Deploy)
+            .await
+            .is_ok();
         Ok(Self {
+            can_restart,
             web_url: state.web_url(&app.name),
             git_url: format!("{base}/{}.git", app.name),
             app_name: app.name,
@@ -220,14 +223,14 @@ struct DynosFragment<'a> {
 }
 
 /// A `state` event: the overview's live parts, rendered as the page renders them.
-#[derive(Serialize, PartialEq)]
-struct StateEvent {
+#[derive(Serialize)]
+pub(super) struct StateEvent {
     release_html: String,
     dynos_html: String,
 }
 
 impl StateEvent {
-    fn of(live: &LiveState) -> Result<Self, DashboardError> {
+    pub(super) fn of(live: &LiveState) -> Result<Self, DashboardError> {
         let render = |html: askama::Result<String>| {
             html.map_err(|error| {
                 tracing::error!(%error, "a live fragment failed to render");
@@ -239,39 +242,63 @@ impl StateEvent {
             dynos_html: render(DynosFragment { live }.render())?,
         })
     }
+
+    /// A short name for this state: the page says which state it shows, and
+    /// its stream sends only a different one.
+    pub(super) fn digest(&self) -> String {
+        use std::hash::{Hash, Hasher};
+        let mut hasher = std::hash::DefaultHasher::new();
+        (&self.release_html, &self.dynos_html).hash(&mut hasher);
+        format!("{:016x}", hasher.finish())
+    }
 }
 
-/// `/apps/{name}/overview/live`: a `state` event at once and at each change.
+#[derive(Deserialize)]
+pub(super) struct OverviewLiveQuery {
+    /// The digest of the state the page shows already.
+    seen: Option<String>,
+}
+
+/// `/apps/{name}/overview/live`: a `state` event whenever the state differs
+/// from what the page shows.
 pub(super) async fn overview(
     State(state): State<AppState>,
     PublicBase(base): PublicBase,
     Path(name): Path<String>,
+    Query(query): Query<OverviewLiveQuery>,
     signed_in: SignedIn,
 ) -> Result<Response, DashboardError> {
     let actor = signed_in.session.actor.clone();
     let app = state.platform.app(&actor, &name).await?;
     let csrf = signed_in.chrome.csrf.clone();
     let looks = stream::unfold(
-        (state.clone(), None::<StateEvent>),
-        move |(state, mut last)| {
+        (state.clone(), query.seen, false),
+        move |(state, mut shown, mut looked)| {
             let (actor, name, csrf, base) =
                 (actor.clone(), name.clone(), csrf.clone(), base.clone());
             async move {
                 loop {
-                    if last.is_some() {
+                    if looked {
                         tokio::time::sleep(STATE_EVERY).await;
                     }
-                    // The app gone or out of reach ends the stream.
-                    let live = LiveState::of(&state, &actor, &name, &csrf, &base)
-                        .await
-                        .ok()?;
+                    looked = true;
+                    // An engine that does not answer skips a look; the app
+                    // gone or out of reach ends the stream.
+                    let live = match LiveState::of(&state, &actor, &name, &csrf, &base).await {
+                        Ok(live) => live,
+                        Err(DashboardError::Platform(PlatformError::EngineUnavailable {
+                            ..
+                        })) => continue,
+                        Err(_) => return None,
+                    };
                     let event = StateEvent::of(&live).ok()?;
-                    if last.as_ref() != Some(&event) {
+                    let digest = event.digest();
+                    if shown.as_deref() != Some(digest.as_str()) {
                         let data = serde_json::to_string(&event).expect("state serializes");
                         let sse = Event::default().event("state").data(data);
-                        return Some((sse, (state, Some(event))));
+                        shown = Some(digest);
+                        return Some((sse, (state, shown, looked)));
                     }
-                    last = Some(event);
                 }
             }
         },
@@ -287,7 +314,7 @@ fn stream_until_access_lost(
     app: berth_platform::AppRecord,
     events: impl Stream<Item = Event> + Send + 'static,
 ) -> Result<Response, DashboardError> {
-    let permit = LiveStreams::open(&state, signed_in.session.actor.user_id)?;
+    let permit = state.live_streams.open(signed_in.session.actor.user_id)?;
     let lost = async move {
         state
             .platform
@@ -310,7 +337,8 @@ struct DeployEvent {
     begins: bool,
     what: String,
     started_at: DateTime<Utc>,
-    /// preparing, building, releasing or starting, then released or failed.
+    /// preparing, building, releasing or starting; finishing while the last
+    /// lines are still to come; then released or failed.
     phase: String,
     release: Option<i64>,
     lines: Vec<String>,
@@ -352,8 +380,8 @@ impl Watching {
                 };
                 let fresh = match found {
                     Some(deploy) if seen(&deploy) => None,
-                    // Before the first look, a deploy that already ended is not news.
-                    Some(deploy) if self.first_look && deploy.has_ended() => {
+                    // To a page opening, a deploy that ended a while ago is not news.
+                    Some(deploy) if self.first_look && deploy.ended_a_while_ago() => {
                         self.seen = Some(deploy);
                         None
                     }
@@ -375,8 +403,7 @@ impl Watching {
             };
             let begins = self.next == 0 && self.phase.is_empty();
             let mut changed = deploy.subscribe();
-            let mut update = deploy.since(self.next);
-            update.lines.truncate(LINES_PER_EVENT);
+            let update = deploy.since(self.next, LINES_PER_EVENT);
             let phase = match (&update.outcome, update.release) {
                 (Some(DeployOutcome::Released { .. }), _) => "released".to_string(),
                 (Some(DeployOutcome::Failed { .. }), _) => "failed".to_string(),

@@ -29,6 +29,17 @@ impl Moment {
     pub(super) fn of(at: DateTime<Utc>) -> Self {
         Self::new(at, Utc::now())
     }
+
+    /// `at` as seen from now, to the minute (`under 1m ago`): for parts of
+    /// live pages, sent again only when what they say changes.
+    pub(super) fn to_the_minute(at: DateTime<Utc>) -> Self {
+        let now = Utc::now();
+        let mut moment = Self::new(at, now);
+        if (now - at).num_seconds() < 60 {
+            moment.relative = "under 1m ago".to_string();
+        }
+        moment
+    }
 }
 
 /// The time from `at` to `now`, e.g. `3m` or `2h 5m`.

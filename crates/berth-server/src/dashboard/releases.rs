@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
 use super::apps::AppHeader;
-use super::browser::{CheckedForm, Chrome, SignedIn};
+use super::browser::{CheckedForm, Chrome, NoFields, SignedIn};
 use super::error::DashboardError;
 use super::moments::{elapsed_since, Moment};
 use super::{after_action, render};
@@ -159,23 +159,23 @@ pub(super) async fn redeploy(
     State(state): State<AppState>,
     Path(name): Path<String>,
     signed_in: SignedIn,
-    CheckedForm(_): CheckedForm<std::collections::BTreeMap<String, String>>,
+    CheckedForm(NoFields {}): CheckedForm<NoFields>,
 ) -> Result<Response, DashboardError> {
     let to = format!("/apps/{name}/releases");
     let actor = signed_in.session.actor;
-    let plan = match state.platform.plan_redeploy(&actor, &name).await {
+    // Nobody reads these lines but the page's watchers.
+    let (progress, _) = Progress::channel();
+    let plan = match state.platform.plan_redeploy(&actor, &name, &progress).await {
         Ok(plan) => plan,
         Err(error) => return after_action(&to, Err(error), signed_in.tls),
     };
     let message = format!(
-        "Redeploying {}: its output follows below.",
+        "Redeploying {} as a new release.",
         berth_core::short_commit(plan.commit())
     );
     let running = state.clone();
     tokio::spawn(async move {
-        // Nobody reads these lines but the page's watchers.
-        let (progress, _) = Progress::channel();
-        if let Err(error) = running.platform.redeploy(&actor, plan, &progress).await {
+        if let Err(error) = running.platform.redeploy(&actor, plan).await {
             tracing::info!(app = %name, %error, "a redeploy from the dashboard failed");
         }
     });

@@ -72,7 +72,7 @@ pub(super) async fn sign_in(
 }
 
 /// The longest email the sign-in form gets back (RFC 5321's limit).
-const MAX_EMAIL: usize = 254;
+pub(super) const MAX_EMAIL: usize = 254;
 
 /// A failed sign-in's message, with the email typed (never the password)
 /// for the form to show again.
