@@ -508,13 +508,23 @@ pub(super) async fn restore(
     after_addon_action(&name, result, signed_in.tls)
 }
 
+#[derive(Deserialize)]
+pub(super) struct BackupForm {
+    #[serde(default)]
+    addon: String,
+    #[serde(default)]
+    backup: String,
+}
+
 /// A backup's `pg_dump` file (custom format, for `pg_restore`), streamed as
 /// it is opened. A download that fails midway ends in an error rather than
-/// in a short file that looks whole.
+/// in a short file that looks whole. A form's POST, not a link: another
+/// site cannot make a member's browser decrypt and audit one.
 pub(super) async fn download(
     State(state): State<AppState>,
-    Path((name, addon, backup)): Path<(String, String, String)>,
+    Path(name): Path<String>,
     signed_in: SignedIn,
+    CheckedForm(BackupForm { addon, backup }): CheckedForm<BackupForm>,
 ) -> Result<Response, DashboardError> {
     let download = state
         .platform

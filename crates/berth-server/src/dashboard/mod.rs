@@ -75,8 +75,8 @@ pub(crate) fn routes(state: AppState) -> Router<AppState> {
         .route("/apps/{name}/addons/backups/capture", post(addons::capture))
         .route("/apps/{name}/addons/backups/restore", post(addons::restore))
         .route(
-            "/apps/{name}/addons/{addon}/backups/{backup}/download",
-            get(addons::download),
+            "/apps/{name}/addons/backups/download",
+            post(addons::download),
         )
         .route(
             "/apps/{name}/domains",

@@ -197,28 +197,18 @@ async fn the_addons_tab_creates_attaches_rotates_backs_up_restores_and_destroys_
     browser.shot("addons-phone").await;
     assert!(!browser.scrolls_sideways().await);
     browser.client.set_window_size(1280, 1000).await.unwrap();
-    let href = browser
-        .client
-        .find(Locator::Css(&format!("{card} .backups a[download]")))
-        .await
-        .unwrap()
-        .attr("href")
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(
-        href,
-        format!("/apps/{shop}/addons/{database}/backups/b001/download")
-    );
+    // The Download form, sent as the page would send it.
     let fetched = browser
         .client
         .execute(
-            "return fetch(arguments[0]).then(async (response) => ({
-               status: response.status,
-               disposition: response.headers.get('content-disposition'),
-               magic: String.fromCharCode(...new Uint8Array(await response.arrayBuffer()).slice(0, 5)),
-             }));",
-            vec![serde_json::json!(href)],
+            "const form = document.querySelector(arguments[0]);
+             return fetch(form.action, { method: 'POST', body: new URLSearchParams(new FormData(form)) })
+               .then(async (response) => ({
+                 status: response.status,
+                 disposition: response.headers.get('content-disposition'),
+                 magic: String.fromCharCode(...new Uint8Array(await response.arrayBuffer()).slice(0, 5)),
+               }));",
+            vec![serde_json::json!(format!("{card} .backups form.download-form"))],
         )
         .await
         .unwrap();

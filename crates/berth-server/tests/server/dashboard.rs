@@ -1042,7 +1042,7 @@ async fn the_addons_tab_lists_addons_and_reveals_a_url_only_to_those_who_read_co
         .unwrap();
     assert_eq!(captured.status(), StatusCode::CREATED);
     let backup: berth_api_types::Backup = captured.json().await.unwrap();
-    let download = format!("/apps/{app}/addons/{addon}/backups/{}/download", backup.id);
+    let download = format!("/apps/{app}/addons/backups/download");
     let changes = [
         "id=\"create-addon\"",
         "/addons/rotate",
@@ -1066,7 +1066,13 @@ async fn the_addons_tab_lists_addons_and_reveals_a_url_only_to_those_who_read_co
         for form in changes {
             assert_eq!(html.contains(form), changes_addons, "{who} {form}: {html}");
         }
-        let (status, headers, body) = visitor.get(&download).await;
+        let csrf = visitor.csrf().await;
+        let (status, headers, body) = visitor
+            .post(
+                &download,
+                &[("csrf", &csrf), ("addon", &addon), ("backup", &backup.id)],
+            )
+            .await;
         if reads {
             assert_eq!(status, StatusCode::OK, "{who}");
             assert_eq!(
@@ -1083,7 +1089,13 @@ async fn the_addons_tab_lists_addons_and_reveals_a_url_only_to_those_who_read_co
     stranger
         .sign_in("stranger@example.com", "pw-stranger")
         .await;
-    let (status, _, _) = stranger.get(&download).await;
+    let csrf = stranger.csrf().await;
+    let (status, _, _) = stranger
+        .post(
+            &download,
+            &[("csrf", &csrf), ("addon", &addon), ("backup", &backup.id)],
+        )
+        .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 
     // A refused destroy (a deployer's, confirmed) leaves the add-on be.
