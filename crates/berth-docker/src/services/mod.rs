@@ -112,6 +112,9 @@ const TASK_START_TIMEOUT: Duration = Duration::from_secs(60);
 const REMOVAL_MARGIN: Duration = Duration::from_secs(15);
 /// Between two looks while waiting for a task.
 const POLL: Duration = Duration::from_millis(250);
+/// How often a task whose host could not pull its image is replaced
+/// before the start counts as failed.
+const PULL_RETRIES: u32 = 2;
 /// Between two looks at a followed task, to end its log when it stops.
 const WATCH_INTERVAL: Duration = Duration::from_secs(1);
 /// Between two listings of the swarm for [`Runtime::events_of`].
@@ -436,9 +439,13 @@ impl Swarm {
         };
         let deadline = tokio::time::Instant::now() + TASK_START_TIMEOUT;
         let mut last = "no task yet".to_string();
+        let mut previous = previous.map(str::to_string);
+        let mut pulls_retried = 0;
         loop {
             let mut look = self.look(id).await?;
-            look.task = look.task.filter(|task| task.id.as_deref() != previous);
+            look.task = look
+                .task
+                .filter(|task| task.id.as_deref() != previous.as_deref());
             match look.condition() {
                 None => {}
                 Some(Condition::Running) => {
@@ -449,6 +456,17 @@ impl Swarm {
                     last = "running, its port not published yet".into();
                 }
                 Some(Condition::Exited { code: Some(_), .. }) => return Ok(look.summary()),
+                // A host that could not pull the image from the registry
+                // (seen under load) gets another task, twice at most.
+                Some(Condition::Exited { code: None, detail })
+                    if detail.contains("No such image") && pulls_retried < PULL_RETRIES =>
+                {
+                    tracing::warn!(service = %name, %detail, "a task could not pull its image: trying again");
+                    pulls_retried += 1;
+                    previous = look.task.as_ref().and_then(|task| task.id.clone());
+                    self.force_update(id).await?;
+                    last = detail;
+                }
                 Some(Condition::Exited { code: None, detail }) => {
                     return Err(failed(format!("its task could not run: {detail}")))
                 }
