@@ -346,14 +346,29 @@ pub(crate) fn kill_leftovers(
             .iter()
             .flat_map(|parent| cgroup_processes(parent))
             .collect();
+        let mut in_mount_namespaces = Vec::new();
         for pid in live_processes() {
-            if namespace_inode(pid, "net").is_some_and(|inode| netns_inodes.contains(&inode))
-                || namespace_inode(pid, "mnt")
-                    .is_some_and(|inode| mount_namespaces.contains(&inode))
-            {
+            if namespace_inode(pid, "net").is_some_and(|inode| netns_inodes.contains(&inode)) {
                 left.push(pid);
+            } else if let Some(inode) =
+                namespace_inode(pid, "mnt").filter(|inode| mount_namespaces.contains(inode))
+            {
+                in_mount_namespaces.push((pid, inode));
             }
         }
+        // A mount namespace an engine ran in is still its own only while one
+        // of its processes holds it: once freed, its inode number goes to the
+        // next namespace made anywhere (another test's build, say).
+        let held: Vec<u64> = left
+            .iter()
+            .filter_map(|pid| namespace_inode(*pid, "mnt"))
+            .collect();
+        left.extend(
+            in_mount_namespaces
+                .into_iter()
+                .filter(|(_, inode)| held.contains(inode))
+                .map(|(pid, _)| pid),
+        );
         left.retain(|pid| *pid != own && !is_zombie(*pid));
         if left.is_empty() {
             return;
