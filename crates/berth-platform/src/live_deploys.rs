@@ -117,17 +117,23 @@ impl LiveDeploy {
         self.changed.send_modify(|n| *n = n.wrapping_add(1));
     }
 
-    /// At most `limit` lines from line `from` on (counting lines that gave way).
-    pub fn since(&self, from: usize, limit: usize) -> DeployUpdate {
+    /// The lines from line `from` on (counting lines that gave way), as
+    /// many as fit in `byte_budget`, one at least.
+    pub fn since(&self, from: usize, byte_budget: usize) -> DeployUpdate {
         let state = self.state.lock().expect("live deploy lock");
         let first_kept = state.dropped;
         let start = from.max(first_kept);
+        let mut bytes = 0;
         DeployUpdate {
             lines: state
                 .lines
                 .iter()
                 .skip(start - first_kept)
-                .take(limit)
+                .take_while(|line| {
+                    let first = bytes == 0;
+                    bytes += line.len().max(1);
+                    first || bytes <= byte_budget
+                })
                 .cloned()
                 .collect(),
             skipped: start - from,
@@ -324,7 +330,7 @@ mod tests {
         assert!(deploys.running(7).is_some());
         drop(watch);
         assert!(deploys.running(7).is_none());
-        let update = deploy.since(0, 50);
+        let update = deploy.since(0, 50 * "line 10".len());
         assert!(matches!(update.outcome, Some(DeployOutcome::Failed { .. })));
         assert_eq!((update.skipped, update.lines.len()), (10, 50));
         assert_eq!(update.lines[0], "line 10");
@@ -335,7 +341,10 @@ mod tests {
         let deploys = LiveDeploys::default();
         let deploy = deploys.begin(1, "Deploy".into());
         deploy.push_line(&"é".repeat(LINE_BYTES));
-        assert_eq!(deploy.since(0, usize::MAX).lines[0].len(), LINE_BYTES);
+        deploy.push_line("next");
+        let update = deploy.since(0, 10);
+        assert_eq!(update.lines.len(), 1, "one line at least, then the budget");
+        assert_eq!(update.lines[0].len(), LINE_BYTES);
         deploy.set_release(3);
         deploy.finish(DeployOutcome::Released { version: 3 });
         assert!(!deploy.ended_a_while_ago());

@@ -14,7 +14,7 @@ use std::process::Stdio;
 use std::time::{Duration, SystemTime};
 
 use berth_core::{Action, Actor};
-use berth_store::AddonRecord;
+use berth_store::{AddonRecord, AppRecord};
 use chrono::{DateTime, Utc};
 use tokio::io::{AsyncReadExt, AsyncSeekExt};
 
@@ -52,8 +52,9 @@ impl Platform {
         app_name: &str,
         addon_name: &str,
     ) -> Result<Vec<Backup>> {
-        let app = self.authorize_app(actor, app_name, Action::ReadApp).await?;
-        let (addon, _) = self.addon_of_app(&app, addon_name).await?;
+        let (_, addon) = self
+            .addon_for_backups(actor, app_name, addon_name, Action::ReadApp)
+            .await?;
         self.backups_of(&addon)
     }
 
@@ -64,18 +65,12 @@ impl Platform {
         app_name: &str,
         addon_name: &str,
     ) -> Result<Backup> {
-        let app = self
-            .authorize_app(actor, app_name, Action::ManageAddons)
+        let (app, addon) = self
+            .addon_for_backups(actor, app_name, addon_name, Action::ManageAddons)
             .await?;
-        let (addon, _) = self.addon_of_app(&app, addon_name).await?;
         let backup = self.capture(&addon).await?;
-        self.audit_app(
-            actor,
-            &app.name,
-            "addons.backup",
-            format!("{} {}", addon.name, backup.id),
-        )
-        .await?;
+        self.audit_backup(actor, &app, &addon, "addons.backup", &backup.id)
+            .await?;
         Ok(backup)
     }
 
@@ -88,10 +83,9 @@ impl Platform {
         addon_name: &str,
         backup_id: &str,
     ) -> Result<()> {
-        let app = self
-            .authorize_app(actor, app_name, Action::ManageAddons)
+        let (app, addon) = self
+            .addon_for_backups(actor, app_name, addon_name, Action::ManageAddons)
             .await?;
-        let (addon, _) = self.addon_of_app(&app, addon_name).await?;
         let backup = self
             .backups_of(&addon)?
             .into_iter()
@@ -137,13 +131,8 @@ impl Platform {
             command.arg(&file);
             run_tool(command, &credentials, "pg_restore").await?;
         }
-        self.audit_app(
-            actor,
-            &app.name,
-            "addons.restore",
-            format!("{} {}", addon.name, backup.id),
-        )
-        .await
+        self.audit_backup(actor, &app, &addon, "addons.restore", &backup.id)
+            .await
     }
 
     /// A backup to download: its right is reading the app's config vars,
@@ -156,10 +145,9 @@ impl Platform {
         addon_name: &str,
         backup_id: &str,
     ) -> Result<BackupDownload> {
-        let app = self
-            .authorize_app(actor, app_name, Action::ReadConfig)
+        let (app, addon) = self
+            .addon_for_backups(actor, app_name, addon_name, Action::ReadConfig)
             .await?;
-        let (addon, _) = self.addon_of_app(&app, addon_name).await?;
         let backup = self
             .backups_of(&addon)?
             .into_iter()
@@ -167,18 +155,62 @@ impl Platform {
             .ok_or_else(|| {
                 PlatformError::NotFound(format!("{addon_name} has no backup {backup_id}"))
             })?;
-        self.audit_app(
-            actor,
-            &app.name,
-            "addons.download",
-            format!("{} {}", addon.name, backup.id),
-        )
-        .await?;
+        self.audit_backup(actor, &app, &addon, "addons.download", &backup.id)
+            .await?;
         Ok(BackupDownload {
             file: self.backup_dir(&addon)?.join(format!("{}.dump", backup.id)),
             context: sealing_context(&addon, &backup.id),
             backup,
         })
+    }
+
+    /// The add-on whose backups `actor` reaches through `app_name`, with
+    /// `action`'s right. Backups belong to the app that owns the add-on:
+    /// through an app it is attached to, they need the same right on the
+    /// owner too, else a deployer of that app would read (or an admin wipe)
+    /// the owner's history, which the add-on's URL never reached.
+    async fn addon_for_backups(
+        &self,
+        actor: &Actor,
+        app_name: &str,
+        addon_name: &str,
+        action: Action,
+    ) -> Result<(AppRecord, AddonRecord)> {
+        let app = self.authorize_app(actor, app_name, action).await?;
+        let (addon, _) = self.addon_of_app(&app, addon_name).await?;
+        if addon.app_id != app.id {
+            self.authorize_app(actor, &addon.app_name, action)
+                .await
+                .map_err(|error| match error {
+                    PlatformError::NotFound(_) | PlatformError::Forbidden(_) => {
+                        PlatformError::Forbidden(format!(
+                            "the backups of {addon_name} belong to the app it was created on: \
+                             through {app_name} they need the same right on that app"
+                        ))
+                    }
+                    other => other,
+                })?;
+        }
+        Ok((app, addon))
+    }
+
+    /// Records a backup's use on the add-on's own app, and on the app it
+    /// was reached through when that is another.
+    async fn audit_backup(
+        &self,
+        actor: &Actor,
+        app: &AppRecord,
+        addon: &AddonRecord,
+        action: &str,
+        backup_id: &str,
+    ) -> Result<()> {
+        let detail = format!("{} {backup_id}", addon.name);
+        self.audit_app(actor, &addon.app_name, action, detail.clone())
+            .await?;
+        if addon.app_id != app.id {
+            self.audit_app(actor, &app.name, action, detail).await?;
+        }
+        Ok(())
     }
 
     /// Writes a backup's `pg_dump` file (custom format) into `plain`,

@@ -177,16 +177,14 @@ async fn change(
     };
     let to = format!("/apps/{name}/access");
     match result {
-        Ok(message) => after_action(&to, Ok(message), signed_in.tls),
+        Ok(message) => after_action(&to, Ok(message)),
         // Who may change access is the policy's answer, as everywhere.
-        Err(error @ PlatformError::Forbidden(_)) => after_action(&to, Err(error), signed_in.tls),
+        Err(error @ PlatformError::Forbidden(_)) => after_action(&to, Err(error)),
         // A row's member gone meanwhile (another owner removed them): no
         // row is left to say so beside.
-        Err(PlatformError::NotFound(message)) if change != Change::Grant => Ok(redirect_with(
-            &to,
-            failure(capitalized(&message)),
-            signed_in.tls,
-        )),
+        Err(PlatformError::NotFound(message)) if change != Change::Grant => {
+            Ok(redirect_with(&to, failure(capitalized(&message))))
+        }
         // The app is visible, so a missing one here is the user to grant a
         // role to: said beside the form, with what was typed.
         Err(

@@ -100,7 +100,7 @@ pub(super) async fn change_password(
             .await
             .map(|()| "Password changed.".to_string())
     };
-    after_action("/account", result, signed_in.tls)
+    after_action("/account", result)
 }
 
 #[derive(Deserialize)]
@@ -123,7 +123,6 @@ pub(super) async fn create_token(
             return after_action(
                 "/account",
                 Err(berth_platform::PlatformError::Invalid(message)),
-                signed_in.tls,
             )
         }
     };
@@ -139,7 +138,7 @@ pub(super) async fn create_token(
         .await
     {
         Ok(issued) => page(&state, signed_in, Some(issued)).await,
-        Err(error) => after_action("/account", Err(error), signed_in.tls),
+        Err(error) => after_action("/account", Err(error)),
     }
 }
 
@@ -154,5 +153,5 @@ pub(super) async fn revoke_token(
         .revoke_token(&signed_in.session.actor, &id)
         .await
         .map(|()| format!("Revoked token {id}."));
-    after_action("/account", result, signed_in.tls)
+    after_action("/account", result)
 }

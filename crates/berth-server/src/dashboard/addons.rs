@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 
 use askama::Template;
 use axum::body::Body;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use berth_platform::{Action, PlatformError, Progress};
@@ -16,7 +16,7 @@ use serde::Deserialize;
 use tokio_util::io::ReaderStream;
 
 use super::apps::AppHeader;
-use super::browser::{self, CheckedForm, Chrome, OverTls, SignedIn};
+use super::browser::{self, CheckedForm, Chrome, SignedIn};
 use super::error::DashboardError;
 use super::session::capitalized;
 use super::{after_action, render};
@@ -99,24 +99,29 @@ struct AddonsPage {
     error: Option<String>,
 }
 
-#[derive(Deserialize)]
-pub(super) struct AddonsQuery {
-    /// The add-on whose URL to show (needs the right to read config vars).
-    reveal: Option<String>,
-}
-
-/// The app's add-ons and where each is attached; one add-on's URL on request.
+/// The app's add-ons and where each is attached.
 pub(super) async fn show(
     State(state): State<AppState>,
     Path(name): Path<String>,
-    Query(query): Query<AddonsQuery>,
     signed_in: SignedIn,
+) -> Result<Response, DashboardError> {
+    page(&state, &name, signed_in, None, CreateForm::default(), None).await
+}
+
+/// The add-ons page with one add-on's URL shown (the right to read config
+/// vars). A form's POST, as decrypting is audited: a link another site made
+/// a member's browser open would reveal it in the member's name.
+pub(super) async fn reveal(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    signed_in: SignedIn,
+    CheckedForm(form): CheckedForm<AddonForm>,
 ) -> Result<Response, DashboardError> {
     page(
         &state,
         &name,
         signed_in,
-        query.reveal,
+        Some(form.addon),
         CreateForm::default(),
         None,
     )
@@ -159,25 +164,30 @@ async fn page(
     };
     let mut addons = Vec::new();
     for addon in state.platform.addons(actor, Some(name)).await? {
-        let backups = if addon.service == "postgres" {
-            let backups = state.platform.backups(actor, name, &addon.name).await?;
-            Some(
-                backups
-                    .into_iter()
-                    .rev()
-                    .map(|backup| BackupRow {
-                        taken: backup
-                            .created_at
-                            .format("%Y-%m-%d %H:%M:%S UTC")
-                            .to_string(),
-                        size: size_text(backup.size_bytes),
-                        id: backup.id,
-                    })
-                    .collect(),
-            )
-        } else {
-            None
+        // Through an attached app, backups show to those with a right on
+        // the owning app too (see `Platform::backups`).
+        let backups = match addon.service.as_str() {
+            "postgres" => match state.platform.backups(actor, name, &addon.name).await {
+                Ok(backups) => Some(backups),
+                Err(PlatformError::Forbidden(_)) => None,
+                Err(error) => return Err(error.into()),
+            },
+            _ => None,
         };
+        let backups = backups.map(|backups| {
+            backups
+                .into_iter()
+                .rev()
+                .map(|backup| BackupRow {
+                    taken: backup
+                        .created_at
+                        .format("%Y-%m-%d %H:%M:%S UTC")
+                        .to_string(),
+                    size: size_text(backup.size_bytes),
+                    id: backup.id,
+                })
+                .collect()
+        });
         let attached: BTreeSet<&str> = addon.attachments.iter().map(|a| a.app.as_str()).collect();
         let attachable = manageable
             .iter()
@@ -248,14 +258,13 @@ fn given(field: &str) -> Option<&str> {
 fn after_addon_action(
     app: &str,
     result: Result<String, PlatformError>,
-    tls: OverTls,
 ) -> Result<Response, DashboardError> {
     let to = format!("/apps/{app}/addons");
     match result {
         Err(error @ (PlatformError::NotFound(_) | PlatformError::AddonProvider(_))) => Ok(
-            browser::redirect_with(&to, browser::failure(capitalized(&error.to_string())), tls),
+            browser::redirect_with(&to, browser::failure(capitalized(&error.to_string()))),
         ),
-        result => after_action(&to, result, tls),
+        result => after_action(&to, result),
     }
 }
 
@@ -299,7 +308,7 @@ pub(super) async fn create(
                 addon.plan,
                 attached.join(", ")
             );
-            after_addon_action(&name, Ok(message), signed_in.tls)
+            after_addon_action(&name, Ok(message))
         }
         Err(
             error @ (PlatformError::Invalid(_)
@@ -309,7 +318,7 @@ pub(super) async fn create(
             let message = capitalized(&error.to_string());
             page(&state, &name, signed_in, None, form, Some(message)).await
         }
-        Err(error) => after_addon_action(&name, Err(error), signed_in.tls),
+        Err(error) => after_addon_action(&name, Err(error)),
     }
 }
 
@@ -352,7 +361,7 @@ pub(super) async fn attach(
                 .map_or_else(String::new, |a| format!(": {} is set", a.config_var));
             format!("Attached {} to {target}{var}.", addon.name)
         });
-    after_addon_action(&name, result, signed_in.tls)
+    after_addon_action(&name, result)
 }
 
 #[derive(Deserialize)]
@@ -379,7 +388,7 @@ pub(super) async fn detach(
         .detach_addon(actor, addon, target, &progress)
         .await
         .map(|()| format!("Detached {addon} from {target}."));
-    after_addon_action(&name, result, signed_in.tls)
+    after_addon_action(&name, result)
 }
 
 #[derive(Deserialize)]
@@ -408,7 +417,7 @@ pub(super) async fn rotate(
                  old ones are revoked."
             )
         });
-    after_addon_action(&name, result, signed_in.tls)
+    after_addon_action(&name, result)
 }
 
 #[derive(Deserialize)]
@@ -435,7 +444,6 @@ pub(super) async fn destroy(
             Err(PlatformError::Invalid(format!(
                 "type the add-on's name, {addon}, to destroy it: nothing was destroyed"
             ))),
-            signed_in.tls,
         );
     }
     let (progress, _) = Progress::channel();
@@ -444,7 +452,7 @@ pub(super) async fn destroy(
         .destroy_addon(actor, &name, addon, &progress)
         .await
         .map(|()| format!("Destroyed {addon} and its data."));
-    after_addon_action(&name, result, signed_in.tls)
+    after_addon_action(&name, result)
 }
 
 pub(super) async fn capture(
@@ -467,7 +475,7 @@ pub(super) async fn capture(
                 size_text(backup.size_bytes)
             )
         });
-    after_addon_action(&name, result, signed_in.tls)
+    after_addon_action(&name, result)
 }
 
 #[derive(Deserialize)]
@@ -497,7 +505,6 @@ pub(super) async fn restore(
                 "type the add-on's name, {addon}, to replace what it holds with backup \
                  {backup}: nothing was restored"
             ))),
-            signed_in.tls,
         );
     }
     let result = state
@@ -505,7 +512,7 @@ pub(super) async fn restore(
         .restore_backup(actor, &name, addon, backup)
         .await
         .map(|()| format!("Restored {backup} into {addon}."));
-    after_addon_action(&name, result, signed_in.tls)
+    after_addon_action(&name, result)
 }
 
 #[derive(Deserialize)]

@@ -167,9 +167,8 @@ pub(super) async fn create(
         Ok(app) => after_action(
             &format!("/apps/{}", app.name),
             Ok(format!("Created {}.", app.name)),
-            signed_in.tls,
         ),
-        Err(error) => after_action("/apps", Err(error), signed_in.tls),
+        Err(error) => after_action("/apps", Err(error)),
     }
 }
 
@@ -194,17 +193,12 @@ pub(super) async fn destroy(
             Err(berth_platform::PlatformError::Invalid(format!(
                 "type the app's name, {name}, to destroy it"
             ))),
-            signed_in.tls,
         );
     }
     let result = state.platform.destroy_app(actor, &name).await;
     match result {
-        Ok(app) => after_action(
-            "/apps",
-            Ok(format!("Destroyed {}.", app.name)),
-            signed_in.tls,
-        ),
-        Err(error) => after_action(&format!("/apps/{name}"), Err(error), signed_in.tls),
+        Ok(app) => after_action("/apps", Ok(format!("Destroyed {}.", app.name))),
+        Err(error) => after_action(&format!("/apps/{name}"), Err(error)),
     }
 }
 
@@ -309,7 +303,7 @@ pub(super) async fn scale(
                 .collect();
             format!("Scaled to {}.", summary.join(", "))
         });
-    after_action(&format!("/apps/{name}"), result, signed_in.tls)
+    after_action(&format!("/apps/{name}"), result)
 }
 
 #[derive(Deserialize)]
@@ -333,7 +327,7 @@ pub(super) async fn restart(
             [] => "Nothing was running to restart.".to_string(),
             dynos => format!("Restarted {}.", dynos.join(", ")),
         });
-    after_action(&format!("/apps/{name}"), result, signed_in.tls)
+    after_action(&format!("/apps/{name}"), result)
 }
 
 #[derive(Deserialize)]
@@ -359,5 +353,5 @@ pub(super) async fn maintenance(
                 "Maintenance mode is off.".to_string()
             }
         });
-    after_action(&format!("/apps/{name}"), result, signed_in.tls)
+    after_action(&format!("/apps/{name}"), result)
 }

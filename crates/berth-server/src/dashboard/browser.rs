@@ -22,6 +22,7 @@ use axum::http::{HeaderMap, HeaderValue, Method};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
 use base64::Engine as _;
+use berth_platform::secrets::SecretKey;
 use berth_platform::Session;
 use rand::RngCore;
 use serde::de::DeserializeOwned;
@@ -35,6 +36,8 @@ const SESSION_COOKIE: &str = "berth_session";
 /// token is bound to it.
 const PRESESSION_COOKIE: &str = "berth_presession";
 const FLASH_COOKIE: &str = "berth_flash";
+/// The MAC purpose of flash cookies.
+const FLASH_PURPOSE: &str = "dashboard-flash";
 
 /// What the form tokens of signed-in browsers and of the sign-in form are
 /// MACs for: one never passes for the other.
@@ -110,21 +113,33 @@ impl Flash {
         }
     }
 
-    fn encode(&self) -> String {
+    /// The cookie's value: the flash, then its MAC under the platform's
+    /// key, so that a cookie set by another site on a parent domain (an
+    /// app's, say) never puts its words or an email on a dashboard page.
+    fn encode(&self, secrets: &SecretKey) -> String {
         let kind = match self.kind {
             FlashKind::Success => "ok",
             FlashKind::Error => "error",
         };
         let base64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
         let message = base64.encode(&self.message);
-        match &self.typed {
+        let payload = match &self.typed {
             Some(typed) => format!("{kind}.{message}.{}", base64.encode(typed)),
             None => format!("{kind}.{message}"),
-        }
+        };
+        let tag = base64.encode(secrets.mac(FLASH_PURPOSE, payload.as_bytes()));
+        format!("{payload}.{tag}")
     }
 
-    fn decode(value: &str) -> Option<Self> {
-        let mut parts = value.split('.');
+    fn decode(value: &str, secrets: &SecretKey) -> Option<Self> {
+        let (payload, tag) = value.rsplit_once('.')?;
+        let tag = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(tag)
+            .ok()?;
+        if !secrets.verify_mac(FLASH_PURPOSE, payload.as_bytes(), &tag) {
+            return None;
+        }
+        let mut parts = payload.split('.');
         let kind = match parts.next()? {
             "ok" => FlashKind::Success,
             "error" => FlashKind::Error,
@@ -203,7 +218,9 @@ pub(crate) async fn browser_state(
         .map(str::to_string);
     let minted = existing.is_none();
     let presession = existing.unwrap_or_else(random_token);
-    let flash = cookie(request.headers(), &flash_cookie).and_then(Flash::decode);
+    let secrets = state.platform.secrets();
+    let flash =
+        cookie(request.headers(), &flash_cookie).and_then(|value| Flash::decode(value, secrets));
     let had_flash = cookie(request.headers(), &flash_cookie).is_some();
     let sign_in_token = form_token(&state, SIGN_IN_FORM_PURPOSE, &presession);
     request.extensions_mut().insert(CsrfToken(sign_in_token));
@@ -213,14 +230,16 @@ pub(crate) async fn browser_state(
     }
 
     let mut response = next.run(request).await;
+    let carried = response.extensions_mut().remove::<Flash>();
     let headers = response.headers_mut();
-    let sets_flash = headers
-        .get_all(SET_COOKIE)
-        .iter()
-        .any(|value| value.as_bytes().starts_with(flash_cookie.as_bytes()));
-    if had_flash && !sets_flash {
-        headers.append(SET_COOKIE, set_cookie(FLASH_COOKIE, "", Some(0), tls));
-    }
+    match carried {
+        Some(flash) => headers.append(
+            SET_COOKIE,
+            set_cookie(FLASH_COOKIE, &flash.encode(secrets), Some(60), tls),
+        ),
+        None if had_flash => headers.append(SET_COOKIE, set_cookie(FLASH_COOKIE, "", Some(0), tls)),
+        None => false,
+    };
     if minted {
         headers.append(
             SET_COOKIE,
@@ -264,13 +283,11 @@ fn form_token(state: &AppState, purpose: &str, subject: &str) -> String {
     hex::encode(state.platform.secrets().mac(purpose, subject.as_bytes()))
 }
 
-/// A redirect after an action, carrying what happened to the next page.
-pub(crate) fn redirect_with(to: &str, flash: Flash, tls: OverTls) -> Response {
+/// A redirect after an action, carrying what happened to the next page
+/// (in a cookie that [`browser_state`] seals).
+pub(crate) fn redirect_with(to: &str, flash: Flash) -> Response {
     let mut response = Redirect::to(to).into_response();
-    response.headers_mut().append(
-        SET_COOKIE,
-        set_cookie(FLASH_COOKIE, &flash.encode(), Some(60), tls),
-    );
+    response.extensions_mut().insert(flash);
     response
 }
 
@@ -429,12 +446,44 @@ fn constant_time_eq(a: &str, b: &str) -> bool {
 mod tests {
     use super::*;
 
+    /// A key given as if in BERTH_SECRET_KEY: `byte` hex, 32 times.
+    fn key(byte: &str) -> SecretKey {
+        SecretKey::load_or_create(std::path::Path::new("/nonexistent"), Some(&byte.repeat(32)))
+            .unwrap()
+    }
+
     #[test]
     fn a_flash_quoting_a_huge_field_still_fits_its_cookie() {
+        let secrets = key("11");
         let flash = failure(format!("no add-on {} here", "x".repeat(1 << 20)));
         assert_eq!(flash.message.chars().count(), FLASH_CHARS + 1);
         assert!(flash.message.ends_with('…'));
-        assert!(flash.encode().len() < 3000, "{}", flash.encode().len());
+        let encoded = flash.encode(&secrets);
+        assert!(encoded.len() < 3000, "{}", encoded.len());
         assert_eq!(success("Done.").message, "Done.");
+    }
+
+    #[test]
+    fn a_flash_reads_back_only_as_sealed_by_the_platforms_key() {
+        let secrets = key("11");
+        let flash = Flash {
+            typed: Some("dev@example.com".into()),
+            ..failure("Invalid email or password.")
+        };
+        let encoded = flash.encode(&secrets);
+        let read = Flash::decode(&encoded, &secrets).expect("its own flash reads back");
+        assert_eq!(
+            (read.message.as_str(), read.typed.as_deref()),
+            ("Invalid email or password.", Some("dev@example.com"))
+        );
+        let (payload, _) = encoded.rsplit_once('.').unwrap();
+        assert!(Flash::decode(payload, &secrets).is_none(), "unsealed");
+        let forged = encoded.replacen("error", "ok", 1);
+        assert!(Flash::decode(&forged, &secrets).is_none(), "changed");
+        let other_key = key("22");
+        assert!(
+            Flash::decode(&encoded, &other_key).is_none(),
+            "another key's"
+        );
     }
 }

@@ -94,13 +94,13 @@ pub(super) async fn update(
                 Some(release) => format!("{}: released v{}.", release.description, release.version),
                 None => "Config saved: the first deploy will use it.".to_string(),
             };
-            after_action(&format!("/apps/{name}/config"), Ok(message), signed_in.tls)
+            after_action(&format!("/apps/{name}/config"), Ok(message))
         }
         // A bad name is shown beside the form it was typed into.
         Err(PlatformError::Invalid(message)) if !draft.is_empty() => {
             page(&state, &name, signed_in, draft, Some(capitalized(&message))).await
         }
-        Err(error) => after_action(&format!("/apps/{name}/config"), Err(error), signed_in.tls),
+        Err(error) => after_action(&format!("/apps/{name}/config"), Err(error)),
     }
 }
 

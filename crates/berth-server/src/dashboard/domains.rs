@@ -216,7 +216,7 @@ pub(super) async fn add(
             {
                 message.push_str(" A certificate is being ordered now (it needs the DNS record).");
             }
-            after_action(&to, Ok(message), signed_in.tls)
+            after_action(&to, Ok(message))
         }
         Err(PlatformError::Invalid(message) | PlatformError::Conflict(message)) => {
             let drafts = Drafts {
@@ -226,7 +226,7 @@ pub(super) async fn add(
             };
             page(&state, &name, signed_in, None, drafts).await
         }
-        Err(error) => after_action(&to, Err(error), signed_in.tls),
+        Err(error) => after_action(&to, Err(error)),
     }
 }
 
@@ -259,14 +259,14 @@ pub(super) async fn remove(
     if let Some(message) = unconfirmed {
         // Ask the platform first, so an app the user cannot see stays a 404.
         state.platform.app(actor, &name).await?;
-        return after_action(&to, Err(PlatformError::Invalid(message)), signed_in.tls);
+        return after_action(&to, Err(PlatformError::Invalid(message)));
     }
     let result = state
         .platform
         .remove_domain(actor, &name, hostname)
         .await
         .map(|()| format!("Removed {hostname} from {name}: the router no longer serves it."));
-    after_action(&to, result, signed_in.tls)
+    after_action(&to, result)
 }
 
 /// Asks automatic TLS to try the app's domains again now, without waiting
@@ -289,7 +289,7 @@ pub(super) async fn retry(
                  that waits for one."
             )
         });
-    after_action(&format!("/apps/{name}/domains"), result, signed_in.tls)
+    after_action(&format!("/apps/{name}/domains"), result)
 }
 
 #[derive(Deserialize)]
@@ -334,7 +334,7 @@ pub(super) async fn upload_certificate(
                 "The certificate serves {} now, instead of any automatic one.",
                 hostnames.join(", ")
             );
-            after_action(&to, Ok(message), signed_in.tls)
+            after_action(&to, Ok(message))
         }
         Err(PlatformError::Invalid(message)) => {
             let drafts = Drafts {
@@ -344,7 +344,7 @@ pub(super) async fn upload_certificate(
             };
             page(&state, &name, signed_in, None, drafts).await
         }
-        Err(error) => after_action(&to, Err(error), signed_in.tls),
+        Err(error) => after_action(&to, Err(error)),
     }
 }
 
@@ -379,7 +379,7 @@ pub(super) async fn tls_settings(
                 on_off(settings.hsts)
             )
         });
-    after_action(&format!("/apps/{name}/domains"), result, signed_in.tls)
+    after_action(&format!("/apps/{name}/domains"), result)
 }
 
 /// The domain's serving certificate, else how automatic TLS fares for it.

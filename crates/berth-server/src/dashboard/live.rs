@@ -32,8 +32,9 @@ const DEPLOY_TICK: Duration = Duration::from_secs(1);
 /// How long a releases page waits for a deploy before looking again (a
 /// deploy's beginning wakes it sooner).
 const DEPLOY_WAIT: Duration = Duration::from_secs(5);
-/// The most lines one `deploy` event carries; more follow in the next.
-const LINES_PER_EVENT: usize = 500;
+/// The most bytes of lines one `deploy` event carries (more follow in the
+/// next): JSON may escape a byte in six, and every open page catches up.
+const LINE_BYTES_PER_EVENT: usize = 64 * 1024;
 /// A comment on an idle stream, so proxies and browsers know it is alive.
 const KEEP_ALIVE: Duration = Duration::from_secs(15);
 /// The most live streams one user holds open at once (pages in open tabs):
@@ -403,7 +404,7 @@ impl Watching {
             };
             let begins = self.next == 0 && self.phase.is_empty();
             let mut changed = deploy.subscribe();
-            let update = deploy.since(self.next, LINES_PER_EVENT);
+            let update = deploy.since(self.next, LINE_BYTES_PER_EVENT);
             let phase = match (&update.outcome, update.release) {
                 (Some(DeployOutcome::Released { .. }), _) => "released".to_string(),
                 (Some(DeployOutcome::Failed { .. }), _) => "failed".to_string(),

@@ -70,6 +70,7 @@ pub(crate) fn routes(state: AppState) -> Router<AppState> {
         )
         .route("/apps/{name}/addons/attach", post(addons::attach))
         .route("/apps/{name}/addons/detach", post(addons::detach))
+        .route("/apps/{name}/addons/reveal", post(addons::reveal))
         .route("/apps/{name}/addons/rotate", post(addons::rotate))
         .route("/apps/{name}/addons/destroy", post(addons::destroy))
         .route("/apps/{name}/addons/backups/capture", post(addons::capture))
@@ -117,11 +118,10 @@ pub(crate) fn session_token(headers: &axum::http::HeaderMap) -> Option<&str> {
 fn after_action(
     to: &str,
     result: Result<String, berth_platform::PlatformError>,
-    tls: browser::OverTls,
 ) -> Result<Response, DashboardError> {
     use berth_platform::PlatformError;
     match result {
-        Ok(message) => Ok(browser::redirect_with(to, browser::success(message), tls)),
+        Ok(message) => Ok(browser::redirect_with(to, browser::success(message))),
         Err(
             error @ (PlatformError::Invalid(_)
             | PlatformError::Conflict(_)
@@ -130,7 +130,6 @@ fn after_action(
         ) => Ok(browser::redirect_with(
             to,
             browser::failure(session::capitalized(&error.to_string())),
-            tls,
         )),
         Err(error) => Err(error.into()),
     }

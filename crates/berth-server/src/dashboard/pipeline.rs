@@ -328,7 +328,7 @@ pub(super) async fn promote(
             PlatformError::NotFound(message) => PlatformError::Invalid(message),
             other => other,
         });
-    after_action(&format!("/apps/{name}/pipeline"), result, signed_in.tls)
+    after_action(&format!("/apps/{name}/pipeline"), result)
 }
 
 #[cfg(test)]

@@ -136,7 +136,6 @@ pub(super) async fn rollback(
                 "{:?} is not a release",
                 form.version
             ))),
-            signed_in.tls,
         );
     };
     let (progress, _) = Progress::channel();
@@ -150,7 +149,7 @@ pub(super) async fn rollback(
                 release.version
             )
         });
-    after_action(&to, result, signed_in.tls)
+    after_action(&to, result)
 }
 
 /// Builds the current release's commit again, in the background: the
@@ -167,7 +166,7 @@ pub(super) async fn redeploy(
     let (progress, _) = Progress::channel();
     let plan = match state.platform.plan_redeploy(&actor, &name, &progress).await {
         Ok(plan) => plan,
-        Err(error) => return after_action(&to, Err(error), signed_in.tls),
+        Err(error) => return after_action(&to, Err(error)),
     };
     let message = format!(
         "Redeploying {} as a new release.",
@@ -179,5 +178,5 @@ pub(super) async fn redeploy(
             tracing::info!(app = %name, %error, "a redeploy from the dashboard failed");
         }
     });
-    after_action(&to, Ok(message), signed_in.tls)
+    after_action(&to, Ok(message))
 }

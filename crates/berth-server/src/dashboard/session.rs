@@ -4,7 +4,7 @@
 
 use axum::extract::State;
 use axum::http::header::SET_COOKIE;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use berth_platform::PlatformError;
 use serde::Deserialize;
 
@@ -48,22 +48,18 @@ pub(super) async fn sign_in(
             | PlatformError::Invalid(message)
             | PlatformError::Busy(message),
         ) => {
-            return Ok(redirect_with("/", retry(capitalized(&message), &form), tls));
+            return Ok(redirect_with("/", retry(capitalized(&message), &form)));
         }
         Err(PlatformError::Throttled { retry_after_secs }) => {
             let message = format!(
                 "Too many failed sign-ins: try again in {}.",
                 wait_text(retry_after_secs)
             );
-            return Ok(redirect_with("/", retry(message, &form), tls));
+            return Ok(redirect_with("/", retry(message, &form)));
         }
         Err(other) => return Err(other.into()),
     };
-    let mut response = redirect_with(
-        "/apps",
-        success(format!("Signed in as {}.", issued.email)),
-        tls,
-    );
+    let mut response = redirect_with("/apps", success(format!("Signed in as {}.", issued.email)));
     response.headers_mut().append(
         SET_COOKIE,
         set_session_cookie(&issued.token, SESSION_LIFETIME_DAYS as u64 * 24 * 3600, tls),
@@ -89,7 +85,7 @@ pub(super) async fn sign_out(
     CheckedForm(NoFields {}): CheckedForm<NoFields>,
 ) -> Result<Response, DashboardError> {
     state.platform.logout(&signed_in.session).await?;
-    let mut response = redirect_with("/", success("Signed out."), signed_in.tls).into_response();
+    let mut response = redirect_with("/", success("Signed out."));
     response
         .headers_mut()
         .append(SET_COOKIE, set_session_cookie("", 0, signed_in.tls));

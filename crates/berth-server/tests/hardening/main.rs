@@ -3,6 +3,7 @@
 //! test named after what it proves.
 
 mod addon_rights;
+mod attached_backups;
 mod containers;
 mod csrf;
 mod deploy_ordering;

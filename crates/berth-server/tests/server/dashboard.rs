@@ -1015,16 +1015,30 @@ async fn the_addons_tab_lists_addons_and_reveals_a_url_only_to_those_who_read_co
         "{html}"
     );
     assert!(!html.contains(&url), "{html}");
+    let reveal = format!("/apps/{app}/addons/reveal");
+    let csrf = viewer.csrf().await;
     let (status, _, html) = viewer
-        .get(&format!("/apps/{app}/addons?reveal={addon}"))
+        .post(&reveal, &[("csrf", &csrf), ("addon", &addon)])
         .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     assert!(!html.contains(&url), "{html}");
 
+    // Revealing is a form's POST: a link (a GET another site could make a
+    // member's browser open) reveals nothing, and neither does a form
+    // without the session's CSRF token.
     let mut owner = Visitor::new(&server);
     owner.sign_in("owner@example.com", "pw-owner").await;
     let (status, _, html) = owner
         .get(&format!("/apps/{app}/addons?reveal={addon}"))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(!html.contains(&url), "{html}");
+    let (status, _, html) = owner.post(&reveal, &[("addon", &addon)]).await;
+    assert_ne!(status, StatusCode::OK);
+    assert!(!html.contains(&url), "{html}");
+    let csrf = owner.csrf().await;
+    let (status, _, html) = owner
+        .post(&reveal, &[("csrf", &csrf), ("addon", &addon)])
         .await;
     assert_eq!(status, StatusCode::OK);
     assert!(html.contains(&url), "{html}");
