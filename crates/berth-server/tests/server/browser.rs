@@ -308,7 +308,11 @@ async fn the_dashboard_runs_an_app_from_sign_in_to_rollback() {
         .await;
     assert!(!browser.text(".page").await.contains("hello"));
     browser.open(&page(&format!("/apps/{name}/releases"))).await;
-    let releases = browser.text("#releases").await;
+    // A deploy that ended within the minute shows above the list, which is
+    // fetched again then: looked at until it reads whole.
+    let releases = browser
+        .wait_for_text("#releases", "Remove GREETING", false)
+        .await;
     assert!(
         releases.contains("v3") && releases.contains("Remove GREETING"),
         "{releases}"
