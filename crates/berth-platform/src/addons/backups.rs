@@ -86,16 +86,7 @@ impl Platform {
         let (app, addon) = self
             .addon_for_backups(actor, app_name, addon_name, Action::ManageAddons)
             .await?;
-        let backup = self
-            .backups_of(&addon)?
-            .into_iter()
-            .find(|b| b.id == backup_id)
-            .ok_or_else(|| {
-                PlatformError::NotFound(format!(
-                    "{addon_name} has no backup {backup_id}: `berth pg:backups {addon_name}` \
-                     lists them"
-                ))
-            })?;
+        let backup = self.backup_of(&addon, backup_id)?;
         let credentials = self.open_credentials(&addon)?;
         let (host, port) = self
             .providers
@@ -148,13 +139,7 @@ impl Platform {
         let (app, addon) = self
             .addon_for_backups(actor, app_name, addon_name, Action::ReadConfig)
             .await?;
-        let backup = self
-            .backups_of(&addon)?
-            .into_iter()
-            .find(|b| b.id == backup_id)
-            .ok_or_else(|| {
-                PlatformError::NotFound(format!("{addon_name} has no backup {backup_id}"))
-            })?;
+        let backup = self.backup_of(&addon, backup_id)?;
         self.audit_backup(actor, &app, &addon, "addons.download", &backup.id)
             .await?;
         Ok(BackupDownload {
@@ -192,6 +177,18 @@ impl Platform {
                 })?;
         }
         Ok((app, addon))
+    }
+
+    fn backup_of(&self, addon: &AddonRecord, backup_id: &str) -> Result<Backup> {
+        self.backups_of(addon)?
+            .into_iter()
+            .find(|backup| backup.id == backup_id)
+            .ok_or_else(|| {
+                PlatformError::NotFound(format!(
+                    "{} has no backup {backup_id}: `berth pg:backups {}` lists them",
+                    addon.name, addon.name
+                ))
+            })
     }
 
     /// Records a backup's use on the add-on's own app, and on the app it
