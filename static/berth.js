@@ -216,6 +216,12 @@ if (deployLive) {
     const seconds = Math.max(0, Math.round((Date.now() - startedAt) / 1000));
     elapsed.textContent = seconds < 60 ? seconds + "s" : Math.floor(seconds / 60) + "m " + (seconds % 60) + "s";
   };
+  // Whether the list shows the deploy's release settled already: the
+  // deploy ended before the page was made, and the list is as it stays.
+  const listShowsSettled = (release) => {
+    const row = release === null ? null : document.getElementById("v" + release);
+    return row !== null && row.dataset.status !== "pending";
+  };
   // The list of releases, fetched again once a deploy has ended.
   const refreshList = async () => {
     try {
@@ -257,7 +263,7 @@ if (deployLive) {
       showElapsed();
       outcome.textContent = deploy.failed ? "Failed: " + deploy.outcome : deploy.outcome;
       outcome.className = "pad " + (deploy.failed ? "failed" : "released");
-      refreshList();
+      if (!listShowsSettled(deploy.release)) refreshList();
     }
   });
 }

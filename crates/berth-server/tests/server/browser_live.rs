@@ -195,6 +195,24 @@ async fn a_push_streams_on_the_releases_page_and_dynos_change_on_the_overview_wi
     let (_, pushed) = pushing.join().unwrap();
     assert!(!pushed.status.success(), "the broken push is refused");
 
+    // Opened within the minute, the page shows that deploy too, but does
+    // not fetch its list again: it shows the release settled already.
+    browser.open(&page(&format!("/apps/{name}/releases"))).await;
+    browser
+        .wait_for_text("#deploy-outcome", "Failed: ", false)
+        .await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let fetched = browser
+        .client
+        .execute(
+            "return performance.getEntriesByType('resource')
+               .filter((entry) => entry.initiatorType === 'fetch').map((entry) => entry.name);",
+            Vec::new(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(fetched, serde_json::json!([]), "the list was fetched again");
+
     // The overview says it is live, and a dyno started elsewhere arrives.
     browser.open(&page(&format!("/apps/{name}"))).await;
     mark_page(&browser).await;
