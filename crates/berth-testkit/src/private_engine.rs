@@ -280,7 +280,7 @@ impl PrivateEngine {
     }
 
     /// Kills (SIGKILL) every process in the engine's network namespace, in
-    /// a mount namespace one of its engines ran in, or in its cgroups:
+    /// its cgroups, or in a mount namespace one of its engines ran in:
     /// containerd, shims, docker-proxy and the containers' processes.
     fn kill_leftovers(&self) {
         let netns: Vec<u64> = std::fs::metadata(self.netns_path())
@@ -292,10 +292,6 @@ impl PrivateEngine {
     }
 }
 
-/// Kills (SIGKILL) every process in one of the network namespaces
-/// `netns_inodes`, in one of the mount namespaces `mount_namespaces`, or in
-/// the cgroups under one of `cgroup_parents`, until none is left (bounded);
-/// `owner` names what they belonged to in a warning.
 /// dockerd's arguments for an engine whose state lies under `dir` alone
 /// (`daemon.json`, `data`, `exec`, `docker.pid`), its containers' cgroups
 /// under `cgroup_parent`: nothing is shared with the machine's own engine.
@@ -334,6 +330,11 @@ pub(crate) fn allocation_lock() -> nix::fcntl::Flock<std::fs::File> {
         .unwrap_or_else(|(_, error)| panic!("cannot lock {ALLOCATION_LOCK}: {error}"))
 }
 
+/// Kills (SIGKILL) every process in one of the network namespaces
+/// `netns_inodes`, in the cgroups under one of `cgroup_parents`, or in one
+/// of the mount namespaces `mount_namespaces` that such a process still
+/// holds, until none is left (bounded); `owner` names what they belonged
+/// to in a warning.
 pub(crate) fn kill_leftovers(
     owner: &str,
     netns_inodes: &[u64],
