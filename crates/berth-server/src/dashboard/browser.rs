@@ -232,14 +232,12 @@ pub(crate) async fn browser_state(
     let mut response = next.run(request).await;
     let carried = response.extensions_mut().remove::<Flash>();
     let headers = response.headers_mut();
-    match carried {
-        Some(flash) => headers.append(
-            SET_COOKIE,
-            set_cookie(FLASH_COOKIE, &flash.encode(secrets), Some(60), tls),
-        ),
-        None if had_flash => headers.append(SET_COOKIE, set_cookie(FLASH_COOKIE, "", Some(0), tls)),
-        None => false,
-    };
+    if let Some(flash) = carried {
+        let sealed = flash.encode(secrets);
+        headers.append(SET_COOKIE, set_cookie(FLASH_COOKIE, &sealed, Some(60), tls));
+    } else if had_flash {
+        headers.append(SET_COOKIE, set_cookie(FLASH_COOKIE, "", Some(0), tls));
+    }
     if minted {
         headers.append(
             SET_COOKIE,
